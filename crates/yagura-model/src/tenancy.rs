@@ -1,0 +1,66 @@
+//! Tenancy: who may see which organizations' records.
+//!
+//! A [`Scope`] is the set of organizations a caller may see. It is computed once from the
+//! inventory ([`crate::Inventory::visible_from`]) and handed to every store read; the store
+//! filters by it. There is deliberately no "all organizations" shortcut that skips the set:
+//! even the central center's scope is the explicit list of what it supervises.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::OrgId;
+
+/// The organizations a caller may read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Scope {
+    orgs: BTreeSet<OrgId>,
+}
+
+impl Scope {
+    /// Sees nothing (an unknown principal).
+    pub fn none() -> Scope {
+        Scope::default()
+    }
+
+    pub fn orgs(orgs: BTreeSet<OrgId>) -> Scope {
+        Scope { orgs }
+    }
+
+    pub fn single(org: OrgId) -> Scope {
+        Scope {
+            orgs: BTreeSet::from([org]),
+        }
+    }
+
+    pub fn contains(&self, org: &str) -> bool {
+        self.orgs.contains(org)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &OrgId> {
+        self.orgs.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.orgs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.orgs.is_empty()
+    }
+
+    /// The part of this scope inside `other` (used to narrow a query by an org filter).
+    pub fn intersect(&self, other: &Scope) -> Scope {
+        Scope {
+            orgs: self.orgs.intersection(&other.orgs).cloned().collect(),
+        }
+    }
+}
+
+/// An authenticated caller: a user or API token of one organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub name: String,
+    pub org: OrgId,
+    pub scope: Scope,
+}
