@@ -190,6 +190,26 @@ fn quoted(s: &str) -> Result<(&str, &str), String> {
     Err("unterminated quoted field".to_owned())
 }
 
+/// The quoted request line. Some servers log a raw `"` inside it (attack traffic:
+/// `?q="><script>`), so prefer the quote that is followed by ` NNN ` (the status).
+fn request_field(s: &str) -> Result<(&str, &str), String> {
+    let t = s.trim_start();
+    let body = t.strip_prefix('"').ok_or("expected a quoted request")?;
+    let b = body.as_bytes();
+    for i in memchr::memchr_iter(b'"', b) {
+        let after = b.get(i + 1..).unwrap_or_default();
+        let status_follows = after.first() == Some(&b' ')
+            && after
+                .get(1..4)
+                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            && matches!(after.get(4), None | Some(b' '));
+        if status_follows {
+            return Ok((&body[..i], &body[i + 1..]));
+        }
+    }
+    quoted(t)
+}
+
 pub(crate) fn common(line: &str) -> Result<Event, String> {
     let mut w = Words::new(line);
     let client = need(&mut w, "client address")?;
@@ -203,7 +223,7 @@ pub(crate) fn common(line: &str) -> Result<Event, String> {
         ..Event::default()
     };
     set_client(&mut ev, client);
-    let (request, rest) = quoted(rest)?;
+    let (request, rest) = request_field(rest)?;
     let mut r = request.split(' ');
     let method = r.next().unwrap_or("-");
     let url = r.next().unwrap_or("-");
@@ -237,6 +257,13 @@ pub(crate) fn common(line: &str) -> Result<Event, String> {
     let (result, hier) = squid.split_once(':').unwrap_or((squid, ""));
     let result = present(result).unwrap_or("NONE");
     finish(&mut ev, result, status, bytes, method, url, present(user))?;
+    if squid.is_empty() {
+        // Plain Apache/NCSA common or combined: same layout, no Squid result code.
+        ev.event.dataset = Some(Str::from("apache.access"));
+        ev.event.action = None;
+        ev.observer.product = None;
+        ev.observer.kind = Some(Str::from("web-server"));
+    }
     if let Some(r) = referer {
         ev.http.request.referrer = Some(r.to_owned());
     }

@@ -179,6 +179,9 @@ pub(crate) struct Fields<'p> {
     answers_ttl: Vec<u32>,
     http_host: Option<Str>,
     http_uri: Option<String>,
+    /// Time for records without `ts` (`loaded_scripts`, `packet_filter` of some versions):
+    /// the file's `#open` time.
+    fallback_ts: Option<Timestamp>,
 }
 
 impl<'p> Fields<'p> {
@@ -191,6 +194,7 @@ impl<'p> Fields<'p> {
             answers_ttl: Vec::new(),
             http_host: None,
             http_uri: None,
+            fallback_ts: None,
         }
     }
 
@@ -450,7 +454,13 @@ impl<'p> Fields<'p> {
 
     pub(crate) fn finish(mut self) -> Result<Event, String> {
         if !self.has_ts {
-            return Err("record without ts".to_owned());
+            match self.fallback_ts {
+                Some(t) => {
+                    self.ev.timestamp = t;
+                    self.ev.tags.push(Str::from("zeek_ts_from_open"));
+                }
+                None => return Err("record without ts".to_owned()),
+            }
         }
         let p = self.path;
         let ev = &mut self.ev;
@@ -659,6 +669,7 @@ pub(crate) struct Tsv {
     types: Vec<String>,
     name_path: String,
     closed: bool,
+    open: Option<Timestamp>,
 }
 
 impl Tsv {
@@ -673,6 +684,7 @@ impl Tsv {
             types: Vec::new(),
             name_path: path_from_name(file_name),
             closed: false,
+            open: None,
         }
     }
 
@@ -707,6 +719,13 @@ impl Tsv {
             }
             "types" => self.types = value.split(sep).map(str::to_owned).collect(),
             "close" => self.closed = true,
+            // `2019-02-28-12-07-01`
+            "open" => {
+                let v = value.trim();
+                self.open = (v.len() == 19)
+                    .then(|| format!("{}T{}:{}:{}Z", &v[..10], &v[11..13], &v[14..16], &v[17..19]))
+                    .and_then(|iso| util::iso8601(&iso).ok());
+            }
             _ => {}
         }
         Ok(())
@@ -759,6 +778,7 @@ impl LineParser for Tsv {
             self.path = self.name_path.clone();
         }
         let mut f = Fields::new(&self.path);
+        f.fallback_ts = self.open;
         for (i, s) in line.split(sep as char).enumerate() {
             if s == self.unset {
                 continue;
