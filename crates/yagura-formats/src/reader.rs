@@ -71,6 +71,8 @@ pub struct FileReader {
     format: Format,
     inner: Inner,
     queue: VecDeque<Result<Event, Reject>>,
+    /// A reject to report once the records are exhausted (a read error met early).
+    tail: Option<Reject>,
 }
 
 impl std::fmt::Debug for FileReader {
@@ -91,6 +93,7 @@ enum Inner {
         chunks: Box<evtx::IntoIterChunks<Cursor<Vec<u8>>>>,
         settings: Arc<evtx::ParserSettings>,
         chunk_no: u64,
+        declared: u64,
     },
     Done,
 }
@@ -141,10 +144,16 @@ impl FileReader {
         };
         let mut dec = decompress(inner).map_err(io_err)?;
         let mut head = Vec::with_capacity(HEAD);
-        (&mut dec)
-            .take(HEAD as u64)
-            .read_to_end(&mut head)
-            .map_err(io_err)?;
+        // A stream that breaks within its first bytes (a truncated .gz): keep what was read,
+        // report the error as a reject after it.
+        let mut head_error = None;
+        if let Err(e) = (&mut dec).take(HEAD as u64).read_to_end(&mut head) {
+            if head.is_empty() {
+                return Err(io_err(e));
+            }
+            head_error = Some(format!("read error (truncated or corrupt input?): {e}"));
+            dec = Box::new(io::empty());
+        }
         let format = match opts.format {
             Some(f) => f,
             None => detect(&head).ok_or_else(|| OpenError::Unrecognized {
@@ -163,6 +172,7 @@ impl FileReader {
             format,
             inner: Inner::Done,
             queue: VecDeque::new(),
+            tail: head_error.map(|e| Reject::new(label, 0, e, b"")),
         };
         reader.inner = if format == Format::Evtx {
             match read_capped(stream, opts.max_evtx)
@@ -172,6 +182,7 @@ impl FileReader {
                         .map_err(|e| format!("not a valid .evtx: {e}"))
                 }) {
                 Ok(p) => Inner::Evtx {
+                    declared: u64::from(p.header().chunk_count),
                     chunks: Box::new(p.into_chunks()),
                     settings: Arc::new(
                         evtx::ParserSettings::new()
@@ -272,10 +283,21 @@ impl FileReader {
                     chunks,
                     settings,
                     chunk_no,
+                    declared,
                 } => {
                     *chunk_no += 1;
                     let Some(chunk) = chunks.next() else {
+                        let seen = *chunk_no - 1;
+                        let declared = *declared;
                         self.inner = Inner::Done;
+                        if seen < declared {
+                            let reason = format!(
+                                "truncated .evtx: the header declares {declared} chunks, {seen} present"
+                            );
+                            self.queue
+                                .push_back(Err(Reject::new(&self.label, 0, reason, b"")));
+                            return true;
+                        }
                         return false;
                     };
                     let cno = *chunk_no;
@@ -373,7 +395,7 @@ impl Iterator for FileReader {
         if self.fill() {
             self.queue.pop_front()
         } else {
-            None
+            self.tail.take().map(Err)
         }
     }
 }

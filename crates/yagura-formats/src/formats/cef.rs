@@ -149,6 +149,9 @@ pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, St
     };
     if let Some(h) = syslog {
         super::syslog::fill_common(&mut ev, h);
+        if ev.process.name.as_deref() == Some("CEF") {
+            ev.process.name = None;
+        }
     }
     let vendor = get(1);
     base(&mut ev, "cef.log", "event", &["network"], &["info"]);

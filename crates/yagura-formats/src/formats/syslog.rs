@@ -41,8 +41,11 @@ impl LineParser for Syslog {
         }
         match header(t, self.reference) {
             Ok(h) => {
-                if let Some(i) = h.msg.find("CEF:") {
-                    return super::cef::parse(&h.msg[i..], Some(&h)).into();
+                // `host CEF:0|…` parses as tag "CEF"; look for the record in the whole line.
+                if let Some(i) = t.find("CEF:")
+                    && (h.app == Some("CEF") || h.msg.contains("CEF:"))
+                {
+                    return super::cef::parse(&t[i..], Some(&h)).into();
                 }
                 to_event(&h, "syslog").into()
             }

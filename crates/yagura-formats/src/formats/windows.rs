@@ -87,9 +87,6 @@ pub(crate) fn from_evtx_value(v: &Value) -> Result<Event, String> {
         .get("Keywords")
         .and_then(text)
         .map(|c| Str::from(c.as_ref()));
-    if let Some(pid) = attr(sys.get("Execution"), "ProcessID").and_then(util::json_u64) {
-        ev.set_other("winlog.process.pid", Value::from(pid));
-    }
     if let Some(sid) = attr(sys.get("Security"), "UserID").and_then(Value::as_str) {
         ev.user.id = Some(Str::from(sid));
     }
