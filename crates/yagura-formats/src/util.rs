@@ -182,13 +182,8 @@ fn digits(s: &str) -> Option<u32> {
 
 /// Civil date and time to a checked [`Timestamp`]; `offset_secs` is east of UTC.
 pub(crate) fn civil(
-    y: i32,
-    mo: u32,
-    d: u32,
-    h: u32,
-    mi: u32,
-    s: u32,
-    nanos: u32,
+    (y, mo, d): (i32, u32, u32),
+    (h, mi, s, nanos): (u32, u32, u32, u32),
     offset_secs: i64,
 ) -> Result<Timestamp, String> {
     let date = NaiveDate::from_ymd_opt(y, mo, d)
@@ -250,7 +245,7 @@ pub(crate) fn iso8601(s: &str) -> Result<Timestamp, String> {
         rest = &r[end..];
     }
     let offset = parse_offset(rest).ok_or_else(bad)?;
-    civil(y, mo, d, h, mi, sec, nanos, offset)
+    civil((y, mo, d), (h, mi, sec, nanos), offset)
 }
 
 /// `""`, `Z`, `+09:00`, `+0900`, `-05`.
@@ -296,7 +291,7 @@ pub(crate) fn clf_time(s: &str) -> Result<Timestamp, String> {
         None => (digits(sec).ok_or_else(bad)?, 0),
     };
     let off = parse_offset(off).ok_or_else(bad)?;
-    civil(y, mo, d, h, mi, sec, nanos, off)
+    civil((y, mo, d), (h, mi, sec, nanos), off)
 }
 
 /// Decimal epoch seconds (`1286536309.450`), exact.

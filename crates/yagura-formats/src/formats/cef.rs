@@ -125,7 +125,7 @@ fn cef_time(v: &str) -> Result<yagura_model::Timestamp, String> {
         .get(..frac.len().min(3))
         .and_then(|f| f.parse().ok())
         .unwrap_or(0);
-    util::civil(year, mon, day, h, mi, s, ms * 1_000_000, 0)
+    util::civil((year, mon, day), (h, mi, s, ms * 1_000_000), 0)
 }
 
 pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, String> {

@@ -115,7 +115,7 @@ pub(crate) fn header(line: &str, reference: Option<Timestamp>) -> Result<Header<
     if mon > ref_dt.month() + 1 {
         year -= 1;
     }
-    let time = util::civil(year, mon, day, h, mi, s, 0, 0)?;
+    let time = util::civil((year, mon, day), (h, mi, s, 0), 0)?;
     bsd_tail(pri, Some(time), rest.get(16..).unwrap_or(""))
 }
 
@@ -133,9 +133,7 @@ fn bsd_tail(pri: Option<u8>, time: Option<Timestamp>, rest: &str) -> Result<Head
         ..Header::default()
     };
     // TAG[PID]: message
-    let tag_end = rest
-        .find(|c: char| c == ':' || c == ' ' || c == '[')
-        .unwrap_or(0);
+    let tag_end = rest.find([':', ' ', '[']).unwrap_or(0);
     if tag_end > 0 {
         let tag = &rest[..tag_end];
         let mut after = &rest[tag_end..];

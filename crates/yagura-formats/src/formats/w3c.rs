@@ -120,10 +120,8 @@ impl W3c {
                     });
                 }
                 "cs(Referer)" | "cs-referer" => ev.http.request.referrer = Some(v.to_owned()),
-                "s-action" | "sc-filter-result" => {
-                    if ev.event.action.is_none() {
-                        ev.event.action = Some(Str::from(v));
-                    }
+                "s-action" | "sc-filter-result" if ev.event.action.is_none() => {
+                    ev.event.action = Some(Str::from(v));
                 }
                 "rs(Content-Type)" | "sc(Content-Type)" => {
                     ev.http.response.mime_type = Some(Str::from(v))
@@ -136,10 +134,10 @@ impl W3c {
                     ev.event.duration =
                         v.parse::<i64>().ok().map(|ms| ms.saturating_mul(1_000_000));
                 }
-                "s-computername" | "s-sitename" | "s-hierarchy" => {
-                    if ev.observer.hostname.is_none() {
-                        ev.observer.hostname = Some(Str::from(v));
-                    }
+                "s-computername" | "s-sitename" | "s-hierarchy"
+                    if ev.observer.hostname.is_none() =>
+                {
+                    ev.observer.hostname = Some(Str::from(v));
                 }
                 _ => {}
             }
