@@ -86,8 +86,13 @@ impl Timestamp {
         for (i, b) in frac.bytes().take(9).enumerate() {
             nanos += i64::from(b - b'0') * 10i64.pow(8 - i as u32);
         }
-        Timestamp::try_from_nanos(secs * 1_000_000_000 + nanos)
-            .map_err(|_| TimeError::OutOfRange(s.to_owned()))
+        // Checked: 11 integer digits overflow i64 nanoseconds.
+        secs.checked_mul(1_000_000_000)
+            .and_then(|n| n.checked_add(nanos))
+            .ok_or_else(|| TimeError::OutOfRange(s.to_owned()))
+            .and_then(|n| {
+                Timestamp::try_from_nanos(n).map_err(|_| TimeError::OutOfRange(s.to_owned()))
+            })
     }
 
     /// Wall-clock now. Only for callers that want wall time (ingest receipt, audit trail).

@@ -1,0 +1,228 @@
+//! Reader throughput: lines (or records) into normalized events in memory, one thread.
+//!
+//! `cargo bench -p yagura-formats --bench readers`
+//!
+//! Inputs are generated here (Squid, Zeek TSV conn/dns, mail gateway) or taken from
+//! `../shared/data` (Suricata EVE, Zeek JSON, .evtx). The `.evtx` group also runs the evtx
+//! crate's own JSON conversion of the same file, the baseline the readers must stay within
+//! 1.5x of.
+
+use std::hint::black_box;
+use std::io::Cursor;
+use std::path::PathBuf;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use yagura_formats::{FileReader, ReadOptions};
+
+fn shared(rel: &str) -> PathBuf {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).join(rel);
+    assert!(p.exists(), "shared data missing: {}", p.display());
+    p
+}
+
+fn squid(n: usize) -> Vec<u8> {
+    let mut s = String::with_capacity(n * 140);
+    for i in 0..n {
+        let host = [
+            "cdn-upd.net",
+            "www.example.org",
+            "login.example.com",
+            "a.b.c.example.jp",
+        ][i % 4];
+        let method = if i % 10 == 0 { "CONNECT" } else { "GET" };
+        let url = if method == "CONNECT" {
+            format!("{host}:443")
+        } else {
+            format!("http://{host}/path/{}/file{}.js?q={i}", i % 97, i % 13)
+        };
+        s.push_str(&format!(
+            "{}.{:03} {:6} 10.10.{}.{} TCP_MISS/200 {} {method} {url} {} HIER_DIRECT/203.0.113.{} text/html\n",
+            1_767_574_923 + i / 10,
+            i % 1000,
+            i % 5000,
+            i % 250,
+            i % 200,
+            1000 + i % 9000,
+            if i % 3 == 0 { "tanaka" } else { "-" },
+            i % 250
+        ));
+    }
+    s.into_bytes()
+}
+
+fn zeek_conn(n: usize) -> Vec<u8> {
+    let mut s = String::from(
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#open\t2026-01-05-00-00-00\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\n#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\n",
+    );
+    for i in 0..n {
+        s.push_str(&format!(
+            "{}.{:06}\tC{:017}\t10.10.{}.{}\t{}\t203.0.113.{}\t443\ttcp\tssl\t0.{:06}\t{}\t{}\tSF\tT\tF\t0\tShADadFf\t12\t{}\t10\t{}\t(empty)\n",
+            1_767_574_923 + i / 10,
+            i % 1_000_000,
+            i,
+            i % 250,
+            i % 200,
+            40000 + i % 20000,
+            i % 250,
+            i % 999_999,
+            500 + i % 4000,
+            2000 + i % 90000,
+            1200 + i % 4000,
+            2600 + i % 90000
+        ));
+    }
+    s.into_bytes()
+}
+
+fn zeek_dns(n: usize) -> Vec<u8> {
+    let mut s = String::from(
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdns\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\trtt\tquery\tqclass\tqclass_name\tqtype\tqtype_name\trcode\trcode_name\tAA\tTC\tRD\tRA\tZ\tanswers\tTTLs\trejected\n#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tcount\tinterval\tstring\tcount\tstring\tcount\tstring\tcount\tstring\tbool\tbool\tbool\tbool\tcount\tvector[string]\tvector[interval]\tbool\n",
+    );
+    for i in 0..n {
+        s.push_str(&format!(
+            "{}.{:06}\tC{:017}\t10.10.{}.{}\t{}\t10.10.0.53\t53\tudp\t{}\t0.0012\tx{}.cdn-upd.net\t1\tC_INTERNET\t1\tA\t0\tNOERROR\tF\tF\tT\tT\t0\t203.0.113.{}\t60.000000\tF\n",
+            1_767_574_923 + i / 10,
+            i % 1_000_000,
+            i,
+            i % 250,
+            i % 200,
+            40000 + i % 20000,
+            i % 65535,
+            i % 5000,
+            i % 250
+        ));
+    }
+    s.into_bytes()
+}
+
+fn mailgw(n: usize) -> Vec<u8> {
+    let mut s = String::new();
+    for i in 0..n {
+        s.push_str(&format!(
+            r#"{{"type":"mailgw","ts":"2026-01-05T01:02:{:02}.{:03}Z","gateway":"mx1","queue_id":"Q{i}","direction":"inbound","client_ip":"203.0.113.{}","envelope_from":"b{i}@example.net","header_from":"Info <info@example.net>","recipients":["u{}@moh.example"],"subject":"Report {i}","attachments":[{{"name":"r{i}.pdf","sha256":"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"}}],"links":["http://example.net/x?{i}"],"spf":"pass","dkim":"pass","dmarc":"pass","verdict":"delivered"}}"#,
+            i % 60,
+            i % 1000,
+            i % 250,
+            i % 500
+        ));
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
+/// The first `n` lines of a shared file, repeated up to `n` lines.
+fn repeat_lines(bytes: &[u8], n: usize) -> Vec<u8> {
+    let lines: Vec<&[u8]> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    for i in 0..n {
+        if let Some(l) = lines.get(i % lines.len().max(1)) {
+            out.extend_from_slice(l);
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+fn count(input: &[u8], label: &str) -> usize {
+    let r = FileReader::from_reader(Cursor::new(input.to_vec()), label, &ReadOptions::default())
+        .expect("detected");
+    let mut n = 0;
+    for rec in r {
+        black_box(&rec);
+        n += usize::from(rec.is_ok());
+    }
+    n
+}
+
+fn text_formats(c: &mut Criterion) {
+    const N: usize = 200_000;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("squid_native", squid(N)),
+        ("zeek_tsv_conn", zeek_conn(N)),
+        ("zeek_tsv_dns", zeek_dns(N)),
+    ];
+    let mut g = c.benchmark_group("text");
+    g.sample_size(10);
+    for (name, input) in &cases {
+        assert_eq!(
+            count(input, "bench.log"),
+            N,
+            "{name}: every line must parse"
+        );
+        g.throughput(Throughput::Elements(N as u64));
+        g.bench_function(*name, |b| b.iter(|| count(input, "bench.log")));
+    }
+    g.finish();
+}
+
+fn json_formats(c: &mut Criterion) {
+    const N: usize = 50_000;
+    let eve = std::fs::read(shared(
+        "suricata/slips/dataset/test6-malicious.suricata.json",
+    ))
+    .expect("eve");
+    let mut zj = Vec::new();
+    flate2_read(
+        std::fs::File::open(shared("zeek/zed/zeek-json/dns.json.gz")).expect("zeek json"),
+        &mut zj,
+    );
+    let otrf = std::fs::read(shared(
+        "zeek/otrf/datasets/compound/apt29/day1/zeek/individual_zeek_logs/NASHUA_conn.log",
+    ))
+    .expect("otrf");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("suricata_eve", repeat_lines(&eve, N)),
+        ("zeek_json_dns", repeat_lines(&zj, N)),
+        ("zeek_json_conn_otrf", repeat_lines(&otrf, N)),
+        ("mailgw", mailgw(N)),
+    ];
+    let mut g = c.benchmark_group("json");
+    g.sample_size(10);
+    for (name, input) in &cases {
+        assert_eq!(
+            count(input, "bench.json"),
+            N,
+            "{name}: every record must parse"
+        );
+        g.throughput(Throughput::Elements(N as u64));
+        g.bench_function(*name, |b| b.iter(|| count(input, "bench.json")));
+    }
+    g.finish();
+}
+
+fn flate2_read(f: std::fs::File, out: &mut Vec<u8>) {
+    use std::io::Read;
+    let mut r = yagura_formats::input::decompress(std::io::BufReader::new(f)).expect("gz");
+    r.read_to_end(out).expect("read");
+}
+
+fn evtx(c: &mut Criterion) {
+    let path = shared("windows/evtx-attack-samples/Lateral Movement/LM_5145_Remote_FileCopy.evtx");
+    let bytes = std::fs::read(&path).expect("evtx");
+    let n = count(&bytes, "bench.evtx");
+    assert!(n > 0);
+    let mut g = c.benchmark_group("evtx");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("yagura_events", |b| b.iter(|| count(&bytes, "bench.evtx")));
+    g.bench_function("evtx_crate_json_value", |b| {
+        b.iter(|| {
+            let mut p = evtx::EvtxParser::from_buffer(bytes.clone())
+                .expect("evtx")
+                .with_configuration(evtx::ParserSettings::new().num_threads(1));
+            let mut k = 0usize;
+            for r in p.records_json_value() {
+                black_box(&r);
+                k += usize::from(r.is_ok());
+            }
+            k
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, text_formats, json_formats, evtx);
+criterion_main!(benches);

@@ -1,0 +1,317 @@
+//! yagura's mail-gateway JSON lines (specified in `MAIL_FORMAT.md`).
+
+use serde_json::{Map, Value};
+use yagura_model::event::Attachment;
+use yagura_model::{Event, Str, Timestamp};
+
+use super::base;
+use crate::util;
+
+const DIRECTIONS: &[&str] = &["inbound", "outbound", "internal", "unknown"];
+const SPF: &[&str] = &[
+    "none",
+    "neutral",
+    "pass",
+    "fail",
+    "softfail",
+    "temperror",
+    "permerror",
+];
+const DKIM: &[&str] = &[
+    "none",
+    "pass",
+    "fail",
+    "policy",
+    "neutral",
+    "temperror",
+    "permerror",
+];
+const DMARC: &[&str] = &["none", "pass", "fail", "temperror", "permerror"];
+const VERDICTS: &[&str] = &["delivered", "quarantined", "rejected", "dropped"];
+
+const KNOWN: &[&str] = &[
+    "type",
+    "ts",
+    "gateway",
+    "queue_id",
+    "message_id",
+    "direction",
+    "client_ip",
+    "client_hostname",
+    "helo",
+    "envelope_from",
+    "header_from",
+    "reply_to",
+    "recipients",
+    "cc",
+    "subject",
+    "size",
+    "x_mailer",
+    "attachments",
+    "links",
+    "spf",
+    "dkim",
+    "dmarc",
+    "verdict",
+    "reason",
+];
+
+fn opt_str<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Option<&'a str>, String> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(v) => Err(format!(
+            "{k} is a JSON {}, expected a string",
+            super::json::kind(v)
+        )),
+    }
+}
+
+fn req_str<'a>(m: &'a Map<String, Value>, k: &str) -> Result<&'a str, String> {
+    opt_str(m, k)?.ok_or_else(|| format!("missing required key {k}"))
+}
+
+fn enumerated<'a>(
+    m: &'a Map<String, Value>,
+    k: &str,
+    allowed: &[&str],
+) -> Result<Option<&'a str>, String> {
+    match opt_str(m, k)? {
+        Some(v) if !allowed.contains(&v) => {
+            Err(format!("{k} {v:?} is not one of {}", allowed.join("|")))
+        }
+        other => Ok(other),
+    }
+}
+
+fn str_list<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Vec<&'a str>, String> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.as_str()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().ok_or_else(|| format!("{k} holds a non-string")))
+            .collect(),
+        Some(v) => Err(format!(
+            "{k} is a JSON {}, expected an array of strings",
+            super::json::kind(v)
+        )),
+    }
+}
+
+/// `Display Name <addr@Example.COM>` → (`addr@example.com`, `Display Name`).
+pub(crate) fn address(s: &str) -> (Str, Option<&str>) {
+    let s = s.trim();
+    let (addr, name) = match (s.rfind('<'), s.rfind('>')) {
+        (Some(i), Some(j)) if i < j => {
+            let name = s[..i].trim().trim_matches('"').trim();
+            (&s[i + 1..j], Some(name).filter(|n| !n.is_empty()))
+        }
+        _ => (s, None),
+    };
+    let norm = match addr.rsplit_once('@') {
+        Some((local, dom)) if dom.bytes().any(|b| b.is_ascii_uppercase()) => {
+            Str::from(format!("{local}@{}", dom.to_ascii_lowercase()))
+        }
+        _ => Str::from(addr),
+    };
+    (norm, name)
+}
+
+fn time(v: &Value) -> Result<Timestamp, String> {
+    match v {
+        Value::String(s) => util::iso8601(s),
+        Value::Number(n) => util::epoch(&n.to_string()),
+        other => Err(format!("ts is a JSON {}", super::json::kind(other))),
+    }
+}
+
+pub(crate) fn parse(line: &str) -> Result<Event, String> {
+    let m = super::json::object(line)?;
+    if m.get("type").and_then(Value::as_str) != Some("mailgw") {
+        return Err("record without \"type\":\"mailgw\"".to_owned());
+    }
+    let ts = m.get("ts").ok_or("missing required key ts")?;
+    let mut ev = Event {
+        timestamp: time(ts).map_err(|e| format!("ts: {e}"))?,
+        ..Event::default()
+    };
+    base(&mut ev, "mailgw.message", "event", &["email"], &["info"]);
+    ev.network.protocol = Some(Str::from("smtp"));
+    ev.observer.kind = Some(Str::from("mail-gateway"));
+    let client = req_str(&m, "client_ip")?;
+    ev.source.ip =
+        Some(util::ip(client).ok_or_else(|| format!("client_ip {client:?} is not an IP address"))?);
+    if let Some(h) = opt_str(&m, "client_hostname")? {
+        ev.source.domain = Some(util::domain(h));
+    }
+    if let Some(g) = opt_str(&m, "gateway")? {
+        ev.observer.hostname = Some(Str::from(g));
+    }
+    let direction = enumerated(&m, "direction", DIRECTIONS)?.unwrap_or("inbound");
+    ev.email.direction = Some(Str::from(direction));
+    ev.network.direction = Some(Str::from(direction));
+    let env_from = req_str(&m, "envelope_from")?;
+    if !env_from.is_empty() && env_from != "<>" {
+        ev.email.sender.address.push(address(env_from).0);
+    }
+    let mut mailgw = Map::new();
+    if let Some(hf) = opt_str(&m, "header_from")? {
+        let (a, name) = address(hf);
+        ev.email.from.address.push(a);
+        if let Some(n) = name {
+            mailgw.insert("header_from_name".to_owned(), Value::from(n));
+        }
+    }
+    for r in str_list(&m, "reply_to")? {
+        ev.email.reply_to.address.push(address(r).0);
+    }
+    let rcpts = str_list(&m, "recipients")?;
+    if rcpts.is_empty() {
+        return Err("recipients is missing or empty".to_owned());
+    }
+    ev.email
+        .to
+        .address
+        .extend(rcpts.iter().map(|r| address(r).0));
+    ev.email
+        .cc
+        .address
+        .extend(str_list(&m, "cc")?.iter().map(|r| address(r).0));
+    ev.email.subject = opt_str(&m, "subject")?.map(str::to_owned);
+    ev.email.message_id = opt_str(&m, "message_id")?.map(Str::from);
+    ev.email.x_mailer = opt_str(&m, "x_mailer")?.map(Str::from);
+    match m.get("attachments") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(atts)) => {
+            for (i, a) in atts.iter().enumerate() {
+                let a = a
+                    .as_object()
+                    .ok_or_else(|| format!("attachments[{i}] is not an object"))?;
+                let mut at = Attachment::default();
+                let name = req_str(a, "name").map_err(|e| format!("attachments[{i}]: {e}"))?;
+                at.file.name = Some(Str::from(name));
+                if let Some((_, ext)) = name.rsplit_once('.') {
+                    at.file.extension = Some(Str::from(ext.to_ascii_lowercase()));
+                }
+                at.file.size = a.get("size").and_then(util::json_u64);
+                at.file.mime_type = opt_str(a, "mime_type")?.map(Str::from);
+                let hash = |k: &str| -> Result<Option<Str>, String> {
+                    Ok(opt_str(a, k)?.map(|h| Str::from(h.to_ascii_lowercase())))
+                };
+                at.file.hash.md5 = hash("md5")?;
+                at.file.hash.sha1 = hash("sha1")?;
+                at.file.hash.sha256 = hash("sha256")?;
+                ev.email.attachments.push(at);
+            }
+        }
+        Some(v) => {
+            return Err(format!(
+                "attachments is a JSON {}, expected an array",
+                super::json::kind(v)
+            ));
+        }
+    }
+    let links = str_list(&m, "links")?;
+    if !links.is_empty() {
+        let mut domains: Vec<Value> = Vec::new();
+        for l in &links {
+            let mut u = yagura_model::event::Url::default();
+            let mut d = yagura_model::event::Endpoint::default();
+            util::fill_url(&mut u, &mut d, l, None);
+            if let Some(dom) = u.domain {
+                let v = Value::from(dom.as_str());
+                if !domains.contains(&v) {
+                    domains.push(v);
+                }
+            }
+        }
+        mailgw.insert("links".to_owned(), Value::from(links.clone()));
+        mailgw.insert("link_domains".to_owned(), Value::Array(domains));
+    }
+    for (k, allowed) in [("spf", SPF), ("dkim", DKIM), ("dmarc", DMARC)] {
+        if let Some(v) = enumerated(&m, k, allowed)? {
+            mailgw.insert(k.to_owned(), Value::from(v));
+        }
+    }
+    let verdict = enumerated(&m, "verdict", VERDICTS)?.ok_or("missing required key verdict")?;
+    ev.event.action = Some(Str::from(verdict));
+    ev.event.outcome = Some(Str::from(if verdict == "delivered" {
+        "success"
+    } else {
+        "failure"
+    }));
+    for k in ["queue_id", "helo", "reason"] {
+        if let Some(v) = opt_str(&m, k)? {
+            mailgw.insert(k.to_owned(), Value::from(v));
+        }
+    }
+    if let Some(sz) = m.get("size") {
+        mailgw.insert(
+            "size".to_owned(),
+            Value::from(util::json_u64(sz).ok_or("size is not a byte count")?),
+        );
+    }
+    let extra: Map<String, Value> = m
+        .iter()
+        .filter(|(k, _)| !KNOWN.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !extra.is_empty() {
+        mailgw.insert("extra".to_owned(), Value::Object(extra));
+    }
+    ev.other.insert("mailgw".to_owned(), Value::Object(mailgw));
+    Ok(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: &str) {
+        let got = match parse(input) {
+            Ok(_) => "OK".to_owned(),
+            Err(e) => format!("ERR {e}"),
+        };
+        assert_eq!(got, expect, "{input}");
+    }
+
+    #[test]
+    fn validation() {
+        let ok = r#"{"type":"mailgw","ts":"2026-01-05T01:02:03Z","client_ip":"203.0.113.5","envelope_from":"","recipients":["a@b"],"verdict":"delivered"}"#;
+        check(ok, "OK");
+        check(
+            &ok.replace("203.0.113.5", "x"),
+            "ERR client_ip \"x\" is not an IP address",
+        );
+        check(
+            &ok.replace("[\"a@b\"]", "[]"),
+            "ERR recipients is missing or empty",
+        );
+        check(
+            &ok.replace("delivered", "maybe"),
+            "ERR verdict \"maybe\" is not one of delivered|quarantined|rejected|dropped",
+        );
+        check(
+            &ok.replace("2026-01-05", "2026-02-31"),
+            "ERR ts: impossible date 2026-02-31",
+        );
+        check(
+            &ok.replace("\"ts\":\"2026-01-05T01:02:03Z\"", "\"ts\":1767574923.25"),
+            "OK",
+        );
+        check(
+            r#"{"type":"other"}"#,
+            "ERR record without \"type\":\"mailgw\"",
+        );
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            address("Pension Service <Info@Pension.EXAMPLE>"),
+            (Str::from("Info@pension.example"), Some("Pension Service"))
+        );
+        assert_eq!(address("a@b.c"), (Str::from("a@b.c"), None));
+    }
+}

@@ -1,0 +1,86 @@
+//! One parser per format. Each turns one line (borrowed text) into a [`Step`].
+
+use yagura_model::{Event, Timestamp};
+
+use crate::detect::Format;
+
+pub(crate) mod cef;
+pub(crate) mod json;
+pub(crate) mod mailgw;
+pub(crate) mod postfix;
+pub(crate) mod squid;
+pub(crate) mod suricata;
+pub(crate) mod syslog;
+pub(crate) mod w3c;
+pub(crate) mod windows;
+pub(crate) mod zeek;
+
+/// What a line became.
+///
+/// Not boxed: an [`Event`] is moved once into the reader's queue; a box would cost an
+/// allocation per event, which is what the hot path avoids.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Step {
+    Event(Event),
+    /// A header, comment or blank line, or a line folded into a later event (Postfix).
+    Skip,
+    Reject(String),
+}
+
+impl From<Result<Event, String>> for Step {
+    fn from(r: Result<Event, String>) -> Step {
+        match r {
+            Ok(e) => Step::Event(e),
+            Err(e) => Step::Reject(e),
+        }
+    }
+}
+
+/// What a parser may know about its file besides the lines.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ParseCtx {
+    /// The file's name without directories (Zeek JSON without `_path`, headerless Zeek TSV).
+    pub file_name: String,
+    /// Reference time for syslog stamps without a year.
+    pub syslog_reference: Option<Timestamp>,
+}
+
+pub(crate) trait LineParser {
+    /// `line` has no terminator; `line_no` is 1-based.
+    fn parse(&mut self, line: &str, line_no: u64) -> Step;
+    /// End of input: events still held (Postfix messages not yet removed).
+    fn finish(&mut self) -> Vec<(u64, Step)> {
+        Vec::new()
+    }
+}
+
+pub(crate) fn parser_for(format: Format, ctx: ParseCtx) -> Box<dyn LineParser + Send> {
+    match format {
+        Format::Squid => Box::new(squid::Native),
+        Format::SquidCommon => Box::new(squid::Common),
+        Format::W3c => Box::new(w3c::W3c::default()),
+        Format::ZeekTsv => Box::new(zeek::Tsv::new(&ctx.file_name)),
+        Format::ZeekJson => Box::new(zeek::Json::new(&ctx.file_name)),
+        Format::SuricataEve => Box::new(json::Lines(suricata::parse)),
+        Format::EvtxJson => Box::new(json::Lines(windows::from_evtx_json_line)),
+        Format::Winlogbeat | Format::Ecs => Box::new(json::Lines(json::ecs)),
+        Format::Syslog | Format::Cef => Box::new(syslog::Syslog::new(ctx.syslog_reference)),
+        Format::MailGw => Box::new(json::Lines(mailgw::parse)),
+        Format::Postfix => Box::new(postfix::Postfix::new(ctx.syslog_reference)),
+        // Binary evtx never reaches the line parsers; if forced on a text stream, each line is
+        // rejected with the reason.
+        Format::Evtx => Box::new(json::Lines(|_: &str| -> Result<Event, String> {
+            Err("not an .evtx file (no ElfFile signature)".to_owned())
+        })),
+    }
+}
+
+/// Common `event.*` setup.
+pub(crate) fn base(ev: &mut Event, dataset: &str, kind: &str, category: &[&str], ty: &[&str]) {
+    use yagura_model::Str;
+    ev.event.dataset = Some(Str::from(dataset));
+    ev.event.kind = Some(Str::from(kind));
+    ev.event.category = category.iter().map(|c| Str::from(*c)).collect();
+    ev.event.kind_type = ty.iter().map(|c| Str::from(*c)).collect();
+}

@@ -1,0 +1,338 @@
+//! Suricata EVE JSON: alert, dns (v2 and the v3 `queries[]` form), http, tls, flow, fileinfo,
+//! smtp, anomaly; other event types keep their common fields. Everything not mapped to ECS is
+//! kept verbatim under `suricata.eve`.
+
+use serde_json::{Map, Value};
+use yagura_model::event::DnsAnswer;
+use yagura_model::{Event, Str};
+
+use super::base;
+use crate::util::{self, json_u64};
+
+fn s<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
+    m.get(k).and_then(Value::as_str).filter(|x| !x.is_empty())
+}
+
+fn port(m: &Map<String, Value>, k: &str) -> Option<u16> {
+    m.get(k)
+        .and_then(json_u64)
+        .and_then(|p| u16::try_from(p).ok())
+}
+
+pub(crate) fn parse(line: &str) -> Result<Event, String> {
+    let mut m = super::json::object(line)?;
+    let ts = s(&m, "timestamp").ok_or("EVE record without timestamp")?;
+    let et = s(&m, "event_type")
+        .ok_or("EVE record without event_type")?
+        .to_owned();
+    let mut ev = Event {
+        timestamp: util::iso8601(ts)?,
+        ..Event::default()
+    };
+    m.remove("timestamp");
+    m.remove("event_type");
+    if let Some(ip) = s(&m, "src_ip") {
+        ev.source.ip =
+            Some(util::ip(ip).ok_or_else(|| format!("src_ip {ip:?} is not an IP address"))?);
+        m.remove("src_ip");
+    }
+    if let Some(ip) = s(&m, "dest_ip") {
+        ev.destination.ip =
+            Some(util::ip(ip).ok_or_else(|| format!("dest_ip {ip:?} is not an IP address"))?);
+        m.remove("dest_ip");
+    }
+    ev.source.port = port(&m, "src_port");
+    ev.destination.port = port(&m, "dest_port");
+    m.remove("src_port");
+    m.remove("dest_port");
+    if let Some(p) = s(&m, "proto") {
+        ev.network.transport = Some(util::domain(p));
+        m.remove("proto");
+    }
+    if let Some(p) = s(&m, "app_proto").filter(|p| *p != "failed") {
+        ev.network.protocol = Some(Str::from(p));
+    }
+    if let Some(c) = s(&m, "community_id") {
+        ev.network.community_id = Some(Str::from(c));
+        m.remove("community_id");
+    }
+    if let Some(h) = s(&m, "host") {
+        ev.observer.hostname = Some(Str::from(h));
+        m.remove("host");
+    }
+    ev.observer.product = Some(Str::from("suricata"));
+    ev.observer.kind = Some(Str::from("ids"));
+    ev.event.code = Some(Str::from(et.as_str()));
+    let (kind, cat, ty): (&str, &[&str], &[&str]) = match et.as_str() {
+        "alert" => ("alert", &["network", "intrusion_detection"], &["info"]),
+        "anomaly" => ("event", &["network"], &["info"]),
+        "fileinfo" => ("event", &["network", "file"], &["info"]),
+        "flow" | "netflow" => ("event", &["network"], &["connection"]),
+        "smtp" => ("event", &["network", "email"], &["protocol"]),
+        "http" => ("event", &["network", "web"], &["protocol"]),
+        _ => ("event", &["network"], &["protocol"]),
+    };
+    base(&mut ev, "suricata.eve", kind, cat, ty);
+
+    // Sub-objects present whatever the event type (an alert carries http/tls/dns context).
+    if let Some(Value::Object(a)) = m.get("alert") {
+        ev.rule.id = a
+            .get("signature_id")
+            .and_then(util::json_text)
+            .map(|x| Str::from(x.as_ref()));
+        ev.rule.name = s(a, "signature").map(str::to_owned);
+        ev.rule.category = s(a, "category").map(Str::from);
+        ev.event.severity = a.get("severity").and_then(Value::as_i64);
+        ev.event.action = s(a, "action").map(Str::from);
+    }
+    if let Some(Value::Object(h)) = m.get("http") {
+        http(&mut ev, h);
+    }
+    if let Some(Value::Object(t)) = m.get("tls") {
+        tls(&mut ev, t);
+    }
+    if let Some(Value::Object(d)) = m.get("dns") {
+        dns(&mut ev, d);
+    }
+    if let Some(Value::Object(f)) = m.get("fileinfo") {
+        ev.file.name = s(f, "filename").map(|n| Str::from(n.rsplit('/').next().unwrap_or(n)));
+        ev.file.path = s(f, "filename").map(str::to_owned);
+        ev.file.size = f.get("size").and_then(json_u64);
+        ev.file.hash.md5 = s(f, "md5").map(Str::from);
+        ev.file.hash.sha1 = s(f, "sha1").map(Str::from);
+        ev.file.hash.sha256 = s(f, "sha256").map(Str::from);
+        ev.file.mime_type = s(f, "mimetype").map(Str::from);
+        if let Some(n) = ev.file.name.as_deref()
+            && let Some((_, ext)) = n.rsplit_once('.')
+        {
+            ev.file.extension = Some(Str::from(ext.to_ascii_lowercase()));
+        }
+    }
+    if let Some(Value::Object(f)) = m.get("flow") {
+        ev.source.packets = f.get("pkts_toserver").and_then(json_u64);
+        ev.destination.packets = f.get("pkts_toclient").and_then(json_u64);
+        ev.source.bytes = f.get("bytes_toserver").and_then(json_u64);
+        ev.destination.bytes = f.get("bytes_toclient").and_then(json_u64);
+        if let (Some(a), Some(b)) = (ev.source.bytes, ev.destination.bytes) {
+            ev.network.bytes = Some(a.saturating_add(b));
+        }
+        if let (Some(a), Some(b)) = (ev.source.packets, ev.destination.packets) {
+            ev.network.packets = Some(a.saturating_add(b));
+        }
+        if et == "flow"
+            && let (Some(a), Some(b)) = (s(f, "start"), s(f, "end"))
+            && let (Ok(a), Ok(b)) = (util::iso8601(a), util::iso8601(b))
+        {
+            ev.event.duration = Some((b.nanos() - a.nanos()).max(0));
+        }
+    }
+    if let Some(Value::Object(sm)) = m.get("smtp") {
+        if let Some(f) = s(sm, "mail_from") {
+            ev.email.sender.address.push(addr(f));
+        }
+        if let Some(Value::Array(to)) = sm.get("rcpt_to") {
+            ev.email
+                .to
+                .address
+                .extend(to.iter().filter_map(Value::as_str).map(addr));
+        }
+    }
+    if let Some(Value::Object(em)) = m.get("email") {
+        if let Some(f) = s(em, "from") {
+            ev.email.from.address.push(addr(f));
+        }
+        if let Some(Value::Array(to)) = em.get("to") {
+            ev.email
+                .to
+                .address
+                .extend(to.iter().filter_map(Value::as_str).map(addr));
+        }
+        if let Some(Value::Array(cc)) = em.get("cc") {
+            ev.email
+                .cc
+                .address
+                .extend(cc.iter().filter_map(Value::as_str).map(addr));
+        }
+        ev.email.subject = s(em, "subject").map(str::to_owned);
+        if let Some(Value::Array(att)) = em.get("attachment") {
+            for a in att.iter().filter_map(Value::as_str) {
+                let mut at = yagura_model::event::Attachment::default();
+                at.file.name = Some(Str::from(a));
+                ev.email.attachments.push(at);
+            }
+        }
+    }
+    if let Some(Value::Object(a)) = m.get("anomaly") {
+        ev.event.action = s(a, "event").or_else(|| s(a, "type")).map(Str::from);
+    }
+    if !m.is_empty() {
+        let mut eve = Map::new();
+        eve.insert("event_type".to_owned(), Value::String(et));
+        eve.extend(m);
+        let mut sur = Map::new();
+        sur.insert("eve".to_owned(), Value::Object(eve));
+        ev.other.insert("suricata".to_owned(), Value::Object(sur));
+    }
+    Ok(ev)
+}
+
+fn addr(a: &str) -> Str {
+    let a = a.trim();
+    match (a.rfind('<'), a.rfind('>')) {
+        (Some(i), Some(j)) if i < j => Str::from(&a[i + 1..j]),
+        _ => Str::from(a),
+    }
+}
+
+fn http(ev: &mut Event, h: &Map<String, Value>) {
+    ev.http.request.method = s(h, "http_method").map(Str::from);
+    ev.http.response.status_code = h
+        .get("status")
+        .and_then(json_u64)
+        .and_then(|x| u16::try_from(x).ok());
+    ev.http.response.bytes = h.get("length").and_then(json_u64);
+    ev.http.response.mime_type = s(h, "http_content_type").map(Str::from);
+    ev.http.request.referrer = s(h, "http_refer").map(str::to_owned);
+    ev.user_agent.original = s(h, "http_user_agent").map(str::to_owned);
+    ev.http.version = s(h, "protocol").map(|p| Str::from(p.strip_prefix("HTTP/").unwrap_or(p)));
+    let host = s(h, "hostname");
+    if let Some(hn) = host
+        && util::ip(hn).is_none()
+    {
+        ev.destination.domain = Some(util::domain(hn));
+    }
+    if let Some(u) = s(h, "url") {
+        util::fill_url(&mut ev.url, &mut ev.destination, u, host);
+        ev.url.original = Some(u.to_owned());
+    }
+    if let Some(p) = h
+        .get("http_port")
+        .and_then(json_u64)
+        .and_then(|p| u16::try_from(p).ok())
+    {
+        ev.url.port = Some(p);
+    }
+}
+
+fn tls(ev: &mut Event, t: &Map<String, Value>) {
+    if let Some(sni) = s(t, "sni") {
+        let d = util::domain(sni);
+        ev.destination.domain = Some(d.clone());
+        ev.tls.client.server_name = Some(d);
+    }
+    ev.tls.version = s(t, "version").map(Str::from);
+    ev.tls.server.subject = s(t, "subject").map(str::to_owned);
+    ev.tls.server.issuer = s(t, "issuerdn").map(str::to_owned);
+    ev.tls.server.not_after = s(t, "notafter").and_then(|x| util::iso8601(x).ok());
+    if let Some(Value::Object(j)) = t.get("ja3") {
+        ev.tls.client.ja3 = s(j, "hash").map(Str::from);
+    }
+    if let Some(Value::Object(j)) = t.get("ja3s") {
+        ev.tls.server.ja3s = s(j, "hash").map(Str::from);
+    }
+    if let Some(j) = s(t, "ja4") {
+        ev.tls.client.ja4 = Some(Str::from(j));
+    }
+    if let Some(fp) = s(t, "fingerprint") {
+        ev.tls.server.hash.sha1 = Some(Str::from(fp.replace(':', "").to_ascii_lowercase()));
+    }
+}
+
+fn dns(ev: &mut Event, d: &Map<String, Value>) {
+    ev.network.protocol.get_or_insert_with(|| Str::from("dns"));
+    ev.dns.kind = s(d, "type").map(Str::from);
+    ev.dns.id = d
+        .get("id")
+        .and_then(util::json_text)
+        .map(|x| Str::from(x.as_ref()));
+    ev.dns.response_code = s(d, "rcode").map(|r| Str::from(r.to_ascii_uppercase()));
+    // v2: rrname/rrtype at the top; v3: queries[] (and answers[] with their own rrname).
+    let q = match d.get("queries") {
+        Some(Value::Array(qs)) => qs.first().and_then(Value::as_object),
+        _ => None,
+    };
+    let qm = q.unwrap_or(d);
+    if let Some(n) = s(qm, "rrname") {
+        ev.dns.question.name = Some(util::domain(n));
+    }
+    ev.dns.question.kind = s(qm, "rrtype").map(Str::from);
+    // v2 "answer" records carry one answer at the top level.
+    if s(d, "type") == Some("answer") && s(d, "rdata").is_some() {
+        push_answer(ev, d);
+    }
+    if let Some(Value::Array(answers)) = d.get("answers") {
+        for a in answers.iter().filter_map(Value::as_object) {
+            push_answer(ev, a);
+        }
+    }
+    if let Some(Value::Object(g)) = d.get("grouped") {
+        for (ty, vals) in g {
+            if let Value::Array(vals) = vals {
+                for v in vals.iter().filter_map(Value::as_str) {
+                    if ev.dns.answers.iter().any(|a| a.data.as_deref() == Some(v)) {
+                        continue;
+                    }
+                    if let Some(ip) = util::ip(v) {
+                        ev.dns.resolved_ip.push(ip);
+                    }
+                    ev.dns.answers.push(DnsAnswer {
+                        kind: Some(Str::from(ty.as_str())),
+                        data: Some(Str::from(v)),
+                        ..DnsAnswer::default()
+                    });
+                }
+            }
+        }
+    }
+    for (k, f) in [("aa", "AA"), ("tc", "TC"), ("rd", "RD"), ("ra", "RA")] {
+        if d.get(k).and_then(Value::as_bool) == Some(true) {
+            ev.dns.header_flags.push(Str::from(f));
+        }
+    }
+}
+
+fn push_answer(ev: &mut Event, a: &Map<String, Value>) {
+    let data = s(a, "rdata");
+    if let Some(ip) = data.and_then(util::ip) {
+        ev.dns.resolved_ip.push(ip);
+    }
+    ev.dns.answers.push(DnsAnswer {
+        name: s(a, "rrname").map(util::domain),
+        kind: s(a, "rrtype").map(Str::from),
+        data: data.map(Str::from),
+        ttl: a
+            .get("ttl")
+            .and_then(json_u64)
+            .and_then(|t| u32::try_from(t).ok()),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: &str) {
+        let got = match parse(input) {
+            Ok(ev) => serde_json::to_string(&ev).unwrap_or_default(),
+            Err(e) => format!("ERR {e}"),
+        };
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn dns_v3_queries() {
+        check(
+            r#"{"timestamp":"2023-01-01T00:00:00.5+0000","event_type":"dns","src_ip":"10.0.0.1","src_port":5353,"dest_ip":"10.0.0.2","dest_port":53,"proto":"UDP","dns":{"version":3,"type":"response","id":7,"rcode":"nxdomain","queries":[{"rrname":"Bad.Example","rrtype":"A"}],"answers":[{"rrname":"bad.example","rrtype":"A","ttl":5,"rdata":"192.0.2.1"}]}}"#,
+            r#"{"@timestamp":"2023-01-01T00:00:00.500Z","event":{"dataset":"suricata.eve","kind":"event","category":["network"],"type":["protocol"],"code":"dns"},"source":{"ip":"10.0.0.1","port":5353},"destination":{"ip":"10.0.0.2","port":53},"network":{"transport":"udp","protocol":"dns"},"dns":{"id":"7","type":"response","question":{"name":"bad.example","type":"A"},"response_code":"NXDOMAIN","answers":[{"name":"bad.example","type":"A","data":"192.0.2.1","ttl":5}],"resolved_ip":["192.0.2.1"]},"observer":{"product":"suricata","type":"ids"},"suricata":{"eve":{"event_type":"dns","dns":{"version":3,"type":"response","id":7,"rcode":"nxdomain","queries":[{"rrname":"Bad.Example","rrtype":"A"}],"answers":[{"rrname":"bad.example","rrtype":"A","ttl":5,"rdata":"192.0.2.1"}]}}}}"#,
+        );
+        check(
+            r#"{"timestamp":"2023-13-01T00:00:00Z","event_type":"dns"}"#,
+            "ERR impossible date 2023-13-01",
+        );
+        check(
+            r#"{"event_type":"dns"}"#,
+            "ERR EVE record without timestamp",
+        );
+        check(r#"[1,2]"#, "ERR JSON array where an object was expected");
+    }
+}

@@ -1,0 +1,353 @@
+//! Syslog: RFC 5424 (with structured data) and RFC 3164 (BSD, no year), per line. A message
+//! that is a CEF record is handed to the CEF parser with the syslog header's host and time.
+
+use yagura_model::{Event, Str, Timestamp};
+
+use super::{LineParser, Step, base};
+use crate::util::{self, present};
+
+/// A parsed syslog header; `msg` borrows the line.
+#[derive(Debug, Default)]
+pub(crate) struct Header<'a> {
+    pub pri: Option<u8>,
+    pub time: Option<Timestamp>,
+    pub host: Option<&'a str>,
+    pub app: Option<&'a str>,
+    pub pid: Option<&'a str>,
+    pub msgid: Option<&'a str>,
+    pub sd: Option<&'a str>,
+    pub msg: &'a str,
+    pub rfc5424: bool,
+}
+
+pub(crate) struct Syslog {
+    reference: Option<Timestamp>,
+}
+
+impl Syslog {
+    pub(crate) fn new(reference: Option<Timestamp>) -> Self {
+        Syslog { reference }
+    }
+}
+
+impl LineParser for Syslog {
+    fn parse(&mut self, line: &str, _no: u64) -> Step {
+        if line.trim().is_empty() {
+            return Step::Skip;
+        }
+        let t = line.trim_start_matches('\u{feff}');
+        if t.starts_with("CEF:") {
+            return super::cef::parse(t, None).into();
+        }
+        match header(t, self.reference) {
+            Ok(h) => {
+                // `host CEF:0|…` parses as tag "CEF"; look for the record in the whole line.
+                if let Some(i) = t.find("CEF:")
+                    && (h.app == Some("CEF") || h.msg.contains("CEF:"))
+                {
+                    return super::cef::parse(&t[i..], Some(&h)).into();
+                }
+                to_event(&h, "syslog").into()
+            }
+            Err(e) => Step::Reject(e),
+        }
+    }
+}
+
+/// True when the line starts like a syslog message (`<PRI>`, a BSD timestamp, or an RFC 3339
+/// timestamp followed by a host).
+pub(crate) fn looks_like(line: &str) -> bool {
+    header(line, Some(Timestamp::from_secs(1_700_000_000))).is_ok()
+}
+
+fn pri(line: &str) -> Result<(Option<u8>, &str), String> {
+    let Some(rest) = line.strip_prefix('<') else {
+        return Ok((None, line));
+    };
+    let end = rest.find('>').ok_or("unterminated <PRI>")?;
+    let p: u8 = rest[..end]
+        .parse()
+        .ok()
+        .filter(|p| *p <= 191)
+        .ok_or_else(|| format!("PRI {:?} is not 0..191", &rest[..end]))?;
+    Ok((Some(p), &rest[end + 1..]))
+}
+
+pub(crate) fn header(line: &str, reference: Option<Timestamp>) -> Result<Header<'_>, String> {
+    let (pri, rest) = pri(line)?;
+    // RFC 5424: VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD [SP MSG]
+    if let Some(r) = rest.strip_prefix("1 ") {
+        return rfc5424(pri, r);
+    }
+    // RFC 3339 timestamp then host (rsyslog's high-precision template).
+    if rest.len() > 19
+        && rest.as_bytes().get(4) == Some(&b'-')
+        && rest.as_bytes().get(10) == Some(&b'T')
+    {
+        let (ts, r) = rest.split_once(' ').ok_or("no host after the timestamp")?;
+        let time = util::iso8601(ts)?;
+        return bsd_tail(pri, Some(time), r);
+    }
+    // RFC 3164: Mmm dd hh:mm:ss
+    let b = rest.as_bytes();
+    if b.len() < 16 || b.get(3) != Some(&b' ') || b.get(6) != Some(&b' ') {
+        return Err("not a syslog line (no RFC 3164 or RFC 5424 header)".to_owned());
+    }
+    let mon = util::month(&rest[..3]).ok_or_else(|| format!("month {:?} unknown", &rest[..3]))?;
+    let day: u32 = rest[4..6]
+        .trim()
+        .parse()
+        .map_err(|_| "day is not a number")?;
+    let hms = &rest[7..15];
+    let mut it = hms.split(':');
+    let mut num = || -> Result<u32, String> {
+        it.next()
+            .and_then(|x| x.parse().ok())
+            .ok_or_else(|| format!("time {hms:?} is not hh:mm:ss"))
+    };
+    let (h, mi, s) = (num()?, num()?, num()?);
+    let reference = reference.unwrap_or_else(Timestamp::now);
+    let ref_dt = reference.to_datetime();
+    use chrono::Datelike;
+    let mut year = ref_dt.year();
+    // A stamp more than a month after the reference belongs to the year before (December
+    // lines read in January).
+    if mon > ref_dt.month() + 1 {
+        year -= 1;
+    }
+    let time = util::civil((year, mon, day), (h, mi, s, 0), 0)?;
+    bsd_tail(pri, Some(time), rest.get(16..).unwrap_or(""))
+}
+
+fn bsd_tail(pri: Option<u8>, time: Option<Timestamp>, rest: &str) -> Result<Header<'_>, String> {
+    let rest = rest.trim_start();
+    let (host, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    if host.is_empty() {
+        return Err("no host in the syslog header".to_owned());
+    }
+    let mut h = Header {
+        pri,
+        time,
+        host: Some(host),
+        msg: rest,
+        ..Header::default()
+    };
+    // TAG[PID]: message
+    let tag_end = rest.find([':', ' ', '[']).unwrap_or(0);
+    if tag_end > 0 {
+        let tag = &rest[..tag_end];
+        let mut after = &rest[tag_end..];
+        if let Some(r) = after.strip_prefix('[')
+            && let Some((pid, r2)) = r.split_once(']')
+        {
+            h.pid = Some(pid);
+            after = r2;
+        }
+        if let Some(m) = after.strip_prefix(':') {
+            h.app = Some(tag);
+            h.msg = m.strip_prefix(' ').unwrap_or(m);
+        }
+    }
+    Ok(h)
+}
+
+fn rfc5424(pri: Option<u8>, r: &str) -> Result<Header<'_>, String> {
+    let mut w = r.splitn(6, ' ');
+    let ts = w.next().ok_or("no timestamp")?;
+    let host = w.next().ok_or("no host")?;
+    let app = w.next().ok_or("no app-name")?;
+    let procid = w.next().ok_or("no procid")?;
+    let msgid = w.next().ok_or("no msgid")?;
+    let rest = w.next().unwrap_or("-");
+    let time = if ts == "-" {
+        None
+    } else {
+        Some(util::iso8601(ts)?)
+    };
+    let (sd, msg) = if let Some(m) = rest.strip_prefix('-') {
+        (None, m)
+    } else if rest.starts_with('[') {
+        let end = sd_end(rest).ok_or("unterminated structured data")?;
+        (Some(&rest[..end]), &rest[end..])
+    } else {
+        return Err("structured data is neither - nor [..]".to_owned());
+    };
+    let msg = msg.strip_prefix(' ').unwrap_or(msg);
+    let msg = msg.strip_prefix('\u{feff}').unwrap_or(msg);
+    Ok(Header {
+        pri,
+        time,
+        host: present(host),
+        app: present(app),
+        pid: present(procid),
+        msgid: present(msgid),
+        sd,
+        msg,
+        rfc5424: true,
+    })
+}
+
+/// End of the SD-ELEMENTs (`[id k="v"][id2 …]`), honouring `\"` and `\]` inside values.
+fn sd_end(s: &str) -> Option<usize> {
+    let mut i = 0;
+    while s.as_bytes().get(i) == Some(&b'[') {
+        i += sd_elem_end(s.get(i..)?)?;
+    }
+    Some(i)
+}
+
+/// End of one SD-ELEMENT starting at `s[0] == '['`.
+fn sd_elem_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut in_q = false;
+    let mut i = 1;
+    loop {
+        match b.get(i)? {
+            b'\\' if in_q => i += 2,
+            b'"' => {
+                in_q = !in_q;
+                i += 1;
+            }
+            b']' if !in_q => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+}
+
+fn sd_json(sd: &str) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    let mut rest = sd;
+    while let Some(r) = rest.strip_prefix('[') {
+        let Some(end) = sd_elem_end(rest) else { break };
+        let elem = r.get(..end.saturating_sub(2)).unwrap_or("");
+        rest = &rest[end..];
+        let (id, mut params) = elem.split_once(' ').unwrap_or((elem, ""));
+        let mut obj = serde_json::Map::new();
+        while let Some((k, v)) = params.trim_start().split_once("=\"") {
+            let vb = v.as_bytes();
+            let mut i = 0;
+            let mut val = String::new();
+            while let Some(&c) = vb.get(i) {
+                match c {
+                    b'\\' if matches!(vb.get(i + 1), Some(b'"' | b'\\' | b']')) => {
+                        val.push(vb.get(i + 1).copied().map_or('?', char::from));
+                        i += 2;
+                    }
+                    b'"' => break,
+                    _ => {
+                        let ch = v[i..].chars().next().unwrap_or('?');
+                        val.push(ch);
+                        i += ch.len_utf8();
+                    }
+                }
+            }
+            obj.insert(k.trim().to_owned(), serde_json::Value::String(val));
+            params = v.get(i + 1..).unwrap_or("");
+        }
+        out.insert(id.to_owned(), serde_json::Value::Object(obj));
+    }
+    out
+}
+
+pub(crate) fn to_event(h: &Header<'_>, dataset: &str) -> Result<Event, String> {
+    let time = h.time.ok_or("syslog line without a timestamp")?;
+    let mut ev = Event {
+        timestamp: time,
+        ..Event::default()
+    };
+    base(&mut ev, dataset, "event", &["host"], &["info"]);
+    fill_common(&mut ev, h);
+    ev.message = Some(h.msg.to_owned());
+    Ok(ev)
+}
+
+pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>) {
+    if let Some(host) = h.host {
+        ev.host.hostname = Some(Str::from(host));
+        match util::ip(host) {
+            Some(ip) => ev.host.ip.push(ip),
+            None => ev.host.name = Some(Str::from(host)),
+        }
+    }
+    if let Some(app) = h.app {
+        ev.process.name = Some(Str::from(app));
+    }
+    if let Some(pid) = h.pid.and_then(|p| p.parse().ok()) {
+        ev.process.pid = Some(pid);
+    }
+    if let Some(p) = h.pri {
+        ev.set_other("syslog.priority", p.into());
+        ev.set_other("syslog.facility", (p >> 3).into());
+        ev.set_other("syslog.severity", (p & 7).into());
+        const LEVELS: [&str; 8] = [
+            "emergency",
+            "alert",
+            "critical",
+            "error",
+            "warning",
+            "notice",
+            "informational",
+            "debug",
+        ];
+        ev.log.level = LEVELS.get(usize::from(p & 7)).map(|l| Str::from(*l));
+    }
+    if let Some(m) = h.msgid {
+        ev.set_other("syslog.msgid", m.into());
+    }
+    if let Some(sd) = h.sd {
+        ev.set_other(
+            "syslog.structured_data",
+            serde_json::Value::Object(sd_json(sd)),
+        );
+    }
+    if h.rfc5424 {
+        ev.set_other("syslog.version", 1.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: &str) {
+        let mut p = Syslog::new(Some(Timestamp::from_secs(1_700_000_000))); // 2023-11-14
+        let got = match p.parse(input, 1) {
+            Step::Event(ev) => serde_json::to_string(&ev).unwrap_or_default(),
+            Step::Reject(e) => format!("ERR {e}"),
+            Step::Skip => "SKIP".to_owned(),
+        };
+        assert_eq!(got, expect, "{input}");
+    }
+
+    #[test]
+    fn rfc3164() {
+        check(
+            "<34>Oct 11 22:14:15 mymachine su[77]: 'su root' failed for lonvick on /dev/pts/8",
+            r#"{"@timestamp":"2023-10-11T22:14:15Z","event":{"dataset":"syslog","kind":"event","category":["host"],"type":["info"]},"host":{"name":"mymachine","hostname":"mymachine"},"process":{"pid":77,"name":"su"},"log":{"level":"critical"},"message":"'su root' failed for lonvick on /dev/pts/8","syslog":{"priority":34,"facility":4,"severity":2}}"#,
+        );
+        // December lines read with a January reference go to the previous year.
+        let mut p = Syslog::new(Some(Timestamp::from_secs(1_704_153_600))); // 2024-01-02
+        let Step::Event(e) = p.parse("Dec 31 23:59:59 h app: x", 1) else {
+            panic!()
+        };
+        assert_eq!(e.timestamp.to_rfc3339(), "2023-12-31T23:59:59Z");
+        check("Feb 30 10:00:00 h app: x", "ERR impossible date 2023-02-30");
+        check("<999>Oct 11 22:14:15 h x", "ERR PRI \"999\" is not 0..191");
+        check(
+            "hello world",
+            "ERR not a syslog line (no RFC 3164 or RFC 5424 header)",
+        );
+    }
+
+    #[test]
+    fn rfc5424_structured_data() {
+        check(
+            r#"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Appl\"ication"][x@1 a="]"] BOMAn application event"#,
+            r#"{"@timestamp":"2003-10-11T22:14:15.003Z","event":{"dataset":"syslog","kind":"event","category":["host"],"type":["info"]},"host":{"name":"mymachine.example.com","hostname":"mymachine.example.com"},"process":{"name":"evntslog"},"log":{"level":"notice"},"message":"BOMAn application event","syslog":{"priority":165,"facility":20,"severity":5,"msgid":"ID47","structured_data":{"exampleSDID@32473":{"iut":"3","eventSource":"Appl\"ication"},"x@1":{"a":"]"}},"version":1}}"#,
+        );
+        check(
+            "<165>1 2003-10-11T22:14:15.003Z h a - - [x",
+            "ERR unterminated structured data",
+        );
+    }
+}

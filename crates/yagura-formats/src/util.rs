@@ -1,0 +1,457 @@
+//! Small, allocation-free helpers shared by the parsers.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use chrono::NaiveDate;
+use yagura_model::event::{Endpoint, Url};
+use yagura_model::{Str, Timestamp};
+
+/// Splits on runs of ASCII spaces/tabs, like `awk` (Squid pads its columns with spaces).
+pub(crate) struct Words<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Words<'a> {
+    pub(crate) fn new(s: &'a str) -> Self {
+        Words { rest: s }
+    }
+
+    /// What is left, leading blanks removed.
+    pub(crate) fn rest(&self) -> &'a str {
+        self.rest.trim_start_matches([' ', '\t'])
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.rest.trim_start_matches([' ', '\t']);
+        if s.is_empty() {
+            self.rest = s;
+            return None;
+        }
+        let end = memchr::memchr2(b' ', b'\t', s.as_bytes()).unwrap_or(s.len());
+        let (w, r) = s.split_at(end);
+        self.rest = r;
+        Some(w)
+    }
+}
+
+/// `-` and the empty string mean "no value" in most text logs.
+pub(crate) fn present(s: &str) -> Option<&str> {
+    match s {
+        "" | "-" => None,
+        _ => Some(s),
+    }
+}
+
+pub(crate) fn ip(s: &str) -> Option<IpAddr> {
+    // Strip an IPv6 zone or brackets as some logs write them.
+    let s = s
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(s);
+    s.parse().ok()
+}
+
+/// Lower-cases without allocating when already lower case, drops one trailing dot.
+pub(crate) fn domain(s: &str) -> Str {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Str::from(s.to_ascii_lowercase())
+    } else {
+        Str::from(s)
+    }
+}
+
+/// Fills `url` (and `dest.domain`/`dest.port` when empty) from an absolute URL, an
+/// authority-form `host:port` (CONNECT) or an origin-form `/path?query` plus `host`.
+pub(crate) fn fill_url(url: &mut Url, dest: &mut Endpoint, raw: &str, host: Option<&str>) {
+    let (scheme, after_scheme) = match raw.find("://") {
+        Some(i)
+            if raw[..i]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+') =>
+        {
+            (Some(&raw[..i]), &raw[i + 3..])
+        }
+        _ => (None, raw),
+    };
+    let (authority, path_q) = if scheme.is_some() {
+        match after_scheme.find(['/', '?', '#']) {
+            Some(i) => (Some(&after_scheme[..i]), &after_scheme[i..]),
+            None => (Some(after_scheme), ""),
+        }
+    } else if raw.starts_with('/') || raw == "*" {
+        (host, raw)
+    } else {
+        // authority-form (CONNECT host:443) or a bare host
+        (Some(raw), "")
+    };
+    if let Some(s) = scheme {
+        url.scheme = Some(Str::from(s.to_ascii_lowercase()));
+    }
+    if let Some(a) = authority.filter(|a| !a.is_empty()) {
+        let a = a.rsplit_once('@').map_or(a, |(_, h)| h);
+        let (h, port) = split_host_port(a);
+        if !h.is_empty() {
+            let d = domain(h);
+            if dest.domain.is_none() && ip(h).is_none() {
+                dest.domain = Some(d.clone());
+            }
+            url.domain = Some(d);
+        }
+        if let Some(p) = port {
+            url.port = Some(p);
+            dest.port.get_or_insert(p);
+        } else if let Some(p) = url.scheme.as_deref().and_then(default_port) {
+            dest.port.get_or_insert(p);
+        }
+    }
+    let path_q = path_q.split_once('#').map_or(path_q, |(p, _)| p);
+    let (path, query) = match path_q.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_q, None),
+    };
+    if !path.is_empty() {
+        let last = path.rsplit('/').next().unwrap_or("");
+        if let Some((_, ext)) = last.rsplit_once('.')
+            && !ext.is_empty()
+            && ext.len() <= 10
+            && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            url.extension = Some(Str::from(ext.to_ascii_lowercase()));
+        }
+        url.path = Some(path.to_owned());
+    }
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        url.query = Some(q.to_owned());
+    }
+    if scheme.is_some() {
+        url.full = Some(raw.to_owned());
+    } else if let (Some(h), true) = (host, raw.starts_with('/')) {
+        let scheme = url.scheme.as_deref().unwrap_or("http");
+        url.full = Some(format!("{scheme}://{h}{raw}"));
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        "ftp" => Some(21),
+        _ => None,
+    }
+}
+
+/// `host:port`, `[v6]:port`, `host`, bare IPv6.
+pub(crate) fn split_host_port(a: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = a.strip_prefix('[') {
+        if let Some((h, p)) = rest.split_once(']') {
+            return (h, p.strip_prefix(':').and_then(|p| p.parse().ok()));
+        }
+        return (a, None);
+    }
+    match a.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => match p.parse() {
+            Ok(port) => (h, Some(port)),
+            Err(_) => (a, None),
+        },
+        _ => (a, None),
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+pub(crate) fn month(s: &str) -> Option<u32> {
+    MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(s))
+        .map(|i| i as u32 + 1)
+}
+
+fn digits(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Civil date and time to a checked [`Timestamp`]; `offset_secs` is east of UTC.
+pub(crate) fn civil(
+    (y, mo, d): (i32, u32, u32),
+    (h, mi, s, nanos): (u32, u32, u32, u32),
+    offset_secs: i64,
+) -> Result<Timestamp, String> {
+    let date = NaiveDate::from_ymd_opt(y, mo, d)
+        .ok_or_else(|| format!("impossible date {y:04}-{mo:02}-{d:02}"))?;
+    // 60 is a leap second: fold it onto 59.999… rather than rejecting real logs.
+    let (s, nanos) = if s == 60 {
+        (59, 999_999_999)
+    } else {
+        (s, nanos)
+    };
+    let dt = date
+        .and_hms_nano_opt(h, mi, s, nanos)
+        .ok_or_else(|| format!("impossible time {h:02}:{mi:02}:{s:02}"))?;
+    let secs = dt.and_utc().timestamp() - offset_secs;
+    let n = secs
+        .checked_mul(1_000_000_000)
+        .and_then(|x| x.checked_add(i64::from(nanos)))
+        .ok_or_else(|| "timestamp out of range".to_owned())?;
+    Timestamp::try_from_nanos(n).map_err(|e| e.to_string())
+}
+
+/// Fractional seconds `.123456` (up to 9 digits kept) to nanoseconds.
+fn frac_nanos(f: &str) -> Option<u32> {
+    if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut n = 0u32;
+    for (i, b) in f.bytes().take(9).enumerate() {
+        n += u32::from(b - b'0') * 10u32.pow(8 - i as u32);
+    }
+    Some(n)
+}
+
+/// ISO 8601 / RFC 3339 as logs write it: `T` or space, optional fraction, `Z`, `±HH:MM`,
+/// `±HHMM` or no offset (then UTC). Suricata writes `+0200`, RFC 3339 parsers refuse it.
+pub(crate) fn iso8601(s: &str) -> Result<Timestamp, String> {
+    let bad = || format!("timestamp {s:?} is not ISO 8601");
+    let b = s.as_bytes();
+    if b.len() < 19 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return Err(bad());
+    }
+    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') {
+        return Err(bad());
+    }
+    let y = digits(&s[0..4]).ok_or_else(bad)? as i32;
+    let mo = digits(&s[5..7]).ok_or_else(bad)?;
+    let d = digits(&s[8..10]).ok_or_else(bad)?;
+    let h = digits(&s[11..13]).ok_or_else(bad)?;
+    let mi = digits(&s[14..16]).ok_or_else(bad)?;
+    if b.get(16) != Some(&b':') {
+        return Err(bad());
+    }
+    let sec = digits(&s[17..19]).ok_or_else(bad)?;
+    let mut rest = &s[19..];
+    let mut nanos = 0;
+    if let Some(r) = rest.strip_prefix(['.', ',']) {
+        let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+        nanos = frac_nanos(&r[..end]).ok_or_else(bad)?;
+        rest = &r[end..];
+    }
+    let offset = parse_offset(rest).ok_or_else(bad)?;
+    civil((y, mo, d), (h, mi, sec, nanos), offset)
+}
+
+/// `""`, `Z`, `+09:00`, `+0900`, `-05`.
+fn parse_offset(s: &str) -> Option<i64> {
+    match s {
+        "" | "Z" | "z" => return Some(0),
+        _ => {}
+    }
+    let sign = match s.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let r = &s[1..];
+    let (h, m) = match r.len() {
+        2 => (r, "00"),
+        4 => (&r[..2], &r[2..]),
+        5 if r.as_bytes().get(2) == Some(&b':') => (&r[..2], &r[3..]),
+        _ => return None,
+    };
+    let (h, m) = (digits(h)?, digits(m)?);
+    if h > 23 || m > 59 {
+        return None;
+    }
+    Some(sign * i64::from(h * 3600 + m * 60))
+}
+
+/// Apache/Squid `common` time: `08/Oct/2010:11:11:49 +0200`.
+pub(crate) fn clf_time(s: &str) -> Result<Timestamp, String> {
+    let bad = || format!("timestamp {s:?} is not dd/Mon/yyyy:HH:MM:SS +zzzz");
+    let (dt, off) = s.split_once(' ').unwrap_or((s, "+0000"));
+    let mut p = dt.splitn(3, '/');
+    let d = p.next().and_then(digits).ok_or_else(bad)?;
+    let mo = p.next().and_then(month).ok_or_else(bad)?;
+    let rest = p.next().ok_or_else(bad)?;
+    let mut q = rest.split(':');
+    let y = q.next().and_then(digits).ok_or_else(bad)? as i32;
+    let h = q.next().and_then(digits).ok_or_else(bad)?;
+    let mi = q.next().and_then(digits).ok_or_else(bad)?;
+    let sec = q.next().ok_or_else(bad)?;
+    let (sec, nanos) = match sec.split_once('.') {
+        Some((s, f)) => (digits(s).ok_or_else(bad)?, frac_nanos(f).ok_or_else(bad)?),
+        None => (digits(sec).ok_or_else(bad)?, 0),
+    };
+    let off = parse_offset(off).ok_or_else(bad)?;
+    civil((y, mo, d), (h, mi, sec, nanos), off)
+}
+
+/// Decimal epoch seconds (`1286536309.450`), exact.
+pub(crate) fn epoch(s: &str) -> Result<Timestamp, String> {
+    use yagura_model::time::TimeError;
+    Timestamp::parse_epoch_decimal(s).map_err(|e| match e {
+        TimeError::Syntax(_) => format!("epoch time {s:?} is not decimal seconds"),
+        TimeError::OutOfRange(_) => format!("epoch time {s} is outside 1970..2200"),
+    })
+}
+
+/// Lossy UTF-8 that borrows when the input is valid; the flag says whether bytes were replaced.
+pub(crate) fn text(raw: &[u8]) -> (Cow<'_, str>, bool) {
+    match std::str::from_utf8(raw) {
+        Ok(s) => (Cow::Borrowed(s), false),
+        Err(_) => (String::from_utf8_lossy(raw), true),
+    }
+}
+
+/// A JSON scalar as text (numbers and booleans printed), `None` for null/containers.
+pub(crate) fn json_text(v: &serde_json::Value) -> Option<Cow<'_, str>> {
+    use serde_json::Value as J;
+    match v {
+        J::String(s) => Some(Cow::Borrowed(s)),
+        J::Number(n) => Some(Cow::Owned(n.to_string())),
+        J::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        _ => None,
+    }
+}
+
+pub(crate) fn json_u64(v: &serde_json::Value) -> Option<u64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                .map(|f| f as u64)
+        }),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Sets `path` (dotted) to `v` in a JSON object, creating objects on the way; a non-object
+/// in the way is replaced by an object holding the old value under `_value`.
+pub(crate) fn put(
+    map: &mut serde_json::Map<String, serde_json::Value>,
+    path: &str,
+    v: serde_json::Value,
+) {
+    use serde_json::Value as J;
+    match path.split_once('.') {
+        None => {
+            map.insert(path.to_owned(), v);
+        }
+        Some((head, tail)) => {
+            let slot = map
+                .entry(head.to_owned())
+                .or_insert_with(|| J::Object(Default::default()));
+            if !slot.is_object() {
+                let old = std::mem::take(slot);
+                let mut m = serde_json::Map::new();
+                m.insert("_value".to_owned(), old);
+                *slot = J::Object(m);
+            }
+            if let J::Object(m) = slot {
+                put(m, tail, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_iso(input: &str, expect: &str) {
+        let got = match iso8601(input) {
+            Ok(t) => t.to_rfc3339(),
+            Err(e) => format!("ERR {e}"),
+        };
+        assert_eq!(got, expect, "{input}");
+    }
+
+    #[test]
+    fn iso_times() {
+        check_iso(
+            "2017-05-10T06:17:29.183405+0200",
+            "2017-05-10T04:17:29.183405Z",
+        );
+        check_iso("2018-03-24T17:15:20.865716Z", "2018-03-24T17:15:20.865716Z");
+        check_iso("2018-03-24 17:15:20", "2018-03-24T17:15:20Z");
+        check_iso("2018-03-24T17:15:20-05:30", "2018-03-24T22:45:20Z");
+        check_iso("2018-02-30T17:15:20Z", "ERR impossible date 2018-02-30");
+        check_iso("2018-03-24T25:15:20Z", "ERR impossible time 25:15:20");
+        check_iso(
+            "1900-03-24T01:15:20Z",
+            "ERR timestamp -2201899480000000000ns is outside 1970..2200",
+        );
+        check_iso("garbage", "ERR timestamp \"garbage\" is not ISO 8601");
+        check_iso(
+            "2018-03-24T17:15:20+2",
+            "ERR timestamp \"2018-03-24T17:15:20+2\" is not ISO 8601",
+        );
+    }
+
+    #[test]
+    fn clf_times() {
+        assert_eq!(
+            clf_time("08/Oct/2010:11:11:49 +0200").map(|t| t.to_rfc3339()),
+            Ok("2010-10-08T09:11:49Z".to_owned())
+        );
+        assert!(clf_time("08/Foo/2010:11:11:49 +0200").is_err());
+    }
+
+    fn check_url(raw: &str, host: Option<&str>, expect: &str) {
+        let mut u = Url::default();
+        let mut d = Endpoint::default();
+        fill_url(&mut u, &mut d, raw, host);
+        let got = format!(
+            "full={:?} scheme={:?} domain={:?} port={:?} path={:?} query={:?} ext={:?} dest={:?}:{:?}",
+            u.full,
+            u.scheme.as_deref(),
+            u.domain.as_deref(),
+            u.port,
+            u.path,
+            u.query,
+            u.extension.as_deref(),
+            d.domain.as_deref(),
+            d.port
+        );
+        assert_eq!(got, expect, "{raw}");
+    }
+
+    #[test]
+    fn urls() {
+        check_url(
+            "http://WWW.Example.com:8080/a/b.PHP?x=1#f",
+            None,
+            "full=Some(\"http://WWW.Example.com:8080/a/b.PHP?x=1#f\") scheme=Some(\"http\") domain=Some(\"www.example.com\") port=Some(8080) path=Some(\"/a/b.PHP\") query=Some(\"x=1\") ext=Some(\"php\") dest=Some(\"www.example.com\"):Some(8080)",
+        );
+        check_url(
+            "evil.example:443",
+            None,
+            "full=None scheme=None domain=Some(\"evil.example\") port=Some(443) path=None query=None ext=None dest=Some(\"evil.example\"):Some(443)",
+        );
+        check_url(
+            "/index.html",
+            Some("h.example"),
+            "full=Some(\"http://h.example/index.html\") scheme=None domain=Some(\"h.example\") port=None path=Some(\"/index.html\") query=None ext=Some(\"html\") dest=Some(\"h.example\"):None",
+        );
+        check_url(
+            "https://[2001:db8::1]:8443/",
+            None,
+            "full=Some(\"https://[2001:db8::1]:8443/\") scheme=Some(\"https\") domain=Some(\"2001:db8::1\") port=Some(8443) path=Some(\"/\") query=None ext=None dest=None:Some(8443)",
+        );
+    }
+
+    #[test]
+    fn words() {
+        let w: Vec<_> = Words::new("  a  b\tc ").collect();
+        assert_eq!(w, ["a", "b", "c"]);
+    }
+}
