@@ -5,6 +5,7 @@
 //! [`Stage`]s (adapters over the detector crates) and aggregates what they raise.
 
 pub mod aggregate;
+pub mod batch;
 pub mod merge;
 
 pub use aggregate::{AggregationConfig, Aggregator, alert_id};

