@@ -1,0 +1,27 @@
+//! Subcommands. Only commands that work are listed; each issue adds its own.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::Globals;
+
+pub mod inventory;
+pub mod parse;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check and show an inventory (organizations, supervision tree, networks).
+    #[command(subcommand)]
+    Inventory(inventory::InventoryCommand),
+    /// Read telemetry files (any supported format, detected per file) and print normalized
+    /// ECS events as JSON lines.
+    Parse(parse::ParseArgs),
+}
+
+pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Inventory(c) => inventory::run(c, globals),
+        Command::Parse(a) => parse::run(a, globals),
+    }
+}
