@@ -8,6 +8,7 @@ use crate::Globals;
 
 pub mod detect;
 pub mod inventory;
+pub mod parse;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -16,11 +17,15 @@ pub enum Command {
     /// Check and show an inventory (organizations, supervision tree, networks).
     #[command(subcommand)]
     Inventory(inventory::InventoryCommand),
+    /// Read telemetry files (any supported format, detected per file) and print normalized
+    /// ECS events as JSON lines.
+    Parse(parse::ParseArgs),
 }
 
 pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
     match command {
         Command::Detect(a) => detect::run(a, globals),
         Command::Inventory(c) => inventory::run(c, globals),
+        Command::Parse(a) => parse::run(a, globals),
     }
 }
