@@ -1,0 +1,2 @@
+//! Threat intelligence for yagura.
+pub mod normalize;
