@@ -1,0 +1,85 @@
+//! Plain lists: one value per line; `#`, `;` and `//` start comment lines; a value may be
+//! followed by whitespace and anything else (maltrail's `# was: …`, ipsum's counts).
+//!
+//! Maltrail trail files are recognized by their header: the `# Aliases:` line adds the
+//! family's aliases as tags, and the family (the file stem) is a tag of every trail. The
+//! trail forms maltrail publishes (domains, IPs, `ip:port`, `[v6]:port`, CIDRs, URLs with and
+//! without scheme, bare paths) all import; the few regular-expression trails cannot become
+//! exact indicators and are rejected with that reason.
+
+use super::{FeedDefaults, ImportReport, RecordMeta, insert};
+use crate::normalize;
+use crate::store::IndicatorStore;
+
+fn family_of(origin: &str) -> Option<String> {
+    let stem = std::path::Path::new(origin).file_stem()?.to_string_lossy();
+    Some(stem.into_owned())
+}
+
+pub(crate) fn import(
+    store: &mut IndicatorStore,
+    origin: &str,
+    bytes: &[u8],
+    d: &FeedDefaults,
+    report: &mut ImportReport,
+) {
+    let head = bytes.get(..bytes.len().min(512)).unwrap_or(bytes);
+    let maltrail = memchr_contains(head, b"Maltrail");
+    let mut meta = RecordMeta::default();
+    if maltrail {
+        if let Some(f) = family_of(origin) {
+            meta.tags.push(f);
+        }
+        // Aliases appear in the header comments.
+        for line in bytes.split(|&b| b == b'\n').take(40) {
+            if let Ok(l) = std::str::from_utf8(line) {
+                if let Some(a) = l.trim().strip_prefix("# Aliases:") {
+                    for alias in a.split(',') {
+                        let alias = alias.trim();
+                        if !alias.is_empty() && !meta.tags.iter().any(|t| t.eq_ignore_ascii_case(alias)) {
+                            meta.tags.push(alias.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let meta_id = store.intern(meta.into_meta(origin, d));
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let Ok(line) = std::str::from_utf8(line) else {
+            report.reject(
+                format!("line {}", i + 1),
+                &String::from_utf8_lossy(line),
+                "not valid UTF-8",
+            );
+            continue;
+        };
+        let t = line.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+        if t.is_empty() || t.starts_with('#') || t.starts_with(';') || t.starts_with("//") {
+            continue;
+        }
+        let value = t.split_whitespace().next().unwrap_or(t);
+        // `value#comment` without a space.
+        let value = match value.find('#') {
+            Some(p) if !value.contains("://") => value.get(..p).unwrap_or(value),
+            _ => value,
+        };
+        match normalize::classify(value) {
+            Ok(n) => insert(store, report, &n, meta_id),
+            Err(e) => {
+                let reason = if value.contains(['(', '[', '{', '^', '$', '\\', '|', '*', '+', '?'])
+                    && !value.starts_with('[')
+                {
+                    format!("a regular expression, not an exact value ({e})")
+                } else {
+                    e.to_string()
+                };
+                report.reject(format!("line {}", i + 1), value, reason);
+            }
+        }
+    }
+}
+
+fn memchr_contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
