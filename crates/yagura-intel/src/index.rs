@@ -236,6 +236,40 @@ impl Index {
         }
     }
 
+    /// Is this exact indicator (kind, normalized value, port, source) in the index?
+    pub fn contains(&self, kind: IndicatorKind, value: &str, port: Option<u16>, source: &str) -> bool {
+        let same = |id: u32| {
+            self.get(id).is_some_and(|(r, _)| {
+                r.kind == kind && r.value == value && r.port == port && &*r.meta.source == source
+            })
+        };
+        let mut head = match kind {
+            IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => match value.parse::<IpAddr>() {
+                Ok(a) => self.ips.get(&a).copied(),
+                Err(_) => None,
+            },
+            IndicatorKind::Cidr => match value.parse::<IpNet>() {
+                Ok(n) => self
+                    .nets
+                    .iter()
+                    .find(|(l, v4, _)| *l == n.prefix_len() && *v4 == n.addr().is_ipv4())
+                    .and_then(|(_, _, m)| m.get(&n.network()).copied()),
+                Err(_) => None,
+            },
+            _ => table_of(kind, value).and_then(|t| {
+                let k = if kind == IndicatorKind::Url { normalize::url_resource(value) } else { value };
+                self.text.get(&self.hash(t, k)).copied()
+            }),
+        };
+        while let Some(id) = head.filter(|&id| id != NIL) {
+            if same(id) {
+                return true;
+            }
+            head = self.chain.get(id as usize).copied();
+        }
+        false
+    }
+
     /// Looks up one IP: exact (honouring port restrictions) and the longest covering network.
     pub fn check_ip<'s>(
         &'s self,
@@ -257,13 +291,19 @@ impl Index {
             };
             if let Some(head) = map.get(&net.network()) {
                 let mut id = *head;
+                let mut any = false;
                 while id != NIL {
-                    if let Some((r, _)) = self.get(id) {
+                    if let Some((r, _)) = self.get(id)
+                        && r.port.is_none_or(|p| Some(p) == port)
+                    {
+                        any = true;
                         f(r, MatchVia::Network);
                     }
                     id = self.chain.get(id as usize).copied().unwrap_or(NIL);
                 }
-                return;
+                if any {
+                    return;
+                }
             }
         }
     }

@@ -9,10 +9,17 @@
 
 pub mod import;
 pub mod index;
+pub mod live;
+pub mod alert;
+pub mod export;
 pub mod normalize;
+pub mod persist;
 pub mod store;
 pub mod warninglist;
 
+pub use alert::ioc_alert;
+pub use import::{FeedDefaults, Format, ImportReport, import_bytes, import_path};
 pub use index::{Index, Match, MatchVia, Matcher};
+pub use live::LiveMatcher;
 pub use store::{IndicatorRef, IndicatorStore, Meta};
 pub use warninglist::{Verdict, Warninglists};

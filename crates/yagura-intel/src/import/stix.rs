@@ -135,6 +135,56 @@ fn kind_of_path(path: &str) -> Option<IndicatorKind> {
     })
 }
 
+/// Reduces one observation expression: comparisons joined by `OR` each give values; the one
+/// `AND` form accepted is an address with a destination port
+/// (`network-traffic:dst_ref.value = '…' AND network-traffic:dst_port = N`, optionally with
+/// `dst_ref.type`), which is what yagura exports for `ip:port` indicators.
+fn reduce_observation(
+    comps: &[(String, Vec<String>)],
+    connectors: &[String],
+) -> Result<Vec<Normalized>, String> {
+    let mut out = Vec::new();
+    if connectors.iter().all(|c| c == "OR") {
+        for (path, values) in comps {
+            let kind = kind_of_path(path)
+                .ok_or_else(|| format!("object path {path} is not an indicator kind"))?;
+            for v in values {
+                let kind = match kind {
+                    IndicatorKind::Ipv4 | IndicatorKind::Ipv6 if v.contains('/') => IndicatorKind::Cidr,
+                    k => k,
+                };
+                out.push(normalize::value(kind, v).map_err(|e| e.to_string())?);
+            }
+        }
+        return Ok(out);
+    }
+    let and_err = || "AND inside an observation cannot reduce to exact values".to_owned();
+    if !connectors.iter().all(|c| c == "AND") {
+        return Err(and_err());
+    }
+    let one = |name: &str| -> Option<&str> {
+        let mut found = comps.iter().filter(|(p, _)| p == name);
+        let (_, v) = found.next()?;
+        if found.next().is_some() || v.len() != 1 {
+            return None;
+        }
+        v.first().map(String::as_str)
+    };
+    let known = ["network-traffic:dst_ref.value", "network-traffic:dst_port", "network-traffic:dst_ref.type"];
+    if !comps.iter().all(|(p, _)| known.contains(&p.as_str())) {
+        return Err(and_err());
+    }
+    let (Some(addr), Some(port)) = (one(known[0]), one(known[1])) else {
+        return Err(and_err());
+    };
+    let port: u16 = port.parse().map_err(|_| format!("port {port} is not 0–65535"))?;
+    let kind = if addr.contains('/') { IndicatorKind::Cidr } else { IndicatorKind::Ipv4 };
+    let mut n = normalize::value(kind, addr).map_err(|e| e.to_string())?;
+    n.port = Some(port);
+    out.push(n);
+    Ok(out)
+}
+
 /// Reduces a STIX pattern to exact values, or says why it cannot.
 pub fn reduce_pattern(pattern: &str) -> Result<Vec<Normalized>, String> {
     let toks = tokenize(pattern)?;
@@ -163,6 +213,8 @@ pub fn reduce_pattern(pattern: &str) -> Result<Vec<Normalized>, String> {
             return Err("expected '[' (observation expression)".into());
         }
         i += 1;
+        let mut comps: Vec<(String, Vec<String>)> = Vec::new();
+        let mut connectors: Vec<String> = Vec::new();
         let mut expect_cmp = true;
         loop {
             match at(i) {
@@ -170,16 +222,17 @@ pub fn reduce_pattern(pattern: &str) -> Result<Vec<Normalized>, String> {
                     i += 1;
                     break;
                 }
-                Some(Tok::Word(w)) if !expect_cmp && w.eq_ignore_ascii_case("OR") => {
+                Some(Tok::Word(w)) if !expect_cmp => {
+                    let u = w.to_ascii_uppercase();
+                    if u != "OR" && u != "AND" {
+                        return Err(format!("{w} inside an observation cannot reduce to exact values"));
+                    }
+                    connectors.push(u);
                     expect_cmp = true;
                     i += 1;
                 }
-                Some(Tok::Word(w)) if !expect_cmp => {
-                    return Err(format!("{w} inside an observation cannot reduce to exact values"));
-                }
                 Some(Tok::Word(path)) if expect_cmp => {
-                    let kind = kind_of_path(path)
-                        .ok_or_else(|| format!("object path {path} is not an indicator kind"))?;
+                    let path = path.replace('"', "'");
                     i += 1;
                     let mut values = Vec::new();
                     match at(i) {
@@ -187,7 +240,14 @@ pub fn reduce_pattern(pattern: &str) -> Result<Vec<Normalized>, String> {
                             i += 1;
                             match at(i) {
                                 Some(Tok::Str(s)) => values.push(s.clone()),
-                                other => return Err(format!("expected a string after '=', found {other:?}")),
+                                Some(Tok::Word(n)) if n.bytes().all(|b| b.is_ascii_digit()) => {
+                                    values.push(n.clone())
+                                }
+                                other => {
+                                    return Err(format!(
+                                        "expected a string after '=', found {other:?}"
+                                    ));
+                                }
                             }
                             i += 1;
                         }
@@ -200,7 +260,11 @@ pub fn reduce_pattern(pattern: &str) -> Result<Vec<Normalized>, String> {
                             loop {
                                 match at(i) {
                                     Some(Tok::Str(s)) => values.push(s.clone()),
-                                    other => return Err(format!("expected a string in IN list, found {other:?}")),
+                                    other => {
+                                        return Err(format!(
+                                            "expected a string in IN list, found {other:?}"
+                                        ));
+                                    }
                                 }
                                 i += 1;
                                 match at(i) {
@@ -209,7 +273,9 @@ pub fn reduce_pattern(pattern: &str) -> Result<Vec<Normalized>, String> {
                                         i += 1;
                                         break;
                                     }
-                                    other => return Err(format!("unexpected {other:?} in IN list")),
+                                    other => {
+                                        return Err(format!("unexpected {other:?} in IN list"));
+                                    }
                                 }
                             }
                         }
@@ -219,24 +285,20 @@ pub fn reduce_pattern(pattern: &str) -> Result<Vec<Normalized>, String> {
                         Some(Tok::Word(w)) => {
                             return Err(format!("operator {w} cannot reduce to exact values"));
                         }
-                        other => return Err(format!("expected a comparison operator, found {other:?}")),
+                        other => {
+                            return Err(format!(
+                                "expected a comparison operator, found {other:?}"
+                            ));
+                        }
                     }
-                    for v in values {
-                        let kind = match kind {
-                            IndicatorKind::Ipv4 | IndicatorKind::Ipv6 if v.contains('/') => {
-                                IndicatorKind::Cidr
-                            }
-                            k => k,
-                        };
-                        let n = normalize::value(kind, &v).map_err(|e| e.to_string())?;
-                        out.push(n);
-                    }
+                    comps.push((path, values));
                     expect_cmp = false;
                 }
                 Some(t) => return Err(format!("unexpected {t:?} in an observation")),
                 None => return Err("unterminated observation expression".into()),
             }
         }
+        out.extend(reduce_observation(&comps, &connectors)?);
         expect_obs = false;
         // Qualifiers (WITHIN, REPEATS, START) follow an observation.
         if let Some(Tok::Word(w)) = at(i) {
