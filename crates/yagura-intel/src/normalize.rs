@@ -552,6 +552,14 @@ pub fn classify(raw: &str) -> Result<Normalized, NormalizeError> {
         // `182.86.133` is a truncated address, not a domain.
         return Err(NormalizeError::Ip(raw.to_owned()));
     }
+    if !d.contains('.') {
+        // A bare label is a TLD or a local name: as a domain indicator it would match every
+        // name below it.
+        return Err(NormalizeError::Domain(
+            raw.to_owned(),
+            "a single label (a TLD or a local name) is not an indicator",
+        ));
+    }
     Ok(Normalized {
         kind: K::Domain,
         value: d,

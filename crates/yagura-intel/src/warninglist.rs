@@ -10,7 +10,7 @@
 //!
 //! A list's `category` (`false-positive`, MISP's default, or `known`) decides what a hit
 //! means: a false-positive list marks the value benign, so the match must not alert; a `known`
-//! list only annotates. Lists without a category whose name or description is about dynamic
+//! list only annotates; when both name a value, see [`Warninglists::check`]. Lists without a category whose name or description is about dynamic
 //! DNS are `known`: a host under a dynamic DNS provider is infrastructure, not a benign value,
 //! and suppressing it would hide exactly the indicators such feeds are full of.
 //!
@@ -315,8 +315,15 @@ impl Warninglists {
         Ok(())
     }
 
+    /// Picks the list that decides among those naming the same value. For the value itself a
+    /// false-positive list wins (`duckdns.org` is a popular site); for a subdomain a known list
+    /// wins (`x.duckdns.org` is a user's dynamic DNS host, not the popular site).
     fn pick(&self, ids: &Ids, bit: u8, subdomain: bool) -> Option<&Warninglist> {
-        // A false-positive list wins over a known list.
+        let preferred = if subdomain {
+            Category::Known
+        } else {
+            Category::FalsePositive
+        };
         let mut found: Option<&Warninglist> = None;
         for &(id, sub_only) in ids {
             if sub_only && !subdomain {
@@ -328,16 +335,16 @@ impl Warninglists {
             if l.attrs & bit == 0 {
                 continue;
             }
-            if found.is_none_or(|f| {
-                f.category == Category::Known && l.category == Category::FalsePositive
-            }) {
+            if found.is_none_or(|f| f.category != preferred && l.category == preferred) {
                 found = Some(l);
             }
         }
         found
     }
 
-    /// Checks one normalized value of indicator kind `kind`; returns the list it is on.
+    /// Checks one normalized value of indicator kind `kind`; returns the list it is on. The
+    /// most specific name that any list names decides; among the lists naming it, a
+    /// false-positive list wins for the value itself and a known list for a subdomain.
     pub fn check<'s>(&'s self, kind: IndicatorKind, value: &str) -> Option<&'s Warninglist> {
         if self.lists.is_empty() {
             return None;
@@ -602,7 +609,7 @@ mod tests {
         assert!(w.skipped().is_empty(), "{:?}", w.skipped());
         check(&w, "ipv4 8.8.8.8", "List of known IPv4 public DNS resolvers (FalsePositive)");
         check(&w, "ipv4 192.168.1.1", "List of RFC 1918 CIDR blocks (FalsePositive)");
-        check(&w, "domain www.google.com", "Top 1000 website from Alexa (FalsePositive)");
+        check(&w, "domain x-y-z.google.com", "Top 1000 website from Alexa (FalsePositive)");
         check(&w, "domain x.duckdns.org", "List of known dynamic DNS domains (Known)");
     }
 }

@@ -29,9 +29,17 @@ const VALUE: &[&str] = &["value", "indicator", "ioc", "observable", "ioc_value"]
 const KIND: &[&str] = &["type", "kind", "indicator_type", "ioc_type"];
 const PORT: &[&str] = &["port", "dst_port"];
 const SOURCE: &[&str] = &["source", "feed", "provider"];
-const CONFIDENCE: &[&str] = &["confidence", "score"];
+const CONFIDENCE: &[&str] = &["confidence", "score", "confidence_level"];
 const TLP: &[&str] = &["tlp"];
-const TAGS: &[&str] = &["tags", "tag", "malware", "family", "threat"];
+const TAGS: &[&str] = &[
+    "tags",
+    "tag",
+    "malware",
+    "family",
+    "threat",
+    "threat_type",
+    "malware_printable",
+];
 const FIRST: &[&str] = &["first_seen", "firstseen", "first_seen_utc"];
 const LAST: &[&str] = &["last_seen", "lastseen", "last_online"];
 const FROM: &[&str] = &["valid_from"];
@@ -61,6 +69,7 @@ fn norm_header(h: &str) -> String {
     h.trim()
         .trim_start_matches('#')
         .trim()
+        .trim_matches('"')
         .to_ascii_lowercase()
         .replace([' ', '-'], "_")
 }
@@ -105,7 +114,11 @@ fn header_line(bytes: &[u8]) -> Option<&str> {
         .split(|&b| b == b'\n')
         .filter_map(|l| std::str::from_utf8(l).ok())
         .map(str::trim)
-        .find(|l| !l.is_empty() && !(l.starts_with('#') && CsvMapping::from_header(l.split(',')).is_none()))
+        .find(|l| {
+            !l.is_empty()
+                && !(l.starts_with('#')
+                    && CsvMapping::from_header(l.split(char::from(delimiter(l)))).is_none())
+        })
 }
 
 /// Is this text CSV with a recognizable header?
@@ -129,8 +142,9 @@ pub fn kind_from_name(name: &str) -> Option<IndicatorKind> {
         "domain-name" | "fqdn" => K::Domain,
         "host" => K::Hostname,
         "uri" | "link" => K::Url,
-        "sha-1" => K::Sha1,
-        "sha-256" => K::Sha256,
+        "sha-1" | "sha1_hash" => K::Sha1,
+        "sha-256" | "sha256_hash" => K::Sha256,
+        "md5_hash" => K::Md5,
         "email-src" | "email-dst" | "email-addr" | "e-mail" => K::Email,
         "filename" | "file" | "file_name" => K::FileName,
         "ja3-fingerprint-md5" => K::Ja3,
@@ -211,12 +225,18 @@ pub fn import_records<R: std::io::Read>(
         };
         let line = rec.position().map_or(0, |p| p.line());
         let loc = format!("line {line}");
-        let col = |i: Option<usize>| i.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
+        let col = |i: Option<usize>| {
+            i.and_then(|i| rec.get(i))
+                .map(|s| s.trim().trim_matches('"').trim())
+                .filter(|s| !s.is_empty())
+        };
         let Some(raw) = col(Some(map.value)) else {
             report.reject(loc, "", "empty value column");
             continue;
         };
-        let mut n = match col(map.kind) {
+        // ThreatFox writes `ip:port` as a type: the value says what it is.
+        let kind = col(map.kind).filter(|k| !k.eq_ignore_ascii_case("ip:port"));
+        let mut n = match kind {
             Some(k) => match kind_from_name(k) {
                 Some(kind) => {
                     let Some(n) = typed(report, &loc, kind, raw) else {

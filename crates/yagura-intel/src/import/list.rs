@@ -58,7 +58,23 @@ pub(crate) fn import(
         if t.is_empty() || t.starts_with('#') || t.starts_with(';') || t.starts_with("//") {
             continue;
         }
-        let value = t.split_whitespace().next().unwrap_or(t);
+        let mut parts = t.splitn(2, char::is_whitespace);
+        let value = parts.next().unwrap_or(t);
+        let rest = parts.next().map(str::trim).unwrap_or("");
+        // After the value only a comment or a number (ipsum's list count) may follow.
+        if !(rest.is_empty()
+            || rest.starts_with('#')
+            || rest.starts_with(';')
+            || rest.starts_with("//")
+            || rest.bytes().all(|b| b.is_ascii_digit()))
+        {
+            report.reject(
+                format!("line {}", i + 1),
+                t,
+                "more than one value on the line",
+            );
+            continue;
+        }
         // `value#comment` without a space.
         let value = match value.find('#') {
             Some(p) if !value.contains("://") => value.get(..p).unwrap_or(value),

@@ -229,7 +229,7 @@ pub(crate) fn import_events(
     };
     let mut n = 0;
     for item in list {
-        let Some(e) = item.get("Event") else {
+        let Some(e) = item.get("Event").filter(|e| e.is_object()) else {
             continue;
         };
         n += 1;
@@ -280,7 +280,7 @@ pub(crate) fn import_manifest(
         let bytes = match std::fs::read(&file) {
             Ok(b) => b,
             Err(e) => {
-                report.reject(format!("event {uuid}"), &file.display().to_string(), e);
+                report.reject(format!("event {uuid}"), &format!("{uuid}.json"), e);
                 continue;
             }
         };
@@ -288,7 +288,7 @@ pub(crate) fn import_manifest(
         let mut sub = ImportReport::default();
         match import_events(store, &name, &bytes, d, &mut sub) {
             Ok(()) => report.absorb(sub),
-            Err(e) => report.reject(format!("event {uuid}"), &name, e),
+            Err(e) => report.reject(format!("event {uuid}"), &format!("{uuid}.json"), e),
         }
     }
     Ok(report)
