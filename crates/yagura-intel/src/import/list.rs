@@ -5,11 +5,19 @@
 //! family's aliases as tags, and the family (the file stem) is a tag of every trail. The
 //! trail forms maltrail publishes (domains, IPs, `ip:port`, `[v6]:port`, CIDRs, URLs with and
 //! without scheme, bare paths) all import; the few regular-expression trails cannot become
-//! exact indicators and are rejected with that reason.
+//! exact indicators and are rejected with that reason. A leading dot (`.xyz`, `.cu.cc`) is
+//! maltrail's explicit suffix trail: a domain indicator for the suffix, which matches every
+//! name below it; a bare single label without the dot is rejected (a typo such as `localhost`
+//! would otherwise match a whole namespace). A bare path may contain spaces. Maltrail's
+//! `suspicious/` trails and the mass-scanner lists get at most confidence
+//! [`SUSPICIOUS_CONFIDENCE`] (low severity): they are leads, not verdicts.
 
 use super::{FeedDefaults, ImportReport, RecordMeta, insert};
 use crate::normalize;
 use crate::store::IndicatorStore;
+
+/// Confidence ceiling of maltrail's `suspicious/` trails and mass-scanner lists.
+pub const SUSPICIOUS_CONFIDENCE: u8 = 30;
 
 fn family_of(origin: &str) -> Option<String> {
     let stem = std::path::Path::new(origin).file_stem()?.to_string_lossy();
@@ -44,7 +52,12 @@ pub(crate) fn import(
             }
         }
     }
-    let meta_id = store.intern(meta.into_meta(origin, d));
+    let mut d = d.clone();
+    if maltrail && (origin.contains("/suspicious/") || origin.contains("mass_scanner")) {
+        // Suspicious trails (whole TLDs, dynamic DNS, scanners) are leads, not verdicts.
+        d.confidence = d.confidence.min(SUSPICIOUS_CONFIDENCE);
+    }
+    let meta_id = store.intern(meta.into_meta(origin, &d));
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let Ok(line) = std::str::from_utf8(line) else {
             report.reject(
@@ -58,9 +71,20 @@ pub(crate) fn import(
         if t.is_empty() || t.starts_with('#') || t.starts_with(';') || t.starts_with("//") {
             continue;
         }
-        let mut parts = t.splitn(2, char::is_whitespace);
-        let value = parts.next().unwrap_or(t);
-        let rest = parts.next().map(str::trim).unwrap_or("");
+        // A bare path may contain spaces (`/Consulta FGTS.js`): the whole line up to a
+        // comment is the value.
+        let (value, rest) = if t.starts_with('/') {
+            match t.find(" #") {
+                Some(p) => (t.get(..p).unwrap_or(t).trim_end(), ""),
+                None => (t, ""),
+            }
+        } else {
+            let mut parts = t.splitn(2, char::is_whitespace);
+            (
+                parts.next().unwrap_or(t),
+                parts.next().map(str::trim).unwrap_or(""),
+            )
+        };
         // After the value only a comment or a number (ipsum's list count) may follow.
         if !(rest.is_empty()
             || rest.starts_with('#')
@@ -80,7 +104,18 @@ pub(crate) fn import(
             Some(p) if !value.contains("://") => value.get(..p).unwrap_or(value),
             _ => value,
         };
-        match normalize::classify(value) {
+        // `.xyz`, `.cu.cc`: maltrail's explicit suffix trails (every name below it).
+        let classified = match value.strip_prefix('.') {
+            Some(suffix) if !suffix.is_empty() && !suffix.contains('/') => {
+                normalize::domain(suffix).map(|d| normalize::Normalized {
+                    kind: yagura_model::IndicatorKind::Domain,
+                    value: d,
+                    port: None,
+                })
+            }
+            _ => normalize::classify(value),
+        };
+        match classified {
             Ok(n) => insert(store, report, &n, meta_id),
             Err(e) => {
                 let reason = if value.contains(['(', '[', '{', '^', '$', '\\', '|', '*', '+', '?'])
