@@ -94,7 +94,7 @@ pub fn ioc_alert(ev: &Event, m: &Match<'_>) -> Result<Alert, IocAlertError> {
         MatchVia::Network => format!(", inside listed network {}", ind.value),
         MatchVia::UrlWithoutQuery => " (query ignored)".into(),
         MatchVia::UrlPath => format!(", path {} listed for any host", ind.value),
-        MatchVia::AddressAndPort => format!(" on listed port{port}"),
+        MatchVia::AddressAndPort => format!(" on listed port {}", ind.port.unwrap_or_default()),
     };
     let mut summary = format!(
         "{} {observed}{how} matched {} indicator {}{port} from {} (confidence {}, {}",
