@@ -4,8 +4,9 @@
 //! the UUIDv5 the STIX 2.1 specification prescribes (§2.9: namespace
 //! `00abedb4-aa42-466c-9c01-fed23315a9b7`, name = the JCS-canonical JSON of the id-contributing
 //! properties), and every other id (identity, indicator, relationship, bundle, MISP event and
-//! attributes) is a UUIDv5 in yagura's namespace over the object's identity, so re-exporting
-//! does not mint new objects.
+//! attributes) is derived from the SHA-1 of the object's identity in yagura's namespace (MISP:
+//! UUIDv5; STIX domain objects: a stable UUIDv4, the version STIX 2.1 asks for), so
+//! re-exporting does not mint new objects.
 //!
 //! What cannot be expressed is counted in [`ExportReport::skipped`] with the reason: bare URL
 //! paths (no STIX equivalent), JA3/JA4 (no STIX 2.1 observable), indicators above the TLP
@@ -78,6 +79,14 @@ fn stix_time(t: Timestamp) -> String {
 
 fn v5(name: &str) -> Uuid {
     Uuid::new_v5(&YAGURA_NAMESPACE, name.as_bytes())
+}
+
+/// A stable UUIDv4 for STIX domain objects and bundles, which STIX 2.1 wants as version 4
+/// (the validator's rule 103): the 122 pseudo-random bits come from the SHA-1 of the object's
+/// identity (as in UUIDv5), so re-exports keep their ids and partners see updates, not new
+/// objects.
+fn stable_v4(name: &str) -> Uuid {
+    uuid::Builder::from_random_bytes(*v5(name).as_bytes()).into_uuid()
 }
 
 fn json_str(s: &str) -> String {
@@ -162,39 +171,46 @@ fn tlp_marking(t: Tlp) -> Value {
     })
 }
 
-/// Writes a STIX 2.1 bundle: the producer identity, the TLP 2.0 marking definitions in use,
-/// and per indicator an `indicator`, its observable (deterministic id) and a `based-on`
-/// relationship between them.
+/// Writes a STIX 2.1 bundle: one `identity` per source (the indicators' `created_by_ref`, so
+/// the source survives a round trip), the TLP 2.0 marking definitions in use, an `indicator`
+/// per exportable indicator and its observable (SCO) with the deterministic id.
+///
+/// Host names (exact-match domain indicators) carry `x_yagura_hostname: true`; STIX has only
+/// `domain-name`, and the flag keeps yagura's reader from widening them to subdomains.
 pub fn to_stix(store: &IndicatorStore, opts: &ExportOptions) -> (Value, ExportReport) {
     let mut report = ExportReport::default();
-    let identity_id = format!("identity--{}", v5(&format!("identity|{}", opts.producer)));
     let now = stix_time(opts.now);
-    let mut objects = vec![json!({
-        "type": "identity",
-        "spec_version": "2.1",
-        "id": identity_id,
-        "created": now,
-        "modified": now,
-        "name": opts.producer,
-        "identity_class": "organization",
-    })];
+    let mut identities = std::collections::BTreeMap::new();
     let mut tlps = BTreeSet::new();
     let mut body = Vec::new();
     let mut scos = BTreeSet::new();
+    let producer_id = format!("identity--{}", stable_v4(&format!("identity|{}", opts.producer)));
+    let extension_id = format!(
+        "extension-definition--{}",
+        stable_v4("extension|yagura-indicator-properties|1")
+    );
+    let mut uses_extension = false;
     for i in store.iter() {
         if i.meta.tlp > opts.max_tlp {
             report.skip("above the TLP ceiling");
             continue;
         }
-        let (pattern, sco) = match (pattern_of(i.kind, i.value, i.port), sco_of(i.kind, i.value)) {
-            (Ok(p), Ok((ty, canonical))) => (p, (ty, canonical)),
-            (Err(why), _) | (_, Err(why)) => {
-                report.skip(why);
-                continue;
-            }
-        };
+        let (pattern, (ty, canonical)) =
+            match (pattern_of(i.kind, i.value, i.port), sco_of(i.kind, i.value)) {
+                (Ok(p), Ok(sco)) => (p, sco),
+                (Err(why), _) | (_, Err(why)) => {
+                    report.skip(why);
+                    continue;
+                }
+            };
         tlps.insert(i.meta.tlp);
-        let ind_id = format!("indicator--{}", v5(&format!("indicator|{}", indicator_identity(&i))));
+        let source = i.meta.source.to_string();
+        let identity_id = format!("identity--{}", stable_v4(&format!("identity|{source}")));
+        identities.entry(source).or_insert_with(|| identity_id.clone());
+        let ind_id = format!(
+            "indicator--{}",
+            stable_v4(&format!("indicator|{}", indicator_identity(&i)))
+        );
         let created = i.meta.first_seen.unwrap_or(opts.now);
         let modified = i.meta.last_seen.unwrap_or(created).max(created);
         let valid_from = i.meta.valid_from.or(i.meta.first_seen).unwrap_or(opts.now);
@@ -220,15 +236,25 @@ pub fn to_stix(store: &IndicatorStore, opts: &ExportOptions) -> (Value, ExportRe
         if !i.meta.tags.is_empty() {
             o["labels"] = json!(i.meta.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>());
         }
-        let mut desc = format!("Source: {}.", i.meta.source);
-        if let Some(d) = &i.meta.description {
-            desc = format!("{d} ({desc})");
+        o["description"] = json!(match &i.meta.description {
+            Some(d) => format!("{d} (source: {})", i.meta.source),
+            None => format!("{} indicator from {}", i.kind, i.meta.source),
+        });
+        let mut ext = false;
+        if i.kind == IndicatorKind::Hostname {
+            o["x_yagura_hostname"] = json!(true);
+            ext = true;
         }
         if !i.meta.to_ids {
-            desc.push_str(" Not for detection (to_ids false).");
+            o["x_yagura_to_ids"] = json!(false);
+            ext = true;
         }
-        o["description"] = json!(desc);
-        let (ty, canonical) = sco;
+        if ext {
+            uses_extension = true;
+            o["extensions"] = json!({
+                extension_id.as_str(): {"extension_type": "toplevel-property-extension"}
+            });
+        }
         let sco_id = format!("{ty}--{}", Uuid::new_v5(&STIX_SCO_NAMESPACE, canonical.as_bytes()));
         if scos.insert(sco_id.clone()) {
             let mut s: Value = serde_json::from_str(&canonical).unwrap_or_else(|_| json!({}));
@@ -237,25 +263,55 @@ pub fn to_stix(store: &IndicatorStore, opts: &ExportOptions) -> (Value, ExportRe
             s["id"] = json!(sco_id);
             body.push(s);
         }
-        let rel_id = format!("relationship--{}", v5(&format!("based-on|{ind_id}|{sco_id}")));
         body.push(o);
-        body.push(json!({
-            "type": "relationship",
-            "spec_version": "2.1",
-            "id": rel_id,
-            "created_by_ref": identity_id,
-            "created": stix_time(created),
-            "modified": stix_time(modified),
-            "relationship_type": "based-on",
-            "source_ref": ind_id,
-            "target_ref": sco_id,
-        }));
         report.exported += 1;
+    }
+    let mut objects: Vec<Value> = identities
+        .into_iter()
+        .map(|(name, id)| {
+            json!({
+                "type": "identity",
+                "spec_version": "2.1",
+                "id": id,
+                "created": now,
+                "modified": now,
+                "name": name,
+                "identity_class": "organization",
+            })
+        })
+        .collect();
+    if uses_extension {
+        if !objects.iter().any(|o| o["id"] == json!(producer_id)) {
+            objects.push(json!({
+                "type": "identity",
+                "spec_version": "2.1",
+                "id": producer_id,
+                "created": now,
+                "modified": now,
+                "name": opts.producer,
+                "identity_class": "organization",
+            }));
+        }
+        objects.push(json!({
+            "type": "extension-definition",
+            "spec_version": "2.1",
+            "id": extension_id,
+            "created_by_ref": producer_id,
+            "created": "2026-01-01T00:00:00.000Z",
+            "modified": "2026-01-01T00:00:00.000Z",
+            "name": "yagura indicator properties",
+            "description": "x_yagura_hostname: the domain-name value matches only itself, not its subdomains. x_yagura_to_ids: false when the indicator is context, not for detection.",
+            "schema": "https://example.invalid/yagura/stix/indicator-properties-v1.json",
+            "version": "1.0.0",
+            "extension_types": ["toplevel-property-extension"],
+            "extension_properties": ["x_yagura_hostname", "x_yagura_to_ids"],
+        }));
     }
     objects.extend(tlps.into_iter().map(tlp_marking));
     objects.extend(body);
     let ids: Vec<&str> = objects.iter().filter_map(|o| o["id"].as_str()).collect();
-    let bundle_id = format!("bundle--{}", v5(&format!("bundle|{}", ids.join(","))));
+    let bundle_id = format!("bundle--{}", stable_v4(&format!("bundle|{}", ids.join(","))));
+    report.skipped.sort();
     (
         json!({"type": "bundle", "id": bundle_id, "objects": objects}),
         report,
@@ -334,6 +390,7 @@ pub fn to_misp(store: &IndicatorStore, opts: &ExportOptions) -> (Value, ExportRe
         uuids.push(uuid);
         report.exported += 1;
     }
+    report.skipped.sort();
     let org_uuid = v5(&format!("org|{}", opts.producer)).to_string();
     let event_uuid = v5(&format!("misp-event|{}|{}", opts.title, uuids.join(","))).to_string();
     let event = json!({

@@ -415,8 +415,8 @@ pub(crate) fn import(
             valid_until: str_of(o, "valid_until").and_then(parse_time),
             first_seen: str_of(o, "created").and_then(parse_time),
             last_seen: str_of(o, "modified").and_then(parse_time),
-            description: str_of(o, "name")
-                .or_else(|| str_of(o, "description"))
+            description: str_of(o, "description")
+                .or_else(|| str_of(o, "name"))
                 .map(str::to_owned),
             ..RecordMeta::default()
         };
@@ -431,9 +431,19 @@ pub(crate) fn import(
         for n in indicates.get(id).into_iter().flatten() {
             m.tags.push((*n).to_owned());
         }
+        if o.get("x_yagura_to_ids").and_then(Value::as_bool) == Some(false) {
+            m.to_ids = Some(false);
+        }
+        let hostname = o.get("x_yagura_hostname").and_then(Value::as_bool) == Some(true);
         let meta = store.intern(m.into_meta(origin, d));
         for n in &values {
-            insert(store, report, n, meta);
+            if hostname && n.kind == IndicatorKind::Domain {
+                let mut n = n.clone();
+                n.kind = IndicatorKind::Hostname;
+                insert(store, report, &n, meta);
+            } else {
+                insert(store, report, n, meta);
+            }
         }
     }
     Ok(())
