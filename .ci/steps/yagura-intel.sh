@@ -16,11 +16,4 @@ fi
 export YAGURA_VENV="$VENV"
 export YAGURA_REQUIRE_PEERS=1
 cargo test -p yagura-intel --test export_validators -- --nocapture
-
-if command -v cargo-fuzz >/dev/null 2>&1 && rustup toolchain list | grep -q nightly; then
-  for t in $(cargo +nightly fuzz list --fuzz-dir crates/yagura-intel/fuzz); do
-    cargo +nightly fuzz run --fuzz-dir crates/yagura-intel/fuzz "$t" -- -max_total_time=20
-  done
-else
-  echo "yagura-intel: cargo-fuzz or nightly missing, fuzz runs skipped"
-fi
+# Fuzz targets (crates/yagura-intel/fuzz) run in the shared .ci/steps/fuzz.sh.
