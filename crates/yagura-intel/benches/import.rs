@@ -23,7 +23,11 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/intel");
     let maltrail = root.join("maltrail/trails/static");
     let ipsum = root.join("ipsum/levels");
-    assert!(maltrail.exists() && ipsum.exists(), "shared data missing under {}", root.display());
+    assert!(
+        maltrail.exists() && ipsum.exists(),
+        "shared data missing under {}",
+        root.display()
+    );
     let runs = std::env::args()
         .skip(1)
         .find_map(|a| a.parse::<usize>().ok())

@@ -6,7 +6,9 @@
 use serde_json::json;
 use uuid::Uuid;
 use yagura_model::event::ObservableValue;
-use yagura_model::{Alert, AttackId, Detector, Entities, Event, EvidenceRef, IndicatorKind, Severity};
+use yagura_model::{
+    Alert, AttackId, Detector, Entities, Event, EvidenceRef, IndicatorKind, Severity,
+};
 
 use crate::export::YAGURA_NAMESPACE;
 use crate::index::{Match, MatchVia};

@@ -104,12 +104,23 @@ pub fn sco_of(kind: IndicatorKind, value: &str) -> Result<(&'static str, String)
         K::Ipv6 => ("ipv6-addr", value_obj(value)),
         K::Cidr if value.contains(':') => ("ipv6-addr", value_obj(value)),
         K::Cidr => ("ipv4-addr", value_obj(value)),
-        K::Url if value.starts_with('/') => return Err("a bare URL path has no STIX 2.1 equivalent"),
+        K::Url if value.starts_with('/') => {
+            return Err("a bare URL path has no STIX 2.1 equivalent");
+        }
         K::Url => ("url", value_obj(value)),
         K::Email => ("email-addr", value_obj(value)),
-        K::Md5 => ("file", format!("{{\"hashes\":{{\"MD5\":{}}}}}", json_str(value))),
-        K::Sha1 => ("file", format!("{{\"hashes\":{{\"SHA-1\":{}}}}}", json_str(value))),
-        K::Sha256 => ("file", format!("{{\"hashes\":{{\"SHA-256\":{}}}}}", json_str(value))),
+        K::Md5 => (
+            "file",
+            format!("{{\"hashes\":{{\"MD5\":{}}}}}", json_str(value)),
+        ),
+        K::Sha1 => (
+            "file",
+            format!("{{\"hashes\":{{\"SHA-1\":{}}}}}", json_str(value)),
+        ),
+        K::Sha256 => (
+            "file",
+            format!("{{\"hashes\":{{\"SHA-256\":{}}}}}", json_str(value)),
+        ),
         K::FileName => ("file", format!("{{\"name\":{}}}", json_str(value))),
         K::Ja3 | K::Ja4 => return Err("JA3/JA4 fingerprints have no STIX 2.1 observable"),
     })
@@ -118,7 +129,10 @@ pub fn sco_of(kind: IndicatorKind, value: &str) -> Result<(&'static str, String)
 /// The deterministic STIX id of an observable (`domain-name--bedb4899-…`).
 pub fn sco_id(kind: IndicatorKind, value: &str) -> Result<String, &'static str> {
     let (ty, canonical) = sco_of(kind, value)?;
-    Ok(format!("{ty}--{}", Uuid::new_v5(&STIX_SCO_NAMESPACE, canonical.as_bytes())))
+    Ok(format!(
+        "{ty}--{}",
+        Uuid::new_v5(&STIX_SCO_NAMESPACE, canonical.as_bytes())
+    ))
 }
 
 fn stix_quote(v: &str) -> String {
@@ -126,7 +140,11 @@ fn stix_quote(v: &str) -> String {
 }
 
 /// The STIX pattern of an indicator (the inverse of the importer's reduction).
-pub fn pattern_of(kind: IndicatorKind, value: &str, port: Option<u16>) -> Result<String, &'static str> {
+pub fn pattern_of(
+    kind: IndicatorKind,
+    value: &str,
+    port: Option<u16>,
+) -> Result<String, &'static str> {
     use IndicatorKind as K;
     let (ty, _) = sco_of(kind, value)?;
     let v = stix_quote(value);
@@ -184,7 +202,10 @@ pub fn to_stix(store: &IndicatorStore, opts: &ExportOptions) -> (Value, ExportRe
     let mut tlps = BTreeSet::new();
     let mut body = Vec::new();
     let mut scos = BTreeSet::new();
-    let producer_id = format!("identity--{}", stable_v4(&format!("identity|{}", opts.producer)));
+    let producer_id = format!(
+        "identity--{}",
+        stable_v4(&format!("identity|{}", opts.producer))
+    );
     let extension_id = format!(
         "extension-definition--{}",
         stable_v4("extension|yagura-indicator-properties|1")
@@ -206,7 +227,9 @@ pub fn to_stix(store: &IndicatorStore, opts: &ExportOptions) -> (Value, ExportRe
         tlps.insert(i.meta.tlp);
         let source = i.meta.source.to_string();
         let identity_id = format!("identity--{}", stable_v4(&format!("identity|{source}")));
-        identities.entry(source).or_insert_with(|| identity_id.clone());
+        identities
+            .entry(source)
+            .or_insert_with(|| identity_id.clone());
         let ind_id = format!(
             "indicator--{}",
             stable_v4(&format!("indicator|{}", indicator_identity(&i)))
@@ -234,7 +257,13 @@ pub fn to_stix(store: &IndicatorStore, opts: &ExportOptions) -> (Value, ExportRe
             o["valid_until"] = json!(stix_time(until));
         }
         if !i.meta.tags.is_empty() {
-            o["labels"] = json!(i.meta.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>());
+            o["labels"] = json!(
+                i.meta
+                    .tags
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+            );
         }
         o["description"] = json!(match &i.meta.description {
             Some(d) => format!("{d} (source: {})", i.meta.source),
@@ -255,7 +284,10 @@ pub fn to_stix(store: &IndicatorStore, opts: &ExportOptions) -> (Value, ExportRe
                 extension_id.as_str(): {"extension_type": "toplevel-property-extension"}
             });
         }
-        let sco_id = format!("{ty}--{}", Uuid::new_v5(&STIX_SCO_NAMESPACE, canonical.as_bytes()));
+        let sco_id = format!(
+            "{ty}--{}",
+            Uuid::new_v5(&STIX_SCO_NAMESPACE, canonical.as_bytes())
+        );
         if scos.insert(sco_id.clone()) {
             let mut s: Value = serde_json::from_str(&canonical).unwrap_or_else(|_| json!({}));
             s["type"] = json!(ty);
@@ -310,7 +342,10 @@ pub fn to_stix(store: &IndicatorStore, opts: &ExportOptions) -> (Value, ExportRe
     objects.extend(tlps.into_iter().map(tlp_marking));
     objects.extend(body);
     let ids: Vec<&str> = objects.iter().filter_map(|o| o["id"].as_str()).collect();
-    let bundle_id = format!("bundle--{}", stable_v4(&format!("bundle|{}", ids.join(","))));
+    let bundle_id = format!(
+        "bundle--{}",
+        stable_v4(&format!("bundle|{}", ids.join(",")))
+    );
     report.skipped.sort();
     (
         json!({"type": "bundle", "id": bundle_id, "objects": objects}),
@@ -466,7 +501,11 @@ mod tests {
             let p = pattern_of(k, v, port).unwrap();
             let back = crate::import::stix::reduce_pattern(&p).unwrap();
             assert_eq!(back.len(), 1, "{p}");
-            assert_eq!((back[0].kind, back[0].value.as_str(), back[0].port), (k, v, port), "{p}");
+            assert_eq!(
+                (back[0].kind, back[0].value.as_str(), back[0].port),
+                (k, v, port),
+                "{p}"
+            );
         }
     }
 }

@@ -128,7 +128,12 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
-    pub(crate) fn reject(&mut self, location: impl Into<String>, value: &str, reason: impl ToString) {
+    pub(crate) fn reject(
+        &mut self,
+        location: impl Into<String>,
+        value: &str,
+        reason: impl ToString,
+    ) {
         self.rejects.push(Reject {
             location: location.into(),
             value: value.chars().take(200).collect(),
@@ -258,9 +263,7 @@ pub fn import_path(
     }
     let bytes = std::fs::read(path).map_err(io)?;
     let origin = path.display().to_string();
-    let format = defaults
-        .format
-        .unwrap_or_else(|| detect(&origin, &bytes));
+    let format = defaults.format.unwrap_or_else(|| detect(&origin, &bytes));
     if format == Format::MispManifest {
         return Ok(vec![import_manifest(store, path, defaults)?]);
     }
@@ -376,7 +379,12 @@ impl RecordMeta {
 }
 
 /// Inserts one normalized value under interned provenance `meta`.
-pub(crate) fn insert(store: &mut IndicatorStore, report: &mut ImportReport, n: &Normalized, meta: u32) {
+pub(crate) fn insert(
+    store: &mut IndicatorStore,
+    report: &mut ImportReport,
+    n: &Normalized,
+    meta: u32,
+) {
     let r = store.insert_with_meta(n.kind, &n.value, n.port, meta);
     report.count(r);
 }

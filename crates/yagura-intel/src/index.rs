@@ -237,7 +237,13 @@ impl Index {
     }
 
     /// Is this exact indicator (kind, normalized value, port, source) in the index?
-    pub fn contains(&self, kind: IndicatorKind, value: &str, port: Option<u16>, source: &str) -> bool {
+    pub fn contains(
+        &self,
+        kind: IndicatorKind,
+        value: &str,
+        port: Option<u16>,
+        source: &str,
+    ) -> bool {
         let same = |id: u32| {
             self.get(id).is_some_and(|(r, _)| {
                 r.kind == kind && r.value == value && r.port == port && &*r.meta.source == source
@@ -257,7 +263,11 @@ impl Index {
                 Err(_) => None,
             },
             _ => table_of(kind, value).and_then(|t| {
-                let k = if kind == IndicatorKind::Url { normalize::url_resource(value) } else { value };
+                let k = if kind == IndicatorKind::Url {
+                    normalize::url_resource(value)
+                } else {
+                    value
+                };
                 self.text.get(&self.hash(t, k)).copied()
             }),
         };
@@ -386,7 +396,11 @@ impl Index {
     ) {
         match o.value {
             ObservableValue::Ip(ip) => {
-                let port = if o.field == "destination.ip" { dst_port } else { None };
+                let port = if o.field == "destination.ip" {
+                    dst_port
+                } else {
+                    None
+                };
                 self.check_ip(ip, port, f);
             }
             ObservableValue::Text(kind, v) => match kind {

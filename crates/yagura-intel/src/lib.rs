@@ -7,11 +7,11 @@
 //! [`LiveMatcher::check`] when indicators change while matching runs) reports each [`Match`];
 //! [`alert::ioc_alert`] turns a match into the contract's alert.
 
+pub mod alert;
+pub mod export;
 pub mod import;
 pub mod index;
 pub mod live;
-pub mod alert;
-pub mod export;
 pub mod normalize;
 pub mod persist;
 pub mod store;

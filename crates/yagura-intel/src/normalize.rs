@@ -83,7 +83,8 @@ pub fn domain(raw: &str) -> Result<String, NormalizeError> {
         lowered = t.to_ascii_lowercase();
         &lowered
     } else {
-        lowered = idna::domain_to_ascii(t).map_err(|_| bad("not a valid internationalized name"))?;
+        lowered =
+            idna::domain_to_ascii(t).map_err(|_| bad("not a valid internationalized name"))?;
         &lowered
     };
     if ascii.len() > MAX_DOMAIN_LEN {
@@ -145,7 +146,9 @@ pub fn canonical_ip(a: IpAddr) -> IpAddr {
 /// Parses a network in CIDR notation, truncated to its prefix (`10.1.2.3/8` → `10.0.0.0/8`).
 pub fn cidr(raw: &str) -> Result<IpNet, NormalizeError> {
     let t = raw.trim();
-    let net: IpNet = t.parse().map_err(|_| NormalizeError::Cidr(raw.to_owned()))?;
+    let net: IpNet = t
+        .parse()
+        .map_err(|_| NormalizeError::Cidr(raw.to_owned()))?;
     Ok(net.trunc())
 }
 
@@ -201,7 +204,9 @@ pub fn email(raw: &str) -> Result<String, NormalizeError> {
     let (local, dom) = t.rsplit_once('@').ok_or_else(bad)?;
     if local.is_empty()
         || local.len() > 64
-        || local.bytes().any(|b| b.is_ascii_whitespace() || b == b'@' || b.is_ascii_control())
+        || local
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == b'@' || b.is_ascii_control())
     {
         return Err(bad());
     }
@@ -214,9 +219,9 @@ pub fn email(raw: &str) -> Result<String, NormalizeError> {
 
 /// Hot-path e-mail key.
 pub fn email_key(raw: &str) -> Option<Cow<'_, str>> {
-    let plain = raw.bytes().all(|b| {
-        b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.+@".contains(&b)
-    });
+    let plain = raw
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.+@".contains(&b));
     if plain && raw.bytes().filter(|&b| b == b'@').count() == 1 && !raw.ends_with('.') {
         return Some(Cow::Borrowed(raw));
     }
@@ -318,7 +323,8 @@ pub fn url(raw: &str) -> Result<String, NormalizeError> {
     if let Some(url::Host::Domain(host)) = u.host() {
         let canonical = domain(host).map_err(|e| bad(e.to_string()))?;
         if canonical != host {
-            u.set_host(Some(&canonical)).map_err(|e| bad(e.to_string()))?;
+            u.set_host(Some(&canonical))
+                .map_err(|e| bad(e.to_string()))?;
         }
     }
     if u.query() == Some("") {
@@ -360,7 +366,11 @@ fn numeric_host_ok(host_port: &str) -> bool {
 }
 
 fn fast_url_byte_ok(b: u8) -> bool {
-    b.is_ascii_graphic() && !matches!(b, b'"' | b'<' | b'>' | b'\\' | b'`' | b'{' | b'}' | b'%' | b'#' | b'\'' | b'^' | b'|')
+    b.is_ascii_graphic()
+        && !matches!(
+            b,
+            b'"' | b'<' | b'>' | b'\\' | b'`' | b'{' | b'}' | b'%' | b'#' | b'\'' | b'^' | b'|'
+        )
 }
 
 /// Hot-path URL resource key (see [`url_resource`]) of an event URL: borrowed when the URL is
@@ -377,7 +387,11 @@ pub fn url_key(raw: &str) -> Option<Cow<'_, str>> {
             let path = rest.get(slash..).unwrap_or("");
             let host_ok = !host.is_empty()
                 && host.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.' || b == b':'
+                    b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || b == b'-'
+                        || b == b'.'
+                        || b == b':'
                 })
                 && !host.ends_with('.')
                 && !host.starts_with('.')
@@ -385,7 +399,9 @@ pub fn url_key(raw: &str) -> Option<Cow<'_, str>> {
                 && !host.ends_with(':')
                 && host.bytes().filter(|&b| b == b':').count() <= 1
                 && !rest.contains(default_port)
-                && host.split('.').all(|l| !l.is_empty() && !l.starts_with("xn--"))
+                && host
+                    .split('.')
+                    .all(|l| !l.is_empty() && !l.starts_with("xn--"))
                 && numeric_host_ok(host);
             let port_ok = match host.split_once(':') {
                 Some((_, p)) => {
@@ -527,7 +543,9 @@ pub fn classify(raw: &str) -> Result<Normalized, NormalizeError> {
     // `host:port` (not an IP): the port does not change what the name is.
     if let Some((h, p)) = t.rsplit_once(':') {
         if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
-            let port: u16 = p.parse().map_err(|_| NormalizeError::Port(raw.to_owned()))?;
+            let port: u16 = p
+                .parse()
+                .map_err(|_| NormalizeError::Port(raw.to_owned()))?;
             if let Ok(a) = ip(h) {
                 let kind = if a.is_ipv4() { K::Ipv4 } else { K::Ipv6 };
                 return Ok(Normalized {

@@ -80,10 +80,11 @@ pub fn save(store: &IndicatorStore, data_dir: &Path) -> Result<PathBuf, PersistE
     let tmp = path.with_extension("jsonl.tmp");
     let file = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    let line = |w: &mut BufWriter<std::fs::File>, v: &dyn erased::Ser| -> Result<(), PersistError> {
-        v.write(w).map_err(|e| io(&tmp, e))?;
-        w.write_all(b"\n").map_err(|e| io(&tmp, e))
-    };
+    let line =
+        |w: &mut BufWriter<std::fs::File>, v: &dyn erased::Ser| -> Result<(), PersistError> {
+            v.write(w).map_err(|e| io(&tmp, e))?;
+            w.write_all(b"\n").map_err(|e| io(&tmp, e))
+        };
     line(
         &mut w,
         &Header {
@@ -112,9 +113,7 @@ pub fn save(store: &IndicatorStore, data_dir: &Path) -> Result<PathBuf, PersistE
     for e in store.entries() {
         line(&mut w, &(e.kind, &*e.value, e.port, e.meta))?;
     }
-    let file = w
-        .into_inner()
-        .map_err(|e| io(&tmp, e.into_error()))?;
+    let file = w.into_inner().map_err(|e| io(&tmp, e.into_error()))?;
     file.sync_all().map_err(|e| io(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
     Ok(path)

@@ -159,7 +159,8 @@ impl IndicatorStore {
             ..IndicatorStore::default()
         };
         for (i, m) in metas.iter().enumerate() {
-            s.meta_ids.insert(m.clone(), u32::try_from(i).unwrap_or(NIL));
+            s.meta_ids
+                .insert(m.clone(), u32::try_from(i).unwrap_or(NIL));
         }
         s.metas = metas;
         s.rebuild_identity();
@@ -178,7 +179,13 @@ impl IndicatorStore {
         id
     }
 
-    fn identity_hash(&self, kind: IndicatorKind, value: &str, port: Option<u16>, source: &str) -> u64 {
+    fn identity_hash(
+        &self,
+        kind: IndicatorKind,
+        value: &str,
+        port: Option<u16>,
+        source: &str,
+    ) -> u64 {
         let mut h = self.hasher.build_hasher();
         kind.hash(&mut h);
         value.hash(&mut h);
@@ -187,7 +194,14 @@ impl IndicatorStore {
         h.finish()
     }
 
-    fn find(&self, hash: u64, kind: IndicatorKind, value: &str, port: Option<u16>, source: &str) -> Option<usize> {
+    fn find(
+        &self,
+        hash: u64,
+        kind: IndicatorKind,
+        value: &str,
+        port: Option<u16>,
+        source: &str,
+    ) -> Option<usize> {
         let mut id = *self.identity.get(&hash)?;
         while id != NIL {
             let i = id as usize;
@@ -195,7 +209,10 @@ impl IndicatorStore {
             if e.kind == kind
                 && e.port == port
                 && &*e.value == value
-                && self.metas.get(e.meta as usize).is_some_and(|m| &*m.source == source)
+                && self
+                    .metas
+                    .get(e.meta as usize)
+                    .is_some_and(|m| &*m.source == source)
             {
                 return Some(i);
             }
@@ -393,8 +410,14 @@ mod tests {
     #[test]
     fn deduplicates_and_merges_per_source() {
         let mut s = IndicatorStore::new();
-        assert_eq!(s.insert(&ind("evil.example", "a", 50, &["x"])), Inserted::New);
-        assert_eq!(s.insert(&ind("evil.example", "a", 70, &["y"])), Inserted::Merged);
+        assert_eq!(
+            s.insert(&ind("evil.example", "a", 50, &["x"])),
+            Inserted::New
+        );
+        assert_eq!(
+            s.insert(&ind("evil.example", "a", 70, &["y"])),
+            Inserted::Merged
+        );
         assert_eq!(s.insert(&ind("evil.example", "b", 10, &[])), Inserted::New);
         assert_eq!(s.len(), 2);
         let first = s.get(0).unwrap().to_indicator();
@@ -416,7 +439,10 @@ mod tests {
         assert_eq!(s.expire(Timestamp::from_secs(100)), 1);
         assert_eq!(s.len(), 1);
         // The identity index follows the removal.
-        assert_eq!(s.insert(&ind("other.example", "a", 50, &[])), Inserted::Merged);
+        assert_eq!(
+            s.insert(&ind("other.example", "a", 50, &[])),
+            Inserted::Merged
+        );
         assert_eq!(s.insert(&i), Inserted::New);
         assert_eq!(s.stats().total, 2);
     }

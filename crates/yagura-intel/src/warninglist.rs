@@ -234,9 +234,7 @@ impl Warninglists {
         let attrs = if j.matching_attributes.is_empty() {
             A_ALL
         } else {
-            j.matching_attributes
-                .iter()
-                .fold(0, |a, t| a | attr_bit(t))
+            j.matching_attributes.iter().fold(0, |a, t| a | attr_bit(t))
         };
         let mut entries = 0;
         for v in &j.list {
@@ -355,7 +353,10 @@ impl Warninglists {
                 let addr = normalize::ip(value)
                     .ok()
                     .or_else(|| normalize::cidr(value).ok().map(|n| n.network()))?;
-                if let Some(l) = self.strings.get(value).and_then(|ids| self.pick(ids, bit, false))
+                if let Some(l) = self
+                    .strings
+                    .get(value)
+                    .and_then(|ids| self.pick(ids, bit, false))
                 {
                     return Some(l);
                 }
@@ -366,7 +367,10 @@ impl Warninglists {
                 if value.starts_with('/') {
                     return None;
                 }
-                if let Some(l) = self.strings.get(value).and_then(|ids| self.pick(ids, bit, false))
+                if let Some(l) = self
+                    .strings
+                    .get(value)
+                    .and_then(|ids| self.pick(ids, bit, false))
                 {
                     return Some(l);
                 }
@@ -400,7 +404,10 @@ impl Warninglists {
             let Ok(net) = IpNet::new(addr, len) else {
                 continue;
             };
-            let ids = self.nets.get(&(len, is_v4)).and_then(|m| m.get(&net.network()));
+            let ids = self
+                .nets
+                .get(&(len, is_v4))
+                .and_then(|m| m.get(&net.network()));
             if let Some(l) = ids.and_then(|ids| self.pick(ids, bit, false)) {
                 return Some(l);
             }
@@ -409,7 +416,11 @@ impl Warninglists {
     }
 
     fn check_name(&self, name: &str, bit: u8) -> Option<&Warninglist> {
-        if let Some(l) = self.strings.get(name).and_then(|ids| self.pick(ids, bit, false)) {
+        if let Some(l) = self
+            .strings
+            .get(name)
+            .and_then(|ids| self.pick(ids, bit, false))
+        {
             return Some(l);
         }
         let mut rest = name;
@@ -532,7 +543,10 @@ mod tests {
             &mut w,
             r#"{"name":"List of known dynamic DNS domains","type":"hostname","list":[".duckdns.org"]}"#,
         );
-        add(&mut w, r#"{"name":"TLDs","type":"string","list":["COM","Example"]}"#);
+        add(
+            &mut w,
+            r#"{"name":"TLDs","type":"string","list":["COM","Example"]}"#,
+        );
         add(&mut w, r#"{"name":"Regexes","type":"regex","list":["^a"]}"#);
         w
     }
@@ -560,7 +574,11 @@ mod tests {
         check(&w, "cidr 10.1.0.0/16", "RFC 1918 (FalsePositive)");
         check(&w, "ipv4 11.0.0.1", "-");
         check(&w, "domain duckdns.org", "-");
-        check(&w, "domain evil.duckdns.org", "List of known dynamic DNS domains (Known)");
+        check(
+            &w,
+            "domain evil.duckdns.org",
+            "List of known dynamic DNS domains (Known)",
+        );
         check(&w, "domain com", "TLDs (FalsePositive)");
         check(&w, "domain example", "TLDs (FalsePositive)");
         check(&w, "sha256 00", "-");
@@ -607,9 +625,25 @@ mod tests {
             .unwrap_or_else(|e| panic!("shared data missing or unreadable: {e}"));
         assert_eq!(w.lists().len(), 9);
         assert!(w.skipped().is_empty(), "{:?}", w.skipped());
-        check(&w, "ipv4 8.8.8.8", "List of known IPv4 public DNS resolvers (FalsePositive)");
-        check(&w, "ipv4 192.168.1.1", "List of RFC 1918 CIDR blocks (FalsePositive)");
-        check(&w, "domain x-y-z.google.com", "Top 1000 website from Alexa (FalsePositive)");
-        check(&w, "domain x.duckdns.org", "List of known dynamic DNS domains (Known)");
+        check(
+            &w,
+            "ipv4 8.8.8.8",
+            "List of known IPv4 public DNS resolvers (FalsePositive)",
+        );
+        check(
+            &w,
+            "ipv4 192.168.1.1",
+            "List of RFC 1918 CIDR blocks (FalsePositive)",
+        );
+        check(
+            &w,
+            "domain x-y-z.google.com",
+            "Top 1000 website from Alexa (FalsePositive)",
+        );
+        check(
+            &w,
+            "domain x.duckdns.org",
+            "List of known dynamic DNS domains (Known)",
+        );
     }
 }

@@ -80,7 +80,9 @@ fn an_event_without_organization_gives_an_error() {
     }))
     .unwrap();
     let mut errors = Vec::new();
-    m.check(&ev, |x| errors.push(ioc_alert(&ev, &x).unwrap_err().to_string()));
+    m.check(&ev, |x| {
+        errors.push(ioc_alert(&ev, &x).unwrap_err().to_string())
+    });
     assert_eq!(
         errors,
         vec!["the event has no organization.id; alerts belong to an organization"]

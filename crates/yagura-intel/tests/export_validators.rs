@@ -9,9 +9,9 @@ use std::process::Command;
 
 use serde_json::Value;
 use uuid::Uuid;
+use yagura_intel::IndicatorStore;
 use yagura_intel::export::{ExportOptions, STIX_SCO_NAMESPACE, to_misp, to_stix};
 use yagura_intel::import::{FeedDefaults, import_path};
-use yagura_intel::IndicatorStore;
 use yagura_model::{Timestamp, Tlp};
 
 fn store() -> IndicatorStore {
@@ -21,7 +21,13 @@ fn store() -> IndicatorStore {
         now: Timestamp::parse_rfc3339("2025-06-01T00:00:00Z").unwrap(),
         ..FeedDefaults::default()
     };
-    for f in ["stix/bundle.json", "misp/event.json", "misp/feed", "csv/feed.csv", "list/plain.txt"] {
+    for f in [
+        "stix/bundle.json",
+        "misp/event.json",
+        "misp/feed",
+        "csv/feed.csv",
+        "list/plain.txt",
+    ] {
         import_path(&mut store, &data.join(f), &d).unwrap();
     }
     store
@@ -47,10 +53,14 @@ fn require_or_skip(what: &str) -> Option<PathBuf> {
     match venv() {
         Some(v) => Some(v),
         None if std::env::var("YAGURA_REQUIRE_PEERS").as_deref() == Ok("1") => {
-            panic!("{what}: virtualenv with stix2-validator and pymisp missing (YAGURA_REQUIRE_PEERS=1)")
+            panic!(
+                "{what}: virtualenv with stix2-validator and pymisp missing (YAGURA_REQUIRE_PEERS=1)"
+            )
         }
         None => {
-            eprintln!("NOTICE: {what} skipped: no virtualenv with stix2-validator/pymisp (run .ci/steps/yagura-intel.sh)");
+            eprintln!(
+                "NOTICE: {what} skipped: no virtualenv with stix2-validator/pymisp (run .ci/steps/yagura-intel.sh)"
+            );
             None
         }
     }
@@ -86,7 +96,10 @@ fn stix_export_is_deterministic_and_ids_are_uuidv5() {
     assert_eq!(
         report.skipped,
         vec![
-            ("JA3/JA4 fingerprints have no STIX 2.1 observable".to_owned(), 1),
+            (
+                "JA3/JA4 fingerprints have no STIX 2.1 observable".to_owned(),
+                1
+            ),
             ("a bare URL path has no STIX 2.1 equivalent".to_owned(), 1)
         ]
     );
@@ -94,7 +107,10 @@ fn stix_export_is_deterministic_and_ids_are_uuidv5() {
     let mut scos = 0;
     for o in objects {
         let ty = o["type"].as_str().unwrap();
-        if matches!(ty, "domain-name" | "ipv4-addr" | "ipv6-addr" | "url" | "email-addr" | "file") {
+        if matches!(
+            ty,
+            "domain-name" | "ipv4-addr" | "ipv6-addr" | "url" | "email-addr" | "file"
+        ) {
             let expect = format!(
                 "{ty}--{}",
                 Uuid::new_v5(&STIX_SCO_NAMESPACE, contributing(o).as_bytes())
@@ -112,8 +128,18 @@ fn stix_export_is_deterministic_and_ids_are_uuidv5() {
         assert!(objects.iter().any(|x| x["id"] == m), "{m} not in bundle");
     }
     // The TLP ceiling keeps AMBER and RED out of a GREEN share.
-    let (g, r) = to_stix(&s, &ExportOptions { max_tlp: Tlp::Green, ..opts() });
-    assert!(r.skipped.iter().any(|(why, _)| why == "above the TLP ceiling"));
+    let (g, r) = to_stix(
+        &s,
+        &ExportOptions {
+            max_tlp: Tlp::Green,
+            ..opts()
+        },
+    );
+    assert!(
+        r.skipped
+            .iter()
+            .any(|(why, _)| why == "above the TLP ceiling")
+    );
     let labels: Vec<&str> = g["objects"]
         .as_array()
         .unwrap()
@@ -139,16 +165,17 @@ fn stix_export_reimports_to_the_same_indicators() {
     assert!(r.rejects.is_empty(), "{:?}", r.rejects);
     assert_eq!(r.values, report.exported);
     let key = |s: &IndicatorStore| {
-        let mut v: Vec<_> = s.iter().map(|i| (i.kind, i.value.to_owned(), i.port, i.meta.tlp)).collect();
+        let mut v: Vec<_> = s
+            .iter()
+            .map(|i| (i.kind, i.value.to_owned(), i.port, i.meta.tlp))
+            .collect();
         v.sort();
         v.dedup();
         v
     };
     let mut want: Vec<_> = key(&s)
         .into_iter()
-        .filter(|(k, v, _, _)| {
-            yagura_intel::export::sco_of(*k, v).is_ok()
-        })
+        .filter(|(k, v, _, _)| yagura_intel::export::sco_of(*k, v).is_ok())
         .collect();
     want.sort();
     assert_eq!(key(&back), want);
@@ -176,7 +203,10 @@ fn stix2_validator_accepts_the_bundle() {
     println!("{text}");
     assert!(out.status.success(), "stix2_validator failed:\n{text}");
     assert!(text.contains("STIX JSON: Valid"), "{text}");
-    assert!(!text.contains("[!] Warning"), "strict mode must show no warnings:\n{text}");
+    assert!(
+        !text.contains("[!] Warning"),
+        "strict mode must show no warnings:\n{text}"
+    );
 
     // The OASIS library computes the same deterministic observable ids.
     let script = r#"
@@ -196,7 +226,11 @@ print("stix2 ids match:", n)
         .arg(&file)
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     println!("{text}");
     assert!(out.status.success(), "{text}");
 }
@@ -241,7 +275,11 @@ print("pymisp schema ok;", len(ev.attributes), "attributes")
         .arg(&file)
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     println!("{text}");
     assert!(out.status.success(), "pymisp validation failed:\n{text}");
 }

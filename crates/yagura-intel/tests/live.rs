@@ -37,8 +37,11 @@ fn hits(m: &LiveMatcher, name: &str) -> Vec<String> {
 
 #[test]
 fn add_remove_update_and_expire() {
-    let m = LiveMatcher::new(store("base.example\nold.example\n", "feed-a"), Default::default())
-        .with_compaction_threshold(2);
+    let m = LiveMatcher::new(
+        store("base.example\nold.example\n", "feed-a"),
+        Default::default(),
+    )
+    .with_compaction_threshold(2);
     assert_eq!(hits(&m, "x.base.example"), vec!["base.example feed-a"]);
     assert_eq!(hits(&m, "new.example"), Vec::<String>::new());
 
@@ -105,7 +108,9 @@ fn readers_never_block_and_always_see_a_consistent_set() {
         })
         .collect();
     for batch in 0..40 {
-        let lines: String = (0..50).map(|i| format!("live{batch}-{i}.example\n")).collect();
+        let lines: String = (0..50)
+            .map(|i| format!("live{batch}-{i}.example\n"))
+            .collect();
         m.add(&store(&lines, "live"));
         assert_eq!(hits(&m, &format!("live{batch}-49.example")).len(), 1);
     }

@@ -75,7 +75,11 @@ fn render(m: &Match<'_>) -> String {
         ObservableValue::Ip(ip) => ip.to_string(),
         ObservableValue::Text(_, v) => v.to_owned(),
     };
-    let port = m.indicator.port.map(|p| format!(" port {p}")).unwrap_or_default();
+    let port = m
+        .indicator
+        .port
+        .map(|p| format!(" port {p}"))
+        .unwrap_or_default();
     let wl = m
         .warninglist
         .map(|v| format!(" [{}: {:?}, alerts {}]", v.list, v.category, m.alerts()))
@@ -99,7 +103,11 @@ fn check(event: &str, expect: &str) {
     let mut got = Vec::new();
     let n = m.check(&ev, |m| got.push(render(&m)));
     assert_eq!(n, got.len());
-    let expect: Vec<&str> = expect.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let expect: Vec<&str> = expect
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     assert_eq!(got, expect, "event {event}");
 }
 
@@ -242,10 +250,15 @@ fn shared_warninglists_suppress_public_resolvers() {
         serde_json::from_str(r#"{"@timestamp":"2026-01-01T00:00:00Z","destination":{"ip":"1.1.1.1"},"source":{"ip":"203.0.113.66"}}"#)
             .unwrap();
     let mut verdicts = Vec::new();
-    m.check(&ev, |m| verdicts.push((m.indicator.value.to_owned(), m.alerts())));
+    m.check(&ev, |m| {
+        verdicts.push((m.indicator.value.to_owned(), m.alerts()))
+    });
     verdicts.sort();
     assert_eq!(
         verdicts,
-        vec![("1.1.1.1".to_owned(), false), ("203.0.113.66".to_owned(), true)]
+        vec![
+            ("1.1.1.1".to_owned(), false),
+            ("203.0.113.66".to_owned(), true)
+        ]
     );
 }

@@ -8,11 +8,20 @@ fn snapshot_round_trip() {
     let mut store = IndicatorStore::new();
     let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data");
     let d = FeedDefaults::default();
-    for f in ["stix/bundle.json", "misp/event.json", "csv/feed.csv", "list/plain.txt"] {
+    for f in [
+        "stix/bundle.json",
+        "misp/event.json",
+        "csv/feed.csv",
+        "list/plain.txt",
+    ] {
         import_path(&mut store, &data.join(f), &d).unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(persist::load(dir.path()).unwrap().len(), 0, "absent snapshot is empty");
+    assert_eq!(
+        persist::load(dir.path()).unwrap().len(),
+        0,
+        "absent snapshot is empty"
+    );
     let path = persist::save(&store, dir.path()).unwrap();
     assert!(path.ends_with("intel/indicators.jsonl"));
     let back = persist::load(dir.path()).unwrap();

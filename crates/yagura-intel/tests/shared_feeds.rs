@@ -22,7 +22,11 @@ fn maltrail_and_ipsum_import_as_published() {
     let d = FeedDefaults::default();
     let mut reports = import_path(&mut store, &shared("maltrail/trails/static"), &d).unwrap();
     reports.extend(import_path(&mut store, &shared("ipsum/levels"), &d).unwrap());
-    assert_eq!(reports.len(), 3114 + 6 - 1, "every trail file and ipsum level (LICENSE skipped)");
+    assert_eq!(
+        reports.len(),
+        3114 + 6 - 1,
+        "every trail file and ipsum level (LICENSE skipped)"
+    );
 
     let values: usize = reports.iter().map(|r| r.values).sum();
     let rejects: Vec<_> = reports.iter().flat_map(|r| r.rejects.iter()).collect();
@@ -40,7 +44,11 @@ fn maltrail_and_ipsum_import_as_published() {
         };
         *reasons.entry(key).or_default() += 1;
     }
-    println!("{} values, {} indicators, rejects by reason: {reasons:#?}", values, store.len());
+    println!(
+        "{} values, {} indicators, rejects by reason: {reasons:#?}",
+        values,
+        store.len()
+    );
     for r in rejects.iter().step_by(5) {
         println!("  e.g. {} {:?}: {}", r.location, r.value, r.reason);
     }
@@ -81,5 +89,8 @@ fn maltrail_and_ipsum_import_as_published() {
     .unwrap();
     let mut hits = Vec::new();
     matcher.check(&ev, |m| hits.push(m.indicator.meta.source.to_string()));
-    assert!(hits.contains(&"maltrail/malware/emotet".to_owned()), "{hits:?}");
+    assert!(
+        hits.contains(&"maltrail/malware/emotet".to_owned()),
+        "{hits:?}"
+    );
 }

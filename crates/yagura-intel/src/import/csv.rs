@@ -138,7 +138,9 @@ pub fn kind_from_name(name: &str) -> Option<IndicatorKind> {
         return Some(k);
     }
     Some(match n.as_str() {
-        "ip" | "ip-dst" | "ip-src" | "ipv4-addr" | "ipv6-addr" | "ip_address" | "ipaddress" => K::Ipv4,
+        "ip" | "ip-dst" | "ip-src" | "ipv4-addr" | "ipv6-addr" | "ip_address" | "ipaddress" => {
+            K::Ipv4
+        }
         "domain-name" | "fqdn" => K::Domain,
         "host" => K::Hostname,
         "uri" | "link" => K::Url,
@@ -290,8 +292,12 @@ pub fn import_records<R: std::io::Read>(
         }
         for &i in &map.tags {
             if let Some(t) = col(Some(i)) {
-                m.tags
-                    .extend(t.split([';', '|', ',']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned));
+                m.tags.extend(
+                    t.split([';', '|', ','])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned),
+                );
             }
         }
         let mut bad_time = None;

@@ -44,7 +44,9 @@ pub(crate) fn import(
                 if let Some(a) = l.trim().strip_prefix("# Aliases:") {
                     for alias in a.split(',') {
                         let alias = alias.trim();
-                        if !alias.is_empty() && !meta.tags.iter().any(|t| t.eq_ignore_ascii_case(alias)) {
+                        if !alias.is_empty()
+                            && !meta.tags.iter().any(|t| t.eq_ignore_ascii_case(alias))
+                        {
                             meta.tags.push(alias.to_owned());
                         }
                     }

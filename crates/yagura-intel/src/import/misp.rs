@@ -19,7 +19,9 @@ use std::path::Path;
 use serde_json::Value;
 use yagura_model::{IndicatorKind, Timestamp, Tlp};
 
-use super::{FeedDefaults, ImportError, ImportReport, RecordMeta, insert, parse_bool, parse_time, typed};
+use super::{
+    FeedDefaults, ImportError, ImportReport, RecordMeta, insert, parse_bool, parse_time, typed,
+};
 use crate::normalize::Normalized;
 use crate::store::IndicatorStore;
 
@@ -108,7 +110,11 @@ fn import_attribute(
         return;
     }
     let Some(kinds) = kinds_of(ty) else {
-        report.reject(loc, &raw, format!("attribute type {ty:?} is not an indicator kind"));
+        report.reject(
+            loc,
+            &raw,
+            format!("attribute type {ty:?} is not an indicator kind"),
+        );
         return;
     };
     let parts: Vec<&str> = if kinds.len() == 2 || ty.ends_with("|port") {
@@ -198,11 +204,26 @@ fn import_event(
         tlp: tlp_of(&etags),
         date: s(e, "date").and_then(parse_time),
     };
-    for a in e.get("Attribute").and_then(Value::as_array).into_iter().flatten() {
+    for a in e
+        .get("Attribute")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         import_attribute(store, &ctx, a, d, report);
     }
-    for o in e.get("Object").and_then(Value::as_array).into_iter().flatten() {
-        for a in o.get("Attribute").and_then(Value::as_array).into_iter().flatten() {
+    for o in e
+        .get("Object")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for a in o
+            .get("Attribute")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             import_attribute(store, &ctx, a, d, report);
         }
     }

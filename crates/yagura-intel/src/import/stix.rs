@@ -20,7 +20,9 @@ use std::collections::HashMap;
 use serde_json::Value;
 use yagura_model::{IndicatorKind, Tlp};
 
-use super::{FeedDefaults, ImportError, ImportReport, RecordMeta, insert, parse_confidence, parse_time};
+use super::{
+    FeedDefaults, ImportError, ImportReport, RecordMeta, insert, parse_confidence, parse_time,
+};
 use crate::normalize::{self, Normalized};
 use crate::store::IndicatorStore;
 
@@ -124,7 +126,10 @@ fn kind_of_path(path: &str) -> Option<IndicatorKind> {
         "file:name" => K::FileName,
         "network-traffic:dst_ref.value" => K::Ipv4,
         _ => {
-            let h = p.strip_prefix("file:hashes.")?.trim_matches('\'').to_ascii_uppercase();
+            let h = p
+                .strip_prefix("file:hashes.")?
+                .trim_matches('\'')
+                .to_ascii_uppercase();
             match h.as_str() {
                 "MD5" => K::Md5,
                 "SHA-1" | "SHA1" => K::Sha1,
@@ -150,7 +155,9 @@ fn reduce_observation(
                 .ok_or_else(|| format!("object path {path} is not an indicator kind"))?;
             for v in values {
                 let kind = match kind {
-                    IndicatorKind::Ipv4 | IndicatorKind::Ipv6 if v.contains('/') => IndicatorKind::Cidr,
+                    IndicatorKind::Ipv4 | IndicatorKind::Ipv6 if v.contains('/') => {
+                        IndicatorKind::Cidr
+                    }
                     k => k,
                 };
                 out.push(normalize::value(kind, v).map_err(|e| e.to_string())?);
@@ -170,15 +177,25 @@ fn reduce_observation(
         }
         v.first().map(String::as_str)
     };
-    let known = ["network-traffic:dst_ref.value", "network-traffic:dst_port", "network-traffic:dst_ref.type"];
+    let known = [
+        "network-traffic:dst_ref.value",
+        "network-traffic:dst_port",
+        "network-traffic:dst_ref.type",
+    ];
     if !comps.iter().all(|(p, _)| known.contains(&p.as_str())) {
         return Err(and_err());
     }
     let (Some(addr), Some(port)) = (one(known[0]), one(known[1])) else {
         return Err(and_err());
     };
-    let port: u16 = port.parse().map_err(|_| format!("port {port} is not 0–65535"))?;
-    let kind = if addr.contains('/') { IndicatorKind::Cidr } else { IndicatorKind::Ipv4 };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("port {port} is not 0–65535"))?;
+    let kind = if addr.contains('/') {
+        IndicatorKind::Cidr
+    } else {
+        IndicatorKind::Ipv4
+    };
     let mut n = normalize::value(kind, addr).map_err(|e| e.to_string())?;
     n.port = Some(port);
     out.push(n);
@@ -225,7 +242,9 @@ pub fn reduce_pattern(pattern: &str) -> Result<Vec<Normalized>, String> {
                 Some(Tok::Word(w)) if !expect_cmp => {
                     let u = w.to_ascii_uppercase();
                     if u != "OR" && u != "AND" {
-                        return Err(format!("{w} inside an observation cannot reduce to exact values"));
+                        return Err(format!(
+                            "{w} inside an observation cannot reduce to exact values"
+                        ));
                     }
                     connectors.push(u);
                     expect_cmp = true;
@@ -286,9 +305,7 @@ pub fn reduce_pattern(pattern: &str) -> Result<Vec<Normalized>, String> {
                             return Err(format!("operator {w} cannot reduce to exact values"));
                         }
                         other => {
-                            return Err(format!(
-                                "expected a comparison operator, found {other:?}"
-                            ));
+                            return Err(format!("expected a comparison operator, found {other:?}"));
                         }
                     }
                     comps.push((path, values));
@@ -319,15 +336,26 @@ fn str_of<'a>(o: &'a Value, k: &str) -> Option<&'a str> {
 }
 
 fn attack_ids(o: &Value, tags: &mut Vec<String>) {
-    for r in o.get("external_references").and_then(Value::as_array).into_iter().flatten() {
+    for r in o
+        .get("external_references")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if str_of(r, "source_name") == Some("mitre-attack") {
             if let Some(id) = str_of(r, "external_id") {
                 tags.push(id.to_owned());
             }
         }
     }
-    for k in o.get("kill_chain_phases").and_then(Value::as_array).into_iter().flatten() {
-        if let (Some(chain), Some(phase)) = (str_of(k, "kill_chain_name"), str_of(k, "phase_name")) {
+    for k in o
+        .get("kill_chain_phases")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let (Some(chain), Some(phase)) = (str_of(k, "kill_chain_name"), str_of(k, "phase_name"))
+        {
             tags.push(format!("{chain}:{phase}"));
         }
     }
@@ -345,9 +373,12 @@ pub(crate) fn import(
         reason: e.to_string(),
     })?;
     let objects: Vec<&Value> = match &doc {
-        Value::Object(_) if doc.get("objects").is_some() => {
-            doc.get("objects").and_then(Value::as_array).into_iter().flatten().collect()
-        }
+        Value::Object(_) if doc.get("objects").is_some() => doc
+            .get("objects")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .collect(),
         Value::Array(a) => a.iter().collect(),
         Value::Object(_) => vec![&doc],
         _ => {
@@ -366,7 +397,9 @@ pub(crate) fn import(
     // indicator id → names of what it indicates
     let mut indicates: HashMap<&str, Vec<&str>> = HashMap::new();
     for o in &objects {
-        if str_of(o, "type") == Some("relationship") && str_of(o, "relationship_type") == Some("indicates") {
+        if str_of(o, "type") == Some("relationship")
+            && str_of(o, "relationship_type") == Some("indicates")
+        {
             if let (Some(src), Some(dst)) = (str_of(o, "source_ref"), str_of(o, "target_ref")) {
                 if let Some(n) = names.get(dst) {
                     indicates.entry(src).or_default().push(n);
@@ -387,7 +420,11 @@ pub(crate) fn import(
         match str_of(o, "pattern_type") {
             Some("stix") | None => {}
             Some(other) => {
-                report.reject(id, pattern, format!("pattern_type {other} is not a STIX pattern"));
+                report.reject(
+                    id,
+                    pattern,
+                    format!("pattern_type {other} is not a STIX pattern"),
+                );
                 continue;
             }
         }
@@ -468,7 +505,10 @@ mod tests {
 
     #[test]
     fn patterns() {
-        check("[domain-name:value = 'Evil.Example']", "domain evil.example");
+        check(
+            "[domain-name:value = 'Evil.Example']",
+            "domain evil.example",
+        );
         check(
             "[ipv4-addr:value = '198.51.100.1' OR ipv4-addr:value = '203.0.113.0/24']",
             "ipv4 198.51.100.1; cidr 203.0.113.0/24",
@@ -486,8 +526,14 @@ mod tests {
             "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e']",
             "md5 d41d8cd98f00b204e9800998ecf8427e",
         );
-        check("[domain-name:value IN ('a.example', 'b.example')]", "domain a.example; domain b.example");
-        check("[url:value = 'http://x.example/it\\'s']", "url http://x.example/it's");
+        check(
+            "[domain-name:value IN ('a.example', 'b.example')]",
+            "domain a.example; domain b.example",
+        );
+        check(
+            "[url:value = 'http://x.example/it\\'s']",
+            "url http://x.example/it's",
+        );
         check(
             "[ipv4-addr:value = '1.2.3.4' AND network-traffic:dst_port = 443]",
             "reject: AND inside an observation cannot reduce to exact values",
@@ -512,7 +558,10 @@ mod tests {
             "[domain-name:value = 'a.example'] WITHIN 300 SECONDS",
             "reject: qualifier WITHIN cannot reduce to exact values",
         );
-        check("[domain-name:value = 'a..b']", "reject: invalid domain name \"a..b\": empty label");
+        check(
+            "[domain-name:value = 'a..b']",
+            "reject: invalid domain name \"a..b\": empty label",
+        );
         check("[domain-name:value = 'a", "reject: unterminated string");
         check("", "reject: empty pattern");
     }

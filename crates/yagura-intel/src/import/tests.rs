@@ -3,7 +3,9 @@ use std::fmt::Write;
 use super::*;
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test_data")
+        .join(rel)
 }
 
 fn defaults() -> FeedDefaults {
@@ -152,8 +154,14 @@ fn malformed_json_is_an_error_not_a_panic() {
 #[test]
 fn source_names_from_paths() {
     let s = |p: &str| source_from_path(Path::new(p));
-    assert_eq!(s("/d/maltrail/trails/static/malware/emotet.txt"), "maltrail/malware/emotet");
-    assert_eq!(s("/d/maltrail/trails/static/mass_scanner.txt"), "maltrail/mass_scanner");
+    assert_eq!(
+        s("/d/maltrail/trails/static/malware/emotet.txt"),
+        "maltrail/malware/emotet"
+    );
+    assert_eq!(
+        s("/d/maltrail/trails/static/mass_scanner.txt"),
+        "maltrail/mass_scanner"
+    );
     assert_eq!(s("/d/ipsum/levels/3.txt"), "ipsum/level-3");
     assert_eq!(s("/feeds/partner/list.txt"), "partner/list");
 }
