@@ -717,9 +717,10 @@ impl Event {
     /// Calls `f` for every indicator-bearing value: the IPs, domains, URLs, hashes, e-mail
     /// addresses, user names, file names and TLS fingerprints of the event, each with its
     /// ECS field. Values are reported as stored (readers normalize case and trailing dots).
-    pub fn observables(&self, mut f: impl FnMut(Observable<'_>)) {
+    /// The values borrow from the event (`'a`), so callers may keep them while they hold it.
+    pub fn observables<'a>(&'a self, mut f: impl FnMut(Observable<'a>)) {
         use ObservableKind as K;
-        let ip = |field: &'static str, v: Option<IpAddr>, f: &mut dyn FnMut(Observable<'_>)| {
+        let ip = |field: &'static str, v: Option<IpAddr>, f: &mut dyn FnMut(Observable<'a>)| {
             if let Some(v) = v {
                 f(Observable {
                     field,
@@ -735,7 +736,7 @@ impl Event {
         for r in &self.dns.resolved_ip {
             ip("dns.resolved_ip", Some(*r), &mut f);
         }
-        let mut text = |field: &'static str, kind: K, v: Option<&str>| {
+        let mut text = |field: &'static str, kind: K, v: Option<&'a str>| {
             if let Some(v) = v.filter(|v| !v.is_empty()) {
                 f(Observable {
                     field,

@@ -90,6 +90,10 @@ pub struct Indicator {
     pub kind: IndicatorKind,
     /// Normalized value (lower case, punycode, no trailing dot, RFC 3986 URL normalization).
     pub value: String,
+    /// Destination port the indicator is restricted to (maltrail `ip:port` trails, STIX
+    /// `network-traffic:dst_port`); `None` matches every port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     /// The feed or partner it came from.
     pub source: String,
     /// 0–100.

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use crate::Globals;
 
 pub mod detect;
+pub mod intel;
 pub mod inventory;
 pub mod parse;
 
@@ -20,6 +21,9 @@ pub enum Command {
     /// Read telemetry files (any supported format, detected per file) and print normalized
     /// ECS events as JSON lines.
     Parse(parse::ParseArgs),
+    /// Threat intelligence: import indicator feeds, export STIX 2.1 / MISP, statistics.
+    #[command(subcommand)]
+    Intel(intel::IntelCommand),
 }
 
 pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -27,5 +31,6 @@ pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
         Command::Detect(a) => detect::run(a, globals),
         Command::Inventory(c) => inventory::run(c, globals),
         Command::Parse(a) => parse::run(a, globals),
+        Command::Intel(c) => intel::run(c, globals),
     }
 }

@@ -1,0 +1,589 @@
+//! Normalization of indicator values and of the event values they are compared with.
+//!
+//! Both sides of a comparison go through the same functions, so a match never depends on how a
+//! feed or a reader spelled a value:
+//!
+//! * domains and host names: trimmed, one trailing dot removed, lower case, IDNA (UTS #46) to
+//!   punycode (`bücher.example` → `xn--bcher-kva.example`), labels checked;
+//! * URLs: RFC 3986 §6.2.2 syntax-based normalization (case of scheme and host, percent-encoding
+//!   normalization: unreserved characters decoded, other escapes upper-cased; dot-segment
+//!   removal) and §6.2.3 scheme-based normalization (default port removed, empty path → `/`),
+//!   fragment dropped (it never reaches the network). A URL without a scheme (`evil.example/gate.php`,
+//!   as maltrail publishes them) is read as `http://`; a bare path (`/gate.php`, an RFC 3986
+//!   relative reference) stays a path and matches that path on any host;
+//! * hashes: lower-case hex of the exact length; e-mail addresses: lower case, domain as above;
+//! * IP addresses: parsed (IPv4-mapped IPv6 becomes IPv4), networks truncated to their prefix.
+//!
+//! The `*_key` functions are the hot-path variants used by the matcher on event values: they
+//! borrow the input when it is already canonical (the common case, since readers lower-case
+//! names) and fall back to the full normalization otherwise.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use yagura_model::IndicatorKind;
+
+/// Why a value could not be normalized.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NormalizeError {
+    #[error("empty value")]
+    Empty,
+    #[error("invalid domain name {0:?}: {1}")]
+    Domain(String, &'static str),
+    #[error("invalid URL {0:?}: {1}")]
+    Url(String, String),
+    #[error("invalid IP address {0:?}")]
+    Ip(String),
+    #[error("invalid network {0:?}")]
+    Cidr(String),
+    #[error("invalid {kind} hash {value:?}: expected {len} hexadecimal digits")]
+    Hash {
+        kind: IndicatorKind,
+        value: String,
+        len: usize,
+    },
+    #[error("invalid e-mail address {0:?}")]
+    Email(String),
+    #[error("invalid port in {0:?}")]
+    Port(String),
+    #[error("invalid {0} value {1:?}")]
+    Other(IndicatorKind, String),
+}
+
+/// A normalized indicator value as read from a feed line: the kind, the canonical value and,
+/// for `ip:port` trails, the destination port it is restricted to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalized {
+    pub kind: IndicatorKind,
+    pub value: String,
+    pub port: Option<u16>,
+}
+
+const MAX_DOMAIN_LEN: usize = 253;
+const MAX_LABEL_LEN: usize = 63;
+
+fn is_plain_domain_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
+}
+
+/// Normalizes a domain or host name.
+pub fn domain(raw: &str) -> Result<String, NormalizeError> {
+    let t = raw.trim();
+    let t = t.strip_suffix('.').unwrap_or(t);
+    // `*.evil.example` in some feeds means "the domain and its subdomains", which is what a
+    // domain indicator already means.
+    let t = t.strip_prefix("*.").unwrap_or(t);
+    if t.is_empty() {
+        return Err(NormalizeError::Empty);
+    }
+    let bad = |why| NormalizeError::Domain(raw.to_owned(), why);
+    let lowered;
+    let ascii: &str = if t.is_ascii() {
+        lowered = t.to_ascii_lowercase();
+        &lowered
+    } else {
+        lowered =
+            idna::domain_to_ascii(t).map_err(|_| bad("not a valid internationalized name"))?;
+        &lowered
+    };
+    if ascii.len() > MAX_DOMAIN_LEN {
+        return Err(bad("longer than 253 characters"));
+    }
+    if !ascii.bytes().all(is_plain_domain_byte) {
+        return Err(bad("characters outside letters, digits, '-', '_' and '.'"));
+    }
+    for label in ascii.split('.') {
+        if label.is_empty() {
+            return Err(bad("empty label"));
+        }
+        if label.len() > MAX_LABEL_LEN {
+            return Err(bad("label longer than 63 characters"));
+        }
+    }
+    Ok(ascii.to_owned())
+}
+
+/// Hot-path domain key for an event value: borrowed when already canonical; `None` when the
+/// value is not a domain name at all.
+pub fn domain_key(raw: &str) -> Option<Cow<'_, str>> {
+    let b = raw.as_bytes();
+    if !b.is_empty()
+        && b.len() <= MAX_DOMAIN_LEN
+        && b.iter().all(|&c| is_plain_domain_byte(c))
+        && b.first() != Some(&b'.')
+        && b.last() != Some(&b'.')
+        && !raw.contains("..")
+        && raw.split('.').all(|l| l.len() <= MAX_LABEL_LEN)
+    {
+        return Some(Cow::Borrowed(raw));
+    }
+    domain(raw).ok().map(Cow::Owned)
+}
+
+/// Parses an IP address (IPv4-mapped IPv6 addresses become IPv4).
+pub fn ip(raw: &str) -> Result<IpAddr, NormalizeError> {
+    let t = raw.trim();
+    let t = t
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(t);
+    let a: IpAddr = t.parse().map_err(|_| NormalizeError::Ip(raw.to_owned()))?;
+    Ok(canonical_ip(a))
+}
+
+/// IPv4-mapped IPv6 (`::ffff:1.2.3.4`) as IPv4; everything else unchanged.
+pub fn canonical_ip(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// Parses a network in CIDR notation, truncated to its prefix (`10.1.2.3/8` → `10.0.0.0/8`).
+pub fn cidr(raw: &str) -> Result<IpNet, NormalizeError> {
+    let t = raw.trim();
+    let net: IpNet = t
+        .parse()
+        .map_err(|_| NormalizeError::Cidr(raw.to_owned()))?;
+    Ok(net.trunc())
+}
+
+/// Lower-case hex of the length the hash kind requires.
+pub fn hash(kind: IndicatorKind, raw: &str) -> Result<String, NormalizeError> {
+    let len = match kind {
+        IndicatorKind::Md5 => 32,
+        IndicatorKind::Sha1 => 40,
+        IndicatorKind::Sha256 => 64,
+        _ => return Err(NormalizeError::Other(kind, raw.to_owned())),
+    };
+    let t = raw.trim();
+    if t.len() != len || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(NormalizeError::Hash {
+            kind,
+            value: raw.to_owned(),
+            len,
+        });
+    }
+    Ok(t.to_ascii_lowercase())
+}
+
+/// The hash kind of a hex string by its length.
+pub fn hash_kind(raw: &str) -> Option<IndicatorKind> {
+    if !raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    match raw.len() {
+        32 => Some(IndicatorKind::Md5),
+        40 => Some(IndicatorKind::Sha1),
+        64 => Some(IndicatorKind::Sha256),
+        _ => None,
+    }
+}
+
+/// Hot-path hash key: borrowed when already lower case.
+pub fn hash_key(raw: &str) -> Cow<'_, str> {
+    if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(raw.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(raw)
+    }
+}
+
+/// `local@domain`, lower case, domain normalized like a domain name.
+pub fn email(raw: &str) -> Result<String, NormalizeError> {
+    let t = raw.trim();
+    let t = t
+        .strip_prefix("mailto:")
+        .or_else(|| t.strip_prefix('<').and_then(|t| t.strip_suffix('>')))
+        .unwrap_or(t);
+    let bad = || NormalizeError::Email(raw.to_owned());
+    let (local, dom) = t.rsplit_once('@').ok_or_else(bad)?;
+    if local.is_empty()
+        || local.len() > 64
+        || local
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == b'@' || b.is_ascii_control())
+    {
+        return Err(bad());
+    }
+    let dom = domain(dom).map_err(|_| bad())?;
+    let mut out = local.to_lowercase();
+    out.push('@');
+    out.push_str(&dom);
+    Ok(out)
+}
+
+/// Hot-path e-mail key.
+pub fn email_key(raw: &str) -> Option<Cow<'_, str>> {
+    let plain = raw
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.+@".contains(&b));
+    if plain && raw.bytes().filter(|&b| b == b'@').count() == 1 && !raw.ends_with('.') {
+        return Some(Cow::Borrowed(raw));
+    }
+    email(raw).ok().map(Cow::Owned)
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// RFC 3986 §6.2.2.2: decode percent-encoded unreserved characters, upper-case the hex digits
+/// of the other escapes.
+fn normalize_percent(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        let c = b.get(i).copied().unwrap_or(0);
+        if c == b'%' {
+            let h = b.get(i + 1).copied().and_then(hex_val);
+            let l = b.get(i + 2).copied().and_then(hex_val);
+            if let (Some(h), Some(l)) = (h, l) {
+                let v = h * 16 + l;
+                if is_unreserved(v) {
+                    out.push(char::from(v));
+                } else {
+                    out.push('%');
+                    out.push(char::from(b"0123456789ABCDEF"[usize::from(h)]));
+                    out.push(char::from(b"0123456789ABCDEF"[usize::from(l)]));
+                }
+                i += 3;
+                continue;
+            }
+        }
+        // Copy one whole UTF-8 character.
+        let ch_len = s
+            .get(i..)
+            .and_then(|rest| rest.chars().next())
+            .map_or(1, char::len_utf8);
+        if let Some(chunk) = s.get(i..i + ch_len) {
+            out.push_str(chunk);
+        }
+        i += ch_len;
+    }
+    Cow::Owned(out)
+}
+
+fn has_scheme(s: &str) -> bool {
+    match s.find("://") {
+        Some(p) if p > 0 => s.get(..p).is_some_and(|sch| {
+            sch.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+                && sch.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+        }),
+        _ => false,
+    }
+}
+
+/// Normalizes a URL (see the module documentation). A bare path (`/gate.php?x=1`) is
+/// normalized as a path and returned without scheme and host.
+pub fn url(raw: &str) -> Result<String, NormalizeError> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Err(NormalizeError::Empty);
+    }
+    let bad = |why: String| NormalizeError::Url(raw.to_owned(), why);
+    let t = normalize_percent(t);
+    if t.starts_with('/') && !t.starts_with("//") {
+        let u = url::Url::parse(&format!("http://h{t}")).map_err(|e| bad(e.to_string()))?;
+        let mut out = u.path().to_owned();
+        if let Some(q) = u.query() {
+            out.push('?');
+            out.push_str(q);
+        }
+        return Ok(out);
+    }
+    let with_scheme: Cow<'_, str> = if has_scheme(&t) {
+        t
+    } else {
+        Cow::Owned(format!("http://{t}"))
+    };
+    let mut u = url::Url::parse(&with_scheme).map_err(|e| bad(e.to_string()))?;
+    if u.cannot_be_a_base() || u.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host".to_owned()));
+    }
+    u.set_fragment(None);
+    if let Some(url::Host::Domain(host)) = u.host() {
+        let canonical = domain(host).map_err(|e| bad(e.to_string()))?;
+        if canonical != host {
+            u.set_host(Some(&canonical))
+                .map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    if u.query() == Some("") {
+        u.set_query(None);
+    }
+    Ok(u.to_string())
+}
+
+/// The part of a normalized URL that identifies the resource independently of the scheme:
+/// `host[:port]/path[?query]` (for a bare path, the path itself).
+pub fn url_resource(normalized: &str) -> &str {
+    match normalized.find("://") {
+        Some(p) => normalized.get(p + 3..).unwrap_or(normalized),
+        None => normalized,
+    }
+}
+
+/// Splits a resource key (`host/path?query`) into (host-and-port, path-and-query).
+pub fn split_resource(resource: &str) -> (&str, &str) {
+    match resource.find('/') {
+        Some(p) => (
+            resource.get(..p).unwrap_or(""),
+            resource.get(p..).unwrap_or(""),
+        ),
+        None => (resource, "/"),
+    }
+}
+
+/// A host made of digits and dots is read by URL parsers as an IPv4 address in any of its
+/// legacy spellings (`127.1`, `0x7f.0.0.1`, `010.0.0.1`): only the dotted-quad form that std
+/// accepts is already canonical.
+fn numeric_host_ok(host_port: &str) -> bool {
+    let host = host_port.split(':').next().unwrap_or(host_port);
+    let last = host.rsplit('.').next().unwrap_or(host);
+    if !last.bytes().all(|b| b.is_ascii_digit()) && !last.starts_with("0x") {
+        return true;
+    }
+    host.parse::<std::net::Ipv4Addr>().is_ok()
+}
+
+fn fast_url_byte_ok(b: u8) -> bool {
+    b.is_ascii_graphic()
+        && !matches!(
+            b,
+            b'"' | b'<' | b'>' | b'\\' | b'`' | b'{' | b'}' | b'%' | b'#' | b'\'' | b'^' | b'|'
+        )
+}
+
+/// Hot-path URL resource key (see [`url_resource`]) of an event URL: borrowed when the URL is
+/// already canonical http(s) with a lower-case host, no escapes, no dot segments and no
+/// explicit default port; otherwise the full normalization.
+pub fn url_key(raw: &str) -> Option<Cow<'_, str>> {
+    let rest = raw
+        .strip_prefix("http://")
+        .map(|r| (r, ":80/"))
+        .or_else(|| raw.strip_prefix("https://").map(|r| (r, ":443/")));
+    if let Some((rest, default_port)) = rest {
+        if let Some(slash) = rest.find('/') {
+            let host = rest.get(..slash).unwrap_or("");
+            let path = rest.get(slash..).unwrap_or("");
+            let host_ok = !host.is_empty()
+                && host.bytes().all(|b| {
+                    b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || b == b'-'
+                        || b == b'.'
+                        || b == b':'
+                })
+                && !host.ends_with('.')
+                && !host.starts_with('.')
+                && !host.contains("..")
+                && !host.ends_with(':')
+                && host.bytes().filter(|&b| b == b':').count() <= 1
+                && !rest.contains(default_port)
+                && host
+                    .split('.')
+                    .all(|l| !l.is_empty() && !l.starts_with("xn--"))
+                && numeric_host_ok(host);
+            let port_ok = match host.split_once(':') {
+                Some((_, p)) => {
+                    !p.is_empty()
+                        && !p.starts_with('0')
+                        && p.len() <= 5
+                        && p.bytes().all(|b| b.is_ascii_digit())
+                        && p.parse::<u16>().is_ok()
+                }
+                None => true,
+            };
+            let path_only = path.split('?').next().unwrap_or("");
+            let path_ok = path.bytes().all(fast_url_byte_ok)
+                && !path_only.contains("/./")
+                && !path_only.contains("/../")
+                && !path_only.ends_with("/.")
+                && !path_only.ends_with("/..")
+                && !path.ends_with('?');
+            if host_ok && port_ok && path_ok {
+                return Some(Cow::Borrowed(rest));
+            }
+        }
+    }
+    let n = url(raw).ok()?;
+    Some(Cow::Owned(url_resource(&n).to_owned()))
+}
+
+/// A file name as matched: trimmed, path separators stripped, lower case (Windows and most
+/// feeds treat names case-insensitively).
+pub fn file_name(raw: &str) -> Result<String, NormalizeError> {
+    let t = raw.trim();
+    let t = t.rsplit(['/', '\\']).next().unwrap_or(t);
+    if t.is_empty() {
+        return Err(NormalizeError::Empty);
+    }
+    Ok(t.to_lowercase())
+}
+
+/// JA3 (32 hex) or JA4 (`t13d1516h2_8daaf6152771_02713d6af862`), lower case.
+pub fn tls_fingerprint(kind: IndicatorKind, raw: &str) -> Result<String, NormalizeError> {
+    let t = raw.trim().to_ascii_lowercase();
+    let ok = match kind {
+        IndicatorKind::Ja3 => t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()),
+        IndicatorKind::Ja4 => {
+            !t.is_empty()
+                && t.len() <= 64
+                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && t.contains('_')
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(t)
+    } else {
+        Err(NormalizeError::Other(kind, raw.to_owned()))
+    }
+}
+
+/// Normalizes a value of a known kind.
+pub fn value(kind: IndicatorKind, raw: &str) -> Result<Normalized, NormalizeError> {
+    use IndicatorKind as K;
+    let (value, kind) = match kind {
+        K::Ipv4 | K::Ipv6 => {
+            let a = ip(raw)?;
+            let k = if a.is_ipv4() { K::Ipv4 } else { K::Ipv6 };
+            (a.to_string(), k)
+        }
+        K::Cidr => {
+            let n = cidr(raw)?;
+            // A host route is an address.
+            if n.prefix_len() == n.max_prefix_len() {
+                let a = canonical_ip(n.addr());
+                let k = if a.is_ipv4() { K::Ipv4 } else { K::Ipv6 };
+                (a.to_string(), k)
+            } else {
+                (n.to_string(), K::Cidr)
+            }
+        }
+        K::Domain | K::Hostname => (domain(raw)?, kind),
+        K::Url => (url(raw)?, kind),
+        K::Md5 | K::Sha1 | K::Sha256 => (hash(kind, raw)?, kind),
+        K::Email => (email(raw)?, kind),
+        K::FileName => (file_name(raw)?, kind),
+        K::Ja3 | K::Ja4 => (tls_fingerprint(kind, raw)?, kind),
+    };
+    Ok(Normalized {
+        kind,
+        value,
+        port: None,
+    })
+}
+
+/// Recognizes and normalizes one untyped value as written in plain lists (maltrail trails,
+/// ipsum, one-per-line feeds): IPs, `ip:port`, `[v6]:port`, CIDR, URLs with or without scheme,
+/// bare paths, hashes, e-mail addresses, domains.
+pub fn classify(raw: &str) -> Result<Normalized, NormalizeError> {
+    use IndicatorKind as K;
+    let t = raw.trim();
+    if t.is_empty() {
+        return Err(NormalizeError::Empty);
+    }
+    if let Ok(a) = ip(t) {
+        let kind = if a.is_ipv4() { K::Ipv4 } else { K::Ipv6 };
+        return Ok(Normalized {
+            kind,
+            value: a.to_string(),
+            port: None,
+        });
+    }
+    if let Ok(sa) = t.parse::<std::net::SocketAddr>() {
+        let a = canonical_ip(sa.ip());
+        let kind = if a.is_ipv4() { K::Ipv4 } else { K::Ipv6 };
+        return Ok(Normalized {
+            kind,
+            value: a.to_string(),
+            port: Some(sa.port()),
+        });
+    }
+    if t.contains('/') && !t.contains("://") {
+        if let Ok(n) = value(K::Cidr, t) {
+            return Ok(n);
+        }
+    }
+    if has_scheme(t) || t.contains('/') {
+        return Ok(Normalized {
+            kind: K::Url,
+            value: url(t)?,
+            port: None,
+        });
+    }
+    if let Some(k) = hash_kind(t) {
+        // A 32/40/64-digit hex string could in theory be a host label, but no feed publishes
+        // those as domains: they are hashes.
+        return value(k, t);
+    }
+    if t.contains('@') {
+        return value(K::Email, t);
+    }
+    // `host:port` (not an IP): the port does not change what the name is.
+    if let Some((h, p)) = t.rsplit_once(':') {
+        if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+            let port: u16 = p
+                .parse()
+                .map_err(|_| NormalizeError::Port(raw.to_owned()))?;
+            if let Ok(a) = ip(h) {
+                let kind = if a.is_ipv4() { K::Ipv4 } else { K::Ipv6 };
+                return Ok(Normalized {
+                    kind,
+                    value: a.to_string(),
+                    port: Some(port),
+                });
+            }
+            let d = domain(h)?;
+            if d.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                return Err(NormalizeError::Ip(raw.to_owned()));
+            }
+            return Ok(Normalized {
+                kind: K::Domain,
+                value: d,
+                port: Some(port),
+            });
+        }
+    }
+    let d = domain(t)?;
+    if d.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        // `182.86.133` is a truncated address, not a domain.
+        return Err(NormalizeError::Ip(raw.to_owned()));
+    }
+    if !d.contains('.') {
+        // A bare label is a TLD or a local name: as a domain indicator it would match every
+        // name below it.
+        return Err(NormalizeError::Domain(
+            raw.to_owned(),
+            "a single label (a TLD or a local name) is not an indicator",
+        ));
+    }
+    Ok(Normalized {
+        kind: K::Domain,
+        value: d,
+        port: None,
+    })
+}
+
+#[cfg(test)]
+mod tests;
