@@ -8,8 +8,8 @@
 //! The score of a name is its mean log-probability per character (natural log) under an
 //! interpolated trigram/bigram/unigram model with boundary markers: pronounceable names
 //! (`facebook`, `weather`, `mail-server`) score around -2.5, random strings (`xkqzjvwp`,
-//! `a8f3k2lq9d`) well below -3.5. Digits never occur in the training words, so they draw
-//! only on the uniform floor: a digit-laden label is unpronounceable by construction.
+//! `a8f3k2lq9d`) well below -3.5. Letter runs, digit runs and hyphens are scored
+//! separately (see [`NgramModel::score`]).
 
 use std::sync::OnceLock;
 
@@ -99,16 +99,52 @@ impl NgramModel {
         NgramModel { logp }
     }
 
-    /// Mean log-probability per character of `label` (including the end marker); `None` when
-    /// the label has no scorable character.
+    /// Mean log-probability per character of `label`; `None` when the label has no
+    /// scorable character.
+    ///
+    /// The label is cut into runs: each run of letters is scored as a word of its own (with
+    /// boundary markers), each run of digits counts as one token of probability
+    /// [`DIGIT_RUN_P`], and hyphens/underscores only separate runs. So `notepad-plus-plus`,
+    /// `office365` and `17track` stay pronounceable, while `a8f3k2lq9d`, which switches
+    /// between letters and digits at every character, does not.
     pub fn score(&self, label: &str) -> Option<f64> {
+        let mut sum = 0f64;
+        let mut n = 0u32;
+        let bytes = label.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes.get(i).copied().unwrap_or(b'.');
+            if b.is_ascii_digit() {
+                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+                sum += DIGIT_RUN_P.ln();
+                n += 1;
+            } else if b.is_ascii_alphabetic() {
+                let start = i;
+                while bytes.get(i).is_some_and(u8::is_ascii_alphabetic) {
+                    i += 1;
+                }
+                let (s, k) = self.score_word(bytes.get(start..i).unwrap_or_default())?;
+                sum += s;
+                n += k;
+            } else {
+                i += 1;
+            }
+        }
+        (n > 0).then(|| sum / f64::from(n))
+    }
+
+    /// Sum of log-probabilities of a run of letters and the number of predictions (letters
+    /// plus the end marker).
+    fn score_word(&self, word: &[u8]) -> Option<(f64, u32)> {
         let mut a = BOUNDARY;
         let mut b = BOUNDARY;
         let mut sum = 0f64;
         let mut n = 0u32;
-        for c in label
-            .bytes()
-            .filter_map(class)
+        for c in word
+            .iter()
+            .filter_map(|&c| class(c))
             .chain(std::iter::once(BOUNDARY))
         {
             sum += f64::from(*self.logp.get((a * ALPHABET + b) * ALPHABET + c)?);
@@ -116,9 +152,12 @@ impl NgramModel {
             a = b;
             b = c;
         }
-        (n > 1).then(|| sum / f64::from(n))
+        Some((sum, n))
     }
 }
+
+/// Probability of one run of digits inside a label (about as likely as an unusual letter).
+pub const DIGIT_RUN_P: f64 = 0.03;
 
 fn ratio(n: u64, d: u64) -> f64 {
     if d == 0 { 0.0 } else { n as f64 / d as f64 }
