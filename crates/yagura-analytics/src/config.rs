@@ -298,7 +298,8 @@ pub struct ExfilConfig {
     pub max_hosts: usize,
     /// Bytes sent to one rare destination in one window that always alert.
     pub min_bytes: u64,
-    /// Uploads (POST/PUT) to one rare destination in one window that alert with
+    /// Uploads (POST/PUT requests, flows sending ≥ 64 KiB more than they receive) to one rare
+    /// destination in one window that alert with
     /// at least `min_bytes_with_count` bytes.
     pub min_uploads: u32,
     pub min_bytes_with_count: u64,
@@ -315,7 +316,7 @@ impl Default for ExfilConfig {
             window_secs: 3600,
             max_pairs: 2_000_000,
             max_hosts: 200_000,
-            min_bytes: 50 * 1024 * 1024,
+            min_bytes: 20 * 1024 * 1024,
             min_uploads: 20,
             min_bytes_with_count: 5 * 1024 * 1024,
             baseline_sigmas: 4.0,
@@ -394,7 +395,7 @@ pub struct PolicyConfig {
     /// Private, loopback, link-local, multicast and broadcast addresses outside the
     /// inventory are not "the internet" unless this is set.
     pub non_global_is_external: bool,
-    /// (source, destination) pairs remembered to alert once per period (≈ 100 bytes each).
+    /// Sources remembered to alert once per period per rule (≈ 40 bytes each).
     pub max_keys: usize,
     pub realert_secs: u64,
 }

@@ -93,7 +93,8 @@ pub struct View<'a> {
     pub registered: Option<&'a str>,
     /// Hash identifying the destination in the prevalence table.
     pub dest_key: Option<u64>,
-    /// The destination is inside the estate (an internal address).
+    /// The destination is inside the estate (an internal address) or not on the internet at
+    /// all (multicast, link-local, private outside the inventory).
     pub dest_internal: bool,
 }
 
@@ -148,7 +149,9 @@ impl<'a> View<'a> {
             (None, None) => None,
         };
         let dest_internal = match dest {
-            Some(Dest::Addr(ip, _)) => addresses.is_internal(ip),
+            // Multicast, link-local, loopback and private addresses outside the inventory are
+            // local too: never a beacon, upload or first-contact destination.
+            Some(Dest::Addr(ip, _)) => addresses.is_internal(ip) || !crate::policy::is_global(ip),
             Some(Dest::Name(_)) => ev.dst_ip().is_some_and(|ip| {
                 addresses.is_internal(ip) && !matches!(kind, Kind::Web if ev.url.domain.is_some())
             }),

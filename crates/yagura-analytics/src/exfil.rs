@@ -2,7 +2,8 @@
 //! estate, judged against the host's own upload baseline.
 //!
 //! Upload volume is the originator's bytes of a flow (`source.bytes`) or the request body of
-//! a web request (`http.request.bytes`); uploads are POST/PUT requests. Per (host,
+//! a web request (`http.request.bytes`); uploads are POST/PUT requests and flows whose
+//! originator sent at least 64 KiB and more than it received. Per (host,
 //! destination) the current tumbling window accumulates bytes and uploads; when it closes the
 //! pair alerts if the destination is not popular in the estate, the volume passes the
 //! absolute thresholds, and it exceeds the host's baseline (exponentially weighted mean and
@@ -144,7 +145,7 @@ impl Exfil {
             format!("no baseline yet ({windows} earlier windows)")
         };
         let summary = format!(
-            "{who} sent {:.1} MB in {} uploads (POST/PUT) and {} connections to {target} within \
+            "{who} sent {:.1} MB in {} uploads and {} connections to {target} within \
              {} s; {base_text}; {}",
             p.bytes as f64 / 1e6,
             p.uploads,
@@ -212,16 +213,28 @@ impl Exfil {
     }
 }
 
+/// A flow counts as an upload when its originator sent at least this much, and more than
+/// it received.
+const FLOW_UPLOAD_BYTES: u64 = 64 * 1024;
+
+/// (bytes sent by the host, whether the event is an upload).
 fn upload_of(ev: &Event, kind: Kind) -> (u64, bool) {
-    let upload = matches!(
-        ev.http_method().map(str::to_ascii_uppercase).as_deref(),
-        Some("POST" | "PUT")
-    );
-    let bytes = match kind {
-        Kind::Flow => ev.source.bytes.unwrap_or(0),
-        _ => ev.http.request.bytes.or(ev.source.bytes).unwrap_or(0),
-    };
-    (bytes, upload)
+    match kind {
+        Kind::Flow => {
+            let up = ev.source.bytes.unwrap_or(0);
+            let down = ev.destination.bytes.unwrap_or(0);
+            (up, up >= FLOW_UPLOAD_BYTES && up > down)
+        }
+        _ => {
+            let upload = ev
+                .http_method()
+                .is_some_and(|m| m.eq_ignore_ascii_case("POST") || m.eq_ignore_ascii_case("PUT"));
+            (
+                ev.http.request.bytes.or(ev.source.bytes).unwrap_or(0),
+                upload,
+            )
+        }
+    }
 }
 
 impl Detector for Exfil {

@@ -11,8 +11,8 @@
 //! private, loopback, link-local, multicast and broadcast addresses outside the inventory are
 //! not the internet (unless `non_global_is_external`). Documentation ranges (TEST-NET,
 //! 2001:db8::/32) *are* treated as external: exercises and simulations use them for
-//! internet hosts. Each (rule, source,
-//! destination) alerts once per `realert_secs`; the alert counts the connections seen.
+//! internet hosts. Each (rule, source) alerts once per `realert_secs`, naming the first
+//! destination it reached in that period.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -84,12 +84,12 @@ impl Policy {
     ) {
         let t = view.time.nanos();
         let dst_text = dst.map(|d| d.to_string());
+        // One alert per (rule, source) and period: the first destination is named, later
+        // ones to other destinations are the same finding about the same host.
         let key = hash_bytes(&[
             rule.as_bytes(),
             view.org.as_str().as_bytes(),
             src.to_string().as_bytes(),
-            dst_text.as_deref().unwrap_or("").as_bytes(),
-            domain.unwrap_or("").as_bytes(),
         ]);
         let realert = secs_to_nanos(cx.config.policy.realert_secs);
         if let Some(s) = self.seen.get_mut(&key) {

@@ -27,7 +27,13 @@ pub fn read_log(path: &Path, org: &str) -> (Vec<Event>, usize) {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let org = OrgId::new(org).expect("org");
-    let file = path.to_string_lossy().into_owned();
+    // Evidence names the file relative to the shared data root, as a telemetry root would.
+    let root = super::shared_data();
+    let file = path
+        .strip_prefix(&root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned();
     let mut kind = name
         .split('.')
         .next()
