@@ -18,7 +18,10 @@
 //!   its period allows;
 //! * count: intervals observed relative to twice the minimum.
 //!
-//! Prevalence decides what the score means: a destination popular across the estate never
+//! Timing is a gate as well as a component: a candidate whose MAD/median of intervals
+//! exceeds `max_jitter` (0.35 by default; ±50% uniform jitter gives about 0.25) is not scored,
+//! so constant sizes at random times are not a beacon. Prevalence decides what the score
+//! means: a destination popular across the estate never
 //! alerts on periodicity alone (`popular_threshold`, 1.0 by default), a rare one gets a bonus,
 //! a destination new to the estate another.
 
@@ -210,6 +213,10 @@ impl Beacon {
             let Some(s) = score_samples(&samples, cfg.min_connections) else {
                 continue;
             };
+            // Timing must be regular: sizes, coverage and count alone make no beacon.
+            if s.jitter > cfg.max_jitter {
+                continue;
+            }
             let dest_key = match (&c.domain, &c.dst_ip) {
                 (Some(d), _) => {
                     let reg = crate::domain::registered_domain(d).unwrap_or(d);
@@ -239,7 +246,22 @@ impl Beacon {
                 continue;
             }
             c.last_alert = Some(now);
-            cx.alerts.push(beacon_alert(c, &s, score, &prev, now));
+            // The pair's own statistics go back before the promotion: the first connection
+            // within the window and the number of sessions since.
+            let (since, sessions) = self
+                .pairs
+                .get(&key)
+                .map_or((s.first, c.seen), |p| (p.first, u64::from(p.count)));
+            let first = since.max(now - window).min(s.first);
+            cx.alerts.push(beacon_alert(
+                c,
+                &s,
+                score,
+                &prev,
+                now,
+                first,
+                sessions.max(c.seen),
+            ));
         }
     }
 }
@@ -250,6 +272,8 @@ fn beacon_alert(
     score: f64,
     prev: &Prevalence,
     now: i64,
+    first: i64,
+    sessions: u64,
 ) -> yagura_model::Alert {
     let target = match (&c.domain, &c.dst_ip) {
         (Some(d), _) => d.clone(),
@@ -264,13 +288,13 @@ fn beacon_alert(
         .clone()
         .or_else(|| c.src_ip.clone())
         .unwrap_or_default();
-    let severity = if (prev.rare || prev.new) && score >= 0.85 {
+    let severity = if prev.rare || prev.new {
         Severity::High
     } else {
         Severity::Medium
     };
     let summary = format!(
-        "{who} contacted {target} {} times at a period of {:.0} s (jitter {:.0}% MAD/median, \
+        "{who} contacted {target} {sessions} times; the last {} connections at a period of {:.0} s (jitter {:.0}% MAD/median, \
          Bowley skew {:.2}), sizes median {:.0} B (jitter {:.0}%), hourly coverage {:.0}%; \
          score {:.2}; {}",
         s.intervals + 1,
@@ -310,10 +334,10 @@ fn beacon_alert(
             dst_ip: c.dst_ip.clone(),
             ..Entities::default()
         },
-        first_seen: Timestamp::from_nanos(s.first),
+        first_seen: Timestamp::from_nanos(first),
         last_seen: Timestamp::from_nanos(s.last),
         time: Timestamp::from_nanos(now),
-        count: c.seen,
+        count: sessions,
         evidence: c.evidence.to_vec(),
         summary,
         context,

@@ -86,6 +86,7 @@ impl AnalyticsConfig {
             });
         }
         unit("beacon.threshold", b.threshold)?;
+        unit("beacon.max_jitter", b.max_jitter)?;
         unit("beacon.popular_threshold", b.popular_threshold)?;
         let t = &self.dns_tunnel;
         positive("dns_tunnel.window_secs", t.window_secs)?;
@@ -173,6 +174,9 @@ pub struct BeaconConfig {
     pub evaluate_every_secs: u64,
     /// Only samples within this window before the evaluation count.
     pub window_secs: u64,
+    /// Largest MAD/median of inter-arrival times still considered periodic (±50% uniform
+    /// jitter gives about 0.25; random, Poisson-like traffic about 0.5–0.7).
+    pub max_jitter: f64,
     /// Score (0..1) at or above which a rare or ordinary destination alerts.
     pub threshold: f64,
     /// Score a popular destination must reach (1.0 disables alerts on popular destinations).
@@ -195,6 +199,7 @@ impl Default for BeaconConfig {
             session_gap_secs: 2,
             evaluate_every_secs: 3600,
             window_secs: 24 * 3600,
+            max_jitter: 0.35,
             threshold: 0.75,
             popular_threshold: 1.0,
             internal_destinations: false,

@@ -53,6 +53,8 @@ pub struct Context<'a> {
     pub config: &'a AnalyticsConfig,
     pub addresses: &'a AddressIndex,
     pub prevalence: &'a PrevalenceTable,
+    /// Organizations that declare `egress_gateways` (the egress rule applies to them only).
+    pub egress_orgs: &'a std::collections::BTreeSet<OrgId>,
     pub alerts: &'a mut Vec<Alert>,
 }
 

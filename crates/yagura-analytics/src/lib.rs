@@ -30,8 +30,10 @@ pub mod policy;
 pub mod prevalence;
 pub mod stats;
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
-use yagura_model::{AddressIndex, Alert, Event, Inventory, Timestamp};
+use yagura_model::{AddressIndex, Alert, Event, Inventory, OrgId, Timestamp};
 
 pub use config::{AnalyticsConfig, ConfigError};
 pub use detector::{Context, Detector, StateError, View};
@@ -66,6 +68,7 @@ const CHECKPOINT_VERSION: u32 = 1;
 pub struct Analytics {
     config: AnalyticsConfig,
     addresses: AddressIndex,
+    egress_orgs: BTreeSet<OrgId>,
     prevalence: PrevalenceTable,
     beacon: beacon::Beacon,
     dns_tunnel: dns_tunnel::DnsTunnel,
@@ -85,6 +88,7 @@ macro_rules! each_detector {
             config: &$self.config,
             addresses: &$self.addresses,
             prevalence: &$self.prevalence,
+            egress_orgs: &$self.egress_orgs,
             alerts: &mut $self.alerts,
         };
         {
@@ -121,6 +125,12 @@ impl Analytics {
         Ok(Analytics {
             config,
             addresses: inventory.addresses().clone(),
+            egress_orgs: inventory
+                .orgs()
+                .iter()
+                .filter(|o| !o.egress_gateways.is_empty())
+                .map(|o| o.id.clone())
+                .collect(),
             prevalence: PrevalenceTable::default(),
             beacon: Default::default(),
             dns_tunnel: Default::default(),
@@ -177,6 +187,7 @@ impl Analytics {
                 config: &self.config,
                 addresses: &self.addresses,
                 prevalence: &self.prevalence,
+                egress_orgs: &self.egress_orgs,
                 alerts: &mut self.alerts,
             };
             self.first_contact.observe(ev, &view, &mut cx);
@@ -200,6 +211,7 @@ impl Analytics {
             config: &self.config,
             addresses: &self.addresses,
             prevalence: &self.prevalence,
+            egress_orgs: &self.egress_orgs,
             alerts: &mut self.alerts,
         };
         self.first_contact.note_alerts(before, &mut cx);

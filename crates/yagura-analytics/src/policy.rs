@@ -4,7 +4,8 @@
 //!   organization's `isolated_networks` to a non-internal address — directly or through a
 //!   proxy (a proxied request names an external destination just the same).
 //! * **Unsanctioned egress** (high): an internal source other than the organization's
-//!   `egress_gateways` reaching an external address directly. Requests seen in a proxy's log
+//!   `egress_gateways` reaching an external address directly. Only organizations that
+//!   declare `egress_gateways` have an egress policy to violate. Requests seen in a proxy's log
 //!   (`proxied_datasets`) went through the sanctioned path and are exempt.
 //!
 //! "External" means outside every organization's internal networks and globally routable:
@@ -226,8 +227,14 @@ impl Detector for Policy {
             }
             return;
         }
-        if proxied || !addr.is_internal(src) || addr.egress_gateway_of(src).is_some() {
+        if proxied || addr.egress_gateway_of(src).is_some() {
             return;
+        }
+        // The egress rule applies to organizations that declare their gateways, and to the
+        // organization owning the source address.
+        match addr.owner(src) {
+            Some(owner) if cx.egress_orgs.contains(owner) => {}
+            _ => return,
         }
         if let Some(d) = dst.filter(|d| external(*d)) {
             self.raise(
