@@ -499,7 +499,10 @@ impl Detector for Auth {
                 .filter(|h| cfg.workstations.iter().any(|p| glob_match(p, h)))
         {
             let key = hash_bytes(&[org.as_str().as_bytes(), a.account.as_bytes(), ws.as_bytes()]);
-            let fresh = self.admin_seen.get(&key).is_none_or(|&at| t - at >= window);
+            let fresh = self
+                .admin_seen
+                .get(&key)
+                .is_none_or(|&at| t.saturating_sub(at) >= window);
             if fresh {
                 self.admin_seen.insert(key, t);
                 let ks = KeyState {

@@ -135,7 +135,7 @@ pub fn score_samples(samples: &[(i64, u64)], min_connections: u32) -> Option<Bea
     }
     let mut deltas: Vec<f64> = samples
         .windows(2)
-        .map(|w| (w[1].0 - w[0].0) as f64 / NANOS)
+        .map(|w| w[1].0.saturating_sub(w[0].0) as f64 / NANOS)
         .collect();
     let ts = Spread::of(&mut deltas)?;
     if ts.median <= 0.0 {
@@ -149,10 +149,10 @@ pub fn score_samples(samples: &[(i64, u64)], min_connections: u32) -> Option<Bea
     let first = samples.first()?.0;
     let last = samples.last()?.0;
     // Hourly coverage relative to what the period allows (a 2-hour beacon covers half).
-    let span_hours = ((last - first) as f64 / NANOS / 3600.0).floor() as i64 + 1;
+    let span_hours = (last.saturating_sub(first) as f64 / NANOS / 3600.0).floor() as i64 + 1;
     let mut hours: Vec<i64> = samples
         .iter()
-        .map(|s| (s.0 - first).div_euclid(3_600_000_000_000))
+        .map(|s| s.0.saturating_sub(first).div_euclid(3_600_000_000_000))
         .collect();
     hours.dedup();
     let possible = (span_hours as f64 * (3600.0 / ts.median).min(1.0)).max(1.0);
@@ -200,14 +200,16 @@ impl Beacon {
             let Some(c) = self.candidates.get_mut(&key) else {
                 continue;
             };
-            if c.last_alert.is_some_and(|a| now - a < realert) {
+            if c.last_alert
+                .is_some_and(|a| now.saturating_sub(a) < realert)
+            {
                 continue;
             }
             let mut samples: Vec<(i64, u64)> = c
                 .samples
                 .iter()
                 .copied()
-                .filter(|s| s.0 > now - window && s.0 <= now)
+                .filter(|s| s.0 > now.saturating_sub(window) && s.0 <= now)
                 .collect();
             samples.sort_unstable();
             let Some(s) = score_samples(&samples, cfg.min_connections) else {
@@ -252,7 +254,7 @@ impl Beacon {
                 .pairs
                 .get(&key)
                 .map_or((s.first, c.seen), |p| (p.first, u64::from(p.count)));
-            let first = since.max(now - window).min(s.first);
+            let first = since.max(now.saturating_sub(window)).min(s.first);
             cx.alerts.push(beacon_alert(
                 c,
                 &s,
@@ -387,7 +389,7 @@ impl Detector for Beacon {
         let mut new_session = true;
         let pair = self.pairs.entry(pair_key).or_insert_with(|| Pair::new(t));
         if pair.count > 1 || pair.last != t || pair.first != t {
-            let delta = t - pair.last;
+            let delta = t.saturating_sub(pair.last);
             if delta.abs() < gap {
                 new_session = false;
             } else if delta > 0 {

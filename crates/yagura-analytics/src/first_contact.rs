@@ -86,7 +86,7 @@ impl FirstContact {
             let why = format!("{} ({})", a.title, a.rule_id);
             let mut fresh = Vec::new();
             for d in hs.recent.iter_mut() {
-                if !d.reported && (t - d.time).abs() <= window {
+                if !d.reported && t.saturating_sub(d.time).saturating_abs() <= window {
                     d.reported = true;
                     fresh.push(d.clone());
                 }
@@ -185,7 +185,7 @@ impl Detector for FirstContact {
         };
         let window = secs_to_nanos(cfg.correlate_secs);
         let why = match &hs.last_alert {
-            Some((at, rule, title)) if (t - at).abs() <= window => {
+            Some((at, rule, title)) if t.saturating_sub(*at).saturating_abs() <= window => {
                 Some(format!("{title} ({rule})"))
             }
             _ => d

@@ -321,3 +321,24 @@ impl Analytics {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analytics_can_move_to_a_pipeline_thread() {
+        fn send<T: Send + 'static>() {}
+        send::<Analytics>();
+        send::<Checkpoint>();
+    }
+
+    #[test]
+    fn an_empty_estate_yields_nothing() {
+        let inv = Inventory::from_toml("").expect("empty inventory");
+        let mut a = Analytics::new(AnalyticsConfig::default(), &inv).expect("config");
+        a.advance_to(Timestamp::from_secs(1_000));
+        assert!(a.finish().is_empty());
+        assert_eq!(a.watermark(), Some(Timestamp::from_secs(1_000)));
+    }
+}

@@ -95,7 +95,7 @@ impl Policy {
         let realert = secs_to_nanos(cx.config.policy.realert_secs);
         if let Some(s) = self.seen.get_mut(&key) {
             s.last = s.last.max(t);
-            if t - s.alerted_at < realert {
+            if t.saturating_sub(s.alerted_at) < realert {
                 return;
             }
             s.alerted_at = t;
