@@ -1,0 +1,579 @@
+//! Beaconing: host → domain/SNI through proxies (and HTTP/TLS sensors), src → dst:port in
+//! flows.
+//!
+//! Two tiers keep the state bounded at estate scale:
+//! 1. every (host, destination) pair has a 40-byte [`Pair`]: first/last time, connection
+//!    count and an octave histogram of inter-arrival times (1 s, 2 s, 4 s … 18 h);
+//! 2. a pair whose destination is not popular in the estate and whose intervals concentrate
+//!    in three adjacent octaves (a period ±50% spans at most three) is promoted to a
+//!    [`Candidate`] holding its last `max_samples` (time, size) samples.
+//!
+//! Every `evaluate_every_secs` of event time, each candidate's samples in the window are
+//! scored (0..1) from
+//! * regularity of inter-arrival times: relative median absolute deviation (MAD / median)
+//!   and Bowley skew — both robust to missed beats (a few double intervals) and to jitter
+//!   up to ±50% (uniform jitter of ±50% gives MAD/median ≈ 0.25 and no skew);
+//! * regularity of sizes (same two measures);
+//! * hourly coverage: hours with a beat among the hours the beacon spans, relative to what
+//!   its period allows;
+//! * count: intervals observed relative to twice the minimum.
+//!
+//! Timing is a gate as well as a component: a candidate whose MAD/median of intervals
+//! exceeds `max_jitter` (0.35 by default; ±50% uniform jitter gives about 0.25) is not scored,
+//! so constant sizes at random times are not a beacon. Prevalence decides what the score
+//! means: a destination popular across the estate never
+//! alerts on periodicity alone (`popular_threshold`, 1.0 by default), a rare one gets a bonus,
+//! a destination new to the estate another.
+
+use std::collections::HashMap;
+
+use rustc_hash::FxBuildHasher;
+use serde::{Deserialize, Serialize};
+use yagura_model::{Detector as Family, Entities, Event, Severity, Timestamp};
+
+use crate::bounded::{LastSeen, enforce_cap};
+use crate::detector::{AlertSpec, Context, Dest, Detector, EvidenceBuf, Kind, StateError, View};
+use crate::prevalence::{Prevalence, secs_to_nanos};
+use crate::stats::{Spread, hash_bytes};
+
+const NANOS: f64 = 1e9;
+const OCTAVES: usize = 16;
+
+/// Tier 1: compact statistics of one (host, destination) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Pair {
+    first: i64,
+    last: i64,
+    count: u32,
+    /// Inter-arrival octave histogram (saturating; halved when a bin is full).
+    hist: [u8; OCTAVES],
+}
+
+impl LastSeen for Pair {
+    fn last_seen(&self) -> i64 {
+        self.last
+    }
+}
+
+fn octave(delta_secs: f64) -> usize {
+    if delta_secs < 1.0 {
+        return 0;
+    }
+    (delta_secs.log2() as usize).min(OCTAVES - 1)
+}
+
+impl Pair {
+    fn new(t: i64) -> Pair {
+        Pair {
+            first: t,
+            last: t,
+            count: 1,
+            hist: [0; OCTAVES],
+        }
+    }
+
+    /// Share of intervals in the best three adjacent octaves.
+    fn concentration(&self) -> f64 {
+        let total: u32 = self.hist.iter().map(|&c| u32::from(c)).sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let best = self
+            .hist
+            .windows(3)
+            .map(|w| w.iter().map(|&c| u32::from(c)).sum::<u32>())
+            .max()
+            .unwrap_or(0);
+        f64::from(best) / f64::from(total)
+    }
+}
+
+/// Tier 2: the recent samples of a promising pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    org: yagura_model::OrgId,
+    host: Option<String>,
+    src_ip: Option<String>,
+    domain: Option<String>,
+    dst_ip: Option<String>,
+    dst_port: Option<u16>,
+    flow: bool,
+    /// (time ns, size bytes), in arrival order, at most `max_samples`.
+    samples: std::collections::VecDeque<(i64, u64)>,
+    /// Connections (sessions) seen since promotion.
+    seen: u64,
+    last: i64,
+    last_alert: Option<i64>,
+    evidence: EvidenceBuf,
+}
+
+impl LastSeen for Candidate {
+    fn last_seen(&self) -> i64 {
+        self.last
+    }
+}
+
+/// The outcome of scoring one candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeaconScore {
+    pub score: f64,
+    pub intervals: usize,
+    pub period_secs: f64,
+    pub jitter: f64,
+    pub skew: f64,
+    pub size_median: f64,
+    pub size_jitter: f64,
+    pub coverage: f64,
+    pub first: i64,
+    pub last: i64,
+}
+
+/// Scores sorted samples (time ns, size); `None` with fewer than `min_connections`.
+pub fn score_samples(samples: &[(i64, u64)], min_connections: u32) -> Option<BeaconScore> {
+    if samples.len() < min_connections as usize {
+        return None;
+    }
+    let mut deltas: Vec<f64> = samples
+        .windows(2)
+        .map(|w| w[1].0.saturating_sub(w[0].0) as f64 / NANOS)
+        .collect();
+    let ts = Spread::of(&mut deltas)?;
+    if ts.median <= 0.0 {
+        return None;
+    }
+    let mut sizes: Vec<f64> = samples.iter().map(|s| s.1 as f64).collect();
+    let sz = Spread::of(&mut sizes)?;
+    let dispersion = |rel: f64| (1.0 - rel / 0.6).clamp(0.0, 1.0);
+    let ts_score = 0.4 * (1.0 - ts.bowley_skew().abs()) + 0.6 * dispersion(ts.relative_mad());
+    let size_score = 0.4 * (1.0 - sz.bowley_skew().abs()) + 0.6 * dispersion(sz.relative_mad());
+    let first = samples.first()?.0;
+    let last = samples.last()?.0;
+    // Hourly coverage relative to what the period allows (a 2-hour beacon covers half).
+    let span_hours = (last.saturating_sub(first) as f64 / NANOS / 3600.0).floor() as i64 + 1;
+    let mut hours: Vec<i64> = samples
+        .iter()
+        .map(|s| s.0.saturating_sub(first).div_euclid(3_600_000_000_000))
+        .collect();
+    hours.dedup();
+    let possible = (span_hours as f64 * (3600.0 / ts.median).min(1.0)).max(1.0);
+    let coverage = (hours.len() as f64 / possible).min(1.0);
+    let count_score = (deltas.len() as f64 / (2.0 * f64::from(min_connections))).min(1.0);
+    let score = 0.45 * ts_score + 0.2 * size_score + 0.2 * coverage + 0.15 * count_score;
+    Some(BeaconScore {
+        score,
+        intervals: deltas.len(),
+        period_secs: ts.median,
+        jitter: ts.relative_mad(),
+        skew: ts.bowley_skew(),
+        size_median: sz.median,
+        size_jitter: sz.relative_mad(),
+        coverage,
+        first,
+        last,
+    })
+}
+
+/// The beacon detector.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Beacon {
+    pairs: HashMap<u64, Pair, FxBuildHasher>,
+    candidates: HashMap<u64, Candidate, FxBuildHasher>,
+    next_eval: Option<i64>,
+}
+
+impl Beacon {
+    pub fn pairs(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn candidates(&self) -> usize {
+        self.candidates.len()
+    }
+
+    fn evaluate(&mut self, now: i64, cx: &mut Context<'_>) {
+        let cfg = &cx.config.beacon;
+        let window = secs_to_nanos(cfg.window_secs);
+        let realert = secs_to_nanos(cfg.realert_secs);
+        let mut keys: Vec<u64> = self.candidates.keys().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            let Some(c) = self.candidates.get_mut(&key) else {
+                continue;
+            };
+            if c.last_alert
+                .is_some_and(|a| now.saturating_sub(a) < realert)
+            {
+                continue;
+            }
+            let mut samples: Vec<(i64, u64)> = c
+                .samples
+                .iter()
+                .copied()
+                .filter(|s| s.0 > now.saturating_sub(window) && s.0 <= now)
+                .collect();
+            samples.sort_unstable();
+            let Some(s) = score_samples(&samples, cfg.min_connections) else {
+                continue;
+            };
+            // Timing must be regular: sizes, coverage and count alone make no beacon.
+            if s.jitter > cfg.max_jitter {
+                continue;
+            }
+            let dest_key = match (&c.domain, &c.dst_ip) {
+                (Some(d), _) => {
+                    let reg = crate::domain::registered_domain(d).unwrap_or(d);
+                    hash_bytes(&[b"n", reg.as_bytes()])
+                }
+                (None, Some(ip)) => match ip.parse() {
+                    Ok(ip) => crate::detector::hash_ip("a", ip),
+                    Err(_) => continue,
+                },
+                (None, None) => continue,
+            };
+            let prev = cx.prevalence.classify(&cx.config.prevalence, dest_key, now);
+            let mut score = s.score;
+            if prev.rare {
+                score += 0.05;
+            }
+            if prev.new {
+                score += 0.05;
+            }
+            let score = score.min(1.0);
+            let threshold = if prev.popular {
+                cfg.popular_threshold
+            } else {
+                cfg.threshold
+            };
+            if score < threshold || (prev.popular && cfg.popular_threshold >= 1.0) {
+                continue;
+            }
+            c.last_alert = Some(now);
+            // The pair's own statistics go back before the promotion: the first connection
+            // within the window and the number of sessions since.
+            let (since, sessions) = self
+                .pairs
+                .get(&key)
+                .map_or((s.first, c.seen), |p| (p.first, u64::from(p.count)));
+            let first = since.max(now.saturating_sub(window)).min(s.first);
+            cx.alerts.push(beacon_alert(
+                c,
+                &s,
+                score,
+                &prev,
+                now,
+                first,
+                sessions.max(c.seen),
+            ));
+        }
+    }
+}
+
+fn beacon_alert(
+    c: &Candidate,
+    s: &BeaconScore,
+    score: f64,
+    prev: &Prevalence,
+    now: i64,
+    first: i64,
+    sessions: u64,
+) -> yagura_model::Alert {
+    let target = match (&c.domain, &c.dst_ip) {
+        (Some(d), _) => d.clone(),
+        (None, Some(ip)) => match c.dst_port {
+            Some(p) => format!("{ip}:{p}"),
+            None => ip.clone(),
+        },
+        (None, None) => String::new(),
+    };
+    let who = c
+        .host
+        .clone()
+        .or_else(|| c.src_ip.clone())
+        .unwrap_or_default();
+    let severity = if prev.rare || prev.new {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    let summary = format!(
+        "{who} contacted {target} {sessions} times; the last {} connections at a period of {:.0} s (jitter {:.0}% MAD/median, \
+         Bowley skew {:.2}), sizes median {:.0} B (jitter {:.0}%), hourly coverage {:.0}%; \
+         score {:.2}; {}",
+        s.intervals + 1,
+        s.period_secs,
+        s.jitter * 100.0,
+        s.skew,
+        s.size_median,
+        s.size_jitter * 100.0,
+        s.coverage * 100.0,
+        score,
+        prev.describe()
+    );
+    let mut context = serde_json::Map::new();
+    context.insert("score".into(), round3(score));
+    context.insert("period_secs".into(), round3(s.period_secs));
+    context.insert("jitter".into(), round3(s.jitter));
+    context.insert("skew".into(), round3(s.skew));
+    context.insert("size_median".into(), round3(s.size_median));
+    context.insert("coverage".into(), round3(s.coverage));
+    context.insert("prevalence_hosts".into(), prev.hosts.into());
+    context.insert("prevalence_orgs".into(), prev.orgs.into());
+    AlertSpec {
+        family: Family::Analytic,
+        rule_id: "beacon.periodic",
+        title: if prev.popular {
+            format!("Periodic beaconing to {target}")
+        } else {
+            format!("Periodic beaconing to rare destination {target}")
+        },
+        severity,
+        attack: if c.flow { &["T1071"] } else { &["T1071.001"] },
+        org: c.org.clone(),
+        entities: Entities {
+            host: c.host.clone(),
+            src_ip: c.src_ip.clone(),
+            domain: c.domain.clone(),
+            dst_ip: c.dst_ip.clone(),
+            ..Entities::default()
+        },
+        first_seen: Timestamp::from_nanos(first),
+        last_seen: Timestamp::from_nanos(s.last),
+        time: Timestamp::from_nanos(now),
+        count: sessions,
+        evidence: c.evidence.to_vec(),
+        summary,
+        context,
+    }
+    .build()
+}
+
+pub(crate) fn round3(v: f64) -> serde_json::Value {
+    serde_json::Number::from_f64((v * 1000.0).round() / 1000.0)
+        .map(serde_json::Value::Number)
+        .unwrap_or(serde_json::Value::Null)
+}
+
+fn event_size(ev: &Event) -> u64 {
+    let up = ev.source.bytes.or(ev.http.request.bytes).unwrap_or(0);
+    let down = ev.destination.bytes.or(ev.http.response.bytes).unwrap_or(0);
+    up.saturating_add(down)
+}
+
+impl Detector for Beacon {
+    fn name(&self) -> &'static str {
+        "beacon"
+    }
+
+    fn observe(&mut self, ev: &Event, view: &View<'_>, cx: &mut Context<'_>) {
+        let cfg = &cx.config.beacon;
+        if !cfg.enabled || !matches!(view.kind, Kind::Web | Kind::Flow) {
+            return;
+        }
+        let Some(dest) = view.dest else { return };
+        if view.dest_internal && !cfg.internal_destinations {
+            return;
+        }
+        let t = view.time.nanos();
+        let pair_key = match dest {
+            Dest::Name(n) => hash_bytes(&[&view.host_key.to_le_bytes(), b"n", n.as_bytes()]),
+            Dest::Addr(ip, port) => {
+                let a = crate::detector::hash_ip("a", ip);
+                hash_bytes(&[
+                    &view.host_key.to_le_bytes(),
+                    &a.to_le_bytes(),
+                    &port.unwrap_or(0).to_le_bytes(),
+                ])
+            }
+        };
+        let gap = secs_to_nanos(cfg.session_gap_secs);
+        let mut new_session = true;
+        let pair = self.pairs.entry(pair_key).or_insert_with(|| Pair::new(t));
+        if pair.count > 1 || pair.last != t || pair.first != t {
+            let delta = t.saturating_sub(pair.last);
+            if delta.abs() < gap {
+                new_session = false;
+            } else if delta > 0 {
+                let bin = &mut pair.hist[octave(delta as f64 / NANOS)];
+                *bin = bin.saturating_add(1);
+                if *bin == u8::MAX {
+                    for b in &mut pair.hist {
+                        *b /= 2;
+                    }
+                }
+                pair.count = pair.count.saturating_add(1);
+            }
+            pair.last = pair.last.max(t);
+        }
+        let size = event_size(ev);
+        if let Some(c) = self.candidates.get_mut(&pair_key) {
+            if new_session {
+                if c.samples.len() >= cfg.max_samples.max(4) {
+                    c.samples.pop_front();
+                }
+                c.samples.push_back((t, size));
+                c.seen += 1;
+            } else if let Some(last) = c.samples.back_mut() {
+                last.1 = last.1.saturating_add(size);
+            }
+            c.last = c.last.max(t);
+            c.evidence.push(crate::detector::evidence_of(ev));
+        } else if pair.count >= cfg.min_connections / 2
+            && pair.concentration() >= 0.6
+            && !view
+                .dest_key
+                .is_some_and(|k| cx.prevalence.classify(&cx.config.prevalence, k, t).popular)
+        {
+            let (domain, dst_ip, dst_port, flow) = match dest {
+                Dest::Name(n) => (
+                    Some(n.to_owned()),
+                    ev.dst_ip().map(|i| i.to_string()),
+                    None,
+                    false,
+                ),
+                Dest::Addr(ip, port) => (None, Some(ip.to_string()), port, true),
+            };
+            // A proxy's own address is not the destination of a proxied request.
+            let dst_ip = if view.dest_internal
+                || (domain.is_some()
+                    && ev.url.domain.is_some()
+                    && ev.dst_ip().is_some_and(|ip| cx.addresses.is_internal(ip)))
+            {
+                if flow { dst_ip } else { None }
+            } else {
+                dst_ip
+            };
+            let mut evidence = EvidenceBuf::default();
+            evidence.push(crate::detector::evidence_of(ev));
+            let mut samples = std::collections::VecDeque::with_capacity(cfg.max_samples.min(1024));
+            samples.push_back((t, size));
+            self.candidates.insert(
+                pair_key,
+                Candidate {
+                    org: view.org.clone(),
+                    host: view.host.map(str::to_owned),
+                    src_ip: view.src_ip.map(|i| i.to_string()),
+                    domain,
+                    dst_ip,
+                    dst_port,
+                    flow,
+                    samples,
+                    seen: 1,
+                    last: t,
+                    last_alert: None,
+                    evidence,
+                },
+            );
+            if self.candidates.len() > cfg.max_candidates {
+                enforce_cap(&mut self.candidates, cfg.max_candidates);
+            }
+        }
+        if self.pairs.len() > cfg.max_pairs {
+            enforce_cap(&mut self.pairs, cfg.max_pairs);
+        }
+    }
+
+    fn advance_to(&mut self, now: Timestamp, cx: &mut Context<'_>) {
+        if !cx.config.beacon.enabled {
+            return;
+        }
+        let every = secs_to_nanos(cx.config.beacon.evaluate_every_secs);
+        let n = now.nanos();
+        match self.next_eval {
+            None => self.next_eval = Some(n.div_euclid(every) * every + every),
+            Some(due) if n >= due => {
+                self.evaluate(due, cx);
+                self.next_eval = Some(n.div_euclid(every) * every + every);
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn flush(&mut self, cx: &mut Context<'_>) {
+        if !cx.config.beacon.enabled {
+            return;
+        }
+        let last = self.candidates.values().map(|c| c.last).max();
+        if let Some(last) = last {
+            self.evaluate(last, cx);
+        }
+    }
+
+    fn checkpoint(&self) -> Result<serde_json::Value, StateError> {
+        serde_json::to_value(self).map_err(StateError::Write)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), StateError> {
+        *self = serde_json::from_value(state).map_err(|source| StateError::Invalid {
+            detector: "beacon",
+            source,
+        })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random jitter in [-1, 1).
+    fn jitter(i: u64) -> f64 {
+        let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ 0x5851_F42D;
+        (x % 20_000) as f64 / 10_000.0 - 1.0
+    }
+
+    fn beacon(period: f64, jit: f64, n: u64, miss_every: u64) -> Vec<(i64, u64)> {
+        let mut t = 1_700_000_000.0;
+        let mut out = Vec::new();
+        for i in 0..n {
+            t += period * (1.0 + jit * jitter(i));
+            if miss_every > 0 && i % miss_every == miss_every - 1 {
+                continue;
+            }
+            out.push(((t * NANOS) as i64, 512));
+        }
+        out
+    }
+
+    fn check(samples: &[(i64, u64)], expect_above: bool) {
+        let s = score_samples(samples, 12).unwrap();
+        assert_eq!(s.score >= 0.75, expect_above, "{s:?}");
+    }
+
+    #[test]
+    fn regular_beacons_score_high() {
+        check(&beacon(60.0, 0.0, 100, 0), true);
+        check(&beacon(300.0, 0.1, 100, 0), true);
+        check(&beacon(300.0, 0.5, 200, 0), true);
+        // ±50% jitter and every fifth beat missed
+        check(&beacon(300.0, 0.5, 200, 5), true);
+        // two-hourly beacon over several days
+        check(&beacon(7200.0, 0.2, 60, 0), true);
+    }
+
+    #[test]
+    fn irregular_traffic_scores_low() {
+        // exponential inter-arrivals (human browsing), variable sizes
+        let mut t = 1_700_000_000.0f64;
+        let mut v = Vec::new();
+        for i in 0..200u64 {
+            let u = (jitter(i) + 1.0) / 2.0;
+            t += -300.0 * (1.0 - u * 0.999).ln();
+            v.push(((t * NANOS) as i64, 200 + (i * 7919) % 50_000));
+        }
+        check(&v, false);
+    }
+
+    #[test]
+    fn too_few_samples_are_not_scored() {
+        assert!(score_samples(&beacon(60.0, 0.0, 5, 0), 12).is_none());
+    }
+
+    #[test]
+    fn octaves() {
+        assert_eq!(octave(0.2), 0);
+        assert_eq!(octave(1.0), 0);
+        assert_eq!(octave(300.0), 8);
+        assert_eq!(octave(1e9), OCTAVES - 1);
+        assert_eq!(octave(f64::NAN), 0);
+    }
+}

@@ -1,0 +1,361 @@
+//! The streaming detector interface, the per-event view every detector reads, and the
+//! alert builder.
+
+use std::net::IpAddr;
+
+use yagura_model::{
+    AddressIndex, Alert, AttackId, Detector as Family, Entities, Event, EvidenceRef, OrgId,
+    Severity, Timestamp, alert::MAX_EVIDENCE,
+};
+
+use crate::config::AnalyticsConfig;
+use crate::prevalence::PrevalenceTable;
+use crate::stats::hash_bytes;
+
+/// Why detector state could not be restored.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("checkpoint of detector {detector} is not valid: {source}")]
+    Invalid {
+        detector: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("checkpoint has no state for detector {0}")]
+    Missing(&'static str),
+    #[error("checkpoint version {0} is not supported (expected 1)")]
+    Version(u32),
+    #[error("checkpoint could not be written: {0}")]
+    Write(serde_json::Error),
+}
+
+/// A streaming detector. Deterministic: the same events in the same order give the same
+/// alerts. Time is event time only: `advance_to` is called with the watermark (the latest
+/// event time seen), never with the wall clock.
+pub trait Detector {
+    /// Stable name, also the key of its state in a checkpoint.
+    fn name(&self) -> &'static str;
+    /// Feeds one event (already classified in `view`).
+    fn observe(&mut self, ev: &Event, view: &View<'_>, cx: &mut Context<'_>);
+    /// Event time has reached `now`: close windows that ended and emit their alerts.
+    fn advance_to(&mut self, now: Timestamp, cx: &mut Context<'_>);
+    /// End of input: evaluate every open window and emit what it holds.
+    fn flush(&mut self, cx: &mut Context<'_>);
+    /// The detector's state, for the streaming server to persist.
+    fn checkpoint(&self) -> Result<serde_json::Value, StateError>;
+    /// Replaces the state with a checkpoint's.
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), StateError>;
+}
+
+/// What detectors share: configuration, the inventory's address index, estate prevalence,
+/// and where alerts go.
+#[derive(Debug)]
+pub struct Context<'a> {
+    pub config: &'a AnalyticsConfig,
+    pub addresses: &'a AddressIndex,
+    pub prevalence: &'a PrevalenceTable,
+    /// Organizations that declare `egress_gateways` (the egress rule applies to them only).
+    pub egress_orgs: &'a std::collections::BTreeSet<OrgId>,
+    pub alerts: &'a mut Vec<Alert>,
+}
+
+/// The kind of telemetry an event is, as far as the analytics care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A network flow (Zeek conn, Suricata flow, firewall): originator bytes, dst ip:port.
+    Flow,
+    /// A web request seen by a proxy or an HTTP/TLS sensor (has a destination name).
+    Web,
+    /// A DNS query or answer.
+    Dns,
+    /// A Windows authentication event.
+    Auth,
+    Other,
+}
+
+/// The destination of a network event, as the beacon and prevalence tables key it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dest<'a> {
+    Name(&'a str),
+    Addr(IpAddr, Option<u16>),
+}
+
+/// One event, classified once for all detectors.
+#[derive(Debug, Clone)]
+pub struct View<'a> {
+    pub org: OrgId,
+    pub time: Timestamp,
+    pub kind: Kind,
+    /// `host.name`, else the source address as text is left to `src_ip`.
+    pub host: Option<&'a str>,
+    pub src_ip: Option<IpAddr>,
+    /// Hash of (org, host name or source address): the identity of the acting host.
+    pub host_key: u64,
+    pub dest: Option<Dest<'a>>,
+    /// Registered domain of a named destination (or of the DNS question).
+    pub registered: Option<&'a str>,
+    /// Hash identifying the destination in the prevalence table.
+    pub dest_key: Option<u64>,
+    /// The destination is inside the estate (an internal address) or not on the internet at
+    /// all (multicast, link-local, private outside the inventory).
+    pub dest_internal: bool,
+}
+
+impl<'a> View<'a> {
+    /// Classifies `ev`; `None` when no organization can be attributed (no `organization.id`
+    /// and a source address outside the inventory).
+    pub fn of(ev: &'a Event, addresses: &AddressIndex) -> Option<View<'a>> {
+        let src_ip = ev.src_ip();
+        let org = match ev.org() {
+            Some(o) => o.clone(),
+            None => addresses.owner(src_ip?)?.clone(),
+        };
+        let kind = if ev.winlog.event_id.is_some() {
+            Kind::Auth
+        } else if ev.dns.question.name.is_some() {
+            Kind::Dns
+        } else if ev.url.domain.is_some()
+            || ev.destination.domain.is_some()
+            || ev.tls.client.server_name.is_some()
+            || ev.http.request.method.is_some()
+        {
+            Kind::Web
+        } else if ev.destination.ip.is_some() {
+            Kind::Flow
+        } else {
+            Kind::Other
+        };
+        let host = ev.host_name().filter(|h| !h.is_empty());
+        let host_key = match (host, src_ip) {
+            (Some(h), _) => hash_bytes(&[org.as_str().as_bytes(), h.as_bytes()]),
+            (None, Some(ip)) => hash_ip(org.as_str(), ip),
+            (None, None) => hash_bytes(&[org.as_str().as_bytes()]),
+        };
+        let (dest, registered) = match kind {
+            Kind::Web => match ev.dst_domain() {
+                Some(d) if !d.is_empty() => {
+                    (Some(Dest::Name(d)), crate::domain::registered_domain(d))
+                }
+                _ => (ev.dst_ip().map(|ip| Dest::Addr(ip, ev.dst_port())), None),
+            },
+            Kind::Flow => (ev.dst_ip().map(|ip| Dest::Addr(ip, ev.dst_port())), None),
+            Kind::Dns => {
+                let q = ev.dns_query().unwrap_or("");
+                (None, crate::domain::registered_domain(q))
+            }
+            _ => (None, None),
+        };
+        let dest_key = match (dest, registered) {
+            (_, Some(r)) => Some(hash_bytes(&[b"n", r.as_bytes()])),
+            (Some(Dest::Name(n)), None) => Some(hash_bytes(&[b"n", n.as_bytes()])),
+            (Some(Dest::Addr(ip, _)), None) => Some(hash_ip("a", ip)),
+            (None, None) => None,
+        };
+        let dest_internal = match dest {
+            // Multicast, link-local, loopback and private addresses outside the inventory are
+            // local too: never a beacon, upload or first-contact destination.
+            Some(Dest::Addr(ip, _)) => addresses.is_internal(ip) || !crate::policy::is_global(ip),
+            Some(Dest::Name(_)) => ev.dst_ip().is_some_and(|ip| {
+                addresses.is_internal(ip) && !matches!(kind, Kind::Web if ev.url.domain.is_some())
+            }),
+            None => false,
+        };
+        Some(View {
+            org,
+            time: ev.timestamp,
+            kind,
+            host,
+            src_ip,
+            host_key,
+            dest,
+            registered,
+            dest_key,
+            dest_internal,
+        })
+    }
+
+    /// The host's entities (`host` and `src_ip` as present).
+    pub fn host_entities(&self) -> Entities {
+        Entities {
+            host: self.host.map(str::to_owned),
+            src_ip: self.src_ip.map(|ip| ip.to_string()),
+            ..Entities::default()
+        }
+    }
+}
+
+pub(crate) fn hash_ip(prefix: &str, ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(a) => hash_bytes(&[prefix.as_bytes(), &a.octets()]),
+        IpAddr::V6(a) => hash_bytes(&[prefix.as_bytes(), &a.octets()]),
+    }
+}
+
+/// The evidence reference of an event, if it carries its provenance.
+pub fn evidence_of(ev: &Event) -> Option<EvidenceRef> {
+    ev.provenance().map(|(file, line)| EvidenceRef {
+        file: file.to_owned(),
+        line,
+    })
+}
+
+/// Everything an analytic alert says; [`AlertSpec::build`] makes the contract [`Alert`].
+#[derive(Debug, Clone)]
+pub struct AlertSpec {
+    pub family: Family,
+    pub rule_id: &'static str,
+    pub title: String,
+    pub severity: Severity,
+    pub attack: &'static [&'static str],
+    pub org: OrgId,
+    pub entities: Entities,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub time: Timestamp,
+    pub count: u64,
+    pub evidence: Vec<EvidenceRef>,
+    pub summary: String,
+    pub context: serde_json::Map<String, serde_json::Value>,
+}
+
+const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5f0c_1f4e_7d2a_4b8e_9a61_3c2d_7e90_a1b7);
+
+impl AlertSpec {
+    /// The alert; its id is a UUIDv5 of (rule, org, entities, first seen, time), so the same
+    /// input always gives the same id.
+    pub fn build(self) -> Alert {
+        let mut key = format!(
+            "{}|{}|{}|{}",
+            self.rule_id,
+            self.org,
+            self.first_seen.nanos(),
+            self.time.nanos()
+        );
+        for (k, v) in self.entities.iter() {
+            key.push('|');
+            key.push_str(k);
+            key.push('=');
+            key.push_str(v);
+        }
+        let mut evidence = self.evidence;
+        evidence.sort();
+        evidence.dedup();
+        evidence.truncate(MAX_EVIDENCE);
+        Alert {
+            id: uuid::Uuid::new_v5(&ID_NAMESPACE, key.as_bytes()).to_string(),
+            time: self.time,
+            org: self.org,
+            detector: self.family,
+            rule_id: self.rule_id.to_owned(),
+            title: self.title,
+            severity: self.severity,
+            attack: self
+                .attack
+                .iter()
+                .filter_map(|a| AttackId::parse(a).ok())
+                .collect(),
+            entities: self.entities,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            count: self.count,
+            evidence,
+            summary: self.summary,
+            retrospective: false,
+            context: self.context,
+        }
+    }
+}
+
+/// Keeps at most [`MAX_EVIDENCE`] evidence references: the first ones and, once full, the
+/// latest one in the last slot (so both the start and the most recent sighting are cited).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EvidenceBuf(Vec<EvidenceRef>);
+
+impl EvidenceBuf {
+    pub fn push(&mut self, e: Option<EvidenceRef>) {
+        let Some(e) = e else { return };
+        if self.0.len() < MAX_EVIDENCE {
+            if !self.0.contains(&e) {
+                self.0.push(e);
+            }
+        } else if let Some(last) = self.0.last_mut() {
+            *last = e;
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<EvidenceRef> {
+        self.0.clone()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// Case-insensitive glob with `*` (any run of characters); no other metacharacters.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p = pattern.as_bytes();
+    let t = text.as_bytes();
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let (mut star, mut mark) = (None::<usize>, 0usize);
+    while ti < t.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some(pi);
+                mark = ti;
+                pi += 1;
+            }
+            Some(c) if c.eq_ignore_ascii_case(&t[ti]) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some(s) => {
+                    pi = s + 1;
+                    mark += 1;
+                    ti = mark;
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        for (p, t, m) in [
+            ("adm-*", "ADM-tanaka", true),
+            ("*-adm", "tanaka-adm", true),
+            ("*-adm", "tanaka", false),
+            ("administrator", "Administrator", true),
+            ("pc-*", "pc-", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("", "", true),
+            ("", "x", false),
+            ("*", "", true),
+        ] {
+            assert_eq!(glob_match(p, t), m, "{p} {t}");
+        }
+    }
+
+    #[test]
+    fn evidence_keeps_first_and_latest() {
+        let mut b = EvidenceBuf::default();
+        for line in 1..=30 {
+            b.push(Some(EvidenceRef {
+                file: "f".into(),
+                line,
+            }));
+        }
+        let v = b.to_vec();
+        assert_eq!(v.len(), MAX_EVIDENCE);
+        assert_eq!(v[0].line, 1);
+        assert_eq!(v[MAX_EVIDENCE - 1].line, 30);
+    }
+}
