@@ -85,7 +85,7 @@ fn events_belong_to_the_right_slots() {
     assert_eq!(slots(&m, &proxy), ["proxy"]);
     let mut dns = Event::default();
     dns.event.dataset = Some("zeek.dns".into());
-    assert_eq!(slots(&m, &dns), ["dns", "zeek-dns"]);
+    assert_eq!(slots(&m, &dns), ["dns", "product:zeek", "zeek-dns"]);
     assert!(slots(&m, &Event::default()).is_empty());
 }
 
