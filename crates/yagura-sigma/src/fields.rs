@@ -1,0 +1,370 @@
+//! The view of a yagura [`Event`] that Sigma rules see: the adapter between rsigma's
+//! [`rsigma_eval::Event`] trait and our typed ECS event, driven by a [`FieldPlan`].
+//!
+//! Resolution of a rule field name, in order:
+//! 1. the entry's THOR `fieldmappings` rename (`Image` → `NewProcessName` for 4688);
+//! 2. Windows sources: `EventID`, `Channel`, `Provider_Name`, `Computer`, … from `winlog`, then
+//!    the `EventData` name (exact, then case-insensitive, then ignoring spaces, so `SourceName`
+//!    finds `Source Name`);
+//! 3. other sources: the source's raw name under the entry's `raw` prefix, then the entry's
+//!    `fields` list of ECS paths (first present wins);
+//! 4. finally the name as an ECS dotted path (`url.domain`, `zeek.conn.history`).
+
+use std::borrow::Cow;
+
+use rsigma_eval::EventValue;
+use yagura_model::Event;
+use yagura_model::event::FieldValue;
+
+use crate::logsource::FieldPlan;
+
+/// A yagura event seen through one log-source entry's field plan.
+#[derive(Debug, Clone, Copy)]
+pub struct SigmaView<'a> {
+    pub event: &'a Event,
+    pub plan: &'a FieldPlan,
+}
+
+impl<'a> SigmaView<'a> {
+    pub fn new(event: &'a Event, plan: &'a FieldPlan) -> Self {
+        SigmaView { event, plan }
+    }
+
+    fn rename<'p>(&self, path: &'p str) -> Cow<'p, str> {
+        for (k, v) in &self.plan.renames {
+            if k.eq_ignore_ascii_case(path) {
+                return Cow::Owned(v.clone());
+            }
+        }
+        Cow::Borrowed(path)
+    }
+}
+
+/// Reads a Windows field: System fields by their Sigma names, then `EventData`.
+pub fn lookup_windows<'e>(event: &'e Event, name: &str) -> Option<Cow<'e, str>> {
+    let w = &event.winlog;
+    let sys = |s: Option<&'e str>| s.map(Cow::Borrowed);
+    if name.eq_ignore_ascii_case("EventID") {
+        return w.event_id.map(|n| Cow::Owned(n.to_string()));
+    }
+    if name.eq_ignore_ascii_case("Channel") {
+        return sys(w.channel.as_deref());
+    }
+    if name.eq_ignore_ascii_case("Provider_Name") || name.eq_ignore_ascii_case("Provider") {
+        return sys(w.provider_name.as_deref());
+    }
+    if name.eq_ignore_ascii_case("Computer") || name.eq_ignore_ascii_case("ComputerName") {
+        if let Some(v) = event_data(event, name) {
+            return Some(Cow::Borrowed(v));
+        }
+        return sys(w.computer_name.as_deref());
+    }
+    if name.eq_ignore_ascii_case("EventRecordID") {
+        return w.record_id.map(|n| Cow::Owned(n.to_string()));
+    }
+    if let Some(v) = event_data(event, name) {
+        return Some(Cow::Borrowed(v));
+    }
+    if name.eq_ignore_ascii_case("Keywords") {
+        return sys(w.keywords.as_deref());
+    }
+    if name.eq_ignore_ascii_case("Task") {
+        return sys(w.task.as_deref());
+    }
+    if name.eq_ignore_ascii_case("Opcode") {
+        return sys(w.opcode.as_deref());
+    }
+    None
+}
+
+fn event_data<'e>(event: &'e Event, name: &str) -> Option<&'e str> {
+    let data = &event.winlog.event_data;
+    data.get(name)
+        .or_else(|| data.get_ignore_case(name))
+        .or_else(|| {
+            data.iter()
+                .find(|(k, _)| eq_ignoring_spaces(k, name))
+                .map(|(_, v)| v)
+        })
+}
+
+/// ASCII case-insensitive equality that skips spaces on both sides.
+fn eq_ignoring_spaces(a: &str, b: &str) -> bool {
+    let mut x = a.bytes().filter(|c| *c != b' ');
+    let mut y = b.bytes().filter(|c| *c != b' ');
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return true,
+            (Some(p), Some(q)) if p.eq_ignore_ascii_case(&q) => {}
+            _ => return false,
+        }
+    }
+}
+
+fn to_event_value(v: FieldValue<'_>) -> EventValue<'_> {
+    match v {
+        FieldValue::Str(s) => EventValue::Str(Cow::Borrowed(s)),
+        FieldValue::UInt(n) => match i64::try_from(n) {
+            Ok(i) => EventValue::Int(i),
+            Err(_) => EventValue::Str(Cow::Owned(n.to_string())),
+        },
+        FieldValue::Int(n) => EventValue::Int(n),
+        FieldValue::Bool(b) => EventValue::Bool(b),
+        FieldValue::Ip(ip) => EventValue::Str(Cow::Owned(ip.to_string())),
+        FieldValue::Time(t) => EventValue::Str(Cow::Owned(t.to_rfc3339())),
+        FieldValue::Json(j) => EventValue::from(j),
+    }
+}
+
+/// All values at an ECS path as one Sigma value (an array when there are several).
+fn ecs_value<'e>(event: &'e Event, path: &str) -> Option<EventValue<'e>> {
+    let mut values: Vec<EventValue<'e>> = Vec::new();
+    event.for_each_value(path, |v| values.push(to_event_value(v)));
+    match values.len() {
+        0 => None,
+        1 => values.pop(),
+        _ => Some(EventValue::Array(values)),
+    }
+}
+
+/// Windows values are kept as text in `EventData`; give integers back as integers so numeric
+/// comparisons (`|gt`, plain `EventID: 4624`) behave as on the original JSON.
+fn windows_value(text: Cow<'_, str>) -> EventValue<'_> {
+    let t: &str = &text;
+    if !t.is_empty()
+        && t.len() < 19
+        && t.bytes().all(|b| b.is_ascii_digit())
+        && !(t.len() > 1 && t.starts_with('0'))
+        && let Ok(n) = t.parse::<i64>()
+    {
+        return EventValue::Int(n);
+    }
+    EventValue::Str(text)
+}
+
+impl rsigma_eval::Event for SigmaView<'_> {
+    fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
+        let name = self.rename(path);
+        let name: &str = &name;
+        if self.plan.windows {
+            if let Some(v) = lookup_windows(self.event, name) {
+                return Some(windows_value(v));
+            }
+            if name.contains('.') {
+                return ecs_value(self.event, name);
+            }
+            return None;
+        }
+        if let Some(prefix) = &self.plan.raw {
+            let raw = format!("{prefix}.{name}");
+            if let Some(v) = ecs_value(self.event, &raw) {
+                return Some(v);
+            }
+        }
+        for (k, paths) in &self.plan.ecs {
+            if k.eq_ignore_ascii_case(name) {
+                for p in paths {
+                    if let Some(v) = ecs_value(self.event, p) {
+                        return Some(v);
+                    }
+                }
+                return None;
+            }
+        }
+        ecs_value(self.event, name)
+    }
+
+    fn any_string_value(&self, pred: &dyn Fn(&str) -> bool) -> bool {
+        let mut hit = false;
+        self.visit_string_values(&mut |s| {
+            if !hit && pred(s) {
+                hit = true;
+            }
+        });
+        hit
+    }
+
+    fn all_string_values(&self) -> Vec<Cow<'_, str>> {
+        let mut out: Vec<Cow<'_, str>> = Vec::new();
+        visit_strings(self.event, self.plan.windows, &mut |s| {
+            out.push(Cow::Owned(s.to_owned()))
+        });
+        out
+    }
+
+    fn visit_string_values(&self, visit: &mut dyn FnMut(&str)) {
+        visit_strings(self.event, self.plan.windows, visit);
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.event).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// The string values keyword detections search: `EventData` values for Windows events, the
+/// message and the text fields of other events (including vendor fields under `other`).
+pub fn visit_strings(event: &Event, windows: bool, visit: &mut dyn FnMut(&str)) {
+    if let Some(m) = &event.message {
+        visit(m);
+    }
+    if windows {
+        for (_, v) in event.winlog.event_data.iter() {
+            visit(v);
+        }
+        return;
+    }
+    if let Some(o) = &event.event.original {
+        visit(o);
+    }
+    for path in KEYWORD_PATHS {
+        event.for_each_value(path, |v| {
+            if let FieldValue::Str(s) = v {
+                visit(s);
+            }
+        });
+    }
+    fn walk(v: &serde_json::Value, visit: &mut dyn FnMut(&str), depth: usize) {
+        if depth > 32 {
+            return;
+        }
+        match v {
+            serde_json::Value::String(s) => visit(s),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, visit, depth + 1)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, visit, depth + 1)),
+            _ => {}
+        }
+    }
+    for v in event.other.values() {
+        walk(v, visit, 0);
+    }
+}
+
+const KEYWORD_PATHS: &[&str] = &[
+    "url.full",
+    "url.original",
+    "url.domain",
+    "url.path",
+    "url.query",
+    "user_agent.original",
+    "http.request.method",
+    "http.request.referrer",
+    "dns.question.name",
+    "dns.answers.data",
+    "tls.client.server_name",
+    "user.name",
+    "host.name",
+    "process.command_line",
+    "process.executable",
+    "file.name",
+    "file.path",
+    "email.subject",
+    "email.from.address",
+    "email.to.address",
+    "email.attachments.file.name",
+    "destination.domain",
+    "rule.name",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsigma_eval::Event as _;
+
+    fn windows_event() -> Event {
+        let mut e = Event::default();
+        e.winlog.event_id = Some(4688);
+        e.winlog.channel = Some("Security".into());
+        e.winlog.event_data.insert("NewProcessName", "C:\\x\\cmd.exe");
+        e.winlog.event_data.insert("Source Name", "Service Control Manager");
+        e.winlog.event_data.insert("ProcessId", "4460");
+        e.winlog.event_data.insert("LogonId", "0x3e7");
+        e
+    }
+
+    fn check(plan: &FieldPlan, event: &Event, field: &str, expect: Option<EventValue<'_>>) {
+        let view = SigmaView::new(event, plan);
+        assert_eq!(view.get_field(field), expect, "field {field}");
+    }
+
+    #[test]
+    fn windows_fields_resolve() {
+        let e = windows_event();
+        let mut plan = FieldPlan {
+            windows: true,
+            ..Default::default()
+        };
+        plan.renames
+            .insert("image".into(), "NewProcessName".into());
+        let s = |v: &'static str| Some(EventValue::Str(Cow::Borrowed(v)));
+        check(&plan, &e, "EventID", Some(EventValue::Int(4688)));
+        check(&plan, &e, "Image", s("C:\\x\\cmd.exe"));
+        check(&plan, &e, "newprocessname", s("C:\\x\\cmd.exe"));
+        check(&plan, &e, "SourceName", s("Service Control Manager"));
+        check(&plan, &e, "ProcessId", Some(EventValue::Int(4460)));
+        check(&plan, &e, "LogonId", s("0x3e7"));
+        check(&plan, &e, "Channel", s("Security"));
+        check(&plan, &e, "Missing", None);
+    }
+
+    #[test]
+    fn ecs_fields_resolve_in_order() {
+        let mut e = Event::default();
+        e.url.full = Some("http://a.example/x?q=1".into());
+        e.dns.answers = vec![
+            yagura_model::event::DnsAnswer {
+                data: Some("1.2.3.4".into()),
+                ..Default::default()
+            },
+            yagura_model::event::DnsAnswer {
+                data: Some("5.6.7.8".into()),
+                ..Default::default()
+            },
+        ];
+        e.set_other("zeek.dns.qtype_name", serde_json::json!("TXT"));
+        let mut plan = FieldPlan {
+            raw: Some("zeek.dns".into()),
+            ..Default::default()
+        };
+        plan.ecs.insert(
+            "c-uri".into(),
+            vec!["url.original".into(), "url.full".into()],
+        );
+        plan.ecs
+            .insert("answer".into(), vec!["dns.answers.data".into()]);
+        check(
+            &plan,
+            &e,
+            "c-uri",
+            Some(EventValue::Str(Cow::Borrowed("http://a.example/x?q=1"))),
+        );
+        check(
+            &plan,
+            &e,
+            "answer",
+            Some(EventValue::Array(vec![
+                EventValue::Str(Cow::Borrowed("1.2.3.4")),
+                EventValue::Str(Cow::Borrowed("5.6.7.8")),
+            ])),
+        );
+        check(
+            &plan,
+            &e,
+            "qtype_name",
+            Some(EventValue::Str(Cow::Borrowed("TXT"))),
+        );
+        check(
+            &plan,
+            &e,
+            "url.full",
+            Some(EventValue::Str(Cow::Borrowed("http://a.example/x?q=1"))),
+        );
+        check(&plan, &e, "nothing", None);
+    }
+
+    #[test]
+    fn spaces_are_ignored_only_as_a_fallback() {
+        assert!(eq_ignoring_spaces("Source Name", "SourceName"));
+        assert!(eq_ignoring_spaces("a b", "AB"));
+        assert!(!eq_ignoring_spaces("ab", "abc"));
+    }
+}
