@@ -314,7 +314,8 @@ impl<'a> Benign<'a> {
         // Sub-resources from shared CDNs.
         let n_cdn = self.rng.below(4);
         for _ in 0..n_cdn {
-            let Some(site) = self.rng.pick(&self.uni.cdn) else {
+            let k = self.uni.cdn_popularity.sample(&mut self.rng);
+            let Some(site) = self.uni.cdn.get(k) else {
                 break;
             };
             let resp = 1_000 + self.rng.exp(60_000.0) as u64;

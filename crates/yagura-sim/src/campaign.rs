@@ -448,10 +448,11 @@ impl<'a> Ctx<'a> {
     }
 
     fn push(&mut self, o: usize, a: Activity) {
-        if let Some(v) = self.plan.per_org.get_mut(o) {
-            if a.ts() >= self.start_ns && a.ts() < self.end_ns {
-                v.push(a);
-            }
+        if let Some(v) = self.plan.per_org.get_mut(o)
+            && a.ts() >= self.start_ns
+            && a.ts() < self.end_ns
+        {
+            v.push(a);
         }
     }
 
@@ -587,7 +588,7 @@ impl<'a> Ctx<'a> {
         let mut last = start;
         let mut n = 0u64;
         while t < end.min(self.end_ns) {
-            let lookup = n % 12 == 0;
+            let lookup = n.is_multiple_of(12);
             let req = 300 + self.rng.below(200);
             let resp = 200 + self.rng.below(300);
             self.web(o, t, who, "POST", host, path, dst, (req, resp), lookup);
@@ -826,40 +827,40 @@ fn pension(ctx: &mut Ctx<'_>, p: &PensionBreach) -> Result<(), SimError> {
         } else {
             None
         };
-        if let Some(k) = opener_idx.and_then(|i| openers.get(i)) {
-            if !opened.iter().any(|(x, _)| x == k) {
-                let t_open = t0 + (600 + ctx.rng.below(3 * 3600) as i64) * NS;
-                opened.push((*k, t_open));
-                if link_wave {
-                    let pc = &plan.pcs[(*k).min(plan.pcs.len() - 1)];
-                    ctx.web(
-                        o,
-                        t_open,
-                        (pc.ip, &pc.user),
-                        "GET",
-                        &c2a,
-                        url.trim_start_matches(&format!("http://{c2a}")),
-                        c2a_ip,
-                        (420, 271_800),
-                        true,
-                    );
-                    let mut e = ent();
-                    e.host = Some(pc.name.clone());
-                    e.src_ip = Some(pc.ip.to_string());
-                    e.user = Some(pc.user.clone());
-                    e.url = Some(url.clone());
-                    e.domain = Some(c2a.clone());
-                    e.dst_ip = Some(c2a_ip.to_string());
-                    ctx.truth(
-                        o,
-                        TruthKind::MalwareDownload,
-                        t_open,
-                        t_open + NS,
-                        e,
-                        "the link's archive downloaded through the proxy".into(),
-                        cid,
-                    );
-                }
+        if let Some(k) = opener_idx.and_then(|i| openers.get(i))
+            && !opened.iter().any(|(x, _)| x == k)
+        {
+            let t_open = t0 + (600 + ctx.rng.below(3 * 3600) as i64) * NS;
+            opened.push((*k, t_open));
+            if link_wave {
+                let pc = &plan.pcs[(*k).min(plan.pcs.len() - 1)];
+                ctx.web(
+                    o,
+                    t_open,
+                    (pc.ip, &pc.user),
+                    "GET",
+                    &c2a,
+                    url.trim_start_matches(&format!("http://{c2a}")),
+                    c2a_ip,
+                    (420, 271_800),
+                    true,
+                );
+                let mut e = ent();
+                e.host = Some(pc.name.clone());
+                e.src_ip = Some(pc.ip.to_string());
+                e.user = Some(pc.user.clone());
+                e.url = Some(url.clone());
+                e.domain = Some(c2a.clone());
+                e.dst_ip = Some(c2a_ip.to_string());
+                ctx.truth(
+                    o,
+                    TruthKind::MalwareDownload,
+                    t_open,
+                    t_open + NS,
+                    e,
+                    "the link's archive downloaded through the proxy".into(),
+                    cid,
+                );
             }
         }
     }
@@ -905,14 +906,12 @@ fn pension(ctx: &mut Ctx<'_>, p: &PensionBreach) -> Result<(), SimError> {
                 (380, 412_160),
                 true,
             );
-            let sha = ctx.hash_hex(64);
             let mut e = ent();
             e.host = Some(pc.name.clone());
             e.src_ip = Some(pc.ip.to_string());
             e.url = Some(url2);
             e.domain = Some(c2b.clone());
             e.dst_ip = Some(c2b_ip.to_string());
-            e.hash = Some(sha);
             ctx.truth(
                 o,
                 TruthKind::MalwareDownload,

@@ -180,10 +180,10 @@ pub fn simulate(cfg: &SimConfig, dir: &Path) -> Result<Summary, SimError> {
                         injected,
                         (start_ns, end_ns),
                     );
-                    if let Ok(mut v) = results.lock() {
-                        if let Some(slot) = v.get_mut(i) {
-                            *slot = Some(r);
-                        }
+                    if let Ok(mut v) = results.lock()
+                        && let Some(slot) = v.get_mut(i)
+                    {
+                        *slot = Some(r);
                     }
                 }
             });
@@ -215,17 +215,17 @@ pub fn simulate(cfg: &SimConfig, dir: &Path) -> Result<Summary, SimError> {
         "svc-backup touches every server and PC at 01:00 JST; svc-sql logs on every 15 minutes"
             .to_owned(),
     ];
-    if let Some(p) = poller_org.and_then(|i| estate.orgs.get(i)) {
-        if let Some(s) = p.servers.get(2) {
-            benign_notes.push(format!(
-                "{} ({}) of {} polls {} every {} s around the clock (a benign, rare periodic poller)",
-                s.name,
-                s.ip,
-                p.id(),
-                benign::RARE_POLLER_HOST,
-                benign::RARE_POLLER_PERIOD_S
-            ));
-        }
+    if let Some(p) = poller_org.and_then(|i| estate.orgs.get(i))
+        && let Some(s) = p.servers.get(2)
+    {
+        benign_notes.push(format!(
+            "{} ({}) of {} polls {} every {} s around the clock (a benign, rare periodic poller)",
+            s.name,
+            s.ip,
+            p.id(),
+            benign::RARE_POLLER_HOST,
+            benign::RARE_POLLER_PERIOD_S
+        ));
     }
     let summary = Summary {
         seed: cfg.seed,

@@ -64,6 +64,7 @@ pub fn push_zeek_uid(buf: &mut Vec<u8>, h: u64) {
 
 pub fn squid<S: AsRef<str>>(buf: &mut Vec<u8>, r: &Web<S>) {
     push_epoch(buf, r.ts, 3);
+    buf.push(b' ');
     // %6tr: elapsed milliseconds, right-aligned in six columns.
     let mut b = itoa::Buffer::new();
     let el = b.format(r.elapsed_ms);

@@ -144,6 +144,8 @@ pub struct Universe {
     pub sites: Vec<Site>,
     pub popularity: Zipf,
     pub cdn: Vec<Site>,
+    /// CDN popularity (a few shared hosts serve most sub-resources).
+    pub cdn_popularity: Zipf,
     /// External mail senders (partners, vendors, newsletters): (address, display name, MTA host).
     pub senders: Vec<(String, String, String)>,
 }
@@ -203,6 +205,7 @@ impl Universe {
         }
         Universe {
             popularity: Zipf::new(sites.len(), 1.0),
+            cdn_popularity: Zipf::new(CDN_HOSTS.len(), 1.2),
             sites,
             cdn,
             senders,
