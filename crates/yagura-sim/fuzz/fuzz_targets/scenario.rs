@@ -1,0 +1,10 @@
+//! Scenario files are operator input: parsing must never panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = yagura_sim::Scenario::from_toml(text);
+    }
+});
