@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod batch;
 pub mod merge;
+pub mod stages;
 
 pub use aggregate::{AggregationConfig, Aggregator, alert_id};
 

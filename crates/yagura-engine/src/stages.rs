@@ -1,0 +1,85 @@
+//! Adapters that put each detector crate into the pipeline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use yagura_analytics::Analytics;
+use yagura_intel::{LiveMatcher, ioc_alert};
+use yagura_model::{Alert, Event};
+use yagura_sigma::SigmaDetector;
+
+use crate::Stage;
+use crate::batch::EventStage;
+
+/// Indicator matching (detector `ioc`): stateless, runs in the reading threads.
+#[derive(Debug)]
+pub struct IocStage {
+    matcher: Arc<LiveMatcher>,
+    /// Matches a warninglist marked benign (reported, not alerted).
+    pub suppressed: AtomicU64,
+    /// Matches that could not become alerts (event without organization).
+    pub dropped: AtomicU64,
+}
+
+impl IocStage {
+    pub fn new(matcher: Arc<LiveMatcher>) -> IocStage {
+        IocStage { matcher, suppressed: AtomicU64::new(0), dropped: AtomicU64::new(0) }
+    }
+}
+
+impl EventStage for IocStage {
+    fn name(&self) -> &'static str {
+        "ioc"
+    }
+
+    fn on_event(&self, event: &Event, out: &mut Vec<Alert>) {
+        self.matcher.check(event, |m| {
+            if !m.alerts() {
+                self.suppressed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            match ioc_alert(event, &m) {
+                Ok(a) => out.push(a),
+                Err(_) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+}
+
+/// Sigma detection and correlation (detector `sigma`): on the ordered stream, because
+/// correlation rules keep windows in event time.
+#[derive(Debug)]
+pub struct SigmaStage(pub SigmaDetector);
+
+impl Stage for SigmaStage {
+    fn name(&self) -> &'static str {
+        "sigma"
+    }
+
+    fn on_event(&mut self, event: &Event, out: &mut Vec<Alert>) {
+        self.0.on_event(event, out);
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Alert>) {}
+}
+
+/// Behavioural analytics and network policy (detectors `analytic`, `policy`).
+#[derive(Debug)]
+pub struct AnalyticsStage(pub Analytics);
+
+impl Stage for AnalyticsStage {
+    fn name(&self) -> &'static str {
+        "analytics"
+    }
+
+    fn on_event(&mut self, event: &Event, out: &mut Vec<Alert>) {
+        self.0.observe(event);
+        out.extend(self.0.drain_alerts());
+    }
+
+    fn finish(&mut self, out: &mut Vec<Alert>) {
+        out.extend(self.0.finish());
+    }
+}
