@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use yagura_engine::batch::{self, BatchOptions, Detectors, Progress as Counters};
+use yagura_engine::stages::{AnalyticsStage, IocStage, SigmaStage};
 use yagura_formats::{Format, Reject};
 use yagura_model::{Inventory, OrgId};
 
@@ -41,6 +42,12 @@ pub struct DetectArgs {
     /// Organization of events read from files outside a telemetry directory.
     #[arg(long, value_name = "ORG-ID")]
     pub org: Option<String>,
+    /// MISP warninglists directory (`lists/*/list.json`): known-benign values do not alert.
+    #[arg(long, value_name = "DIR")]
+    pub warninglists: Option<PathBuf>,
+    /// Analytics configuration (TOML); defaults are built in.
+    #[arg(long, value_name = "FILE")]
+    pub analytics_config: Option<PathBuf>,
     /// Write rejected lines (file, line, reason) as JSON lines here.
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
@@ -65,7 +72,7 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         bail!("no telemetry files found under {}", display_paths(&args.paths));
     }
 
-    let detectors = build_detectors(&args, inventory.as_ref())?;
+    let detectors = build_detectors(&args, inventory.as_ref(), globals)?;
     tracing::info!(?detectors, files = files.len(), "starting batch detection");
 
     let rejects_out: Option<BufWriter<std::fs::File>> = args
@@ -140,8 +147,74 @@ pub fn read_inventory(path: &Path) -> anyhow::Result<Inventory> {
     Inventory::from_toml(&text).with_context(|| format!("loading {}", path.display()))
 }
 
-fn build_detectors(_args: &DetectArgs, _inventory: Option<&Inventory>) -> anyhow::Result<Detectors> {
-    Ok(Detectors::default())
+fn build_detectors(args: &DetectArgs, inventory: Option<&Inventory>, globals: &Globals) -> anyhow::Result<Detectors> {
+    let mut detectors = Detectors::default();
+
+    // Indicators: the files named with --intel, plus what `yagura intel import` stored.
+    let mut store = yagura_intel::IndicatorStore::new();
+    let snapshot = yagura_intel::persist::snapshot_path(&globals.data_dir);
+    if snapshot.is_file() {
+        store = yagura_intel::persist::load(&globals.data_dir)
+            .with_context(|| format!("loading indicators from {}", snapshot.display()))?;
+        tracing::info!(indicators = store.len(), "loaded stored indicators");
+    }
+    let defaults = yagura_intel::FeedDefaults { now: yagura_model::Timestamp::now(), ..Default::default() };
+    for path in &args.intel {
+        let reports = yagura_intel::import_path(&mut store, path, &defaults)
+            .with_context(|| format!("importing indicators from {}", path.display()))?;
+        for r in &reports {
+            tracing::info!(origin = %r.origin, added = r.added, rejected = r.rejects.len(), "indicators imported");
+            for rej in r.rejects.iter().take(5) {
+                tracing::warn!(origin = %r.origin, "indicator not imported: {rej:?}");
+            }
+        }
+    }
+    if !store.is_empty() {
+        let warninglists = match &args.warninglists {
+            Some(dir) => yagura_intel::Warninglists::load_dir(dir)
+                .with_context(|| format!("loading warninglists from {}", dir.display()))?,
+            None => yagura_intel::Warninglists::new(),
+        };
+        let matcher = yagura_intel::LiveMatcher::new(store, Arc::new(warninglists));
+        detectors.per_event.push(Arc::new(IocStage::new(Arc::new(matcher))));
+    }
+
+    // Sigma: built-in content unless disabled, plus --rules directories.
+    let opts = yagura_sigma::LoadOptions { builtin: !args.no_builtin_rules, ..Default::default() };
+    let rules = yagura_sigma::RuleSet::load_with(&args.rules, opts).context("loading Sigma rules")?;
+    let report = rules.report();
+    tracing::info!(
+        loaded = report.count(yagura_sigma::LoadStatus::Loaded),
+        unsupported = report.count(yagura_sigma::LoadStatus::Unsupported),
+        invalid = report.count(yagura_sigma::LoadStatus::Invalid),
+        "Sigma rules"
+    );
+    if !rules.rules().is_empty() {
+        let sigma = yagura_sigma::SigmaDetector::new(Arc::new(rules), None).context("preparing Sigma correlation")?;
+        detectors.ordered.push(Box::new(SigmaStage(sigma)));
+    }
+
+    // Behavioural analytics and network policy (built-in content).
+    if !args.no_builtin_rules {
+        let empty;
+        let inv = match inventory {
+            Some(inv) => inv,
+            None => {
+                empty = Inventory::from_orgs(Vec::new())?;
+                &empty
+            }
+        };
+        let config = match &args.analytics_config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                yagura_analytics::AnalyticsConfig::from_toml(&text).with_context(|| format!("loading {}", p.display()))?
+            }
+            None => yagura_analytics::AnalyticsConfig::default(),
+        };
+        let analytics = yagura_analytics::Analytics::new(config, inv).context("analytics configuration")?;
+        detectors.ordered.push(Box::new(AnalyticsStage(analytics)));
+    }
+    Ok(detectors)
 }
 
 /// Updates the progress display from the shared counters until stopped.
