@@ -178,7 +178,7 @@ impl Index {
             }
         }
         let mut nets: Vec<_> = nets.into_iter().map(|((l, v4), m)| (l, v4, m)).collect();
-        nets.sort_by(|a, b| b.0.cmp(&a.0));
+        nets.sort_by_key(|n| std::cmp::Reverse(n.0));
         ix.nets = nets;
         ix.entries = entries;
         ix.metas = metas;

@@ -381,48 +381,44 @@ pub fn url_key(raw: &str) -> Option<Cow<'_, str>> {
         .strip_prefix("http://")
         .map(|r| (r, ":80/"))
         .or_else(|| raw.strip_prefix("https://").map(|r| (r, ":443/")));
-    if let Some((rest, default_port)) = rest {
-        if let Some(slash) = rest.find('/') {
-            let host = rest.get(..slash).unwrap_or("");
-            let path = rest.get(slash..).unwrap_or("");
-            let host_ok = !host.is_empty()
-                && host.bytes().all(|b| {
-                    b.is_ascii_lowercase()
-                        || b.is_ascii_digit()
-                        || b == b'-'
-                        || b == b'.'
-                        || b == b':'
-                })
-                && !host.ends_with('.')
-                && !host.starts_with('.')
-                && !host.contains("..")
-                && !host.ends_with(':')
-                && host.bytes().filter(|&b| b == b':').count() <= 1
-                && !rest.contains(default_port)
-                && host
-                    .split('.')
-                    .all(|l| !l.is_empty() && !l.starts_with("xn--"))
-                && numeric_host_ok(host);
-            let port_ok = match host.split_once(':') {
-                Some((_, p)) => {
-                    !p.is_empty()
-                        && !p.starts_with('0')
-                        && p.len() <= 5
-                        && p.bytes().all(|b| b.is_ascii_digit())
-                        && p.parse::<u16>().is_ok()
-                }
-                None => true,
-            };
-            let path_only = path.split('?').next().unwrap_or("");
-            let path_ok = path.bytes().all(fast_url_byte_ok)
-                && !path_only.contains("/./")
-                && !path_only.contains("/../")
-                && !path_only.ends_with("/.")
-                && !path_only.ends_with("/..")
-                && !path.ends_with('?');
-            if host_ok && port_ok && path_ok {
-                return Some(Cow::Borrowed(rest));
+    if let Some((rest, default_port)) = rest
+        && let Some(slash) = rest.find('/')
+    {
+        let host = rest.get(..slash).unwrap_or("");
+        let path = rest.get(slash..).unwrap_or("");
+        let host_ok = !host.is_empty()
+            && host.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.' || b == b':'
+            })
+            && !host.ends_with('.')
+            && !host.starts_with('.')
+            && !host.contains("..")
+            && !host.ends_with(':')
+            && host.bytes().filter(|&b| b == b':').count() <= 1
+            && !rest.contains(default_port)
+            && host
+                .split('.')
+                .all(|l| !l.is_empty() && !l.starts_with("xn--"))
+            && numeric_host_ok(host);
+        let port_ok = match host.split_once(':') {
+            Some((_, p)) => {
+                !p.is_empty()
+                    && !p.starts_with('0')
+                    && p.len() <= 5
+                    && p.bytes().all(|b| b.is_ascii_digit())
+                    && p.parse::<u16>().is_ok()
             }
+            None => true,
+        };
+        let path_only = path.split('?').next().unwrap_or("");
+        let path_ok = path.bytes().all(fast_url_byte_ok)
+            && !path_only.contains("/./")
+            && !path_only.contains("/../")
+            && !path_only.ends_with("/.")
+            && !path_only.ends_with("/..")
+            && !path.ends_with('?');
+        if host_ok && port_ok && path_ok {
+            return Some(Cow::Borrowed(rest));
         }
     }
     let n = url(raw).ok()?;
@@ -520,10 +516,11 @@ pub fn classify(raw: &str) -> Result<Normalized, NormalizeError> {
             port: Some(sa.port()),
         });
     }
-    if t.contains('/') && !t.contains("://") {
-        if let Ok(n) = value(K::Cidr, t) {
-            return Ok(n);
-        }
+    if t.contains('/')
+        && !t.contains("://")
+        && let Ok(n) = value(K::Cidr, t)
+    {
+        return Ok(n);
     }
     if has_scheme(t) || t.contains('/') {
         return Ok(Normalized {
@@ -541,29 +538,30 @@ pub fn classify(raw: &str) -> Result<Normalized, NormalizeError> {
         return value(K::Email, t);
     }
     // `host:port` (not an IP): the port does not change what the name is.
-    if let Some((h, p)) = t.rsplit_once(':') {
-        if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
-            let port: u16 = p
-                .parse()
-                .map_err(|_| NormalizeError::Port(raw.to_owned()))?;
-            if let Ok(a) = ip(h) {
-                let kind = if a.is_ipv4() { K::Ipv4 } else { K::Ipv6 };
-                return Ok(Normalized {
-                    kind,
-                    value: a.to_string(),
-                    port: Some(port),
-                });
-            }
-            let d = domain(h)?;
-            if d.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-                return Err(NormalizeError::Ip(raw.to_owned()));
-            }
+    if let Some((h, p)) = t.rsplit_once(':')
+        && !p.is_empty()
+        && p.bytes().all(|b| b.is_ascii_digit())
+    {
+        let port: u16 = p
+            .parse()
+            .map_err(|_| NormalizeError::Port(raw.to_owned()))?;
+        if let Ok(a) = ip(h) {
+            let kind = if a.is_ipv4() { K::Ipv4 } else { K::Ipv6 };
             return Ok(Normalized {
-                kind: K::Domain,
-                value: d,
+                kind,
+                value: a.to_string(),
                 port: Some(port),
             });
         }
+        let d = domain(h)?;
+        if d.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Err(NormalizeError::Ip(raw.to_owned()));
+        }
+        return Ok(Normalized {
+            kind: K::Domain,
+            value: d,
+            port: Some(port),
+        });
     }
     let d = domain(t)?;
     if d.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
