@@ -61,6 +61,10 @@ pub struct Normalized {
 }
 
 const MAX_DOMAIN_LEN: usize = 253;
+/// Narrowest prefix an untyped list line may list as a network (wider ones would match a
+/// large part of the Internet and are rejected with that reason).
+pub const MIN_V4_PREFIX: u8 = 8;
+pub const MIN_V6_PREFIX: u8 = 16;
 const MAX_LABEL_LEN: usize = 63;
 
 fn is_plain_domain_byte(b: u8) -> bool {
@@ -516,11 +520,24 @@ pub fn classify(raw: &str) -> Result<Normalized, NormalizeError> {
             port: Some(sa.port()),
         });
     }
+    // A network only when written as one (no host bits): `1.2.3.4/1` is a path on a host, not
+    // half of the address space.
     if t.contains('/')
         && !t.contains("://")
-        && let Ok(n) = value(K::Cidr, t)
+        && let Ok(net) = t.parse::<IpNet>()
+        && net.addr() == net.network()
     {
-        return Ok(n);
+        let min = if net.addr().is_ipv4() {
+            MIN_V4_PREFIX
+        } else {
+            MIN_V6_PREFIX
+        };
+        if net.prefix_len() < min {
+            return Err(NormalizeError::Cidr(format!(
+                "{raw} (wider than /{min}: not an indicator)"
+            )));
+        }
+        return value(K::Cidr, t);
     }
     if has_scheme(t) || t.contains('/') {
         return Ok(Normalized {
