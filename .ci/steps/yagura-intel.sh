@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CI step for yagura-intel: external validators for the STIX 2.1 and MISP exports, plus short
-# fuzz runs when cargo-fuzz and nightly are installed. Idempotent; run from the repo root.
+# CI step for yagura-intel: the external validators of the STIX 2.1 and MISP exports
+# (stix2-validator --strict, pymisp's JSON schema, the OASIS stix2 library's ids) from a
+# virtualenv this step creates once. Idempotent; run from the repo root.
 set -euo pipefail
 
 VENV="${YAGURA_VENV:-/root/.cache/yagura-venv}"
