@@ -417,15 +417,17 @@ pub(crate) fn parse_time(s: &str) -> Option<Timestamp> {
     if let Ok(t) = Timestamp::parse_rfc3339(&s.replacen(' ', "T", 1)) {
         return Some(t);
     }
-    if s.len() == 10 && s.as_bytes().get(4) == Some(&b'-') {
-        if let Ok(t) = Timestamp::parse_rfc3339(&format!("{s}T00:00:00Z")) {
-            return Some(t);
-        }
+    if s.len() == 10
+        && s.as_bytes().get(4) == Some(&b'-')
+        && let Ok(t) = Timestamp::parse_rfc3339(&format!("{s}T00:00:00Z"))
+    {
+        return Some(t);
     }
-    if s.len() == 19 && s.as_bytes().get(10) == Some(&b' ') {
-        if let Ok(t) = Timestamp::parse_rfc3339(&format!("{}Z", s.replacen(' ', "T", 1))) {
-            return Some(t);
-        }
+    if s.len() == 19
+        && s.as_bytes().get(10) == Some(&b' ')
+        && let Ok(t) = Timestamp::parse_rfc3339(&format!("{}Z", s.replacen(' ', "T", 1)))
+    {
+        return Some(t);
     }
     Timestamp::parse_epoch_decimal(s).ok()
 }

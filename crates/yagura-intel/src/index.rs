@@ -109,7 +109,28 @@ pub struct Index {
     ips: HashMap<IpAddr, u32, foldhash::fast::RandomState>,
     /// Per prefix length (longest first): network address → first entry id.
     nets: Vec<(u8, bool, HashMap<IpAddr, u32, foldhash::fast::RandomState>)>,
+    /// One bit per IPv4 /16 that some listed IPv4 network overlaps: most addresses skip the
+    /// per-length network probes after one bit test.
+    v4_net16: Vec<u64>,
+    has_v6_nets: bool,
     hasher: foldhash::fast::FixedState,
+}
+
+fn mark_v4_net(bits: &mut [u64], n: &IpNet) {
+    let IpNet::V4(n) = n else { return };
+    let first = u32::from(n.network()) >> 16;
+    let last = u32::from(n.broadcast()) >> 16;
+    for b in first..=last {
+        if let Some(w) = bits.get_mut((b / 64) as usize) {
+            *w |= 1 << (b % 64);
+        }
+    }
+}
+
+fn v4_net16_set(bits: &[u64], ip: std::net::Ipv4Addr) -> bool {
+    let b = u32::from(ip) >> 16;
+    bits.get((b / 64) as usize)
+        .is_some_and(|w| w & (1 << (b % 64)) != 0)
 }
 
 fn table_of(kind: IndicatorKind, value: &str) -> Option<u8> {
@@ -161,6 +182,11 @@ impl Index {
                 }
                 IndicatorKind::Cidr => {
                     if let Ok(n) = e.value.parse::<IpNet>() {
+                        if ix.v4_net16.is_empty() {
+                            ix.v4_net16 = vec![0; 1024];
+                        }
+                        mark_v4_net(&mut ix.v4_net16, &n);
+                        ix.has_v6_nets |= !n.addr().is_ipv4();
                         let head = nets
                             .entry((n.prefix_len(), n.addr().is_ipv4()))
                             .or_default()
@@ -178,7 +204,7 @@ impl Index {
             }
         }
         let mut nets: Vec<_> = nets.into_iter().map(|((l, v4), m)| (l, v4, m)).collect();
-        nets.sort_by(|a, b| b.0.cmp(&a.0));
+        nets.sort_by_key(|n| std::cmp::Reverse(n.0));
         ix.nets = nets;
         ix.entries = entries;
         ix.metas = metas;
@@ -291,7 +317,20 @@ impl Index {
         if !self.ips.is_empty() {
             self.walk_ip(self.ips.get(&ip), port, &mut f);
         }
-        let v4 = ip.is_ipv4();
+        let v4 = match ip {
+            IpAddr::V4(a) => {
+                if !v4_net16_set(&self.v4_net16, a) {
+                    return;
+                }
+                true
+            }
+            IpAddr::V6(_) => {
+                if !self.has_v6_nets {
+                    return;
+                }
+                false
+            }
+        };
         for (len, is_v4, map) in &self.nets {
             if *is_v4 != v4 {
                 continue;

@@ -114,6 +114,9 @@ impl LiveMatcher {
                 !removed.contains(&key_of(r))
             })
         };
+        if snap.delta.is_empty() {
+            return n;
+        }
         n + check_event(&snap.delta, &self.warninglists, ev, &mut f, &|_| true)
     }
 

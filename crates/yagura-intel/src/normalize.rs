@@ -61,6 +61,10 @@ pub struct Normalized {
 }
 
 const MAX_DOMAIN_LEN: usize = 253;
+/// Narrowest prefix an untyped list line may list as a network (wider ones would match a
+/// large part of the Internet and are rejected with that reason).
+pub const MIN_V4_PREFIX: u8 = 8;
+pub const MIN_V6_PREFIX: u8 = 16;
 const MAX_LABEL_LEN: usize = 63;
 
 fn is_plain_domain_byte(b: u8) -> bool {
@@ -381,48 +385,44 @@ pub fn url_key(raw: &str) -> Option<Cow<'_, str>> {
         .strip_prefix("http://")
         .map(|r| (r, ":80/"))
         .or_else(|| raw.strip_prefix("https://").map(|r| (r, ":443/")));
-    if let Some((rest, default_port)) = rest {
-        if let Some(slash) = rest.find('/') {
-            let host = rest.get(..slash).unwrap_or("");
-            let path = rest.get(slash..).unwrap_or("");
-            let host_ok = !host.is_empty()
-                && host.bytes().all(|b| {
-                    b.is_ascii_lowercase()
-                        || b.is_ascii_digit()
-                        || b == b'-'
-                        || b == b'.'
-                        || b == b':'
-                })
-                && !host.ends_with('.')
-                && !host.starts_with('.')
-                && !host.contains("..")
-                && !host.ends_with(':')
-                && host.bytes().filter(|&b| b == b':').count() <= 1
-                && !rest.contains(default_port)
-                && host
-                    .split('.')
-                    .all(|l| !l.is_empty() && !l.starts_with("xn--"))
-                && numeric_host_ok(host);
-            let port_ok = match host.split_once(':') {
-                Some((_, p)) => {
-                    !p.is_empty()
-                        && !p.starts_with('0')
-                        && p.len() <= 5
-                        && p.bytes().all(|b| b.is_ascii_digit())
-                        && p.parse::<u16>().is_ok()
-                }
-                None => true,
-            };
-            let path_only = path.split('?').next().unwrap_or("");
-            let path_ok = path.bytes().all(fast_url_byte_ok)
-                && !path_only.contains("/./")
-                && !path_only.contains("/../")
-                && !path_only.ends_with("/.")
-                && !path_only.ends_with("/..")
-                && !path.ends_with('?');
-            if host_ok && port_ok && path_ok {
-                return Some(Cow::Borrowed(rest));
+    if let Some((rest, default_port)) = rest
+        && let Some(slash) = rest.find('/')
+    {
+        let host = rest.get(..slash).unwrap_or("");
+        let path = rest.get(slash..).unwrap_or("");
+        let host_ok = !host.is_empty()
+            && host.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.' || b == b':'
+            })
+            && !host.ends_with('.')
+            && !host.starts_with('.')
+            && !host.contains("..")
+            && !host.ends_with(':')
+            && host.bytes().filter(|&b| b == b':').count() <= 1
+            && !rest.contains(default_port)
+            && host
+                .split('.')
+                .all(|l| !l.is_empty() && !l.starts_with("xn--"))
+            && numeric_host_ok(host);
+        let port_ok = match host.split_once(':') {
+            Some((_, p)) => {
+                !p.is_empty()
+                    && !p.starts_with('0')
+                    && p.len() <= 5
+                    && p.bytes().all(|b| b.is_ascii_digit())
+                    && p.parse::<u16>().is_ok()
             }
+            None => true,
+        };
+        let path_only = path.split('?').next().unwrap_or("");
+        let path_ok = path.bytes().all(fast_url_byte_ok)
+            && !path_only.contains("/./")
+            && !path_only.contains("/../")
+            && !path_only.ends_with("/.")
+            && !path_only.ends_with("/..")
+            && !path.ends_with('?');
+        if host_ok && port_ok && path_ok {
+            return Some(Cow::Borrowed(rest));
         }
     }
     let n = url(raw).ok()?;
@@ -520,10 +520,24 @@ pub fn classify(raw: &str) -> Result<Normalized, NormalizeError> {
             port: Some(sa.port()),
         });
     }
-    if t.contains('/') && !t.contains("://") {
-        if let Ok(n) = value(K::Cidr, t) {
-            return Ok(n);
+    // A network only when written as one (no host bits): `1.2.3.4/1` is a path on a host, not
+    // half of the address space.
+    if t.contains('/')
+        && !t.contains("://")
+        && let Ok(net) = t.parse::<IpNet>()
+        && net.addr() == net.network()
+    {
+        let min = if net.addr().is_ipv4() {
+            MIN_V4_PREFIX
+        } else {
+            MIN_V6_PREFIX
+        };
+        if net.prefix_len() < min {
+            return Err(NormalizeError::Cidr(format!(
+                "{raw} (wider than /{min}: not an indicator)"
+            )));
         }
+        return value(K::Cidr, t);
     }
     if has_scheme(t) || t.contains('/') {
         return Ok(Normalized {
@@ -541,29 +555,30 @@ pub fn classify(raw: &str) -> Result<Normalized, NormalizeError> {
         return value(K::Email, t);
     }
     // `host:port` (not an IP): the port does not change what the name is.
-    if let Some((h, p)) = t.rsplit_once(':') {
-        if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
-            let port: u16 = p
-                .parse()
-                .map_err(|_| NormalizeError::Port(raw.to_owned()))?;
-            if let Ok(a) = ip(h) {
-                let kind = if a.is_ipv4() { K::Ipv4 } else { K::Ipv6 };
-                return Ok(Normalized {
-                    kind,
-                    value: a.to_string(),
-                    port: Some(port),
-                });
-            }
-            let d = domain(h)?;
-            if d.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-                return Err(NormalizeError::Ip(raw.to_owned()));
-            }
+    if let Some((h, p)) = t.rsplit_once(':')
+        && !p.is_empty()
+        && p.bytes().all(|b| b.is_ascii_digit())
+    {
+        let port: u16 = p
+            .parse()
+            .map_err(|_| NormalizeError::Port(raw.to_owned()))?;
+        if let Ok(a) = ip(h) {
+            let kind = if a.is_ipv4() { K::Ipv4 } else { K::Ipv6 };
             return Ok(Normalized {
-                kind: K::Domain,
-                value: d,
+                kind,
+                value: a.to_string(),
                 port: Some(port),
             });
         }
+        let d = domain(h)?;
+        if d.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Err(NormalizeError::Ip(raw.to_owned()));
+        }
+        return Ok(Normalized {
+            kind: K::Domain,
+            value: d,
+            port: Some(port),
+        });
     }
     let d = domain(t)?;
     if d.bytes().all(|b| b.is_ascii_digit() || b == b'.') {

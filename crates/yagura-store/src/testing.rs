@@ -103,6 +103,7 @@ pub fn indicator(value: &str) -> Indicator {
     Indicator {
         kind: IndicatorKind::Domain,
         value: value.to_owned(),
+        port: None,
         source: "test-feed".into(),
         confidence: 80,
         tlp: Tlp::Green,

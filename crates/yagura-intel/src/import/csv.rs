@@ -115,9 +115,9 @@ fn header_line(bytes: &[u8]) -> Option<&str> {
         .filter_map(|l| std::str::from_utf8(l).ok())
         .map(str::trim)
         .find(|l| {
-            !l.is_empty()
-                && !(l.starts_with('#')
-                    && CsvMapping::from_header(l.split(char::from(delimiter(l)))).is_none())
+            let commented_non_header = l.starts_with('#')
+                && CsvMapping::from_header(l.split(char::from(delimiter(l)))).is_none();
+            !l.is_empty() && !commented_non_header
         })
 }
 

@@ -40,15 +40,14 @@ pub(crate) fn import(
         }
         // Aliases appear in the header comments.
         for line in bytes.split(|&b| b == b'\n').take(40) {
-            if let Ok(l) = std::str::from_utf8(line) {
-                if let Some(a) = l.trim().strip_prefix("# Aliases:") {
-                    for alias in a.split(',') {
-                        let alias = alias.trim();
-                        if !alias.is_empty()
-                            && !meta.tags.iter().any(|t| t.eq_ignore_ascii_case(alias))
-                        {
-                            meta.tags.push(alias.to_owned());
-                        }
+            if let Ok(l) = std::str::from_utf8(line)
+                && let Some(a) = l.trim().strip_prefix("# Aliases:")
+            {
+                for alias in a.split(',') {
+                    let alias = alias.trim();
+                    if !alias.is_empty() && !meta.tags.iter().any(|t| t.eq_ignore_ascii_case(alias))
+                    {
+                        meta.tags.push(alias.to_owned());
                     }
                 }
             }

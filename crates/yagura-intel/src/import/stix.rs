@@ -342,10 +342,10 @@ fn attack_ids(o: &Value, tags: &mut Vec<String>) {
         .into_iter()
         .flatten()
     {
-        if str_of(r, "source_name") == Some("mitre-attack") {
-            if let Some(id) = str_of(r, "external_id") {
-                tags.push(id.to_owned());
-            }
+        if str_of(r, "source_name") == Some("mitre-attack")
+            && let Some(id) = str_of(r, "external_id")
+        {
+            tags.push(id.to_owned());
         }
     }
     for k in o
@@ -399,12 +399,10 @@ pub(crate) fn import(
     for o in &objects {
         if str_of(o, "type") == Some("relationship")
             && str_of(o, "relationship_type") == Some("indicates")
+            && let (Some(src), Some(dst)) = (str_of(o, "source_ref"), str_of(o, "target_ref"))
+            && let Some(n) = names.get(dst)
         {
-            if let (Some(src), Some(dst)) = (str_of(o, "source_ref"), str_of(o, "target_ref")) {
-                if let Some(n) = names.get(dst) {
-                    indicates.entry(src).or_default().push(n);
-                }
-            }
+            indicates.entry(src).or_default().push(n);
         }
     }
     for o in &objects {

@@ -26,8 +26,18 @@ fn classifies_list_lines() {
     );
     check("::ffff:10.0.0.1", "ipv4 10.0.0.1");
     check("162.255.119.0/24", "cidr 162.255.119.0/24");
-    check("10.1.2.3/8", "cidr 10.0.0.0/8");
+    check("10.0.0.0/8", "cidr 10.0.0.0/8");
+    check("10.1.2.3/8", "url http://10.1.2.3/8");
+    check("1.2.3.4/1", "url http://1.2.3.4/1");
+    check(
+        "0.0.0.0/0",
+        "error: invalid network \"0.0.0.0/0 (wider than /8: not an indicator)\"",
+    );
     check("10.1.2.3/32", "ipv4 10.1.2.3");
+    check(
+        "2000::/8",
+        "error: invalid network \"2000::/8 (wider than /16: not an indicator)\"",
+    );
     check("2001:db8::/32", "cidr 2001:db8::/32");
     check("Evil.Example.", "domain evil.example");
     check("*.evil.example", "domain evil.example");
