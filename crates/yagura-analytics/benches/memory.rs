@@ -34,6 +34,19 @@ fn cpu_secs() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Peak resident set size of the process so far, KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -103,6 +116,11 @@ fn main() {
     );
     assert!(after < 2 * 1024 * 1024 * 1024, "state exceeds 2 GB");
     drop(a);
+    // Peak before the second phase (whose stored input events dominate its own peak).
+    println!(
+        "peak RSS of the scale phase (VmHWM) {:.1} MiB",
+        peak_rss_kib() as f64 / 1024.0
+    );
 
     let mixed: usize = args
         .get(2)
@@ -116,10 +134,15 @@ fn main() {
     for ev in &events {
         a.observe(ev);
     }
-    let alerts = a.finish().len();
+    let alerts = a.finish();
     let cpu = cpu_secs() - cpu0;
+    let mut by_rule = std::collections::BTreeMap::new();
+    for al in &alerts {
+        *by_rule.entry(al.rule_id.clone()).or_insert(0u64) += 1;
+    }
+    let alerts = format!("{} alerts {by_rule:?}", alerts.len());
     println!(
-        "mixed: {} events (proxy/flow/DNS, 10k hosts, 20k destinations, one day), {alerts} alerts, \
+        "mixed: {} events (proxy/flow/DNS, 10k hosts, 20k destinations, one day), {alerts}, \
          cpu {cpu:.2} s ({:.2} M events per CPU-second), wall {:.2} s, tables {}",
         events.len(),
         events.len() as f64 / cpu.max(1e-9) / 1e6,

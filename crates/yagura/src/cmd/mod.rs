@@ -6,10 +6,15 @@ use clap::Subcommand;
 
 use crate::Globals;
 
+pub mod analytics;
 pub mod inventory;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Behavioural analytics and network policy: show or check their configuration, or run
+    /// them over ECS JSON lines.
+    #[command(subcommand)]
+    Analytics(analytics::AnalyticsCommand),
     /// Check and show an inventory (organizations, supervision tree, networks).
     #[command(subcommand)]
     Inventory(inventory::InventoryCommand),
@@ -17,6 +22,7 @@ pub enum Command {
 
 pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Analytics(c) => analytics::run(c, globals),
         Command::Inventory(c) => inventory::run(c, globals),
     }
 }
