@@ -100,7 +100,7 @@ fn run_files(args: &RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let progress = Progress::spinner("events", globals.quiet);
     let started = Instant::now();
     let (mut rejected, mut alerts) = (0u64, 0u64);
-    let mut write_alerts =
+    let write_alerts =
         |list: Vec<yagura_model::Alert>, out: &mut dyn Write| -> anyhow::Result<u64> {
             let n = list.len() as u64;
             for a in list {
