@@ -2,10 +2,10 @@
 //! flows.
 //!
 //! Two tiers keep the state bounded at estate scale:
-//! 1. every (host, destination) pair has a 40-byte [`Pair`]: first/last time, connection
-//!    count and an octave histogram of inter-arrival times (1 s, 2 s, 4 s … 18 h);
+//! 1. every (host, destination) pair has a 24-byte [`Pair`]: first/last time, connection
+//!    count and a histogram of inter-arrival times in bins of two octaves (1 s … ≥ 4.5 h);
 //! 2. a pair whose destination is not popular in the estate and whose intervals concentrate
-//!    in three adjacent octaves (a period ±50% spans at most three) is promoted to a
+//!    in two adjacent bins (a period ±50% spans at most two) is promoted to a
 //!    [`Candidate`] holding its last `max_samples` (time, size) samples.
 //!
 //! Every `evaluate_every_secs` of event time, each candidate's samples in the window are
@@ -37,16 +37,20 @@ use crate::prevalence::{Prevalence, secs_to_nanos};
 use crate::stats::{Spread, hash_bytes};
 
 const NANOS: f64 = 1e9;
-const OCTAVES: usize = 16;
+const BINS: usize = 8;
 
-/// Tier 1: compact statistics of one (host, destination) pair.
+/// Tier 1: compact statistics of one (host, destination) pair: 24 bytes (32 with its key in
+/// the table), so 20M pairs fit in about 1.1 GB of hash table.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Pair {
-    first: i64,
+    /// Last connection, nanoseconds.
     last: i64,
+    /// First connection, whole seconds since the epoch (u32 reaches 2106).
+    first_s: u32,
     count: u32,
-    /// Inter-arrival octave histogram (saturating; halved when a bin is full).
-    hist: [u8; OCTAVES],
+    /// Inter-arrival histogram in bins of two octaves (1–4 s, 4–16 s, … ≥ 4.5 h),
+    /// saturating; halved when a bin is full.
+    hist: [u8; BINS],
 }
 
 impl LastSeen for Pair {
@@ -55,24 +59,30 @@ impl LastSeen for Pair {
     }
 }
 
-fn octave(delta_secs: f64) -> usize {
-    if delta_secs < 1.0 {
+/// The bin of an interval: two octaves per bin. A period with ±50% jitter spans
+/// log2(1.5/0.5) ≈ 1.6 octaves, so at most two adjacent bins.
+fn bin(delta_secs: f64) -> usize {
+    if delta_secs < 1.0 || delta_secs.is_nan() {
         return 0;
     }
-    (delta_secs.log2() as usize).min(OCTAVES - 1)
+    ((delta_secs.log2() / 2.0) as usize).min(BINS - 1)
 }
 
 impl Pair {
     fn new(t: i64) -> Pair {
         Pair {
-            first: t,
             last: t,
+            first_s: u32::try_from(t.div_euclid(1_000_000_000)).unwrap_or(u32::MAX),
             count: 1,
-            hist: [0; OCTAVES],
+            hist: [0; BINS],
         }
     }
 
-    /// Share of intervals in the best three adjacent octaves.
+    fn first(&self) -> i64 {
+        i64::from(self.first_s) * 1_000_000_000
+    }
+
+    /// Share of intervals in the best two adjacent bins.
     fn concentration(&self) -> f64 {
         let total: u32 = self.hist.iter().map(|&c| u32::from(c)).sum();
         if total == 0 {
@@ -80,7 +90,7 @@ impl Pair {
         }
         let best = self
             .hist
-            .windows(3)
+            .windows(2)
             .map(|w| w.iter().map(|&c| u32::from(c)).sum::<u32>())
             .max()
             .unwrap_or(0);
@@ -253,7 +263,7 @@ impl Beacon {
             let (since, sessions) = self
                 .pairs
                 .get(&key)
-                .map_or((s.first, c.seen), |p| (p.first, u64::from(p.count)));
+                .map_or((s.first, c.seen), |p| (p.first(), u64::from(p.count)));
             let first = since.max(now.saturating_sub(window)).min(s.first);
             cx.alerts.push(beacon_alert(
                 c,
@@ -388,14 +398,14 @@ impl Detector for Beacon {
         let gap = secs_to_nanos(cfg.session_gap_secs);
         let mut new_session = true;
         let pair = self.pairs.entry(pair_key).or_insert_with(|| Pair::new(t));
-        if pair.count > 1 || pair.last != t || pair.first != t {
+        if pair.count > 1 || pair.last != t {
             let delta = t.saturating_sub(pair.last);
             if delta.abs() < gap {
                 new_session = false;
             } else if delta > 0 {
-                let bin = &mut pair.hist[octave(delta as f64 / NANOS)];
-                *bin = bin.saturating_add(1);
-                if *bin == u8::MAX {
+                let slot = &mut pair.hist[bin(delta as f64 / NANOS)];
+                *slot = slot.saturating_add(1);
+                if *slot == u8::MAX {
                     for b in &mut pair.hist {
                         *b /= 2;
                     }
@@ -569,11 +579,23 @@ mod tests {
     }
 
     #[test]
-    fn octaves() {
-        assert_eq!(octave(0.2), 0);
-        assert_eq!(octave(1.0), 0);
-        assert_eq!(octave(300.0), 8);
-        assert_eq!(octave(1e9), OCTAVES - 1);
-        assert_eq!(octave(f64::NAN), 0);
+    fn bins() {
+        assert_eq!(bin(0.2), 0);
+        assert_eq!(bin(1.0), 0);
+        assert_eq!(bin(3.9), 0);
+        assert_eq!(bin(4.0), 1);
+        assert_eq!(bin(300.0), 4);
+        assert_eq!(bin(1e9), BINS - 1);
+        assert_eq!(bin(f64::NAN), 0);
+        assert_eq!(std::mem::size_of::<Pair>(), 24);
+    }
+
+    #[test]
+    fn jittered_periods_concentrate_in_two_bins() {
+        let mut p = Pair::new(0);
+        for d in [150.0, 300.0, 449.0, 200.0, 400.0, 310.0] {
+            p.hist[bin(d)] += 1;
+        }
+        assert_eq!(p.concentration(), 1.0);
     }
 }

@@ -158,8 +158,9 @@ impl Default for PrevalenceConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct BeaconConfig {
     pub enabled: bool,
-    /// Pairs (host, destination) with compact statistics (≈ 64 bytes each with the hash
-    /// table's overhead): 20M ≈ 1.3 GB. Least recently seen are evicted beyond it.
+    /// Pairs (host, destination) with compact statistics: 33 bytes per hash-table bucket,
+    /// buckets a power of two above 8/7 of the pairs, so 20M pairs ≈ 1.1 GB (measured in
+    /// BENCHMARKS.md). Least recently seen are evicted beyond it.
     pub max_pairs: usize,
     /// Pairs promoted to full inter-arrival analysis (ring of `max_samples`; ≈ 1.2 KB each
     /// at 128 samples): 100k ≈ 120 MB.

@@ -92,10 +92,11 @@ impl Dga {
         };
         let summary = format!(
             "{who} got NXDOMAIN for {} distinct unpronounceable names within {} s (mean \
-             trigram log-likelihood {mean:.2} per character, benign names score above about \
-             -3.3), e.g. {}; {resolved}",
+             trigram log-likelihood {mean:.2} per character, threshold {:.2}), e.g. {}; \
+             {resolved}",
             hs.nx.len(),
             cfg.window_secs,
+            cfg.max_log_likelihood,
             hs.examples.join(", ")
         );
         let mut context = serde_json::Map::new();

@@ -8,7 +8,8 @@
 //! pair alerts if the destination is not popular in the estate, the volume passes the
 //! absolute thresholds, and it exceeds the host's baseline (exponentially weighted mean and
 //! variance of its earlier windows' upload totals) by `baseline_sigmas`. Only pairs with an
-//! upload get state (capped at `max_pairs`); baselines are capped at `max_hosts`.
+//! upload, or that sent more than they received, get state (capped at `max_pairs`);
+//! baselines are capped at `max_hosts`.
 
 use std::collections::HashMap;
 
@@ -249,7 +250,10 @@ impl Detector for Exfil {
         }
         let Some(dest) = view.dest else { return };
         let (bytes, upload) = upload_of(ev, view.kind);
-        if bytes < 1024 && !upload {
+        // Only what looks like sending: uploads, and traffic that sent more than it received
+        // (ordinary browsing and downloads receive more and cost no state here).
+        let received = ev.destination.bytes.or(ev.http.response.bytes).unwrap_or(0);
+        if !upload && (bytes < 1024 || bytes <= received) {
             return;
         }
         let t = view.time.nanos();

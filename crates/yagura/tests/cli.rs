@@ -91,3 +91,110 @@ fn inventory_check_syntax_error_and_missing_file() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("error: reading /definitely/not/here.toml"));
 }
+
+// ---- yagura analytics (issue 7) ----------------------------------------------------------
+
+fn analytics_data(rel: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../yagura-analytics/test_data")
+        .join(rel);
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn analytics_defaults_are_a_valid_config() {
+    let o = yagura(&["analytics", "defaults"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("[beacon]") && text.contains("min_connections"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("analytics.toml");
+    std::fs::write(&path, &text).unwrap();
+    let o = yagura(&["analytics", "check", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("valid"));
+    std::fs::write(&path, "[dga]\nwindow_secs = 0\n").unwrap();
+    let o = yagura(&["analytics", "check", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("dga.window_secs: must be greater than 0"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn analytics_run_writes_contract_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alerts.jsonl");
+    let o = yagura(&[
+        "analytics",
+        "run",
+        "--inventory",
+        &analytics_data("estate-inventory.toml"),
+        "--output",
+        out.to_str().unwrap(),
+        &analytics_data("estate-events.jsonl"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("64 events (0 rejected lines"), "{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let rules: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert!(
+                v["detector"] == "analytic" || v["detector"] == "policy",
+                "{v}"
+            );
+            v["rule_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    for want in [
+        "policy.separation_violation",
+        "auth.password_spray",
+        "dga.nxdomain_burst",
+        "beacon.periodic",
+    ] {
+        assert!(rules.iter().any(|r| r == want), "{want} missing: {rules:?}");
+    }
+}
+
+#[test]
+fn analytics_run_counts_rejected_lines_and_fails_on_a_bad_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        "not json\n{\"@timestamp\":\"2026-01-01T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    let o = yagura(&[
+        "analytics",
+        "run",
+        "--inventory",
+        &analytics_data("estate-inventory.toml"),
+        events.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 events (1 rejected lines, 1 without an organization)"),
+        "{}",
+        stderr(&o)
+    );
+    let bad = dir.path().join("inventory.toml");
+    std::fs::write(&bad, "[[org]]\nid = \"BAD ID\"\n").unwrap();
+    let o = yagura(&[
+        "analytics",
+        "run",
+        "--inventory",
+        bad.to_str().unwrap(),
+        events.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("loading inventory"), "{}", stderr(&o));
+}

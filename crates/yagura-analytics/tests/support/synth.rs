@@ -219,10 +219,12 @@ pub fn mixed_events(n: usize, hosts: usize, dests: usize) -> Vec<Event> {
                 400,
                 10_000 + rng.below(50_000),
             ),
+            // Flows come from the city, which declares no egress gateways (so they are not
+            // all policy violations, as they would be in the ministries).
             1 => flow(
                 t,
-                ORGS[o],
-                src,
+                "city",
+                host_ip(2, h),
                 IpAddr::V4(Ipv4Addr::new(198, 18, (d / 250) as u8, (d % 250) as u8 + 1)),
                 443,
                 500 + rng.below(2_000),

@@ -8,6 +8,7 @@ use crate::Globals;
 
 pub mod detect;
 pub mod intel;
+pub mod analytics;
 pub mod inventory;
 pub mod parse;
 
@@ -15,6 +16,10 @@ pub mod parse;
 pub enum Command {
     /// Batch detection over files or telemetry directories; alerts as JSON lines.
     Detect(detect::DetectArgs),
+    /// Behavioural analytics and network policy: show or check their configuration, or run
+    /// them over ECS JSON lines.
+    #[command(subcommand)]
+    Analytics(analytics::AnalyticsCommand),
     /// Check and show an inventory (organizations, supervision tree, networks).
     #[command(subcommand)]
     Inventory(inventory::InventoryCommand),
@@ -29,6 +34,7 @@ pub enum Command {
 pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
     match command {
         Command::Detect(a) => detect::run(a, globals),
+        Command::Analytics(c) => analytics::run(c, globals),
         Command::Inventory(c) => inventory::run(c, globals),
         Command::Parse(a) => parse::run(a, globals),
         Command::Intel(c) => intel::run(c, globals),
