@@ -855,8 +855,30 @@ impl<'a> Benign<'a> {
         }
     }
 
-    /// Internet background radiation at the firewall.
+    /// Internet background radiation at the firewall, and the inline sensor's benign
+    /// policy signatures (STUN from conferencing clients).
     fn internet_noise(&mut self, hour_ns: i64, sink: &mut OrgSink) {
+        if self.plan.formats.web == WebFormat::Eve {
+            for _ in 0..self.rng.round_stochastic(1.5) {
+                let Some(pc) = self.rng.pick(&self.plan.pcs) else {
+                    break;
+                };
+                let a = IdsAlert {
+                    ts: hour_ns + self.rng.below(3600 * NS as u64) as i64,
+                    src: pc.ip,
+                    src_port: 49152 + self.rng.below(16000) as u16,
+                    dst: universe::benign_ip("stun.l.google.com"),
+                    dst_port: 19302,
+                    proto: Proto::Udp,
+                    sid: 2_016_149,
+                    signature: "ET INFO Session Traversal Utilities for NAT (STUN Binding Request)",
+                    category: "Attempted User Privilege Gain",
+                    severity: 2,
+                    hostname: None,
+                };
+                sink.ids(&a);
+            }
+        }
         if !sink.has_firewall() {
             return;
         }

@@ -264,6 +264,7 @@ fn periodic_software_and_the_rare_poller_are_present() {
     let eve = read(&f.root.join("power-east/suricata/eve.json"));
     let polls = eve.matches("\"sni\":\"status.gridwatch-jp.net\"").count();
     assert_eq!(polls, 2 * 48, "every 30 minutes for 2 days");
+    assert!(eve.contains("\"event_type\":\"alert\""));
     let moh = read(&f.root.join("moh/proxy/access.log"));
     assert!(moh.matches("hb.kumoshield-av.com:443").count() > 1000);
     assert!(
