@@ -567,7 +567,10 @@ impl<'a> Ctx<'a> {
         self.push(o, Activity::Web(w));
         let f = Flow {
             ts,
-            src: border,
+            src: match p.formats.web {
+                WebFormat::Squid => p.egress,
+                WebFormat::Eve => client,
+            },
             src_port: self.port(),
             dst,
             dst_port: 80,
