@@ -37,9 +37,6 @@ pub const LATE_WEIGHTS: [f64; 24] = [
 pub const RARE_POLLER_HOST: &str = "status.gridwatch-jp.net";
 pub const RARE_POLLER_PERIOD_S: i64 = 1800;
 
-/// Upstream resolver the internal resolvers forward to.
-const UPSTREAM_DNS: Ipv4Addr = Ipv4Addr::new(61, 122, 112, 97);
-
 /// Is the JST day `day` (days since 1970-01-01 in JST) a Saturday or Sunday?
 pub fn is_weekend(jst_day: i64) -> bool {
     // 1970-01-01 was a Thursday.
@@ -198,6 +195,16 @@ impl<'a> Benign<'a> {
         }
     }
 
+    /// The source address of the client's internet flows at the border: the sanctioned egress
+    /// (the proxy, or for a city the prefecture's security cloud), or the PC behind the NAT
+    /// where the sensor sits inside it.
+    fn egress_src(&self, client: Ipv4Addr) -> Ipv4Addr {
+        match self.plan.formats.web {
+            WebFormat::Squid => self.plan.egress,
+            WebFormat::Eve => client,
+        }
+    }
+
     /// One page visit: several transactions; returns the number of proxy lines written.
     fn visit(&mut self, pc: usize, ts: i64, sink: &mut OrgSink) -> u64 {
         let r = self.rng.unit();
@@ -304,7 +311,7 @@ impl<'a> Benign<'a> {
             sink.web(&rec);
             lines += 1;
             if i == 0 && !denied {
-                self.border_flow(self.border_src(client), dst, https, t, resp, sink);
+                self.border_flow(self.egress_src(client), dst, https, t, resp, sink);
             }
             t += (self.rng.exp(0.4) * NS as f64) as i64;
             if denied {
@@ -341,7 +348,7 @@ impl<'a> Benign<'a> {
                 denied: false,
             };
             sink.web(&rec);
-            self.border_flow(self.border_src(client), site.ip, true, t, resp, sink);
+            self.border_flow(self.egress_src(client), site.ip, true, t, resp, sink);
             lines += 1;
             t += (self.rng.exp(0.2) * NS as f64) as i64;
         }
@@ -450,7 +457,7 @@ impl<'a> Benign<'a> {
             ts,
             src: self.plan.resolver,
             src_port: 1024 + self.rng.below(64000) as u16,
-            dst: UPSTREAM_DNS,
+            dst: self.plan.upstream_dns,
             dst_port: 53,
             proto: Proto::Udp,
             service: Some("dns"),
@@ -855,8 +862,30 @@ impl<'a> Benign<'a> {
         }
     }
 
-    /// Internet background radiation at the firewall.
+    /// Internet background radiation at the firewall, and the inline sensor's benign
+    /// policy signatures (STUN from conferencing clients).
     fn internet_noise(&mut self, hour_ns: i64, sink: &mut OrgSink) {
+        if self.plan.formats.web == WebFormat::Eve {
+            for _ in 0..self.rng.round_stochastic(1.5) {
+                let Some(pc) = self.rng.pick(&self.plan.pcs) else {
+                    break;
+                };
+                let a = IdsAlert {
+                    ts: hour_ns + self.rng.below(3600 * NS as u64) as i64,
+                    src: pc.ip,
+                    src_port: 49152 + self.rng.below(16000) as u16,
+                    dst: universe::benign_ip("stun.l.google.com"),
+                    dst_port: 19302,
+                    proto: Proto::Udp,
+                    sid: 2_016_149,
+                    signature: "ET INFO Session Traversal Utilities for NAT (STUN Binding Request)",
+                    category: "Attempted User Privilege Gain",
+                    severity: 2,
+                    hostname: None,
+                };
+                sink.ids(&a);
+            }
+        }
         if !sink.has_firewall() {
             return;
         }

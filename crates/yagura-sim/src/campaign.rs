@@ -100,6 +100,18 @@ fn check_keys(text: &str) -> Result<(), SimError> {
                 KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
             )));
         };
+        for (key, value) in t {
+            let bad = match value {
+                toml::Value::Integer(i) => !(0..=1_000_000).contains(i),
+                toml::Value::Float(f) => !(f.is_finite() && (0.0..=1_000_000.0).contains(f)),
+                _ => false,
+            };
+            if bad {
+                return Err(SimError::Scenario(format!(
+                    "campaign {id}: {key} = {value} is out of range (0 to 1000000)"
+                )));
+            }
+        }
         for key in t.keys() {
             if !["id", "kind", "org", "start_day"].contains(&key.as_str())
                 && !allowed.contains(&key.as_str())
@@ -555,7 +567,10 @@ impl<'a> Ctx<'a> {
         self.push(o, Activity::Web(w));
         let f = Flow {
             ts,
-            src: border,
+            src: match p.formats.web {
+                WebFormat::Squid => p.egress,
+                WebFormat::Eve => client,
+            },
             src_port: self.port(),
             dst,
             dst_port: 80,
@@ -587,6 +602,23 @@ impl<'a> Ctx<'a> {
         let mut t = start;
         let mut last = start;
         let mut n = 0u64;
+        if self.plan_of(o).formats.web == WebFormat::Eve && start < self.end_ns {
+            // The inline sensor's signature fires on the first beacon.
+            let a = IdsAlert {
+                ts: start,
+                src: who.0,
+                src_port: self.port(),
+                dst,
+                dst_port: 80,
+                proto: Proto::Tcp,
+                sid: 2_019_000 + (self.rng.below(900) as u32),
+                signature: "ET MALWARE Suspicious POST with Cookie-Only Beacon".into(),
+                category: "A Network Trojan was detected".into(),
+                severity: 1,
+                hostname: Some(host.to_owned()),
+            };
+            self.push(o, Activity::Ids(a));
+        }
         while t < end.min(self.end_ns) {
             let lookup = n.is_multiple_of(12);
             let req = 300 + self.rng.below(200);
@@ -1656,4 +1688,75 @@ fn ioc(ctx: &mut Ctx<'_>, p: &IocContact) -> Result<(), SimError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_scenario_parses_and_covers_every_campaign_kind() {
+        let s = Scenario::from_toml(DEFAULT_SCENARIO).unwrap();
+        assert_eq!(s.campaign.len(), 9);
+        for (kind, _) in KEYS {
+            let found = s.campaign.iter().any(|c| match c {
+                Campaign::PensionBreach(_) => *kind == "pension_breach",
+                Campaign::DnsTunnel(_) => *kind == "dns_tunnel",
+                Campaign::Dga(_) => *kind == "dga",
+                Campaign::PasswordSpray(_) => *kind == "password_spray",
+                Campaign::BruteForce(_) => *kind == "brute_force",
+                Campaign::SeparationViolation(_) => *kind == "separation_violation",
+                Campaign::UnsanctionedEgress(_) => *kind == "unsanctioned_egress",
+                Campaign::SharedInfrastructure(_) => *kind == "shared_infrastructure",
+                Campaign::IocContact(_) => *kind == "ioc_contact",
+            });
+            assert!(found, "{kind}");
+        }
+    }
+
+    fn err(text: &str) -> String {
+        Scenario::from_toml(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn mistakes_are_errors_that_name_the_campaign() {
+        let e = err("[[campaign]]\nid = \"x\"\nkind = \"dga\"\nburst_evry_min = 5\n");
+        assert!(
+            e.contains("campaign x: unknown parameter \"burst_evry_min\""),
+            "{e}"
+        );
+        let e = err("[[campaign]]\nid = \"x\"\nkind = \"teleport\"\n");
+        assert!(e.contains("unknown kind \"teleport\""), "{e}");
+        let e = err("[[campaign]]\nid = \"x\"\nkind = \"dga\"\nnames_per_burst = -3\n");
+        assert!(e.contains("out of range"), "{e}");
+        let e = err(
+            "[[campaign]]\nid = \"x\"\nkind = \"dga\"\n[[campaign]]\nid = \"x\"\nkind = \"dga\"\n",
+        );
+        assert!(e.contains("duplicate campaign id"), "{e}");
+        let e = err("[[campaign]]\nkind = \"dga\"\n");
+        assert!(e.contains("id"), "{e}");
+        // Parameters default when absent.
+        let s = Scenario::from_toml("[[campaign]]\nid = \"d\"\nkind = \"dga\"\n").unwrap();
+        match &s.campaign[0] {
+            Campaign::Dga(d) => assert_eq!(d.names_per_burst, 25),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn planning_is_deterministic_and_refuses_unknown_orgs() {
+        let estate = crate::estate::build(5, 8, 8).unwrap();
+        let s = Scenario::from_toml(DEFAULT_SCENARIO).unwrap();
+        let start = 1_767_538_800 * NS;
+        let end = start + 3 * 86_400 * NS;
+        let a = plan(&estate, &s, 5, start, end).unwrap();
+        let b = plan(&estate, &s, 5, start, end).unwrap();
+        assert_eq!(a.truth, b.truth);
+        assert!(a.truth.len() > 20);
+        let bad =
+            Scenario::from_toml("[[campaign]]\nid = \"x\"\nkind = \"dga\"\norg = \"nowhere\"\n")
+                .unwrap();
+        let e = plan(&estate, &bad, 5, start, end).unwrap_err().to_string();
+        assert!(e.contains("\"nowhere\" is not in the estate"), "{e}");
+    }
 }

@@ -80,6 +80,9 @@ pub struct OrgPlan {
     /// The address the organization's traffic leaves by (proxy, NAT or the security cloud).
     pub egress: Ipv4Addr,
     pub resolver: Ipv4Addr,
+    /// Where the internal resolver forwards: a public resolver (the resolver is then a
+    /// sanctioned connection point), or for a city the security cloud's resolver.
+    pub upstream_dns: Ipv4Addr,
     pub dc: Server,
     pub mail_gw: Server,
     pub file_server: Server,
@@ -226,6 +229,9 @@ const KIND_CYCLE: [OrgKind; 8] = [
     OrgKind::CiOperator,
     OrgKind::Agency,
 ];
+
+/// The public resolver the estate's resolvers forward to.
+pub const PUBLIC_RESOLVER: Ipv4Addr = Ipv4Addr::new(61, 122, 112, 97);
 
 /// Smallest estate that still has every kind of organization.
 pub const MIN_ORGS: usize = 8;
@@ -447,12 +453,15 @@ pub fn build(seed: u64, n_orgs: usize, hosts: usize) -> Result<Estate, SimError>
             "svc-scan".to_owned(),
         ];
         let admins = vec![format!("adm-{}", short), "administrator".to_owned()];
-        let mut internal_networks = vec![IpNet::V4(net)];
-        if id == "pref-cloud" {
-            // The security cloud's own segment is part of the prefecture.
-            internal_networks.truncate(1);
-        }
-        let egress_gateways = vec![IpAddr::V4(egress)];
+        let internal_networks = vec![IpNet::V4(net)];
+        let (egress_gateways, upstream_dns) = if is_city {
+            (vec![IpAddr::V4(egress)], Ipv4Addr::new(10, 3, 0, 53))
+        } else {
+            (
+                vec![IpAddr::V4(egress), IpAddr::V4(at(0, 53))],
+                PUBLIC_RESOLVER,
+            )
+        };
         plans.push(OrgPlan {
             org: Organization {
                 id: oid,
@@ -471,6 +480,7 @@ pub fn build(seed: u64, n_orgs: usize, hosts: usize) -> Result<Estate, SimError>
             proxy,
             egress,
             resolver: at(0, 53),
+            upstream_dns,
             dc,
             mail_gw,
             file_server,

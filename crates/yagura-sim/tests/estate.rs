@@ -264,6 +264,7 @@ fn periodic_software_and_the_rare_poller_are_present() {
     let eve = read(&f.root.join("power-east/suricata/eve.json"));
     let polls = eve.matches("\"sni\":\"status.gridwatch-jp.net\"").count();
     assert_eq!(polls, 2 * 48, "every 30 minutes for 2 days");
+    assert!(eve.contains("\"event_type\":\"alert\""));
     let moh = read(&f.root.join("moh/proxy/access.log"));
     assert!(moh.matches("hb.kumoshield-av.com:443").count() > 1000);
     assert!(
@@ -431,6 +432,44 @@ fn collect(root: &Path, p: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
                 .to_string_lossy()
                 .into_owned();
             out.insert(rel, fs::read(&path).unwrap());
+        }
+    }
+}
+
+#[test]
+fn internet_flows_leave_only_through_sanctioned_gateways_except_injected_ones() {
+    let f = fixture();
+    let inv = Inventory::from_toml(&read(&f.root.join("inventory.toml"))).unwrap();
+    let truth = truth();
+    for org in ["moh", "city-minato", "aist"] {
+        let allowed: Vec<std::net::IpAddr> = inv.get(org).unwrap().egress_gateways.clone();
+        let injected: HashSet<String> = truth
+            .iter()
+            .filter(|t| t.org.as_str() == org)
+            .filter_map(|t| t.entities.src_ip.clone())
+            .collect();
+        let conn = read(&f.root.join(org).join("zeek/conn.log"));
+        for line in conn.lines().filter(|l| !l.starts_with('#')) {
+            let (src, dst) = if line.starts_with('{') {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                (
+                    v["id.orig_h"].as_str().unwrap().to_owned(),
+                    v["id.resp_h"].as_str().unwrap().to_owned(),
+                )
+            } else {
+                let c: Vec<&str> = line.split('\t').collect();
+                (c[2].to_owned(), c[4].to_owned())
+            };
+            let src_ip: std::net::IpAddr = src.parse().unwrap();
+            let dst_ip: std::net::IpAddr = dst.parse().unwrap();
+            let outbound =
+                inv.addresses().is_internal(src_ip) && !inv.addresses().is_internal(dst_ip);
+            if outbound {
+                assert!(
+                    allowed.contains(&src_ip) || injected.contains(&src),
+                    "{org}: {line}"
+                );
+            }
         }
     }
 }

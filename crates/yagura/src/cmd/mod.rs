@@ -11,6 +11,9 @@ pub mod intel;
 pub mod analytics;
 pub mod inventory;
 pub mod parse;
+pub mod exercise;
+pub mod inventory;
+pub mod sim;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -29,6 +32,12 @@ pub enum Command {
     /// Threat intelligence: import indicator feeds, export STIX 2.1 / MISP, statistics.
     #[command(subcommand)]
     Intel(intel::IntelCommand),
+    /// Simulate a monitored estate: inventory, logs of every organization, intel feeds and
+    /// the ground truth of the injected campaigns.
+    Sim(sim::SimArgs),
+    /// Exercises on a simulated estate (scoring detection against the ground truth).
+    #[command(subcommand)]
+    Exercise(exercise::ExerciseCommand),
 }
 
 pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -38,5 +47,7 @@ pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
         Command::Inventory(c) => inventory::run(c, globals),
         Command::Parse(a) => parse::run(a, globals),
         Command::Intel(c) => intel::run(c, globals),
+        Command::Sim(a) => sim::run(&a, globals),
+        Command::Exercise(c) => exercise::run(c, globals),
     }
 }
