@@ -151,21 +151,34 @@ fn text(event: &Event, path: &str) -> Option<String> {
 /// The entities of an event: ECS fields first, Windows `EventData` names as fallbacks.
 pub fn entities_of(event: &Event) -> Entities {
     let user = text(event, "user.name").or_else(|| {
-        data(event, &["TargetUserName", "SubjectUserName", "User", "AccountName"])
-            .map(str::to_owned)
+        data(
+            event,
+            &["TargetUserName", "SubjectUserName", "User", "AccountName"],
+        )
+        .map(str::to_owned)
     });
-    let sha256 = event.file.hash.sha256.as_deref().map(str::to_owned).or_else(|| {
-        data(event, &["Hashes", "Hash"]).and_then(|h| {
-            h.split(',')
-                .find_map(|p| p.trim().strip_prefix("SHA256="))
-                .map(str::to_owned)
-        })
-    });
+    let sha256 = event
+        .file
+        .hash
+        .sha256
+        .as_deref()
+        .map(str::to_owned)
+        .or_else(|| {
+            data(event, &["Hashes", "Hash"]).and_then(|h| {
+                h.split(',')
+                    .find_map(|p| p.trim().strip_prefix("SHA256="))
+                    .map(str::to_owned)
+            })
+        });
     Entities {
-        host: text(event, "host.name").or_else(|| event.winlog.computer_name.as_deref().map(str::to_owned)),
+        host: text(event, "host.name")
+            .or_else(|| event.winlog.computer_name.as_deref().map(str::to_owned)),
         src_ip: event.source.ip.map(|ip| ip.to_string()).or_else(|| {
-            data(event, &["IpAddress", "SourceIp", "SourceAddress", "ClientAddress"])
-                .and_then(ip_text)
+            data(
+                event,
+                &["IpAddress", "SourceIp", "SourceAddress", "ClientAddress"],
+            )
+            .and_then(ip_text)
         }),
         user,
         domain: text(event, "url.domain")
@@ -173,9 +186,11 @@ pub fn entities_of(event: &Event) -> Entities {
             .or_else(|| text(event, "dns.question.name"))
             .or_else(|| text(event, "tls.client.server_name"))
             .or_else(|| data(event, &["QueryName", "DestinationHostname"]).map(str::to_owned)),
-        dst_ip: event.destination.ip.map(|ip| ip.to_string()).or_else(|| {
-            data(event, &["DestinationIp", "DestAddress"]).and_then(ip_text)
-        }),
+        dst_ip: event
+            .destination
+            .ip
+            .map(|ip| ip.to_string())
+            .or_else(|| data(event, &["DestinationIp", "DestAddress"]).and_then(ip_text)),
         url: text(event, "url.full").or_else(|| text(event, "url.original")),
         hash: sha256
             .or_else(|| event.file.hash.sha1.as_deref().map(str::to_owned))

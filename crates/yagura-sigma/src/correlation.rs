@@ -74,9 +74,11 @@ impl Correlator {
             return rules.evaluate(event, f);
         };
         let mut per_slot: Vec<(usize, Vec<EvaluationResult>)> = Vec::new();
-        rules.evaluate_raw(event, |s, r, _| match per_slot.iter_mut().find(|(x, _)| *x == s) {
-            Some((_, v)) => v.push(r.clone()),
-            None => per_slot.push((s, vec![r.clone()])),
+        rules.evaluate_raw(event, |s, r, _| {
+            match per_slot.iter_mut().find(|(x, _)| *x == s) {
+                Some((_, v)) => v.push(r.clone()),
+                None => per_slot.push((s, vec![r.clone()])),
+            }
         });
         let ts = event.timestamp.secs();
         for (s, dets) in per_slot {

@@ -186,10 +186,7 @@ impl std::fmt::Debug for RuleSet {
         f.debug_struct("RuleSet")
             .field("rules", &self.rules.len())
             .field("correlations", &self.correlations.len())
-            .field(
-                "slots",
-                &self.slots.iter().filter(|s| s.is_some()).count(),
-            )
+            .field("slots", &self.slots.iter().filter(|s| s.is_some()).count())
             .finish()
     }
 }
@@ -311,9 +308,11 @@ impl RuleSet {
                             .into_iter()
                             .map(|r| (s.path.clone(), s.builtin, Doc::Rule(Box::new(r)))),
                     );
-                    docs.extend(correlations.into_iter().map(|r| {
-                        (s.path.clone(), s.builtin, Doc::Correlation(Box::new(r)))
-                    }));
+                    docs.extend(
+                        correlations
+                            .into_iter()
+                            .map(|r| (s.path.clone(), s.builtin, Doc::Correlation(Box::new(r)))),
+                    );
                     docs.extend(
                         filters
                             .into_iter()
@@ -628,7 +627,9 @@ fn status_excluded(s: Option<rsigma_parser::Status>, include: bool) -> Option<St
         return None;
     }
     match s {
-        Some(Status::Deprecated) => Some("status `deprecated`: superseded rule, not evaluated".into()),
+        Some(Status::Deprecated) => {
+            Some("status `deprecated`: superseded rule, not evaluated".into())
+        }
         Some(Status::Unsupported) => {
             Some("status `unsupported`: marked by its authors as not usable as is".into())
         }
