@@ -24,7 +24,29 @@ impl SigmaMatch<'_> {
             .or_else(|| fallback.cloned())
             .ok_or(AlertError::NoOrganization)?;
         let rule = self.rule;
-        let entities = entities_of(event);
+        let mut entities = entities_of(event);
+        if let Some(c) = &self.correlation {
+            // A correlation is about its group, not about the event that closed the window:
+            // keep the entities whose value is one of the group-by values.
+            let group: Vec<&str> = c.group.iter().map(|(_, v)| v.as_str()).collect();
+            let keep = |v: &mut Option<String>| {
+                if v.as_deref().is_some_and(|x| !group.iter().any(|g| g.eq_ignore_ascii_case(x))) {
+                    *v = None;
+                }
+            };
+            let mut grouped = entities.clone();
+            keep(&mut grouped.host);
+            keep(&mut grouped.src_ip);
+            keep(&mut grouped.user);
+            keep(&mut grouped.domain);
+            keep(&mut grouped.dst_ip);
+            keep(&mut grouped.url);
+            keep(&mut grouped.hash);
+            keep(&mut grouped.email);
+            if !grouped.is_empty() {
+                entities = grouped;
+            }
+        }
         let mut evidence = Vec::new();
         if let Some((file, line)) = event.provenance() {
             evidence.push(EvidenceRef {

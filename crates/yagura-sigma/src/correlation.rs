@@ -38,7 +38,11 @@ impl Correlator {
         if rules.correlations.is_empty() {
             return Ok(Correlator { engine: None });
         }
-        let mut engine = CorrelationEngine::new(CorrelationConfig::default());
+        let mut engine = CorrelationEngine::new(CorrelationConfig {
+            // We filter correlation-only detections ourselves (see `RuleSet::correlation_only`).
+            emit_detections: true,
+            ..CorrelationConfig::default()
+        });
         for r in &rules.referenced {
             engine
                 .add_rule(r)
@@ -96,6 +100,9 @@ impl Correlator {
                 else {
                     continue;
                 };
+                if !r.is_correlation() && rules.correlation_only.contains(&rule.id) {
+                    continue;
+                }
                 let correlation = match &r.body {
                     ResultBody::Correlation(c) => Some(CorrelationHit {
                         group: c.group_key.clone(),
