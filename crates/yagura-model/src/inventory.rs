@@ -140,8 +140,15 @@ impl Inventory {
                 }
                 Some(Ok(id)) => id,
             };
-            if seen.insert(id.clone(), n).is_some() {
-                problem("id", "duplicate id".into());
+            if let Some(first) = seen.insert(id.clone(), n) {
+                problem(
+                    "id",
+                    format!(
+                        "duplicate id: [[org]] #{} repeats the id of [[org]] #{}",
+                        n + 1,
+                        first + 1
+                    ),
+                );
                 continue;
             }
             let name = r.name.unwrap_or_else(|| {

@@ -31,7 +31,7 @@ pub use indicator::{Indicator, IndicatorKind};
 pub use inventory::{AddressClass, AddressIndex, Inventory, InventoryError};
 pub use org::{OrgKind, Organization, Sector};
 pub use severity::Severity;
-pub use tenancy::{Principal, Scope};
+pub use tenancy::{Principal, Role, Scope};
 pub use time::Timestamp;
 pub use tlp::Tlp;
 

@@ -64,3 +64,54 @@ pub struct Principal {
     pub org: OrgId,
     pub scope: Scope,
 }
+
+/// What a user may do. Visibility (which organizations) comes from the user's organization
+/// through the supervision tree; the role says which actions are allowed within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Administers a center: users, inventory, configuration.
+    CenterAdmin,
+    /// Triages alerts, runs hunts, writes advisories.
+    Analyst,
+    /// Reads everything in scope including the audit trail; changes nothing.
+    Auditor,
+    /// Incident response team member: works incidents and response tasks.
+    Responder,
+    /// Security officer of one monitored organization: own organization only.
+    OrgOfficer,
+    /// Reads dashboards and lists; changes nothing.
+    ReadOnly,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::CenterAdmin,
+        Role::Analyst,
+        Role::Auditor,
+        Role::Responder,
+        Role::OrgOfficer,
+        Role::ReadOnly,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::CenterAdmin => "center-admin",
+            Role::Analyst => "analyst",
+            Role::Auditor => "auditor",
+            Role::Responder => "responder",
+            Role::OrgOfficer => "org-officer",
+            Role::ReadOnly => "read-only",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

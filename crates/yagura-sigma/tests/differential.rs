@@ -6,7 +6,8 @@
 //! yagura's map (pySigma without a processing pipeline ignores them), so the comparison is of
 //! the detection logic. The Python peer runs from a virtualenv built by
 //! `.ci/steps/yagura-sigma.sh`; point `YAGURA_PYSIGMA_PYTHON` at its interpreter. Without it
-//! the test prints a notice and passes, unless `YAGURA_REQUIRE_PEERS=1`.
+//! (or a venv at `$CARGO_TARGET_DIR/pysigma-venv`) the test prints a notice and passes, unless
+//! `YAGURA_REQUIRE_PEERS=1`. It is `#[ignore]`d in the plain workspace run (it takes ~2 min).
 
 mod common;
 
@@ -20,7 +21,10 @@ use yagura_sigma::{LoadOptions, LoadStatus, RuleKind, RuleSet};
 const INTENTIONAL: &[(&str, &str)] = &[];
 
 fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("YAGURA_PYSIGMA_PYTHON").map(PathBuf::from)?;
+    let p = match std::env::var_os("YAGURA_PYSIGMA_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(std::env::var_os("CARGO_TARGET_DIR")?).join("pysigma-venv/bin/python"),
+    };
     p.exists().then_some(p)
 }
 
@@ -50,6 +54,7 @@ fn flat(e: &yagura_model::Event) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "needs the pySigma peer (~2 min): run by .ci/steps/yagura-sigma.sh with --ignored"]
 fn matches_equal_pysigma_sqlite() {
     let Some(py) = python() else {
         if std::env::var("YAGURA_REQUIRE_PEERS").as_deref() == Ok("1") {

@@ -1,0 +1,97 @@
+//! The state store: everything yagura remembers that is not raw telemetry.
+//!
+//! [`StateStore`] is the backend-neutral interface; [`SqliteStore`] is the embedded default
+//! (bundled SQLite, no server). A PostgreSQL backend is meant to implement the same trait and
+//! pass the same suite: [`state_store_suite!`] expands the whole behavioural test suite for any
+//! constructor expression, the way Quickwit tests every metastore.
+//!
+//! **Tenancy is enforced here.** Every read of tenant data takes the caller's [`Scope`] and
+//! returns only rows of organizations in it; an id outside the scope reads as "not found",
+//! never as "forbidden" (no existence oracle). Writes name their organization explicitly and
+//! are checked against the scope by [`StateStore`] methods that take one.
+//!
+//! Architecture invariant: this crate knows nothing of HTTP, sessions or password hashing; it
+//! stores what it is given (credential hashes are opaque strings) and filters by scope.
+
+mod error;
+mod sqlite;
+pub mod testing;
+mod types;
+
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+#[doc(hidden)]
+pub use {rusqlite, serde_json, yagura_model};
+
+use yagura_model::{Alert, Incident, Indicator, Organization, Scope};
+
+/// The state store interface. Implementations must be usable from many threads.
+pub trait StateStore: Send + Sync {
+    // ---- organizations --------------------------------------------------------------------
+
+    /// Replaces the stored inventory with `orgs` (inventory reload).
+    fn replace_orgs(&self, orgs: &[Organization]) -> Result<(), StoreError>;
+    /// The organizations in scope, ordered by id.
+    fn list_orgs(&self, scope: &Scope) -> Result<Vec<Organization>, StoreError>;
+
+    // ---- users and API tokens -------------------------------------------------------------
+
+    fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;
+    /// Authentication lookup by login name: deliberately unscoped (there is no caller yet).
+    fn user_for_login(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
+    fn list_users(&self, scope: &Scope) -> Result<Vec<User>, StoreError>;
+    fn set_user_disabled(&self, scope: &Scope, id: i64, disabled: bool) -> Result<(), StoreError>;
+    fn create_token(&self, token: &NewToken) -> Result<ApiToken, StoreError>;
+    /// Token lookup by its hash (unscoped: authentication).
+    fn token_for_hash(&self, hash: &str) -> Result<Option<ApiToken>, StoreError>;
+    fn list_tokens(&self, scope: &Scope) -> Result<Vec<ApiToken>, StoreError>;
+    fn revoke_token(&self, scope: &Scope, id: i64) -> Result<(), StoreError>;
+
+    // ---- alerts ---------------------------------------------------------------------------
+
+    /// Inserts alerts; an alert whose id exists already is folded in (count, times, evidence).
+    fn upsert_alerts(&self, alerts: &[Alert]) -> Result<usize, StoreError>;
+    fn get_alert(&self, scope: &Scope, id: &str) -> Result<Option<StoredAlert>, StoreError>;
+    fn list_alerts(
+        &self,
+        scope: &Scope,
+        filter: &AlertFilter,
+        page: &Page,
+    ) -> Result<Vec<StoredAlert>, StoreError>;
+    fn count_alerts(&self, scope: &Scope, filter: &AlertFilter) -> Result<u64, StoreError>;
+    fn set_alert_status(
+        &self,
+        scope: &Scope,
+        id: &str,
+        status: AlertStatus,
+    ) -> Result<(), StoreError>;
+
+    // ---- incidents ------------------------------------------------------------------------
+
+    fn upsert_incident(&self, incident: &Incident) -> Result<(), StoreError>;
+    fn get_incident(&self, scope: &Scope, id: &str) -> Result<Option<Incident>, StoreError>;
+    fn list_incidents(
+        &self,
+        scope: &Scope,
+        filter: &IncidentFilter,
+        page: &Page,
+    ) -> Result<Vec<Incident>, StoreError>;
+
+    // ---- indicators -----------------------------------------------------------------------
+
+    /// Stores indicators owned by `org` (the organization that submitted or imported them).
+    fn upsert_indicators(
+        &self,
+        org: &yagura_model::OrgId,
+        indicators: &[Indicator],
+    ) -> Result<usize, StoreError>;
+    fn list_indicators(&self, scope: &Scope, page: &Page) -> Result<Vec<Indicator>, StoreError>;
+    fn count_indicators(&self, scope: &Scope) -> Result<u64, StoreError>;
+
+    // ---- audit trail (append-only) --------------------------------------------------------
+
+    fn append_audit(&self, record: &NewAuditRecord) -> Result<i64, StoreError>;
+    fn list_audit(&self, scope: &Scope, page: &Page) -> Result<Vec<AuditRecord>, StoreError>;
+}

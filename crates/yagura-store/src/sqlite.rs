@@ -1,0 +1,852 @@
+//! The embedded backend: one SQLite database file (bundled SQLite, WAL journal).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use yagura_model::{
+    Alert, Incident, Indicator, OrgId, Organization, Role, Scope, Severity, Timestamp,
+};
+
+use crate::StateStore;
+use crate::error::StoreError;
+use crate::types::*;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+/// Never edit a released migration: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema
+    r#"
+    CREATE TABLE orgs (
+        id   TEXT PRIMARY KEY,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        display_name  TEXT NOT NULL,
+        org           TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        disabled      INTEGER NOT NULL DEFAULT 0,
+        created       INTEGER NOT NULL
+    );
+    CREATE INDEX users_org ON users(org);
+    CREATE TABLE api_tokens (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        org        TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        scopes     TEXT NOT NULL,
+        expires    INTEGER,
+        revoked    INTEGER NOT NULL DEFAULT 0,
+        created    INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE TABLE alerts (
+        id          TEXT PRIMARY KEY,
+        org         TEXT NOT NULL,
+        time        INTEGER NOT NULL,
+        detector    TEXT NOT NULL,
+        rule_id     TEXT NOT NULL,
+        severity    INTEGER NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'new',
+        incident_id TEXT,
+        title       TEXT NOT NULL,
+        summary     TEXT NOT NULL,
+        body        TEXT NOT NULL
+    );
+    CREATE INDEX alerts_org_time ON alerts(org, time DESC, id);
+    CREATE INDEX alerts_time ON alerts(time DESC, id);
+    CREATE TABLE incidents (
+        id          TEXT PRIMARY KEY,
+        org         TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        severity    INTEGER NOT NULL,
+        campaign_id TEXT,
+        updated     INTEGER NOT NULL,
+        body        TEXT NOT NULL
+    );
+    CREATE INDEX incidents_org ON incidents(org, updated DESC);
+    CREATE TABLE indicators (
+        org    TEXT NOT NULL,
+        kind   TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        source TEXT NOT NULL,
+        body   TEXT NOT NULL,
+        PRIMARY KEY (org, kind, value, source)
+    );
+    CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        time    INTEGER NOT NULL,
+        actor   TEXT NOT NULL,
+        org     TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX audit_org ON audit(org, id);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only'); END;
+    "#,
+];
+
+/// SQLite-backed [`StateStore`].
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        SqliteStore::init(conn)
+    }
+
+    /// A private in-memory database (tests, one-shot commands).
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        SqliteStore::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<SqliteStore, StoreError> {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The schema version in force.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (statements are
+        // atomic), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let supported = MIGRATIONS.len() as i64;
+    if current > supported {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::debug!(version = i + 1, "applied state-store migration");
+    }
+    Ok(())
+}
+
+/// `col IN (?, ?, …)` for the scope's organizations; `0` (false) for an empty scope.
+fn scope_clause(scope: &Scope, col: &str, args: &mut Vec<SqlValue>) -> String {
+    if scope.is_empty() {
+        return "0".to_owned();
+    }
+    let marks = vec!["?"; scope.len()].join(",");
+    args.extend(scope.iter().map(|o| SqlValue::Text(o.to_string())));
+    format!("{col} IN ({marks})")
+}
+
+fn severity_rank(s: Severity) -> i64 {
+    Severity::ALL.iter().position(|x| *x == s).unwrap_or(0) as i64
+}
+
+fn corrupt(table: &'static str, id: impl Into<String>, reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        table,
+        id: id.into(),
+        reason: reason.to_string(),
+    }
+}
+
+fn parse_org(table: &'static str, id: &str, s: &str) -> Result<OrgId, StoreError> {
+    OrgId::new(s).map_err(|e| corrupt(table, id, e))
+}
+
+fn parse_role(table: &'static str, id: &str, s: &str) -> Result<Role, StoreError> {
+    Role::parse(s).ok_or_else(|| corrupt(table, id, format!("unknown role {s:?}")))
+}
+
+struct UserRow {
+    id: i64,
+    name: String,
+    display_name: String,
+    org: String,
+    role: String,
+    disabled: bool,
+    created: i64,
+    password_hash: String,
+}
+
+impl UserRow {
+    const COLUMNS: &'static str =
+        "id, name, display_name, org, role, disabled, created, password_hash";
+
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+        Ok(UserRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            display_name: r.get(2)?,
+            org: r.get(3)?,
+            role: r.get(4)?,
+            disabled: r.get(5)?,
+            created: r.get(6)?,
+            password_hash: r.get(7)?,
+        })
+    }
+
+    fn into_record(self) -> Result<UserRecord, StoreError> {
+        let id = self.id.to_string();
+        Ok(UserRecord {
+            user: User {
+                id: self.id,
+                org: parse_org("users", &id, &self.org)?,
+                role: parse_role("users", &id, &self.role)?,
+                name: self.name,
+                display_name: self.display_name,
+                disabled: self.disabled,
+                created: Timestamp::from_nanos(self.created),
+            },
+            password_hash: self.password_hash,
+        })
+    }
+}
+
+struct TokenRow {
+    id: i64,
+    name: String,
+    org: String,
+    role: String,
+    token_hash: String,
+    scopes: String,
+    expires: Option<i64>,
+    revoked: bool,
+    created: i64,
+    created_by: String,
+}
+
+impl TokenRow {
+    const COLUMNS: &'static str =
+        "id, name, org, role, token_hash, scopes, expires, revoked, created, created_by";
+
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+        Ok(TokenRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            org: r.get(2)?,
+            role: r.get(3)?,
+            token_hash: r.get(4)?,
+            scopes: r.get(5)?,
+            expires: r.get(6)?,
+            revoked: r.get(7)?,
+            created: r.get(8)?,
+            created_by: r.get(9)?,
+        })
+    }
+
+    fn into_token(self) -> Result<ApiToken, StoreError> {
+        let id = self.id.to_string();
+        Ok(ApiToken {
+            id: self.id,
+            org: parse_org("api_tokens", &id, &self.org)?,
+            role: parse_role("api_tokens", &id, &self.role)?,
+            scopes: serde_json::from_str(&self.scopes)
+                .map_err(|e| corrupt("api_tokens", &id, e))?,
+            name: self.name,
+            token_hash: self.token_hash,
+            expires: self.expires.map(Timestamp::from_nanos),
+            revoked: self.revoked,
+            created: Timestamp::from_nanos(self.created),
+            created_by: self.created_by,
+        })
+    }
+}
+
+fn read_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, Option<String>)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn decode_alert(
+    (id, body, status, incident_id): (String, String, String, Option<String>),
+) -> Result<StoredAlert, StoreError> {
+    let alert: Alert = serde_json::from_str(&body).map_err(|e| corrupt("alerts", &id, e))?;
+    let status = AlertStatus::parse(&status)
+        .ok_or_else(|| corrupt("alerts", &id, format!("unknown status {status:?}")))?;
+    Ok(StoredAlert {
+        alert,
+        status,
+        incident_id,
+    })
+}
+
+impl StateStore for SqliteStore {
+    fn replace_orgs(&self, orgs: &[Organization]) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM orgs", [])?;
+        {
+            let mut ins = tx.prepare("INSERT INTO orgs (id, body) VALUES (?1, ?2)")?;
+            for o in orgs {
+                let body =
+                    serde_json::to_string(o).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                ins.execute(params![o.id.as_str(), body])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn list_orgs(&self, scope: &Scope) -> Result<Vec<Organization>, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let clause = scope_clause(scope, "id", &mut args);
+        let mut st = conn.prepare(&format!(
+            "SELECT id, body FROM orgs WHERE {clause} ORDER BY id"
+        ))?;
+        let rows = st.query_map(params_from_iter(args), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|row| {
+            let (id, body) = row?;
+            serde_json::from_str(&body).map_err(|e| corrupt("orgs", id, e))
+        })
+        .collect()
+    }
+
+    fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
+        let conn = self.lock();
+        let created = Timestamp::now();
+        let res = conn.execute(
+            "INSERT INTO users (name, display_name, org, role, password_hash, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![user.name, user.display_name, user.org.as_str(), user.role.as_str(), user.password_hash, created.nanos()],
+        );
+        match res {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                return Err(StoreError::Conflict(format!("user {:?}", user.name)));
+            }
+            other => other?,
+        };
+        Ok(User {
+            id: conn.last_insert_rowid(),
+            name: user.name.clone(),
+            display_name: user.display_name.clone(),
+            org: user.org.clone(),
+            role: user.role,
+            disabled: false,
+            created,
+        })
+    }
+
+    fn user_for_login(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(
+                &format!("SELECT {} FROM users WHERE name = ?1", UserRow::COLUMNS),
+                [name],
+                UserRow::read,
+            )
+            .optional()?;
+        row.map(UserRow::into_record).transpose()
+    }
+
+    fn list_users(&self, scope: &Scope) -> Result<Vec<User>, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let clause = scope_clause(scope, "org", &mut args);
+        let mut st = conn.prepare(&format!(
+            "SELECT {} FROM users WHERE {clause} ORDER BY name",
+            UserRow::COLUMNS
+        ))?;
+        let rows = st.query_map(params_from_iter(args), UserRow::read)?;
+        rows.map(|r| Ok(r?.into_record()?.user)).collect()
+    }
+
+    fn set_user_disabled(&self, scope: &Scope, id: i64, disabled: bool) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let mut args = vec![
+            SqlValue::Integer(i64::from(disabled)),
+            SqlValue::Integer(id),
+        ];
+        let clause = scope_clause(scope, "org", &mut args);
+        let n = conn.execute(
+            &format!("UPDATE users SET disabled = ? WHERE id = ? AND {clause}"),
+            params_from_iter(args),
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "user",
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn create_token(&self, token: &NewToken) -> Result<ApiToken, StoreError> {
+        let conn = self.lock();
+        let created = Timestamp::now();
+        let scopes =
+            serde_json::to_string(&token.scopes).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        conn.execute(
+            "INSERT INTO api_tokens (name, org, role, token_hash, scopes, expires, created, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                token.name,
+                token.org.as_str(),
+                token.role.as_str(),
+                token.token_hash,
+                scopes,
+                token.expires.map(Timestamp::nanos),
+                created.nanos(),
+                token.created_by
+            ],
+        )?;
+        Ok(ApiToken {
+            id: conn.last_insert_rowid(),
+            name: token.name.clone(),
+            org: token.org.clone(),
+            role: token.role,
+            token_hash: token.token_hash.clone(),
+            scopes: token.scopes.clone(),
+            expires: token.expires,
+            revoked: false,
+            created,
+            created_by: token.created_by.clone(),
+        })
+    }
+
+    fn token_for_hash(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(
+                &format!(
+                    "SELECT {} FROM api_tokens WHERE token_hash = ?1",
+                    TokenRow::COLUMNS
+                ),
+                [hash],
+                TokenRow::read,
+            )
+            .optional()?;
+        row.map(TokenRow::into_token).transpose()
+    }
+
+    fn list_tokens(&self, scope: &Scope) -> Result<Vec<ApiToken>, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let clause = scope_clause(scope, "org", &mut args);
+        let mut st = conn.prepare(&format!(
+            "SELECT {} FROM api_tokens WHERE {clause} ORDER BY id",
+            TokenRow::COLUMNS
+        ))?;
+        let rows = st.query_map(params_from_iter(args), TokenRow::read)?;
+        rows.map(|r| r?.into_token()).collect()
+    }
+
+    fn revoke_token(&self, scope: &Scope, id: i64) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let mut args = vec![SqlValue::Integer(id)];
+        let clause = scope_clause(scope, "org", &mut args);
+        let n = conn.execute(
+            &format!("UPDATE api_tokens SET revoked = 1 WHERE id = ? AND {clause}"),
+            params_from_iter(args),
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "token",
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn upsert_alerts(&self, alerts: &[Alert]) -> Result<usize, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut get = tx.prepare("SELECT body FROM alerts WHERE id = ?1")?;
+            let mut ins = tx.prepare(
+                "INSERT INTO alerts (id, org, time, detector, rule_id, severity, title, summary, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT(id) DO UPDATE SET time = excluded.time, severity = excluded.severity,
+                    title = excluded.title, summary = excluded.summary, body = excluded.body",
+            )?;
+            for a in alerts {
+                let existing: Option<String> = get.query_row([&a.id], |r| r.get(0)).optional()?;
+                let merged = match existing {
+                    Some(body) => {
+                        let mut old: Alert =
+                            serde_json::from_str(&body).map_err(|e| corrupt("alerts", &a.id, e))?;
+                        if old.org != a.org {
+                            return Err(StoreError::Conflict(format!(
+                                "alert {} belongs to another organization",
+                                a.id
+                            )));
+                        }
+                        old.absorb(a);
+                        old.time = old.time.max(a.time);
+                        old.summary.clone_from(&a.summary);
+                        old
+                    }
+                    None => a.clone(),
+                };
+                let body = serde_json::to_string(&merged)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                ins.execute(params![
+                    merged.id,
+                    merged.org.as_str(),
+                    merged.time.nanos(),
+                    merged.detector.as_str(),
+                    merged.rule_id,
+                    severity_rank(merged.severity),
+                    merged.title,
+                    merged.summary,
+                    body
+                ])?;
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn get_alert(&self, scope: &Scope, id: &str) -> Result<Option<StoredAlert>, StoreError> {
+        let conn = self.lock();
+        let mut args = vec![SqlValue::Text(id.to_owned())];
+        let clause = scope_clause(scope, "org", &mut args);
+        let row = conn
+            .query_row(
+                &format!(
+                    "SELECT id, body, status, incident_id FROM alerts WHERE id = ? AND {clause}"
+                ),
+                params_from_iter(args),
+                read_alert,
+            )
+            .optional()?;
+        row.map(decode_alert).transpose()
+    }
+
+    fn list_alerts(
+        &self,
+        scope: &Scope,
+        filter: &AlertFilter,
+        page: &Page,
+    ) -> Result<Vec<StoredAlert>, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let where_ = alert_where(scope, filter, &mut args);
+        args.push(SqlValue::Integer(page.clamped_limit()));
+        args.push(SqlValue::Integer(page.offset as i64));
+        let mut st = conn.prepare(&format!(
+            "SELECT id, body, status, incident_id FROM alerts WHERE {where_} ORDER BY time DESC, id LIMIT ? OFFSET ?"
+        ))?;
+        let rows = st.query_map(params_from_iter(args), read_alert)?;
+        rows.map(|r| decode_alert(r?)).collect()
+    }
+
+    fn count_alerts(&self, scope: &Scope, filter: &AlertFilter) -> Result<u64, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let where_ = alert_where(scope, filter, &mut args);
+        let n: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM alerts WHERE {where_}"),
+            params_from_iter(args),
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    fn set_alert_status(
+        &self,
+        scope: &Scope,
+        id: &str,
+        status: AlertStatus,
+    ) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let mut args = vec![
+            SqlValue::Text(status.as_str().to_owned()),
+            SqlValue::Text(id.to_owned()),
+        ];
+        let clause = scope_clause(scope, "org", &mut args);
+        let n = conn.execute(
+            &format!("UPDATE alerts SET status = ? WHERE id = ? AND {clause}"),
+            params_from_iter(args),
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "alert",
+                id: id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    fn upsert_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let existing_org: Option<String> = tx
+            .query_row(
+                "SELECT org FROM incidents WHERE id = ?1",
+                [&incident.id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if existing_org.is_some_and(|o| o != incident.org.as_str()) {
+            return Err(StoreError::Conflict(format!(
+                "incident {} belongs to another organization",
+                incident.id
+            )));
+        }
+        let body =
+            serde_json::to_string(incident).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO incidents (id, org, status, severity, campaign_id, updated, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(id) DO UPDATE SET status = excluded.status, severity = excluded.severity,
+                campaign_id = excluded.campaign_id, updated = excluded.updated, body = excluded.body",
+            params![
+                incident.id,
+                incident.org.as_str(),
+                incident.status.as_str(),
+                severity_rank(incident.severity),
+                incident.campaign_id,
+                incident.updated.nanos(),
+                body
+            ],
+        )?;
+        {
+            let mut link =
+                tx.prepare("UPDATE alerts SET incident_id = ?1 WHERE id = ?2 AND org = ?3")?;
+            for a in &incident.alert_ids {
+                link.execute(params![incident.id, a, incident.org.as_str()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn get_incident(&self, scope: &Scope, id: &str) -> Result<Option<Incident>, StoreError> {
+        let conn = self.lock();
+        let mut args = vec![SqlValue::Text(id.to_owned())];
+        let clause = scope_clause(scope, "org", &mut args);
+        let body: Option<String> = conn
+            .query_row(
+                &format!("SELECT body FROM incidents WHERE id = ? AND {clause}"),
+                params_from_iter(args),
+                |r| r.get(0),
+            )
+            .optional()?;
+        body.map(|b| serde_json::from_str(&b).map_err(|e| corrupt("incidents", id, e)))
+            .transpose()
+    }
+
+    fn list_incidents(
+        &self,
+        scope: &Scope,
+        filter: &IncidentFilter,
+        page: &Page,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let mut conds = vec![scope_clause(scope, "org", &mut args)];
+        if let Some(org) = &filter.org {
+            conds.push("org = ?".into());
+            args.push(SqlValue::Text(org.to_string()));
+        }
+        if let Some(status) = filter.status {
+            conds.push("status = ?".into());
+            args.push(SqlValue::Text(status.as_str().into()));
+        }
+        if filter.open_only {
+            conds.push("status != 'closed'".into());
+        }
+        if let Some(c) = &filter.campaign_id {
+            conds.push("campaign_id = ?".into());
+            args.push(SqlValue::Text(c.clone()));
+        }
+        args.push(SqlValue::Integer(page.clamped_limit()));
+        args.push(SqlValue::Integer(page.offset as i64));
+        let mut st = conn.prepare(&format!(
+            "SELECT id, body FROM incidents WHERE {} ORDER BY updated DESC, id LIMIT ? OFFSET ?",
+            conds.join(" AND ")
+        ))?;
+        let rows = st.query_map(params_from_iter(args), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|r| {
+            let (id, body) = r?;
+            serde_json::from_str(&body).map_err(|e| corrupt("incidents", id, e))
+        })
+        .collect()
+    }
+
+    fn upsert_indicators(
+        &self,
+        org: &OrgId,
+        indicators: &[Indicator],
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        {
+            let mut ins = tx.prepare(
+                "INSERT INTO indicators (org, kind, value, source, body) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(org, kind, value, source) DO UPDATE SET body = excluded.body",
+            )?;
+            for i in indicators {
+                let body =
+                    serde_json::to_string(i).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                ins.execute(params![
+                    org.as_str(),
+                    i.kind.as_str(),
+                    i.value,
+                    i.source,
+                    body
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(indicators.len())
+    }
+
+    fn list_indicators(&self, scope: &Scope, page: &Page) -> Result<Vec<Indicator>, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let clause = scope_clause(scope, "org", &mut args);
+        args.push(SqlValue::Integer(page.clamped_limit()));
+        args.push(SqlValue::Integer(page.offset as i64));
+        let mut st = conn.prepare(&format!(
+            "SELECT value, body FROM indicators WHERE {clause} ORDER BY kind, value, source LIMIT ? OFFSET ?"
+        ))?;
+        let rows = st.query_map(params_from_iter(args), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|r| {
+            let (value, body) = r?;
+            serde_json::from_str(&body).map_err(|e| corrupt("indicators", value, e))
+        })
+        .collect()
+    }
+
+    fn count_indicators(&self, scope: &Scope) -> Result<u64, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let clause = scope_clause(scope, "org", &mut args);
+        let n: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM indicators WHERE {clause}"),
+            params_from_iter(args),
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    fn append_audit(&self, record: &NewAuditRecord) -> Result<i64, StoreError> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO audit (time, actor, org, action, target, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                record.time.nanos(),
+                record.actor,
+                record.org.as_str(),
+                record.action,
+                record.target,
+                record.details.to_string()
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn list_audit(&self, scope: &Scope, page: &Page) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let clause = scope_clause(scope, "org", &mut args);
+        args.push(SqlValue::Integer(page.clamped_limit()));
+        args.push(SqlValue::Integer(page.offset as i64));
+        let mut st = conn.prepare(&format!(
+            "SELECT id, time, actor, org, action, target, details FROM audit WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?"
+        ))?;
+        let rows = st.query_map(params_from_iter(args), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (id, time, actor, org, action, target, details) = r?;
+            let key = id.to_string();
+            Ok(AuditRecord {
+                id,
+                time: Timestamp::from_nanos(time),
+                actor,
+                org: parse_org("audit", &key, &org)?,
+                action,
+                target,
+                details: serde_json::from_str(&details).map_err(|e| corrupt("audit", key, e))?,
+            })
+        })
+        .collect()
+    }
+}
+
+fn alert_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> String {
+    let mut conds = vec![scope_clause(scope, "org", args)];
+    if let Some(org) = &f.org {
+        conds.push("org = ?".into());
+        args.push(SqlValue::Text(org.to_string()));
+    }
+    if let Some(s) = f.min_severity {
+        conds.push("severity >= ?".into());
+        args.push(SqlValue::Integer(severity_rank(s)));
+    }
+    if let Some(d) = f.detector {
+        conds.push("detector = ?".into());
+        args.push(SqlValue::Text(d.as_str().into()));
+    }
+    if let Some(r) = &f.rule_id {
+        conds.push("rule_id = ?".into());
+        args.push(SqlValue::Text(r.clone()));
+    }
+    if let Some(s) = f.status {
+        conds.push("status = ?".into());
+        args.push(SqlValue::Text(s.as_str().into()));
+    }
+    if let Some(t) = f.since {
+        conds.push("time >= ?".into());
+        args.push(SqlValue::Integer(t.nanos()));
+    }
+    if let Some(t) = f.until {
+        conds.push("time < ?".into());
+        args.push(SqlValue::Integer(t.nanos()));
+    }
+    if let Some(text) = &f.text {
+        conds.push(
+            "(instr(lower(title), lower(?)) > 0 OR instr(lower(summary), lower(?)) > 0)".into(),
+        );
+        args.push(SqlValue::Text(text.clone()));
+        args.push(SqlValue::Text(text.clone()));
+    }
+    conds.join(" AND ")
+}

@@ -1,0 +1,107 @@
+//! The backend suite on SQLite, in memory and on disk, plus SQLite-specific checks.
+
+mod in_memory {
+    yagura_store::state_store_suite!(yagura_store::SqliteStore::in_memory().unwrap());
+}
+
+mod on_disk {
+    yagura_store::state_store_suite!({
+        // Each test gets its own file; the directory lives as long as the process (tests are short).
+        let dir = tempfile::tempdir().unwrap().keep();
+        yagura_store::SqliteStore::open(&dir.join("state.db")).unwrap()
+    });
+}
+
+use yagura_store::testing::*;
+use yagura_store::{NewAuditRecord, SqliteStore, StateStore};
+
+#[test]
+fn migrations_are_idempotent_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.replace_orgs(fixture_inventory().orgs()).unwrap();
+        s.upsert_alerts(&[alert(
+            "a1",
+            "moh",
+            1,
+            yagura_store::yagura_model::Severity::Low,
+        )])
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 1);
+    let scope = fixture_inventory().visible_from("moh");
+    assert!(s.get_alert(&scope, "a1").unwrap().is_some());
+}
+
+#[test]
+fn audit_rows_cannot_be_changed_or_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let s = SqliteStore::open(&path).unwrap();
+    s.append_audit(&NewAuditRecord {
+        time: yagura_store::yagura_model::Timestamp::from_secs(1),
+        actor: "a".into(),
+        org: org("moh"),
+        action: "x".into(),
+        target: "t".into(),
+        details: yagura_store::serde_json::Value::Null,
+    })
+    .unwrap();
+    drop(s);
+    // Even a direct connection bypassing the trait cannot rewrite history.
+    let conn = yagura_store::rusqlite::Connection::open(&path).unwrap();
+    let upd = conn.execute("UPDATE audit SET actor = 'mallory'", []);
+    assert!(upd.unwrap_err().to_string().contains("append-only"));
+    let del = conn.execute("DELETE FROM audit", []);
+    assert!(del.unwrap_err().to_string().contains("append-only"));
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    drop(SqliteStore::open(&path).unwrap());
+    yagura_store::rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            yagura_store::StoreError::SchemaTooNew { found: 99, .. }
+        ),
+        "{err}"
+    );
+}
+
+mod scope_properties {
+    use proptest::prelude::*;
+    use yagura_store::testing::*;
+    use yagura_store::{AlertFilter, Page, SqliteStore, StateStore};
+
+    const ORGS: [&str; 6] = ["central", "delegated", "moh", "mof", "pension", "power"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn scoped_queries_return_only_scope_rows(
+            owners in proptest::collection::vec(0usize..6, 1..60),
+            viewer in 0usize..6,
+        ) {
+            let s = SqliteStore::in_memory().unwrap();
+            let alerts: Vec<_> = owners.iter().enumerate()
+                .map(|(i, o)| alert(&format!("a{i}"), ORGS[*o], i as i64, yagura_store::yagura_model::Severity::Low))
+                .collect();
+            s.upsert_alerts(&alerts).unwrap();
+            let scope = fixture_inventory().visible_from(ORGS[viewer]);
+            let got = s.list_alerts(&scope, &AlertFilter::default(), &Page::first(1000)).unwrap();
+            let expected = owners.iter().filter(|o| scope.contains(ORGS[**o])).count();
+            prop_assert_eq!(got.len(), expected);
+            prop_assert!(got.iter().all(|a| scope.contains(a.alert.org.as_str())));
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Subcommands. Only commands that work are listed; each issue adds its own.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::Globals;
+
+pub mod inventory;
+pub mod sigma;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check and show an inventory (organizations, supervision tree, networks).
+    #[command(subcommand)]
+    Inventory(inventory::InventoryCommand),
+    /// Sigma rules: check that they load (and why not, per rule).
+    #[command(subcommand)]
+    Sigma(sigma::SigmaCommand),
+}
+
+pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Inventory(c) => inventory::run(c, globals),
+        Command::Sigma(c) => sigma::run(c, globals),
+    }
+}
