@@ -30,7 +30,9 @@ impl SigmaMatch<'_> {
             // keep the entities whose value is one of the group-by values.
             let group: Vec<&str> = c.group.iter().map(|(_, v)| v.as_str()).collect();
             let keep = |v: &mut Option<String>| {
-                if v.as_deref().is_some_and(|x| !group.iter().any(|g| g.eq_ignore_ascii_case(x))) {
+                if v.as_deref()
+                    .is_some_and(|x| !group.iter().any(|g| g.eq_ignore_ascii_case(x)))
+                {
                     *v = None;
                 }
             };

@@ -56,20 +56,47 @@ fn proxy_rules() {
     let set = builtin();
     let browser = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)";
     assert_eq!(
-        fired(&set, &proxy("http://cdn-upd.net/x/upd.exe", Some("exe"), browser, 200)),
+        fired(
+            &set,
+            &proxy("http://cdn-upd.net/x/upd.exe", Some("exe"), browser, 200)
+        ),
         ["Executable Download Through the Web Proxy"]
     );
-    assert!(fired(&set, &proxy("http://cdn-upd.net/x/upd.exe", Some("exe"), browser, 404)).is_empty());
+    assert!(
+        fired(
+            &set,
+            &proxy("http://cdn-upd.net/x/upd.exe", Some("exe"), browser, 404)
+        )
+        .is_empty()
+    );
     assert_eq!(
-        fired(&set, &proxy("http://203.0.113.9/gate.php", Some("php"), browser, 200)),
+        fired(
+            &set,
+            &proxy("http://203.0.113.9/gate.php", Some("php"), browser, 200)
+        ),
         ["Web Request to a Bare IP Address Through the Proxy"]
     );
-    assert!(fired(&set, &proxy("http://10.1.1.1/gate.php", Some("php"), browser, 200)).is_empty());
+    assert!(
+        fired(
+            &set,
+            &proxy("http://10.1.1.1/gate.php", Some("php"), browser, 200)
+        )
+        .is_empty()
+    );
     assert_eq!(
-        fired(&set, &proxy("https://example.org/", None, "WindowsPowerShell/5.1", 200)),
+        fired(
+            &set,
+            &proxy("https://example.org/", None, "WindowsPowerShell/5.1", 200)
+        ),
         ["Scripting Tool User Agent Through the Proxy"]
     );
-    assert!(fired(&set, &proxy("https://example.org/index.html", Some("html"), browser, 200)).is_empty());
+    assert!(
+        fired(
+            &set,
+            &proxy("https://example.org/index.html", Some("html"), browser, 200)
+        )
+        .is_empty()
+    );
 }
 
 fn dns(name: &str, qtype: &str) -> Event {
@@ -85,7 +112,13 @@ fn dns(name: &str, qtype: &str) -> Event {
 fn dns_rules() {
     let set = builtin();
     assert_eq!(
-        fired(&set, &dns("4a6f686e20446f652073656e7420746869732066696c65.t.evil.example", "A")),
+        fired(
+            &set,
+            &dns(
+                "4a6f686e20446f652073656e7420746869732066696c65.t.evil.example",
+                "A"
+            )
+        ),
         ["DNS Query With a Long Encoded Label"]
     );
     assert_eq!(
@@ -103,7 +136,10 @@ fn mail_rules() {
         let mut e = Event::default();
         e.organization.id = Some(org());
         e.event.dataset = Some("mail.received".into());
-        e.email.from.address.push("hr@pension-notice.example".into());
+        e.email
+            .from
+            .address
+            .push("hr@pension-notice.example".into());
         e.email.attachments.push(yagura_model::event::Attachment {
             file: yagura_model::event::File {
                 name: Some(name.into()),
@@ -164,7 +200,10 @@ fn password_spray_correlation_counts_over_event_time() {
         "{titles:?}"
     );
     // The base rule has `generate: false` semantics: it only feeds the correlations.
-    assert!(!titles.contains(&"Failed Windows Logon (password spray input)"), "{titles:?}");
+    assert!(
+        !titles.contains(&"Failed Windows Logon (password spray input)"),
+        "{titles:?}"
+    );
     let a = alerts
         .iter()
         .find(|a| a.title.starts_with("Password Spray"))
@@ -178,7 +217,11 @@ fn password_spray_correlation_counts_over_event_time() {
     let slow: Vec<Event> = (0..12)
         .map(|i| failed_logon(t0 + i * 700, &format!("user{i:02}"), "198.51.100.23"))
         .collect();
-    assert!(run(&slow).iter().all(|a| !a.title.starts_with("Password Spray")));
+    assert!(
+        run(&slow)
+            .iter()
+            .all(|a| !a.title.starts_with("Password Spray"))
+    );
 }
 
 #[test]
@@ -200,7 +243,12 @@ fn brute_force_correlation() {
 #[test]
 fn detection_alert_matches_the_contract() {
     let set = builtin();
-    let mut e = proxy("http://cdn-upd.net/x/upd.exe", Some("exe"), "Mozilla/5.0", 200);
+    let mut e = proxy(
+        "http://cdn-upd.net/x/upd.exe",
+        Some("exe"),
+        "Mozilla/5.0",
+        200,
+    );
     e.timestamp = Timestamp::from_secs(1_767_571_200);
     e.source.ip = Some("10.10.3.4".parse().unwrap());
     e.log.file.path = Some("moh/proxy/access.log".into());

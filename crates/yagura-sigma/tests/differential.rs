@@ -23,7 +23,9 @@ const INTENTIONAL: &[(&str, &str)] = &[];
 fn python() -> Option<PathBuf> {
     let p = match std::env::var_os("YAGURA_PYSIGMA_PYTHON") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(std::env::var_os("CARGO_TARGET_DIR")?).join("pysigma-venv/bin/python"),
+        None => {
+            PathBuf::from(std::env::var_os("CARGO_TARGET_DIR")?).join("pysigma-venv/bin/python")
+        }
     };
     p.exists().then_some(p)
 }

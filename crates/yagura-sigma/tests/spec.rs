@@ -33,7 +33,10 @@ fn check(detection: &str, fields: &[(&str, &str)], expect: bool) {
     assert_eq!(hit, expect, "{detection}\n{fields:?}");
 }
 
-const CMD: (&str, &str) = ("CommandLine", "C:\\Windows\\System32\\cmd.exe /c whoami /all");
+const CMD: (&str, &str) = (
+    "CommandLine",
+    "C:\\Windows\\System32\\cmd.exe /c whoami /all",
+);
 
 #[test]
 fn string_modifiers() {
@@ -44,8 +47,16 @@ fn string_modifiers() {
     check(&d("CommandLine|endswith: '/none'"), &[CMD], false);
     check(&d("CommandLine: '*cmd.exe*'"), &[CMD], true);
     check(&d("CommandLine: 'cmd.exe'"), &[CMD], false);
-    check(&d("CommandLine|contains|all: ['whoami', '/all']"), &[CMD], true);
-    check(&d("CommandLine|contains|all: ['whoami', '/priv']"), &[CMD], false);
+    check(
+        &d("CommandLine|contains|all: ['whoami', '/all']"),
+        &[CMD],
+        true,
+    );
+    check(
+        &d("CommandLine|contains|all: ['whoami', '/priv']"),
+        &[CMD],
+        false,
+    );
     check(&d("CommandLine|contains|cased: 'WHOAMI'"), &[CMD], false);
     check(&d("CommandLine|contains|cased: 'whoami'"), &[CMD], true);
     check(&d("CommandLine|windash|contains: '-all'"), &[CMD], true);
@@ -73,7 +84,11 @@ fn string_modifiers() {
 fn encoding_modifiers() {
     let d = |s: &str| format!("    sel:\n        {s}\n    condition: sel");
     // base64("whoami") = d2hvYW1p
-    check(&d("CommandLine|base64: 'whoami'"), &[("CommandLine", "d2hvYW1p")], true);
+    check(
+        &d("CommandLine|base64: 'whoami'"),
+        &[("CommandLine", "d2hvYW1p")],
+        true,
+    );
     check(
         &d("CommandLine|base64offset|contains: 'whoami'"),
         &[("CommandLine", "powershell -e eHdob2FtaQ==")],

@@ -21,7 +21,12 @@ fn shared(rel: &str) -> String {
 #[test]
 fn check_builtin_rules() {
     let o = yagura(&["-q", "sigma", "check"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(out.trim(), "loaded 11, unsupported 0, invalid 0", "{out}");
 }
@@ -48,9 +53,15 @@ fn check_reports_every_rule_not_loaded_with_its_reason() {
     let o = yagura(&["-q", "sigma", "check", &d]);
     assert_eq!(o.status.code(), Some(2));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("unsupported: ") && out.contains("cloud.yml"), "{out}");
+    assert!(
+        out.contains("unsupported: ") && out.contains("cloud.yml"),
+        "{out}"
+    );
     assert!(out.contains("logsource-not-read"), "{out}");
-    assert!(out.contains("invalid: ") && out.contains("bad.yml"), "{out}");
+    assert!(
+        out.contains("invalid: ") && out.contains("bad.yml"),
+        "{out}"
+    );
     assert!(out.contains("loaded 1, unsupported 1, invalid 1"), "{out}");
 
     let o = yagura(&["-q", "sigma", "check", "--json", &d]);
