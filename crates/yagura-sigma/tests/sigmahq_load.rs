@@ -23,7 +23,7 @@ fn every_sigmahq_rule_loads_or_says_why() {
             .filter(|l| l.starts_with("loaded ") || l.starts_with("reasons: "))
             .collect();
         println!("{}: {}", dir.display(), closing.join(" | "));
-        assert!(report.rules.len() > 10, "{}", dir.display());
+        assert!(!report.rules.is_empty(), "{}", dir.display());
         assert_eq!(report.count(LoadStatus::Invalid), 0, "{text}");
         for r in &report.rules {
             if r.status != LoadStatus::Loaded {
