@@ -15,12 +15,18 @@ use yagura_sigma::{LoadOptions, RuleSet};
 
 fn shared() -> PathBuf {
     let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
-    assert!(p.join("sigma").is_dir(), "shared data missing at {}", p.display());
+    assert!(
+        p.join("sigma").is_dir(),
+        "shared data missing at {}",
+        p.display()
+    );
     p
 }
 
 fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {

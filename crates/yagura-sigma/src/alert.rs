@@ -24,7 +24,31 @@ impl SigmaMatch<'_> {
             .or_else(|| fallback.cloned())
             .ok_or(AlertError::NoOrganization)?;
         let rule = self.rule;
-        let entities = entities_of(event);
+        let mut entities = entities_of(event);
+        if let Some(c) = &self.correlation {
+            // A correlation is about its group, not about the event that closed the window:
+            // keep the entities whose value is one of the group-by values.
+            let group: Vec<&str> = c.group.iter().map(|(_, v)| v.as_str()).collect();
+            let keep = |v: &mut Option<String>| {
+                if v.as_deref()
+                    .is_some_and(|x| !group.iter().any(|g| g.eq_ignore_ascii_case(x)))
+                {
+                    *v = None;
+                }
+            };
+            let mut grouped = entities.clone();
+            keep(&mut grouped.host);
+            keep(&mut grouped.src_ip);
+            keep(&mut grouped.user);
+            keep(&mut grouped.domain);
+            keep(&mut grouped.dst_ip);
+            keep(&mut grouped.url);
+            keep(&mut grouped.hash);
+            keep(&mut grouped.email);
+            if !grouped.is_empty() {
+                entities = grouped;
+            }
+        }
         let mut evidence = Vec::new();
         if let Some((file, line)) = event.provenance() {
             evidence.push(EvidenceRef {
@@ -151,21 +175,34 @@ fn text(event: &Event, path: &str) -> Option<String> {
 /// The entities of an event: ECS fields first, Windows `EventData` names as fallbacks.
 pub fn entities_of(event: &Event) -> Entities {
     let user = text(event, "user.name").or_else(|| {
-        data(event, &["TargetUserName", "SubjectUserName", "User", "AccountName"])
-            .map(str::to_owned)
+        data(
+            event,
+            &["TargetUserName", "SubjectUserName", "User", "AccountName"],
+        )
+        .map(str::to_owned)
     });
-    let sha256 = event.file.hash.sha256.as_deref().map(str::to_owned).or_else(|| {
-        data(event, &["Hashes", "Hash"]).and_then(|h| {
-            h.split(',')
-                .find_map(|p| p.trim().strip_prefix("SHA256="))
-                .map(str::to_owned)
-        })
-    });
+    let sha256 = event
+        .file
+        .hash
+        .sha256
+        .as_deref()
+        .map(str::to_owned)
+        .or_else(|| {
+            data(event, &["Hashes", "Hash"]).and_then(|h| {
+                h.split(',')
+                    .find_map(|p| p.trim().strip_prefix("SHA256="))
+                    .map(str::to_owned)
+            })
+        });
     Entities {
-        host: text(event, "host.name").or_else(|| event.winlog.computer_name.as_deref().map(str::to_owned)),
+        host: text(event, "host.name")
+            .or_else(|| event.winlog.computer_name.as_deref().map(str::to_owned)),
         src_ip: event.source.ip.map(|ip| ip.to_string()).or_else(|| {
-            data(event, &["IpAddress", "SourceIp", "SourceAddress", "ClientAddress"])
-                .and_then(ip_text)
+            data(
+                event,
+                &["IpAddress", "SourceIp", "SourceAddress", "ClientAddress"],
+            )
+            .and_then(ip_text)
         }),
         user,
         domain: text(event, "url.domain")
@@ -173,9 +210,11 @@ pub fn entities_of(event: &Event) -> Entities {
             .or_else(|| text(event, "dns.question.name"))
             .or_else(|| text(event, "tls.client.server_name"))
             .or_else(|| data(event, &["QueryName", "DestinationHostname"]).map(str::to_owned)),
-        dst_ip: event.destination.ip.map(|ip| ip.to_string()).or_else(|| {
-            data(event, &["DestinationIp", "DestAddress"]).and_then(ip_text)
-        }),
+        dst_ip: event
+            .destination
+            .ip
+            .map(|ip| ip.to_string())
+            .or_else(|| data(event, &["DestinationIp", "DestAddress"]).and_then(ip_text)),
         url: text(event, "url.full").or_else(|| text(event, "url.original")),
         hash: sha256
             .or_else(|| event.file.hash.sha1.as_deref().map(str::to_owned))

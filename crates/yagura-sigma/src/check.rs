@@ -57,11 +57,10 @@ pub fn render_text(report: &LoadReport) -> String {
             LoadStatus::Unsupported => "unsupported",
             LoadStatus::Invalid => "invalid",
         };
-        let what = r
-            .id
-            .as_deref()
-            .or(r.title.as_deref())
-            .unwrap_or("(unnamed document)");
+        let what =
+            r.id.as_deref()
+                .or(r.title.as_deref())
+                .unwrap_or("(unnamed document)");
         let _ = writeln!(
             out,
             "{status}: {} [{what}]: {}: {}",

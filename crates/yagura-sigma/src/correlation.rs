@@ -38,7 +38,11 @@ impl Correlator {
         if rules.correlations.is_empty() {
             return Ok(Correlator { engine: None });
         }
-        let mut engine = CorrelationEngine::new(CorrelationConfig::default());
+        let mut engine = CorrelationEngine::new(CorrelationConfig {
+            // We filter correlation-only detections ourselves (see `RuleSet::correlation_only`).
+            emit_detections: true,
+            ..CorrelationConfig::default()
+        });
         for r in &rules.referenced {
             engine
                 .add_rule(r)
@@ -74,9 +78,11 @@ impl Correlator {
             return rules.evaluate(event, f);
         };
         let mut per_slot: Vec<(usize, Vec<EvaluationResult>)> = Vec::new();
-        rules.evaluate_raw(event, |s, r, _| match per_slot.iter_mut().find(|(x, _)| *x == s) {
-            Some((_, v)) => v.push(r.clone()),
-            None => per_slot.push((s, vec![r.clone()])),
+        rules.evaluate_raw(event, |s, r, _| {
+            match per_slot.iter_mut().find(|(x, _)| *x == s) {
+                Some((_, v)) => v.push(r.clone()),
+                None => per_slot.push((s, vec![r.clone()])),
+            }
         });
         let ts = event.timestamp.secs();
         for (s, dets) in per_slot {
@@ -94,6 +100,9 @@ impl Correlator {
                 else {
                     continue;
                 };
+                if !r.is_correlation() && rules.correlation_only.contains(&rule.id) {
+                    continue;
+                }
                 let correlation = match &r.body {
                     ResultBody::Correlation(c) => Some(CorrelationHit {
                         group: c.group_key.clone(),

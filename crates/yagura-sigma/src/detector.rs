@@ -38,10 +38,11 @@ impl SigmaDetector {
         let rules = Arc::clone(&self.rules);
         let fallback = self.fallback_org.as_ref();
         let mut dropped = 0;
-        self.correlator.process(&rules, event, |m| match m.to_alert(event, fallback) {
-            Ok(a) => out.push(a),
-            Err(_) => dropped += 1,
-        });
+        self.correlator
+            .process(&rules, event, |m| match m.to_alert(event, fallback) {
+                Ok(a) => out.push(a),
+                Err(_) => dropped += 1,
+            });
         self.dropped += dropped;
     }
 }

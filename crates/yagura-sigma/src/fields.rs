@@ -274,8 +274,12 @@ mod tests {
         let mut e = Event::default();
         e.winlog.event_id = Some(4688);
         e.winlog.channel = Some("Security".into());
-        e.winlog.event_data.insert("NewProcessName", "C:\\x\\cmd.exe");
-        e.winlog.event_data.insert("Source Name", "Service Control Manager");
+        e.winlog
+            .event_data
+            .insert("NewProcessName", "C:\\x\\cmd.exe");
+        e.winlog
+            .event_data
+            .insert("Source Name", "Service Control Manager");
         e.winlog.event_data.insert("ProcessId", "4460");
         e.winlog.event_data.insert("LogonId", "0x3e7");
         e
@@ -293,8 +297,7 @@ mod tests {
             windows: true,
             ..Default::default()
         };
-        plan.renames
-            .insert("image".into(), "NewProcessName".into());
+        plan.renames.insert("image".into(), "NewProcessName".into());
         let s = |v: &'static str| Some(EventValue::Str(Cow::Borrowed(v)));
         check(&plan, &e, "EventID", Some(EventValue::Int(4688)));
         check(&plan, &e, "Image", s("C:\\x\\cmd.exe"));

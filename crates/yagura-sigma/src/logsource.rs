@@ -229,12 +229,12 @@ impl LogSourceMap {
             let mut renames = BTreeMap::new();
             for (k, v) in &e.fieldmappings {
                 // THOR maps one name to one name; a list means alternatives: keep the first.
-                let target = yaml_texts(v).and_then(|t| t.into_iter().next()).ok_or_else(|| {
-                    LogSourceError::Entry {
+                let target = yaml_texts(v)
+                    .and_then(|t| t.into_iter().next())
+                    .ok_or_else(|| LogSourceError::Entry {
                         entry: name.clone(),
                         reason: format!("fieldmapping `{k}` must name a field"),
-                    }
-                })?;
+                    })?;
                 renames.insert(k.to_ascii_lowercase(), target);
             }
             let ecs = e
@@ -367,7 +367,9 @@ impl LogSourceMap {
                         || dataset
                             .as_deref()
                             .is_some_and(|d| e.datasets.iter().any(|x| x == d)))
-                    && e.conditions.iter().all(|(k, v)| condition_holds(event, k, v))
+                    && e.conditions
+                        .iter()
+                        .all(|(k, v)| condition_holds(event, k, v))
             };
             if belongs {
                 f(i);

@@ -176,6 +176,10 @@ pub struct RuleSet {
     pub(crate) correlations: Vec<CorrelationRule>,
     /// Detection rules referenced by correlations (by id or name), for the correlator.
     pub(crate) referenced: Vec<SigmaRule>,
+    /// Detection rules referenced only by correlations without `generate: true`: their
+    /// matches feed the correlations and are not reported on their own (Sigma 2.1). Kept
+    /// here rather than left to rsigma, whose suppression misses rules referenced by `name`.
+    pub(crate) correlation_only: std::collections::HashSet<String>,
     /// key (id / name / title) → index in `rules`, for correlation results.
     by_key: HashMap<String, usize>,
     report: LoadReport,
@@ -186,10 +190,7 @@ impl std::fmt::Debug for RuleSet {
         f.debug_struct("RuleSet")
             .field("rules", &self.rules.len())
             .field("correlations", &self.correlations.len())
-            .field(
-                "slots",
-                &self.slots.iter().filter(|s| s.is_some()).count(),
-            )
+            .field("slots", &self.slots.iter().filter(|s| s.is_some()).count())
             .finish()
     }
 }
@@ -311,9 +312,11 @@ impl RuleSet {
                             .into_iter()
                             .map(|r| (s.path.clone(), s.builtin, Doc::Rule(Box::new(r)))),
                     );
-                    docs.extend(correlations.into_iter().map(|r| {
-                        (s.path.clone(), s.builtin, Doc::Correlation(Box::new(r)))
-                    }));
+                    docs.extend(
+                        correlations
+                            .into_iter()
+                            .map(|r| (s.path.clone(), s.builtin, Doc::Correlation(Box::new(r)))),
+                    );
                     docs.extend(
                         filters
                             .into_iter()
@@ -412,6 +415,7 @@ impl RuleSet {
         let mut loaded_corr = Vec::new();
         let mut referenced: Vec<SigmaRule> = Vec::new();
         let mut referenced_ids: std::collections::HashSet<String> = Default::default();
+        let mut correlation_only: std::collections::HashSet<String> = Default::default();
         for (path, builtin, c) in correlations {
             let mut rep = RuleReport {
                 path: path.clone(),
@@ -449,6 +453,12 @@ impl RuleSet {
                 continue;
             }
             for r in &c.rules {
+                if !c.generate
+                    && let Some(i) = by_key.get(r)
+                    && let Some(info) = rules.get(*i)
+                {
+                    correlation_only.insert(info.id.clone());
+                }
                 if let Some(ast) = detection_asts.get(r) {
                     let key = ast.id.clone().unwrap_or_else(|| ast.title.clone());
                     if referenced_ids.insert(key) {
@@ -525,6 +535,7 @@ impl RuleSet {
             rules,
             correlations: loaded_corr,
             referenced,
+            correlation_only,
             by_key,
             report,
         }
@@ -628,7 +639,9 @@ fn status_excluded(s: Option<rsigma_parser::Status>, include: bool) -> Option<St
         return None;
     }
     match s {
-        Some(Status::Deprecated) => Some("status `deprecated`: superseded rule, not evaluated".into()),
+        Some(Status::Deprecated) => {
+            Some("status `deprecated`: superseded rule, not evaluated".into())
+        }
         Some(Status::Unsupported) => {
             Some("status `unsupported`: marked by its authors as not usable as is".into())
         }

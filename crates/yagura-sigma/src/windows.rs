@@ -49,7 +49,7 @@ pub fn event_from_json(v: &Value) -> Result<Event, WindowsJsonError> {
         .and_then(|t| t.get("#attributes"))
         .and_then(|a| a.get("SystemTime"))
         .and_then(Value::as_str)
-        .and_then(|s| parse_system_time(s))
+        .and_then(parse_system_time)
     {
         e.timestamp = t;
     }

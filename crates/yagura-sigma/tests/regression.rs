@@ -57,7 +57,12 @@ fn regression_samples_yield_their_match_count() {
         }
     }
     println!("regression: {checked_json} json and {checked_evtx} evtx samples checked");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(checked_json, 202);
     assert_eq!(checked_evtx, 202);
 }

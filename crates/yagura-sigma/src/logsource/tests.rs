@@ -33,12 +33,16 @@ fn builtin_map_parses() {
 #[test]
 fn rules_are_served_by_the_right_entries() {
     let m = LogSourceMap::builtin();
-    let check = |c, p, s, expect: &[&str]| assert_eq!(served(&m, c, p, s), expect, "{c:?} {p:?} {s:?}");
+    let check =
+        |c, p, s, expect: &[&str]| assert_eq!(served(&m, c, p, s), expect, "{c:?} {p:?} {s:?}");
     check(
         Some("process_creation"),
         Some("windows"),
         None,
-        &["process_creation_security_4688", "process_creation_sysmon_1"],
+        &[
+            "process_creation_security_4688",
+            "process_creation_sysmon_1",
+        ],
     );
     check(
         Some("process_creation"),
@@ -46,7 +50,12 @@ fn rules_are_served_by_the_right_entries() {
         Some("sysmon"),
         &["process_creation_sysmon_1"],
     );
-    check(None, Some("windows"), Some("security"), &["windows-security"]);
+    check(
+        None,
+        Some("windows"),
+        Some("security"),
+        &["windows-security"],
+    );
     check(None, Some("windows"), None, &["product:windows"]);
     check(Some("proxy"), None, None, &["proxy"]);
     check(None, Some("zeek"), Some("dns"), &["zeek-dns"]);
@@ -60,14 +69,25 @@ fn events_belong_to_the_right_slots() {
     let m = LogSourceMap::builtin();
     assert_eq!(
         slots(&m, &win("Microsoft-Windows-Sysmon/Operational", 1)),
-        ["process_creation_sysmon_1", "product:windows", "windows-sysmon"]
+        [
+            "process_creation_sysmon_1",
+            "product:windows",
+            "windows-sysmon"
+        ]
     );
     assert_eq!(
         slots(&m, &win("Security", 4688)),
-        ["process_creation_security_4688", "product:windows", "windows-security"]
+        [
+            "process_creation_security_4688",
+            "product:windows",
+            "windows-security"
+        ]
     );
     // EventID 1 in the Security channel is not a Sysmon process creation.
-    assert_eq!(slots(&m, &win("Security", 1)), ["product:windows", "windows-security"]);
+    assert_eq!(
+        slots(&m, &win("Security", 1)),
+        ["product:windows", "windows-security"]
+    );
     let mut reg = win("Microsoft-Windows-Sysmon/Operational", 12);
     reg.winlog.event_data.insert("EventType", "CreateKey");
     assert_eq!(
@@ -79,7 +99,10 @@ fn events_belong_to_the_right_slots() {
             "windows-sysmon"
         ]
     );
-    assert_eq!(slots(&m, &win("Some-Unknown/Channel", 5)), ["product:windows"]);
+    assert_eq!(
+        slots(&m, &win("Some-Unknown/Channel", 5)),
+        ["product:windows"]
+    );
     let mut proxy = Event::default();
     proxy.event.dataset = Some("squid.access".into());
     assert_eq!(slots(&m, &proxy), ["proxy"]);
@@ -91,7 +114,10 @@ fn events_belong_to_the_right_slots() {
 
 #[test]
 fn thor_style_maps_load_and_agree_with_ours_on_windows() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/sigma/tests/thor.yml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/sigma/tests/thor.yml"
+    );
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("shared data missing ({path}): {e}"));
     let thor = LogSourceMap::from_yaml(&text).unwrap();
@@ -132,7 +158,10 @@ fn thor_style_maps_load_and_agree_with_ours_on_windows() {
                     let a = names(&thor, &e);
                     let b = names(&ours, &e);
                     for sel in &a {
-                        assert!(b.contains(sel), "{ch} {id}: THOR gives {sel}, we give {b:?}");
+                        assert!(
+                            b.contains(sel),
+                            "{ch} {id}: THOR gives {sel}, we give {b:?}"
+                        );
                     }
                     compared += 1;
                 }

@@ -14,6 +14,7 @@ pub mod parse;
 pub mod exercise;
 pub mod inventory;
 pub mod sim;
+pub mod sigma;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -38,6 +39,9 @@ pub enum Command {
     /// Exercises on a simulated estate (scoring detection against the ground truth).
     #[command(subcommand)]
     Exercise(exercise::ExerciseCommand),
+    /// Sigma rules: check that they load (and why not, per rule).
+    #[command(subcommand)]
+    Sigma(sigma::SigmaCommand),
 }
 
 pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -49,5 +53,6 @@ pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
         Command::Intel(c) => intel::run(c, globals),
         Command::Sim(a) => sim::run(&a, globals),
         Command::Exercise(c) => exercise::run(c, globals),
+        Command::Sigma(c) => sigma::run(c, globals),
     }
 }
