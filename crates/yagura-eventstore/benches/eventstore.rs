@@ -95,7 +95,9 @@ fn main() {
     let threads = 4;
     let batch = 1000usize;
     let root = tempfile::tempdir().expect("tempdir");
-    println!("# yagura-eventstore bench: {n} events, {ORGS} orgs, {threads} ingest threads, batches of {batch}");
+    println!(
+        "# yagura-eventstore bench: {n} events, {ORGS} orgs, {threads} ingest threads, batches of {batch}"
+    );
 
     let t = Instant::now();
     let mut rng = Rng(0x1234_5678_9abc_def1);
@@ -132,7 +134,8 @@ fn main() {
                     let chunks: Vec<_> = jsons.chunks(batch).collect();
                     for (c, chunk) in chunks.iter().enumerate().skip(k).step_by(threads) {
                         let recs = chunk.iter().map(|j| j.as_bytes().to_vec()).collect();
-                        wal.append(format!("w{c}").as_bytes(), recs).expect("append");
+                        wal.append(format!("w{c}").as_bytes(), recs)
+                            .expect("append");
                     }
                 })
             })
@@ -229,7 +232,11 @@ fn main() {
         indicators.push(domain(rng.below(DOMAINS) + k)); // present (most likely)
     }
     while indicators.len() < 5_000 {
-        indicators.push(format!("absent{}.badness{}.com", rng.next() % 1_000_000, indicators.len()));
+        indicators.push(format!(
+            "absent{}.badness{}.com",
+            rng.next() % 1_000_000,
+            indicators.len()
+        ));
     }
     while indicators.len() < 10_000 {
         indicators.push(format!(
@@ -240,7 +247,11 @@ fn main() {
             rng.below(254) + 1
         ));
     }
-    let scope = Scope::orgs((0..ORGS).map(|o| OrgId::new(&format!("org-{o}")).expect("org")).collect());
+    let scope = Scope::orgs(
+        (0..ORGS)
+            .map(|o| OrgId::new(&format!("org-{o}")).expect("org"))
+            .collect(),
+    );
     let q = HuntQuery {
         scope,
         indicators: indicators.clone(),
@@ -265,7 +276,10 @@ fn main() {
     );
 
     // Alternative: scan zstd JSON lines, parse, probe a hash set.
-    let set: HashSet<String> = indicators.iter().filter_map(|i| normalize_indicator(i)).collect();
+    let set: HashSet<String> = indicators
+        .iter()
+        .filter_map(|i| normalize_indicator(i))
+        .collect();
     let t = Instant::now();
     let f = std::fs::File::open(&zst_path).expect("zst");
     let dec = zstd::Decoder::new(f).expect("zstd decoder");

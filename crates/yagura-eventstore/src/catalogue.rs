@@ -90,7 +90,9 @@ impl Catalogue {
     pub fn checkpoint(&self) -> Result<u64, CatalogueError> {
         let lsn: Option<i64> = self
             .conn
-            .query_row("SELECT lsn FROM wal_checkpoint WHERE id = 1", [], |r| r.get(0))
+            .query_row("SELECT lsn FROM wal_checkpoint WHERE id = 1", [], |r| {
+                r.get(0)
+            })
             .optional()?;
         Ok(lsn.unwrap_or(0).max(0) as u64)
     }
@@ -221,7 +223,11 @@ mod tests {
         let mut c = Catalogue::open(&dir.path().join("c.sqlite")).unwrap();
         assert_eq!(c.checkpoint().unwrap(), 0);
         c.publish(
-            &[meta("a1", "org-a", 0, 99), meta("a2", "org-a", 100, 199), meta("b1", "org-b", 0, 199)],
+            &[
+                meta("a1", "org-a", 0, 99),
+                meta("a2", "org-a", 100, 199),
+                meta("b1", "org-b", 0, 199),
+            ],
             &[],
             Some(42),
         )
@@ -234,7 +240,11 @@ mod tests {
         let check = |scope: &[&str], from: Option<i64>, to: Option<i64>, expect: &[&str]| {
             let scope = Scope::orgs(scope.iter().map(|o| OrgId::new(o).unwrap()).collect());
             let got = c
-                .prune(&scope, from.map(Timestamp::from_secs), to.map(Timestamp::from_secs))
+                .prune(
+                    &scope,
+                    from.map(Timestamp::from_secs),
+                    to.map(Timestamp::from_secs),
+                )
                 .unwrap();
             let ids: Vec<&str> = got.iter().map(|s| s.id.as_str()).collect();
             assert_eq!(ids, expect, "scope {scope:?} {from:?}..{to:?}");
@@ -247,8 +257,12 @@ mod tests {
         check(&["org-c"], None, None, &[]);
         check(&[], None, None, &[]);
 
-        c.publish(&[meta("a3", "org-a", 0, 199)], &["a1".into(), "a2".into()], None)
-            .unwrap();
+        c.publish(
+            &[meta("a3", "org-a", 0, 199)],
+            &["a1".into(), "a2".into()],
+            None,
+        )
+        .unwrap();
         let ids: Vec<String> = c.all().unwrap().into_iter().map(|s| s.id).collect();
         assert_eq!(ids, ["a3", "b1"]);
     }
@@ -257,9 +271,14 @@ mod tests {
     fn failed_publish_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let mut c = Catalogue::open(&dir.path().join("c.sqlite")).unwrap();
-        c.publish(&[meta("a1", "org-a", 0, 1)], &[], Some(1)).unwrap();
+        c.publish(&[meta("a1", "org-a", 0, 1)], &[], Some(1))
+            .unwrap();
         // Duplicate primary key: the whole transaction (including the checkpoint) rolls back.
-        let err = c.publish(&[meta("a2", "org-a", 0, 1), meta("a1", "org-a", 0, 1)], &[], Some(9));
+        let err = c.publish(
+            &[meta("a2", "org-a", 0, 1), meta("a1", "org-a", 0, 1)],
+            &[],
+            Some(9),
+        );
         assert!(err.is_err());
         assert_eq!(c.checkpoint().unwrap(), 1);
         assert_eq!(c.all().unwrap().len(), 1);

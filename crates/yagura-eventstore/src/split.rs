@@ -213,11 +213,18 @@ pub fn dir_bytes(dir: &Path) -> Result<u64, SplitError> {
 }
 
 /// An open split.
-#[derive(Debug)]
 pub struct OpenSplit {
     pub index: Index,
     pub reader: IndexReader,
     pub path: PathBuf,
+}
+
+impl std::fmt::Debug for OpenSplit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenSplit")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OpenSplit {
@@ -246,7 +253,8 @@ impl OpenSplit {
     ) -> Result<Vec<DocAddress>, SplitError> {
         let base: Box<dyn Query> = match terms {
             Some(t) => Box::new(TermSetQuery::new(
-                t.iter().map(|v| Term::from_field_text(fields.observables, v)),
+                t.iter()
+                    .map(|v| Term::from_field_text(fields.observables, v)),
             )),
             None => Box::new(AllQuery),
         };

@@ -38,7 +38,9 @@ pub enum StoreError {
     Split(#[from] SplitError),
     #[error("batch rejected: {}", .0.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("; "))]
     Rejected(Vec<Reject>),
-    #[error("event store is over its memory bound ({pending} events waiting for a flush that fails): {reason}")]
+    #[error(
+        "event store is over its memory bound ({pending} events waiting for a flush that fails): {reason}"
+    )]
     Backpressure { pending: usize, reason: String },
     #[error("event store I/O at {path}: {source}")]
     Io {
@@ -151,7 +153,9 @@ impl FieldFilter {
             .ok_or_else(|| StoreError::InvalidHunt(format!("filter {s:?} is not field=value")))?;
         let f = f.trim();
         if f.is_empty() {
-            return Err(StoreError::InvalidHunt(format!("filter {s:?} has no field")));
+            return Err(StoreError::InvalidHunt(format!(
+                "filter {s:?} has no field"
+            )));
         }
         Ok(FieldFilter {
             field: f.to_string(),
@@ -479,7 +483,11 @@ impl EventStore {
             return Ok(report);
         }
         // Group by organization and time bucket.
-        let span = self.opts.split_span_secs.max(1).saturating_mul(1_000_000_000);
+        let span = self
+            .opts
+            .split_span_secs
+            .max(1)
+            .saturating_mul(1_000_000_000);
         let mut groups: BTreeMap<(OrgId, i64), Vec<Row<'_>>> = BTreeMap::new();
         for b in &batches {
             for (ev, json) in &b.events {
@@ -563,10 +571,14 @@ impl EventStore {
         let limit = q.limit.unwrap_or(usize::MAX);
 
         // Pending first, then the catalogue: see the module docs for why this order.
-        let pending: Vec<Arc<PendingBatch>> = lock(&self.pending).batches.values().cloned().collect();
+        let pending: Vec<Arc<PendingBatch>> =
+            lock(&self.pending).batches.values().cloned().collect();
         let (checkpoint, splits) = {
             let inner = lock(&self.inner);
-            (inner.catalogue.checkpoint()?, inner.catalogue.prune(&q.scope, q.from, q.to)?)
+            (
+                inner.catalogue.checkpoint()?,
+                inner.catalogue.prune(&q.scope, q.from, q.to)?,
+            )
         };
 
         let mut res = HuntResult::default();
@@ -582,7 +594,9 @@ impl EventStore {
         for meta in &splits {
             let open = {
                 let mut inner = lock(&self.inner);
-                inner.cache.get(&meta.id, &self.split_path(&meta.org, &meta.id))?
+                inner
+                    .cache
+                    .get(&meta.id, &self.split_path(&meta.org, &meta.id))?
             };
             res.splits_searched += 1;
             // Bounds only when the split is not entirely inside the range.
@@ -751,8 +765,7 @@ impl EventStore {
             let mut packs: Vec<Vec<SplitMeta>> = vec![Vec::new()];
             let mut docs = 0;
             for s in splits {
-                if docs + s.num_docs > opts.max_docs
-                    && packs.last().is_some_and(|p| !p.is_empty())
+                if docs + s.num_docs > opts.max_docs && packs.last().is_some_and(|p| !p.is_empty())
                 {
                     packs.push(Vec::new());
                     docs = 0;
@@ -766,7 +779,10 @@ impl EventStore {
                 let generation = pack.iter().map(|s| s.generation).max().unwrap_or(0) + 1;
                 let id = new_split_id(generation);
                 let out = self.split_path(&org, &id);
-                let inputs: Vec<PathBuf> = pack.iter().map(|s| self.split_path(&s.org, &s.id)).collect();
+                let inputs: Vec<PathBuf> = pack
+                    .iter()
+                    .map(|s| self.split_path(&s.org, &s.id))
+                    .collect();
                 let input_refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
                 let bytes = match split::merge(&input_refs, &out) {
                     Ok(b) => b,
@@ -778,8 +794,16 @@ impl EventStore {
                 let merged = SplitMeta {
                     id,
                     org: org.clone(),
-                    min_ts: pack.iter().map(|s| s.min_ts).min().unwrap_or(Timestamp::from_nanos(0)),
-                    max_ts: pack.iter().map(|s| s.max_ts).max().unwrap_or(Timestamp::from_nanos(0)),
+                    min_ts: pack
+                        .iter()
+                        .map(|s| s.min_ts)
+                        .min()
+                        .unwrap_or(Timestamp::from_nanos(0)),
+                    max_ts: pack
+                        .iter()
+                        .map(|s| s.max_ts)
+                        .max()
+                        .unwrap_or(Timestamp::from_nanos(0)),
                     num_docs: pack.iter().map(|s| s.num_docs).sum(),
                     bytes,
                     generation,

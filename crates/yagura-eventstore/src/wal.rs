@@ -34,10 +34,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// Magic at the start of every segment file.
@@ -85,8 +85,10 @@ impl WalError {
 
 fn is_disk_full(e: &io::Error) -> bool {
     // ENOSPC (28) and EDQUOT (122 on Linux) both mean "no room": a clean refusal, not damage.
-    matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
-        || matches!(e.raw_os_error(), Some(28 | 122))
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    ) || matches!(e.raw_os_error(), Some(28 | 122))
 }
 
 /// Fault injection for crash-path tests: consulted before each group write and each sync.
@@ -229,13 +231,17 @@ impl Wal {
         let mut active_len = MAGIC.len() as u64;
         for (i, seg) in segments.iter().enumerate() {
             let last = i + 1 == n;
-            let data = fs::read(&seg.path).map_err(|e| OpenError::Wal(WalError::io(&seg.path, e)))?;
+            let data =
+                fs::read(&seg.path).map_err(|e| OpenError::Wal(WalError::io(&seg.path, e)))?;
             if let Some(exp) = expected_lsn {
                 if seg.first_lsn != exp {
                     return Err(OpenError::Wal(WalError::Corrupt {
                         path: seg.path.clone(),
                         offset: 0,
-                        reason: format!("segment starts at lsn {} but {exp} expected", seg.first_lsn),
+                        reason: format!(
+                            "segment starts at lsn {} but {exp} expected",
+                            seg.first_lsn
+                        ),
                     }));
                 }
             }
@@ -296,7 +302,8 @@ impl Wal {
         if expected_lsn.is_some_and(|next| next < stats.next_lsn) {
             // The whole log is at or below the checkpoint (already in the store): start afresh.
             for seg in segments.drain(..) {
-                fs::remove_file(&seg.path).map_err(|e| OpenError::Wal(WalError::io(&seg.path, e)))?;
+                fs::remove_file(&seg.path)
+                    .map_err(|e| OpenError::Wal(WalError::io(&seg.path, e)))?;
             }
             index.clear();
             expected_lsn = None;
@@ -357,7 +364,11 @@ impl Wal {
         &self.dir
     }
 
-    fn request(&self, batch_id: &[u8], records: Vec<Vec<u8>>) -> Result<(Request, AckRx), WalError> {
+    fn request(
+        &self,
+        batch_id: &[u8],
+        records: Vec<Vec<u8>>,
+    ) -> Result<(Request, AckRx), WalError> {
         if batch_id.is_empty() || batch_id.len() > MAX_BATCH_ID {
             return Err(WalError::InvalidBatch(format!(
                 "batch id must be 1..={MAX_BATCH_ID} bytes, got {}",
@@ -666,7 +677,14 @@ fn scan_segment<E>(
     Ok(scan)
 }
 
-fn encode_record(out: &mut Vec<u8>, lsn: u64, batch_id: &[u8], index: u32, count: u32, payload: &[u8]) {
+fn encode_record(
+    out: &mut Vec<u8>,
+    lsn: u64,
+    batch_id: &[u8],
+    index: u32,
+    count: u32,
+    payload: &[u8],
+) {
     let body_len = BODY_FIXED + batch_id.len() + payload.len();
     let at = out.len();
     out.extend_from_slice(&(body_len as u32).to_le_bytes());
@@ -735,7 +753,9 @@ impl Writer {
             if next_first.saturating_sub(1) > checkpoint_lsn {
                 break;
             }
-            let Some(seg) = self.segments.pop_front() else { break };
+            let Some(seg) = self.segments.pop_front() else {
+                break;
+            };
             fs::remove_file(&seg.path).map_err(|e| WalError::io(&seg.path, e))?;
             removed += 1;
         }

@@ -134,7 +134,11 @@ org-b:1500:cdn.evil.com [evil.com]
 counts org-b=1 org-c=1",
     );
     tq.filters = vec![FieldFilter::parse("user.name=CAROL").unwrap()];
-    check(&store, tq, "org-b:1500:cdn.evil.com [evil.com]\ncounts org-b=1");
+    check(
+        &store,
+        tq,
+        "org-b:1500:cdn.evil.com [evil.com]\ncounts org-b=1",
+    );
     // No indicators: filters alone.
     let mut fq = q(&all, &[]);
     fq.filters = vec![FieldFilter::parse("source.ip=10.0.0.2").unwrap()];
@@ -166,15 +170,26 @@ fn rejects_bad_batches_with_reasons() {
     let err = store
         .ingest("b", vec![ev("org-a", 1, "x.com", "10.0.0.1", "u"), no_org])
         .unwrap_err();
-    assert_eq!(err.to_string(), "batch rejected: record 2: no organization.id");
+    assert_eq!(
+        err.to_string(),
+        "batch rejected: record 2: no organization.id"
+    );
     let lines = b"{\"@timestamp\":\"2024-01-01T00:00:00Z\",\"organization\":{\"id\":\"org-a\"}}\n\nnot json\n{\"@timestamp\":\"2024-01-01T00:00:00Z\"}\n";
     let err = store.ingest_json_lines("j", lines).unwrap_err().to_string();
-    assert!(err.starts_with("batch rejected: record 3: expected ident"), "{err}");
+    assert!(
+        err.starts_with("batch rejected: record 3: expected ident"),
+        "{err}"
+    );
     assert!(err.ends_with("record 4: no organization.id"), "{err}");
     assert!(store.ingest_json_lines("j", b"\n\n").is_err());
     // Nothing was stored.
     assert_eq!(store.stats().unwrap().pending_events, 0);
-    let ok = store.ingest_json_lines("j", &lines[..lines.iter().position(|b| *b == b'\n').unwrap()]).unwrap();
+    let ok = store
+        .ingest_json_lines(
+            "j",
+            &lines[..lines.iter().position(|b| *b == b'\n').unwrap()],
+        )
+        .unwrap();
     assert_eq!(ok.count, 1);
 }
 
@@ -183,16 +198,25 @@ fn restart_replays_unflushed_and_never_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = EventStore::open(dir.path(), small_opts()).unwrap();
-        store.ingest("b1", vec![ev("org-a", 10, "a.com", "10.0.0.1", "u")]).unwrap();
+        store
+            .ingest("b1", vec![ev("org-a", 10, "a.com", "10.0.0.1", "u")])
+            .unwrap();
         store.flush().unwrap();
-        store.ingest("b2", vec![ev("org-a", 20, "a.com", "10.0.0.1", "u")]).unwrap();
+        store
+            .ingest("b2", vec![ev("org-a", 20, "a.com", "10.0.0.1", "u")])
+            .unwrap();
         // b2 is only in the WAL.
     }
     let store = EventStore::open(dir.path(), small_opts()).unwrap();
     let s = store.stats().unwrap();
     assert_eq!((s.pending_events, s.checkpoint, s.docs), (1, 1, 1));
     // Retrying either batch stores nothing new.
-    assert!(store.ingest("b2", vec![ev("org-a", 20, "a.com", "10.0.0.1", "u")]).unwrap().duplicate);
+    assert!(
+        store
+            .ingest("b2", vec![ev("org-a", 20, "a.com", "10.0.0.1", "u")])
+            .unwrap()
+            .duplicate
+    );
     assert_eq!(store.hunt(&q(&["org-a"], &["a.com"])).unwrap().total(), 2);
     store.flush().unwrap();
     drop(store);
@@ -207,16 +231,30 @@ fn crash_between_split_commit_and_publish_is_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = EventStore::open(dir.path(), small_opts()).unwrap();
-        store.ingest("b1", vec![ev("org-a", 10, "a.com", "10.0.0.1", "u")]).unwrap();
+        store
+            .ingest("b1", vec![ev("org-a", 10, "a.com", "10.0.0.1", "u")])
+            .unwrap();
         // Simulate a sealed but unpublished split (the crash window).
         let fields = Fields::new();
         let e = ev("org-a", 10, "a.com", "10.0.0.1", "u");
         let json = serde_json::to_string(&e).unwrap();
         let orphan = dir.path().join("splits/org-a/g0-orphan");
-        split::build(&orphan, &fields, vec![Row { event: &e, json: &json }], 15_000_000).unwrap();
+        split::build(
+            &orphan,
+            &fields,
+            vec![Row {
+                event: &e,
+                json: &json,
+            }],
+            15_000_000,
+        )
+        .unwrap();
     }
     let store = EventStore::open(dir.path(), small_opts()).unwrap();
-    assert!(!dir.path().join("splits/org-a/g0-orphan").exists(), "orphan removed");
+    assert!(
+        !dir.path().join("splits/org-a/g0-orphan").exists(),
+        "orphan removed"
+    );
     store.flush().unwrap();
     assert_eq!(store.hunt(&q(&["org-a"], &["a.com"])).unwrap().total(), 1);
 }
@@ -227,10 +265,16 @@ fn retention_by_age_and_size() {
     let store = EventStore::open(dir.path(), small_opts()).unwrap();
     for h in 0..5 {
         store
-            .ingest(&format!("a{h}"), vec![ev("org-a", h * 3600 + 1, "a.com", "10.0.0.1", "u")])
+            .ingest(
+                &format!("a{h}"),
+                vec![ev("org-a", h * 3600 + 1, "a.com", "10.0.0.1", "u")],
+            )
             .unwrap();
         store
-            .ingest(&format!("b{h}"), vec![ev("org-b", h * 3600 + 1, "a.com", "10.0.0.1", "u")])
+            .ingest(
+                &format!("b{h}"),
+                vec![ev("org-b", h * 3600 + 1, "a.com", "10.0.0.1", "u")],
+            )
             .unwrap();
     }
     store.flush().unwrap();
@@ -271,7 +315,12 @@ fn retention_by_age_and_size() {
             ("org-b".into(), 14401)
         ]
     );
-    assert_eq!(std::fs::read_dir(dir.path().join("splits/org-a")).unwrap().count(), 3);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("splits/org-a"))
+            .unwrap()
+            .count(),
+        3
+    );
 }
 
 #[test]
@@ -289,9 +338,13 @@ fn compaction_merges_small_splits_and_keeps_answers() {
             )
             .unwrap();
     }
-    store.ingest("b", vec![ev("org-b", 5, "x.evil.com", "10.0.0.1", "u")]).unwrap();
+    store
+        .ingest("b", vec![ev("org-b", 5, "x.evil.com", "10.0.0.1", "u")])
+        .unwrap();
     store.flush().unwrap();
-    let before = store.hunt(&q(&["org-a", "org-b"], &["evil.com", "10.0.0.2"])).unwrap();
+    let before = store
+        .hunt(&q(&["org-a", "org-b"], &["evil.com", "10.0.0.2"]))
+        .unwrap();
     assert_eq!(store.splits().unwrap().len(), 7);
     let r = store.compact(CompactOptions::default()).unwrap();
     assert_eq!((r.splits_removed, r.splits_added), (6, 1));
@@ -300,14 +353,33 @@ fn compaction_merges_small_splits_and_keeps_answers() {
     let merged = splits.iter().find(|s| s.org.as_str() == "org-a").unwrap();
     assert_eq!((merged.num_docs, merged.generation), (12, 1));
     assert_eq!(merged.min_ts, Timestamp::from_secs(5));
-    let after = store.hunt(&q(&["org-a", "org-b"], &["evil.com", "10.0.0.2"])).unwrap();
-    assert_eq!(before, HuntResult { splits_searched: 7, ..after.clone() });
+    let after = store
+        .hunt(&q(&["org-a", "org-b"], &["evil.com", "10.0.0.2"]))
+        .unwrap();
+    assert_eq!(
+        before,
+        HuntResult {
+            splits_searched: 7,
+            ..after.clone()
+        }
+    );
     assert_eq!(after.splits_searched, 2);
     // Nothing left to merge.
-    assert_eq!(store.compact(CompactOptions::default()).unwrap().splits_added, 0);
+    assert_eq!(
+        store
+            .compact(CompactOptions::default())
+            .unwrap()
+            .splits_added,
+        0
+    );
     drop(store);
     // Old split directories are gone; the store reopens cleanly.
-    assert_eq!(std::fs::read_dir(dir.path().join("splits/org-a")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("splits/org-a"))
+            .unwrap()
+            .count(),
+        1
+    );
     let store = EventStore::open(dir.path(), small_opts()).unwrap();
     assert_eq!(store.hunt(&q(&["org-a"], &["ok.com"])).unwrap().total(), 6);
 }
@@ -326,7 +398,10 @@ fn ingest_flushes_at_threshold_and_truncates_the_wal() {
     let store = EventStore::open(dir.path(), opts).unwrap();
     for i in 0..30 {
         store
-            .ingest(&format!("b{i}"), vec![ev("org-a", i, "a.com", "10.0.0.1", "u")])
+            .ingest(
+                &format!("b{i}"),
+                vec![ev("org-a", i, "a.com", "10.0.0.1", "u")],
+            )
             .unwrap();
     }
     let s = store.stats().unwrap();

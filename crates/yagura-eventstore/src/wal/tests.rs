@@ -71,7 +71,10 @@ fn duplicate_batch_id_is_acknowledged_once() {
         let first = wal.append(b"batch-1", recs(4, "x")).unwrap();
         let again = wal.append(b"batch-1", recs(4, "x")).unwrap();
         assert!(again.duplicate);
-        assert_eq!((again.first_lsn, again.count), (first.first_lsn, first.count));
+        assert_eq!(
+            (again.first_lsn, again.count),
+            (first.first_lsn, first.count)
+        );
     }
     let (wal, _, got) = open(dir.path(), WalOptions::default(), 0);
     assert_eq!(got.len(), 4, "written once");
@@ -131,7 +134,12 @@ fn check_tail(damage: impl FnOnce(&Path, u64), expect: &[&str]) {
 }
 
 fn set_len(p: &Path, n: u64) {
-    OpenOptions::new().write(true).open(p).unwrap().set_len(n).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_len(n)
+        .unwrap();
 }
 
 fn flip(p: &Path, at: u64) {
@@ -162,7 +170,8 @@ fn torn_tail_missing_last_records_of_batch() {
     check_tail(
         |p, end_b| {
             let data = fs::read(p).unwrap();
-            let first_len = u32::from_le_bytes(data[end_b as usize..end_b as usize + 4].try_into().unwrap());
+            let first_len =
+                u32::from_le_bytes(data[end_b as usize..end_b as usize + 4].try_into().unwrap());
             set_len(p, end_b + 8 + u64::from(first_len));
         },
         &["a", "b"],
@@ -171,10 +180,7 @@ fn torn_tail_missing_last_records_of_batch() {
 
 #[test]
 fn torn_tail_checksum_mismatch() {
-    check_tail(
-        |p, end_b| flip(p, end_b + 20),
-        &["a", "b"],
-    );
+    check_tail(|p, end_b| flip(p, end_b + 20), &["a", "b"]);
 }
 
 #[test]
@@ -198,7 +204,8 @@ fn corruption_in_sealed_segment_fails_open() {
     {
         let (wal, _, _) = open(dir.path(), opts.clone(), 0);
         for i in 0..4 {
-            wal.append(format!("b{i}").as_bytes(), recs(2, "r")).unwrap();
+            wal.append(format!("b{i}").as_bytes(), recs(2, "r"))
+                .unwrap();
         }
     }
     let segs = list_segments(dir.path()).unwrap();
@@ -218,7 +225,8 @@ fn rotation_and_truncation_through_checkpoint() {
     {
         let (wal, _, _) = open(dir.path(), opts.clone(), 0);
         for i in 0..10 {
-            wal.append(format!("b{i}").as_bytes(), recs(2, "r")).unwrap();
+            wal.append(format!("b{i}").as_bytes(), recs(2, "r"))
+                .unwrap();
         }
         let before = list_segments(dir.path()).unwrap();
         assert!(before.len() > 3);
@@ -227,7 +235,10 @@ fn rotation_and_truncation_through_checkpoint() {
         assert!(removed > 0);
         let after = list_segments(dir.path()).unwrap();
         assert_eq!(after.len(), before.len() - removed);
-        assert!(after[0].first_lsn <= 11, "nothing above the checkpoint removed");
+        assert!(
+            after[0].first_lsn <= 11,
+            "nothing above the checkpoint removed"
+        );
     }
     let (_wal, stats, got) = open(dir.path(), opts, 10);
     assert_eq!(got.first().map(|g| g.0), Some(11));
@@ -262,7 +273,10 @@ fn concurrent_appenders_share_group_commits() {
         handles.push(std::thread::spawn(move || {
             let mut acks = Vec::new();
             for i in 0..50 {
-                acks.push(wal.append(format!("t{t}-{i}").as_bytes(), recs(3, "r")).unwrap());
+                acks.push(
+                    wal.append(format!("t{t}-{i}").as_bytes(), recs(3, "r"))
+                        .unwrap(),
+                );
             }
             acks
         }));
@@ -347,8 +361,14 @@ fn failed_fsync_poisons_the_log() {
         ..WalOptions::default()
     };
     let (wal, _, _) = open(dir.path(), opts, 0);
-    assert!(matches!(wal.append(b"a", recs(1, "a")), Err(WalError::Poisoned(_))));
-    assert!(matches!(wal.append(b"b", recs(1, "b")), Err(WalError::Poisoned(_))));
+    assert!(matches!(
+        wal.append(b"a", recs(1, "a")),
+        Err(WalError::Poisoned(_))
+    ));
+    assert!(matches!(
+        wal.append(b"b", recs(1, "b")),
+        Err(WalError::Poisoned(_))
+    ));
 }
 
 proptest::proptest! {
