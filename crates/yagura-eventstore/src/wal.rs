@@ -233,17 +233,14 @@ impl Wal {
             let last = i + 1 == n;
             let data =
                 fs::read(&seg.path).map_err(|e| OpenError::Wal(WalError::io(&seg.path, e)))?;
-            if let Some(exp) = expected_lsn {
-                if seg.first_lsn != exp {
-                    return Err(OpenError::Wal(WalError::Corrupt {
-                        path: seg.path.clone(),
-                        offset: 0,
-                        reason: format!(
-                            "segment starts at lsn {} but {exp} expected",
-                            seg.first_lsn
-                        ),
-                    }));
-                }
+            if let Some(exp) = expected_lsn
+                && seg.first_lsn != exp
+            {
+                return Err(OpenError::Wal(WalError::Corrupt {
+                    path: seg.path.clone(),
+                    offset: 0,
+                    reason: format!("segment starts at lsn {} but {exp} expected", seg.first_lsn),
+                }));
             }
             let scan = scan_segment(&data, seg.first_lsn, |rec| {
                 if rec.lsn > after_lsn {
