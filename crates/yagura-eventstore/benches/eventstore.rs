@@ -1,0 +1,306 @@
+//! Event-store benchmark (a bench binary, not criterion: each phase is one long measured run).
+//!
+//! ```text
+//! YAGURA_BENCH_EVENTS=2000000 cargo bench -p yagura-eventstore --bench eventstore
+//! ```
+//!
+//! Phases, on synthetic proxy / DNS / flow events of 10 organizations over 48 hours:
+//! 1. WAL only: durable appends (fsync per group) of the events' JSON, 4 appender threads.
+//! 2. Durable ingest end to end: `EventStore::ingest` from 4 threads (WAL + splits built by
+//!    flushes), then a final flush.
+//! 3. Stored size: splits vs gzip -6 and zstd -3 of the same events as JSON lines.
+//! 4. Retro-hunt of 10,000 indicators (10 present, 9,990 absent; domains and IPs) over every
+//!    stored event: tantivy term-set per split (cold = splits opened, warm = cached), against
+//!    the alternative design: a scan of zstd JSON lines, parsing each event and probing a hash
+//!    set with its terms.
+//!
+//! Figures depend on the other builds sharing the machine: compare ratios within one run.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+use yagura_eventstore::terms::{event_terms, normalize_indicator};
+use yagura_eventstore::{EventStore, HuntQuery, StoreOptions, Wal, WalOptions};
+use yagura_model::{Event, OrgId, Scope, Timestamp};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const ORGS: u64 = 10;
+const DOMAINS: u64 = 200_000;
+
+fn domain(n: u64) -> String {
+    let tlds = ["com", "net", "org", "jp", "go.jp", "io"];
+    format!("w{}.site{}.{}", n % 7, n, tlds[(n % 6) as usize])
+}
+
+fn make_event(rng: &mut Rng, i: u64, total: u64) -> Event {
+    let org = rng.below(ORGS);
+    let ts = 1_700_000_000 + (i * 172_800 / total.max(1)) as i64;
+    let d = domain(rng.below(DOMAINS));
+    let src = format!("10.{org}.{}.{}", rng.below(16), rng.below(250) + 1);
+    let dst = format!(
+        "{}.{}.{}.{}",
+        rng.below(200) + 11,
+        rng.below(256),
+        rng.below(256),
+        rng.below(254) + 1
+    );
+    let json = match rng.below(3) {
+        0 => format!(
+            r#"{{"@timestamp":"{}","organization":{{"id":"org-{org}"}},"event":{{"dataset":"squid.access","kind":"event","category":["network","web"],"outcome":"success","action":"TCP_MISS"}},"source":{{"ip":"{src}","port":{}}},"destination":{{"ip":"{dst}","port":443,"bytes":{}}},"url":{{"full":"https://{d}/api/v{}/items?id={}","domain":"{d}","scheme":"https","path":"/api/v{}/items"}},"http":{{"request":{{"method":"GET"}},"response":{{"status_code":200}}}},"user":{{"name":"user{}"}},"user_agent":{{"original":"Mozilla/5.0 (Windows NT 10.0; Win64; x64)"}}}}"#,
+            Timestamp::from_secs(ts).to_rfc3339(),
+            rng.below(30000) + 30000,
+            rng.below(100_000),
+            rng.below(3),
+            rng.below(100_000),
+            rng.below(3),
+            rng.below(500)
+        ),
+        1 => format!(
+            r#"{{"@timestamp":"{}","organization":{{"id":"org-{org}"}},"event":{{"dataset":"zeek.dns","kind":"event","category":["network"]}},"source":{{"ip":"{src}","port":{}}},"destination":{{"ip":"10.{org}.0.53","port":53}},"network":{{"transport":"udp","protocol":"dns"}},"dns":{{"question":{{"name":"{d}","type":"A"}},"response_code":"NOERROR","resolved_ip":["{dst}"]}}}}"#,
+            Timestamp::from_secs(ts).to_rfc3339(),
+            rng.below(30000) + 30000
+        ),
+        _ => format!(
+            r#"{{"@timestamp":"{}","organization":{{"id":"org-{org}"}},"event":{{"dataset":"zeek.conn","kind":"event","category":["network"]}},"source":{{"ip":"{src}","port":{},"bytes":{}}},"destination":{{"ip":"{dst}","port":443,"bytes":{}}},"network":{{"transport":"tcp"}}}}"#,
+            Timestamp::from_secs(ts).to_rfc3339(),
+            rng.below(30000) + 30000,
+            rng.below(10_000),
+            rng.below(1_000_000)
+        ),
+    };
+    // The bench's own generator: a failure here is a bug in this file.
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("bench event: {e}: {json}"))
+}
+
+fn main() {
+    let n: u64 = std::env::var("YAGURA_BENCH_EVENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let threads = 4;
+    let batch = 1000usize;
+    let root = tempfile::tempdir().expect("tempdir");
+    println!(
+        "# yagura-eventstore bench: {n} events, {ORGS} orgs, {threads} ingest threads, batches of {batch}"
+    );
+
+    let t = Instant::now();
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let events: Vec<Event> = (0..n).map(|i| make_event(&mut rng, i, n)).collect();
+    let jsons: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("serialize"))
+        .collect();
+    let raw_bytes: u64 = jsons.iter().map(|j| j.len() as u64 + 1).sum();
+    println!(
+        "generated in {:.1}s; JSON lines: {:.1} MiB ({:.0} B/event)",
+        t.elapsed().as_secs_f64(),
+        raw_bytes as f64 / 1048576.0,
+        raw_bytes as f64 / n as f64
+    );
+
+    // ---- 1. WAL only ------------------------------------------------------------------------
+    {
+        let (wal, _) = Wal::open::<std::convert::Infallible>(
+            &root.path().join("wal-only"),
+            WalOptions::default(),
+            0,
+            |_| Ok(()),
+        )
+        .expect("open wal");
+        let wal = Arc::new(wal);
+        let jsons = Arc::new(jsons.clone());
+        let t = Instant::now();
+        let handles: Vec<_> = (0..threads)
+            .map(|k| {
+                let wal = Arc::clone(&wal);
+                let jsons = Arc::clone(&jsons);
+                std::thread::spawn(move || {
+                    let chunks: Vec<_> = jsons.chunks(batch).collect();
+                    for (c, chunk) in chunks.iter().enumerate().skip(k).step_by(threads) {
+                        let recs = chunk.iter().map(|j| j.as_bytes().to_vec()).collect();
+                        wal.append(format!("w{c}").as_bytes(), recs)
+                            .expect("append");
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("join");
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "wal-only durable append: {:.0} events/s ({:.1} MiB/s, {s:.2}s)",
+            n as f64 / s,
+            raw_bytes as f64 / 1048576.0 / s
+        );
+    }
+
+    // ---- 2. durable ingest end to end ---------------------------------------------------------
+    let store_dir = root.path().join("store");
+    let store = Arc::new(
+        EventStore::open(
+            &store_dir,
+            StoreOptions {
+                flush_events: 250_000,
+                max_pending_events: 2_000_000,
+                ..StoreOptions::default()
+            },
+        )
+        .expect("open store"),
+    );
+    let events = Arc::new(events);
+    let t = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|k| {
+            let store = Arc::clone(&store);
+            let events = Arc::clone(&events);
+            std::thread::spawn(move || {
+                let chunks: Vec<_> = events.chunks(batch).collect();
+                for (c, chunk) in chunks.iter().enumerate().skip(k).step_by(threads) {
+                    store
+                        .ingest(&format!("b{c}"), chunk.to_vec())
+                        .expect("ingest");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("join");
+    }
+    let acked = t.elapsed().as_secs_f64();
+    store.flush().expect("final flush");
+    let total = t.elapsed().as_secs_f64();
+    let stats = store.stats().expect("stats");
+    println!(
+        "durable ingest (WAL + splits): {:.0} events/s acknowledged ({acked:.2}s), {:.0} events/s including the last flush ({total:.2}s); {} splits",
+        n as f64 / acked,
+        n as f64 / total,
+        stats.splits
+    );
+
+    // ---- 3. stored size -----------------------------------------------------------------------
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        for j in jsons.iter() {
+            e.write_all(j.as_bytes()).expect("gz");
+            e.write_all(b"\n").expect("gz");
+        }
+        e.finish().expect("gz").len() as u64
+    };
+    let zst_path = root.path().join("events.jsonl.zst");
+    {
+        let f = std::fs::File::create(&zst_path).expect("zst file");
+        let mut e = zstd::Encoder::new(f, 3).expect("zstd");
+        for j in jsons.iter() {
+            e.write_all(j.as_bytes()).expect("zstd");
+            e.write_all(b"\n").expect("zstd");
+        }
+        e.finish().expect("zstd");
+    }
+    let zst = std::fs::metadata(&zst_path).expect("zst size").len();
+    println!(
+        "stored size: splits {:.1} MiB ({:.1} B/event) = {:.2}x gzip-6 of the JSON lines ({:.1} MiB), {:.2}x zstd-3 ({:.1} MiB); raw {:.1} MiB",
+        stats.split_bytes as f64 / 1048576.0,
+        stats.split_bytes as f64 / n as f64,
+        stats.split_bytes as f64 / gz as f64,
+        gz as f64 / 1048576.0,
+        stats.split_bytes as f64 / zst as f64,
+        zst as f64 / 1048576.0,
+        raw_bytes as f64 / 1048576.0
+    );
+
+    // ---- 4. retro-hunt -------------------------------------------------------------------------
+    let mut rng = Rng(0xfeed_beef_1234_5678);
+    let mut indicators: Vec<String> = Vec::with_capacity(10_000);
+    for k in 0..10u64 {
+        indicators.push(domain(rng.below(DOMAINS) + k)); // present (most likely)
+    }
+    while indicators.len() < 5_000 {
+        indicators.push(format!(
+            "absent{}.badness{}.com",
+            rng.next() % 1_000_000,
+            indicators.len()
+        ));
+    }
+    while indicators.len() < 10_000 {
+        indicators.push(format!(
+            "{}.{}.{}.{}",
+            rng.below(200) + 11,
+            rng.below(256),
+            rng.below(256),
+            rng.below(254) + 1
+        ));
+    }
+    let scope = Scope::orgs(
+        (0..ORGS)
+            .map(|o| OrgId::new(&format!("org-{o}")).expect("org"))
+            .collect(),
+    );
+    let q = HuntQuery {
+        scope,
+        indicators: indicators.clone(),
+        limit: Some(10_000),
+        ..HuntQuery::default()
+    };
+    drop(store);
+    let store = EventStore::open(&store_dir, StoreOptions::default()).expect("reopen");
+    let t = Instant::now();
+    let cold = store.hunt(&q).expect("hunt");
+    let cold_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let warm = store.hunt(&q).expect("hunt");
+    let warm_s = t.elapsed().as_secs_f64();
+    assert_eq!(cold.total(), warm.total());
+    println!(
+        "tantivy term-set hunt, 10,000 indicators over {n} events in {} splits: {} matches; cold {:.3}s, warm {:.3}s",
+        warm.splits_searched,
+        warm.total(),
+        cold_s,
+        warm_s
+    );
+
+    // Alternative: scan zstd JSON lines, parse, probe a hash set.
+    let set: HashSet<String> = indicators
+        .iter()
+        .filter_map(|i| normalize_indicator(i))
+        .collect();
+    let t = Instant::now();
+    let f = std::fs::File::open(&zst_path).expect("zst");
+    let dec = zstd::Decoder::new(f).expect("zstd decoder");
+    let mut matches = 0u64;
+    let mut line = String::new();
+    let mut r = BufReader::with_capacity(1 << 20, dec);
+    loop {
+        line.clear();
+        if r.read_line(&mut line).expect("read") == 0 {
+            break;
+        }
+        let ev: Event = serde_json::from_str(line.trim_end()).expect("parse");
+        let mut hit = false;
+        event_terms(&ev, |_, t| hit |= set.contains(t));
+        matches += u64::from(hit);
+    }
+    let scan_s = t.elapsed().as_secs_f64();
+    assert_eq!(matches, warm.total(), "both designs find the same events");
+    println!(
+        "alternative: zstd JSON-lines scan + hash set: {matches} matches in {scan_s:.3}s ({:.0} events/s) = {:.1}x the warm term-set hunt",
+        n as f64 / scan_s,
+        scan_s / warm_s
+    );
+}

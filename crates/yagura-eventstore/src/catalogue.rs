@@ -1,0 +1,286 @@
+//! The split catalogue: one SQLite database (`catalogue.sqlite` in the data directory) with
+//! the published splits and the write-ahead-log checkpoint.
+//!
+//! A split exists for readers exactly when its row exists. Publishing new splits and moving
+//! the checkpoint happen in one transaction, which is what makes WAL → store exactly-once: a
+//! crash before the commit leaves an unreferenced split directory (deleted on open) and the
+//! events are replayed from the log; a crash after it leaves them published and below the
+//! checkpoint, so they are not replayed.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use yagura_model::{OrgId, Scope, Timestamp};
+
+/// A published split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitMeta {
+    /// Directory name under `splits/<org>/`.
+    pub id: String,
+    pub org: OrgId,
+    /// Smallest and largest `@timestamp` in the split (inclusive).
+    pub min_ts: Timestamp,
+    pub max_ts: Timestamp,
+    pub num_docs: u64,
+    /// Bytes on disk (sum of the split's files).
+    pub bytes: u64,
+    /// Number of merges behind this split (0 for a freshly built one).
+    pub generation: u32,
+}
+
+/// Errors of the catalogue database.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("split catalogue database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("split catalogue holds an invalid organization id {0:?}")]
+    BadOrg(String),
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS splits (
+    id         TEXT PRIMARY KEY,
+    org        TEXT NOT NULL,
+    min_ts     INTEGER NOT NULL,
+    max_ts     INTEGER NOT NULL,
+    num_docs   INTEGER NOT NULL,
+    bytes      INTEGER NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS splits_org_time ON splits (org, max_ts, min_ts);
+CREATE TABLE IF NOT EXISTS wal_checkpoint (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    lsn INTEGER NOT NULL
+);
+";
+
+/// The catalogue connection.
+#[derive(Debug)]
+pub struct Catalogue {
+    conn: Connection,
+}
+
+type RawRow = (String, String, i64, i64, i64, i64, i64);
+
+fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+    ))
+}
+
+impl Catalogue {
+    /// Opens (or creates) the catalogue at `path`. `synchronous = FULL`: a published split
+    /// survives power loss once `publish` returns.
+    pub fn open(path: &Path) -> Result<Catalogue, CatalogueError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Catalogue { conn })
+    }
+
+    /// The LSN of the last write-ahead-log record stored in a published split (0: none).
+    pub fn checkpoint(&self) -> Result<u64, CatalogueError> {
+        let lsn: Option<i64> = self
+            .conn
+            .query_row("SELECT lsn FROM wal_checkpoint WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(lsn.unwrap_or(0).max(0) as u64)
+    }
+
+    /// Publishes `added`, removes `removed` and (if given) moves the checkpoint, atomically.
+    pub fn publish(
+        &mut self,
+        added: &[SplitMeta],
+        removed: &[String],
+        checkpoint: Option<u64>,
+    ) -> Result<(), CatalogueError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO splits (id, org, min_ts, max_ts, num_docs, bytes, generation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for s in added {
+                ins.execute(params![
+                    s.id,
+                    s.org.as_str(),
+                    s.min_ts.nanos(),
+                    s.max_ts.nanos(),
+                    s.num_docs as i64,
+                    s.bytes as i64,
+                    i64::from(s.generation)
+                ])?;
+            }
+            let mut del = tx.prepare_cached("DELETE FROM splits WHERE id = ?1")?;
+            for id in removed {
+                del.execute(params![id])?;
+            }
+            if let Some(lsn) = checkpoint {
+                tx.execute(
+                    "INSERT INTO wal_checkpoint (id, lsn) VALUES (1, ?1)
+                     ON CONFLICT(id) DO UPDATE SET lsn = max(lsn, excluded.lsn)",
+                    params![lsn as i64],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn collect(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<SplitMeta>, CatalogueError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, raw_row)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, org, min_ts, max_ts, num_docs, bytes, generation) = r?;
+            let org = OrgId::new(&org).map_err(|_| CatalogueError::BadOrg(org))?;
+            out.push(SplitMeta {
+                id,
+                org,
+                min_ts: Timestamp::from_nanos(min_ts),
+                max_ts: Timestamp::from_nanos(max_ts),
+                num_docs: num_docs.max(0) as u64,
+                bytes: bytes.max(0) as u64,
+                generation: generation.clamp(0, i64::from(u32::MAX)) as u32,
+            });
+        }
+        Ok(out)
+    }
+
+    /// All splits, ordered by organization then time.
+    pub fn all(&self) -> Result<Vec<SplitMeta>, CatalogueError> {
+        self.collect(
+            "SELECT id, org, min_ts, max_ts, num_docs, bytes, generation FROM splits
+             ORDER BY org, min_ts, id",
+            [],
+        )
+    }
+
+    /// The splits of one organization, oldest first.
+    pub fn of_org(&self, org: &OrgId) -> Result<Vec<SplitMeta>, CatalogueError> {
+        self.collect(
+            "SELECT id, org, min_ts, max_ts, num_docs, bytes, generation FROM splits
+             WHERE org = ?1 ORDER BY max_ts, id",
+            params![org.as_str()],
+        )
+    }
+
+    /// The splits a hunt must open: organization in `scope` and time overlapping
+    /// `[from, to)`. Everything else is pruned here, without touching the split.
+    pub fn prune(
+        &self,
+        scope: &Scope,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<SplitMeta>, CatalogueError> {
+        let from = from.map_or(i64::MIN, Timestamp::nanos);
+        let to = to.map_or(i64::MAX, Timestamp::nanos);
+        let mut out = Vec::new();
+        for org in scope.iter() {
+            out.extend(self.collect(
+                "SELECT id, org, min_ts, max_ts, num_docs, bytes, generation FROM splits
+                 WHERE org = ?1 AND max_ts >= ?2 AND min_ts < ?3 ORDER BY min_ts, id",
+                params![org.as_str(), from, to],
+            )?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(id: &str, org: &str, min: i64, max: i64) -> SplitMeta {
+        SplitMeta {
+            id: id.into(),
+            org: OrgId::new(org).unwrap(),
+            min_ts: Timestamp::from_secs(min),
+            max_ts: Timestamp::from_secs(max),
+            num_docs: 10,
+            bytes: 100,
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn publish_prune_and_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Catalogue::open(&dir.path().join("c.sqlite")).unwrap();
+        assert_eq!(c.checkpoint().unwrap(), 0);
+        c.publish(
+            &[
+                meta("a1", "org-a", 0, 99),
+                meta("a2", "org-a", 100, 199),
+                meta("b1", "org-b", 0, 199),
+            ],
+            &[],
+            Some(42),
+        )
+        .unwrap();
+        assert_eq!(c.checkpoint().unwrap(), 42);
+        // The checkpoint never moves backwards.
+        c.publish(&[], &[], Some(7)).unwrap();
+        assert_eq!(c.checkpoint().unwrap(), 42);
+
+        let check = |scope: &[&str], from: Option<i64>, to: Option<i64>, expect: &[&str]| {
+            let scope = Scope::orgs(scope.iter().map(|o| OrgId::new(o).unwrap()).collect());
+            let got = c
+                .prune(
+                    &scope,
+                    from.map(Timestamp::from_secs),
+                    to.map(Timestamp::from_secs),
+                )
+                .unwrap();
+            let ids: Vec<&str> = got.iter().map(|s| s.id.as_str()).collect();
+            assert_eq!(ids, expect, "scope {scope:?} {from:?}..{to:?}");
+        };
+        check(&["org-a"], None, None, &["a1", "a2"]);
+        check(&["org-a", "org-b"], Some(150), None, &["a2", "b1"]);
+        check(&["org-a"], Some(50), Some(100), &["a1"]);
+        check(&["org-a"], Some(99), Some(100), &["a1"]);
+        check(&["org-a"], Some(200), None, &[]);
+        check(&["org-c"], None, None, &[]);
+        check(&[], None, None, &[]);
+
+        c.publish(
+            &[meta("a3", "org-a", 0, 199)],
+            &["a1".into(), "a2".into()],
+            None,
+        )
+        .unwrap();
+        let ids: Vec<String> = c.all().unwrap().into_iter().map(|s| s.id).collect();
+        assert_eq!(ids, ["a3", "b1"]);
+    }
+
+    #[test]
+    fn failed_publish_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Catalogue::open(&dir.path().join("c.sqlite")).unwrap();
+        c.publish(&[meta("a1", "org-a", 0, 1)], &[], Some(1))
+            .unwrap();
+        // Duplicate primary key: the whole transaction (including the checkpoint) rolls back.
+        let err = c.publish(
+            &[meta("a2", "org-a", 0, 1), meta("a1", "org-a", 0, 1)],
+            &[],
+            Some(9),
+        );
+        assert!(err.is_err());
+        assert_eq!(c.checkpoint().unwrap(), 1);
+        assert_eq!(c.all().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,31 @@
+//! yagura's durable event path and event store.
+//!
+//! - [`wal`]: the write-ahead log (group-commit fsync, CRC per record, segments, replay,
+//!   torn-tail truncation, idempotent batch ids, bounded queue, clean disk-full errors).
+//! - [`split`]: immutable tantivy indexes ("splits") of one organization and time range.
+//! - [`catalogue`]: the SQLite catalogue of published splits and the WAL checkpoint.
+//! - [`store`]: [`EventStore`], tying them together: ingest, flush (exactly-once WAL → store),
+//!   hunt, retention, compaction.
+//! - [`terms`]: normalization of indicator-bearing values shared by indexing and hunting.
+//!
+//! Architecture invariant: this crate depends on `yagura-model` only among yagura crates; it
+//! knows nothing of readers, detectors, HTTP or the state DB. Every read is filtered by a
+//! [`yagura_model::Scope`].
+
+#[cfg(feature = "store")]
+pub mod catalogue;
+#[cfg(feature = "store")]
+pub mod split;
+#[cfg(feature = "store")]
+pub mod store;
+pub mod terms;
+pub mod wal;
+
+#[cfg(feature = "store")]
+pub use catalogue::SplitMeta;
+#[cfg(feature = "store")]
+pub use store::{
+    CompactOptions, EventStore, FieldFilter, FlushReport, HuntHit, HuntQuery, HuntResult,
+    IngestAck, MaintenanceReport, Reject, RetentionPolicy, StoreError, StoreOptions, StoreStats,
+};
+pub use wal::{Wal, WalError, WalOptions};

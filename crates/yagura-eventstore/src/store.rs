@@ -1,0 +1,891 @@
+//! The event store: WAL in front, tantivy splits behind, the catalogue in between.
+//!
+//! Data directory layout:
+//!
+//! ```text
+//! <dir>/wal/{first_lsn:020}.wal      write-ahead log segments (crate::wal)
+//! <dir>/catalogue.sqlite             published splits + WAL checkpoint (crate::catalogue)
+//! <dir>/splits/<org>/<split id>/     one tantivy index per split (crate::split)
+//! ```
+//!
+//! Life of an event: [`EventStore::ingest`] validates the batch, writes it to the WAL (durable
+//! when the call returns) and keeps it in memory (*pending*). [`EventStore::flush`] builds one
+//! split per organization and time bucket from the contiguous run of pending batches after
+//! the checkpoint, seals each with a tantivy commit, then publishes the splits and the new
+//! checkpoint in one catalogue transaction, and finally drops WAL segments at or below it.
+//! Hunts read published splits and the pending events, so an acknowledged event is always
+//! visible to a hunt exactly once.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use yagura_model::{Event, OrgId, Scope, Timestamp};
+
+use crate::catalogue::{Catalogue, CatalogueError, SplitMeta};
+use crate::split::{self, Fields, Row, SplitCache, SplitError};
+use crate::terms::{event_terms, normalize_indicator};
+use crate::wal::{OpenError, Wal, WalError, WalOptions};
+
+/// Errors of the event store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    #[error(transparent)]
+    Catalogue(#[from] CatalogueError),
+    #[error(transparent)]
+    Split(#[from] SplitError),
+    #[error("batch rejected: {}", .0.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("; "))]
+    Rejected(Vec<Reject>),
+    #[error(
+        "event store is over its memory bound ({pending} events waiting for a flush that fails): {reason}"
+    )]
+    Backpressure { pending: usize, reason: String },
+    #[error("event store I/O at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("write-ahead log record {lsn} is not a valid event: {reason}")]
+    BadLogRecord { lsn: u64, reason: String },
+    #[error("invalid hunt: {0}")]
+    InvalidHunt(String),
+}
+
+/// Why one record of a batch was rejected (1-based record number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub record: usize,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Reject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "record {}: {}", self.record, self.reason)
+    }
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Options of the event store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub wal: WalOptions,
+    /// Width of a split's time bucket (events of one organization and bucket share a split).
+    pub split_span_secs: i64,
+    /// `ingest` flushes when this many events are pending.
+    pub flush_events: usize,
+    /// Beyond this many pending events (flushes failing), `ingest` refuses with backpressure.
+    pub max_pending_events: usize,
+    /// Memory budget of tantivy's writer while building a split.
+    pub writer_memory: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            wal: WalOptions::default(),
+            split_span_secs: 3600,
+            flush_events: 500_000,
+            max_pending_events: 2_000_000,
+            writer_memory: 64 << 20,
+        }
+    }
+}
+
+/// Acknowledgement of an ingested batch (durable on return).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestAck {
+    pub first_lsn: u64,
+    pub count: u32,
+    /// The batch id was already ingested: nothing was stored twice.
+    pub duplicate: bool,
+}
+
+#[derive(Debug)]
+struct PendingBatch {
+    first_lsn: u64,
+    events: Vec<(Event, String)>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    /// Last LSN published in a split.
+    checkpoint: u64,
+    batches: BTreeMap<u64, Arc<PendingBatch>>,
+    events: usize,
+}
+
+#[derive(Debug)]
+struct Inner {
+    catalogue: Catalogue,
+    cache: SplitCache,
+}
+
+/// What a flush did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    pub splits: usize,
+    pub events: u64,
+    pub checkpoint: u64,
+    pub wal_segments_removed: usize,
+}
+
+/// An equality filter on an ECS field (`event.dataset=dns`, `source.ip=10.0.0.1`); text is
+/// compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldFilter {
+    pub field: String,
+    pub value: String,
+}
+
+impl FieldFilter {
+    /// Parses `field=value`.
+    pub fn parse(s: &str) -> Result<FieldFilter, StoreError> {
+        let (f, v) = s
+            .split_once('=')
+            .ok_or_else(|| StoreError::InvalidHunt(format!("filter {s:?} is not field=value")))?;
+        let f = f.trim();
+        if f.is_empty() {
+            return Err(StoreError::InvalidHunt(format!(
+                "filter {s:?} has no field"
+            )));
+        }
+        Ok(FieldFilter {
+            field: f.to_string(),
+            value: v.trim().to_string(),
+        })
+    }
+
+    fn matches(&self, ev: &Event) -> bool {
+        let mut hit = false;
+        ev.for_each_value(&self.field, |v| {
+            if !hit && v.to_text().eq_ignore_ascii_case(&self.value) {
+                hit = true;
+            }
+        });
+        hit
+    }
+}
+
+/// A hunt: events of the organizations in `scope`, in `[from, to)`, bearing any of the
+/// `indicators` (all events when empty) and passing every filter.
+#[derive(Debug, Clone, Default)]
+pub struct HuntQuery {
+    pub scope: Scope,
+    pub indicators: Vec<String>,
+    pub filters: Vec<FieldFilter>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    /// Most events returned (counts are always complete).
+    pub limit: Option<usize>,
+}
+
+/// One matching event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HuntHit {
+    pub org: OrgId,
+    /// The normalized indicators the event bears.
+    pub matched: Vec<String>,
+    pub event: Event,
+}
+
+/// The answer to a hunt.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HuntResult {
+    /// Matching events, by time (at most `limit`).
+    pub hits: Vec<HuntHit>,
+    /// Matching events per organization (all of them, regardless of `limit`).
+    pub counts: BTreeMap<OrgId, u64>,
+    /// Splits opened after pruning by scope and time.
+    pub splits_searched: usize,
+    /// Pending (not yet flushed) events examined.
+    pub pending_scanned: usize,
+}
+
+impl HuntResult {
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+}
+
+/// Retention of one organization's splits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Splits whose newest event is older than this are deleted.
+    pub max_age_secs: Option<i64>,
+    /// Oldest splits are deleted until the organization's total is at most this.
+    pub max_bytes: Option<u64>,
+}
+
+/// What retention or compaction did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    pub splits_removed: usize,
+    pub splits_added: usize,
+    pub bytes_removed: u64,
+    pub docs_removed: u64,
+}
+
+/// Compaction settings: splits under `small_docs` documents of one organization and the same
+/// `window_secs` window are merged, up to `max_docs` per output split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactOptions {
+    pub small_docs: u64,
+    pub window_secs: i64,
+    pub max_docs: u64,
+}
+
+impl Default for CompactOptions {
+    fn default() -> Self {
+        CompactOptions {
+            small_docs: 200_000,
+            window_secs: 86_400,
+            max_docs: 5_000_000,
+        }
+    }
+}
+
+/// Store-wide figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub splits: usize,
+    pub docs: u64,
+    pub split_bytes: u64,
+    pub wal_bytes: u64,
+    pub pending_events: usize,
+    pub checkpoint: u64,
+}
+
+/// The event store.
+#[derive(Debug)]
+pub struct EventStore {
+    dir: PathBuf,
+    fields: Fields,
+    opts: StoreOptions,
+    wal: Wal,
+    pending: Mutex<Pending>,
+    inner: Mutex<Inner>,
+    /// Serializes flush, retention and compaction (they all rewrite the catalogue).
+    maintenance: Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock leaves consistent data here (every mutation is a single
+    // assignment or insert), so poisoning is cleared rather than propagated.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl EventStore {
+    /// Opens (or creates) the store in `dir`: removes unpublished split directories, replays
+    /// the WAL after the checkpoint into the pending events.
+    pub fn open(dir: &Path, opts: StoreOptions) -> Result<EventStore, StoreError> {
+        std::fs::create_dir_all(dir.join("splits")).map_err(io_err(dir))?;
+        let catalogue = Catalogue::open(&dir.join("catalogue.sqlite"))?;
+        let checkpoint = catalogue.checkpoint()?;
+        let published: BTreeSet<(String, String)> = catalogue
+            .all()?
+            .into_iter()
+            .map(|s| (s.org.as_str().to_string(), s.id))
+            .collect();
+        remove_orphans(&dir.join("splits"), &published)?;
+
+        let mut pending = Pending {
+            checkpoint,
+            ..Pending::default()
+        };
+        let mut current: Option<PendingBatch> = None;
+        let replay = |rec: crate::wal::ReplayRecord<'_>| -> Result<(), StoreError> {
+            let json = std::str::from_utf8(rec.payload).map_err(|e| StoreError::BadLogRecord {
+                lsn: rec.lsn,
+                reason: e.to_string(),
+            })?;
+            let ev: Event = serde_json::from_str(json).map_err(|e| StoreError::BadLogRecord {
+                lsn: rec.lsn,
+                reason: e.to_string(),
+            })?;
+            let b = current.get_or_insert_with(|| PendingBatch {
+                first_lsn: rec.lsn,
+                events: Vec::with_capacity(rec.count as usize),
+            });
+            b.events.push((ev, json.to_string()));
+            if rec.index + 1 == rec.count
+                && let Some(b) = current.take()
+            {
+                pending.events += b.events.len();
+                pending.batches.insert(b.first_lsn, Arc::new(b));
+            }
+            Ok(())
+        };
+        let (wal, stats) = Wal::open(&dir.join("wal"), opts.wal.clone(), checkpoint, replay)
+            .map_err(|e| match e {
+                OpenError::Wal(w) => StoreError::Wal(w),
+                OpenError::Replay(r) => r,
+            })?;
+        tracing::info!(
+            checkpoint,
+            replayed = stats.records_replayed,
+            truncated = stats.truncated_bytes,
+            "event store opened"
+        );
+        Ok(EventStore {
+            dir: dir.to_path_buf(),
+            fields: Fields::new(),
+            opts,
+            wal,
+            pending: Mutex::new(pending),
+            inner: Mutex::new(Inner {
+                catalogue,
+                cache: SplitCache::default(),
+            }),
+            maintenance: Mutex::new(()),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn split_path(&self, org: &OrgId, id: &str) -> PathBuf {
+        self.dir.join("splits").join(org.as_str()).join(id)
+    }
+
+    /// Validates and durably stores a batch of events under `batch_id`. Returns once the batch
+    /// is fsynced. Every event must carry `organization.id`; otherwise the whole batch is
+    /// rejected with the reasons and nothing is written. A retried `batch_id` is acknowledged
+    /// again without storing anything twice.
+    pub fn ingest(&self, batch_id: &str, events: Vec<Event>) -> Result<IngestAck, StoreError> {
+        let mut rejects = Vec::new();
+        let mut rows = Vec::with_capacity(events.len());
+        let mut payloads = Vec::with_capacity(events.len());
+        for (i, ev) in events.into_iter().enumerate() {
+            if ev.org().is_none() {
+                rejects.push(Reject {
+                    record: i + 1,
+                    reason: "no organization.id".into(),
+                });
+                continue;
+            }
+            match serde_json::to_string(&ev) {
+                Ok(json) => {
+                    payloads.push(json.clone().into_bytes());
+                    rows.push((ev, json));
+                }
+                Err(e) => rejects.push(Reject {
+                    record: i + 1,
+                    reason: format!("cannot serialize: {e}"),
+                }),
+            }
+        }
+        if !rejects.is_empty() {
+            return Err(StoreError::Rejected(rejects));
+        }
+        {
+            let p = lock(&self.pending);
+            if p.events >= self.opts.max_pending_events {
+                return Err(StoreError::Backpressure {
+                    pending: p.events,
+                    reason: "flush is not keeping up or failing".into(),
+                });
+            }
+        }
+        let ack = self.wal.append(batch_id.as_bytes(), payloads)?;
+        let need_flush = {
+            let mut p = lock(&self.pending);
+            if !ack.duplicate && ack.first_lsn > p.checkpoint {
+                p.events += rows.len();
+                p.batches.insert(
+                    ack.first_lsn,
+                    Arc::new(PendingBatch {
+                        first_lsn: ack.first_lsn,
+                        events: rows,
+                    }),
+                );
+            }
+            p.events >= self.opts.flush_events
+        };
+        if need_flush {
+            // The batch is durable already; a failing flush is retried by later calls and
+            // surfaces as backpressure once memory is at its bound.
+            if let Err(e) = self.flush() {
+                tracing::warn!(error = %e, "flush after ingest failed");
+            }
+        }
+        Ok(IngestAck {
+            first_lsn: ack.first_lsn,
+            count: ack.count,
+            duplicate: ack.duplicate,
+        })
+    }
+
+    /// Parses JSON lines (one ECS event per line, blank lines ignored) and ingests them as one
+    /// batch. Any malformed line rejects the batch with every line's reason.
+    pub fn ingest_json_lines(&self, batch_id: &str, data: &[u8]) -> Result<IngestAck, StoreError> {
+        let mut events = Vec::new();
+        let mut rejects = Vec::new();
+        for (i, line) in data.split(|b| *b == b'\n').enumerate() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<Event>(line) {
+                Ok(ev) if ev.org().is_none() => rejects.push(Reject {
+                    record: i + 1,
+                    reason: "no organization.id".into(),
+                }),
+                Ok(ev) => events.push(ev),
+                Err(e) => rejects.push(Reject {
+                    record: i + 1,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        if !rejects.is_empty() {
+            return Err(StoreError::Rejected(rejects));
+        }
+        if events.is_empty() {
+            return Err(StoreError::Rejected(vec![Reject {
+                record: 0,
+                reason: "batch has no events".into(),
+            }]));
+        }
+        self.ingest(batch_id, events)
+    }
+
+    /// Builds splits from the pending events after the checkpoint and publishes them with the
+    /// new checkpoint in one catalogue transaction.
+    pub fn flush(&self) -> Result<FlushReport, StoreError> {
+        let _m = lock(&self.maintenance);
+        let (batches, checkpoint) = {
+            let p = lock(&self.pending);
+            let mut next = p.checkpoint + 1;
+            let mut out = Vec::new();
+            for (first, b) in p.batches.range(next..) {
+                if *first != next {
+                    break; // a gap: an earlier batch is acknowledged but not yet pending
+                }
+                next += b.events.len() as u64;
+                out.push(Arc::clone(b));
+            }
+            (out, next - 1)
+        };
+        let mut report = FlushReport {
+            checkpoint,
+            ..FlushReport::default()
+        };
+        if batches.is_empty() {
+            return Ok(report);
+        }
+        // Group by organization and time bucket.
+        let span = self
+            .opts
+            .split_span_secs
+            .max(1)
+            .saturating_mul(1_000_000_000);
+        let mut groups: BTreeMap<(OrgId, i64), Vec<Row<'_>>> = BTreeMap::new();
+        for b in &batches {
+            for (ev, json) in &b.events {
+                let Some(org) = ev.org() else { continue };
+                let bucket = ev.timestamp.nanos().div_euclid(span);
+                groups
+                    .entry((org.clone(), bucket))
+                    .or_default()
+                    .push(Row { event: ev, json });
+            }
+        }
+        let mut built: Vec<SplitMeta> = Vec::new();
+        let result = (|| -> Result<(), StoreError> {
+            for ((org, _), rows) in groups {
+                let id = new_split_id(0);
+                let path = self.split_path(&org, &id);
+                let n = rows.len() as u64;
+                let b = split::build(&path, &self.fields, rows, self.opts.writer_memory)?;
+                built.push(SplitMeta {
+                    id,
+                    org,
+                    min_ts: b.min_ts,
+                    max_ts: b.max_ts,
+                    num_docs: n,
+                    bytes: b.bytes,
+                    generation: 0,
+                });
+            }
+            for org in built.iter().map(|s| &s.org).collect::<BTreeSet<_>>() {
+                crate::wal::sync_dir(&self.dir.join("splits").join(org.as_str()))?;
+            }
+            lock(&self.inner)
+                .catalogue
+                .publish(&built, &[], Some(checkpoint))?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for s in &built {
+                let _ = std::fs::remove_dir_all(self.split_path(&s.org, &s.id));
+            }
+            return Err(e);
+        }
+        {
+            let mut p = lock(&self.pending);
+            for b in &batches {
+                if p.batches.remove(&b.first_lsn).is_some() {
+                    p.events -= b.events.len();
+                }
+            }
+            p.checkpoint = checkpoint;
+        }
+        report.splits = built.len();
+        report.events = built.iter().map(|s| s.num_docs).sum();
+        report.wal_segments_removed = self.wal.truncate_through(checkpoint)?;
+        Ok(report)
+    }
+
+    /// Runs a hunt. See [`HuntQuery`].
+    pub fn hunt(&self, q: &HuntQuery) -> Result<HuntResult, StoreError> {
+        let mut set: Vec<String> = q
+            .indicators
+            .iter()
+            .filter_map(|i| normalize_indicator(i))
+            .collect();
+        set.sort_unstable();
+        set.dedup();
+        if !q.indicators.is_empty() && set.is_empty() {
+            return Err(StoreError::InvalidHunt("every indicator is blank".into()));
+        }
+        if let (Some(f), Some(t)) = (q.from, q.to)
+            && f >= t
+        {
+            return Err(StoreError::InvalidHunt(format!(
+                "empty time range {}..{}",
+                f.to_rfc3339(),
+                t.to_rfc3339()
+            )));
+        }
+        let lookup: std::collections::HashSet<&str> = set.iter().map(String::as_str).collect();
+        let terms = (!set.is_empty()).then_some(set.as_slice());
+        let limit = q.limit.unwrap_or(usize::MAX);
+
+        // Pending first, then the catalogue: see the module docs for why this order.
+        let pending: Vec<Arc<PendingBatch>> =
+            lock(&self.pending).batches.values().cloned().collect();
+        let (checkpoint, splits) = {
+            let inner = lock(&self.inner);
+            (
+                inner.catalogue.checkpoint()?,
+                inner.catalogue.prune(&q.scope, q.from, q.to)?,
+            )
+        };
+
+        let mut res = HuntResult::default();
+        let matched_of = |ev: &Event| -> Vec<String> {
+            let mut m = BTreeSet::new();
+            event_terms(ev, |_, t| {
+                if lookup.contains(t) {
+                    m.insert(t.to_string());
+                }
+            });
+            m.into_iter().collect()
+        };
+        for meta in &splits {
+            let open = {
+                let mut inner = lock(&self.inner);
+                inner
+                    .cache
+                    .get(&meta.id, &self.split_path(&meta.org, &meta.id))?
+            };
+            res.splits_searched += 1;
+            // Bounds only when the split is not entirely inside the range.
+            let from = q.from.filter(|f| meta.min_ts < *f);
+            let to = q.to.filter(|t| meta.max_ts >= *t);
+            let docs = open.search(&self.fields, terms, from, to)?;
+            if docs.is_empty() {
+                continue;
+            }
+            if q.filters.is_empty() {
+                *res.counts.entry(meta.org.clone()).or_default() += docs.len() as u64;
+                let room = limit.saturating_sub(res.hits.len());
+                if room == 0 {
+                    continue;
+                }
+                let take = &docs[..docs.len().min(room)];
+                for json in open.fetch(&self.fields, take)? {
+                    let event = parse_stored(&open.path, &json)?;
+                    res.hits.push(HuntHit {
+                        org: meta.org.clone(),
+                        matched: matched_of(&event),
+                        event,
+                    });
+                }
+            } else {
+                for chunk in docs.chunks(4096) {
+                    for json in open.fetch(&self.fields, chunk)? {
+                        let event = parse_stored(&open.path, &json)?;
+                        if !q.filters.iter().all(|f| f.matches(&event)) {
+                            continue;
+                        }
+                        *res.counts.entry(meta.org.clone()).or_default() += 1;
+                        if res.hits.len() < limit {
+                            res.hits.push(HuntHit {
+                                org: meta.org.clone(),
+                                matched: matched_of(&event),
+                                event,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        for b in &pending {
+            for (i, (ev, _)) in b.events.iter().enumerate() {
+                if b.first_lsn + i as u64 <= checkpoint {
+                    continue; // already published, found in a split
+                }
+                res.pending_scanned += 1;
+                let Some(org) = ev.org() else { continue };
+                if !q.scope.contains(org.as_str())
+                    || q.from.is_some_and(|f| ev.timestamp < f)
+                    || q.to.is_some_and(|t| ev.timestamp >= t)
+                {
+                    continue;
+                }
+                let matched = matched_of(ev);
+                if (!set.is_empty() && matched.is_empty())
+                    || !q.filters.iter().all(|f| f.matches(ev))
+                {
+                    continue;
+                }
+                *res.counts.entry(org.clone()).or_default() += 1;
+                if res.hits.len() < limit {
+                    res.hits.push(HuntHit {
+                        org: org.clone(),
+                        matched,
+                        event: ev.clone(),
+                    });
+                }
+            }
+        }
+        res.hits.sort_by_key(|h| h.event.timestamp);
+        Ok(res)
+    }
+
+    /// Deletes whole splits by age and size, per organization (`policy_for` gives each
+    /// organization's policy).
+    pub fn apply_retention(
+        &self,
+        now: Timestamp,
+        policy_for: impl Fn(&OrgId) -> RetentionPolicy,
+    ) -> Result<MaintenanceReport, StoreError> {
+        let _m = lock(&self.maintenance);
+        let all = lock(&self.inner).catalogue.all()?;
+        let mut by_org: BTreeMap<OrgId, Vec<SplitMeta>> = BTreeMap::new();
+        for s in all {
+            by_org.entry(s.org.clone()).or_default().push(s);
+        }
+        let mut doomed: Vec<SplitMeta> = Vec::new();
+        for (org, mut splits) in by_org {
+            let policy = policy_for(&org);
+            splits.sort_by_key(|s| (s.max_ts, s.min_ts));
+            let mut keep = Vec::new();
+            for s in splits {
+                let expired = policy
+                    .max_age_secs
+                    .is_some_and(|age| s.max_ts < now.saturating_sub_secs(age));
+                if expired {
+                    doomed.push(s);
+                } else {
+                    keep.push(s);
+                }
+            }
+            if let Some(max) = policy.max_bytes {
+                let mut total: u64 = keep.iter().map(|s| s.bytes).sum();
+                let mut keep = keep.into_iter();
+                while total > max {
+                    let Some(s) = keep.next() else { break };
+                    total -= s.bytes;
+                    doomed.push(s);
+                }
+            }
+        }
+        self.remove_splits(&doomed, &[])
+    }
+
+    fn remove_splits(
+        &self,
+        doomed: &[SplitMeta],
+        added: &[SplitMeta],
+    ) -> Result<MaintenanceReport, StoreError> {
+        let report = MaintenanceReport {
+            splits_removed: doomed.len(),
+            splits_added: added.len(),
+            bytes_removed: doomed.iter().map(|s| s.bytes).sum(),
+            docs_removed: doomed.iter().map(|s| s.num_docs).sum(),
+        };
+        if doomed.is_empty() && added.is_empty() {
+            return Ok(report);
+        }
+        let ids: Vec<String> = doomed.iter().map(|s| s.id.clone()).collect();
+        {
+            let mut inner = lock(&self.inner);
+            inner.catalogue.publish(added, &ids, None)?;
+            for id in &ids {
+                inner.cache.forget(id);
+            }
+        }
+        // Unpublished now: deleting the files cannot lose visible data. A hunt holding the
+        // split open keeps reading its mapped files until it finishes.
+        for s in doomed {
+            let p = self.split_path(&s.org, &s.id);
+            if let Err(e) = std::fs::remove_dir_all(&p) {
+                tracing::warn!(path = %p.display(), error = %e, "could not delete split files");
+            }
+        }
+        Ok(report)
+    }
+
+    /// Merges small splits of the same organization and window into bigger ones.
+    pub fn compact(&self, opts: CompactOptions) -> Result<MaintenanceReport, StoreError> {
+        let _m = lock(&self.maintenance);
+        let all = lock(&self.inner).catalogue.all()?;
+        let window = opts.window_secs.max(1).saturating_mul(1_000_000_000);
+        let mut groups: BTreeMap<(OrgId, i64), Vec<SplitMeta>> = BTreeMap::new();
+        for s in all.into_iter().filter(|s| s.num_docs < opts.small_docs) {
+            groups
+                .entry((s.org.clone(), s.min_ts.nanos().div_euclid(window)))
+                .or_default()
+                .push(s);
+        }
+        let mut total = MaintenanceReport::default();
+        for ((org, _), splits) in groups {
+            // Pack into outputs of at most max_docs.
+            let mut packs: Vec<Vec<SplitMeta>> = vec![Vec::new()];
+            let mut docs = 0;
+            for s in splits {
+                if docs + s.num_docs > opts.max_docs && packs.last().is_some_and(|p| !p.is_empty())
+                {
+                    packs.push(Vec::new());
+                    docs = 0;
+                }
+                docs += s.num_docs;
+                if let Some(p) = packs.last_mut() {
+                    p.push(s);
+                }
+            }
+            for pack in packs.into_iter().filter(|p| p.len() >= 2) {
+                let generation = pack.iter().map(|s| s.generation).max().unwrap_or(0) + 1;
+                let id = new_split_id(generation);
+                let out = self.split_path(&org, &id);
+                let inputs: Vec<PathBuf> = pack
+                    .iter()
+                    .map(|s| self.split_path(&s.org, &s.id))
+                    .collect();
+                let input_refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+                let bytes = match split::merge(&input_refs, &out) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = std::fs::remove_dir_all(&out);
+                        return Err(e.into());
+                    }
+                };
+                let merged = SplitMeta {
+                    id,
+                    org: org.clone(),
+                    min_ts: pack
+                        .iter()
+                        .map(|s| s.min_ts)
+                        .min()
+                        .unwrap_or(Timestamp::from_nanos(0)),
+                    max_ts: pack
+                        .iter()
+                        .map(|s| s.max_ts)
+                        .max()
+                        .unwrap_or(Timestamp::from_nanos(0)),
+                    num_docs: pack.iter().map(|s| s.num_docs).sum(),
+                    bytes,
+                    generation,
+                };
+                crate::wal::sync_dir(&self.dir.join("splits").join(org.as_str()))?;
+                let r = self.remove_splits(&pack, std::slice::from_ref(&merged))?;
+                total.splits_removed += r.splits_removed;
+                total.splits_added += r.splits_added;
+                total.bytes_removed += r.bytes_removed;
+                total.docs_removed += r.docs_removed;
+            }
+        }
+        Ok(total)
+    }
+
+    /// The published splits.
+    pub fn splits(&self) -> Result<Vec<SplitMeta>, StoreError> {
+        Ok(lock(&self.inner).catalogue.all()?)
+    }
+
+    /// Store-wide figures.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let splits = self.splits()?;
+        let (pending_events, checkpoint) = {
+            let p = lock(&self.pending);
+            (p.events, p.checkpoint)
+        };
+        let wal_dir = self.dir.join("wal");
+        let mut wal_bytes = 0;
+        for e in std::fs::read_dir(&wal_dir).map_err(io_err(&wal_dir))? {
+            let e = e.map_err(io_err(&wal_dir))?;
+            wal_bytes += e.metadata().map_err(io_err(&wal_dir))?.len();
+        }
+        Ok(StoreStats {
+            splits: splits.len(),
+            docs: splits.iter().map(|s| s.num_docs).sum(),
+            split_bytes: splits.iter().map(|s| s.bytes).sum(),
+            wal_bytes,
+            pending_events,
+            checkpoint,
+        })
+    }
+}
+
+fn parse_stored(path: &Path, json: &str) -> Result<Event, StoreError> {
+    serde_json::from_str(json).map_err(|e| {
+        StoreError::Split(SplitError::BadDocument {
+            path: path.to_path_buf(),
+            doc: json.chars().take(80).collect(),
+            reason: e.to_string(),
+        })
+    })
+}
+
+fn new_split_id(generation: u32) -> String {
+    format!("g{generation}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Deletes split directories that the catalogue does not list (built, then crashed before
+/// the publishing transaction): their events are still in the WAL after the checkpoint.
+fn remove_orphans(root: &Path, published: &BTreeSet<(String, String)>) -> Result<(), StoreError> {
+    let mut orphans = HashMap::new();
+    for org in std::fs::read_dir(root).map_err(io_err(root))? {
+        let org = org.map_err(io_err(root))?;
+        if !org.file_type().map_err(io_err(root))?.is_dir() {
+            continue;
+        }
+        let org_name = org.file_name().to_string_lossy().into_owned();
+        for split in std::fs::read_dir(org.path()).map_err(io_err(&org.path()))? {
+            let split = split.map_err(io_err(&org.path()))?;
+            let id = split.file_name().to_string_lossy().into_owned();
+            if !published.contains(&(org_name.clone(), id.clone())) {
+                orphans.insert(split.path(), id);
+            }
+        }
+    }
+    for path in orphans.keys() {
+        tracing::warn!(path = %path.display(), "removing unpublished split");
+        std::fs::remove_dir_all(path).map_err(io_err(path))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,413 @@
+use super::*;
+
+/// A proxy-like event: `org`, seconds since epoch, destination domain, source ip, user.
+pub(crate) fn ev(org: &str, secs: i64, domain: &str, src: &str, user: &str) -> Event {
+    let json = format!(
+        r#"{{"@timestamp":"{}","organization":{{"id":"{org}"}},
+            "event":{{"dataset":"squid.access"}},
+            "source":{{"ip":"{src}"}},
+            "url":{{"full":"http://{domain}/p?{secs}","domain":"{domain}"}},
+            "user":{{"name":"{user}"}}}}"#,
+        Timestamp::from_secs(secs).to_rfc3339()
+    );
+    serde_json::from_str(&json).unwrap()
+}
+
+fn scope(orgs: &[&str]) -> Scope {
+    Scope::orgs(orgs.iter().map(|o| OrgId::new(o).unwrap()).collect())
+}
+
+fn small_opts() -> StoreOptions {
+    StoreOptions {
+        writer_memory: 15_000_000,
+        ..StoreOptions::default()
+    }
+}
+
+/// Hunts and renders the result as `org:secs:domain` lines plus counts.
+fn check(store: &EventStore, q: HuntQuery, expect: &str) {
+    let r = store.hunt(&q).unwrap();
+    let mut lines: Vec<String> = r
+        .hits
+        .iter()
+        .map(|h| {
+            format!(
+                "{}:{}:{} [{}]",
+                h.org,
+                h.event.timestamp.secs(),
+                h.event.url.domain.as_deref().unwrap_or("-"),
+                h.matched.join(",")
+            )
+        })
+        .collect();
+    lines.push(format!(
+        "counts {}",
+        r.counts
+            .iter()
+            .map(|(o, n)| format!("{o}={n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    assert_eq!(lines.join("\n"), expect.trim());
+}
+
+fn sample(store: &EventStore) {
+    store
+        .ingest(
+            "b1",
+            vec![
+                ev("org-a", 1000, "www.evil.com", "10.0.0.1", "alice"),
+                ev("org-a", 2000, "good.org", "10.0.0.2", "bob"),
+                ev("org-b", 1500, "cdn.evil.com", "10.1.0.1", "carol"),
+            ],
+        )
+        .unwrap();
+    store
+        .ingest(
+            "b2",
+            vec![
+                ev("org-a", 8000, "evil.com", "10.0.0.1", "alice"),
+                ev("org-c", 1200, "evil.com", "10.2.0.1", "dave"),
+            ],
+        )
+        .unwrap();
+}
+
+fn q(orgs: &[&str], indicators: &[&str]) -> HuntQuery {
+    HuntQuery {
+        scope: scope(orgs),
+        indicators: indicators.iter().map(|s| s.to_string()).collect(),
+        ..HuntQuery::default()
+    }
+}
+
+#[test]
+fn hunt_pending_and_flushed_give_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    sample(&store);
+    let expect = "
+org-a:1000:www.evil.com [evil.com]
+org-b:1500:cdn.evil.com [evil.com]
+org-a:8000:evil.com [evil.com]
+counts org-a=2 org-b=1";
+    check(&store, q(&["org-a", "org-b"], &["EVIL.com."]), expect);
+    let f = store.flush().unwrap();
+    // org-a has two hour buckets, org-b and org-c one each.
+    assert_eq!((f.splits, f.events, f.checkpoint), (4, 5, 5));
+    check(&store, q(&["org-a", "org-b"], &["EVIL.com."]), expect);
+    let r = store.hunt(&q(&["org-a", "org-b"], &["evil.com"])).unwrap();
+    assert_eq!(r.pending_scanned, 0);
+    assert_eq!(r.splits_searched, 3, "org-c pruned by scope");
+}
+
+#[test]
+fn hunt_by_ip_user_url_time_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    sample(&store);
+    store.flush().unwrap();
+    let all = ["org-a", "org-b", "org-c"];
+    check(
+        &store,
+        q(&all, &["10.0.0.1", "Dave"]),
+        "
+org-a:1000:www.evil.com [10.0.0.1]
+org-c:1200:evil.com [dave]
+org-a:8000:evil.com [10.0.0.1]
+counts org-a=2 org-c=1",
+    );
+    check(
+        &store,
+        q(&all, &["good.org/p?2000"]),
+        "org-a:2000:good.org [good.org/p?2000]\ncounts org-a=1",
+    );
+    let mut tq = q(&all, &["evil.com"]);
+    tq.from = Some(Timestamp::from_secs(1200));
+    tq.to = Some(Timestamp::from_secs(8000));
+    check(
+        &store,
+        tq.clone(),
+        "
+org-c:1200:evil.com [evil.com]
+org-b:1500:cdn.evil.com [evil.com]
+counts org-b=1 org-c=1",
+    );
+    tq.filters = vec![FieldFilter::parse("user.name=CAROL").unwrap()];
+    check(
+        &store,
+        tq,
+        "org-b:1500:cdn.evil.com [evil.com]\ncounts org-b=1",
+    );
+    // No indicators: filters alone.
+    let mut fq = q(&all, &[]);
+    fq.filters = vec![FieldFilter::parse("source.ip=10.0.0.2").unwrap()];
+    check(&store, fq, "org-a:2000:good.org []\ncounts org-a=1");
+    // Limit bounds the events, not the counts.
+    let mut lq = q(&all, &["evil.com"]);
+    lq.limit = Some(1);
+    let r = store.hunt(&lq).unwrap();
+    assert_eq!((r.hits.len(), r.total()), (1, 4));
+}
+
+#[test]
+fn scope_is_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    sample(&store);
+    check(&store, q(&[], &["evil.com"]), "counts");
+    store.flush().unwrap();
+    check(&store, q(&[], &["evil.com"]), "counts");
+    check(&store, q(&["org-z"], &["evil.com"]), "counts");
+}
+
+#[test]
+fn rejects_bad_batches_with_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    let mut no_org = ev("org-a", 1, "x.com", "10.0.0.1", "u");
+    no_org.organization.id = None;
+    let err = store
+        .ingest("b", vec![ev("org-a", 1, "x.com", "10.0.0.1", "u"), no_org])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "batch rejected: record 2: no organization.id"
+    );
+    let lines = b"{\"@timestamp\":\"2024-01-01T00:00:00Z\",\"organization\":{\"id\":\"org-a\"}}\n\nnot json\n{\"@timestamp\":\"2024-01-01T00:00:00Z\"}\n";
+    let err = store.ingest_json_lines("j", lines).unwrap_err().to_string();
+    assert!(
+        err.starts_with("batch rejected: record 3: expected ident"),
+        "{err}"
+    );
+    assert!(err.ends_with("record 4: no organization.id"), "{err}");
+    assert!(store.ingest_json_lines("j", b"\n\n").is_err());
+    // Nothing was stored.
+    assert_eq!(store.stats().unwrap().pending_events, 0);
+    let ok = store
+        .ingest_json_lines(
+            "j",
+            &lines[..lines.iter().position(|b| *b == b'\n').unwrap()],
+        )
+        .unwrap();
+    assert_eq!(ok.count, 1);
+}
+
+#[test]
+fn restart_replays_unflushed_and_never_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = EventStore::open(dir.path(), small_opts()).unwrap();
+        store
+            .ingest("b1", vec![ev("org-a", 10, "a.com", "10.0.0.1", "u")])
+            .unwrap();
+        store.flush().unwrap();
+        store
+            .ingest("b2", vec![ev("org-a", 20, "a.com", "10.0.0.1", "u")])
+            .unwrap();
+        // b2 is only in the WAL.
+    }
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    let s = store.stats().unwrap();
+    assert_eq!((s.pending_events, s.checkpoint, s.docs), (1, 1, 1));
+    // Retrying either batch stores nothing new.
+    assert!(
+        store
+            .ingest("b2", vec![ev("org-a", 20, "a.com", "10.0.0.1", "u")])
+            .unwrap()
+            .duplicate
+    );
+    assert_eq!(store.hunt(&q(&["org-a"], &["a.com"])).unwrap().total(), 2);
+    store.flush().unwrap();
+    drop(store);
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    let s = store.stats().unwrap();
+    assert_eq!((s.pending_events, s.checkpoint, s.docs), (0, 2, 2));
+    assert_eq!(store.hunt(&q(&["org-a"], &["a.com"])).unwrap().total(), 2);
+}
+
+#[test]
+fn crash_between_split_commit_and_publish_is_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = EventStore::open(dir.path(), small_opts()).unwrap();
+        store
+            .ingest("b1", vec![ev("org-a", 10, "a.com", "10.0.0.1", "u")])
+            .unwrap();
+        // Simulate a sealed but unpublished split (the crash window).
+        let fields = Fields::new();
+        let e = ev("org-a", 10, "a.com", "10.0.0.1", "u");
+        let json = serde_json::to_string(&e).unwrap();
+        let orphan = dir.path().join("splits/org-a/g0-orphan");
+        split::build(
+            &orphan,
+            &fields,
+            vec![Row {
+                event: &e,
+                json: &json,
+            }],
+            15_000_000,
+        )
+        .unwrap();
+    }
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    assert!(
+        !dir.path().join("splits/org-a/g0-orphan").exists(),
+        "orphan removed"
+    );
+    store.flush().unwrap();
+    assert_eq!(store.hunt(&q(&["org-a"], &["a.com"])).unwrap().total(), 1);
+}
+
+#[test]
+fn retention_by_age_and_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    for h in 0..5 {
+        store
+            .ingest(
+                &format!("a{h}"),
+                vec![ev("org-a", h * 3600 + 1, "a.com", "10.0.0.1", "u")],
+            )
+            .unwrap();
+        store
+            .ingest(
+                &format!("b{h}"),
+                vec![ev("org-b", h * 3600 + 1, "a.com", "10.0.0.1", "u")],
+            )
+            .unwrap();
+    }
+    store.flush().unwrap();
+    assert_eq!(store.splits().unwrap().len(), 10);
+    let now = Timestamp::from_secs(5 * 3600);
+    let org_b = OrgId::new("org-b").unwrap();
+    let one_split = store.splits().unwrap()[0].bytes;
+    let r = store
+        .apply_retention(now, |o| {
+            if *o == org_b {
+                RetentionPolicy {
+                    max_age_secs: None,
+                    max_bytes: Some(one_split * 2 + one_split / 2),
+                }
+            } else {
+                RetentionPolicy {
+                    max_age_secs: Some(3 * 3600),
+                    max_bytes: None,
+                }
+            }
+        })
+        .unwrap();
+    // org-a: events at 1s, 3601s are older than 3h before 18000s → 2 removed; org-b keeps 2.
+    assert_eq!(r.splits_removed, 5);
+    let r = store.hunt(&q(&["org-a", "org-b"], &["a.com"])).unwrap();
+    let secs: Vec<(String, i64)> = r
+        .hits
+        .iter()
+        .map(|h| (h.org.to_string(), h.event.timestamp.secs()))
+        .collect();
+    assert_eq!(
+        secs,
+        [
+            ("org-a".into(), 7201),
+            ("org-a".into(), 10801),
+            ("org-b".into(), 10801),
+            ("org-a".into(), 14401),
+            ("org-b".into(), 14401)
+        ]
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("splits/org-a"))
+            .unwrap()
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn compaction_merges_small_splits_and_keeps_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    for h in 0..6 {
+        store
+            .ingest(
+                &format!("a{h}"),
+                vec![
+                    ev("org-a", h * 3600 + 5, "x.evil.com", "10.0.0.1", "u"),
+                    ev("org-a", h * 3600 + 6, "ok.com", "10.0.0.2", "v"),
+                ],
+            )
+            .unwrap();
+    }
+    store
+        .ingest("b", vec![ev("org-b", 5, "x.evil.com", "10.0.0.1", "u")])
+        .unwrap();
+    store.flush().unwrap();
+    let before = store
+        .hunt(&q(&["org-a", "org-b"], &["evil.com", "10.0.0.2"]))
+        .unwrap();
+    assert_eq!(store.splits().unwrap().len(), 7);
+    let r = store.compact(CompactOptions::default()).unwrap();
+    assert_eq!((r.splits_removed, r.splits_added), (6, 1));
+    let splits = store.splits().unwrap();
+    assert_eq!(splits.len(), 2);
+    let merged = splits.iter().find(|s| s.org.as_str() == "org-a").unwrap();
+    assert_eq!((merged.num_docs, merged.generation), (12, 1));
+    assert_eq!(merged.min_ts, Timestamp::from_secs(5));
+    let after = store
+        .hunt(&q(&["org-a", "org-b"], &["evil.com", "10.0.0.2"]))
+        .unwrap();
+    assert_eq!(
+        before,
+        HuntResult {
+            splits_searched: 7,
+            ..after.clone()
+        }
+    );
+    assert_eq!(after.splits_searched, 2);
+    // Nothing left to merge.
+    assert_eq!(
+        store
+            .compact(CompactOptions::default())
+            .unwrap()
+            .splits_added,
+        0
+    );
+    drop(store);
+    // Old split directories are gone; the store reopens cleanly.
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("splits/org-a"))
+            .unwrap()
+            .count(),
+        1
+    );
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    assert_eq!(store.hunt(&q(&["org-a"], &["ok.com"])).unwrap().total(), 6);
+}
+
+#[test]
+fn ingest_flushes_at_threshold_and_truncates_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        flush_events: 10,
+        wal: WalOptions {
+            segment_bytes: 2048,
+            ..WalOptions::default()
+        },
+        ..small_opts()
+    };
+    let store = EventStore::open(dir.path(), opts).unwrap();
+    for i in 0..30 {
+        store
+            .ingest(
+                &format!("b{i}"),
+                vec![ev("org-a", i, "a.com", "10.0.0.1", "u")],
+            )
+            .unwrap();
+    }
+    let s = store.stats().unwrap();
+    assert_eq!(s.docs + s.pending_events as u64, 30);
+    assert!(s.docs >= 20, "{s:?}");
+    let segs = std::fs::read_dir(dir.path().join("wal")).unwrap().count();
+    assert!(segs <= 3, "old segments removed after checkpoints: {segs}");
+    assert_eq!(store.hunt(&q(&["org-a"], &["a.com"])).unwrap().total(), 30);
+}

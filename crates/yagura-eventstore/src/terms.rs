@@ -1,0 +1,254 @@
+//! Index terms: the normalized indicator-bearing values of an event, and the same
+//! normalization applied to the indicators of a hunt, so both sides meet on equal terms.
+//!
+//! Rules (one place, used by the index writer, the hunt and the in-memory scan):
+//! - IP addresses: canonical text (`std::net::IpAddr` display; IPv6 compressed, lowercase).
+//! - Domains: lowercase, trailing dot removed; each domain also yields its parent domains of
+//!   at least two labels (`a.b.example.com` → `b.example.com`, `example.com`), so an indicator
+//!   for a domain matches its subdomains.
+//! - URLs: the full URL as recorded, the URL without its scheme (`evil.com/x` as blocklists
+//!   write it) and the URL's host as a domain (with parents).
+//! - Hashes, e-mail addresses, user names, file names, JA3/JA4: lowercase.
+
+use std::net::IpAddr;
+
+use yagura_model::Event;
+use yagura_model::event::{ObservableKind, ObservableValue};
+
+/// The kind-specific index field a term goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TermKind {
+    Ip,
+    Domain,
+    Url,
+    Hash,
+    Email,
+    User,
+    File,
+    Fingerprint,
+}
+
+impl TermKind {
+    pub const ALL: [TermKind; 8] = [
+        TermKind::Ip,
+        TermKind::Domain,
+        TermKind::Url,
+        TermKind::Hash,
+        TermKind::Email,
+        TermKind::User,
+        TermKind::File,
+        TermKind::Fingerprint,
+    ];
+
+    /// Name of the index field holding terms of this kind.
+    pub fn field_name(self) -> &'static str {
+        match self {
+            TermKind::Ip => "ip",
+            TermKind::Domain => "domain",
+            TermKind::Url => "url",
+            TermKind::Hash => "hash",
+            TermKind::Email => "email",
+            TermKind::User => "user",
+            TermKind::File => "file",
+            TermKind::Fingerprint => "fingerprint",
+        }
+    }
+
+    fn of(kind: ObservableKind) -> TermKind {
+        match kind {
+            ObservableKind::Ip => TermKind::Ip,
+            ObservableKind::Domain => TermKind::Domain,
+            ObservableKind::Url => TermKind::Url,
+            ObservableKind::Hash => TermKind::Hash,
+            ObservableKind::Email => TermKind::Email,
+            ObservableKind::User => TermKind::User,
+            ObservableKind::FileName => TermKind::File,
+            ObservableKind::Ja3 | ObservableKind::Ja4 => TermKind::Fingerprint,
+        }
+    }
+}
+
+/// Lowercases `s` and strips trailing dots (domain normalization).
+pub fn normalize_domain(s: &str) -> String {
+    s.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Calls `f` with `domain` and each parent of at least two labels.
+pub fn domain_and_parents(domain: &str, mut f: impl FnMut(&str)) {
+    if domain.is_empty() {
+        return;
+    }
+    f(domain);
+    let mut rest = domain;
+    while let Some((_, parent)) = rest.split_once('.') {
+        if !parent.contains('.') || parent.is_empty() {
+            break;
+        }
+        f(parent);
+        rest = parent;
+    }
+}
+
+/// The host of a URL (`scheme://[user@]host[:port]/...`), without port or brackets.
+pub fn url_host(url: &str) -> Option<&str> {
+    let after = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = after.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        host_port.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+/// The URL without its `scheme://` prefix.
+pub fn url_without_scheme(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(_, r)| r)
+}
+
+/// Calls `f(kind, term)` for every index term of `event`. Terms may repeat; the index and the
+/// matchers treat them as a set.
+pub fn event_terms(event: &Event, mut f: impl FnMut(TermKind, &str)) {
+    let mut buf = String::new();
+    event.observables(|o| match o.value {
+        ObservableValue::Ip(ip) => {
+            buf.clear();
+            use std::fmt::Write;
+            let _ = write!(buf, "{ip}");
+            f(TermKind::Ip, &buf);
+        }
+        ObservableValue::Text(ObservableKind::Domain, d) => {
+            let d = normalize_domain(d);
+            if let Ok(ip) = d.parse::<IpAddr>() {
+                f(TermKind::Ip, &ip.to_string());
+            } else {
+                domain_and_parents(&d, |p| f(TermKind::Domain, p));
+            }
+        }
+        ObservableValue::Text(ObservableKind::Url, u) => {
+            let u = u.trim();
+            f(TermKind::Url, u);
+            let bare = url_without_scheme(u);
+            if bare != u {
+                f(TermKind::Url, bare);
+            }
+            if let Some(h) = url_host(u) {
+                let h = normalize_domain(h);
+                if let Ok(ip) = h.parse::<IpAddr>() {
+                    f(TermKind::Ip, &ip.to_string());
+                } else {
+                    domain_and_parents(&h, |p| f(TermKind::Domain, p));
+                }
+            }
+        }
+        ObservableValue::Text(kind, v) => {
+            let v = v.trim().to_lowercase();
+            if !v.is_empty() {
+                f(TermKind::of(kind), &v);
+            }
+        }
+    });
+}
+
+/// Normalizes one hunt indicator to the term it must equal in the `observables` field.
+/// Returns `None` for blank input.
+pub fn normalize_indicator(raw: &str) -> Option<String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(ip.to_string());
+    }
+    if s.contains("://") || s.contains('/') {
+        // A URL: as recorded (with scheme) or as blocklists write it (without); the index
+        // holds both forms.
+        return Some(s.to_string());
+    }
+    Some(normalize_domain(s)).filter(|d| !d.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(event_json: &str, expect: &str) {
+        let ev: Event = serde_json::from_str(event_json).unwrap();
+        let mut got = std::collections::BTreeSet::new();
+        event_terms(&ev, |k, t| {
+            got.insert(format!("{}:{t}", k.field_name()));
+        });
+        let got: Vec<_> = got.into_iter().collect();
+        assert_eq!(got.join(" "), expect);
+    }
+
+    #[test]
+    fn proxy_event_terms() {
+        check(
+            r#"{"@timestamp":"2024-01-01T00:00:00Z","source":{"ip":"10.0.0.5"},
+               "url":{"full":"http://WWW.Evil.example.COM:8080/a?b=1","domain":"www.evil.example.com"},
+               "user":{"name":"Alice"}}"#,
+            "domain:evil.example.com domain:example.com domain:www.evil.example.com \
+             ip:10.0.0.5 url:WWW.Evil.example.COM:8080/a?b=1 \
+             url:http://WWW.Evil.example.COM:8080/a?b=1 user:alice",
+        );
+    }
+
+    #[test]
+    fn dns_and_hash_terms() {
+        check(
+            r#"{"@timestamp":"2024-01-01T00:00:00Z",
+               "dns":{"question":{"name":"C2.Bad.ORG."},"resolved_ip":["2001:DB8::1"]},
+               "file":{"hash":{"sha256":"ABCDEF"}},"email":{"from":{"address":["X@Y.jp"]}}}"#,
+            "domain:bad.org domain:c2.bad.org email:x@y.jp hash:abcdef ip:2001:db8::1",
+        );
+    }
+
+    #[test]
+    fn ip_in_domain_field_is_an_ip_term() {
+        check(
+            r#"{"@timestamp":"2024-01-01T00:00:00Z","url":{"full":"http://[2001:db8::2]:80/x"}}"#,
+            "ip:2001:db8::2 url:[2001:db8::2]:80/x url:http://[2001:db8::2]:80/x",
+        );
+    }
+
+    #[test]
+    fn indicator_normalization() {
+        for (raw, want) in [
+            ("  Evil.COM. ", Some("evil.com")),
+            ("2001:DB8:0::1", Some("2001:db8::1")),
+            ("10.1.2.3", Some("10.1.2.3")),
+            ("evil.com/Path", Some("evil.com/Path")),
+            ("", None),
+            ("   ", None),
+            ("...", None),
+            ("a..", Some("a")),
+        ] {
+            assert_eq!(normalize_indicator(raw).as_deref(), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn parents_stop_at_two_labels() {
+        let mut v = Vec::new();
+        domain_and_parents("a.b.c.d", |p| v.push(p.to_string()));
+        assert_eq!(v, ["a.b.c.d", "b.c.d", "c.d"]);
+        v.clear();
+        domain_and_parents("localhost", |p| v.push(p.to_string()));
+        assert_eq!(v, ["localhost"]);
+        v.clear();
+        domain_and_parents("a..b", |p| v.push(p.to_string()));
+        assert_eq!(v, ["a..b", ".b"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn url_host_never_panics(s in ".{0,80}") {
+            let _ = url_host(&s);
+            let _ = normalize_indicator(&s);
+            let mut n = 0;
+            domain_and_parents(&s, |_| n += 1);
+        }
+    }
+}
