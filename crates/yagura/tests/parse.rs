@@ -15,7 +15,11 @@ fn parse_telemetry_directory_with_rejects() {
         format!("{SQUID}not a squid line\n{SQUID}"),
     )
     .expect("write");
-    std::fs::write(root.join("city-01/notes.txt"), "Lorem ipsum dolor sit amet\n").expect("write");
+    std::fs::write(
+        root.join("city-01/notes.txt"),
+        "Lorem ipsum dolor sit amet\n",
+    )
+    .expect("write");
     let rejects = dir.path().join("rejects.jsonl");
     let o = Command::new(env!("CARGO_BIN_EXE_yagura"))
         .args(["parse", "--rejects"])
@@ -39,11 +43,18 @@ fn parse_telemetry_directory_with_rejects() {
         assert_eq!(ev["log"]["file"]["line"], line);
     }
     let rej = std::fs::read_to_string(&rejects).expect("rejects file");
-    let rej: Vec<serde_json::Value> =
-        rej.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let rej: Vec<serde_json::Value> = rej
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
     assert_eq!(rej.len(), 2, "{rej:?}");
     assert_eq!(rej[0]["line"], 0);
-    assert!(rej[0]["reason"].as_str().unwrap_or("").contains("format not recognized"));
+    assert!(
+        rej[0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("format not recognized")
+    );
     assert_eq!(rej[1]["file"], "moh/proxy/access.log");
     assert_eq!(rej[1]["line"], 2);
     assert!(stderr.contains("2 events, 2 rejects"), "{stderr}");
@@ -60,7 +71,12 @@ fn parse_forced_format_and_org() {
         .arg(&f)
         .output()
         .expect("run yagura");
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let ev: serde_json::Value =
         serde_json::from_slice(o.stdout.split(|b| *b == b'\n').next().unwrap_or_default())
             .expect("JSON");

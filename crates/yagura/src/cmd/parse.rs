@@ -105,21 +105,22 @@ pub fn run(args: ParseArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let (mut events, mut rejects, mut unreadable) = (0u64, 0u64, 0u64);
     let mut shown = 0usize;
-    let mut report = |r: &Reject, rejects_out: &mut Option<BufWriter<File>>| -> anyhow::Result<()> {
-        match rejects_out {
-            Some(w) => {
-                serde_json::to_writer(&mut *w, r)?;
-                w.write_all(b"\n")?;
-            }
-            None => {
-                if shown < 10 {
-                    progress.println(format!("reject: {r}"));
+    let mut report =
+        |r: &Reject, rejects_out: &mut Option<BufWriter<File>>| -> anyhow::Result<()> {
+            match rejects_out {
+                Some(w) => {
+                    serde_json::to_writer(&mut *w, r)?;
+                    w.write_all(b"\n")?;
                 }
-                shown += 1;
+                None => {
+                    if shown < 10 {
+                        progress.println(format!("reject: {r}"));
+                    }
+                    shown += 1;
+                }
             }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     for (file, root) in &files {
         let opts = ReadOptions {
             format: args.format,
@@ -164,7 +165,10 @@ pub fn run(args: ParseArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     progress.finish();
     let secs = start.elapsed().as_secs_f64();
     if args.rejects.is_none() && shown > 10 {
-        eprintln!("… {} more rejects (use --rejects FILE to keep them all)", shown - 10);
+        eprintln!(
+            "… {} more rejects (use --rejects FILE to keep them all)",
+            shown - 10
+        );
     }
     eprintln!(
         "parsed {} files: {events} events, {rejects} rejects ({unreadable} files unrecognized or unreadable), {:.0} events/s in {secs:.2} s",
