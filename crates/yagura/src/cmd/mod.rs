@@ -6,20 +6,36 @@ use clap::Subcommand;
 
 use crate::Globals;
 
-pub mod detect;
-pub mod intel;
 pub mod analytics;
+pub mod detect;
+pub mod exercise;
+pub mod intel;
 pub mod inventory;
 pub mod parse;
-pub mod exercise;
-pub mod inventory;
-pub mod sim;
 pub mod sigma;
+pub mod sim;
 
+/// In the order a newcomer meets them: make an estate, detect on it, grade the result; then
+/// the tools for each part.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Simulate a monitored estate: inventory, logs of every organization, intel feeds and
+    /// the ground truth of the injected campaigns.
+    Sim(sim::SimArgs),
     /// Batch detection over files or telemetry directories; alerts as JSON lines.
     Detect(detect::DetectArgs),
+    /// Exercises on a simulated estate (scoring detection against the ground truth).
+    #[command(subcommand)]
+    Exercise(exercise::ExerciseCommand),
+    /// Read telemetry files (any supported format, detected per file) and print normalized
+    /// ECS events as JSON lines.
+    Parse(parse::ParseArgs),
+    /// Threat intelligence: import indicator feeds, export STIX 2.1 / MISP, statistics.
+    #[command(subcommand)]
+    Intel(intel::IntelCommand),
+    /// Sigma rules: check that they load (and why not, per rule).
+    #[command(subcommand)]
+    Sigma(sigma::SigmaCommand),
     /// Behavioural analytics and network policy: show or check their configuration, or run
     /// them over ECS JSON lines.
     #[command(subcommand)]
@@ -27,32 +43,17 @@ pub enum Command {
     /// Check and show an inventory (organizations, supervision tree, networks).
     #[command(subcommand)]
     Inventory(inventory::InventoryCommand),
-    /// Read telemetry files (any supported format, detected per file) and print normalized
-    /// ECS events as JSON lines.
-    Parse(parse::ParseArgs),
-    /// Threat intelligence: import indicator feeds, export STIX 2.1 / MISP, statistics.
-    #[command(subcommand)]
-    Intel(intel::IntelCommand),
-    /// Simulate a monitored estate: inventory, logs of every organization, intel feeds and
-    /// the ground truth of the injected campaigns.
-    Sim(sim::SimArgs),
-    /// Exercises on a simulated estate (scoring detection against the ground truth).
-    #[command(subcommand)]
-    Exercise(exercise::ExerciseCommand),
-    /// Sigma rules: check that they load (and why not, per rule).
-    #[command(subcommand)]
-    Sigma(sigma::SigmaCommand),
 }
 
 pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Sim(a) => sim::run(&a, globals),
         Command::Detect(a) => detect::run(a, globals),
-        Command::Analytics(c) => analytics::run(c, globals),
-        Command::Inventory(c) => inventory::run(c, globals),
+        Command::Exercise(c) => exercise::run(c, globals),
         Command::Parse(a) => parse::run(a, globals),
         Command::Intel(c) => intel::run(c, globals),
-        Command::Sim(a) => sim::run(&a, globals),
-        Command::Exercise(c) => exercise::run(c, globals),
         Command::Sigma(c) => sigma::run(c, globals),
+        Command::Analytics(c) => analytics::run(c, globals),
+        Command::Inventory(c) => inventory::run(c, globals),
     }
 }
