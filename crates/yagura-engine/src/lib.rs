@@ -1,0 +1,22 @@
+//! The detection pipeline: events from the readers go through every detector (IOC, Sigma,
+//! analytics, policy); the alerts they raise are aggregated and handed on.
+//!
+//! Architecture invariant: the engine owns no detection logic of its own. It composes
+//! [`Stage`]s (adapters over the detector crates) and aggregates what they raise.
+
+pub mod aggregate;
+pub mod merge;
+
+pub use aggregate::{AggregationConfig, Aggregator, alert_id};
+
+use yagura_model::{Alert, Event};
+
+/// One detector family in the pipeline.
+pub trait Stage: Send {
+    /// A short name for summaries (`ioc`, `sigma`, `analytics`).
+    fn name(&self) -> &'static str;
+    /// Looks at one event; pushes any alerts it raises.
+    fn on_event(&mut self, event: &Event, out: &mut Vec<Alert>);
+    /// End of input: flushes windows in progress.
+    fn finish(&mut self, out: &mut Vec<Alert>);
+}
