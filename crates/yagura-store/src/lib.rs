@@ -94,4 +94,45 @@ pub trait StateStore: Send + Sync {
 
     fn append_audit(&self, record: &NewAuditRecord) -> Result<i64, StoreError>;
     fn list_audit(&self, scope: &Scope, page: &Page) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The audit trail in scope narrowed by `filter`, newest first.
+    fn query_audit(
+        &self,
+        scope: &Scope,
+        filter: &AuditFilter,
+        page: &Page,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+    fn count_audit(&self, scope: &Scope, filter: &AuditFilter) -> Result<u64, StoreError>;
+
+    // ---- incidents, counted (migration 2 era) ---------------------------------------------
+
+    fn count_incidents(&self, scope: &Scope, filter: &IncidentFilter) -> Result<u64, StoreError>;
+
+    // ---- advisories (migration 2) ---------------------------------------------------------
+
+    /// Issues an advisory: `org` must be in `scope` ([`StoreError::OutOfScope`] otherwise) and
+    /// every alert id must be an alert of `org` visible in `scope` ([`StoreError::NotFound`]).
+    /// Records the `issued` step. A duplicate id is a [`StoreError::Conflict`].
+    fn create_advisory(
+        &self,
+        scope: &Scope,
+        advisory: &NewAdvisory,
+    ) -> Result<Advisory, StoreError>;
+    fn get_advisory(&self, scope: &Scope, id: &str) -> Result<Option<Advisory>, StoreError>;
+    /// Advisories in scope, soonest due first (then id).
+    fn list_advisories(
+        &self,
+        scope: &Scope,
+        filter: &AdvisoryFilter,
+        page: &Page,
+    ) -> Result<Vec<Advisory>, StoreError>;
+    fn count_advisories(&self, scope: &Scope, filter: &AdvisoryFilter) -> Result<u64, StoreError>;
+    /// Appends a step and moves the advisory to `step.status`, atomically. Not in scope →
+    /// [`StoreError::NotFound`]; a move [`AdvisoryStatus::can_move_to`] refuses →
+    /// [`StoreError::Conflict`].
+    fn advance_advisory(
+        &self,
+        scope: &Scope,
+        id: &str,
+        step: &AdvisoryStep,
+    ) -> Result<Advisory, StoreError>;
 }

@@ -93,6 +93,34 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'audit trail is append-only'); END;
     "#,
+    // 2: advisories and their time-stamped steps (the advisory loop); audit lookups by time
+    r#"
+    CREATE TABLE advisories (
+        id      TEXT PRIMARY KEY,
+        org     TEXT NOT NULL,
+        status  TEXT NOT NULL,
+        due     INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        body    TEXT NOT NULL
+    );
+    CREATE INDEX advisories_org_due ON advisories(org, due, id);
+    CREATE TABLE advisory_steps (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        advisory_id TEXT NOT NULL REFERENCES advisories(id),
+        time        INTEGER NOT NULL,
+        actor       TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        note        TEXT NOT NULL,
+        measures    TEXT NOT NULL
+    );
+    CREATE INDEX advisory_steps_advisory ON advisory_steps(advisory_id, id);
+    CREATE TRIGGER advisory_steps_no_update BEFORE UPDATE ON advisory_steps
+        BEGIN SELECT RAISE(ABORT, 'advisory steps are append-only'); END;
+    CREATE TRIGGER advisory_steps_no_delete BEFORE DELETE ON advisory_steps
+        BEGIN SELECT RAISE(ABORT, 'advisory steps are append-only'); END;
+    CREATE INDEX audit_time ON audit(time);
+    "#,
 ];
 
 /// SQLite-backed [`StateStore`].
@@ -809,6 +837,362 @@ impl StateStore for SqliteStore {
         })
         .collect()
     }
+
+    fn query_audit(
+        &self,
+        scope: &Scope,
+        filter: &AuditFilter,
+        page: &Page,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let where_ = audit_where(scope, filter, &mut args);
+        args.push(SqlValue::Integer(page.clamped_limit()));
+        args.push(SqlValue::Integer(page.offset as i64));
+        let mut st = conn.prepare(&format!(
+            "SELECT id, time, actor, org, action, target, details FROM audit WHERE {where_} ORDER BY id DESC LIMIT ? OFFSET ?"
+        ))?;
+        let rows = st.query_map(params_from_iter(args), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (id, time, actor, org, action, target, details) = r?;
+            let key = id.to_string();
+            Ok(AuditRecord {
+                id,
+                time: Timestamp::from_nanos(time),
+                actor,
+                org: parse_org("audit", &key, &org)?,
+                action,
+                target,
+                details: serde_json::from_str(&details).map_err(|e| corrupt("audit", key, e))?,
+            })
+        })
+        .collect()
+    }
+
+    fn count_audit(&self, scope: &Scope, filter: &AuditFilter) -> Result<u64, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let where_ = audit_where(scope, filter, &mut args);
+        let n: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM audit WHERE {where_}"),
+            params_from_iter(args),
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    fn count_incidents(&self, scope: &Scope, filter: &IncidentFilter) -> Result<u64, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let where_ = incident_where(scope, filter, &mut args);
+        let n: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM incidents WHERE {where_}"),
+            params_from_iter(args),
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    fn create_advisory(&self, scope: &Scope, new: &NewAdvisory) -> Result<Advisory, StoreError> {
+        if !scope.contains(new.org.as_str()) {
+            return Err(StoreError::OutOfScope(new.org.to_string()));
+        }
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        {
+            let mut owner = tx.prepare("SELECT org FROM alerts WHERE id = ?1")?;
+            for a in &new.alert_ids {
+                let org: Option<String> = owner.query_row([a], |r| r.get(0)).optional()?;
+                if org.as_deref() != Some(new.org.as_str()) {
+                    return Err(StoreError::NotFound {
+                        what: "alert",
+                        id: a.clone(),
+                    });
+                }
+            }
+        }
+        let issued = AdvisoryStep {
+            time: new.time,
+            actor: new.actor.clone(),
+            status: AdvisoryStatus::Issued,
+            note: String::new(),
+            measures: vec![],
+        };
+        let advisory = Advisory {
+            id: new.id.clone(),
+            org: new.org.clone(),
+            title: new.title.clone(),
+            summary: new.summary.clone(),
+            alert_ids: new.alert_ids.clone(),
+            hosts: new.hosts.clone(),
+            accounts: new.accounts.clone(),
+            recommended_measures: new.recommended_measures.clone(),
+            due: new.due,
+            status: AdvisoryStatus::Issued,
+            created: new.time,
+            created_by: new.actor.clone(),
+            updated: new.time,
+            steps: vec![issued.clone()],
+        };
+        let res = tx.execute(
+            "INSERT INTO advisories (id, org, status, due, created, updated, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                advisory.id,
+                advisory.org.as_str(),
+                advisory.status.as_str(),
+                advisory.due.nanos(),
+                advisory.created.nanos(),
+                advisory.updated.nanos(),
+                advisory_body(&advisory)?
+            ],
+        );
+        match res {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                return Err(StoreError::Conflict(format!("advisory {:?}", advisory.id)));
+            }
+            other => other?,
+        };
+        insert_step(&tx, &advisory.id, &issued)?;
+        tx.commit()?;
+        Ok(advisory)
+    }
+
+    fn get_advisory(&self, scope: &Scope, id: &str) -> Result<Option<Advisory>, StoreError> {
+        let conn = self.lock();
+        let mut args = vec![SqlValue::Text(id.to_owned())];
+        let clause = scope_clause(scope, "org", &mut args);
+        let body: Option<String> = conn
+            .query_row(
+                &format!("SELECT body FROM advisories WHERE id = ? AND {clause}"),
+                params_from_iter(args),
+                |r| r.get(0),
+            )
+            .optional()?;
+        body.map(|b| load_advisory(&conn, id, &b)).transpose()
+    }
+
+    fn list_advisories(
+        &self,
+        scope: &Scope,
+        filter: &AdvisoryFilter,
+        page: &Page,
+    ) -> Result<Vec<Advisory>, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let where_ = advisory_where(scope, filter, &mut args);
+        args.push(SqlValue::Integer(page.clamped_limit()));
+        args.push(SqlValue::Integer(page.offset as i64));
+        let rows: Vec<(String, String)> = {
+            let mut st = conn.prepare(&format!(
+                "SELECT id, body FROM advisories WHERE {where_} ORDER BY due, id LIMIT ? OFFSET ?"
+            ))?;
+            let rows = st.query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        rows.iter()
+            .map(|(id, body)| load_advisory(&conn, id, body))
+            .collect()
+    }
+
+    fn count_advisories(&self, scope: &Scope, filter: &AdvisoryFilter) -> Result<u64, StoreError> {
+        let conn = self.lock();
+        let mut args = Vec::new();
+        let where_ = advisory_where(scope, filter, &mut args);
+        let n: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM advisories WHERE {where_}"),
+            params_from_iter(args),
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    fn advance_advisory(
+        &self,
+        scope: &Scope,
+        id: &str,
+        step: &AdvisoryStep,
+    ) -> Result<Advisory, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut args = vec![SqlValue::Text(id.to_owned())];
+        let clause = scope_clause(scope, "org", &mut args);
+        let body: Option<String> = tx
+            .query_row(
+                &format!("SELECT body FROM advisories WHERE id = ? AND {clause}"),
+                params_from_iter(args),
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(body) = body else {
+            return Err(StoreError::NotFound {
+                what: "advisory",
+                id: id.to_owned(),
+            });
+        };
+        let mut advisory = load_advisory(&tx, id, &body)?;
+        if !advisory.status.can_move_to(step.status) {
+            return Err(StoreError::Conflict(format!(
+                "advisory {id} is {}; it cannot move to {}",
+                advisory.status.as_str(),
+                step.status.as_str()
+            )));
+        }
+        advisory.status = step.status;
+        advisory.updated = step.time;
+        advisory.steps.push(step.clone());
+        insert_step(&tx, id, step)?;
+        tx.execute(
+            "UPDATE advisories SET status = ?1, updated = ?2, body = ?3 WHERE id = ?4",
+            params![
+                advisory.status.as_str(),
+                advisory.updated.nanos(),
+                advisory_body(&advisory)?,
+                id
+            ],
+        )?;
+        tx.commit()?;
+        Ok(advisory)
+    }
+}
+
+fn audit_where(scope: &Scope, f: &AuditFilter, args: &mut Vec<SqlValue>) -> String {
+    let mut conds = vec![scope_clause(scope, "org", args)];
+    if let Some(org) = &f.org {
+        conds.push("org = ?".into());
+        args.push(SqlValue::Text(org.to_string()));
+    }
+    if let Some(actor) = &f.actor {
+        conds.push("actor = ?".into());
+        args.push(SqlValue::Text(actor.clone()));
+    }
+    if let Some(action) = &f.action {
+        if action.ends_with('.') {
+            conds.push("substr(action, 1, ?) = ?".into());
+            args.push(SqlValue::Integer(action.len() as i64));
+        } else {
+            conds.push("action = ?".into());
+        }
+        args.push(SqlValue::Text(action.clone()));
+    }
+    if let Some(t) = f.since {
+        conds.push("time >= ?".into());
+        args.push(SqlValue::Integer(t.nanos()));
+    }
+    if let Some(t) = f.until {
+        conds.push("time < ?".into());
+        args.push(SqlValue::Integer(t.nanos()));
+    }
+    conds.join(" AND ")
+}
+
+fn incident_where(scope: &Scope, filter: &IncidentFilter, args: &mut Vec<SqlValue>) -> String {
+    let mut conds = vec![scope_clause(scope, "org", args)];
+    if let Some(org) = &filter.org {
+        conds.push("org = ?".into());
+        args.push(SqlValue::Text(org.to_string()));
+    }
+    if let Some(status) = filter.status {
+        conds.push("status = ?".into());
+        args.push(SqlValue::Text(status.as_str().into()));
+    }
+    if filter.open_only {
+        conds.push("status != 'closed'".into());
+    }
+    if let Some(c) = &filter.campaign_id {
+        conds.push("campaign_id = ?".into());
+        args.push(SqlValue::Text(c.clone()));
+    }
+    conds.join(" AND ")
+}
+
+fn advisory_where(scope: &Scope, f: &AdvisoryFilter, args: &mut Vec<SqlValue>) -> String {
+    let mut conds = vec![scope_clause(scope, "org", args)];
+    if let Some(org) = &f.org {
+        conds.push("org = ?".into());
+        args.push(SqlValue::Text(org.to_string()));
+    }
+    if let Some(s) = f.status {
+        conds.push("status = ?".into());
+        args.push(SqlValue::Text(s.as_str().into()));
+    }
+    if f.open_only {
+        conds.push("status != 'closed'".into());
+    }
+    if let Some(t) = f.overdue_at {
+        conds.push("status != 'closed' AND due <= ?".into());
+        args.push(SqlValue::Integer(t.nanos()));
+    }
+    conds.join(" AND ")
+}
+
+/// The stored body of an advisory: everything but the steps (kept in `advisory_steps`).
+fn advisory_body(a: &Advisory) -> Result<String, StoreError> {
+    let mut v = serde_json::to_value(a).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("steps");
+    }
+    Ok(v.to_string())
+}
+
+fn load_advisory(conn: &Connection, id: &str, body: &str) -> Result<Advisory, StoreError> {
+    let mut v: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| corrupt("advisories", id, e))?;
+    let mut st = conn.prepare_cached(
+        "SELECT time, actor, status, note, measures FROM advisory_steps WHERE advisory_id = ?1 ORDER BY id",
+    )?;
+    let rows = st.query_map([id], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+        ))
+    })?;
+    let mut steps = Vec::new();
+    for row in rows {
+        let (time, actor, status, note, measures) = row?;
+        steps.push(AdvisoryStep {
+            time: Timestamp::from_nanos(time),
+            actor,
+            status: AdvisoryStatus::parse(&status).ok_or_else(|| {
+                corrupt("advisory_steps", id, format!("unknown status {status:?}"))
+            })?,
+            note,
+            measures: serde_json::from_str(&measures)
+                .map_err(|e| corrupt("advisory_steps", id, e))?,
+        });
+    }
+    let steps = serde_json::to_value(steps).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    match v.as_object_mut() {
+        Some(o) => {
+            o.insert("steps".into(), steps);
+        }
+        None => return Err(corrupt("advisories", id, "body is not an object")),
+    }
+    serde_json::from_value(v).map_err(|e| corrupt("advisories", id, e))
+}
+
+fn insert_step(conn: &Connection, id: &str, step: &AdvisoryStep) -> Result<(), StoreError> {
+    let measures =
+        serde_json::to_string(&step.measures).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    conn.execute(
+        "INSERT INTO advisory_steps (advisory_id, time, actor, status, note, measures) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, step.time.nanos(), step.actor, step.status.as_str(), step.note, measures],
+    )?;
+    Ok(())
 }
 
 fn alert_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> String {

@@ -126,8 +126,9 @@ macro_rules! state_store_suite {
         use $crate::testing::*;
         #[allow(unused_imports)]
         use $crate::{
-            AlertFilter, AlertStatus, IncidentFilter, NewAuditRecord, NewToken, NewUser, Page,
-            StateStore, StoreError,
+            AdvisoryFilter, AdvisoryStatus, AdvisoryStep, AlertFilter, AlertStatus, AuditFilter,
+            IncidentFilter, NewAdvisory, NewAuditRecord, NewToken, NewUser, Page, StateStore,
+            StoreError,
         };
         #[allow(unused_imports)]
         use $crate::yagura_model::{IncidentStatus, Role, Scope, Severity, Timestamp};
@@ -349,6 +350,167 @@ macro_rules! state_store_suite {
             assert_eq!(s.list_audit(&scope_of("central"), &Page::default()).unwrap().len(), 3);
             assert!(s.list_audit(&scope_of("delegated"), &Page::default()).unwrap().is_empty());
             assert_eq!(moh[0].details["status"], "resolved");
+        }
+        #[test]
+        fn audit_filters_and_counts() {
+            let s = store();
+            let rows = [
+                ("moh", "analyst-1", "alert.status", 1),
+                ("moh", "officer", "advisory.acknowledge", 2),
+                ("mof", "analyst-1", "advisory.create", 3),
+                ("pension", "admin", "user.create", 4),
+            ];
+            for (o, actor, action, t) in rows {
+                s.append_audit(&NewAuditRecord {
+                    time: Timestamp::from_secs(t),
+                    actor: actor.into(),
+                    org: org(o),
+                    action: action.into(),
+                    target: "x".into(),
+                    details: $crate::serde_json::Value::Null,
+                })
+                .unwrap();
+            }
+            let central = scope_of("central");
+            let check = |scope: &Scope, f: AuditFilter, expect: &[&str]| {
+                let got = s.query_audit(scope, &f, &Page::default()).unwrap();
+                let actions: Vec<&str> = got.iter().map(|r| r.action.as_str()).collect();
+                assert_eq!(actions, expect, "{f:?}");
+                assert_eq!(s.count_audit(scope, &f).unwrap(), expect.len() as u64);
+            };
+            check(&central, AuditFilter::default(), &["user.create", "advisory.create", "advisory.acknowledge", "alert.status"]);
+            check(&central, AuditFilter { action: Some("advisory.".into()), ..Default::default() }, &["advisory.create", "advisory.acknowledge"]);
+            check(&central, AuditFilter { action: Some("advisory".into()), ..Default::default() }, &[]);
+            check(&central, AuditFilter { actor: Some("analyst-1".into()), ..Default::default() }, &["advisory.create", "alert.status"]);
+            check(&central, AuditFilter { since: Some(Timestamp::from_secs(2)), until: Some(Timestamp::from_secs(4)), ..Default::default() }, &["advisory.create", "advisory.acknowledge"]);
+            check(&scope_of("moh"), AuditFilter::default(), &["advisory.acknowledge", "alert.status"]);
+            // A filter on a foreign org does not widen the scope.
+            check(&scope_of("moh"), AuditFilter { org: Some(org("mof")), ..Default::default() }, &[]);
+            check(&scope_of("delegated"), AuditFilter::default(), &["user.create"]);
+        }
+
+        #[test]
+        fn incidents_are_counted_by_scope_and_filter() {
+            let s = store();
+            s.upsert_incident(&incident("i1", "pension", IncidentStatus::New, &[])).unwrap();
+            s.upsert_incident(&incident("i2", "moh", IncidentStatus::Closed, &[])).unwrap();
+            s.upsert_incident(&incident("i3", "moh", IncidentStatus::Triage, &[])).unwrap();
+            assert_eq!(s.count_incidents(&scope_of("central"), &IncidentFilter::default()).unwrap(), 3);
+            let open = IncidentFilter { open_only: true, ..Default::default() };
+            assert_eq!(s.count_incidents(&scope_of("central"), &open).unwrap(), 2);
+            assert_eq!(s.count_incidents(&scope_of("moh"), &IncidentFilter::default()).unwrap(), 2);
+            assert_eq!(s.count_incidents(&scope_of("delegated"), &IncidentFilter::default()).unwrap(), 1);
+            assert_eq!(s.count_incidents(&scope_of("mof"), &IncidentFilter::default()).unwrap(), 0);
+        }
+
+        fn new_advisory(id: &str, org_id: &str, alerts: &[&str], due_secs: i64) -> NewAdvisory {
+            NewAdvisory {
+                id: id.into(),
+                org: org(org_id),
+                title: format!("Advisory {id}"),
+                summary: "Beaconing to cdn-upd.net from pc-0012".into(),
+                alert_ids: alerts.iter().map(|a| a.to_string()).collect(),
+                hosts: vec!["pc-0012".into()],
+                accounts: vec!["tanaka".into()],
+                recommended_measures: vec!["isolate pc-0012".into(), "reset tanaka".into()],
+                due: Timestamp::from_secs(due_secs),
+                time: Timestamp::from_secs(100),
+                actor: "analyst-1".into(),
+            }
+        }
+
+        fn step(status: AdvisoryStatus, t: i64, measures: &[&str]) -> AdvisoryStep {
+            AdvisoryStep {
+                time: Timestamp::from_secs(t),
+                actor: "officer-pension".into(),
+                status,
+                note: format!("step {}", status.as_str()),
+                measures: measures.iter().map(|m| m.to_string()).collect(),
+            }
+        }
+
+        #[test]
+        fn advisory_loop_is_time_stamped_and_ordered() {
+            let s = store();
+            s.upsert_alerts(&[alert("a1", "pension", 1, Severity::High), alert("m1", "moh", 2, Severity::High)]).unwrap();
+            let del = scope_of("delegated");
+            let a = s.create_advisory(&del, &new_advisory("adv-1", "pension", &["a1"], 1000)).unwrap();
+            assert_eq!(a.status, AdvisoryStatus::Issued);
+            assert_eq!(a.steps.len(), 1);
+            assert_eq!(a.steps[0].status, AdvisoryStatus::Issued);
+            assert_eq!(a.steps[0].time, Timestamp::from_secs(100));
+            // Duplicate ids conflict.
+            assert!(matches!(s.create_advisory(&del, &new_advisory("adv-1", "pension", &[], 1000)), Err(StoreError::Conflict(_))));
+            // Closing before acknowledgement is refused.
+            let pension = scope_of("pension");
+            assert!(matches!(s.advance_advisory(&pension, "adv-1", &step(AdvisoryStatus::Closed, 150, &[])), Err(StoreError::Conflict(_))));
+            s.advance_advisory(&pension, "adv-1", &step(AdvisoryStatus::Acknowledged, 200, &[])).unwrap();
+            assert!(matches!(s.advance_advisory(&pension, "adv-1", &step(AdvisoryStatus::Acknowledged, 210, &[])), Err(StoreError::Conflict(_))));
+            s.advance_advisory(&pension, "adv-1", &step(AdvisoryStatus::MeasuresReported, 300, &["terminal isolated"])).unwrap();
+            s.advance_advisory(&pension, "adv-1", &step(AdvisoryStatus::MeasuresReported, 400, &["accounts reset"])).unwrap();
+            let closed = s.advance_advisory(&pension, "adv-1", &step(AdvisoryStatus::Closed, 500, &[])).unwrap();
+            assert_eq!(closed.status, AdvisoryStatus::Closed);
+            assert_eq!(closed.updated, Timestamp::from_secs(500));
+            assert!(matches!(s.advance_advisory(&pension, "adv-1", &step(AdvisoryStatus::MeasuresReported, 600, &["late"])), Err(StoreError::Conflict(_))));
+            let got = s.get_advisory(&scope_of("central"), "adv-1").unwrap().unwrap();
+            assert_eq!(got, closed, "read back equals the returned record");
+            let trail: Vec<(&str, i64)> = got.steps.iter().map(|st| (st.status.as_str(), st.time.nanos() / 1_000_000_000)).collect();
+            assert_eq!(trail, [("issued", 100), ("acknowledged", 200), ("measures-reported", 300), ("measures-reported", 400), ("closed", 500)]);
+            assert_eq!(got.measures_taken().collect::<Vec<_>>(), ["terminal isolated", "accounts reset"]);
+            assert_eq!(got.recommended_measures, ["isolate pc-0012", "reset tanaka"]);
+            assert!(!got.is_overdue(Timestamp::from_secs(10_000)), "a closed advisory is never overdue");
+        }
+
+        #[test]
+        fn advisories_are_scoped() {
+            let s = store();
+            s.upsert_alerts(&[alert("a1", "pension", 1, Severity::High), alert("m1", "moh", 2, Severity::High)]).unwrap();
+            // Out of scope: a sibling center cannot issue to moh.
+            assert!(matches!(s.create_advisory(&scope_of("delegated"), &new_advisory("x", "moh", &[], 1000)), Err(StoreError::OutOfScope(_))));
+            // An alert of another org cannot be attached (no cross-tenant reference).
+            assert!(matches!(s.create_advisory(&scope_of("central"), &new_advisory("x", "pension", &["m1"], 1000)), Err(StoreError::NotFound { .. })));
+            assert!(matches!(s.create_advisory(&scope_of("central"), &new_advisory("x", "pension", &["nope"], 1000)), Err(StoreError::NotFound { .. })));
+            s.create_advisory(&scope_of("central"), &new_advisory("p1", "pension", &["a1"], 1000)).unwrap();
+            s.create_advisory(&scope_of("central"), &new_advisory("m1", "moh", &["m1"], 500)).unwrap();
+            for (viewer, expect) in [("central", vec!["m1", "p1"]), ("delegated", vec!["p1"]), ("pension", vec!["p1"]), ("moh", vec!["m1"]), ("mof", vec![]), ("power", vec![])] {
+                let sc = scope_of(viewer);
+                let got = s.list_advisories(&sc, &AdvisoryFilter::default(), &Page::default()).unwrap();
+                assert_eq!(got.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), expect, "viewer {viewer}");
+                assert_eq!(s.count_advisories(&sc, &AdvisoryFilter::default()).unwrap(), expect.len() as u64);
+                for id in ["p1", "m1"] {
+                    assert_eq!(s.get_advisory(&sc, id).unwrap().is_some(), expect.contains(&id), "{viewer} reads {id}");
+                }
+            }
+            // A foreign org cannot advance it; the error is not-found (no existence oracle).
+            assert!(matches!(s.advance_advisory(&scope_of("mof"), "p1", &step(AdvisoryStatus::Acknowledged, 200, &[])), Err(StoreError::NotFound { .. })));
+            assert_eq!(s.get_advisory(&scope_of("pension"), "p1").unwrap().unwrap().status, AdvisoryStatus::Issued);
+        }
+
+        #[test]
+        fn advisory_filters_flag_overdue() {
+            let s = store();
+            let c = scope_of("central");
+            s.create_advisory(&c, &new_advisory("early", "moh", &[], 1000)).unwrap();
+            s.create_advisory(&c, &new_advisory("late", "moh", &[], 5000)).unwrap();
+            s.create_advisory(&c, &new_advisory("done", "mof", &[], 900)).unwrap();
+            s.advance_advisory(&c, "done", &step(AdvisoryStatus::Acknowledged, 200, &[])).unwrap();
+            s.advance_advisory(&c, "done", &step(AdvisoryStatus::Closed, 300, &[])).unwrap();
+            let ids = |f: AdvisoryFilter| {
+                let got = s.list_advisories(&c, &f, &Page::default()).unwrap();
+                assert_eq!(s.count_advisories(&c, &f).unwrap(), got.len() as u64);
+                got.into_iter().map(|a| a.id).collect::<Vec<_>>()
+            };
+            assert_eq!(ids(AdvisoryFilter::default()), ["done", "early", "late"], "soonest due first");
+            assert_eq!(ids(AdvisoryFilter { overdue_at: Some(Timestamp::from_secs(2000)), ..Default::default() }), ["early"]);
+            assert_eq!(ids(AdvisoryFilter { overdue_at: Some(Timestamp::from_secs(999)), ..Default::default() }), Vec::<String>::new());
+            assert_eq!(ids(AdvisoryFilter { open_only: true, ..Default::default() }), ["early", "late"]);
+            assert_eq!(ids(AdvisoryFilter { status: Some(AdvisoryStatus::Closed), ..Default::default() }), ["done"]);
+            assert_eq!(ids(AdvisoryFilter { org: Some(org("mof")), ..Default::default() }), ["done"]);
+            let p = s.list_advisories(&c, &AdvisoryFilter::default(), &Page { offset: 1, limit: 1 }).unwrap();
+            assert_eq!(p.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["early"]);
+            let early = s.get_advisory(&c, "early").unwrap().unwrap();
+            assert!(early.is_overdue(Timestamp::from_secs(1000)));
+            assert!(!early.is_overdue(Timestamp::from_secs(999)));
         }
     };
 }

@@ -188,3 +188,141 @@ pub struct AuditRecord {
     pub target: String,
     pub details: serde_json::Value,
 }
+
+// ---- advisories (migration 2) ---------------------------------------------------------------
+
+/// Where an advisory stands in the loop center → organization → center.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdvisoryStatus {
+    /// Sent by the center; the organization has not reacted yet.
+    Issued,
+    /// The organization's security officer has seen it.
+    Acknowledged,
+    /// The organization has reported measures taken (possibly several times).
+    MeasuresReported,
+    /// Done.
+    Closed,
+}
+
+impl AdvisoryStatus {
+    pub const ALL: [AdvisoryStatus; 4] = [
+        AdvisoryStatus::Issued,
+        AdvisoryStatus::Acknowledged,
+        AdvisoryStatus::MeasuresReported,
+        AdvisoryStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdvisoryStatus::Issued => "issued",
+            AdvisoryStatus::Acknowledged => "acknowledged",
+            AdvisoryStatus::MeasuresReported => "measures-reported",
+            AdvisoryStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AdvisoryStatus> {
+        AdvisoryStatus::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// The loop's allowed steps: acknowledge an issued advisory; report measures once
+    /// acknowledged (repeatable); close after acknowledgement. A closed advisory stays closed.
+    pub fn can_move_to(self, next: AdvisoryStatus) -> bool {
+        use AdvisoryStatus::*;
+        matches!(
+            (self, next),
+            (Issued, Acknowledged)
+                | (Acknowledged | MeasuresReported, MeasuresReported)
+                | (Acknowledged | MeasuresReported, Closed)
+        )
+    }
+}
+
+/// An advisory to create. The store checks that `org` is in the caller's scope and that every
+/// alert named belongs to `org`.
+#[derive(Debug, Clone)]
+pub struct NewAdvisory {
+    pub id: String,
+    pub org: OrgId,
+    pub title: String,
+    /// What was seen.
+    pub summary: String,
+    pub alert_ids: Vec<String>,
+    pub hosts: Vec<String>,
+    pub accounts: Vec<String>,
+    pub recommended_measures: Vec<String>,
+    pub due: Timestamp,
+    pub time: Timestamp,
+    pub actor: String,
+}
+
+/// One time-stamped step of an advisory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryStep {
+    pub time: Timestamp,
+    pub actor: String,
+    /// The status the step moved the advisory to (`issued` for the first step).
+    pub status: AdvisoryStatus,
+    #[serde(default)]
+    pub note: String,
+    /// Measures taken (for `measures-reported`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measures: Vec<String>,
+}
+
+/// An advisory with its whole history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Advisory {
+    pub id: String,
+    pub org: OrgId,
+    pub title: String,
+    pub summary: String,
+    pub alert_ids: Vec<String>,
+    pub hosts: Vec<String>,
+    pub accounts: Vec<String>,
+    pub recommended_measures: Vec<String>,
+    pub due: Timestamp,
+    pub status: AdvisoryStatus,
+    pub created: Timestamp,
+    pub created_by: String,
+    pub updated: Timestamp,
+    /// Oldest first; the first step is always `issued`.
+    pub steps: Vec<AdvisoryStep>,
+}
+
+impl Advisory {
+    /// Not closed and past its due time at `now`.
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
+        self.status != AdvisoryStatus::Closed && now >= self.due
+    }
+
+    /// Every measure reported so far, in order.
+    pub fn measures_taken(&self) -> impl Iterator<Item = &str> {
+        self.steps
+            .iter()
+            .flat_map(|s| s.measures.iter().map(String::as_str))
+    }
+}
+
+/// Advisory list filter; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct AdvisoryFilter {
+    pub org: Option<OrgId>,
+    pub status: Option<AdvisoryStatus>,
+    /// Not closed.
+    pub open_only: bool,
+    /// Only advisories overdue at this instant (not closed, `due <= t`).
+    pub overdue_at: Option<Timestamp>,
+}
+
+/// Audit trail filter; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub org: Option<OrgId>,
+    pub actor: Option<String>,
+    /// Exact action, or a prefix ending in `.` (`advisory.` matches every advisory action).
+    pub action: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}

@@ -31,7 +31,7 @@ fn migrations_are_idempotent_and_survive_reopen() {
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.schema_version().unwrap(), 2);
     let scope = fixture_inventory().visible_from("moh");
     assert!(s.get_alert(&scope, "a1").unwrap().is_some());
 }
@@ -104,4 +104,67 @@ mod scope_properties {
             prop_assert!(got.iter().all(|a| scope.contains(a.alert.org.as_str())));
         }
     }
+}
+
+#[test]
+fn a_version_1_database_migrates_to_2_keeping_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        // Build a version-1 database by hand: only migration 1's tables, user_version = 1.
+        let s = SqliteStore::open(&path).unwrap();
+        s.upsert_alerts(&[alert(
+            "a1",
+            "moh",
+            1,
+            yagura_store::yagura_model::Severity::Low,
+        )])
+        .unwrap();
+        drop(s);
+        let conn = yagura_store::rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE advisory_steps; DROP TABLE advisories; DROP INDEX audit_time; PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 2);
+    let scope = fixture_inventory().visible_from("moh");
+    assert!(s.get_alert(&scope, "a1").unwrap().is_some());
+    assert_eq!(
+        s.count_advisories(&scope, &yagura_store::AdvisoryFilter::default())
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
+fn advisory_steps_cannot_be_changed_or_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let s = SqliteStore::open(&path).unwrap();
+    s.replace_orgs(fixture_inventory().orgs()).unwrap();
+    s.create_advisory(
+        &fixture_inventory().visible_from("central"),
+        &yagura_store::NewAdvisory {
+            id: "adv".into(),
+            org: org("moh"),
+            title: "t".into(),
+            summary: "s".into(),
+            alert_ids: vec![],
+            hosts: vec![],
+            accounts: vec![],
+            recommended_measures: vec![],
+            due: yagura_store::yagura_model::Timestamp::from_secs(10),
+            time: yagura_store::yagura_model::Timestamp::from_secs(1),
+            actor: "a".into(),
+        },
+    )
+    .unwrap();
+    drop(s);
+    let conn = yagura_store::rusqlite::Connection::open(&path).unwrap();
+    let upd = conn.execute("UPDATE advisory_steps SET actor = 'mallory'", []);
+    assert!(upd.unwrap_err().to_string().contains("append-only"));
+    let del = conn.execute("DELETE FROM advisory_steps", []);
+    assert!(del.unwrap_err().to_string().contains("append-only"));
 }

@@ -198,3 +198,103 @@ fn analytics_run_counts_rejected_lines_and_fails_on_a_bad_inventory() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("loading inventory"), "{}", stderr(&o));
 }
+mod serve {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+
+    use super::*;
+
+    const INVENTORY: &str = r#"
+[[org]]
+id = "central"
+name = "Central"
+kind = "center"
+[[org]]
+id = "moh"
+name = "Ministry of Health"
+kind = "ministry"
+monitored_by = "central"
+"#;
+
+    /// Kills the server when the test ends, pass or fail.
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn http(addr: &str, request: &str) -> String {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn serve_answers_the_api_and_bootstraps_an_admin() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("inventory.toml");
+        std::fs::write(&inv, INVENTORY).unwrap();
+        let cfg = dir.path().join("server.toml");
+        std::fs::write(
+            &cfg,
+            "listen = \"127.0.0.1:0\"\ninventory = \"inventory.toml\"\n",
+        )
+        .unwrap();
+        let mut child = Child(
+            Command::new(env!("CARGO_BIN_EXE_yagura"))
+                .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
+                .args([
+                    "serve",
+                    "--config",
+                    cfg.to_str().unwrap(),
+                    "--bootstrap-admin",
+                    "root@central",
+                ])
+                .env("YAGURA_ADMIN_PASSWORD", "a long enough password")
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        let addr = loop {
+            let line = lines.next().expect("server printed its address").unwrap();
+            if let Some(rest) = line.split("http://").nth(1) {
+                break rest.split('/').next().unwrap().to_owned();
+            }
+            seen.push(line);
+        };
+        assert!(
+            seen.iter()
+                .any(|l| l.contains("created center administrator root")),
+            "{seen:?}"
+        );
+        let doc = http(
+            &addr,
+            "GET /api/openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert!(doc.starts_with("HTTP/1.1 200"), "{doc}");
+        let body = r#"{"username":"root","password":"a long enough password"}"#;
+        let login = http(
+            &addr,
+            &format!(
+                "POST /api/v1/session/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        assert!(login.starts_with("HTTP/1.1 200"), "{login}");
+        assert!(login.contains("\"role\":\"center-admin\""), "{login}");
+        assert!(dir.path().join("data/state.db").exists());
+    }
+
+    #[test]
+    fn serve_without_inventory_is_an_error() {
+        let o = yagura(&["serve", "--listen", "127.0.0.1:0"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("no inventory"), "{}", stderr(&o));
+    }
+}

@@ -12,6 +12,7 @@ pub mod exercise;
 pub mod intel;
 pub mod inventory;
 pub mod parse;
+pub mod serve;
 pub mod sigma;
 pub mod sim;
 
@@ -43,6 +44,8 @@ pub enum Command {
     /// Check and show an inventory (organizations, supervision tree, networks).
     #[command(subcommand)]
     Inventory(inventory::InventoryCommand),
+    /// Serve the REST API (JSON under /api/v1, OpenAPI at /api/openapi.json).
+    Serve(serve::ServeArgs),
 }
 
 pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -55,5 +58,6 @@ pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
         Command::Sigma(c) => sigma::run(c, globals),
         Command::Analytics(c) => analytics::run(c, globals),
         Command::Inventory(c) => inventory::run(c, globals),
+        Command::Serve(a) => serve::run(a, globals),
     }
 }

@@ -1,0 +1,218 @@
+//! Alerts: list with filters, detail, triage status (single and bulk).
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use yagura_model::{Detector, Severity};
+use yagura_store::{AlertFilter, AlertStatus, StoreError, StoredAlert};
+
+use super::{Json, Path, Query, paged, parse_opt_org, parse_time};
+use crate::auth::Caller;
+use crate::authz::Permission;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+paged!(AlertPage, StoredAlert, Object);
+
+/// Alert list filters; every parameter narrows.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlertQuery {
+    /// Only this organization (must be in the caller's scope to match anything).
+    pub org: Option<String>,
+    /// Minimum severity (`informational` … `critical`; Sigma levels accepted).
+    pub severity: Option<String>,
+    /// `ioc`, `sigma`, `analytic`, `policy`, `correlation`.
+    pub detector: Option<String>,
+    pub rule_id: Option<String>,
+    /// `new`, `acknowledged`, `in-progress`, `false-positive`, `resolved`.
+    pub status: Option<String>,
+    /// RFC 3339; `time >= since`.
+    pub since: Option<String>,
+    /// RFC 3339; `time < until`.
+    pub until: Option<String>,
+    /// Substring of title or summary (case-insensitive).
+    pub q: Option<String>,
+    /// Rows to skip (default 0).
+    pub offset: Option<u64>,
+    /// Rows to return, 1–1000 (default 50).
+    pub limit: Option<u64>,
+}
+
+pub(crate) fn parse_status(s: &str) -> ApiResult<AlertStatus> {
+    AlertStatus::parse(s).ok_or_else(|| ApiError::BadRequest(format!("unknown alert status {s:?}")))
+}
+
+fn parse_detector(s: &str) -> ApiResult<Detector> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| ApiError::BadRequest(format!("unknown detector {s:?}")))
+}
+
+impl AlertQuery {
+    fn filter(&self) -> ApiResult<AlertFilter> {
+        Ok(AlertFilter {
+            org: parse_opt_org(&self.org)?,
+            min_severity: self
+                .severity
+                .as_deref()
+                .map(|s| {
+                    s.parse::<Severity>()
+                        .map_err(|e| ApiError::BadRequest(format!("severity: {e}")))
+                })
+                .transpose()?,
+            detector: self.detector.as_deref().map(parse_detector).transpose()?,
+            rule_id: self.rule_id.clone(),
+            status: self.status.as_deref().map(parse_status).transpose()?,
+            since: parse_time("since", &self.since)?,
+            until: parse_time("until", &self.until)?,
+            text: self.q.clone().filter(|t| !t.is_empty()),
+        })
+    }
+}
+
+/// Alerts visible to the caller, newest first.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertQuery),
+    responses((status = 200, body = AlertPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AlertQuery>,
+) -> ApiResult<Json<AlertPage>> {
+    caller.require(Permission::Read)?;
+    let page = super::page(q.offset, q.limit)?;
+    let filter = q.filter()?;
+    let scope = caller.scope.clone();
+    let (items, total) = state
+        .db(move |s| {
+            Ok((
+                s.list_alerts(&scope, &filter, &page)?,
+                s.count_alerts(&scope, &filter)?,
+            ))
+        })
+        .await?;
+    Ok(Json(AlertPage::new(items, total, page)))
+}
+
+/// One alert with its triage status, entities and evidence references.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", params(("id" = String, Path)),
+    responses((status = 200, body = Object, description = "The alert (DESIGN.md §4) plus `status` and `incident_id`"),
+              (status = 404, body = ErrorBody)))]
+pub async fn detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StoredAlert>> {
+    caller.require(Permission::Read)?;
+    let scope = caller.scope.clone();
+    let key = id.clone();
+    state
+        .db(move |s| s.get_alert(&scope, &key))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("alert {id:?}")))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    /// `new`, `acknowledged`, `in-progress`, `false-positive`, `resolved`.
+    pub status: String,
+}
+
+/// Change one alert's triage status.
+#[utoipa::path(put, path = "/api/v1/alerts/{id}/status", tag = "alerts", params(("id" = String, Path)),
+    request_body = StatusChange,
+    responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<StatusChange>,
+) -> ApiResult<Json<StoredAlert>> {
+    caller.require(Permission::TriageAlerts)?;
+    let status = parse_status(&req.status)?;
+    match change_status(&state, &caller, &id, status).await? {
+        Some(a) => Ok(Json(a)),
+        None => Err(ApiError::NotFound(format!("alert {id:?}"))),
+    }
+}
+
+/// Reads the alert in scope, changes its status, audits. `None` when not visible.
+async fn change_status(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    status: AlertStatus,
+) -> ApiResult<Option<StoredAlert>> {
+    let scope = caller.scope.clone();
+    let key = id.to_owned();
+    let updated = state
+        .db(move |s| {
+            let Some(before) = s.get_alert(&scope, &key)? else {
+                return Ok(None);
+            };
+            match s.set_alert_status(&scope, &key, status) {
+                Ok(()) => {}
+                Err(StoreError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+            let after = s.get_alert(&scope, &key)?;
+            Ok(after.map(|a| (before.status, a)))
+        })
+        .await?;
+    let Some((from, alert)) = updated else {
+        return Ok(None);
+    };
+    state
+        .audit_by(
+            caller,
+            &alert.alert.org,
+            "alert.status",
+            id,
+            serde_json::json!({"from": from.as_str(), "to": status.as_str()}),
+        )
+        .await?;
+    Ok(Some(alert))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkStatusChange {
+    /// At most 1000 alert ids.
+    pub ids: Vec<String>,
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkStatusResult {
+    /// Ids changed.
+    pub updated: Vec<String>,
+    /// Ids not found in the caller's scope (unchanged).
+    pub not_found: Vec<String>,
+}
+
+/// Change the triage status of many alerts at once.
+#[utoipa::path(post, path = "/api/v1/alerts/status", tag = "alerts", request_body = BulkStatusChange,
+    responses((status = 200, body = BulkStatusResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn bulk_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<BulkStatusChange>,
+) -> ApiResult<Json<BulkStatusResult>> {
+    caller.require(Permission::TriageAlerts)?;
+    let status = parse_status(&req.status)?;
+    if req.ids.len() > 1000 {
+        return Err(ApiError::BadRequest("at most 1000 ids per request".into()));
+    }
+    let mut out = BulkStatusResult {
+        updated: vec![],
+        not_found: vec![],
+    };
+    for id in req.ids {
+        match change_status(&state, &caller, &id, status).await? {
+            Some(_) => out.updated.push(id),
+            None => out.not_found.push(id),
+        }
+    }
+    Ok(Json(out))
+}

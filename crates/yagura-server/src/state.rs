@@ -1,0 +1,160 @@
+//! Shared server state.
+
+use std::sync::Arc;
+
+use yagura_model::{Inventory, OrgId, Role, Scope, Timestamp};
+use yagura_store::{NewAuditRecord, StateStore, StoreError};
+
+use crate::auth::{Caller, LoginLimiter, PasswordHashing, Sessions};
+use crate::authz;
+use crate::error::{ApiError, ApiResult};
+
+/// Where "now" comes from (injectable so tests can make advisories overdue).
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Tunables of the server state.
+#[derive(Clone)]
+pub struct StateOptions {
+    /// Mark session cookies `Secure` (set when serving TLS).
+    pub secure_cookies: bool,
+    pub session_ttl_secs: i64,
+    /// Failed logins allowed per user name (and, ×4, per client address) in the window.
+    pub login_max_failures: usize,
+    pub login_window_secs: i64,
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for StateOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateOptions")
+            .field("secure_cookies", &self.secure_cookies)
+            .field("session_ttl_secs", &self.session_ttl_secs)
+            .field("login_max_failures", &self.login_max_failures)
+            .field("login_window_secs", &self.login_window_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for StateOptions {
+    fn default() -> Self {
+        StateOptions {
+            secure_cookies: false,
+            session_ttl_secs: 8 * 3600,
+            login_max_failures: 5,
+            login_window_secs: 300,
+            clock: Arc::new(Timestamp::now),
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub store: Arc<dyn StateStore>,
+    pub inventory: Inventory,
+    pub sessions: Sessions,
+    pub user_limiter: LoginLimiter,
+    pub addr_limiter: LoginLimiter,
+    pub hashing: PasswordHashing,
+    pub options: StateOptions,
+}
+
+/// Cheaply clonable handle on everything the handlers share.
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("orgs", &self.0.inventory.len())
+            .field("options", &self.0.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Loads the inventory's organizations into the store and builds the state.
+    pub fn new(
+        store: Arc<dyn StateStore>,
+        inventory: Inventory,
+        hashing: PasswordHashing,
+        options: StateOptions,
+    ) -> Result<AppState, StoreError> {
+        store.replace_orgs(inventory.orgs())?;
+        Ok(AppState(Arc::new(Inner {
+            store,
+            inventory,
+            sessions: Sessions::default(),
+            user_limiter: LoginLimiter::new(options.login_max_failures, options.login_window_secs),
+            addr_limiter: LoginLimiter::new(
+                options.login_max_failures.saturating_mul(4),
+                options.login_window_secs,
+            ),
+            hashing,
+            options,
+        })))
+    }
+
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.0.store
+    }
+
+    pub fn inventory(&self) -> &Inventory {
+        &self.0.inventory
+    }
+
+    pub fn hashing(&self) -> &PasswordHashing {
+        &self.0.hashing
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.0.options.clock)()
+    }
+
+    pub fn scope_for(&self, org: &OrgId, role: Role) -> Scope {
+        authz::scope_for(&self.0.inventory, org, role)
+    }
+
+    /// Runs a (blocking) store call off the async workers.
+    pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn StateStore) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.0.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| ApiError::Internal(format!("store task: {e}")))?
+            .map_err(ApiError::from)
+    }
+
+    /// Appends one record to the audit trail.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        org: &OrgId,
+        action: &str,
+        target: &str,
+        details: serde_json::Value,
+    ) -> ApiResult<()> {
+        let rec = NewAuditRecord {
+            time: self.now(),
+            actor: actor.to_owned(),
+            org: org.clone(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            details,
+        };
+        self.db(move |s| s.append_audit(&rec)).await.map(|_| ())
+    }
+
+    /// [`AppState::audit`] with the caller as actor.
+    pub async fn audit_by(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        action: &str,
+        target: &str,
+        details: serde_json::Value,
+    ) -> ApiResult<()> {
+        self.audit(&caller.name, org, action, target, details).await
+    }
+}
