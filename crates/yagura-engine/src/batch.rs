@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use yagura_formats::{FileReader, Format, ReadOptions, Reject};
 use yagura_model::{Alert, Event, Inventory, OrgId};
 
+use crate::Stage;
 use crate::aggregate::{AggregationConfig, Aggregator};
 use crate::merge::{Producer, merge};
-use crate::Stage;
 
 /// A stateless detector run on every event in the reading threads.
 pub trait EventStage: Send + Sync {
@@ -62,13 +62,22 @@ pub fn discover(
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|source| DiscoverError::Io { path: p.display().to_string(), source })?;
+        let meta = std::fs::metadata(p).map_err(|source| DiscoverError::Io {
+            path: p.display().to_string(),
+            source,
+        })?;
         if !meta.is_dir() {
-            files.push(InputFile { path: p.clone(), root: None });
+            files.push(InputFile {
+                path: p.clone(),
+                root: None,
+            });
             continue;
         }
         for entry in read_dir_sorted(p)? {
-            let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = entry
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if name.starts_with('.') || NOT_TELEMETRY.contains(&name.as_str()) {
                 continue;
             }
@@ -85,14 +94,22 @@ pub fn discover(
                 skipped.push(entry);
                 continue;
             }
-            walk(&entry, &mut |f| files.push(InputFile { path: f, root: Some(p.clone()) }))?;
+            walk(&entry, &mut |f| {
+                files.push(InputFile {
+                    path: f,
+                    root: Some(p.clone()),
+                })
+            })?;
         }
     }
     Ok((files, skipped))
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, DiscoverError> {
-    let io = |source| DiscoverError::Io { path: dir.display().to_string(), source };
+    let io = |source| DiscoverError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io)?
         .map(|e| e.map(|e| e.path()))
@@ -104,7 +121,9 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, DiscoverError> {
 
 fn walk(dir: &Path, f: &mut dyn FnMut(PathBuf)) -> Result<(), DiscoverError> {
     for p in read_dir_sorted(dir)? {
-        let hidden = p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let hidden = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
         if hidden {
             continue;
         }
@@ -159,7 +178,10 @@ impl std::fmt::Debug for Detectors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let per: Vec<_> = self.per_event.iter().map(|s| s.name()).collect();
         let ord: Vec<_> = self.ordered.iter().map(|s| s.name()).collect();
-        f.debug_struct("Detectors").field("per_event", &per).field("ordered", &ord).finish()
+        f.debug_struct("Detectors")
+            .field("per_event", &per)
+            .field("ordered", &ord)
+            .finish()
     }
 }
 
@@ -174,7 +196,8 @@ pub fn run(
 ) -> (Vec<Alert>, BatchReport) {
     let started = Instant::now();
     let n_files = files.len() as u64;
-    let per_event: Arc<Vec<Arc<dyn EventStage>>> = Arc::new(std::mem::take(&mut detectors.per_event));
+    let per_event: Arc<Vec<Arc<dyn EventStage>>> =
+        Arc::new(std::mem::take(&mut detectors.per_event));
     let raw_alerts = Arc::new(Mutex::new(Vec::<Alert>::new()));
     let unreadable = Arc::new(AtomicU64::new(0));
 
@@ -186,7 +209,10 @@ pub fn run(
             let progress = Arc::clone(&progress);
             let on_reject = Arc::clone(&on_reject);
             let unreadable = Arc::clone(&unreadable);
-            let mut opts = ReadOptions { format: options.format, ..ReadOptions::default() };
+            let mut opts = ReadOptions {
+                format: options.format,
+                ..ReadOptions::default()
+            };
             if let Some(root) = &input.root {
                 opts.root = Some(root.clone());
             }
@@ -201,7 +227,12 @@ pub fn run(
                     Ok(r) => r,
                     Err(e) => {
                         unreadable.fetch_add(1, Ordering::Relaxed);
-                        reject(Reject::new(&input.path.display().to_string(), 0, e.to_string(), b""));
+                        reject(Reject::new(
+                            &input.path.display().to_string(),
+                            0,
+                            e.to_string(),
+                            b"",
+                        ));
                         progress.files_done.fetch_add(1, Ordering::Relaxed);
                         return;
                     }
@@ -232,7 +263,10 @@ pub fn run(
                 progress.events.fetch_add(since_update, Ordering::Relaxed);
                 progress.files_done.fetch_add(1, Ordering::Relaxed);
                 if !local_alerts.is_empty() {
-                    raw_alerts.lock().unwrap_or_else(|p| p.into_inner()).append(&mut local_alerts);
+                    raw_alerts
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .append(&mut local_alerts);
                 }
             });
             producer
@@ -252,7 +286,10 @@ pub fn run(
     }
     let crashed = merged.join();
     if crashed > 0 {
-        tracing::error!(crashed, "reader threads panicked; their files are incomplete");
+        tracing::error!(
+            crashed,
+            "reader threads panicked; their files are incomplete"
+        );
     }
     for stage in detectors.ordered.iter_mut() {
         stage.finish(&mut ordered_alerts);

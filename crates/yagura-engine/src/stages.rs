@@ -23,7 +23,11 @@ pub struct IocStage {
 
 impl IocStage {
     pub fn new(matcher: Arc<LiveMatcher>) -> IocStage {
-        IocStage { matcher, suppressed: AtomicU64::new(0), dropped: AtomicU64::new(0) }
+        IocStage {
+            matcher,
+            suppressed: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }
     }
 }
 

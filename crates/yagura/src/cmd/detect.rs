@@ -63,13 +63,21 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|f| f.parse::<Format>().map_err(|e| anyhow::anyhow!("{e}")))
         .transpose()?;
-    let default_org = args.org.as_deref().map(OrgId::new).transpose().context("--org")?;
+    let default_org = args
+        .org
+        .as_deref()
+        .map(OrgId::new)
+        .transpose()
+        .context("--org")?;
     let (files, skipped) = batch::discover(&args.paths, inventory.as_ref())?;
     for s in &skipped {
         tracing::warn!(path = %s.display(), "skipped: not under an organization directory of the inventory");
     }
     if files.is_empty() {
-        bail!("no telemetry files found under {}", display_paths(&args.paths));
+        bail!(
+            "no telemetry files found under {}",
+            display_paths(&args.paths)
+        );
     }
 
     let detectors = build_detectors(&args, inventory.as_ref(), globals)?;
@@ -78,7 +86,11 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let rejects_out: Option<BufWriter<std::fs::File>> = args
         .rejects
         .as_ref()
-        .map(|p| std::fs::File::create(p).with_context(|| format!("creating {}", p.display())).map(BufWriter::new))
+        .map(|p| {
+            std::fs::File::create(p)
+                .with_context(|| format!("creating {}", p.display()))
+                .map(BufWriter::new)
+        })
         .transpose()?;
     let rejects_out = Arc::new(Mutex::new(rejects_out));
     let sink = Arc::clone(&rejects_out);
@@ -94,7 +106,11 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let counters = Arc::new(Counters::default());
     let bar = Progress::items(files.len() as u64, "detect", globals.quiet);
     let ticker = spawn_ticker(Arc::clone(&counters), bar.clone());
-    let options = BatchOptions { format, default_org, ..BatchOptions::default() };
+    let options = BatchOptions {
+        format,
+        default_org,
+        ..BatchOptions::default()
+    };
     let (alerts, report) = batch::run(files, detectors, &options, Arc::clone(&counters), on_reject);
     ticker.stop();
     bar.finish();
@@ -128,13 +144,22 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn load_inventory(args: &DetectArgs) -> anyhow::Result<Option<Inventory>> {
     let path = match &args.inventory {
         Some(p) => p.clone(),
-        None => match args.paths.iter().map(|p| p.join("inventory.toml")).find(|p| p.is_file()) {
+        None => match args
+            .paths
+            .iter()
+            .map(|p| p.join("inventory.toml"))
+            .find(|p| p.is_file())
+        {
             Some(p) => p,
             None => return Ok(None),
         },
@@ -143,11 +168,16 @@ fn load_inventory(args: &DetectArgs) -> anyhow::Result<Option<Inventory>> {
 }
 
 pub fn read_inventory(path: &Path) -> anyhow::Result<Inventory> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Inventory::from_toml(&text).with_context(|| format!("loading {}", path.display()))
 }
 
-fn build_detectors(args: &DetectArgs, inventory: Option<&Inventory>, globals: &Globals) -> anyhow::Result<Detectors> {
+fn build_detectors(
+    args: &DetectArgs,
+    inventory: Option<&Inventory>,
+    globals: &Globals,
+) -> anyhow::Result<Detectors> {
     let mut detectors = Detectors::default();
 
     // Indicators: the files named with --intel, plus what `yagura intel import` stored.
@@ -158,7 +188,10 @@ fn build_detectors(args: &DetectArgs, inventory: Option<&Inventory>, globals: &G
             .with_context(|| format!("loading indicators from {}", snapshot.display()))?;
         tracing::info!(indicators = store.len(), "loaded stored indicators");
     }
-    let defaults = yagura_intel::FeedDefaults { now: yagura_model::Timestamp::now(), ..Default::default() };
+    let defaults = yagura_intel::FeedDefaults {
+        now: yagura_model::Timestamp::now(),
+        ..Default::default()
+    };
     for path in &args.intel {
         let reports = yagura_intel::import_path(&mut store, path, &defaults)
             .with_context(|| format!("importing indicators from {}", path.display()))?;
@@ -176,12 +209,18 @@ fn build_detectors(args: &DetectArgs, inventory: Option<&Inventory>, globals: &G
             None => yagura_intel::Warninglists::new(),
         };
         let matcher = yagura_intel::LiveMatcher::new(store, Arc::new(warninglists));
-        detectors.per_event.push(Arc::new(IocStage::new(Arc::new(matcher))));
+        detectors
+            .per_event
+            .push(Arc::new(IocStage::new(Arc::new(matcher))));
     }
 
     // Sigma: built-in content unless disabled, plus --rules directories.
-    let opts = yagura_sigma::LoadOptions { builtin: !args.no_builtin_rules, ..Default::default() };
-    let rules = yagura_sigma::RuleSet::load_with(&args.rules, opts).context("loading Sigma rules")?;
+    let opts = yagura_sigma::LoadOptions {
+        builtin: !args.no_builtin_rules,
+        ..Default::default()
+    };
+    let rules =
+        yagura_sigma::RuleSet::load_with(&args.rules, opts).context("loading Sigma rules")?;
     let report = rules.report();
     tracing::info!(
         loaded = report.count(yagura_sigma::LoadStatus::Loaded),
@@ -190,7 +229,8 @@ fn build_detectors(args: &DetectArgs, inventory: Option<&Inventory>, globals: &G
         "Sigma rules"
     );
     if !rules.rules().is_empty() {
-        let sigma = yagura_sigma::SigmaDetector::new(Arc::new(rules), None).context("preparing Sigma correlation")?;
+        let sigma = yagura_sigma::SigmaDetector::new(Arc::new(rules), None)
+            .context("preparing Sigma correlation")?;
         detectors.ordered.push(Box::new(SigmaStage(sigma)));
     }
 
@@ -206,12 +246,15 @@ fn build_detectors(args: &DetectArgs, inventory: Option<&Inventory>, globals: &G
         };
         let config = match &args.analytics_config {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-                yagura_analytics::AnalyticsConfig::from_toml(&text).with_context(|| format!("loading {}", p.display()))?
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                yagura_analytics::AnalyticsConfig::from_toml(&text)
+                    .with_context(|| format!("loading {}", p.display()))?
             }
             None => yagura_analytics::AnalyticsConfig::default(),
         };
-        let analytics = yagura_analytics::Analytics::new(config, inv).context("analytics configuration")?;
+        let analytics =
+            yagura_analytics::Analytics::new(config, inv).context("analytics configuration")?;
         detectors.ordered.push(Box::new(AnalyticsStage(analytics)));
     }
     Ok(detectors)
@@ -249,5 +292,8 @@ fn spawn_ticker(counters: Arc<Counters>, bar: Progress) -> Ticker {
             std::thread::sleep(Duration::from_millis(200));
         }
     });
-    Ticker { stop, handle: Some(handle) }
+    Ticker {
+        stop,
+        handle: Some(handle),
+    }
 }
