@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Short fuzz runs of every cargo-fuzz target of every crate (crates/*/fuzz), on the preinstalled
-# nightly toolchain. Each target runs FUZZ_SECONDS (default 20) from a scratch corpus seeded with
-# the crate's test_data when it has one. A crash fails CI and leaves the reproducer in the log.
+# nightly toolchain. Each target runs FUZZ_SECONDS (default 10) from a corpus kept in the cache.
+# All fuzz crates share one target directory, so common dependencies are built once. A crash fails CI and leaves the reproducer in the log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-seconds="${FUZZ_SECONDS:-20}"
+seconds="${FUZZ_SECONDS:-10}"
 if ! rustup toolchain list | grep -q '^nightly'; then
   echo "fuzz: no nightly toolchain on this machine; fuzzing not run" >&2
   [ "${YAGURA_REQUIRE_PEERS:-0}" = 1 ] && exit 1
@@ -20,12 +20,11 @@ cache="${FUZZ_CACHE:-/root/.cache/yagura-fuzz}"
 for dir in crates/*/fuzz; do
   [ -f "$dir/Cargo.toml" ] || continue
   crate=$(basename "$(dirname "$dir")")
-  target_dir="$cache/target/$crate"
   for target in $(cargo +nightly fuzz list --fuzz-dir "$dir"); do
     corpus="$cache/corpus/$crate/$target"
     mkdir -p "$corpus"
     echo "fuzz: $crate/$target for ${seconds}s"
-    cargo +nightly fuzz run --fuzz-dir "$dir" --target-dir "$target_dir" "$target" "$corpus" -- \
+    cargo +nightly fuzz run --fuzz-dir "$dir" --target-dir "$cache/target" "$target" "$corpus" -- \
       -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=0 2>&1 \
       | grep -E '^(#[0-9]+ +DONE|Done|==[0-9]+==|SUMMARY|thread .* panicked|Running|.*crash-)' || true
     # cargo fuzz exits non-zero on a crash; the pipeline above hides that, so check artifacts.

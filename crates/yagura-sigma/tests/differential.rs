@@ -4,10 +4,9 @@
 //! matches must equal what pySigma computes with its SQLite backend (events flattened into one
 //! table, a `regexp` function registered). Rule log sources are applied on both sides from
 //! yagura's map (pySigma without a processing pipeline ignores them), so the comparison is of
-//! the detection logic. The Python peer runs from a virtualenv built by
-//! `.ci/steps/yagura-sigma.sh`; point `YAGURA_PYSIGMA_PYTHON` at its interpreter. Without it
-//! (or a venv at `$CARGO_TARGET_DIR/pysigma-venv`) the test prints a notice and passes, unless
-//! `YAGURA_REQUIRE_PEERS=1`. It is `#[ignore]`d in the plain workspace run (it takes ~2 min).
+//! the detection logic. The Python peer runs from the virtualenv `.ci/setup/yagura-sigma-venv.sh`
+//! builds (`/root/.cache/yagura-pysigma-venv`); `YAGURA_PYSIGMA_PYTHON` points elsewhere.
+//! Without it the test prints a notice and passes, unless `YAGURA_REQUIRE_PEERS=1`.
 
 mod common;
 
@@ -23,9 +22,7 @@ const INTENTIONAL: &[(&str, &str)] = &[];
 fn python() -> Option<PathBuf> {
     let p = match std::env::var_os("YAGURA_PYSIGMA_PYTHON") {
         Some(p) => PathBuf::from(p),
-        None => {
-            PathBuf::from(std::env::var_os("CARGO_TARGET_DIR")?).join("pysigma-venv/bin/python")
-        }
+        None => PathBuf::from("/root/.cache/yagura-pysigma-venv/bin/python"),
     };
     p.exists().then_some(p)
 }
@@ -56,7 +53,6 @@ fn flat(e: &yagura_model::Event) -> serde_json::Value {
 }
 
 #[test]
-#[ignore = "needs the pySigma peer (~2 min): run by .ci/steps/yagura-sigma.sh with --ignored"]
 fn matches_equal_pysigma_sqlite() {
     let Some(py) = python() else {
         if std::env::var("YAGURA_REQUIRE_PEERS").as_deref() == Ok("1") {
@@ -65,7 +61,7 @@ fn matches_equal_pysigma_sqlite() {
             );
         }
         println!(
-            "SKIPPED: pySigma peer absent (set YAGURA_PYSIGMA_PYTHON; see .ci/steps/yagura-sigma.sh)"
+            "SKIPPED: pySigma peer absent (set YAGURA_PYSIGMA_PYTHON; see .ci/setup/yagura-sigma-venv.sh)"
         );
         return;
     };
