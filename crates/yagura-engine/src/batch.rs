@@ -48,8 +48,8 @@ pub enum DiscoverError {
 }
 
 /// Names the telemetry root uses for things that are not telemetry (DESIGN.md §5: `yagura sim`
-/// writes `inventory.toml`, `truth.jsonl` and `intel/` beside the organizations).
-const NOT_TELEMETRY: [&str; 3] = ["inventory.toml", "truth.jsonl", "intel"];
+/// writes `inventory.toml`, `truth.jsonl`, `exercise.json` and `intel/` beside the organizations).
+const NOT_TELEMETRY: [&str; 4] = ["inventory.toml", "truth.jsonl", "exercise.json", "intel"];
 
 /// Lists the files to read. A file argument is read as is; a directory is a telemetry root
 /// (`ROOT/<org-id>/**`): every regular, non-hidden file below an organization directory.
@@ -275,11 +275,13 @@ pub fn run(
 
     let mut aggregator = Aggregator::new(options.aggregation);
     let mut ordered_alerts = Vec::new();
+    let mut raw_count = 0u64;
     let mut merged = merge(producers, |e: &Event| e.timestamp);
     for ev in merged.by_ref() {
         for stage in detectors.ordered.iter_mut() {
             stage.on_event(&ev, &mut ordered_alerts);
         }
+        raw_count += ordered_alerts.len() as u64;
         for a in ordered_alerts.drain(..) {
             aggregator.push(a);
         }
@@ -294,7 +296,7 @@ pub fn run(
     for stage in detectors.ordered.iter_mut() {
         stage.finish(&mut ordered_alerts);
     }
-    let mut raw_count = ordered_alerts.len() as u64;
+    raw_count += ordered_alerts.len() as u64;
     for a in ordered_alerts.drain(..) {
         aggregator.push(a);
     }
