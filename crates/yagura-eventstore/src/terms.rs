@@ -70,7 +70,10 @@ impl TermKind {
 
 /// Lowercases `s` and strips trailing dots (domain normalization).
 pub fn normalize_domain(s: &str) -> String {
-    s.trim().trim_end_matches('.').to_ascii_lowercase()
+    // Trailing dots and whitespace in any mix (`"a. ."`), so normalizing twice changes nothing.
+    s.trim_start()
+        .trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+        .to_ascii_lowercase()
 }
 
 /// Calls `f` with `domain` and each parent of at least two labels.
@@ -181,6 +184,20 @@ mod tests {
         });
         let got: Vec<_> = got.into_iter().collect();
         assert_eq!(got.join(" "), expect);
+    }
+
+    #[test]
+    fn normalization_is_idempotent_on_mixed_trailing_dots_and_space() {
+        // Found by the `indicator` fuzz target: "&\0\n." normalized to "&\0\n", then to "&\0".
+        for raw in ["&\0\n.", "a. .", "Example.COM. \t.", " x.example. "] {
+            let once = normalize_indicator(raw).unwrap();
+            assert_eq!(
+                normalize_indicator(&once).as_deref(),
+                Some(once.as_str()),
+                "{raw:?}"
+            );
+        }
+        assert_eq!(normalize_domain("Example.COM. \t."), "example.com");
     }
 
     #[test]
