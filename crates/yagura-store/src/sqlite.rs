@@ -803,39 +803,7 @@ impl StateStore for SqliteStore {
     }
 
     fn list_audit(&self, scope: &Scope, page: &Page) -> Result<Vec<AuditRecord>, StoreError> {
-        let conn = self.lock();
-        let mut args = Vec::new();
-        let clause = scope_clause(scope, "org", &mut args);
-        args.push(SqlValue::Integer(page.clamped_limit()));
-        args.push(SqlValue::Integer(page.offset as i64));
-        let mut st = conn.prepare(&format!(
-            "SELECT id, time, actor, org, action, target, details FROM audit WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?"
-        ))?;
-        let rows = st.query_map(params_from_iter(args), |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-            ))
-        })?;
-        rows.map(|r| {
-            let (id, time, actor, org, action, target, details) = r?;
-            let key = id.to_string();
-            Ok(AuditRecord {
-                id,
-                time: Timestamp::from_nanos(time),
-                actor,
-                org: parse_org("audit", &key, &org)?,
-                action,
-                target,
-                details: serde_json::from_str(&details).map_err(|e| corrupt("audit", key, e))?,
-            })
-        })
-        .collect()
+        self.query_audit(scope, &AuditFilter::default(), page)
     }
 
     fn query_audit(
