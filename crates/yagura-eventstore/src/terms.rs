@@ -169,7 +169,16 @@ pub fn normalize_indicator(raw: &str) -> Option<String> {
         // holds both forms.
         return Some(s.to_string());
     }
-    Some(normalize_domain(s)).filter(|d| !d.is_empty())
+    let domain = normalize_domain(s);
+    if domain.is_empty() {
+        return None;
+    }
+    // An address written with a trailing dot ("10.0.0.1.", "0::.") is an address, in the one
+    // canonical form, so that normalizing twice gives the same term.
+    if let Ok(ip) = domain.parse::<IpAddr>() {
+        return Some(ip.to_string());
+    }
+    Some(domain)
 }
 
 #[cfg(test)]
@@ -189,7 +198,8 @@ mod tests {
     #[test]
     fn normalization_is_idempotent_on_mixed_trailing_dots_and_space() {
         // Found by the `indicator` fuzz target: "&\0\n." normalized to "&\0\n", then to "&\0".
-        for raw in ["&\0\n.", "a. .", "Example.COM. \t.", " x.example. "] {
+        // And "0::." normalized to "0::", then to "::" (an address behind a trailing dot).
+        for raw in ["&\0\n.", "a. .", "Example.COM. \t.", " x.example. ", "0::.", "10.0.0.1."] {
             let once = normalize_indicator(raw).unwrap();
             assert_eq!(
                 normalize_indicator(&once).as_deref(),
@@ -198,6 +208,7 @@ mod tests {
             );
         }
         assert_eq!(normalize_domain("Example.COM. \t."), "example.com");
+        assert_eq!(normalize_indicator("0::.").as_deref(), Some("::"));
     }
 
     #[test]
