@@ -4,12 +4,16 @@
 //! Run: `cargo bench -p yagura-intel --bench matcher`
 //!
 //! `observables_only` walks the same events' observables without lookups: the ratio of the
-//! two is the cost of matching proper, less sensitive to the shared machine than absolute
-//! figures.
+//! two is the cost of matching proper.
+//!
+//! Time is the CPU time of the benchmark thread (`/proc/thread-self/schedstat`), not wall time,
+//! so the figures are per core even while other processes share the machine (cache and memory
+//! bandwidth contention still cost something). Where that file is missing, wall time is used.
 
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use yagura_intel::import::{FeedDefaults, import_path};
@@ -59,6 +63,26 @@ fn events(store: &IndicatorStore) -> Vec<Event> {
     out
 }
 
+/// Nanoseconds this thread has spent on a CPU, if the kernel says.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Runs `routine` `iters` times and returns the thread CPU time it took (wall time as a
+/// fallback).
+fn cpu_time(iters: u64, mut routine: impl FnMut()) -> Duration {
+    let wall = Instant::now();
+    let cpu = thread_cpu_ns();
+    for _ in 0..iters {
+        routine();
+    }
+    match (cpu, thread_cpu_ns()) {
+        (Some(a), Some(b)) => Duration::from_nanos(b.saturating_sub(a)),
+        _ => wall.elapsed(),
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/intel");
     let mut store = IndicatorStore::new();
@@ -75,34 +99,40 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("intel");
     g.throughput(Throughput::Elements(evs.len() as u64));
     g.bench_function("observables_only", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for ev in &evs {
-                ev.observables(|o| n += o.field.len());
-            }
-            black_box(n)
+        b.iter_custom(|iters| {
+            cpu_time(iters, || {
+                let mut n = 0usize;
+                for ev in &evs {
+                    ev.observables(|o| n += o.field.len());
+                }
+                black_box(n);
+            })
         })
     });
     g.bench_function("matcher_check", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for ev in &evs {
-                n += matcher.check(ev, |m| {
-                    black_box(&m);
-                });
-            }
-            black_box(n)
+        b.iter_custom(|iters| {
+            cpu_time(iters, || {
+                let mut n = 0usize;
+                for ev in &evs {
+                    n += matcher.check(ev, |m| {
+                        black_box(&m);
+                    });
+                }
+                black_box(n);
+            })
         })
     });
     g.bench_function("live_matcher_check", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for ev in &evs {
-                n += live.check(ev, |m| {
-                    black_box(&m);
-                });
-            }
-            black_box(n)
+        b.iter_custom(|iters| {
+            cpu_time(iters, || {
+                let mut n = 0usize;
+                for ev in &evs {
+                    n += live.check(ev, |m| {
+                        black_box(&m);
+                    });
+                }
+                black_box(n);
+            })
         })
     });
     g.finish();

@@ -1,0 +1,145 @@
+//! Property test: the index (hash tables behind a Bloom prefilter, longest-prefix network
+//! probes, parent-domain walk cut at the shortest listed domain) finds exactly what a naive
+//! linear scan over the same indicators finds. Small alphabets make collisions, shared
+//! suffixes and nested networks common.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
+use proptest::prelude::*;
+use yagura_intel::import::{FeedDefaults, Format, import_bytes};
+use yagura_intel::warninglist::Warninglists;
+use yagura_intel::{Index, IndicatorStore, Matcher};
+use yagura_model::Event;
+
+fn label() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["a", "b", "ab", "c2", "x-y", "evil", "cdn"]).prop_map(String::from)
+}
+
+fn domain() -> impl Strategy<Value = String> {
+    prop::collection::vec(label(), 1..5).prop_map(|ls| format!("{}.test", ls.join(".")))
+}
+
+fn ipv4() -> impl Strategy<Value = Ipv4Addr> {
+    (0u8..3, 0u8..3, 0u8..4).prop_map(|(b, c, d)| Ipv4Addr::new(10, b, c, d))
+}
+
+fn net() -> impl Strategy<Value = IpNet> {
+    // A /32 is imported as an address indicator, which the `ips` side covers.
+    (ipv4(), 8u8..=31).prop_map(|(a, len)| IpNet::new(IpAddr::V4(a), len).unwrap().trunc())
+}
+
+#[derive(Debug, Clone)]
+struct Feed {
+    domains: Vec<String>,
+    ips: Vec<Ipv4Addr>,
+    nets: Vec<IpNet>,
+}
+
+fn feed() -> impl Strategy<Value = Feed> {
+    (
+        prop::collection::vec(domain(), 0..12),
+        prop::collection::vec(ipv4(), 0..12),
+        prop::collection::vec(net(), 0..6),
+    )
+        .prop_map(|(domains, ips, nets)| Feed { domains, ips, nets })
+}
+
+/// What a linear scan says: (field, indicator value) pairs.
+fn naive(
+    feed: &Feed,
+    names: &[(&'static str, String)],
+    ips: &[(&'static str, Ipv4Addr)],
+) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (field, name) in names {
+        for d in &feed.domains {
+            if name == d || name.ends_with(&format!(".{d}")) {
+                out.insert((field.to_string(), d.clone()));
+            }
+        }
+    }
+    for (field, ip) in ips {
+        for i in &feed.ips {
+            if ip == i {
+                out.insert((field.to_string(), i.to_string()));
+            }
+        }
+        // Longest prefix only: the most specific listed networks containing the address.
+        let covering: Vec<&IpNet> = feed
+            .nets
+            .iter()
+            .filter(|n| n.contains(&IpAddr::V4(*ip)))
+            .collect();
+        if let Some(best) = covering.iter().map(|n| n.prefix_len()).max() {
+            for n in covering.iter().filter(|n| n.prefix_len() == best) {
+                out.insert((field.to_string(), n.to_string()));
+            }
+        }
+    }
+    out
+}
+
+fn matcher(feed: &Feed) -> Matcher {
+    let mut text = String::new();
+    for d in &feed.domains {
+        text.push_str(d);
+        text.push('\n');
+    }
+    for i in &feed.ips {
+        text.push_str(&i.to_string());
+        text.push('\n');
+    }
+    for n in &feed.nets {
+        text.push_str(&n.to_string());
+        text.push('\n');
+    }
+    let mut store = IndicatorStore::new();
+    let d = FeedDefaults {
+        source: Some("prop".into()),
+        format: Some(Format::List),
+        ..FeedDefaults::default()
+    };
+    import_bytes(&mut store, "prop.txt", text.as_bytes(), &d).unwrap();
+    Matcher::new(
+        Index::build(store),
+        std::sync::Arc::new(Warninglists::new()),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn index_agrees_with_a_linear_scan(
+        feed in feed(),
+        qname in domain(),
+        sni in domain(),
+        src in ipv4(),
+        dst in ipv4(),
+    ) {
+        let ev: Event = serde_json::from_value(serde_json::json!({
+            "@timestamp": "2026-01-05T00:00:00Z",
+            "source": {"ip": src.to_string()},
+            "destination": {"ip": dst.to_string()},
+            "dns": {"question": {"name": qname}},
+            "tls": {"client": {"server_name": sni}},
+        })).unwrap();
+        let m = matcher(&feed);
+        let mut got = BTreeSet::new();
+        m.check(&ev, |hit| {
+            got.insert((hit.field.to_string(), hit.indicator.value.to_string()));
+        });
+        let names = [("dns.question.name", qname.clone()), ("tls.client.server_name", sni.clone())];
+        let ips = [("source.ip", src), ("destination.ip", dst)];
+        // The event de-duplicates equal observables (first field wins); so does the reference.
+        let mut expect = naive(&feed, &names[..1], &ips[..1]);
+        if sni != qname {
+            expect.extend(naive(&feed, &names[1..], &[]));
+        }
+        if dst != src {
+            expect.extend(naive(&feed, &[], &ips[1..]));
+        }
+        prop_assert_eq!(got, expect);
+    }
+}
