@@ -308,6 +308,11 @@ pub fn url(raw: &str) -> Result<String, NormalizeError> {
     if t.starts_with('/') && !t.starts_with("//") {
         let u = url::Url::parse(&format!("http://h{t}")).map_err(|e| bad(e.to_string()))?;
         let mut out = u.path().to_owned();
+        // "/\\/x" parses to the path "///x"; written down that would read as a network-path
+        // reference (`//host/…`), a different indicator, so it is not a bare path.
+        if out.starts_with("//") {
+            return Err(bad("a bare path must not begin with //".to_owned()));
+        }
         if let Some(q) = u.query() {
             out.push('?');
             out.push_str(q);
