@@ -111,18 +111,36 @@ pub fn domain(raw: &str) -> Result<String, NormalizeError> {
 /// Hot-path domain key for an event value: borrowed when already canonical; `None` when the
 /// value is not a domain name at all.
 pub fn domain_key(raw: &str) -> Option<Cow<'_, str>> {
-    let b = raw.as_bytes();
-    if !b.is_empty()
-        && b.len() <= MAX_DOMAIN_LEN
-        && b.iter().all(|&c| is_plain_domain_byte(c))
-        && b.first() != Some(&b'.')
-        && b.last() != Some(&b'.')
-        && !raw.contains("..")
-        && raw.split('.').all(|l| l.len() <= MAX_LABEL_LEN)
-    {
+    if is_canonical_domain(raw.as_bytes()) {
         return Some(Cow::Borrowed(raw));
     }
     domain(raw).ok().map(Cow::Owned)
+}
+
+/// One pass: plain bytes only, no empty label (so no leading, trailing or doubled dot), labels
+/// of at most 63 bytes, at most 253 bytes in all. (The matcher calls this for every name of
+/// every event: substring searches here cost more than the lookups.)
+fn is_canonical_domain(b: &[u8]) -> bool {
+    if b.is_empty() || b.len() > MAX_DOMAIN_LEN {
+        return false;
+    }
+    let mut label = 0usize;
+    for &c in b {
+        if c == b'.' {
+            if label == 0 {
+                return false;
+            }
+            label = 0;
+        } else if is_plain_domain_byte(c) {
+            label += 1;
+            if label > MAX_LABEL_LEN {
+                return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    label > 0
 }
 
 /// Parses an IP address (IPv4-mapped IPv6 addresses become IPv4).
@@ -245,6 +263,20 @@ fn hex_val(b: u8) -> Option<u8> {
     }
 }
 
+/// [`normalize_percent`] until nothing changes: decoding `%66` in `%1%66` makes a new escape
+/// `%1f`, which the next pass would upper-case (found by the `normalize` fuzz target). Every
+/// pass that changes something either shortens the string or only upper-cases, so this ends.
+fn normalize_percent_fully(s: &str) -> Cow<'_, str> {
+    let mut cur = normalize_percent(s);
+    loop {
+        let next = normalize_percent(&cur);
+        if next == cur {
+            return cur;
+        }
+        cur = Cow::Owned(next.into_owned());
+    }
+}
+
 /// RFC 3986 §6.2.2.2: decode percent-encoded unreserved characters, upper-case the hex digits
 /// of the other escapes.
 fn normalize_percent(s: &str) -> Cow<'_, str> {
@@ -304,7 +336,14 @@ pub fn url(raw: &str) -> Result<String, NormalizeError> {
         return Err(NormalizeError::Empty);
     }
     let bad = |why: String| NormalizeError::Url(raw.to_owned(), why);
-    let t = normalize_percent(t);
+    // The URL standard removes tabs and newlines anywhere in a URL; do it before the
+    // percent-escape pass so that "%\n2E" is seen as the "%2E" the parser will make of it.
+    let stripped: Cow<'_, str> = if t.contains(['\t', '\n', '\r']) {
+        Cow::Owned(t.replace(['\t', '\n', '\r'], ""))
+    } else {
+        Cow::Borrowed(t)
+    };
+    let t = normalize_percent_fully(&stripped);
     if t.starts_with('/') && !t.starts_with("//") {
         let u = url::Url::parse(&format!("http://h{t}")).map_err(|e| bad(e.to_string()))?;
         let mut out = u.path().to_owned();
@@ -388,50 +427,67 @@ fn fast_url_byte_ok(b: u8) -> bool {
 pub fn url_key(raw: &str) -> Option<Cow<'_, str>> {
     let rest = raw
         .strip_prefix("http://")
-        .map(|r| (r, ":80/"))
-        .or_else(|| raw.strip_prefix("https://").map(|r| (r, ":443/")));
+        .map(|r| (r, "80"))
+        .or_else(|| raw.strip_prefix("https://").map(|r| (r, "443")));
     if let Some((rest, default_port)) = rest
-        && let Some(slash) = rest.find('/')
+        && let Some(slash) = memchr::memchr(b'/', rest.as_bytes())
     {
-        let host = rest.get(..slash).unwrap_or("");
+        let host_port = rest.get(..slash).unwrap_or("");
         let path = rest.get(slash..).unwrap_or("");
-        let host_ok = !host.is_empty()
-            && host.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.' || b == b':'
-            })
-            && !host.ends_with('.')
-            && !host.starts_with('.')
-            && !host.contains("..")
-            && !host.ends_with(':')
-            && host.bytes().filter(|&b| b == b':').count() <= 1
-            && !rest.contains(default_port)
-            && host
-                .split('.')
-                .all(|l| !l.is_empty() && !l.starts_with("xn--"))
-            && numeric_host_ok(host);
-        let port_ok = match host.split_once(':') {
-            Some((_, p)) => {
-                !p.is_empty()
-                    && !p.starts_with('0')
-                    && p.len() <= 5
-                    && p.bytes().all(|b| b.is_ascii_digit())
-                    && p.parse::<u16>().is_ok()
-            }
-            None => true,
+        let (host, port) = match host_port.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
         };
-        let path_only = path.split('?').next().unwrap_or("");
-        let path_ok = path.bytes().all(fast_url_byte_ok)
-            && !path_only.contains("/./")
-            && !path_only.contains("/../")
-            && !path_only.ends_with("/.")
-            && !path_only.ends_with("/..")
-            && !path.ends_with('?');
-        if host_ok && port_ok && path_ok {
+        let host_ok = is_canonical_domain(host.as_bytes())
+            && !host.bytes().any(|b| b.is_ascii_uppercase() || b == b'_')
+            && !has_punycode_label(host)
+            && numeric_host_ok(host);
+        let port_ok = port.is_none_or(|p| {
+            !p.is_empty()
+                && !p.starts_with('0')
+                && p.len() <= 5
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u16>().is_ok()
+                && p != default_port
+        });
+        if host_ok && port_ok && is_canonical_path(path) {
             return Some(Cow::Borrowed(rest));
         }
     }
     let n = url(raw).ok()?;
     Some(Cow::Owned(url_resource(&n).to_owned()))
+}
+
+fn has_punycode_label(host: &str) -> bool {
+    host.starts_with("xn--") || memchr::memmem::find(host.as_bytes(), b".xn--").is_some()
+}
+
+/// A path (and query) the URL parser leaves as it is: safe bytes only, no `.`/`..` segment
+/// before the query, no empty query. One pass.
+fn is_canonical_path(path: &str) -> bool {
+    let b = path.as_bytes();
+    if b.last() == Some(&b'?') {
+        return false;
+    }
+    let query = memchr::memchr(b'?', b).unwrap_or(b.len());
+    // Bytes since the last '/' of the path part, if they are all dots (1 or 2 of them).
+    let mut seg_start = 0usize;
+    for (i, &c) in b.iter().enumerate() {
+        if !fast_url_byte_ok(c) {
+            return false;
+        }
+        if i < query && c == b'/' {
+            if is_dot_segment(b.get(seg_start..i).unwrap_or_default()) && i > 0 {
+                return false;
+            }
+            seg_start = i + 1;
+        }
+    }
+    !is_dot_segment(b.get(seg_start..query).unwrap_or_default())
+}
+
+fn is_dot_segment(seg: &[u8]) -> bool {
+    seg == b"." || seg == b".."
 }
 
 /// A file name as matched: trimmed, path separators stripped, lower case (Windows and most
