@@ -322,18 +322,6 @@ pub(crate) fn json_text(v: &serde_json::Value) -> Option<Cow<'_, str>> {
     }
 }
 
-pub(crate) fn json_u64(v: &serde_json::Value) -> Option<u64> {
-    match v {
-        serde_json::Value::Number(n) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
-                .map(|f| f as u64)
-        }),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 /// Sets `path` (dotted) to `v` in a JSON object, creating objects on the way; a non-object
 /// in the way is replaced by an object holding the old value under `_value`.
 pub(crate) fn put(

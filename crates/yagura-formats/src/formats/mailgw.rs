@@ -5,6 +5,7 @@ use yagura_model::event::Attachment;
 use yagura_model::{Event, Str, Timestamp};
 
 use super::base;
+use super::json::{J, Obj, entries, get};
 use crate::util;
 
 const DIRECTIONS: &[&str] = &["inbound", "outbound", "internal", "unknown"];
@@ -56,26 +57,19 @@ const KNOWN: &[&str] = &[
     "reason",
 ];
 
-fn opt_str<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Option<&'a str>, String> {
-    match m.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(v) => Err(format!(
-            "{k} is a JSON {}, expected a string",
-            super::json::kind(v)
-        )),
+fn opt_str<'o>(m: &'o Obj<'_>, k: &str) -> Result<Option<&'o str>, String> {
+    match get(m, k) {
+        None | Some(J::Null) => Ok(None),
+        Some(J::Str(s)) => Ok(Some(s.as_ref())),
+        Some(v) => Err(format!("{k} is a JSON {}, expected a string", v.kind())),
     }
 }
 
-fn req_str<'a>(m: &'a Map<String, Value>, k: &str) -> Result<&'a str, String> {
+fn req_str<'o>(m: &'o Obj<'_>, k: &str) -> Result<&'o str, String> {
     opt_str(m, k)?.ok_or_else(|| format!("missing required key {k}"))
 }
 
-fn enumerated<'a>(
-    m: &'a Map<String, Value>,
-    k: &str,
-    allowed: &[&str],
-) -> Result<Option<&'a str>, String> {
+fn enumerated<'o>(m: &'o Obj<'_>, k: &str, allowed: &[&str]) -> Result<Option<&'o str>, String> {
     match opt_str(m, k)? {
         Some(v) if !allowed.contains(&v) => {
             Err(format!("{k} {v:?} is not one of {}", allowed.join("|")))
@@ -84,17 +78,17 @@ fn enumerated<'a>(
     }
 }
 
-fn str_list<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Vec<&'a str>, String> {
-    match m.get(k) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![s.as_str()]),
-        Some(Value::Array(items)) => items
+fn str_list<'o>(m: &'o Obj<'_>, k: &str) -> Result<Vec<&'o str>, String> {
+    match get(m, k) {
+        None | Some(J::Null) => Ok(Vec::new()),
+        Some(J::Str(s)) => Ok(vec![s.as_ref()]),
+        Some(J::Arr(items)) => items
             .iter()
             .map(|v| v.as_str().ok_or_else(|| format!("{k} holds a non-string")))
             .collect(),
         Some(v) => Err(format!(
             "{k} is a JSON {}, expected an array of strings",
-            super::json::kind(v)
+            v.kind()
         )),
     }
 }
@@ -118,25 +112,29 @@ pub(crate) fn address(s: &str) -> (Str, Option<&str>) {
     (norm, name)
 }
 
-fn time(v: &Value) -> Result<Timestamp, String> {
+fn time(v: &J<'_>) -> Result<Timestamp, String> {
     match v {
-        Value::String(s) => util::iso8601(s),
-        Value::Number(n) => util::epoch(&n.to_string()),
-        other => Err(format!("ts is a JSON {}", super::json::kind(other))),
+        J::Str(s) => util::iso8601(s),
+        J::Num(n) => util::epoch(&n.to_string()),
+        other => Err(format!("ts is a JSON {}", other.kind())),
     }
 }
 
+#[cfg(test)]
 pub(crate) fn parse(line: &str) -> Result<Event, String> {
-    let m = super::json::object(line)?;
-    if m.get("type").and_then(Value::as_str) != Some("mailgw") {
+    super::by_value(|ev| parse_into(line, ev))
+}
+
+/// One record into `ev` (which holds `Event::default()`).
+pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
+    let m = super::json::borrowed_object(line)?;
+    let m = &m;
+    if get(m, "type").and_then(J::as_str) != Some("mailgw") {
         return Err("record without \"type\":\"mailgw\"".to_owned());
     }
-    let ts = m.get("ts").ok_or("missing required key ts")?;
-    let mut ev = Event {
-        timestamp: time(ts).map_err(|e| format!("ts: {e}"))?,
-        ..Event::default()
-    };
-    base(&mut ev, "mailgw.message", "event", &["email"], &["info"]);
+    let ts = get(m, "ts").ok_or("missing required key ts")?;
+    ev.timestamp = time(ts).map_err(|e| format!("ts: {e}"))?;
+    base(ev, "mailgw.message", "event", &["email"], &["info"]);
     ev.network.protocol = Some(Str::from("smtp"));
     ev.observer.kind = Some(Str::from("mail-gateway"));
     let client = req_str(&m, "client_ip")?;
@@ -155,7 +153,7 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
     if !env_from.is_empty() && env_from != "<>" {
         ev.email.sender.address.push(address(env_from).0);
     }
-    let mut mailgw = Map::new();
+    let mut mailgw = Map::with_capacity(12);
     if let Some(hf) = opt_str(&m, "header_from")? {
         let (a, name) = address(hf);
         ev.email.from.address.push(a);
@@ -181,12 +179,12 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
     ev.email.subject = opt_str(&m, "subject")?.map(str::to_owned);
     ev.email.message_id = opt_str(&m, "message_id")?.map(Str::from);
     ev.email.x_mailer = opt_str(&m, "x_mailer")?.map(Str::from);
-    match m.get("attachments") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(atts)) => {
+    match get(m, "attachments") {
+        None | Some(J::Null) => {}
+        Some(J::Arr(atts)) => {
             for (i, a) in atts.iter().enumerate() {
                 let a = a
-                    .as_object()
+                    .as_obj()
                     .ok_or_else(|| format!("attachments[{i}] is not an object"))?;
                 let mut at = Attachment::default();
                 let name = req_str(a, "name").map_err(|e| format!("attachments[{i}]: {e}"))?;
@@ -194,7 +192,7 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
                 if let Some((_, ext)) = name.rsplit_once('.') {
                     at.file.extension = Some(Str::from(ext.to_ascii_lowercase()));
                 }
-                at.file.size = a.get("size").and_then(util::json_u64);
+                at.file.size = get(a, "size").and_then(J::u64);
                 at.file.mime_type = opt_str(a, "mime_type")?.map(Str::from);
                 let hash = |k: &str| -> Result<Option<Str>, String> {
                     Ok(opt_str(a, k)?.map(|h| Str::from(h.to_ascii_lowercase())))
@@ -208,7 +206,7 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
         Some(v) => {
             return Err(format!(
                 "attachments is a JSON {}, expected an array",
-                super::json::kind(v)
+                v.kind()
             ));
         }
     }
@@ -246,22 +244,22 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
             mailgw.insert(k.to_owned(), Value::from(v));
         }
     }
-    if let Some(sz) = m.get("size") {
+    if let Some(sz) = get(m, "size") {
         mailgw.insert(
             "size".to_owned(),
-            Value::from(util::json_u64(sz).ok_or("size is not a byte count")?),
+            Value::from(sz.u64().ok_or("size is not a byte count")?),
         );
     }
-    let extra: Map<String, Value> = m
-        .iter()
-        .filter(|(k, _)| !KNOWN.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
+    let extra: Map<String, Value> = entries(m)
+        .into_iter()
+        .filter(|(k, _)| !KNOWN.contains(k))
+        .map(|(k, v)| (k.to_owned(), v.to_value()))
         .collect();
     if !extra.is_empty() {
         mailgw.insert("extra".to_owned(), Value::Object(extra));
     }
     ev.other.insert("mailgw".to_owned(), Value::Object(mailgw));
-    Ok(ev)
+    Ok(())
 }
 
 #[cfg(test)]
