@@ -16,7 +16,7 @@ use std::io::Cursor;
 use std::path::PathBuf;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use yagura_formats::{FileReader, ReadOptions};
 
 /// CPU time consumed by the whole process (every thread), in nanoseconds.
@@ -204,6 +204,9 @@ fn text_formats(c: &mut Crit) {
     ];
     let mut g = c.benchmark_group("text");
     g.sample_size(10);
+    // Each iteration takes a good fraction of a second: equal-sized samples (10 iterations in
+    // all) instead of criterion's linear 1 + 2 + … + 10.
+    g.sampling_mode(SamplingMode::Flat);
     for &(name, input) in &cases {
         assert_eq!(
             count(input, "bench.log"),
@@ -239,6 +242,9 @@ fn json_formats(c: &mut Crit) {
     ];
     let mut g = c.benchmark_group("json");
     g.sample_size(10);
+    // Each iteration takes a good fraction of a second: equal-sized samples (10 iterations in
+    // all) instead of criterion's linear 1 + 2 + … + 10.
+    g.sampling_mode(SamplingMode::Flat);
     for &(name, input) in &cases {
         assert_eq!(
             count(input, "bench.json"),
@@ -264,6 +270,9 @@ fn evtx(c: &mut Crit) {
     assert!(n > 0);
     let mut g = c.benchmark_group("evtx");
     g.sample_size(10);
+    // Each iteration takes a good fraction of a second: equal-sized samples (10 iterations in
+    // all) instead of criterion's linear 1 + 2 + … + 10.
+    g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("yagura_events", |b| b.iter(|| count(bytes, "bench.evtx")));
     g.bench_function("evtx_crate_json_value", |b| {

@@ -57,17 +57,54 @@ pub(crate) fn ip(s: &str) -> Option<IpAddr> {
 
 /// Lower-cases without allocating when already lower case, drops one trailing dot.
 pub(crate) fn domain(s: &str) -> Str {
-    let s = s.strip_suffix('.').unwrap_or(s);
-    if s.bytes().any(|b| b.is_ascii_uppercase()) {
-        Str::from(s.to_ascii_lowercase())
-    } else {
-        Str::from(s)
+    lower(s.strip_suffix('.').unwrap_or(s))
+}
+
+/// ASCII lower case as a [`Str`]; no heap allocation for up to 24 bytes (the inline size),
+/// whatever the case of the input.
+pub(crate) fn lower(s: &str) -> Str {
+    recase(s, false)
+}
+
+/// ASCII upper case as a [`Str`], like [`lower`].
+pub(crate) fn upper(s: &str) -> Str {
+    recase(s, true)
+}
+
+fn recase(s: &str, up: bool) -> Str {
+    let wrong = |b: u8| {
+        if up {
+            b.is_ascii_lowercase()
+        } else {
+            b.is_ascii_uppercase()
+        }
+    };
+    if !s.bytes().any(wrong) {
+        return Str::from(s);
+    }
+    let mut buf = [0u8; 24];
+    match buf.get_mut(..s.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(s.as_bytes());
+            if up {
+                dst.make_ascii_uppercase();
+            } else {
+                dst.make_ascii_lowercase();
+            }
+            // ASCII case changes keep UTF-8 valid.
+            Str::from(std::str::from_utf8(dst).unwrap_or(s))
+        }
+        None if up => Str::from(s.to_ascii_uppercase()),
+        None => Str::from(s.to_ascii_lowercase()),
     }
 }
 
-/// Fills `url` (and `dest.domain`/`dest.port` when empty) from an absolute URL, an
-/// authority-form `host:port` (CONNECT) or an origin-form `/path?query` plus `host`.
-pub(crate) fn fill_url(url: &mut Url, dest: &mut Endpoint, raw: &str, host: Option<&str>) {
+/// (scheme, authority, path-and-query) of an absolute URL, an authority-form `host:port`
+/// (CONNECT) or an origin-form `/path?query` (whose authority is `host`).
+fn split_url<'a>(
+    raw: &'a str,
+    host: Option<&'a str>,
+) -> (Option<&'a str>, Option<&'a str>, &'a str) {
     let (scheme, after_scheme) = match raw.find("://") {
         Some(i)
             if raw[..i]
@@ -89,8 +126,24 @@ pub(crate) fn fill_url(url: &mut Url, dest: &mut Endpoint, raw: &str, host: Opti
         // authority-form (CONNECT host:443) or a bare host
         (Some(raw), "")
     };
+    (scheme, authority, path_q)
+}
+
+/// The host of a URL as [`fill_url`] would set `url.domain`, without building the rest.
+pub(crate) fn url_domain(raw: &str) -> Option<Str> {
+    let (_, authority, _) = split_url(raw, None);
+    let a = authority.filter(|a| !a.is_empty())?;
+    let a = a.rsplit_once('@').map_or(a, |(_, h)| h);
+    let (h, _) = split_host_port(a);
+    (!h.is_empty()).then(|| domain(h))
+}
+
+/// Fills `url` (and `dest.domain`/`dest.port` when empty) from an absolute URL, an
+/// authority-form `host:port` (CONNECT) or an origin-form `/path?query` plus `host`.
+pub(crate) fn fill_url(url: &mut Url, dest: &mut Endpoint, raw: &str, host: Option<&str>) {
+    let (scheme, authority, path_q) = split_url(raw, host);
     if let Some(s) = scheme {
-        url.scheme = Some(Str::from(s.to_ascii_lowercase()));
+        url.scheme = Some(lower(s));
     }
     if let Some(a) = authority.filter(|a| !a.is_empty()) {
         let a = a.rsplit_once('@').map_or(a, |(_, h)| h);
@@ -121,7 +174,7 @@ pub(crate) fn fill_url(url: &mut Url, dest: &mut Endpoint, raw: &str, host: Opti
             && ext.len() <= 10
             && ext.bytes().all(|b| b.is_ascii_alphanumeric())
         {
-            url.extension = Some(Str::from(ext.to_ascii_lowercase()));
+            url.extension = Some(lower(ext));
         }
         url.path = Some(path.to_owned());
     }

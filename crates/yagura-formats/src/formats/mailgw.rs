@@ -190,12 +190,12 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
                 let name = req_str(a, "name").map_err(|e| format!("attachments[{i}]: {e}"))?;
                 at.file.name = Some(Str::from(name));
                 if let Some((_, ext)) = name.rsplit_once('.') {
-                    at.file.extension = Some(Str::from(ext.to_ascii_lowercase()));
+                    at.file.extension = Some(util::lower(ext));
                 }
                 at.file.size = get(a, "size").and_then(J::u64);
                 at.file.mime_type = opt_str(a, "mime_type")?.map(Str::from);
                 let hash = |k: &str| -> Result<Option<Str>, String> {
-                    Ok(opt_str(a, k)?.map(|h| Str::from(h.to_ascii_lowercase())))
+                    Ok(opt_str(a, k)?.map(util::lower))
                 };
                 at.file.hash.md5 = hash("md5")?;
                 at.file.hash.sha1 = hash("sha1")?;
@@ -212,19 +212,15 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
     }
     let links = str_list(&m, "links")?;
     if !links.is_empty() {
-        let mut domains: Vec<Value> = Vec::new();
+        let mut domains: Vec<Value> = Vec::with_capacity(links.len());
         for l in &links {
-            let mut u = yagura_model::event::Url::default();
-            let mut d = yagura_model::event::Endpoint::default();
-            util::fill_url(&mut u, &mut d, l, None);
-            if let Some(dom) = u.domain {
-                let v = Value::from(dom.as_str());
-                if !domains.contains(&v) {
-                    domains.push(v);
-                }
+            if let Some(dom) = util::url_domain(l)
+                && !domains.iter().any(|d| d.as_str() == Some(dom.as_str()))
+            {
+                domains.push(Value::from(dom.as_str()));
             }
         }
-        mailgw.insert("links".to_owned(), Value::from(links.clone()));
+        mailgw.insert("links".to_owned(), Value::from(links));
         mailgw.insert("link_domains".to_owned(), Value::Array(domains));
     }
     for (k, allowed) in [("spf", SPF), ("dkim", DKIM), ("dmarc", DMARC)] {

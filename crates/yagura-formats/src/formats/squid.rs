@@ -111,16 +111,28 @@ pub(crate) fn native_into(line: &str, ev: &mut Event) -> Result<(), String> {
             }
         }
         if h != "NONE" && !h.is_empty() {
-            ev.set_other("squid.hierarchy_code", h.into());
+            squid_other(ev, "hierarchy_code", h.into());
         }
     }
     if let Some(m) = mime.and_then(present) {
         ev.http.response.mime_type = Some(Str::from(m));
     }
     if !extra.is_empty() {
-        ev.set_other("squid.extra", extra.into());
+        squid_other(ev, "extra", extra.into());
     }
     Ok(())
+}
+
+/// `squid.<key>` = `v` (what `Event::set_other` does, without splitting a path).
+fn squid_other(ev: &mut Event, key: &str, v: serde_json::Value) {
+    if let Some(serde_json::Value::Object(m)) = ev.other.get_mut("squid") {
+        m.insert(key.to_owned(), v);
+        return;
+    }
+    let mut m = serde_json::Map::new();
+    m.insert(key.to_owned(), v);
+    ev.other
+        .insert("squid".to_owned(), serde_json::Value::Object(m));
 }
 
 fn set_client(ev: &mut Event, client: &str) {
@@ -275,7 +287,7 @@ pub(crate) fn common(line: &str) -> Result<Event, String> {
         ev.user_agent.original = Some(a.to_owned());
     }
     if let Some(h) = present(hier).filter(|h| *h != "NONE") {
-        ev.set_other("squid.hierarchy_code", h.into());
+        squid_other(&mut ev, "hierarchy_code", h.into());
     }
     Ok(ev)
 }

@@ -129,7 +129,7 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
         if let Some(n) = ev.file.name.as_deref()
             && let Some((_, ext)) = n.rsplit_once('.')
         {
-            ev.file.extension = Some(Str::from(ext.to_ascii_lowercase()));
+            ev.file.extension = Some(util::lower(ext));
         }
     }
     if let Some(f) = obj(m, "flow") {
@@ -271,7 +271,7 @@ fn dns(ev: &mut Event, d: &Obj<'_>) {
     ev.dns.id = get(d, "id")
         .and_then(J::text)
         .map(|x| Str::from(x.as_ref()));
-    ev.dns.response_code = s(d, "rcode").map(|r| Str::from(r.to_ascii_uppercase()));
+    ev.dns.response_code = s(d, "rcode").map(util::upper);
     // v2: rrname/rrtype at the top; v3: queries[] (and answers[] with their own rrname).
     let q = arr(d, "queries")
         .and_then(|qs| qs.first())

@@ -227,10 +227,13 @@ impl<'p, 'e> Fields<'p, 'e> {
                 return Ok(false);
             }
             "uid" => {
-                if let Some(s) = v.str() {
-                    ev.event.id = Some(Str::from(s.as_ref()));
-                    return Ok(false);
+                // A `uid` that is not a scalar (never written by Zeek) is kept verbatim; the
+                // answer stays "mapped" so it depends on the key alone.
+                match v.str() {
+                    Some(s) => ev.event.id = Some(Str::from(s.as_ref())),
+                    None => self.keep(key, v),
                 }
+                return Ok(false);
             }
             "id.orig_h" => return ip_into(&mut ev.source, v, key).map(|()| false),
             "id.resp_h" => return ip_into(&mut ev.destination, v, key).map(|()| false),
@@ -860,12 +863,19 @@ impl LineParser for Tsv {
 
 pub(crate) struct Json {
     name_path: String,
+    /// The keys of the last record, by position, with their path and whether each is only kept
+    /// under `zeek.<path>.*` (see [`Fields::set`]). A writer emits its keys in a fixed order,
+    /// so most keys are recognized with one comparison instead of the full dispatch.
+    shape: Vec<(String, bool)>,
+    shape_path: String,
 }
 
 impl Json {
     pub(crate) fn new(file_name: &str) -> Self {
         Json {
             name_path: path_from_name(file_name),
+            shape: Vec::new(),
+            shape_path: String::new(),
         }
     }
 }
@@ -938,10 +948,14 @@ impl LineParser for Json {
             Some(p) => p,
             None => guess_path(&m, &self.name_path),
         };
+        if self.shape_path != path {
+            self.shape.clear();
+            path.clone_into(&mut self.shape_path);
+        }
         let mut f = Fields::new(path, out);
         // Document order; a key written twice is mapped twice, and every mapping assigns (the
         // last occurrence wins, as when the record is read as a JSON map).
-        for (k, v) in &m {
+        for (i, (k, v)) in m.iter().enumerate() {
             match k.as_ref() {
                 "_path" | "@stream" | "_write_ts" => continue,
                 "@system" => {
@@ -956,8 +970,26 @@ impl LineParser for Json {
             if v.is_null() {
                 continue;
             }
-            if let Err(e) = f.set(dotted(k), Raw::Json(v)) {
-                return Step::Reject(e);
+            let key = dotted(k);
+            match self.shape.get(i) {
+                Some((known, true)) if known == key => f.keep(key, Raw::Json(v)),
+                Some((known, false)) if known == key => {
+                    if let Err(e) = f.set(key, Raw::Json(v)) {
+                        return Step::Reject(e);
+                    }
+                }
+                _ => match f.set(key, Raw::Json(v)) {
+                    Ok(keep_only) => {
+                        if self.shape.len() <= i {
+                            self.shape.resize(i + 1, (String::new(), false));
+                        }
+                        if let Some(slot) = self.shape.get_mut(i) {
+                            key.clone_into(&mut slot.0);
+                            slot.1 = keep_only;
+                        }
+                    }
+                    Err(e) => return Step::Reject(e),
+                },
             }
         }
         match f.finish() {
