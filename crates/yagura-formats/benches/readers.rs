@@ -179,6 +179,17 @@ fn repeat_lines(bytes: &[u8], n: usize) -> Vec<u8> {
     out
 }
 
+/// A case's input, generated only when the case runs.
+type Input = Box<dyn Fn() -> Vec<u8>>;
+
+/// `READERS_CASE=squid` prepares only the cases whose name contains `squid` (criterion's own
+/// filter skips the timing, not the input generation, which would dominate a profile).
+fn wanted(name: &str) -> bool {
+    std::env::var("READERS_CASE")
+        .ok()
+        .is_none_or(|only| name.contains(only.as_str()))
+}
+
 /// Inputs live for the whole run, so a reader borrows them without a copy per iteration.
 fn leak(v: Vec<u8>) -> &'static [u8] {
     Box::leak(v.into_boxed_slice())
@@ -197,17 +208,21 @@ fn count(input: &'static [u8], label: &str) -> usize {
 
 fn text_formats(c: &mut Crit) {
     const N: usize = 200_000;
-    let cases: Vec<(&str, &'static [u8])> = vec![
-        ("squid_native", leak(squid(N))),
-        ("zeek_tsv_conn", leak(zeek_conn(N))),
-        ("zeek_tsv_dns", leak(zeek_dns(N))),
+    let cases: Vec<(&str, Input)> = vec![
+        ("squid_native", Box::new(|| squid(N))),
+        ("zeek_tsv_conn", Box::new(|| zeek_conn(N))),
+        ("zeek_tsv_dns", Box::new(|| zeek_dns(N))),
     ];
     let mut g = c.benchmark_group("text");
     g.sample_size(10);
     // Each iteration takes a good fraction of a second: equal-sized samples (10 iterations in
     // all) instead of criterion's linear 1 + 2 + … + 10.
     g.sampling_mode(SamplingMode::Flat);
-    for &(name, input) in &cases {
+    for (name, make) in cases {
+        if !wanted(name) {
+            continue;
+        }
+        let input = leak(make());
         assert_eq!(
             count(input, "bench.log"),
             N,
@@ -234,18 +249,22 @@ fn json_formats(c: &mut Crit) {
         "zeek/otrf/datasets/compound/apt29/day1/zeek/individual_zeek_logs/NASHUA_conn.log",
     ))
     .expect("otrf");
-    let cases: Vec<(&str, &'static [u8])> = vec![
-        ("suricata_eve", leak(repeat_lines(&eve, N))),
-        ("zeek_json_dns", leak(repeat_lines(&zj, N))),
-        ("zeek_json_conn_otrf", leak(repeat_lines(&otrf, N))),
-        ("mailgw", leak(mailgw(N))),
+    let cases: Vec<(&str, Input)> = vec![
+        ("suricata_eve", Box::new(move || repeat_lines(&eve, N))),
+        ("zeek_json_dns", Box::new(move || repeat_lines(&zj, N))),
+        ("zeek_json_conn_otrf", Box::new(move || repeat_lines(&otrf, N))),
+        ("mailgw", Box::new(|| mailgw(N))),
     ];
     let mut g = c.benchmark_group("json");
     g.sample_size(10);
     // Each iteration takes a good fraction of a second: equal-sized samples (10 iterations in
     // all) instead of criterion's linear 1 + 2 + … + 10.
     g.sampling_mode(SamplingMode::Flat);
-    for &(name, input) in &cases {
+    for (name, make) in cases {
+        if !wanted(name) {
+            continue;
+        }
+        let input = leak(make());
         assert_eq!(
             count(input, "bench.json"),
             N,
@@ -264,6 +283,9 @@ fn flate2_read(f: std::fs::File, out: &mut Vec<u8>) {
 }
 
 fn evtx(c: &mut Crit) {
+    if !wanted("evtx") {
+        return;
+    }
     let path = shared("windows/evtx-attack-samples/Lateral Movement/LM_5145_Remote_FileCopy.evtx");
     let bytes = leak(std::fs::read(&path).expect("evtx"));
     let n = count(bytes, "bench.evtx");

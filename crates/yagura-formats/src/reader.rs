@@ -414,13 +414,19 @@ impl Iterator for FileReader {
         if let Some(r) = self.queue.pop_front() {
             return Some(r);
         }
-        // Built in place by the parser and moved out once.
-        let mut ev = Event::default();
-        match self.fill(&mut ev) {
-            Fill::Out => Some(Ok(ev)),
-            Fill::Queued => self.queue.pop_front(),
-            Fill::End => self.tail.take().map(Err),
+        // The event is built in place by the parser, in the value this function returns (one
+        // variable returned on every path, so the compiler can place it in the caller's slot).
+        let mut out = Some(Ok(Event::default()));
+        let fill = match &mut out {
+            Some(Ok(ev)) => self.fill(ev),
+            _ => Fill::End,
+        };
+        match fill {
+            Fill::Out => {}
+            Fill::Queued => out = self.queue.pop_front(),
+            Fill::End => out = self.tail.take().map(Err),
         }
+        out
     }
 }
 

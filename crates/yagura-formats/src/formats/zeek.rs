@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 
 use serde_json::Value;
+use compact_str::ToCompactString;
 use yagura_model::event::{DnsAnswer, Endpoint};
 
 use super::json::{J, Obj, get};
@@ -286,7 +287,7 @@ impl<'p, 'e> Fields<'p, 'e> {
             ("dns", "qclass_name") => set_str(&mut ev.dns.question.class, v),
             ("dns", "rcode_name") => set_str(&mut ev.dns.response_code, v),
             ("dns", "trans_id") => {
-                ev.dns.id = v.u64().map(|n| Str::from(n.to_string()));
+                ev.dns.id = v.u64().map(|n| n.to_compact_string());
                 true
             }
             ("dns", "answers") => {
