@@ -252,7 +252,10 @@ fn json_formats(c: &mut Crit) {
     let cases: Vec<(&str, Input)> = vec![
         ("suricata_eve", Box::new(move || repeat_lines(&eve, N))),
         ("zeek_json_dns", Box::new(move || repeat_lines(&zj, N))),
-        ("zeek_json_conn_otrf", Box::new(move || repeat_lines(&otrf, N))),
+        (
+            "zeek_json_conn_otrf",
+            Box::new(move || repeat_lines(&otrf, N)),
+        ),
         ("mailgw", Box::new(|| mailgw(N))),
     ];
     let mut g = c.benchmark_group("json");

@@ -137,34 +137,34 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
     base(ev, "mailgw.message", "event", &["email"], &["info"]);
     ev.network.protocol = Some(Str::from("smtp"));
     ev.observer.kind = Some(Str::from("mail-gateway"));
-    let client = req_str(&m, "client_ip")?;
+    let client = req_str(m, "client_ip")?;
     ev.source.ip =
         Some(util::ip(client).ok_or_else(|| format!("client_ip {client:?} is not an IP address"))?);
-    if let Some(h) = opt_str(&m, "client_hostname")? {
+    if let Some(h) = opt_str(m, "client_hostname")? {
         ev.source.domain = Some(util::domain(h));
     }
-    if let Some(g) = opt_str(&m, "gateway")? {
+    if let Some(g) = opt_str(m, "gateway")? {
         ev.observer.hostname = Some(Str::from(g));
     }
-    let direction = enumerated(&m, "direction", DIRECTIONS)?.unwrap_or("inbound");
+    let direction = enumerated(m, "direction", DIRECTIONS)?.unwrap_or("inbound");
     ev.email.direction = Some(Str::from(direction));
     ev.network.direction = Some(Str::from(direction));
-    let env_from = req_str(&m, "envelope_from")?;
+    let env_from = req_str(m, "envelope_from")?;
     if !env_from.is_empty() && env_from != "<>" {
         ev.email.sender.address.push(address(env_from).0);
     }
     let mut mailgw = Map::with_capacity(12);
-    if let Some(hf) = opt_str(&m, "header_from")? {
+    if let Some(hf) = opt_str(m, "header_from")? {
         let (a, name) = address(hf);
         ev.email.from.address.push(a);
         if let Some(n) = name {
             mailgw.insert("header_from_name".to_owned(), Value::from(n));
         }
     }
-    for r in str_list(&m, "reply_to")? {
+    for r in str_list(m, "reply_to")? {
         ev.email.reply_to.address.push(address(r).0);
     }
-    let rcpts = str_list(&m, "recipients")?;
+    let rcpts = str_list(m, "recipients")?;
     if rcpts.is_empty() {
         return Err("recipients is missing or empty".to_owned());
     }
@@ -175,10 +175,10 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
     ev.email
         .cc
         .address
-        .extend(str_list(&m, "cc")?.iter().map(|r| address(r).0));
-    ev.email.subject = opt_str(&m, "subject")?.map(str::to_owned);
-    ev.email.message_id = opt_str(&m, "message_id")?.map(Str::from);
-    ev.email.x_mailer = opt_str(&m, "x_mailer")?.map(Str::from);
+        .extend(str_list(m, "cc")?.iter().map(|r| address(r).0));
+    ev.email.subject = opt_str(m, "subject")?.map(str::to_owned);
+    ev.email.message_id = opt_str(m, "message_id")?.map(Str::from);
+    ev.email.x_mailer = opt_str(m, "x_mailer")?.map(Str::from);
     match get(m, "attachments") {
         None | Some(J::Null) => {}
         Some(J::Arr(atts)) => {
@@ -210,7 +210,7 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
             ));
         }
     }
-    let links = str_list(&m, "links")?;
+    let links = str_list(m, "links")?;
     if !links.is_empty() {
         let mut domains: Vec<Value> = Vec::with_capacity(links.len());
         for l in &links {
@@ -224,11 +224,11 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
         mailgw.insert("link_domains".to_owned(), Value::Array(domains));
     }
     for (k, allowed) in [("spf", SPF), ("dkim", DKIM), ("dmarc", DMARC)] {
-        if let Some(v) = enumerated(&m, k, allowed)? {
+        if let Some(v) = enumerated(m, k, allowed)? {
             mailgw.insert(k.to_owned(), Value::from(v));
         }
     }
-    let verdict = enumerated(&m, "verdict", VERDICTS)?.ok_or("missing required key verdict")?;
+    let verdict = enumerated(m, "verdict", VERDICTS)?.ok_or("missing required key verdict")?;
     ev.event.action = Some(Str::from(verdict));
     ev.event.outcome = Some(Str::from(if verdict == "delivered" {
         "success"
@@ -236,7 +236,7 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
         "failure"
     }));
     for k in ["queue_id", "helo", "reason"] {
-        if let Some(v) = opt_str(&m, k)? {
+        if let Some(v) = opt_str(m, k)? {
             mailgw.insert(k.to_owned(), Value::from(v));
         }
     }

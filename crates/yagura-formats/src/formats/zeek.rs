@@ -7,8 +7,8 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
 use compact_str::ToCompactString;
+use serde_json::Value;
 use yagura_model::event::{DnsAnswer, Endpoint};
 
 use super::json::{J, Obj, get};
@@ -820,13 +820,11 @@ impl LineParser for Tsv {
         f.fallback_ts = self.open;
         let mut start = 0;
         let bytes = line.as_bytes();
-        let mut i = 0;
-        for end in memchr::memchr_iter(sep, bytes).chain(std::iter::once(bytes.len())) {
+        let ends = memchr::memchr_iter(sep, bytes).chain(std::iter::once(bytes.len()));
+        for (col, end) in ends.enumerate() {
             // `sep` is one ASCII byte (checked in `header`), so both ends are char boundaries.
             let s = line.get(start..end).unwrap_or("");
             start = end + 1;
-            let col = i;
-            i += 1;
             if s == self.unset {
                 continue;
             }
