@@ -817,6 +817,9 @@ impl LineParser for Tsv {
             self.col_kind.resize(cols, 0);
         }
         let mut f = Fields::new(&self.path, out);
+        // Columns not known to be mapped (kept ones, and all of them on the first record).
+        f.extra
+            .reserve(self.col_kind.iter().filter(|k| **k != 1).count());
         f.fallback_ts = self.open;
         let mut start = 0;
         let bytes = line.as_bytes();
@@ -952,6 +955,12 @@ impl LineParser for Json {
             path.clone_into(&mut self.shape_path);
         }
         let mut f = Fields::new(path, out);
+        f.extra.reserve(
+            self.shape
+                .iter()
+                .filter(|(_, keep_only)| *keep_only)
+                .count(),
+        );
         // Document order; a key written twice is mapped twice, and every mapping assigns (the
         // last occurrence wins, as when the record is read as a JSON map).
         for (i, (k, v)) in m.iter().enumerate() {
