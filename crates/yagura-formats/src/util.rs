@@ -491,6 +491,32 @@ mod tests {
     }
 
     #[test]
+    fn case_folding_and_url_domain() {
+        assert_eq!(lower("WWW.Example.COM"), "www.example.com");
+        assert_eq!(lower("already.lower"), "already.lower");
+        let long = "A".repeat(40);
+        assert_eq!(lower(&long), "a".repeat(40));
+        assert_eq!(upper("nxdomain"), "NXDOMAIN");
+        assert_eq!(domain("Ex.COM."), "ex.com");
+        for (raw, host) in [
+            (
+                "http://User@WWW.Example.com:8080/a?b",
+                Some("www.example.com"),
+            ),
+            ("evil.example:443", Some("evil.example")),
+            ("/index.html", None),
+            ("https://[2001:db8::1]:8443/", Some("2001:db8::1")),
+            ("", None),
+        ] {
+            let mut u = Url::default();
+            let mut d = Endpoint::default();
+            fill_url(&mut u, &mut d, raw, None);
+            assert_eq!(u.domain.as_deref(), host, "{raw}");
+            assert_eq!(url_domain(raw).as_deref(), host, "{raw}");
+        }
+    }
+
+    #[test]
     fn words() {
         let w: Vec<_> = Words::new("  a  b\tc ").collect();
         assert_eq!(w, ["a", "b", "c"]);

@@ -248,7 +248,8 @@ impl<'de> Deserialize<'de> for J<'de> {
                 Ok(J::Arr(v))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<J<'de>, A::Error> {
-                let mut v = Vec::with_capacity(a.size_hint().unwrap_or(0).min(64));
+                // serde_json gives no size hint: start where log records usually are.
+                let mut v = Vec::with_capacity(a.size_hint().unwrap_or(8).min(64));
                 while let Some(k) = a.next_key::<Key<'de>>()? {
                     v.push((k.0, a.next_value()?));
                 }
@@ -411,5 +412,56 @@ pub(crate) fn borrowed_object(line: &str) -> Result<Obj<'_>, String> {
         )),
         Err(e) if e.is_eof() => Err(format!("truncated JSON record: {e}")),
         Err(e) => Err(format!("invalid JSON: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrowed_tree_matches_serde_json() {
+        for line in [
+            r#"{"a":1,"b":"x\"y","c":[true,null,2.5,-3],"d":{"e":"f"},"a":2}"#,
+            r#"{"k\u00e9y":"v\n","empty":{},"list":[]}"#,
+            r#"{"big":18446744073709551615,"neg":-9223372036854775808,"f":1e300}"#,
+        ] {
+            let j = borrowed_object(line).expect("object");
+            let from_j = obj_to_map(j.iter());
+            let direct: serde_json::Map<String, Value> =
+                serde_json::from_str(line).expect("serde_json");
+            assert_eq!(from_j, direct, "{line}");
+            // Same order too (serde_json keeps the first position of a duplicate).
+            let ka: Vec<&String> = from_j.keys().collect();
+            let kb: Vec<&String> = direct.keys().collect();
+            assert_eq!(ka, kb, "{line}");
+        }
+        let j = borrowed_object(r#"{"a":1,"a":"last","s":"plain"}"#).expect("object");
+        assert_eq!(get(&j, "a").and_then(J::as_str), Some("last"));
+        assert_eq!(entries(&j).len(), 2);
+        // Unescaped strings borrow from the line.
+        assert!(matches!(get(&j, "s"), Some(J::Str(Cow::Borrowed("plain")))));
+    }
+
+    #[test]
+    fn borrowed_tree_reasons() {
+        assert_eq!(
+            borrowed_object("[1]").unwrap_err(),
+            "JSON array where an object was expected"
+        );
+        assert!(
+            borrowed_object(r#"{"a":"#)
+                .unwrap_err()
+                .starts_with("truncated JSON record")
+        );
+        assert!(
+            borrowed_object(r#"{"a":1}x"#)
+                .unwrap_err()
+                .starts_with("invalid JSON")
+        );
+        assert_eq!(
+            borrowed_object(r#"{"a":1}x"#).unwrap_err(),
+            object(r#"{"a":1}x"#).unwrap_err()
+        );
     }
 }

@@ -246,11 +246,15 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
             Value::from(sz.u64().ok_or("size is not a byte count")?),
         );
     }
-    let extra: Map<String, Value> = entries(m)
-        .into_iter()
-        .filter(|(k, _)| !KNOWN.contains(k))
-        .map(|(k, v)| (k.to_owned(), v.to_value()))
-        .collect();
+    let extra: Map<String, Value> = if m.iter().all(|(k, _)| KNOWN.contains(&k.as_ref())) {
+        Map::new()
+    } else {
+        entries(m)
+            .into_iter()
+            .filter(|(k, _)| !KNOWN.contains(k))
+            .map(|(k, v)| (k.to_owned(), v.to_value()))
+            .collect()
+    };
     if !extra.is_empty() {
         mailgw.insert("extra".to_owned(), Value::Object(extra));
     }
