@@ -465,9 +465,7 @@ impl<'p, 'e> Fields<'p, 'e> {
         Ok(false)
     }
 
-    /// Completes the event. `template` (kept by the caller across records) lets the
-    /// `zeek.<path>.*` map be cloned instead of built when the leftover keys repeat.
-    pub(crate) fn finish(self, template: Option<&mut LeftoverTemplate>) -> Result<(), String> {
+    pub(crate) fn finish(self) -> Result<(), String> {
         if !self.has_ts {
             match self.fallback_ts {
                 Some(t) => {
@@ -551,84 +549,20 @@ impl<'p, 'e> Fields<'p, 'e> {
             }
             _ => {}
         }
-        if self.extra.is_empty() {
-            return Ok(());
-        }
-        let extra = self.extra;
-        if let Some(t) = template.as_deref()
-            && t.fits(p, &extra)
-            && ev.other.is_empty()
-        {
-            // Same leftover keys as the template: clone it (keys are copied with their stored
-            // hashes, nothing is hashed or probed) and fill the values in order.
-            ev.other = t.other.clone();
-            if let Some(Value::Object(z)) = ev.other.values_mut().next()
-                && let Some(Value::Object(m)) = z.values_mut().next()
-            {
-                for (slot, (_, v)) in m.values_mut().zip(extra) {
-                    *slot = v;
+        if !self.extra.is_empty() {
+            let mut m = serde_json::Map::with_capacity(self.extra.len());
+            for (k, v) in self.extra {
+                if k.contains('.') {
+                    util::put(&mut m, k, v);
+                } else {
+                    m.insert(k.to_owned(), v);
                 }
             }
-            return Ok(());
-        }
-        let n = extra.len();
-        let plain = extra.iter().all(|(k, _)| !k.contains('.'));
-        let keys: Vec<&str> = if template.is_some() && plain {
-            extra.iter().map(|(k, _)| *k).collect()
-        } else {
-            Vec::new()
-        };
-        let mut m = serde_json::Map::with_capacity(n);
-        for (k, v) in extra {
-            if k.contains('.') {
-                util::put(&mut m, k, v);
-            } else {
-                m.insert(k.to_owned(), v);
-            }
-        }
-        let unique = m.len() == n;
-        let mut z = serde_json::Map::with_capacity(1);
-        z.insert(p.to_owned(), Value::Object(m));
-        ev.other.insert("zeek".to_owned(), Value::Object(z));
-        if let Some(t) = template
-            && plain
-            && unique
-            && ev.other.len() == 1
-        {
-            t.learn(p, &keys, &ev.other);
+            let mut z = serde_json::Map::with_capacity(1);
+            z.insert(p.to_owned(), Value::Object(m));
+            ev.other.insert("zeek".to_owned(), Value::Object(z));
         }
         Ok(())
-    }
-}
-
-/// The `Event::other` of a previous record (`{"zeek": {path: {key: null, …}}}`) and its
-/// leftover keys in order. Records of one file usually leave the same keys unmapped, and
-/// cloning a map copies its keys with their stored hashes, which costs much less than
-/// building it key by key (one SipHash and one probe per key).
-#[derive(Debug, Default)]
-pub(crate) struct LeftoverTemplate {
-    path: String,
-    keys: Vec<String>,
-    other: serde_json::Map<String, Value>,
-}
-
-impl LeftoverTemplate {
-    fn fits(&self, path: &str, extra: &[(&str, Value)]) -> bool {
-        !self.keys.is_empty()
-            && self.path == path
-            && self.keys.len() == extra.len()
-            && self.keys.iter().zip(extra).all(|(a, (b, _))| a == b)
-    }
-
-    fn learn(&mut self, path: &str, keys: &[&str], other: &serde_json::Map<String, Value>) {
-        path.clone_into(&mut self.path);
-        self.keys = keys.iter().map(|k| (*k).to_owned()).collect();
-        self.other = other.clone();
-        if let Some(Value::Object(z)) = self.other.values_mut().next()
-            && let Some(Value::Object(m)) = z.values_mut().next()
-        {
-            m.values_mut().for_each(|v| *v = Value::Null);
-        }
     }
 }
 
@@ -758,7 +692,6 @@ pub(crate) struct Tsv {
     /// kept under `zeek.<path>.*` (then the record loop skips the key dispatch). Cleared by
     /// every header line.
     col_kind: Vec<u8>,
-    template: LeftoverTemplate,
     name_path: String,
     closed: bool,
     open: Option<Timestamp>,
@@ -775,7 +708,6 @@ impl Tsv {
             fields: Vec::new(),
             types: Vec::new(),
             col_kind: Vec::new(),
-            template: LeftoverTemplate::default(),
             name_path: path_from_name(file_name),
             closed: false,
             open: None,
@@ -922,7 +854,7 @@ impl LineParser for Tsv {
             }
         }
         let _ = self.closed;
-        match f.finish(Some(&mut self.template)) {
+        match f.finish() {
             Ok(()) => Step::Filled,
             Err(e) => Step::Reject(e),
         }
@@ -938,7 +870,6 @@ pub(crate) struct Json {
     /// so most keys are recognized with one comparison instead of the full dispatch.
     shape: Vec<(String, bool)>,
     shape_path: String,
-    template: LeftoverTemplate,
 }
 
 impl Json {
@@ -947,7 +878,6 @@ impl Json {
             name_path: path_from_name(file_name),
             shape: Vec::new(),
             shape_path: String::new(),
-            template: LeftoverTemplate::default(),
         }
     }
 }
@@ -1070,7 +1000,7 @@ impl LineParser for Json {
                 },
             }
         }
-        match f.finish(Some(&mut self.template)) {
+        match f.finish() {
             Ok(()) => Step::Filled,
             Err(e) => Step::Reject(e),
         }
@@ -1133,33 +1063,6 @@ mod tests {
             panic!("expected a reject")
         };
         assert!(r.starts_with("truncated JSON record"), "{r}");
-    }
-
-    #[test]
-    fn leftover_template_matches_fresh_parse() {
-        let h = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tconn_state\thistory\tmissed_bytes\n#types\ttime\tstring\taddr\tport\taddr\tport\tstring\tstring\tcount\n";
-        let records = [
-            "1.5\tC1\t10.0.0.1\t1\t10.0.0.2\t2\tSF\tShAD\t0",
-            "2.5\tC2\t10.0.0.1\t1\t10.0.0.2\t2\tS0\tS\t7",
-            "3.5\tC3\t10.0.0.1\t1\t10.0.0.2\t2\tREJ\t-\t0",
-            "4.5\tC4\t10.0.0.1\t1\t10.0.0.2\t2\tSF\tShAD\t1",
-        ];
-        let json = |p: &mut Tsv, l: &str| match p.parse(l, 1) {
-            Step::Event(e) => serde_json::to_string(&e).unwrap_or_default(),
-            Step::Reject(r) => format!("REJECT {r}"),
-            Step::Skip | Step::Filled => "SKIP".to_owned(),
-        };
-        let mut shared = Tsv::new("conn.log");
-        for l in h.lines() {
-            json(&mut shared, l);
-        }
-        for r in records {
-            let mut fresh = Tsv::new("conn.log");
-            for l in h.lines() {
-                json(&mut fresh, l);
-            }
-            assert_eq!(json(&mut shared, r), json(&mut fresh, r), "{r}");
-        }
     }
 
     #[test]
