@@ -2,6 +2,10 @@
 //!
 //! `cargo bench -p yagura-formats --bench readers`
 //!
+//! Time is the **CPU time of the process** (every thread's `/proc/self/task/*/schedstat`), not wall-clock time,
+//! so the throughput criterion prints is per CPU-second (per core) even on a loaded machine,
+//! and it includes any helper thread a reader might use.
+//!
 //! Inputs are generated here (Squid, Zeek TSV conn/dns, mail gateway) or taken from
 //! `../shared/data` (Suricata EVE, Zeek JSON, .evtx). The `.evtx` group also runs the evtx
 //! crate's own JSON conversion of the same file, the baseline the readers must stay within
@@ -11,8 +15,57 @@ use std::hint::black_box;
 use std::io::Cursor;
 use std::path::PathBuf;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use yagura_formats::{FileReader, ReadOptions};
+
+/// CPU time consumed by the whole process (every thread), in nanoseconds.
+struct CpuTime;
+
+/// Sums the first field of `/proc/self/task/*/schedstat` (time on a CPU, nanoseconds): exact,
+/// unlike `/proc/self/stat`'s clock ticks, and needs no `unsafe` call.
+fn process_cpu_nanos() -> u64 {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task (Linux only)");
+    let mut total = 0;
+    for t in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
+            total += s
+                .split_ascii_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+static WALL: WallTime = WallTime;
+
+impl Measurement for CpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        process_cpu_nanos()
+    }
+    fn end(&self, start: u64) -> u64 {
+        process_cpu_nanos().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        // Values are nanoseconds, like wall time: reuse criterion's duration formatting.
+        WALL.formatter()
+    }
+}
+
+type Crit = Criterion<CpuTime>;
 
 fn shared(rel: &str) -> PathBuf {
     let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).join(rel);
@@ -126,8 +179,24 @@ fn repeat_lines(bytes: &[u8], n: usize) -> Vec<u8> {
     out
 }
 
-fn count(input: &[u8], label: &str) -> usize {
-    let r = FileReader::from_reader(Cursor::new(input.to_vec()), label, &ReadOptions::default())
+/// A case's input, generated only when the case runs.
+type Input = Box<dyn Fn() -> Vec<u8>>;
+
+/// `READERS_CASE=squid` prepares only the cases whose name contains `squid` (criterion's own
+/// filter skips the timing, not the input generation, which would dominate a profile).
+fn wanted(name: &str) -> bool {
+    std::env::var("READERS_CASE")
+        .ok()
+        .is_none_or(|only| name.contains(only.as_str()))
+}
+
+/// Inputs live for the whole run, so a reader borrows them without a copy per iteration.
+fn leak(v: Vec<u8>) -> &'static [u8] {
+    Box::leak(v.into_boxed_slice())
+}
+
+fn count(input: &'static [u8], label: &str) -> usize {
+    let r = FileReader::from_reader(Cursor::new(input), label, &ReadOptions::default())
         .expect("detected");
     let mut n = 0;
     for rec in r {
@@ -137,28 +206,35 @@ fn count(input: &[u8], label: &str) -> usize {
     n
 }
 
-fn text_formats(c: &mut Criterion) {
+fn text_formats(c: &mut Crit) {
     const N: usize = 200_000;
-    let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("squid_native", squid(N)),
-        ("zeek_tsv_conn", zeek_conn(N)),
-        ("zeek_tsv_dns", zeek_dns(N)),
+    let cases: Vec<(&str, Input)> = vec![
+        ("squid_native", Box::new(|| squid(N))),
+        ("zeek_tsv_conn", Box::new(|| zeek_conn(N))),
+        ("zeek_tsv_dns", Box::new(|| zeek_dns(N))),
     ];
     let mut g = c.benchmark_group("text");
     g.sample_size(10);
-    for (name, input) in &cases {
+    // Each iteration takes a good fraction of a second: equal-sized samples (10 iterations in
+    // all) instead of criterion's linear 1 + 2 + … + 10.
+    g.sampling_mode(SamplingMode::Flat);
+    for (name, make) in cases {
+        if !wanted(name) {
+            continue;
+        }
+        let input = leak(make());
         assert_eq!(
             count(input, "bench.log"),
             N,
             "{name}: every line must parse"
         );
         g.throughput(Throughput::Elements(N as u64));
-        g.bench_function(*name, |b| b.iter(|| count(input, "bench.log")));
+        g.bench_function(name, |b| b.iter(|| count(input, "bench.log")));
     }
     g.finish();
 }
 
-fn json_formats(c: &mut Criterion) {
+fn json_formats(c: &mut Crit) {
     const N: usize = 50_000;
     let eve = std::fs::read(shared(
         "suricata/slips/dataset/test6-malicious.suricata.json",
@@ -173,22 +249,32 @@ fn json_formats(c: &mut Criterion) {
         "zeek/otrf/datasets/compound/apt29/day1/zeek/individual_zeek_logs/NASHUA_conn.log",
     ))
     .expect("otrf");
-    let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("suricata_eve", repeat_lines(&eve, N)),
-        ("zeek_json_dns", repeat_lines(&zj, N)),
-        ("zeek_json_conn_otrf", repeat_lines(&otrf, N)),
-        ("mailgw", mailgw(N)),
+    let cases: Vec<(&str, Input)> = vec![
+        ("suricata_eve", Box::new(move || repeat_lines(&eve, N))),
+        ("zeek_json_dns", Box::new(move || repeat_lines(&zj, N))),
+        (
+            "zeek_json_conn_otrf",
+            Box::new(move || repeat_lines(&otrf, N)),
+        ),
+        ("mailgw", Box::new(|| mailgw(N))),
     ];
     let mut g = c.benchmark_group("json");
     g.sample_size(10);
-    for (name, input) in &cases {
+    // Each iteration takes a good fraction of a second: equal-sized samples (10 iterations in
+    // all) instead of criterion's linear 1 + 2 + … + 10.
+    g.sampling_mode(SamplingMode::Flat);
+    for (name, make) in cases {
+        if !wanted(name) {
+            continue;
+        }
+        let input = leak(make());
         assert_eq!(
             count(input, "bench.json"),
             N,
             "{name}: every record must parse"
         );
         g.throughput(Throughput::Elements(N as u64));
-        g.bench_function(*name, |b| b.iter(|| count(input, "bench.json")));
+        g.bench_function(name, |b| b.iter(|| count(input, "bench.json")));
     }
     g.finish();
 }
@@ -199,18 +285,24 @@ fn flate2_read(f: std::fs::File, out: &mut Vec<u8>) {
     r.read_to_end(out).expect("read");
 }
 
-fn evtx(c: &mut Criterion) {
+fn evtx(c: &mut Crit) {
+    if !wanted("evtx") {
+        return;
+    }
     let path = shared("windows/evtx-attack-samples/Lateral Movement/LM_5145_Remote_FileCopy.evtx");
-    let bytes = std::fs::read(&path).expect("evtx");
-    let n = count(&bytes, "bench.evtx");
+    let bytes = leak(std::fs::read(&path).expect("evtx"));
+    let n = count(bytes, "bench.evtx");
     assert!(n > 0);
     let mut g = c.benchmark_group("evtx");
     g.sample_size(10);
+    // Each iteration takes a good fraction of a second: equal-sized samples (10 iterations in
+    // all) instead of criterion's linear 1 + 2 + … + 10.
+    g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_function("yagura_events", |b| b.iter(|| count(&bytes, "bench.evtx")));
+    g.bench_function("yagura_events", |b| b.iter(|| count(bytes, "bench.evtx")));
     g.bench_function("evtx_crate_json_value", |b| {
         b.iter(|| {
-            let mut p = evtx::EvtxParser::from_buffer(bytes.clone())
+            let mut p = evtx::EvtxParser::from_buffer(bytes.to_vec())
                 .expect("evtx")
                 .with_configuration(evtx::ParserSettings::new().num_threads(1));
             let mut k = 0usize;
@@ -224,5 +316,9 @@ fn evtx(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, text_formats, json_formats, evtx);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = text_formats, json_formats, evtx
+}
 criterion_main!(benches);

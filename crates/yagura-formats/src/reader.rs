@@ -225,10 +225,12 @@ impl FileReader {
         &self.label
     }
 
-    fn fill(&mut self) -> bool {
+    /// Reads on until something is ready: an event built in `out` ([`Fill::Out`]), or records
+    /// in the queue ([`Fill::Queued`]), or the end ([`Fill::End`]).
+    fn fill(&mut self, out: &mut Event) -> Fill {
         loop {
             match &mut self.inner {
-                Inner::Done => return false,
+                Inner::Done => return Fill::End,
                 Inner::Lines { lines, parser } => {
                     let sink = Sink {
                         label: &self.label,
@@ -241,7 +243,14 @@ impl FileReader {
                         Ok(Some(Line::Text(raw))) => {
                             let no = next_no;
                             let (text, lossy) = crate::util::text(raw);
-                            let step = match parser.parse(&text, no) {
+                            let step = match parser.parse_into(&text, no, out) {
+                                Step::Filled => {
+                                    if lossy {
+                                        out.tags.push(Str::from("invalid_utf8"));
+                                    }
+                                    stamp(out, &self.org, &self.label_str, no);
+                                    return Fill::Out;
+                                }
                                 Step::Event(mut e) if lossy => {
                                     e.tags.push(Str::from("invalid_utf8"));
                                     Step::Event(e)
@@ -249,14 +258,14 @@ impl FileReader {
                                 s => s,
                             };
                             if sink.push(no, step, raw) {
-                                return true;
+                                return Fill::Queued;
                             }
                         }
                         Ok(Some(Line::TooLong { head, len })) => {
                             let no = next_no;
                             let reason = format!("line of {len} bytes exceeds the cap");
                             sink.push(no, Step::Reject(reason), head);
-                            return true;
+                            return Fill::Queued;
                         }
                         Ok(None) => {
                             let mut sink = sink;
@@ -264,7 +273,11 @@ impl FileReader {
                                 sink.push_mut(no, step, b"");
                             }
                             self.inner = Inner::Done;
-                            return !self.queue.is_empty();
+                            return if self.queue.is_empty() {
+                                Fill::End
+                            } else {
+                                Fill::Queued
+                            };
                         }
                         Err(e) => {
                             let no = next_no;
@@ -275,7 +288,7 @@ impl FileReader {
                             }
                             sink.push_mut(no, Step::Reject(reason), b"");
                             self.inner = Inner::Done;
-                            return true;
+                            return Fill::Queued;
                         }
                     }
                 }
@@ -296,9 +309,9 @@ impl FileReader {
                             );
                             self.queue
                                 .push_back(Err(Reject::new(&self.label, 0, reason, b"")));
-                            return true;
+                            return Fill::Queued;
                         }
-                        return false;
+                        return Fill::End;
                     };
                     let cno = *chunk_no;
                     let settings = settings.clone();
@@ -324,9 +337,9 @@ impl FileReader {
                     let mut last = 0;
                     for r in out {
                         match r {
-                            Ok((rid, ev)) => {
+                            Ok((rid, mut ev)) => {
                                 last = rid;
-                                let ev = stamp(ev, &self.org, &self.label_str, rid);
+                                stamp(&mut ev, &self.org, &self.label_str, rid);
                                 self.queue.push_back(Ok(ev));
                             }
                             Err(reason) => self.queue.push_back(Err(Reject::new(
@@ -338,12 +351,21 @@ impl FileReader {
                         }
                     }
                     if !self.queue.is_empty() {
-                        return true;
+                        return Fill::Queued;
                     }
                 }
             }
         }
     }
+}
+
+/// What [`FileReader::fill`] produced.
+enum Fill {
+    /// An event, built in the caller's `out`.
+    Out,
+    /// Records (events or rejects) in the queue.
+    Queued,
+    End,
 }
 
 struct Sink<'a> {
@@ -361,9 +383,10 @@ impl Sink<'_> {
     /// Queues a step; true when something was queued.
     fn push_mut(&mut self, no: u64, step: Step, raw: &[u8]) -> bool {
         match step {
-            Step::Skip => false,
-            Step::Event(ev) => {
-                let ev = stamp(ev, self.org, self.label_str, no);
+            // `Filled` never reaches the sink: `fill` hands such events out directly.
+            Step::Skip | Step::Filled => false,
+            Step::Event(mut ev) => {
+                stamp(&mut ev, self.org, self.label_str, no);
                 self.queue.push_back(Ok(ev));
                 true
             }
@@ -376,13 +399,12 @@ impl Sink<'_> {
     }
 }
 
-fn stamp(mut ev: Event, org: &Option<OrgId>, label: &Str, line: u64) -> Event {
+fn stamp(ev: &mut Event, org: &Option<OrgId>, label: &Str, line: u64) {
     if org.is_some() {
         ev.organization.id.clone_from(org);
     }
     ev.log.file.path = Some(label.clone());
     ev.log.file.line.get_or_insert(line);
-    ev
 }
 
 impl Iterator for FileReader {
@@ -392,11 +414,19 @@ impl Iterator for FileReader {
         if let Some(r) = self.queue.pop_front() {
             return Some(r);
         }
-        if self.fill() {
-            self.queue.pop_front()
-        } else {
-            self.tail.take().map(Err)
+        // The event is built in place by the parser, in the value this function returns (one
+        // variable returned on every path, so the compiler can place it in the caller's slot).
+        let mut out = Some(Ok(Event::default()));
+        let fill = match &mut out {
+            Some(Ok(ev)) => self.fill(ev),
+            _ => Fill::End,
+        };
+        match fill {
+            Fill::Out => {}
+            Fill::Queued => out = self.queue.pop_front(),
+            Fill::End => out = self.tail.take().map(Err),
         }
+        out
     }
 }
 

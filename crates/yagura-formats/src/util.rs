@@ -57,17 +57,54 @@ pub(crate) fn ip(s: &str) -> Option<IpAddr> {
 
 /// Lower-cases without allocating when already lower case, drops one trailing dot.
 pub(crate) fn domain(s: &str) -> Str {
-    let s = s.strip_suffix('.').unwrap_or(s);
-    if s.bytes().any(|b| b.is_ascii_uppercase()) {
-        Str::from(s.to_ascii_lowercase())
-    } else {
-        Str::from(s)
+    lower(s.strip_suffix('.').unwrap_or(s))
+}
+
+/// ASCII lower case as a [`Str`]; no heap allocation for up to 24 bytes (the inline size),
+/// whatever the case of the input.
+pub(crate) fn lower(s: &str) -> Str {
+    recase(s, false)
+}
+
+/// ASCII upper case as a [`Str`], like [`lower`].
+pub(crate) fn upper(s: &str) -> Str {
+    recase(s, true)
+}
+
+fn recase(s: &str, up: bool) -> Str {
+    let wrong = |b: u8| {
+        if up {
+            b.is_ascii_lowercase()
+        } else {
+            b.is_ascii_uppercase()
+        }
+    };
+    if !s.bytes().any(wrong) {
+        return Str::from(s);
+    }
+    let mut buf = [0u8; 24];
+    match buf.get_mut(..s.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(s.as_bytes());
+            if up {
+                dst.make_ascii_uppercase();
+            } else {
+                dst.make_ascii_lowercase();
+            }
+            // ASCII case changes keep UTF-8 valid.
+            Str::from(std::str::from_utf8(dst).unwrap_or(s))
+        }
+        None if up => Str::from(s.to_ascii_uppercase()),
+        None => Str::from(s.to_ascii_lowercase()),
     }
 }
 
-/// Fills `url` (and `dest.domain`/`dest.port` when empty) from an absolute URL, an
-/// authority-form `host:port` (CONNECT) or an origin-form `/path?query` plus `host`.
-pub(crate) fn fill_url(url: &mut Url, dest: &mut Endpoint, raw: &str, host: Option<&str>) {
+/// (scheme, authority, path-and-query) of an absolute URL, an authority-form `host:port`
+/// (CONNECT) or an origin-form `/path?query` (whose authority is `host`).
+fn split_url<'a>(
+    raw: &'a str,
+    host: Option<&'a str>,
+) -> (Option<&'a str>, Option<&'a str>, &'a str) {
     let (scheme, after_scheme) = match raw.find("://") {
         Some(i)
             if raw[..i]
@@ -89,8 +126,24 @@ pub(crate) fn fill_url(url: &mut Url, dest: &mut Endpoint, raw: &str, host: Opti
         // authority-form (CONNECT host:443) or a bare host
         (Some(raw), "")
     };
+    (scheme, authority, path_q)
+}
+
+/// The host of a URL as [`fill_url`] would set `url.domain`, without building the rest.
+pub(crate) fn url_domain(raw: &str) -> Option<Str> {
+    let (_, authority, _) = split_url(raw, None);
+    let a = authority.filter(|a| !a.is_empty())?;
+    let a = a.rsplit_once('@').map_or(a, |(_, h)| h);
+    let (h, _) = split_host_port(a);
+    (!h.is_empty()).then(|| domain(h))
+}
+
+/// Fills `url` (and `dest.domain`/`dest.port` when empty) from an absolute URL, an
+/// authority-form `host:port` (CONNECT) or an origin-form `/path?query` plus `host`.
+pub(crate) fn fill_url(url: &mut Url, dest: &mut Endpoint, raw: &str, host: Option<&str>) {
+    let (scheme, authority, path_q) = split_url(raw, host);
     if let Some(s) = scheme {
-        url.scheme = Some(Str::from(s.to_ascii_lowercase()));
+        url.scheme = Some(lower(s));
     }
     if let Some(a) = authority.filter(|a| !a.is_empty()) {
         let a = a.rsplit_once('@').map_or(a, |(_, h)| h);
@@ -121,7 +174,7 @@ pub(crate) fn fill_url(url: &mut Url, dest: &mut Endpoint, raw: &str, host: Opti
             && ext.len() <= 10
             && ext.bytes().all(|b| b.is_ascii_alphanumeric())
         {
-            url.extension = Some(Str::from(ext.to_ascii_lowercase()));
+            url.extension = Some(lower(ext));
         }
         url.path = Some(path.to_owned());
     }
@@ -322,18 +375,6 @@ pub(crate) fn json_text(v: &serde_json::Value) -> Option<Cow<'_, str>> {
     }
 }
 
-pub(crate) fn json_u64(v: &serde_json::Value) -> Option<u64> {
-    match v {
-        serde_json::Value::Number(n) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
-                .map(|f| f as u64)
-        }),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 /// Sets `path` (dotted) to `v` in a JSON object, creating objects on the way; a non-object
 /// in the way is replaced by an object holding the old value under `_value`.
 pub(crate) fn put(
@@ -447,6 +488,32 @@ mod tests {
             None,
             "full=Some(\"https://[2001:db8::1]:8443/\") scheme=Some(\"https\") domain=Some(\"2001:db8::1\") port=Some(8443) path=Some(\"/\") query=None ext=None dest=None:Some(8443)",
         );
+    }
+
+    #[test]
+    fn case_folding_and_url_domain() {
+        assert_eq!(lower("WWW.Example.COM"), "www.example.com");
+        assert_eq!(lower("already.lower"), "already.lower");
+        let long = "A".repeat(40);
+        assert_eq!(lower(&long), "a".repeat(40));
+        assert_eq!(upper("nxdomain"), "NXDOMAIN");
+        assert_eq!(domain("Ex.COM."), "ex.com");
+        for (raw, host) in [
+            (
+                "http://User@WWW.Example.com:8080/a?b",
+                Some("www.example.com"),
+            ),
+            ("evil.example:443", Some("evil.example")),
+            ("/index.html", None),
+            ("https://[2001:db8::1]:8443/", Some("2001:db8::1")),
+            ("", None),
+        ] {
+            let mut u = Url::default();
+            let mut d = Endpoint::default();
+            fill_url(&mut u, &mut d, raw, None);
+            assert_eq!(u.domain.as_deref(), host, "{raw}");
+            assert_eq!(url_domain(raw).as_deref(), host, "{raw}");
+        }
     }
 
     #[test]

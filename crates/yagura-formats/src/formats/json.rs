@@ -1,5 +1,10 @@
-//! JSON-lines plumbing and the ECS / Winlogbeat pass-through.
+//! JSON-lines plumbing, a borrowed JSON tree ([`J`]) for the hot formats, and the ECS /
+//! Winlogbeat pass-through.
 
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use yagura_model::Event;
 
@@ -15,6 +20,30 @@ impl<F: Fn(&str) -> Result<Event, String>> LineParser for Lines<F> {
             return Step::Skip;
         }
         (self.0)(t).into()
+    }
+}
+
+/// A JSON-lines reader around a per-line function that fills the caller's event.
+pub(crate) struct LinesInto<F>(pub F);
+
+impl<F: Fn(&str, &mut Event) -> Result<(), String>> LineParser for LinesInto<F> {
+    fn parse(&mut self, line: &str, _no: u64) -> Step {
+        let t = line.trim();
+        if t.is_empty() {
+            return Step::Skip;
+        }
+        super::by_value(|ev| (self.0)(t, ev)).into()
+    }
+
+    fn parse_into(&mut self, line: &str, _no: u64, out: &mut Event) -> Step {
+        let t = line.trim();
+        if t.is_empty() {
+            return Step::Skip;
+        }
+        match (self.0)(t, out) {
+            Ok(()) => Step::Filled,
+            Err(e) => Step::Reject(e),
+        }
     }
 }
 
@@ -151,5 +180,288 @@ fn fix_ecs(m: &mut serde_json::Map<String, Value>) {
                 *v = Value::String(s);
             }
         }
+    }
+}
+
+/// A JSON value borrowed from the line: strings without escapes are slices of the input and
+/// objects are vectors of pairs in document order, so parsing costs no key allocation and no
+/// hashing (a `serde_json::Value` allocates every key and string and hashes every key).
+/// Formats map the fields they know from it and convert only what they keep verbatim.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum J<'a> {
+    Null,
+    Bool(bool),
+    Num(serde_json::Number),
+    Str(Cow<'a, str>),
+    Arr(Vec<J<'a>>),
+    Obj(Obj<'a>),
+}
+
+/// A JSON object as pairs in document order (duplicates kept; lookups take the last, as
+/// `serde_json::Map` does).
+pub(crate) type Obj<'a> = Vec<(Cow<'a, str>, J<'a>)>;
+
+impl<'de> Deserialize<'de> for J<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = J<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<J<'de>, E> {
+                Ok(J::Null)
+            }
+            fn visit_none<E>(self) -> Result<J<'de>, E> {
+                Ok(J::Null)
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<J<'de>, D2::Error> {
+                J::deserialize(d)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<J<'de>, E> {
+                Ok(J::Bool(b))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<J<'de>, E> {
+                Ok(J::Num(n.into()))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<J<'de>, E> {
+                Ok(J::Num(n.into()))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<J<'de>, E> {
+                // As `serde_json::Value` does: a non-finite float is null.
+                Ok(serde_json::Number::from_f64(n).map_or(J::Null, J::Num))
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<J<'de>, E> {
+                Ok(J::Str(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<J<'de>, E> {
+                Ok(J::Str(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<J<'de>, E> {
+                Ok(J::Str(Cow::Owned(s)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<J<'de>, A::Error> {
+                let mut v = Vec::with_capacity(a.size_hint().unwrap_or(0).min(64));
+                while let Some(x) = a.next_element()? {
+                    v.push(x);
+                }
+                Ok(J::Arr(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<J<'de>, A::Error> {
+                // serde_json gives no size hint: start where log records usually are.
+                let mut v = Vec::with_capacity(a.size_hint().unwrap_or(8).min(64));
+                while let Some(k) = a.next_key::<Key<'de>>()? {
+                    v.push((k.0, a.next_value()?));
+                }
+                Ok(J::Obj(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An object key, borrowed unless it holds escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'a> J<'a> {
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            J::Null => "null",
+            J::Bool(_) => "boolean",
+            J::Num(_) => "number",
+            J::Str(_) => "string",
+            J::Arr(_) => "array",
+            J::Obj(_) => "object",
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            J::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_obj(&self) -> Option<&Obj<'a>> {
+        match self {
+            J::Obj(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_bool(&self) -> Option<bool> {
+        match self {
+            J::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_i64(&self) -> Option<i64> {
+        match self {
+            J::Num(n) => n.as_i64(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_f64(&self) -> Option<f64> {
+        match self {
+            J::Num(n) => n.as_f64(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_null(&self) -> bool {
+        matches!(self, J::Null)
+    }
+
+    /// A scalar as text (numbers and booleans printed), `None` for null and containers.
+    pub(crate) fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            J::Str(s) => Some(Cow::Borrowed(s)),
+            J::Num(n) => Some(Cow::Owned(n.to_string())),
+            J::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            _ => None,
+        }
+    }
+
+    /// A count: an unsigned integer, a whole non-negative float, or a string holding one.
+    pub(crate) fn u64(&self) -> Option<u64> {
+        match self {
+            J::Num(n) => n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                    .map(|f| f as u64)
+            }),
+            J::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The same value as a `serde_json::Value` (what is kept verbatim under a vendor key).
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Num(n) => Value::Number(n.clone()),
+            J::Str(s) => Value::String(s.as_ref().to_owned()),
+            J::Arr(a) => Value::Array(a.iter().map(J::to_value).collect()),
+            J::Obj(o) => Value::Object(obj_to_map(o.iter())),
+        }
+    }
+}
+
+/// Pairs into a `serde_json::Map` sized once (a later duplicate replaces an earlier value in
+/// place, as when `serde_json` parses the text).
+pub(crate) fn obj_to_map<'x, 'a: 'x>(
+    pairs: impl ExactSizeIterator<Item = &'x (Cow<'a, str>, J<'a>)>,
+) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        m.insert(k.as_ref().to_owned(), v.to_value());
+    }
+    m
+}
+
+/// The entries as `serde_json::Map` would hold them: each key once, at its first position,
+/// with its last value.
+pub(crate) fn entries<'o, 'a>(o: &'o Obj<'a>) -> Vec<(&'o str, &'o J<'a>)> {
+    let mut out: Vec<(&'o str, &'o J<'a>)> = Vec::with_capacity(o.len());
+    for (k, v) in o {
+        match out.iter_mut().find(|(ok, _)| *ok == k.as_ref()) {
+            Some(slot) => slot.1 = v,
+            None => out.push((k.as_ref(), v)),
+        }
+    }
+    out
+}
+
+/// The last value under `key` (as `serde_json::Map::get` would find it).
+pub(crate) fn get<'o, 'a>(o: &'o Obj<'a>, key: &str) -> Option<&'o J<'a>> {
+    o.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+/// Parses one JSON object into the borrowed tree, with the same reasons as [`object`].
+pub(crate) fn borrowed_object(line: &str) -> Result<Obj<'_>, String> {
+    match serde_json::from_str::<J<'_>>(line) {
+        Ok(J::Obj(m)) => Ok(m),
+        Ok(other) => Err(format!(
+            "JSON {} where an object was expected",
+            other.kind()
+        )),
+        Err(e) if e.is_eof() => Err(format!("truncated JSON record: {e}")),
+        Err(e) => Err(format!("invalid JSON: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrowed_tree_matches_serde_json() {
+        for line in [
+            r#"{"a":1,"b":"x\"y","c":[true,null,2.5,-3],"d":{"e":"f"},"a":2}"#,
+            r#"{"k\u00e9y":"v\n","empty":{},"list":[]}"#,
+            r#"{"big":18446744073709551615,"neg":-9223372036854775808,"f":1e300}"#,
+        ] {
+            let j = borrowed_object(line).expect("object");
+            let from_j = obj_to_map(j.iter());
+            let direct: serde_json::Map<String, Value> =
+                serde_json::from_str(line).expect("serde_json");
+            assert_eq!(from_j, direct, "{line}");
+            // Same order too (serde_json keeps the first position of a duplicate).
+            let ka: Vec<&String> = from_j.keys().collect();
+            let kb: Vec<&String> = direct.keys().collect();
+            assert_eq!(ka, kb, "{line}");
+        }
+        let j = borrowed_object(r#"{"a":1,"a":"last","s":"plain"}"#).expect("object");
+        assert_eq!(get(&j, "a").and_then(J::as_str), Some("last"));
+        assert_eq!(entries(&j).len(), 2);
+        // Unescaped strings borrow from the line.
+        assert!(matches!(get(&j, "s"), Some(J::Str(Cow::Borrowed("plain")))));
+    }
+
+    #[test]
+    fn borrowed_tree_reasons() {
+        assert_eq!(
+            borrowed_object("[1]").unwrap_err(),
+            "JSON array where an object was expected"
+        );
+        assert!(
+            borrowed_object(r#"{"a":"#)
+                .unwrap_err()
+                .starts_with("truncated JSON record")
+        );
+        assert!(
+            borrowed_object(r#"{"a":1}x"#)
+                .unwrap_err()
+                .starts_with("invalid JSON")
+        );
+        assert_eq!(
+            borrowed_object(r#"{"a":1}x"#).unwrap_err(),
+            object(r#"{"a":1}x"#).unwrap_err()
+        );
     }
 }

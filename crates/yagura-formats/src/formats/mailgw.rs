@@ -5,6 +5,7 @@ use yagura_model::event::Attachment;
 use yagura_model::{Event, Str, Timestamp};
 
 use super::base;
+use super::json::{J, Obj, entries, get};
 use crate::util;
 
 const DIRECTIONS: &[&str] = &["inbound", "outbound", "internal", "unknown"];
@@ -56,26 +57,19 @@ const KNOWN: &[&str] = &[
     "reason",
 ];
 
-fn opt_str<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Option<&'a str>, String> {
-    match m.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(v) => Err(format!(
-            "{k} is a JSON {}, expected a string",
-            super::json::kind(v)
-        )),
+fn opt_str<'o>(m: &'o Obj<'_>, k: &str) -> Result<Option<&'o str>, String> {
+    match get(m, k) {
+        None | Some(J::Null) => Ok(None),
+        Some(J::Str(s)) => Ok(Some(s.as_ref())),
+        Some(v) => Err(format!("{k} is a JSON {}, expected a string", v.kind())),
     }
 }
 
-fn req_str<'a>(m: &'a Map<String, Value>, k: &str) -> Result<&'a str, String> {
+fn req_str<'o>(m: &'o Obj<'_>, k: &str) -> Result<&'o str, String> {
     opt_str(m, k)?.ok_or_else(|| format!("missing required key {k}"))
 }
 
-fn enumerated<'a>(
-    m: &'a Map<String, Value>,
-    k: &str,
-    allowed: &[&str],
-) -> Result<Option<&'a str>, String> {
+fn enumerated<'o>(m: &'o Obj<'_>, k: &str, allowed: &[&str]) -> Result<Option<&'o str>, String> {
     match opt_str(m, k)? {
         Some(v) if !allowed.contains(&v) => {
             Err(format!("{k} {v:?} is not one of {}", allowed.join("|")))
@@ -84,17 +78,17 @@ fn enumerated<'a>(
     }
 }
 
-fn str_list<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Vec<&'a str>, String> {
-    match m.get(k) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![s.as_str()]),
-        Some(Value::Array(items)) => items
+fn str_list<'o>(m: &'o Obj<'_>, k: &str) -> Result<Vec<&'o str>, String> {
+    match get(m, k) {
+        None | Some(J::Null) => Ok(Vec::new()),
+        Some(J::Str(s)) => Ok(vec![s.as_ref()]),
+        Some(J::Arr(items)) => items
             .iter()
             .map(|v| v.as_str().ok_or_else(|| format!("{k} holds a non-string")))
             .collect(),
         Some(v) => Err(format!(
             "{k} is a JSON {}, expected an array of strings",
-            super::json::kind(v)
+            v.kind()
         )),
     }
 }
@@ -118,55 +112,59 @@ pub(crate) fn address(s: &str) -> (Str, Option<&str>) {
     (norm, name)
 }
 
-fn time(v: &Value) -> Result<Timestamp, String> {
+fn time(v: &J<'_>) -> Result<Timestamp, String> {
     match v {
-        Value::String(s) => util::iso8601(s),
-        Value::Number(n) => util::epoch(&n.to_string()),
-        other => Err(format!("ts is a JSON {}", super::json::kind(other))),
+        J::Str(s) => util::iso8601(s),
+        J::Num(n) => util::epoch(&n.to_string()),
+        other => Err(format!("ts is a JSON {}", other.kind())),
     }
 }
 
+#[cfg(test)]
 pub(crate) fn parse(line: &str) -> Result<Event, String> {
-    let m = super::json::object(line)?;
-    if m.get("type").and_then(Value::as_str) != Some("mailgw") {
+    super::by_value(|ev| parse_into(line, ev))
+}
+
+/// One record into `ev` (which holds `Event::default()`).
+pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
+    let m = super::json::borrowed_object(line)?;
+    let m = &m;
+    if get(m, "type").and_then(J::as_str) != Some("mailgw") {
         return Err("record without \"type\":\"mailgw\"".to_owned());
     }
-    let ts = m.get("ts").ok_or("missing required key ts")?;
-    let mut ev = Event {
-        timestamp: time(ts).map_err(|e| format!("ts: {e}"))?,
-        ..Event::default()
-    };
-    base(&mut ev, "mailgw.message", "event", &["email"], &["info"]);
+    let ts = get(m, "ts").ok_or("missing required key ts")?;
+    ev.timestamp = time(ts).map_err(|e| format!("ts: {e}"))?;
+    base(ev, "mailgw.message", "event", &["email"], &["info"]);
     ev.network.protocol = Some(Str::from("smtp"));
     ev.observer.kind = Some(Str::from("mail-gateway"));
-    let client = req_str(&m, "client_ip")?;
+    let client = req_str(m, "client_ip")?;
     ev.source.ip =
         Some(util::ip(client).ok_or_else(|| format!("client_ip {client:?} is not an IP address"))?);
-    if let Some(h) = opt_str(&m, "client_hostname")? {
+    if let Some(h) = opt_str(m, "client_hostname")? {
         ev.source.domain = Some(util::domain(h));
     }
-    if let Some(g) = opt_str(&m, "gateway")? {
+    if let Some(g) = opt_str(m, "gateway")? {
         ev.observer.hostname = Some(Str::from(g));
     }
-    let direction = enumerated(&m, "direction", DIRECTIONS)?.unwrap_or("inbound");
+    let direction = enumerated(m, "direction", DIRECTIONS)?.unwrap_or("inbound");
     ev.email.direction = Some(Str::from(direction));
     ev.network.direction = Some(Str::from(direction));
-    let env_from = req_str(&m, "envelope_from")?;
+    let env_from = req_str(m, "envelope_from")?;
     if !env_from.is_empty() && env_from != "<>" {
         ev.email.sender.address.push(address(env_from).0);
     }
-    let mut mailgw = Map::new();
-    if let Some(hf) = opt_str(&m, "header_from")? {
+    let mut mailgw = Map::with_capacity(12);
+    if let Some(hf) = opt_str(m, "header_from")? {
         let (a, name) = address(hf);
         ev.email.from.address.push(a);
         if let Some(n) = name {
             mailgw.insert("header_from_name".to_owned(), Value::from(n));
         }
     }
-    for r in str_list(&m, "reply_to")? {
+    for r in str_list(m, "reply_to")? {
         ev.email.reply_to.address.push(address(r).0);
     }
-    let rcpts = str_list(&m, "recipients")?;
+    let rcpts = str_list(m, "recipients")?;
     if rcpts.is_empty() {
         return Err("recipients is missing or empty".to_owned());
     }
@@ -177,27 +175,27 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
     ev.email
         .cc
         .address
-        .extend(str_list(&m, "cc")?.iter().map(|r| address(r).0));
-    ev.email.subject = opt_str(&m, "subject")?.map(str::to_owned);
-    ev.email.message_id = opt_str(&m, "message_id")?.map(Str::from);
-    ev.email.x_mailer = opt_str(&m, "x_mailer")?.map(Str::from);
-    match m.get("attachments") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(atts)) => {
+        .extend(str_list(m, "cc")?.iter().map(|r| address(r).0));
+    ev.email.subject = opt_str(m, "subject")?.map(str::to_owned);
+    ev.email.message_id = opt_str(m, "message_id")?.map(Str::from);
+    ev.email.x_mailer = opt_str(m, "x_mailer")?.map(Str::from);
+    match get(m, "attachments") {
+        None | Some(J::Null) => {}
+        Some(J::Arr(atts)) => {
             for (i, a) in atts.iter().enumerate() {
                 let a = a
-                    .as_object()
+                    .as_obj()
                     .ok_or_else(|| format!("attachments[{i}] is not an object"))?;
                 let mut at = Attachment::default();
                 let name = req_str(a, "name").map_err(|e| format!("attachments[{i}]: {e}"))?;
                 at.file.name = Some(Str::from(name));
                 if let Some((_, ext)) = name.rsplit_once('.') {
-                    at.file.extension = Some(Str::from(ext.to_ascii_lowercase()));
+                    at.file.extension = Some(util::lower(ext));
                 }
-                at.file.size = a.get("size").and_then(util::json_u64);
+                at.file.size = get(a, "size").and_then(J::u64);
                 at.file.mime_type = opt_str(a, "mime_type")?.map(Str::from);
                 let hash = |k: &str| -> Result<Option<Str>, String> {
-                    Ok(opt_str(a, k)?.map(|h| Str::from(h.to_ascii_lowercase())))
+                    Ok(opt_str(a, k)?.map(util::lower))
                 };
                 at.file.hash.md5 = hash("md5")?;
                 at.file.hash.sha1 = hash("sha1")?;
@@ -208,33 +206,29 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
         Some(v) => {
             return Err(format!(
                 "attachments is a JSON {}, expected an array",
-                super::json::kind(v)
+                v.kind()
             ));
         }
     }
-    let links = str_list(&m, "links")?;
+    let links = str_list(m, "links")?;
     if !links.is_empty() {
-        let mut domains: Vec<Value> = Vec::new();
+        let mut domains: Vec<Value> = Vec::with_capacity(links.len());
         for l in &links {
-            let mut u = yagura_model::event::Url::default();
-            let mut d = yagura_model::event::Endpoint::default();
-            util::fill_url(&mut u, &mut d, l, None);
-            if let Some(dom) = u.domain {
-                let v = Value::from(dom.as_str());
-                if !domains.contains(&v) {
-                    domains.push(v);
-                }
+            if let Some(dom) = util::url_domain(l)
+                && !domains.iter().any(|d| d.as_str() == Some(dom.as_str()))
+            {
+                domains.push(Value::from(dom.as_str()));
             }
         }
-        mailgw.insert("links".to_owned(), Value::from(links.clone()));
+        mailgw.insert("links".to_owned(), Value::from(links));
         mailgw.insert("link_domains".to_owned(), Value::Array(domains));
     }
     for (k, allowed) in [("spf", SPF), ("dkim", DKIM), ("dmarc", DMARC)] {
-        if let Some(v) = enumerated(&m, k, allowed)? {
+        if let Some(v) = enumerated(m, k, allowed)? {
             mailgw.insert(k.to_owned(), Value::from(v));
         }
     }
-    let verdict = enumerated(&m, "verdict", VERDICTS)?.ok_or("missing required key verdict")?;
+    let verdict = enumerated(m, "verdict", VERDICTS)?.ok_or("missing required key verdict")?;
     ev.event.action = Some(Str::from(verdict));
     ev.event.outcome = Some(Str::from(if verdict == "delivered" {
         "success"
@@ -242,26 +236,30 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
         "failure"
     }));
     for k in ["queue_id", "helo", "reason"] {
-        if let Some(v) = opt_str(&m, k)? {
+        if let Some(v) = opt_str(m, k)? {
             mailgw.insert(k.to_owned(), Value::from(v));
         }
     }
-    if let Some(sz) = m.get("size") {
+    if let Some(sz) = get(m, "size") {
         mailgw.insert(
             "size".to_owned(),
-            Value::from(util::json_u64(sz).ok_or("size is not a byte count")?),
+            Value::from(sz.u64().ok_or("size is not a byte count")?),
         );
     }
-    let extra: Map<String, Value> = m
-        .iter()
-        .filter(|(k, _)| !KNOWN.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let extra: Map<String, Value> = if m.iter().all(|(k, _)| KNOWN.contains(&k.as_ref())) {
+        Map::new()
+    } else {
+        entries(m)
+            .into_iter()
+            .filter(|(k, _)| !KNOWN.contains(k))
+            .map(|(k, v)| (k.to_owned(), v.to_value()))
+            .collect()
+    };
     if !extra.is_empty() {
         mailgw.insert("extra".to_owned(), Value::Object(extra));
     }
     ev.other.insert("mailgw".to_owned(), Value::Object(mailgw));
-    Ok(ev)
+    Ok(())
 }
 
 #[cfg(test)]

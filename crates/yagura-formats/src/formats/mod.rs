@@ -17,11 +17,15 @@ pub(crate) mod zeek;
 
 /// What a line became.
 ///
-/// Not boxed: an [`Event`] is moved once into the reader's queue; a box would cost an
-/// allocation per event, which is what the hot path avoids.
+/// Hot parsers write into the caller's event and answer [`Step::Filled`]: an [`Event`] is
+/// about 3 KiB, and every move of it is a `memcpy` of that size, so the reader builds it in
+/// place and hands it out once. `Step::Event` (by value) remains for the colder formats and
+/// for events a parser held back (Postfix).
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Step {
+    /// The event was written into the `out` argument of [`LineParser::parse_into`].
+    Filled,
     Event(Event),
     /// A header, comment or blank line, or a line folded into a later event (Postfix).
     Skip,
@@ -47,8 +51,15 @@ pub(crate) struct ParseCtx {
 }
 
 pub(crate) trait LineParser {
-    /// `line` has no terminator; `line_no` is 1-based.
+    /// `line` has no terminator; `line_no` is 1-based. Never answers [`Step::Filled`].
     fn parse(&mut self, line: &str, line_no: u64) -> Step;
+    /// Like [`LineParser::parse`], but may build the event in `out` (which holds
+    /// `Event::default()` on entry) and answer [`Step::Filled`]. On [`Step::Skip`] `out` must
+    /// be left untouched; on [`Step::Reject`] it may hold a partial event (the caller drops it).
+    fn parse_into(&mut self, line: &str, line_no: u64, out: &mut Event) -> Step {
+        let _ = out;
+        self.parse(line, line_no)
+    }
     /// End of input: events still held (Postfix messages not yet removed).
     fn finish(&mut self) -> Vec<(u64, Step)> {
         Vec::new()
@@ -62,11 +73,11 @@ pub(crate) fn parser_for(format: Format, ctx: ParseCtx) -> Box<dyn LineParser + 
         Format::W3c => Box::new(w3c::W3c::default()),
         Format::ZeekTsv => Box::new(zeek::Tsv::new(&ctx.file_name)),
         Format::ZeekJson => Box::new(zeek::Json::new(&ctx.file_name)),
-        Format::SuricataEve => Box::new(json::Lines(suricata::parse)),
+        Format::SuricataEve => Box::new(json::LinesInto(suricata::parse_into)),
         Format::EvtxJson => Box::new(json::Lines(windows::from_evtx_json_line)),
         Format::Winlogbeat | Format::Ecs => Box::new(json::Lines(json::ecs)),
         Format::Syslog | Format::Cef => Box::new(syslog::Syslog::new(ctx.syslog_reference)),
-        Format::MailGw => Box::new(json::Lines(mailgw::parse)),
+        Format::MailGw => Box::new(json::LinesInto(mailgw::parse_into)),
         Format::Postfix => Box::new(postfix::Postfix::new(ctx.syslog_reference)),
         // Binary evtx never reaches the line parsers; if forced on a text stream, each line is
         // rejected with the reason.
@@ -74,6 +85,13 @@ pub(crate) fn parser_for(format: Format, ctx: ParseCtx) -> Box<dyn LineParser + 
             Err("not an .evtx file (no ElfFile signature)".to_owned())
         })),
     }
+}
+
+/// Runs a by-value parser for [`LineParser::parse`] on top of a `parse_into` one.
+pub(crate) fn by_value(f: impl FnOnce(&mut Event) -> Result<(), String>) -> Result<Event, String> {
+    let mut ev = Event::default();
+    f(&mut ev)?;
+    Ok(ev)
 }
 
 /// Common `event.*` setup.

@@ -19,6 +19,16 @@ impl LineParser for Native {
         }
         native(line).into()
     }
+
+    fn parse_into(&mut self, line: &str, _no: u64, out: &mut Event) -> Step {
+        if line.trim().is_empty() {
+            return Step::Skip;
+        }
+        match native_into(line, out) {
+            Ok(()) => Step::Filled,
+            Err(e) => Step::Reject(e),
+        }
+    }
 }
 
 impl LineParser for Common {
@@ -55,6 +65,11 @@ fn need<'a>(w: &mut Words<'a>, what: &str) -> Result<&'a str, String> {
 }
 
 pub(crate) fn native(line: &str) -> Result<Event, String> {
+    super::by_value(|ev| native_into(line, ev))
+}
+
+/// Native format into `ev` (which holds `Event::default()`).
+pub(crate) fn native_into(line: &str, ev: &mut Event) -> Result<(), String> {
     let mut w = Words::new(line);
     let ts = need(&mut w, "timestamp")?;
     let elapsed = need(&mut w, "elapsed time")?;
@@ -68,17 +83,14 @@ pub(crate) fn native(line: &str) -> Result<Event, String> {
     let mime = w.next();
     let extra = w.rest();
 
-    let mut ev = Event {
-        timestamp: util::epoch(ts)?,
-        ..Event::default()
-    };
+    ev.timestamp = util::epoch(ts)?;
     let elapsed: i64 = elapsed
         .parse()
         .map_err(|_| format!("elapsed time {elapsed:?} is not a number"))?;
     if elapsed >= 0 {
         ev.event.duration = Some(elapsed.saturating_mul(1_000_000));
     }
-    set_client(&mut ev, client);
+    set_client(ev, client);
     let (result, status) = code
         .split_once('/')
         .ok_or_else(|| format!("result code {code:?} is not CODE/STATUS"))?;
@@ -88,15 +100,7 @@ pub(crate) fn native(line: &str) -> Result<Event, String> {
     let bytes: u64 = bytes
         .parse()
         .map_err(|_| format!("size {bytes:?} is not a number"))?;
-    finish(
-        &mut ev,
-        result,
-        status,
-        Some(bytes),
-        method,
-        url,
-        present(user),
-    )?;
+    finish(ev, result, status, Some(bytes), method, url, present(user))?;
     if let Some((h, peer)) = hier.split_once('/') {
         match util::ip(peer) {
             Some(ip) => ev.destination.ip = Some(ip),
@@ -107,16 +111,28 @@ pub(crate) fn native(line: &str) -> Result<Event, String> {
             }
         }
         if h != "NONE" && !h.is_empty() {
-            ev.set_other("squid.hierarchy_code", h.into());
+            squid_other(ev, "hierarchy_code", h.into());
         }
     }
     if let Some(m) = mime.and_then(present) {
         ev.http.response.mime_type = Some(Str::from(m));
     }
     if !extra.is_empty() {
-        ev.set_other("squid.extra", extra.into());
+        squid_other(ev, "extra", extra.into());
     }
-    Ok(ev)
+    Ok(())
+}
+
+/// `squid.<key>` = `v` (what `Event::set_other` does, without splitting a path).
+fn squid_other(ev: &mut Event, key: &str, v: serde_json::Value) {
+    if let Some(serde_json::Value::Object(m)) = ev.other.get_mut("squid") {
+        m.insert(key.to_owned(), v);
+        return;
+    }
+    let mut m = serde_json::Map::new();
+    m.insert(key.to_owned(), v);
+    ev.other
+        .insert("squid".to_owned(), serde_json::Value::Object(m));
 }
 
 fn set_client(ev: &mut Event, client: &str) {
@@ -271,7 +287,7 @@ pub(crate) fn common(line: &str) -> Result<Event, String> {
         ev.user_agent.original = Some(a.to_owned());
     }
     if let Some(h) = present(hier).filter(|h| *h != "NONE") {
-        ev.set_other("squid.hierarchy_code", h.into());
+        squid_other(&mut ev, "hierarchy_code", h.into());
     }
     Ok(ev)
 }

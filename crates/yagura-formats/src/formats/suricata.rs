@@ -7,63 +7,88 @@ use yagura_model::event::DnsAnswer;
 use yagura_model::{Event, Str};
 
 use super::base;
-use crate::util::{self, json_u64};
+use super::json::{J, Obj, entries, get};
+use crate::util;
 
-fn s<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
-    m.get(k).and_then(Value::as_str).filter(|x| !x.is_empty())
+fn s<'o>(m: &'o Obj<'_>, k: &str) -> Option<&'o str> {
+    get(m, k).and_then(J::as_str).filter(|x| !x.is_empty())
 }
 
-fn port(m: &Map<String, Value>, k: &str) -> Option<u16> {
-    m.get(k)
-        .and_then(json_u64)
-        .and_then(|p| u16::try_from(p).ok())
+fn u64_of(m: &Obj<'_>, k: &str) -> Option<u64> {
+    get(m, k).and_then(J::u64)
 }
 
+fn port(m: &Obj<'_>, k: &str) -> Option<u16> {
+    u64_of(m, k).and_then(|p| u16::try_from(p).ok())
+}
+
+fn obj<'o, 'a>(m: &'o Obj<'a>, k: &str) -> Option<&'o Obj<'a>> {
+    get(m, k).and_then(J::as_obj)
+}
+
+fn arr<'o, 'a>(m: &'o Obj<'a>, k: &str) -> Option<&'o [J<'a>]> {
+    match get(m, k) {
+        Some(J::Arr(a)) => Some(a),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
 pub(crate) fn parse(line: &str) -> Result<Event, String> {
-    let mut m = super::json::object(line)?;
-    let ts = s(&m, "timestamp").ok_or("EVE record without timestamp")?;
-    let et = s(&m, "event_type")
-        .ok_or("EVE record without event_type")?
-        .to_owned();
-    let mut ev = Event {
-        timestamp: util::iso8601(ts)?,
-        ..Event::default()
+    super::by_value(|ev| parse_into(line, ev))
+}
+
+/// One EVE record into `ev` (which holds `Event::default()`).
+pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
+    let m = super::json::borrowed_object(line)?;
+    let m = &m;
+    // Keys mapped to ECS and dropped from the verbatim copy, in the order they are removed.
+    let mut removed: [&str; 9] = [""; 9];
+    let mut n_removed = 0;
+    let mut remove = |k: &'static str| {
+        if let Some(slot) = removed.get_mut(n_removed) {
+            *slot = k;
+            n_removed += 1;
+        }
     };
-    m.remove("timestamp");
-    m.remove("event_type");
-    if let Some(ip) = s(&m, "src_ip") {
+    let ts = s(m, "timestamp").ok_or("EVE record without timestamp")?;
+    let et = s(m, "event_type").ok_or("EVE record without event_type")?;
+    ev.timestamp = util::iso8601(ts)?;
+    remove("timestamp");
+    remove("event_type");
+    if let Some(ip) = s(m, "src_ip") {
         ev.source.ip =
             Some(util::ip(ip).ok_or_else(|| format!("src_ip {ip:?} is not an IP address"))?);
-        m.remove("src_ip");
+        remove("src_ip");
     }
-    if let Some(ip) = s(&m, "dest_ip") {
+    if let Some(ip) = s(m, "dest_ip") {
         ev.destination.ip =
             Some(util::ip(ip).ok_or_else(|| format!("dest_ip {ip:?} is not an IP address"))?);
-        m.remove("dest_ip");
+        remove("dest_ip");
     }
-    ev.source.port = port(&m, "src_port");
-    ev.destination.port = port(&m, "dest_port");
-    m.remove("src_port");
-    m.remove("dest_port");
-    if let Some(p) = s(&m, "proto") {
+    ev.source.port = port(m, "src_port");
+    ev.destination.port = port(m, "dest_port");
+    remove("src_port");
+    remove("dest_port");
+    if let Some(p) = s(m, "proto") {
         ev.network.transport = Some(util::domain(p));
-        m.remove("proto");
+        remove("proto");
     }
-    if let Some(p) = s(&m, "app_proto").filter(|p| *p != "failed") {
+    if let Some(p) = s(m, "app_proto").filter(|p| *p != "failed") {
         ev.network.protocol = Some(Str::from(p));
     }
-    if let Some(c) = s(&m, "community_id") {
+    if let Some(c) = s(m, "community_id") {
         ev.network.community_id = Some(Str::from(c));
-        m.remove("community_id");
+        remove("community_id");
     }
-    if let Some(h) = s(&m, "host") {
+    if let Some(h) = s(m, "host") {
         ev.observer.hostname = Some(Str::from(h));
-        m.remove("host");
+        remove("host");
     }
     ev.observer.product = Some(Str::from("suricata"));
     ev.observer.kind = Some(Str::from("ids"));
-    ev.event.code = Some(Str::from(et.as_str()));
-    let (kind, cat, ty): (&str, &[&str], &[&str]) = match et.as_str() {
+    ev.event.code = Some(Str::from(et));
+    let (kind, cat, ty): (&str, &[&str], &[&str]) = match et {
         "alert" => ("alert", &["network", "intrusion_detection"], &["info"]),
         "anomaly" => ("event", &["network"], &["info"]),
         "fileinfo" => ("event", &["network", "file"], &["info"]),
@@ -72,32 +97,31 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
         "http" => ("event", &["network", "web"], &["protocol"]),
         _ => ("event", &["network"], &["protocol"]),
     };
-    base(&mut ev, "suricata.eve", kind, cat, ty);
+    base(ev, "suricata.eve", kind, cat, ty);
 
     // Sub-objects present whatever the event type (an alert carries http/tls/dns context).
-    if let Some(Value::Object(a)) = m.get("alert") {
-        ev.rule.id = a
-            .get("signature_id")
-            .and_then(util::json_text)
+    if let Some(a) = obj(m, "alert") {
+        ev.rule.id = get(a, "signature_id")
+            .and_then(J::text)
             .map(|x| Str::from(x.as_ref()));
         ev.rule.name = s(a, "signature").map(str::to_owned);
         ev.rule.category = s(a, "category").map(Str::from);
-        ev.event.severity = a.get("severity").and_then(Value::as_i64);
+        ev.event.severity = get(a, "severity").and_then(J::as_i64);
         ev.event.action = s(a, "action").map(Str::from);
     }
-    if let Some(Value::Object(h)) = m.get("http") {
-        http(&mut ev, h);
+    if let Some(h) = obj(m, "http") {
+        http(ev, h);
     }
-    if let Some(Value::Object(t)) = m.get("tls") {
-        tls(&mut ev, t);
+    if let Some(t) = obj(m, "tls") {
+        tls(ev, t);
     }
-    if let Some(Value::Object(d)) = m.get("dns") {
-        dns(&mut ev, d);
+    if let Some(d) = obj(m, "dns") {
+        dns(ev, d);
     }
-    if let Some(Value::Object(f)) = m.get("fileinfo") {
+    if let Some(f) = obj(m, "fileinfo") {
         ev.file.name = s(f, "filename").map(|n| Str::from(n.rsplit('/').next().unwrap_or(n)));
         ev.file.path = s(f, "filename").map(str::to_owned);
-        ev.file.size = f.get("size").and_then(json_u64);
+        ev.file.size = u64_of(f, "size");
         ev.file.hash.md5 = s(f, "md5").map(Str::from);
         ev.file.hash.sha1 = s(f, "sha1").map(Str::from);
         ev.file.hash.sha256 = s(f, "sha256").map(Str::from);
@@ -105,14 +129,14 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
         if let Some(n) = ev.file.name.as_deref()
             && let Some((_, ext)) = n.rsplit_once('.')
         {
-            ev.file.extension = Some(Str::from(ext.to_ascii_lowercase()));
+            ev.file.extension = Some(util::lower(ext));
         }
     }
-    if let Some(Value::Object(f)) = m.get("flow") {
-        ev.source.packets = f.get("pkts_toserver").and_then(json_u64);
-        ev.destination.packets = f.get("pkts_toclient").and_then(json_u64);
-        ev.source.bytes = f.get("bytes_toserver").and_then(json_u64);
-        ev.destination.bytes = f.get("bytes_toclient").and_then(json_u64);
+    if let Some(f) = obj(m, "flow") {
+        ev.source.packets = u64_of(f, "pkts_toserver");
+        ev.destination.packets = u64_of(f, "pkts_toclient");
+        ev.source.bytes = u64_of(f, "bytes_toserver");
+        ev.destination.bytes = u64_of(f, "bytes_toclient");
         if let (Some(a), Some(b)) = (ev.source.bytes, ev.destination.bytes) {
             ev.network.bytes = Some(a.saturating_add(b));
         }
@@ -126,54 +150,64 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
             ev.event.duration = Some((b.nanos() - a.nanos()).max(0));
         }
     }
-    if let Some(Value::Object(sm)) = m.get("smtp") {
+    if let Some(sm) = obj(m, "smtp") {
         if let Some(f) = s(sm, "mail_from") {
             ev.email.sender.address.push(addr(f));
         }
-        if let Some(Value::Array(to)) = sm.get("rcpt_to") {
+        if let Some(to) = arr(sm, "rcpt_to") {
             ev.email
                 .to
                 .address
-                .extend(to.iter().filter_map(Value::as_str).map(addr));
+                .extend(to.iter().filter_map(J::as_str).map(addr));
         }
     }
-    if let Some(Value::Object(em)) = m.get("email") {
+    if let Some(em) = obj(m, "email") {
         if let Some(f) = s(em, "from") {
             ev.email.from.address.push(addr(f));
         }
-        if let Some(Value::Array(to)) = em.get("to") {
+        if let Some(to) = arr(em, "to") {
             ev.email
                 .to
                 .address
-                .extend(to.iter().filter_map(Value::as_str).map(addr));
+                .extend(to.iter().filter_map(J::as_str).map(addr));
         }
-        if let Some(Value::Array(cc)) = em.get("cc") {
+        if let Some(cc) = arr(em, "cc") {
             ev.email
                 .cc
                 .address
-                .extend(cc.iter().filter_map(Value::as_str).map(addr));
+                .extend(cc.iter().filter_map(J::as_str).map(addr));
         }
         ev.email.subject = s(em, "subject").map(str::to_owned);
-        if let Some(Value::Array(att)) = em.get("attachment") {
-            for a in att.iter().filter_map(Value::as_str) {
+        if let Some(att) = arr(em, "attachment") {
+            for a in att.iter().filter_map(J::as_str) {
                 let mut at = yagura_model::event::Attachment::default();
                 at.file.name = Some(Str::from(a));
                 ev.email.attachments.push(at);
             }
         }
     }
-    if let Some(Value::Object(a)) = m.get("anomaly") {
+    if let Some(a) = obj(m, "anomaly") {
         ev.event.action = s(a, "event").or_else(|| s(a, "type")).map(Str::from);
     }
-    if !m.is_empty() {
-        let mut eve = Map::new();
-        eve.insert("event_type".to_owned(), Value::String(et));
-        eve.extend(m);
-        let mut sur = Map::new();
+    // The rest, verbatim, in the order `serde_json::Map` would leave it after the removals
+    // above (its `remove` is a swap-remove: the last entry takes the removed one's place).
+    let mut rest = entries(m);
+    for k in removed.iter().take(n_removed) {
+        if let Some(i) = rest.iter().position(|(rk, _)| rk == k) {
+            rest.swap_remove(i);
+        }
+    }
+    if !rest.is_empty() {
+        let mut eve = Map::with_capacity(rest.len() + 1);
+        eve.insert("event_type".to_owned(), Value::String(et.to_owned()));
+        for (k, v) in rest {
+            eve.insert(k.to_owned(), v.to_value());
+        }
+        let mut sur = Map::with_capacity(1);
         sur.insert("eve".to_owned(), Value::Object(eve));
         ev.other.insert("suricata".to_owned(), Value::Object(sur));
     }
-    Ok(ev)
+    Ok(())
 }
 
 fn addr(a: &str) -> Str {
@@ -184,13 +218,10 @@ fn addr(a: &str) -> Str {
     }
 }
 
-fn http(ev: &mut Event, h: &Map<String, Value>) {
+fn http(ev: &mut Event, h: &Obj<'_>) {
     ev.http.request.method = s(h, "http_method").map(Str::from);
-    ev.http.response.status_code = h
-        .get("status")
-        .and_then(json_u64)
-        .and_then(|x| u16::try_from(x).ok());
-    ev.http.response.bytes = h.get("length").and_then(json_u64);
+    ev.http.response.status_code = u64_of(h, "status").and_then(|x| u16::try_from(x).ok());
+    ev.http.response.bytes = u64_of(h, "length");
     ev.http.response.mime_type = s(h, "http_content_type").map(Str::from);
     ev.http.request.referrer = s(h, "http_refer").map(str::to_owned);
     ev.user_agent.original = s(h, "http_user_agent").map(str::to_owned);
@@ -205,16 +236,12 @@ fn http(ev: &mut Event, h: &Map<String, Value>) {
         util::fill_url(&mut ev.url, &mut ev.destination, u, host);
         ev.url.original = Some(u.to_owned());
     }
-    if let Some(p) = h
-        .get("http_port")
-        .and_then(json_u64)
-        .and_then(|p| u16::try_from(p).ok())
-    {
+    if let Some(p) = port(h, "http_port") {
         ev.url.port = Some(p);
     }
 }
 
-fn tls(ev: &mut Event, t: &Map<String, Value>) {
+fn tls(ev: &mut Event, t: &Obj<'_>) {
     if let Some(sni) = s(t, "sni") {
         let d = util::domain(sni);
         ev.destination.domain = Some(d.clone());
@@ -224,10 +251,10 @@ fn tls(ev: &mut Event, t: &Map<String, Value>) {
     ev.tls.server.subject = s(t, "subject").map(str::to_owned);
     ev.tls.server.issuer = s(t, "issuerdn").map(str::to_owned);
     ev.tls.server.not_after = s(t, "notafter").and_then(|x| util::iso8601(x).ok());
-    if let Some(Value::Object(j)) = t.get("ja3") {
+    if let Some(j) = obj(t, "ja3") {
         ev.tls.client.ja3 = s(j, "hash").map(Str::from);
     }
-    if let Some(Value::Object(j)) = t.get("ja3s") {
+    if let Some(j) = obj(t, "ja3s") {
         ev.tls.server.ja3s = s(j, "hash").map(Str::from);
     }
     if let Some(j) = s(t, "ja4") {
@@ -238,19 +265,17 @@ fn tls(ev: &mut Event, t: &Map<String, Value>) {
     }
 }
 
-fn dns(ev: &mut Event, d: &Map<String, Value>) {
+fn dns(ev: &mut Event, d: &Obj<'_>) {
     ev.network.protocol.get_or_insert_with(|| Str::from("dns"));
     ev.dns.kind = s(d, "type").map(Str::from);
-    ev.dns.id = d
-        .get("id")
-        .and_then(util::json_text)
+    ev.dns.id = get(d, "id")
+        .and_then(J::text)
         .map(|x| Str::from(x.as_ref()));
-    ev.dns.response_code = s(d, "rcode").map(|r| Str::from(r.to_ascii_uppercase()));
+    ev.dns.response_code = s(d, "rcode").map(util::upper);
     // v2: rrname/rrtype at the top; v3: queries[] (and answers[] with their own rrname).
-    let q = match d.get("queries") {
-        Some(Value::Array(qs)) => qs.first().and_then(Value::as_object),
-        _ => None,
-    };
+    let q = arr(d, "queries")
+        .and_then(|qs| qs.first())
+        .and_then(J::as_obj);
     let qm = q.unwrap_or(d);
     if let Some(n) = s(qm, "rrname") {
         ev.dns.question.name = Some(util::domain(n));
@@ -260,15 +285,15 @@ fn dns(ev: &mut Event, d: &Map<String, Value>) {
     if s(d, "type") == Some("answer") && s(d, "rdata").is_some() {
         push_answer(ev, d);
     }
-    if let Some(Value::Array(answers)) = d.get("answers") {
-        for a in answers.iter().filter_map(Value::as_object) {
+    if let Some(answers) = arr(d, "answers") {
+        for a in answers.iter().filter_map(J::as_obj) {
             push_answer(ev, a);
         }
     }
-    if let Some(Value::Object(g)) = d.get("grouped") {
-        for (ty, vals) in g {
-            if let Value::Array(vals) = vals {
-                for v in vals.iter().filter_map(Value::as_str) {
+    if let Some(g) = obj(d, "grouped") {
+        for (ty, vals) in entries(g) {
+            if let J::Arr(vals) = vals {
+                for v in vals.iter().filter_map(J::as_str) {
                     if ev.dns.answers.iter().any(|a| a.data.as_deref() == Some(v)) {
                         continue;
                     }
@@ -276,7 +301,7 @@ fn dns(ev: &mut Event, d: &Map<String, Value>) {
                         ev.dns.resolved_ip.push(ip);
                     }
                     ev.dns.answers.push(DnsAnswer {
-                        kind: Some(Str::from(ty.as_str())),
+                        kind: Some(Str::from(ty)),
                         data: Some(Str::from(v)),
                         ..DnsAnswer::default()
                     });
@@ -285,13 +310,13 @@ fn dns(ev: &mut Event, d: &Map<String, Value>) {
         }
     }
     for (k, f) in [("aa", "AA"), ("tc", "TC"), ("rd", "RD"), ("ra", "RA")] {
-        if d.get(k).and_then(Value::as_bool) == Some(true) {
+        if get(d, k).and_then(J::as_bool) == Some(true) {
             ev.dns.header_flags.push(Str::from(f));
         }
     }
 }
 
-fn push_answer(ev: &mut Event, a: &Map<String, Value>) {
+fn push_answer(ev: &mut Event, a: &Obj<'_>) {
     let data = s(a, "rdata");
     if let Some(ip) = data.and_then(util::ip) {
         ev.dns.resolved_ip.push(ip);
@@ -300,10 +325,7 @@ fn push_answer(ev: &mut Event, a: &Map<String, Value>) {
         name: s(a, "rrname").map(util::domain),
         kind: s(a, "rrtype").map(Str::from),
         data: data.map(Str::from),
-        ttl: a
-            .get("ttl")
-            .and_then(json_u64)
-            .and_then(|t| u32::try_from(t).ok()),
+        ttl: u64_of(a, "ttl").and_then(|t| u32::try_from(t).ok()),
     });
 }
 

@@ -315,6 +315,7 @@ mod tests {
             Step::Event(ev) => serde_json::to_string(&ev).unwrap_or_default(),
             Step::Reject(e) => format!("ERR {e}"),
             Step::Skip => "SKIP".to_owned(),
+            Step::Filled => unreachable!("parse never answers Filled"),
         };
         assert_eq!(got, expect, "{input}");
     }

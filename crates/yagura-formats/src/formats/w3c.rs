@@ -220,7 +220,7 @@ mod tests {
                     e.destination.port
                 )),
                 Step::Reject(r) => out.push(format!("REJECT {r}")),
-                Step::Skip => {}
+                Step::Skip | Step::Filled => {}
             }
         }
         assert_eq!(

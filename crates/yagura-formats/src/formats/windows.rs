@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+use compact_str::ToCompactString;
 use serde_json::{Map, Value};
 use yagura_model::event::FieldMap;
 use yagura_model::{Event, Str};
@@ -186,7 +187,7 @@ fn normalize(ev: &mut Event, id: u32) {
         _ => (&["host"], &["info"]),
     };
     base(ev, &ds, "event", cat, ty);
-    ev.event.code = Some(Str::from(id.to_string()));
+    ev.event.code = Some(id.to_compact_string());
     ev.event.provider.clone_from(&ev.winlog.provider_name);
     ev.host.name.clone_from(&ev.winlog.computer_name);
     // Audit success/failure from the keywords mask.

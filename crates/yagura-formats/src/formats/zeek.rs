@@ -7,8 +7,11 @@
 
 use std::borrow::Cow;
 
+use compact_str::ToCompactString;
 use serde_json::Value;
 use yagura_model::event::{DnsAnswer, Endpoint};
+
+use super::json::{J, Obj, get};
 use yagura_model::{Event, Str, Timestamp};
 
 use super::{LineParser, Step, base};
@@ -23,7 +26,8 @@ pub(crate) enum Raw<'a> {
         set_sep: u8,
         empty: &'a str,
     },
-    Json(&'a Value),
+    /// A value of a JSON record, borrowed from the line.
+    Json(&'a J<'a>),
 }
 
 fn unescape(s: &str) -> Cow<'_, str> {
@@ -64,14 +68,14 @@ impl<'a> Raw<'a> {
                     Some(unescape(s))
                 }
             }
-            Raw::Json(v) => util::json_text(v),
+            Raw::Json(v) => v.text(),
         }
     }
 
     fn u64(&self) -> Option<u64> {
         match *self {
             Raw::Tsv { s, .. } => s.parse().ok(),
-            Raw::Json(v) => util::json_u64(v),
+            Raw::Json(v) => v.u64(),
         }
     }
 
@@ -110,23 +114,23 @@ impl<'a> Raw<'a> {
                 }
                 s.split(set_sep as char).map(unescape).collect()
             }
-            Raw::Json(Value::Array(items)) => items.iter().filter_map(util::json_text).collect(),
-            Raw::Json(v) => util::json_text(v).into_iter().collect(),
+            Raw::Json(J::Arr(items)) => items.iter().filter_map(J::text).collect(),
+            Raw::Json(v) => v.text().into_iter().collect(),
         }
     }
 
     fn time(&self) -> Result<Timestamp, String> {
         match *self {
             Raw::Tsv { s, .. } => util::epoch(s),
-            Raw::Json(Value::Number(n)) => util::epoch(&n.to_string()),
-            Raw::Json(Value::String(s)) => util::iso8601(s).or_else(|_| util::epoch(s)),
-            Raw::Json(v) => Err(format!("time is a JSON {}", super::json::kind(v))),
+            Raw::Json(J::Num(n)) => util::epoch(&n.to_string()),
+            Raw::Json(J::Str(s)) => util::iso8601(s).or_else(|_| util::epoch(s)),
+            Raw::Json(v) => Err(format!("time is a JSON {}", v.kind())),
         }
     }
 
     fn to_json(self) -> Value {
         match self {
-            Raw::Json(v) => v.clone(),
+            Raw::Json(v) => v.to_value(),
             Raw::Tsv { s, ty, .. } => {
                 if Self::is_container(ty) {
                     let inner = ty
@@ -170,11 +174,16 @@ fn scalar_json(s: &str, ty: &str) -> Value {
     }
 }
 
-/// Accumulates one record's fields into an event.
-pub(crate) struct Fields<'p> {
+/// Whether a field has no ECS mapping at all (it is only kept under `zeek.<path>.*`).
+pub(crate) type KeepOnly = bool;
+
+/// Accumulates one record's fields into an event (built in place, in the reader's event).
+pub(crate) struct Fields<'p, 'e> {
     path: &'p str,
-    ev: Event,
-    extra: serde_json::Map<String, Value>,
+    ev: &'e mut Event,
+    /// Fields without an ECS home, in record order, for `zeek.<path>.*`: collected here and
+    /// turned into one map of the right size at the end (no regrowth, no rehash).
+    extra: Vec<(&'p str, Value)>,
     has_ts: bool,
     answers_ttl: Vec<u32>,
     http_host: Option<Str>,
@@ -184,12 +193,12 @@ pub(crate) struct Fields<'p> {
     fallback_ts: Option<Timestamp>,
 }
 
-impl<'p> Fields<'p> {
-    pub(crate) fn new(path: &'p str) -> Self {
+impl<'p, 'e> Fields<'p, 'e> {
+    pub(crate) fn new(path: &'p str, ev: &'e mut Event) -> Self {
         Fields {
             path,
-            ev: Event::default(),
-            extra: serde_json::Map::new(),
+            ev,
+            extra: Vec::new(),
             has_ts: false,
             answers_ttl: Vec::new(),
             http_host: None,
@@ -198,45 +207,52 @@ impl<'p> Fields<'p> {
         }
     }
 
-    fn keep(&mut self, key: &str, v: Raw<'_>) {
+    pub(crate) fn keep(&mut self, key: &'p str, v: Raw<'_>) {
         let j = v.to_json();
         if !j.is_null() {
-            util::put(&mut self.extra, key, j);
+            self.extra.push((key, j));
         }
     }
 
     /// One field. `key` uses Zeek's dotted names.
-    pub(crate) fn set(&mut self, key: &str, v: Raw<'_>) -> Result<(), String> {
-        let ev = &mut self.ev;
+    ///
+    /// Answers whether the field is one that only goes to `zeek.<path>.*`: that depends on
+    /// the path and the key alone, so the TSV reader learns it once per column and then calls
+    /// [`Fields::keep`] directly.
+    pub(crate) fn set(&mut self, key: &'p str, v: Raw<'_>) -> Result<KeepOnly, String> {
+        let ev = &mut *self.ev;
         match key {
             "ts" => {
                 ev.timestamp = v.time().map_err(|e| format!("ts: {e}"))?;
                 self.has_ts = true;
-                return Ok(());
+                return Ok(false);
             }
             "uid" => {
-                if let Some(s) = v.str() {
-                    ev.event.id = Some(Str::from(s.as_ref()));
-                    return Ok(());
+                // A `uid` that is not a scalar (never written by Zeek) is kept verbatim; the
+                // answer stays "mapped" so it depends on the key alone.
+                match v.str() {
+                    Some(s) => ev.event.id = Some(Str::from(s.as_ref())),
+                    None => self.keep(key, v),
                 }
+                return Ok(false);
             }
-            "id.orig_h" => return ip_into(&mut ev.source, v, key),
-            "id.resp_h" => return ip_into(&mut ev.destination, v, key),
+            "id.orig_h" => return ip_into(&mut ev.source, v, key).map(|()| false),
+            "id.resp_h" => return ip_into(&mut ev.destination, v, key).map(|()| false),
             "id.orig_p" => {
                 ev.source.port = v.u64().and_then(|p| u16::try_from(p).ok());
-                return Ok(());
+                return Ok(false);
             }
             "id.resp_p" => {
                 ev.destination.port = v.u64().and_then(|p| u16::try_from(p).ok());
-                return Ok(());
+                return Ok(false);
             }
             "proto" => {
                 ev.network.transport = v.str().map(|s| Str::from(s.as_ref()));
-                return Ok(());
+                return Ok(false);
             }
             "community_id" => {
                 ev.network.community_id = v.str().map(|s| Str::from(s.as_ref()));
-                return Ok(());
+                return Ok(false);
             }
             _ => {}
         }
@@ -271,10 +287,12 @@ impl<'p> Fields<'p> {
             ("dns", "qclass_name") => set_str(&mut ev.dns.question.class, v),
             ("dns", "rcode_name") => set_str(&mut ev.dns.response_code, v),
             ("dns", "trans_id") => {
-                ev.dns.id = v.u64().map(|n| Str::from(n.to_string()));
+                ev.dns.id = v.u64().map(|n| n.to_compact_string());
                 true
             }
             ("dns", "answers") => {
+                ev.dns.answers.clear();
+                ev.dns.resolved_ip.clear();
                 for a in v.list() {
                     if let Some(ip) = util::ip(&a) {
                         ev.dns.resolved_ip.push(ip);
@@ -296,6 +314,7 @@ impl<'p> Fields<'p> {
                 true
             }
             ("dns", "AA" | "TC" | "RD" | "RA") => {
+                ev.dns.header_flags.retain(|f| f != key);
                 if v.bool() == Some(true) {
                     ev.dns.header_flags.push(Str::from(key));
                 }
@@ -410,32 +429,23 @@ impl<'p> Fields<'p> {
             }
             ("weird", "name") => set_str(&mut ev.event.action, v),
             ("smtp", "mailfrom") => {
-                ev.email
-                    .sender
-                    .address
-                    .extend(v.list().iter().map(|a| addr(a)));
+                ev.email.sender.address = v.list().iter().map(|a| addr(a)).collect();
                 true
             }
             ("smtp", "rcptto") => {
-                ev.email.to.address.extend(v.list().iter().map(|a| addr(a)));
+                ev.email.to.address = v.list().iter().map(|a| addr(a)).collect();
                 true
             }
             ("smtp", "from") => {
-                ev.email
-                    .from
-                    .address
-                    .extend(v.list().iter().map(|a| addr(a)));
+                ev.email.from.address = v.list().iter().map(|a| addr(a)).collect();
                 false
             }
             ("smtp", "cc") => {
-                ev.email.cc.address.extend(v.list().iter().map(|a| addr(a)));
+                ev.email.cc.address = v.list().iter().map(|a| addr(a)).collect();
                 true
             }
             ("smtp", "reply_to") => {
-                ev.email
-                    .reply_to
-                    .address
-                    .extend(v.list().iter().map(|a| addr(a)));
+                ev.email.reply_to.address = v.list().iter().map(|a| addr(a)).collect();
                 false
             }
             ("smtp", "subject") => {
@@ -444,15 +454,18 @@ impl<'p> Fields<'p> {
             }
             ("smtp", "msg_id") => set_str(&mut ev.email.message_id, v),
             ("smtp", "user_agent") => set_str(&mut ev.email.x_mailer, v),
-            _ => false,
+            _ => {
+                self.keep(key, v);
+                return Ok(true);
+            }
         };
         if !handled {
             self.keep(key, v);
         }
-        Ok(())
+        Ok(false)
     }
 
-    pub(crate) fn finish(mut self) -> Result<Event, String> {
+    pub(crate) fn finish(self) -> Result<(), String> {
         if !self.has_ts {
             match self.fallback_ts {
                 Some(t) => {
@@ -463,7 +476,7 @@ impl<'p> Fields<'p> {
             }
         }
         let p = self.path;
-        let ev = &mut self.ev;
+        let ev = self.ev;
         if !self.answers_ttl.is_empty() {
             for (a, t) in ev.dns.answers.iter_mut().zip(&self.answers_ttl) {
                 a.ttl = Some(*t);
@@ -537,11 +550,19 @@ impl<'p> Fields<'p> {
             _ => {}
         }
         if !self.extra.is_empty() {
-            let mut z = serde_json::Map::new();
-            z.insert(p.to_owned(), Value::Object(self.extra));
+            let mut m = serde_json::Map::with_capacity(self.extra.len());
+            for (k, v) in self.extra {
+                if k.contains('.') {
+                    util::put(&mut m, k, v);
+                } else {
+                    m.insert(k.to_owned(), v);
+                }
+            }
+            let mut z = serde_json::Map::with_capacity(1);
+            z.insert(p.to_owned(), Value::Object(m));
             ev.other.insert("zeek".to_owned(), Value::Object(z));
         }
-        Ok(self.ev)
+        Ok(())
     }
 }
 
@@ -667,6 +688,10 @@ pub(crate) struct Tsv {
     path: String,
     fields: Vec<String>,
     types: Vec<String>,
+    /// Per column, learned from the first record: 0 not yet known, 1 mapped to ECS, 2 only
+    /// kept under `zeek.<path>.*` (then the record loop skips the key dispatch). Cleared by
+    /// every header line.
+    col_kind: Vec<u8>,
     name_path: String,
     closed: bool,
     open: Option<Timestamp>,
@@ -682,6 +707,7 @@ impl Tsv {
             path: String::new(),
             fields: Vec::new(),
             types: Vec::new(),
+            col_kind: Vec::new(),
             name_path: path_from_name(file_name),
             closed: false,
             open: None,
@@ -750,11 +776,20 @@ impl Tsv {
 }
 
 impl LineParser for Tsv {
-    fn parse(&mut self, line: &str, _no: u64) -> Step {
+    fn parse(&mut self, line: &str, no: u64) -> Step {
+        let mut ev = Event::default();
+        match self.parse_into(line, no, &mut ev) {
+            Step::Filled => Step::Event(ev),
+            s => s,
+        }
+    }
+
+    fn parse_into(&mut self, line: &str, _no: u64, out: &mut Event) -> Step {
         if line.is_empty() {
             return Step::Skip;
         }
         if line.starts_with('#') {
+            self.col_kind.clear();
             return match self.header(line) {
                 Ok(()) => Step::Skip,
                 Err(e) => Step::Reject(e),
@@ -777,26 +812,52 @@ impl LineParser for Tsv {
         if self.path.is_empty() {
             self.path = self.name_path.clone();
         }
-        let mut f = Fields::new(&self.path);
+        if self.col_kind.len() != cols {
+            self.col_kind.clear();
+            self.col_kind.resize(cols, 0);
+        }
+        let mut f = Fields::new(&self.path, out);
+        // Columns not known to be mapped (kept ones, and all of them on the first record).
+        f.extra
+            .reserve(self.col_kind.iter().filter(|k| **k != 1).count());
         f.fallback_ts = self.open;
-        for (i, s) in line.split(sep as char).enumerate() {
+        let mut start = 0;
+        let bytes = line.as_bytes();
+        let ends = memchr::memchr_iter(sep, bytes).chain(std::iter::once(bytes.len()));
+        for (col, end) in ends.enumerate() {
+            // `sep` is one ASCII byte (checked in `header`), so both ends are char boundaries.
+            let s = line.get(start..end).unwrap_or("");
+            start = end + 1;
             if s == self.unset {
                 continue;
             }
-            let key = self.fields.get(i).map_or("", String::as_str);
-            let ty = self.types.get(i).map_or("string", String::as_str);
+            let key = self.fields.get(col).map_or("", String::as_str);
+            let ty = self.types.get(col).map_or("string", String::as_str);
             let raw = Raw::Tsv {
                 s,
                 ty,
                 set_sep: self.set_sep,
                 empty: &self.empty,
             };
-            if let Err(e) = f.set(key, raw) {
-                return Step::Reject(e);
+            match self.col_kind.get(col) {
+                Some(2) => f.keep(key, raw),
+                kind => match f.set(key, raw) {
+                    Ok(keep_only) => {
+                        if kind == Some(&0)
+                            && let Some(k) = self.col_kind.get_mut(col)
+                        {
+                            *k = if keep_only { 2 } else { 1 };
+                        }
+                    }
+                    Err(e) => return Step::Reject(e),
+                },
             }
         }
         let _ = self.closed;
-        f.finish().into()
+        match f.finish() {
+            Ok(()) => Step::Filled,
+            Err(e) => Step::Reject(e),
+        }
     }
 }
 
@@ -804,23 +865,30 @@ impl LineParser for Tsv {
 
 pub(crate) struct Json {
     name_path: String,
+    /// The keys of the last record, by position, with their path and whether each is only kept
+    /// under `zeek.<path>.*` (see [`Fields::set`]). A writer emits its keys in a fixed order,
+    /// so most keys are recognized with one comparison instead of the full dispatch.
+    shape: Vec<(String, bool)>,
+    shape_path: String,
 }
 
 impl Json {
     pub(crate) fn new(file_name: &str) -> Self {
         Json {
             name_path: path_from_name(file_name),
+            shape: Vec::new(),
+            shape_path: String::new(),
         }
     }
 }
 
 /// The path of a JSON record without `_path`: from the file name when it names a known path,
 /// else from telltale keys.
-fn guess_path<'a>(m: &serde_json::Map<String, Value>, from_name: &'a str) -> &'a str {
+fn guess_path<'a>(m: &Obj<'_>, from_name: &'a str) -> &'a str {
     if KNOWN.contains(&from_name) {
         return from_name;
     }
-    let has = |k: &str| m.contains_key(k);
+    let has = |k: &str| get(m, k).is_some();
     if has("query") && (has("qtype") || has("qtype_name") || has("rcode")) {
         "dns"
     } else if has("conn_state") || has("history") {
@@ -847,41 +915,56 @@ fn guess_path<'a>(m: &serde_json::Map<String, Value>, from_name: &'a str) -> &'a
 }
 
 /// `id_orig_h` → `id.orig_h` (the underscore dialect); other keys unchanged.
-fn dotted(k: &str) -> Cow<'_, str> {
+fn dotted(k: &str) -> &str {
     match k {
-        "id_orig_h" => Cow::Borrowed("id.orig_h"),
-        "id_orig_p" => Cow::Borrowed("id.orig_p"),
-        "id_resp_h" => Cow::Borrowed("id.resp_h"),
-        "id_resp_p" => Cow::Borrowed("id.resp_p"),
-        _ => Cow::Borrowed(k),
+        "id_orig_h" => "id.orig_h",
+        "id_orig_p" => "id.orig_p",
+        "id_resp_h" => "id.resp_h",
+        "id_resp_p" => "id.resp_p",
+        _ => k,
     }
 }
 
 impl LineParser for Json {
-    fn parse(&mut self, line: &str, _no: u64) -> Step {
+    fn parse(&mut self, line: &str, no: u64) -> Step {
+        let mut ev = Event::default();
+        match self.parse_into(line, no, &mut ev) {
+            Step::Filled => Step::Event(ev),
+            s => s,
+        }
+    }
+
+    fn parse_into(&mut self, line: &str, _no: u64, out: &mut Event) -> Step {
         let t = line.trim();
         if t.is_empty() {
             return Step::Skip;
         }
-        let m = match super::json::object(t) {
+        let m = match super::json::borrowed_object(t) {
             Ok(m) => m,
             Err(e) => return Step::Reject(e),
         };
-        let path_owned;
-        let path: &str = match m
-            .get("_path")
-            .or_else(|| m.get("@stream"))
-            .and_then(Value::as_str)
+        let path: &str = match get(&m, "_path")
+            .or_else(|| get(&m, "@stream"))
+            .and_then(J::as_str)
         {
-            Some(p) => {
-                path_owned = p.to_owned();
-                &path_owned
-            }
+            Some(p) => p,
             None => guess_path(&m, &self.name_path),
         };
-        let mut f = Fields::new(path);
-        for (k, v) in &m {
-            match k.as_str() {
+        if self.shape_path != path {
+            self.shape.clear();
+            path.clone_into(&mut self.shape_path);
+        }
+        let mut f = Fields::new(path, out);
+        f.extra.reserve(
+            self.shape
+                .iter()
+                .filter(|(_, keep_only)| *keep_only)
+                .count(),
+        );
+        // Document order; a key written twice is mapped twice, and every mapping assigns (the
+        // last occurrence wins, as when the record is read as a JSON map).
+        for (i, (k, v)) in m.iter().enumerate() {
+            match k.as_ref() {
                 "_path" | "@stream" | "_write_ts" => continue,
                 "@system" => {
                     if let Some(s) = v.as_str() {
@@ -895,11 +978,32 @@ impl LineParser for Json {
             if v.is_null() {
                 continue;
             }
-            if let Err(e) = f.set(&dotted(k), Raw::Json(v)) {
-                return Step::Reject(e);
+            let key = dotted(k);
+            match self.shape.get(i) {
+                Some((known, true)) if known == key => f.keep(key, Raw::Json(v)),
+                Some((known, false)) if known == key => {
+                    if let Err(e) = f.set(key, Raw::Json(v)) {
+                        return Step::Reject(e);
+                    }
+                }
+                _ => match f.set(key, Raw::Json(v)) {
+                    Ok(keep_only) => {
+                        if self.shape.len() <= i {
+                            self.shape.resize(i + 1, (String::new(), false));
+                        }
+                        if let Some(slot) = self.shape.get_mut(i) {
+                            key.clone_into(&mut slot.0);
+                            slot.1 = keep_only;
+                        }
+                    }
+                    Err(e) => return Step::Reject(e),
+                },
             }
         }
-        f.finish().into()
+        match f.finish() {
+            Ok(()) => Step::Filled,
+            Err(e) => Step::Reject(e),
+        }
     }
 }
 
@@ -914,7 +1018,7 @@ mod tests {
             match p.parse(l, i as u64 + 1) {
                 Step::Event(e) => out.push(serde_json::to_string(&e).unwrap_or_default()),
                 Step::Reject(r) => out.push(format!("REJECT {r}")),
-                Step::Skip => {}
+                Step::Skip | Step::Filled => {}
             }
         }
         assert_eq!(out.join("\n"), expect);
