@@ -819,6 +819,23 @@ impl EventStore {
         Ok(total)
     }
 
+    /// The organizations with stored events (published or pending). For an operator's
+    /// "everything" scope; it is still an explicit list.
+    pub fn organizations(&self) -> Result<BTreeSet<OrgId>, StoreError> {
+        let mut orgs: BTreeSet<OrgId> = lock(&self.inner).catalogue.orgs()?.into_iter().collect();
+        let p = lock(&self.pending);
+        for b in p.batches.values() {
+            for (ev, _) in &b.events {
+                if let Some(o) = ev.org()
+                    && !orgs.contains(o)
+                {
+                    orgs.insert(o.clone());
+                }
+            }
+        }
+        Ok(orgs)
+    }
+
     /// The published splits.
     pub fn splits(&self) -> Result<Vec<SplitMeta>, StoreError> {
         Ok(lock(&self.inner).catalogue.all()?)
