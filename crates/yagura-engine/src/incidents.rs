@@ -306,7 +306,8 @@ pub fn correlate(
         Seed(&'a Incident),
         Alert(&'a Alert),
     }
-    let mut per_org: BTreeMap<&OrgId, Vec<(Member<'_>, Vec<(Kind, String)>)>> = BTreeMap::new();
+    type Keyed<'a> = (Member<'a>, Vec<(Kind, String)>);
+    let mut per_org: BTreeMap<&OrgId, Vec<Keyed<'_>>> = BTreeMap::new();
     for inc in existing.iter().filter(|i| i.status.is_open()) {
         per_org
             .entry(&inc.org)

@@ -500,7 +500,7 @@ fn stored_incidents_and_campaigns_follow_the_tenancy_rule() {
     assert_eq!(seen("central").unwrap().orgs.len(), 2);
     let for_moh = seen("moh").unwrap();
     assert_eq!(for_moh.orgs, [OrgId::new("moh").unwrap()]);
-    assert_eq!(for_moh.incident_ids, [moh.id.clone()]);
+    assert_eq!(for_moh.incident_ids, std::slice::from_ref(&moh.id));
     assert!(seen("power").is_none());
     assert!(seen("mof").is_none());
 
