@@ -6,10 +6,13 @@
 
 pub mod aggregate;
 pub mod batch;
+pub mod incidents;
 pub mod merge;
+pub mod retro;
 pub mod stages;
 
 pub use aggregate::{AggregationConfig, Aggregator, alert_id};
+pub use incidents::{Correlation, CorrelationConfig, correlate};
 
 use yagura_model::{Alert, Event};
 

@@ -87,3 +87,114 @@ impl Stage for AnalyticsStage {
         out.extend(self.0.finish());
     }
 }
+
+/// Writes every event of a run into the event store (`yagura detect --store`), in batches.
+/// Not a detector: it raises no alerts. Ingest failures are kept in the shared
+/// [`StoreStageReport`] (a stage cannot fail the stream); after the first one the stage stops
+/// writing, so a full disk does not turn into one error per batch.
+pub struct StoreStage {
+    store: Arc<yagura_eventstore::EventStore>,
+    run_id: String,
+    batch: Vec<Event>,
+    batch_size: usize,
+    next_batch: u64,
+    report: Arc<std::sync::Mutex<StoreStageReport>>,
+}
+
+/// What a [`StoreStage`] stored.
+#[derive(Debug, Default)]
+pub struct StoreStageReport {
+    pub events: u64,
+    pub batches: u64,
+    /// Batches acknowledged as already stored (a re-run within the WAL's retention).
+    pub duplicates: u64,
+    /// Events dropped because they carry no organization.
+    pub without_org: u64,
+    pub error: Option<String>,
+}
+
+impl std::fmt::Debug for StoreStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreStage")
+            .field("run_id", &self.run_id)
+            .field("batch_size", &self.batch_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreStage {
+    /// `run_id` names the run in batch ids (`<run_id>/<n>`): the same id for the same input
+    /// makes a retried run idempotent while its batches are in the write-ahead log.
+    pub fn new(
+        store: Arc<yagura_eventstore::EventStore>,
+        run_id: impl Into<String>,
+        batch_size: usize,
+        report: Arc<std::sync::Mutex<StoreStageReport>>,
+    ) -> StoreStage {
+        StoreStage {
+            store,
+            run_id: run_id.into(),
+            batch: Vec::new(),
+            batch_size: batch_size.max(1),
+            next_batch: 0,
+            report,
+        }
+    }
+
+    fn write(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.batch);
+        let mut report = self.report.lock().unwrap_or_else(|p| p.into_inner());
+        if report.error.is_some() {
+            return;
+        }
+        let id = format!("{}/{}", self.run_id, self.next_batch);
+        self.next_batch += 1;
+        let n = events.len() as u64;
+        match self.store.ingest(&id, events) {
+            Ok(ack) => {
+                report.batches += 1;
+                report.events += n;
+                report.duplicates += u64::from(ack.duplicate);
+            }
+            Err(e) => report.error = Some(format!("storing batch {id}: {e}")),
+        }
+    }
+
+    /// Writes the last partial batch and flushes the store into splits.
+    fn close(&mut self) {
+        self.write();
+        let mut report = self.report.lock().unwrap_or_else(|p| p.into_inner());
+        if report.error.is_none()
+            && let Err(e) = self.store.flush()
+        {
+            report.error = Some(format!("flushing the event store: {e}"));
+        }
+    }
+}
+
+impl Stage for StoreStage {
+    fn name(&self) -> &'static str {
+        "store"
+    }
+
+    fn on_event(&mut self, event: &Event, _out: &mut Vec<Alert>) {
+        if event.org().is_none() {
+            self.report
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .without_org += 1;
+            return;
+        }
+        self.batch.push(event.clone());
+        if self.batch.len() >= self.batch_size {
+            self.write();
+        }
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Alert>) {
+        self.close();
+    }
+}

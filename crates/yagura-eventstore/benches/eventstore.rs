@@ -14,7 +14,8 @@
 //!    the alternative design: a scan of zstd JSON lines, parsing each event and probing a hash
 //!    set with its terms.
 //!
-//! Figures depend on the other builds sharing the machine: compare ratios within one run.
+//! Each phase prints wall time and the CPU time the process got (user + system, all threads,
+//! from `/proc/self/stat`): on a shared machine, judge throughput per CPU-second.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
@@ -22,8 +23,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use yagura_eventstore::terms::{event_terms, normalize_indicator};
-use yagura_eventstore::{EventStore, HuntQuery, StoreOptions, Wal, WalOptions};
+use yagura_eventstore::{CompactOptions, EventStore, HuntQuery, StoreOptions, Wal, WalOptions};
 use yagura_model::{Event, OrgId, Scope, Timestamp};
+
+/// CPU seconds (user + system) used by this process so far.
+fn cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
 
 struct Rng(u64);
 
@@ -125,6 +135,7 @@ fn main() {
         .expect("open wal");
         let wal = Arc::new(wal);
         let jsons = Arc::new(jsons.clone());
+        let c = cpu();
         let t = Instant::now();
         let handles: Vec<_> = (0..threads)
             .map(|k| {
@@ -144,10 +155,12 @@ fn main() {
             h.join().expect("join");
         }
         let s = t.elapsed().as_secs_f64();
+        let c = cpu() - c;
         println!(
-            "wal-only durable append: {:.0} events/s ({:.1} MiB/s, {s:.2}s)",
+            "wal-only durable append: {:.0} events/s wall ({:.1} MiB/s, {s:.2}s); {c:.2} CPU-s = {:.0} events per CPU-second",
             n as f64 / s,
-            raw_bytes as f64 / 1048576.0 / s
+            raw_bytes as f64 / 1048576.0 / s,
+            n as f64 / c.max(0.01)
         );
     }
 
@@ -165,6 +178,7 @@ fn main() {
         .expect("open store"),
     );
     let events = Arc::new(events);
+    let c = cpu();
     let t = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|k| {
@@ -186,11 +200,13 @@ fn main() {
     let acked = t.elapsed().as_secs_f64();
     store.flush().expect("final flush");
     let total = t.elapsed().as_secs_f64();
+    let c = cpu() - c;
     let stats = store.stats().expect("stats");
     println!(
-        "durable ingest (WAL + splits): {:.0} events/s acknowledged ({acked:.2}s), {:.0} events/s including the last flush ({total:.2}s); {} splits",
+        "durable ingest (WAL + splits): {:.0} events/s acknowledged ({acked:.2}s), {:.0} events/s including the last flush ({total:.2}s); {c:.2} CPU-s = {:.0} events per CPU-second; {} splits",
         n as f64 / acked,
         n as f64 / total,
+        n as f64 / c.max(0.01),
         stats.splits
     );
 
@@ -260,19 +276,17 @@ fn main() {
     };
     drop(store);
     let store = EventStore::open(&store_dir, StoreOptions::default()).expect("reopen");
-    let t = Instant::now();
+    let (c, t) = (cpu(), Instant::now());
     let cold = store.hunt(&q).expect("hunt");
-    let cold_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
+    let (cold_s, cold_c) = (t.elapsed().as_secs_f64(), cpu() - c);
+    let (c, t) = (cpu(), Instant::now());
     let warm = store.hunt(&q).expect("hunt");
-    let warm_s = t.elapsed().as_secs_f64();
+    let (warm_s, warm_c) = (t.elapsed().as_secs_f64(), cpu() - c);
     assert_eq!(cold.total(), warm.total());
     println!(
-        "tantivy term-set hunt, 10,000 indicators over {n} events in {} splits: {} matches; cold {:.3}s, warm {:.3}s",
+        "tantivy term-set hunt, 10,000 indicators over {n} events in {} splits: {} matches; cold {cold_s:.3}s ({cold_c:.2} CPU-s), warm {warm_s:.3}s ({warm_c:.2} CPU-s)",
         warm.splits_searched,
         warm.total(),
-        cold_s,
-        warm_s
     );
 
     // Alternative: scan zstd JSON lines, parse, probe a hash set.
@@ -280,7 +294,7 @@ fn main() {
         .iter()
         .filter_map(|i| normalize_indicator(i))
         .collect();
-    let t = Instant::now();
+    let (c, t) = (cpu(), Instant::now());
     let f = std::fs::File::open(&zst_path).expect("zst");
     let dec = zstd::Decoder::new(f).expect("zstd decoder");
     let mut matches = 0u64;
@@ -296,11 +310,45 @@ fn main() {
         event_terms(&ev, |_, t| hit |= set.contains(t));
         matches += u64::from(hit);
     }
-    let scan_s = t.elapsed().as_secs_f64();
+    let (scan_s, scan_c) = (t.elapsed().as_secs_f64(), cpu() - c);
     assert_eq!(matches, warm.total(), "both designs find the same events");
     println!(
-        "alternative: zstd JSON-lines scan + hash set: {matches} matches in {scan_s:.3}s ({:.0} events/s) = {:.1}x the warm term-set hunt",
-        n as f64 / scan_s,
-        scan_s / warm_s
+        "alternative: zstd JSON-lines scan + hash set: {matches} matches in {scan_s:.3}s, {scan_c:.2} CPU-s ({:.0} events per CPU-second) = {:.1}x the CPU of the cold term-set hunt, {:.1}x the warm one",
+        n as f64 / scan_c.max(0.01),
+        scan_c / cold_c.max(0.01),
+        scan_c / warm_c.max(0.01)
+    );
+
+    // ---- 5. after compaction: one split per organization and day ------------------------------
+    let (c, t) = (cpu(), Instant::now());
+    let m = store
+        .compact(CompactOptions {
+            small_docs: u64::MAX,
+            window_secs: 86_400,
+            max_docs: u64::MAX,
+        })
+        .expect("compact");
+    let (compact_s, compact_c) = (t.elapsed().as_secs_f64(), cpu() - c);
+    let stats = store.stats().expect("stats");
+    println!(
+        "compaction: {} splits merged into {} in {compact_s:.2}s ({compact_c:.2} CPU-s); now {} splits, {:.1} MiB = {:.2}x gzip-6",
+        m.splits_removed,
+        m.splits_added,
+        stats.splits,
+        stats.split_bytes as f64 / 1048576.0,
+        stats.split_bytes as f64 / gz as f64
+    );
+    let (c, t) = (cpu(), Instant::now());
+    let cold = store.hunt(&q).expect("hunt");
+    let (cold_s, cold_c) = (t.elapsed().as_secs_f64(), cpu() - c);
+    let (c, t) = (cpu(), Instant::now());
+    let warm = store.hunt(&q).expect("hunt");
+    let (warm_s, warm_c) = (t.elapsed().as_secs_f64(), cpu() - c);
+    assert_eq!(cold.total(), matches, "compaction keeps every event");
+    assert_eq!(warm.total(), matches);
+    println!(
+        "tantivy term-set hunt after compaction, {} splits: cold {cold_s:.3}s ({cold_c:.2} CPU-s), warm {warm_s:.3}s ({warm_c:.2} CPU-s); {:.1} ms CPU per split (cold)",
+        warm.splits_searched,
+        cold_c * 1000.0 / warm.splits_searched.max(1) as f64
     );
 }

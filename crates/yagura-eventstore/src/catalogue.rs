@@ -170,6 +170,20 @@ impl Catalogue {
         )
     }
 
+    /// The organizations that have published splits.
+    pub fn orgs(&self) -> Result<Vec<OrgId>, CatalogueError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT org FROM splits ORDER BY org")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let org = r?;
+            out.push(OrgId::new(&org).map_err(|_| CatalogueError::BadOrg(org))?);
+        }
+        Ok(out)
+    }
+
     /// The splits of one organization, oldest first.
     pub fn of_org(&self, org: &OrgId) -> Result<Vec<SplitMeta>, CatalogueError> {
         self.collect(

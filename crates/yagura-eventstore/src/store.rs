@@ -411,10 +411,16 @@ impl EventStore {
             p.events >= self.opts.flush_events
         };
         if need_flush {
-            // The batch is durable already; a failing flush is retried by later calls and
-            // surfaces as backpressure once memory is at its bound.
-            if let Err(e) = self.flush() {
-                tracing::warn!(error = %e, "flush after ingest failed");
+            // One flush at a time: when another ingest is already flushing, this one returns
+            // (its events are pending and go with the next flush) instead of queueing behind
+            // it and then flushing a sliver of new events into extra small splits. The batch is
+            // durable already; a failing flush is retried by later calls and surfaces as
+            // backpressure once memory is at its bound.
+            if let Ok(guard) = self.maintenance.try_lock() {
+                let still_due = lock(&self.pending).events >= self.opts.flush_events;
+                if still_due && let Err(e) = self.flush_locked(guard) {
+                    tracing::warn!(error = %e, "flush after ingest failed");
+                }
             }
         }
         Ok(IngestAck {
@@ -461,7 +467,11 @@ impl EventStore {
     /// Builds splits from the pending events after the checkpoint and publishes them with the
     /// new checkpoint in one catalogue transaction.
     pub fn flush(&self) -> Result<FlushReport, StoreError> {
-        let _m = lock(&self.maintenance);
+        self.flush_locked(lock(&self.maintenance))
+    }
+
+    /// [`EventStore::flush`] with the maintenance lock held (the guard proves it).
+    fn flush_locked(&self, _m: MutexGuard<'_, ()>) -> Result<FlushReport, StoreError> {
         let (batches, checkpoint) = {
             let p = lock(&self.pending);
             let mut next = p.checkpoint + 1;
@@ -817,6 +827,23 @@ impl EventStore {
             }
         }
         Ok(total)
+    }
+
+    /// The organizations with stored events (published or pending). For an operator's
+    /// "everything" scope; it is still an explicit list.
+    pub fn organizations(&self) -> Result<BTreeSet<OrgId>, StoreError> {
+        let mut orgs: BTreeSet<OrgId> = lock(&self.inner).catalogue.orgs()?.into_iter().collect();
+        let p = lock(&self.pending);
+        for b in p.batches.values() {
+            for (ev, _) in &b.events {
+                if let Some(o) = ev.org()
+                    && !orgs.contains(o)
+                {
+                    orgs.insert(o.clone());
+                }
+            }
+        }
+        Ok(orgs)
     }
 
     /// The published splits.

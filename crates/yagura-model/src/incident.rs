@@ -1,4 +1,5 @@
-//! Incidents: correlated alerts of one organization, with a lifecycle.
+//! Incidents: correlated alerts of one organization, with a lifecycle; campaigns: incidents
+//! of several organizations linked by shared infrastructure.
 
 use std::fmt;
 use std::str::FromStr;
@@ -110,6 +111,31 @@ pub struct Incident {
     /// The campaign linking incidents of several organizations that share infrastructure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campaign_id: Option<String>,
+}
+
+/// Incidents of several organizations that share attacker infrastructure (the same C2
+/// domain or public address).
+///
+/// Tenancy: a campaign spans organizations, so a reader sees it only through the incidents
+/// in their scope; stores return `orgs` and `incident_ids` narrowed to the caller's scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Campaign {
+    pub id: String,
+    pub title: String,
+    /// The highest severity of its incidents.
+    pub severity: Severity,
+    /// Earliest and latest event time of its incidents.
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+    /// The shared infrastructure: domains and public addresses seen by two or more of its
+    /// organizations.
+    pub infrastructure: Vec<String>,
+    /// Organizations involved, sorted.
+    pub orgs: Vec<OrgId>,
+    /// Its incidents, sorted by id.
+    pub incident_ids: Vec<String>,
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub use alert::{Alert, Detector, Entities, EvidenceRef};
 pub use attack::AttackId;
 pub use event::Event;
 pub use ids::{IdError, OrgId};
-pub use incident::{Incident, IncidentStatus};
+pub use incident::{Campaign, Incident, IncidentStatus};
 pub use indicator::{Indicator, IndicatorKind};
 pub use inventory::{AddressClass, AddressIndex, Inventory, InventoryError};
 pub use org::{OrgKind, Organization, Sector};

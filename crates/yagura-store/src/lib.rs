@@ -25,7 +25,7 @@ pub use types::*;
 #[doc(hidden)]
 pub use {rusqlite, serde_json, yagura_model};
 
-use yagura_model::{Alert, Incident, Indicator, Organization, Scope};
+use yagura_model::{Alert, Campaign, Incident, Indicator, Organization, Scope};
 
 /// The state store interface. Implementations must be usable from many threads.
 pub trait StateStore: Send + Sync {
@@ -135,4 +135,31 @@ pub trait StateStore: Send + Sync {
         id: &str,
         step: &AdvisoryStep,
     ) -> Result<Advisory, StoreError>;
+
+    // ---- incident lifecycle, timelines and campaigns (migration 3) ------------------------
+
+    /// Moves an incident through its lifecycle and/or (re)assigns it, atomically. Not in scope
+    /// → [`StoreError::NotFound`]; a move [`yagura_model::IncidentStatus::can_move_to`] refuses
+    /// → [`StoreError::Conflict`]. An empty assignee unassigns.
+    fn update_incident(
+        &self,
+        scope: &Scope,
+        id: &str,
+        update: &IncidentUpdate,
+    ) -> Result<Incident, StoreError>;
+    /// The incident's alerts in time order (its timeline); `None` when the incident is not
+    /// visible in `scope`.
+    fn incident_timeline(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Option<Vec<StoredAlert>>, StoreError>;
+    /// Stores a campaign (replacing one with the same id) and the organizations it spans.
+    fn upsert_campaign(&self, campaign: &Campaign) -> Result<(), StoreError>;
+    /// A campaign with at least one organization in `scope`, its `orgs` and `incident_ids`
+    /// narrowed to the scope; `None` otherwise.
+    fn get_campaign(&self, scope: &Scope, id: &str) -> Result<Option<Campaign>, StoreError>;
+    /// Campaigns touching `scope` (narrowed like [`StateStore::get_campaign`]), most recently
+    /// updated first.
+    fn list_campaigns(&self, scope: &Scope, page: &Page) -> Result<Vec<Campaign>, StoreError>;
 }

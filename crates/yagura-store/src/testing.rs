@@ -3,8 +3,8 @@
 //! `tests/sqlite.rs`; a PostgreSQL backend runs the same macro.
 
 use yagura_model::{
-    Alert, Detector, Entities, EvidenceRef, Incident, IncidentStatus, Indicator, IndicatorKind,
-    Inventory, OrgId, Severity, Timestamp, Tlp,
+    Alert, Campaign, Detector, Entities, EvidenceRef, Incident, IncidentStatus, Indicator,
+    IndicatorKind, Inventory, OrgId, Severity, Timestamp, Tlp,
 };
 
 /// The estate the suite runs on: central ⊃ {delegated ⊃ {pension, power}, moh, mof}.
@@ -99,6 +99,23 @@ pub fn incident(id: &str, org_id: &str, status: IncidentStatus, alert_ids: &[&st
     }
 }
 
+/// A campaign over `incident_ids` of `orgs`.
+pub fn campaign(id: &str, orgs: &[&str], incident_ids: &[&str]) -> Campaign {
+    let t = Timestamp::from_secs(1_767_571_200);
+    Campaign {
+        id: id.to_owned(),
+        title: format!("Campaign {id}"),
+        severity: Severity::High,
+        first_seen: t,
+        last_seen: t,
+        created: t,
+        updated: t,
+        infrastructure: vec!["cdn-upd.example".into()],
+        orgs: orgs.iter().map(|o| org(o)).collect(),
+        incident_ids: incident_ids.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
 pub fn indicator(value: &str) -> Indicator {
     Indicator {
         kind: IndicatorKind::Domain,
@@ -127,7 +144,7 @@ macro_rules! state_store_suite {
         #[allow(unused_imports)]
         use $crate::{
             AdvisoryFilter, AdvisoryStatus, AdvisoryStep, AlertFilter, AlertStatus, AuditFilter,
-            IncidentFilter, NewAdvisory, NewAuditRecord, NewToken, NewUser, Page, StateStore,
+            IncidentFilter, IncidentUpdate, NewAdvisory, NewAuditRecord, NewToken, NewUser, Page, StateStore,
             StoreError,
         };
         #[allow(unused_imports)]
@@ -316,6 +333,81 @@ macro_rules! state_store_suite {
             let got = s.get_incident(&scope_of("pension"), "i1").unwrap().unwrap();
             assert_eq!(got.status, IncidentStatus::Investigating);
             assert_eq!(got.assignee.as_deref(), Some("responder-1"));
+        }
+
+        #[test]
+        fn incident_lifecycle_assignment_and_timeline() {
+            let s = store();
+            s.upsert_alerts(&[alert("a2", "pension", 20, Severity::High), alert("a1", "pension", 10, Severity::Low), alert("x", "moh", 5, Severity::Low)]).unwrap();
+            s.upsert_incident(&incident("i1", "pension", IncidentStatus::New, &["a1", "a2"])).unwrap();
+            let t = Timestamp::from_secs(1_800_000_000);
+            let up = |status: Option<IncidentStatus>, assignee: Option<&str>| IncidentUpdate {
+                status,
+                assignee: assignee.map(str::to_owned),
+                time: t,
+            };
+            let got = s.update_incident(&scope_of("delegated"), "i1", &up(Some(IncidentStatus::Triage), Some("sato"))).unwrap();
+            assert_eq!((got.status, got.assignee.as_deref(), got.updated), (IncidentStatus::Triage, Some("sato"), t));
+            // Skipping forward is allowed, going back to triage is not.
+            s.update_incident(&scope_of("pension"), "i1", &up(Some(IncidentStatus::Contained), None)).unwrap();
+            assert!(matches!(
+                s.update_incident(&scope_of("pension"), "i1", &up(Some(IncidentStatus::Triage), None)),
+                Err(StoreError::Conflict(_))
+            ));
+            // Out of scope reads as not found; nothing changes.
+            assert!(matches!(
+                s.update_incident(&scope_of("moh"), "i1", &up(Some(IncidentStatus::Closed), Some(""))),
+                Err(StoreError::NotFound { .. })
+            ));
+            let got = s.update_incident(&scope_of("pension"), "i1", &up(None, Some(" "))).unwrap();
+            assert_eq!((got.status, got.assignee), (IncidentStatus::Contained, None));
+            assert_eq!(s.get_incident(&scope_of("pension"), "i1").unwrap().unwrap().status, IncidentStatus::Contained);
+            let open = IncidentFilter { status: Some(IncidentStatus::Contained), ..Default::default() };
+            assert_eq!(s.count_incidents(&scope_of("central"), &open).unwrap(), 1);
+
+            let timeline = s.incident_timeline(&scope_of("pension"), "i1").unwrap().unwrap();
+            let ids: Vec<&str> = timeline.iter().map(|a| a.alert.id.as_str()).collect();
+            assert_eq!(ids, ["a1", "a2"], "alerts in time order");
+            assert!(s.incident_timeline(&scope_of("moh"), "i1").unwrap().is_none());
+            assert!(s.incident_timeline(&scope_of("pension"), "nope").unwrap().is_none());
+        }
+
+        #[test]
+        fn campaigns_are_narrowed_to_the_scope() {
+            let s = store();
+            let mut i1 = incident("i1", "pension", IncidentStatus::New, &[]);
+            i1.campaign_id = Some("c1".into());
+            let mut i2 = incident("i2", "moh", IncidentStatus::New, &[]);
+            i2.campaign_id = Some("c1".into());
+            s.upsert_incident(&i1).unwrap();
+            s.upsert_incident(&i2).unwrap();
+            s.upsert_campaign(&campaign("c1", &["moh", "pension"], &["i1", "i2"])).unwrap();
+            s.upsert_campaign(&campaign("c2", &["mof"], &[])).unwrap();
+            assert!(s.upsert_campaign(&campaign("c3", &[], &[])).is_err());
+
+            let all = s.get_campaign(&scope_of("central"), "c1").unwrap().unwrap();
+            assert_eq!(all, campaign("c1", &["moh", "pension"], &["i1", "i2"]));
+            // A delegated center sees the campaign through its own organization only.
+            let mine = s.get_campaign(&scope_of("delegated"), "c1").unwrap().unwrap();
+            assert_eq!(mine.orgs, [org("pension")]);
+            assert_eq!(mine.incident_ids, ["i1"]);
+            assert!(s.get_campaign(&scope_of("mof"), "c1").unwrap().is_none());
+            assert!(s.get_campaign(&scope_of("power"), "c1").unwrap().is_none());
+
+            let ids = |scope: &str| -> Vec<String> {
+                s.list_campaigns(&scope_of(scope), &Page::default()).unwrap().into_iter().map(|c| c.id).collect()
+            };
+            assert_eq!(ids("central"), ["c1", "c2"]);
+            assert_eq!(ids("moh"), ["c1"]);
+            assert_eq!(ids("mof"), ["c2"]);
+            assert!(ids("power").is_empty());
+
+            // Re-stored with fewer organizations: the old ones no longer see it.
+            let mut smaller = campaign("c1", &["moh"], &["i2"]);
+            smaller.updated = Timestamp::from_secs(1_800_000_000);
+            s.upsert_campaign(&smaller).unwrap();
+            assert!(s.get_campaign(&scope_of("pension"), "c1").unwrap().is_none());
+            assert_eq!(ids("central"), ["c1", "c2"], "most recently updated first");
         }
 
         #[test]

@@ -136,6 +136,15 @@ pub struct IncidentFilter {
     pub campaign_id: Option<String>,
 }
 
+/// A change to an incident: a lifecycle move and/or an assignment (`Some("")` unassigns).
+#[derive(Debug, Clone)]
+pub struct IncidentUpdate {
+    pub status: Option<IncidentStatus>,
+    pub assignee: Option<String>,
+    /// When the change was made (wall time).
+    pub time: Timestamp,
+}
+
 /// Offset pagination; `limit` is capped at [`Page::MAX_LIMIT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {

@@ -40,14 +40,12 @@ fn check(store: &EventStore, q: HuntQuery, expect: &str) {
             )
         })
         .collect();
-    lines.push(format!(
-        "counts {}",
-        r.counts
-            .iter()
-            .map(|(o, n)| format!("{o}={n}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    ));
+    let counts: Vec<String> = r.counts.iter().map(|(o, n)| format!("{o}={n}")).collect();
+    lines.push(
+        format!("counts {}", counts.join(" "))
+            .trim_end()
+            .to_string(),
+    );
     assert_eq!(lines.join("\n"), expect.trim());
 }
 

@@ -1,5 +1,10 @@
 //! `yagura detect [--inventory FILE] [--rules DIR]… [--no-builtin-rules] [--intel FILE]…
 //! [--format F] [--output FILE] PATH…` (DESIGN.md §5).
+//!
+//! Beyond the contract: `--store` also keeps the run in the data directory (events in
+//! `<data-dir>/events/`, alerts, incidents and campaigns in `<data-dir>/state.db`), and
+//! `--incidents FILE` / `--campaigns FILE` write the incidents and campaigns correlated from
+//! this run's alerts as JSON lines.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -10,10 +15,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use yagura_engine::CorrelationConfig;
 use yagura_engine::batch::{self, BatchOptions, Detectors, Progress as Counters};
-use yagura_engine::stages::{AnalyticsStage, IocStage, SigmaStage};
+use yagura_engine::stages::{AnalyticsStage, IocStage, SigmaStage, StoreStage, StoreStageReport};
 use yagura_formats::{Format, Reject};
-use yagura_model::{Inventory, OrgId};
+use yagura_model::{Inventory, OrgId, Scope, Timestamp};
 
 use crate::Globals;
 use crate::progress::Progress;
@@ -51,13 +57,26 @@ pub struct DetectArgs {
     /// Write rejected lines (file, line, reason) as JSON lines here.
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
+    /// Keep the run under the data directory: normalized events in `<data-dir>/events/`
+    /// (for `yagura hunt` and retro-hunts), alerts correlated into incidents and campaigns
+    /// in `<data-dir>/state.db`.
+    #[arg(long)]
+    pub store: bool,
+    /// Write the incidents correlated from this run's alerts here as JSON lines (with
+    /// `--store`: the incidents created or updated in the state DB).
+    #[arg(long, value_name = "FILE")]
+    pub incidents: Option<PathBuf>,
+    /// Write the campaigns (incidents of several organizations sharing infrastructure) here as
+    /// JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub campaigns: Option<PathBuf>,
     /// Files or telemetry directories (`ROOT/<org-id>/**`).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
 
 pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let inventory = load_inventory(&args)?;
+    let inventory = inventory_for(args.inventory.as_ref(), &args.paths)?;
     let format = args
         .format
         .as_deref()
@@ -80,7 +99,20 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let detectors = build_detectors(&args, inventory.as_ref(), globals)?;
+    let mut detectors = build_detectors(&args, inventory.as_ref(), globals)?;
+    let stored = Arc::new(Mutex::new(StoreStageReport::default()));
+    let event_store = if args.store {
+        let store = Arc::new(crate::cmd::hunt::open_events(globals)?);
+        detectors.ordered.push(Box::new(StoreStage::new(
+            Arc::clone(&store),
+            crate::cmd::ingest::run_id(&files),
+            20_000,
+            Arc::clone(&stored),
+        )));
+        Some(store)
+    } else {
+        None
+    };
     tracing::info!(?detectors, files = files.len(), "starting batch detection");
 
     let rejects_out: Option<BufWriter<std::fs::File>> = args
@@ -140,7 +172,121 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         report.elapsed_s,
         report.events_per_s
     );
+    if let Some(store) = &event_store {
+        let stored = stored.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = &stored.error {
+            bail!("{e}");
+        }
+        let stats = store.stats().context("event store statistics")?;
+        eprintln!(
+            "detect: stored {} events in {} ({} without organization skipped); store: {} splits, {} events",
+            stored.events,
+            store.dir().display(),
+            stored.without_org,
+            stats.splits,
+            stats.docs
+        );
+    }
+    if args.store || args.incidents.is_some() || args.campaigns.is_some() {
+        let correlation = if args.store {
+            let state = open_state(globals, inventory.as_ref())?;
+            let scope = system_scope(inventory.as_ref(), &alerts);
+            yagura_engine::incidents::correlate_into_store(
+                &state,
+                &scope,
+                &alerts,
+                &CorrelationConfig::default(),
+                Timestamp::now(),
+            )
+            .context("storing alerts and incidents")?
+        } else {
+            yagura_engine::correlate(
+                &[],
+                &[],
+                &alerts,
+                &CorrelationConfig::default(),
+                Timestamp::now(),
+            )
+        };
+        write_json_lines(args.incidents.as_deref(), &correlation.incidents)?;
+        write_json_lines(args.campaigns.as_deref(), &correlation.campaigns)?;
+        eprintln!(
+            "detect: {} incidents created or updated ({} alerts opened incidents, {} joined existing ones, {} below the opening severity), {} campaigns{}",
+            correlation.incidents.len(),
+            correlation.opened,
+            correlation.joined,
+            correlation.unassigned,
+            correlation.campaigns.len(),
+            if args.store {
+                format!("; state in {}", globals.data_dir.join("state.db").display())
+            } else {
+                String::new()
+            }
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the state DB of the data directory; with an inventory, loads its organizations.
+pub fn open_state(
+    globals: &Globals,
+    inventory: Option<&Inventory>,
+) -> anyhow::Result<yagura_store::SqliteStore> {
+    use yagura_store::StateStore;
+    std::fs::create_dir_all(&globals.data_dir)
+        .with_context(|| format!("creating {}", globals.data_dir.display()))?;
+    let path = globals.data_dir.join("state.db");
+    let state = yagura_store::SqliteStore::open(&path)
+        .with_context(|| format!("opening the state DB {}", path.display()))?;
+    if let Some(inv) = inventory {
+        state
+            .replace_orgs(inv.orgs())
+            .context("loading the inventory into the state DB")?;
+    }
+    Ok(state)
+}
+
+/// The scope of a system job: every organization of the inventory, plus those of `alerts`.
+pub fn system_scope(inventory: Option<&Inventory>, alerts: &[yagura_model::Alert]) -> Scope {
+    let mut orgs: std::collections::BTreeSet<OrgId> =
+        alerts.iter().map(|a| a.org.clone()).collect();
+    if let Some(inv) = inventory {
+        orgs.extend(inv.orgs().iter().map(|o| o.id.clone()));
+    }
+    Scope::orgs(orgs)
+}
+
+/// Writes `items` as JSON lines to `path` (nothing when `None`).
+pub fn write_json_lines<T: serde::Serialize>(
+    path: Option<&Path>,
+    items: &[T],
+) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let mut w = BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    for i in items {
+        serde_json::to_writer(&mut w, i)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// CPU seconds (user + system) this process has used so far (Linux `/proc/self/stat`; 0 where
+/// it cannot be read).
+pub fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // rest starts at field 3 (state): utime is index 11, stime 12; USER_HZ is 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
@@ -151,11 +297,14 @@ fn display_paths(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-fn load_inventory(args: &DetectArgs) -> anyhow::Result<Option<Inventory>> {
-    let path = match &args.inventory {
+/// The inventory named, or `PATH/inventory.toml` of the first telemetry directory that has one.
+pub fn inventory_for(
+    inventory: Option<&PathBuf>,
+    paths: &[PathBuf],
+) -> anyhow::Result<Option<Inventory>> {
+    let path = match inventory {
         Some(p) => p.clone(),
-        None => match args
-            .paths
+        None => match paths
             .iter()
             .map(|p| p.join("inventory.toml"))
             .find(|p| p.is_file())

@@ -60,6 +60,13 @@ pub struct ImportArgs {
     /// Print the import reports as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Do not search the stored events (`<data-dir>/events/`) for the new indicators.
+    #[arg(long)]
+    pub no_retro_hunt: bool,
+    /// MISP warninglists directory (`lists/*/list.json`) for the retro-hunt: known-benign
+    /// values do not alert.
+    #[arg(long, value_name = "DIR")]
+    pub warninglists: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,6 +132,11 @@ fn import(args: &ImportArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     };
     let mut store = load(globals)?;
     let before = store.len();
+    let known: std::collections::HashSet<(yagura_model::IndicatorKind, String, Option<u16>)> =
+        store
+            .iter()
+            .map(|r| (r.kind, r.value.to_owned(), r.port))
+            .collect();
     let progress = Progress::items(args.paths.len() as u64, "importing", globals.quiet);
     let mut reports = Vec::new();
     for p in &args.paths {
@@ -136,6 +148,12 @@ fn import(args: &ImportArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     }
     progress.finish();
     let saved = persist::save(&store, &globals.data_dir).context("saving indicators")?;
+    let mut fresh = yagura_intel::IndicatorStore::new();
+    for r in store.iter() {
+        if !known.contains(&(r.kind, r.value.to_owned(), r.port)) {
+            fresh.insert(&r.to_indicator());
+        }
+    }
 
     let rejects: usize = reports.iter().map(|r| r.rejects.len()).sum();
     if let Some(path) = &args.rejects {
@@ -183,7 +201,96 @@ fn import(args: &ImportArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
             saved.display()
         );
     }
+    if !args.no_retro_hunt {
+        retro_hunt(args, globals, &fresh, defaults.now)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Searches the stored events for the new indicators; past contacts become retrospective
+/// alerts in the state DB, correlated into incidents.
+fn retro_hunt(
+    args: &ImportArgs,
+    globals: &Globals,
+    fresh: &yagura_intel::IndicatorStore,
+    imported_at: Timestamp,
+) -> anyhow::Result<()> {
+    let dir = crate::cmd::hunt::events_dir(globals);
+    if !dir.join("catalogue.sqlite").is_file() {
+        tracing::info!(dir = %dir.display(), "no event store: no retro-hunt");
+        return Ok(());
+    }
+    if fresh.is_empty() {
+        eprintln!("retro-hunt: no new indicators");
+        return Ok(());
+    }
+    let events = crate::cmd::hunt::open_events(globals)?;
+    let warninglists = match &args.warninglists {
+        Some(d) => yagura_intel::Warninglists::load_dir(d)
+            .with_context(|| format!("loading warninglists from {}", d.display()))?,
+        None => yagura_intel::Warninglists::new(),
+    };
+    let scope = yagura_model::Scope::orgs(events.organizations()?);
+    let started = std::time::Instant::now();
+    let opts = yagura_engine::retro::RetroOptions {
+        scope: scope.clone(),
+        imported_at: Some(imported_at),
+        ..Default::default()
+    };
+    let report =
+        yagura_engine::retro::retro_hunt(&events, fresh, std::sync::Arc::new(warninglists), &opts)
+            .context("retro-hunting the stored events")?;
+    let hunted = started.elapsed().as_secs_f64();
+    let matched: u64 = report.events_matched.values().sum();
+    eprintln!(
+        "retro-hunt: {} new indicators ({} CIDR ranges not searchable) over {} organizations, {} splits: {matched} stored events bear them; {} retrospective alerts ({} suppressed by warninglists), {hunted:.2}s",
+        report.indicators,
+        report.skipped_cidr,
+        scope.len(),
+        report.splits_searched,
+        report.alerts.len(),
+        report.suppressed
+    );
+    if report.truncated {
+        eprintln!(
+            "retro-hunt: only the first {} matching events were examined",
+            report.events_examined
+        );
+    }
+    let mut per_org: std::collections::BTreeMap<&str, usize> = Default::default();
+    for a in &report.alerts {
+        *per_org.entry(a.org.as_str()).or_default() += 1;
+    }
+    for (org, n) in &per_org {
+        eprintln!(
+            "  {org}\t{n} alerts\t{} events",
+            report
+                .events_matched
+                .iter()
+                .find(|(o, _)| o.as_str() == *org)
+                .map_or(0, |(_, n)| *n)
+        );
+    }
+    if report.alerts.is_empty() {
+        return Ok(());
+    }
+    let state = crate::cmd::detect::open_state(globals, None)?;
+    let scope = crate::cmd::detect::system_scope(None, &report.alerts).intersect(&scope);
+    let c = yagura_engine::incidents::correlate_into_store(
+        &state,
+        &scope,
+        &report.alerts,
+        &yagura_engine::CorrelationConfig::default(),
+        Timestamp::now(),
+    )
+    .context("storing retrospective alerts")?;
+    eprintln!(
+        "retro-hunt: alerts stored in {}; {} incidents created or updated, {} campaigns",
+        globals.data_dir.join("state.db").display(),
+        c.incidents.len(),
+        c.campaigns.len()
+    );
+    Ok(())
 }
 
 fn export(args: &ExportArgs, globals: &Globals) -> anyhow::Result<ExitCode> {

@@ -9,6 +9,8 @@ use crate::Globals;
 pub mod analytics;
 pub mod detect;
 pub mod exercise;
+pub mod hunt;
+pub mod ingest;
 pub mod intel;
 pub mod inventory;
 pub mod parse;
@@ -25,6 +27,11 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Batch detection over files or telemetry directories; alerts as JSON lines.
     Detect(detect::DetectArgs),
+    /// Store telemetry files durably in the event store (`<data-dir>/events/`) for hunting.
+    Ingest(ingest::IngestArgs),
+    /// Search the stored events for indicators (and field filters, a time range, an
+    /// organization scope); matching events as JSON lines, counts per organization.
+    Hunt(hunt::HuntArgs),
     /// Exercises on a simulated estate (scoring detection against the ground truth).
     #[command(subcommand)]
     Exercise(exercise::ExerciseCommand),
@@ -52,6 +59,8 @@ pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
     match command {
         Command::Sim(a) => sim::run(&a, globals),
         Command::Detect(a) => detect::run(a, globals),
+        Command::Ingest(a) => ingest::run(a, globals),
+        Command::Hunt(a) => hunt::run(a, globals),
         Command::Exercise(c) => exercise::run(c, globals),
         Command::Parse(a) => parse::run(a, globals),
         Command::Intel(c) => intel::run(c, globals),
