@@ -23,20 +23,127 @@ use crate::logsource::FieldPlan;
 pub struct SigmaView<'a> {
     pub event: &'a Event,
     pub plan: &'a FieldPlan,
+    /// The plan applied in advance to the names the slot's rules use.
+    table: Option<&'a FieldTable>,
+}
+
+/// How one rule field name is read on a slot: the plan applied once at load time instead of
+/// on every lookup (rename, raw prefix, ECS alternatives).
+#[derive(Debug, Clone)]
+enum Resolved {
+    Windows {
+        /// The name after the THOR rename.
+        name: String,
+        dotted: bool,
+    },
+    Other {
+        /// `raw.prefix.name`, tried first.
+        raw: Option<String>,
+        /// The entry's ECS alternatives for the name, when it has some.
+        ecs: Option<Vec<String>>,
+        name: String,
+    },
+}
+
+/// The field names of a slot's rules, resolved through its plan.
+#[derive(Debug, Clone, Default)]
+pub struct FieldTable {
+    names: std::collections::HashMap<String, Resolved>,
+}
+
+impl FieldTable {
+    /// Resolves `names` through `plan`, exactly as [`SigmaView`] would on each lookup.
+    pub fn build<'n>(plan: &FieldPlan, names: impl IntoIterator<Item = &'n str>) -> FieldTable {
+        let mut out = std::collections::HashMap::new();
+        for path in names {
+            if out.contains_key(path) {
+                continue;
+            }
+            let name = rename_in(plan, path).into_owned();
+            let r = if plan.windows {
+                Resolved::Windows {
+                    dotted: name.contains('.'),
+                    name,
+                }
+            } else {
+                Resolved::Other {
+                    raw: plan.raw.as_ref().map(|p| format!("{p}.{name}")),
+                    ecs: plan
+                        .ecs
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(&name))
+                        .map(|(_, v)| v.clone()),
+                    name,
+                }
+            };
+            out.insert(path.to_owned(), r);
+        }
+        FieldTable { names: out }
+    }
+
+    /// Whether `field` is read through an ECS path on a Windows plan (a dotted name).
+    pub fn windows_dotted(&self, field: &str) -> Option<bool> {
+        match self.names.get(field)? {
+            Resolved::Windows { dotted, .. } => Some(*dotted),
+            Resolved::Other { .. } => None,
+        }
+    }
+}
+
+fn rename_in<'p>(plan: &FieldPlan, path: &'p str) -> Cow<'p, str> {
+    for (k, v) in &plan.renames {
+        if k.eq_ignore_ascii_case(path) {
+            return Cow::Owned(v.clone());
+        }
+    }
+    Cow::Borrowed(path)
 }
 
 impl<'a> SigmaView<'a> {
     pub fn new(event: &'a Event, plan: &'a FieldPlan) -> Self {
-        SigmaView { event, plan }
+        SigmaView {
+            event,
+            plan,
+            table: None,
+        }
+    }
+
+    /// A view that reads the names of `table` without resolving them again.
+    pub fn with_table(event: &'a Event, plan: &'a FieldPlan, table: &'a FieldTable) -> Self {
+        SigmaView {
+            event,
+            plan,
+            table: Some(table),
+        }
+    }
+
+    fn resolved(&self, r: &Resolved) -> Option<EventValue<'a>> {
+        match r {
+            Resolved::Windows { name, dotted } => {
+                if let Some(v) = lookup_windows(self.event, name) {
+                    return Some(windows_value(v));
+                }
+                if *dotted {
+                    return ecs_value(self.event, name);
+                }
+                None
+            }
+            Resolved::Other { raw, ecs, name } => {
+                if let Some(raw) = raw
+                    && let Some(v) = ecs_value(self.event, raw)
+                {
+                    return Some(v);
+                }
+                if let Some(paths) = ecs {
+                    return paths.iter().find_map(|p| ecs_value(self.event, p));
+                }
+                ecs_value(self.event, name)
+            }
+        }
     }
 
     fn rename<'p>(&self, path: &'p str) -> Cow<'p, str> {
-        for (k, v) in &self.plan.renames {
-            if k.eq_ignore_ascii_case(path) {
-                return Cow::Owned(v.clone());
-            }
-        }
-        Cow::Borrowed(path)
+        rename_in(self.plan, path)
     }
 }
 
@@ -77,15 +184,28 @@ pub fn lookup_windows<'e>(event: &'e Event, name: &str) -> Option<Cow<'e, str>> 
     None
 }
 
+/// `EventData` by name: the exact name, else the first case-insensitive match, else the first
+/// match ignoring spaces — in one pass over the (short) list.
 fn event_data<'e>(event: &'e Event, name: &str) -> Option<&'e str> {
-    let data = &event.winlog.event_data;
-    data.get(name)
-        .or_else(|| data.get_ignore_case(name))
-        .or_else(|| {
-            data.iter()
-                .find(|(k, _)| eq_ignoring_spaces(k, name))
-                .map(|(_, v)| v)
-        })
+    let mut folded = None;
+    let mut spaced = None;
+    for (k, v) in event.winlog.event_data.iter() {
+        if k == name {
+            return Some(v);
+        }
+        if folded.is_some() {
+            continue;
+        }
+        if k.eq_ignore_ascii_case(name) {
+            folded = Some(v);
+        } else if spaced.is_none()
+            && (k.contains(' ') || name.contains(' '))
+            && eq_ignoring_spaces(k, name)
+        {
+            spaced = Some(v);
+        }
+    }
+    folded.or(spaced)
 }
 
 /// ASCII case-insensitive equality that skips spaces on both sides.
@@ -144,6 +264,11 @@ fn windows_value(text: Cow<'_, str>) -> EventValue<'_> {
 
 impl rsigma_eval::Event for SigmaView<'_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
+        if let Some(t) = self.table
+            && let Some(r) = t.names.get(path)
+        {
+            return self.resolved(r);
+        }
         let name = self.rename(path);
         let name: &str = &name;
         if self.plan.windows {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use yagura_engine::batch::{self, BatchOptions, Detectors, Progress as Counters};
-use yagura_engine::stages::{AnalyticsStage, IocStage, SigmaStage};
+use yagura_engine::stages::{AnalyticsStage, IocStage, sigma_stages};
 use yagura_formats::{Format, Reject};
 use yagura_model::{Inventory, OrgId};
 
@@ -229,9 +229,11 @@ fn build_detectors(
         "Sigma rules"
     );
     if !rules.rules().is_empty() {
-        let sigma = yagura_sigma::SigmaDetector::new(Arc::new(rules), None)
-            .context("preparing Sigma correlation")?;
-        detectors.ordered.push(Box::new(SigmaStage(sigma)));
+        // Detection rules run in the reading threads; correlations on the ordered stream.
+        let (detect, correlate) =
+            sigma_stages(Arc::new(rules), None).context("preparing Sigma correlation")?;
+        detectors.per_event.push(detect);
+        detectors.ordered.extend(correlate);
     }
 
     // Behavioural analytics and network policy (built-in content).
