@@ -178,13 +178,16 @@ fn network_events(n: usize) -> Vec<Event> {
                 "network": {"transport": "udp", "protocol": "dns"},
                 "dns": {"question": {"name": host, "type": rng.pick(&qtypes)}, "response_code": "NOERROR"},
             }),
-            _ => serde_json::json!({
+            _ => {
+                let port = [443, 80, 53, 22, 3389][(rng.next() % 5) as usize];
+                serde_json::json!({
                 "@timestamp": ts,
                 "event": {"dataset": "zeek.conn", "kind": "event"},
                 "source": {"ip": src, "port": 40000 + rng.next() % 20000, "bytes": rng.next() % 10_000},
-                "destination": {"ip": dst, "port": [443, 80, 53, 22, 3389][(rng.next() % 5) as usize], "bytes": rng.next() % 100_000},
+                "destination": {"ip": dst, "port": port, "bytes": rng.next() % 100_000},
                 "network": {"transport": "tcp"},
-            }),
+                })
+            }
         };
         if let Ok(e) = serde_json::from_value::<Event>(v) {
             out.push(e);
@@ -208,6 +211,10 @@ fn replay(set: &RuleSet, events: &[Event], min: usize) -> (usize, usize, f64) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    // `--only=windows|network|evtx` runs one section after loading (for profiling).
+    let only: Option<String> =
+        std::env::args().find_map(|a| a.strip_prefix("--only=").map(str::to_owned));
+    let run = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let scale = if quick { 1 } else { 5 };
     let sigma = shared().join("sigma");
     let dirs: Vec<PathBuf> = [
@@ -249,89 +256,95 @@ fn main() {
     );
 
     // (a) Parsed Windows events.
-    let mut jsons = Vec::new();
-    files(&sigma.join("regression_data"), "json", &mut jsons);
-    let regression: Vec<Event> = jsons
-        .iter()
-        .flat_map(|p| {
-            let text = std::fs::read_to_string(p).unwrap_or_default();
-            yagura_sigma::windows::events_from_json_text(&text)
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let mut evtxs = Vec::new();
-    files(&shared().join("windows"), "evtx", &mut evtxs);
-    let attack: Vec<Event> = evtxs.iter().flat_map(|p| evtx_events(p)).collect();
-    for (label, events) in [
-        ("regression samples (all positive)", &regression),
-        ("EVTX-ATTACK-SAMPLES", &attack),
-    ] {
-        let (n, m, cpu) = replay(&set, events, 100_000 * scale);
-        println!(
-            "windows events, {label}: {} events x {} = {n} evaluations, {m} matches per pass, {cpu:.2} CPU s = {:.0} events per CPU-second",
-            events.len(),
-            n / events.len().max(1),
-            n as f64 / cpu
-        );
+    if run("windows") {
+        let mut jsons = Vec::new();
+        files(&sigma.join("regression_data"), "json", &mut jsons);
+        let regression: Vec<Event> = jsons
+            .iter()
+            .flat_map(|p| {
+                let text = std::fs::read_to_string(p).unwrap_or_default();
+                yagura_sigma::windows::events_from_json_text(&text)
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut evtxs = Vec::new();
+        files(&shared().join("windows"), "evtx", &mut evtxs);
+        let attack: Vec<Event> = evtxs.iter().flat_map(|p| evtx_events(p)).collect();
+        for (label, events) in [
+            ("regression samples (all positive)", &regression),
+            ("EVTX-ATTACK-SAMPLES", &attack),
+        ] {
+            let (n, m, cpu) = replay(&set, events, 100_000 * scale);
+            println!(
+                "windows events, {label}: {} events x {} = {n} evaluations, {m} matches per pass, {cpu:.2} CPU s = {:.0} events per CPU-second",
+                events.len(),
+                n / events.len().max(1),
+                n as f64 / cpu
+            );
+        }
     }
 
     // (b) Non-Windows events with the same rule set.
-    let net = network_events(30_000);
-    let (n, m, cpu) = replay(&set, &net, 300_000 * scale);
-    println!(
-        "network events (proxy/DNS/flow, synthetic): {} events, {n} evaluations, {m} matches per pass, {cpu:.2} CPU s = {:.0} events per CPU-second",
-        net.len(),
-        n as f64 / cpu
-    );
-    for (label, ds) in [
-        ("proxy", "squid.access"),
-        ("dns", "zeek.dns"),
-        ("flow", "zeek.conn"),
-    ] {
-        let only: Vec<Event> = net
-            .iter()
-            .filter(|e| e.event.dataset.as_deref() == Some(ds))
-            .cloned()
-            .collect();
-        let (n, _, cpu) = replay(&set, &only, 100_000 * scale);
-        println!("  {label}: {:.0} events per CPU-second", n as f64 / cpu);
+    if run("network") {
+        let net = network_events(30_000);
+        let (n, m, cpu) = replay(&set, &net, 300_000 * scale);
+        println!(
+            "network events (proxy/DNS/flow, synthetic): {} events, {n} evaluations, {m} matches per pass, {cpu:.2} CPU s = {:.0} events per CPU-second",
+            net.len(),
+            n as f64 / cpu
+        );
+        for (label, ds) in [
+            ("proxy", "squid.access"),
+            ("dns", "zeek.dns"),
+            ("flow", "zeek.conn"),
+        ] {
+            let only: Vec<Event> = net
+                .iter()
+                .filter(|e| e.event.dataset.as_deref() == Some(ds))
+                .cloned()
+                .collect();
+            let (n, _, cpu) = replay(&set, &only, 100_000 * scale);
+            println!("  {label}: {:.0} events per CPU-second", n as f64 / cpu);
+        }
     }
 
     // (d) .evtx to alerts.
-    let org = OrgId::new("bench").expect("valid org id");
-    for (label, dir) in [
-        ("shared/data/windows", shared().join("windows")),
-        ("regression .evtx", sigma.join("regression_data")),
-    ] {
-        let mut evtxs = Vec::new();
-        files(&dir, "evtx", &mut evtxs);
-        let bytes: u64 = evtxs
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum();
-        let (mut n_events, mut n_alerts) = (0usize, 0usize);
-        let c0 = thread_cpu_s();
-        for p in &evtxs {
-            for e in evtx_events(p) {
-                n_events += 1;
-                set.detect(&e, |m| {
-                    if m.to_alert(&e, Some(&org)).is_ok() {
-                        n_alerts += 1;
-                    }
-                });
+    if run("evtx") {
+        let org = OrgId::new("bench").expect("valid org id");
+        for (label, dir) in [
+            ("shared/data/windows", shared().join("windows")),
+            ("regression .evtx", sigma.join("regression_data")),
+        ] {
+            let mut evtxs = Vec::new();
+            files(&dir, "evtx", &mut evtxs);
+            let bytes: u64 = evtxs
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum();
+            let (mut n_events, mut n_alerts) = (0usize, 0usize);
+            let c0 = thread_cpu_s();
+            for p in &evtxs {
+                for e in evtx_events(p) {
+                    n_events += 1;
+                    set.detect(&e, |m| {
+                        if m.to_alert(&e, Some(&org)).is_ok() {
+                            n_alerts += 1;
+                        }
+                    });
+                }
             }
+            let cpu = thread_cpu_s() - c0;
+            println!(
+                "evtx -> alerts ({label}): {} files, {:.1} MiB, {n_events} events, {n_alerts} alerts in {cpu:.2} CPU s = {:.0} events, {:.1} MiB per CPU-second",
+                evtxs.len(),
+                bytes as f64 / 1048576.0,
+                n_events as f64 / cpu,
+                bytes as f64 / 1048576.0 / cpu
+            );
         }
-        let cpu = thread_cpu_s() - c0;
-        println!(
-            "evtx -> alerts ({label}): {} files, {:.1} MiB, {n_events} events, {n_alerts} alerts in {cpu:.2} CPU s = {:.0} events, {:.1} MiB per CPU-second",
-            evtxs.len(),
-            bytes as f64 / 1048576.0,
-            n_events as f64 / cpu,
-            bytes as f64 / 1048576.0 / cpu
-        );
     }
     println!(
         "memory: RSS {} MiB at end, peak {} MiB",

@@ -558,8 +558,16 @@ impl Index {
             AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .kind(Some(AhoCorasickKind::DFA))
                 .build(&patterns)
+                .or_else(|_| {
+                    // Too many states for a DFA: the contiguous NFA, slower but smaller.
+                    AhoCorasick::builder()
+                        .ascii_case_insensitive(true)
+                        .match_kind(MatchKind::Standard)
+                        .kind(Some(AhoCorasickKind::ContiguousNFA))
+                        .build(&patterns)
+                })
                 .ok()
         };
         if automaton.is_none() {

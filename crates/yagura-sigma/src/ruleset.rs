@@ -8,7 +8,7 @@ use rsigma_parser::{ConditionExpr, CorrelationRule, FilterRule, SigmaCollection,
 use serde::Serialize;
 use yagura_model::{AttackId, Event, Severity};
 
-use crate::fields::{FieldTable, SigmaView};
+use crate::fields::{EventKeys, FieldTable, SigmaView};
 use crate::logsource::{FieldPlan, LogSourceMap, Selector};
 use crate::prefilter::{Candidates, Index, IndexStats, Instance, SlotNames};
 
@@ -868,8 +868,10 @@ impl RuleSet {
         if slots.is_empty() {
             return;
         }
+        let keys = (!event.winlog.event_data.is_empty()).then(|| EventKeys::of(event));
+        let keys = keys.as_ref();
         let view = |s: usize| match self.slots.get(s).and_then(Option::as_ref) {
-            Some(d) => SigmaView::with_table(event, &d.plan, &d.table),
+            Some(d) => SigmaView::with_table(event, &d.plan, &d.table, keys),
             None => SigmaView::new(event, &EMPTY_PLAN),
         };
         let is_windows = |s: usize| {
@@ -904,6 +906,41 @@ impl RuleSet {
         }
     }
 
+    /// Evaluates every rule of the event's slots without the prefilter, calling `f` with the
+    /// rule index of each match (ascending per slot, each rule once). Slow: for checking that
+    /// the prefilter changes nothing (`tests/prefilter.rs`), not for the pipeline.
+    #[doc(hidden)]
+    pub fn evaluate_exhaustive(&self, event: &Event, mut f: impl FnMut(&RuleInfo)) {
+        let mut slots: smallvec::SmallVec<[usize; 8]> = smallvec::SmallVec::new();
+        self.map.slots_of(event, |s| {
+            if self.index.serves(s) && !slots.contains(&s) {
+                slots.push(s);
+            }
+        });
+        let mut seen: Vec<u32> = Vec::new();
+        for s in slots {
+            let Some(v) = self.view(event, s) else {
+                continue;
+            };
+            for i in self.index.slot_range(s) {
+                let Some(inst) = self.index.instance(i) else {
+                    continue;
+                };
+                if seen.contains(&inst.rule) {
+                    continue;
+                }
+                if let (Some(rule), Some(info)) = (
+                    self.compiled.get(inst.rule as usize),
+                    self.rules.get(inst.rule as usize),
+                ) && rsigma_eval::evaluate_rule(rule, &v).is_some()
+                {
+                    seen.push(inst.rule);
+                    f(info);
+                }
+            }
+        }
+    }
+
     /// Whether the rule's log source covers the event (the rule would be evaluated on it).
     pub fn covers(&self, rule: &RuleInfo, event: &Event) -> bool {
         let mut hit = false;
@@ -916,7 +953,7 @@ impl RuleSet {
         self.slots
             .get(slot)
             .and_then(Option::as_ref)
-            .map(|d| SigmaView::with_table(event, &d.plan, &d.table))
+            .map(|d| SigmaView::with_table(event, &d.plan, &d.table, None))
     }
 
     pub(crate) fn rule_by_key(&self, key: &str) -> Option<&RuleInfo> {
