@@ -295,6 +295,17 @@ fn main() {
             net.len(),
             n as f64 / cpu
         );
+        let mut by_rule: std::collections::BTreeMap<&str, usize> = Default::default();
+        for e in &net {
+            set.detect(e, |m| {
+                *by_rule.entry(m.rule.title.as_str()).or_default() += 1
+            });
+        }
+        let mut top: Vec<_> = by_rule.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1));
+        for (t, n) in top.iter().take(5) {
+            println!("  matched {n} times: {t}");
+        }
         for (label, ds) in [
             ("proxy", "squid.access"),
             ("dns", "zeek.dns"),
