@@ -177,6 +177,8 @@ fn network_events(n: usize) -> Vec<Event> {
                 "destination": {"ip": "10.0.0.53", "port": 53},
                 "network": {"transport": "udp", "protocol": "dns"},
                 "dns": {"question": {"name": host, "type": rng.pick(&qtypes)}, "response_code": "NOERROR"},
+                // What the Zeek reader keeps of dns.log beyond ECS.
+                "zeek": {"dns": {"trans_id": rng.next() % 65536, "RD": true, "RA": true, "AA": false, "TC": false, "Z": 0, "rejected": false}},
             }),
             _ => {
                 let port = [443, 80, 53, 22, 3389][(rng.next() % 5) as usize];

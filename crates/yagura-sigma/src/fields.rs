@@ -411,13 +411,22 @@ fn to_event_value(v: FieldValue<'_>) -> EventValue<'_> {
 
 /// All values at an ECS path as one Sigma value (an array when there are several).
 fn ecs_value<'e>(event: &'e Event, path: &str) -> Option<EventValue<'e>> {
-    let mut values: Vec<EventValue<'e>> = Vec::new();
-    event.for_each_value(path, |v| values.push(to_event_value(v)));
-    match values.len() {
-        0 => None,
-        1 => values.pop(),
-        _ => Some(EventValue::Array(values)),
+    // One value (the usual case) without allocating a list.
+    let mut first: Option<EventValue<'e>> = None;
+    let mut more: Vec<EventValue<'e>> = Vec::new();
+    event.for_each_value(path, |v| {
+        let v = to_event_value(v);
+        match &first {
+            None => first = Some(v),
+            Some(_) => more.push(v),
+        }
+    });
+    let first = first?;
+    if more.is_empty() {
+        return Some(first);
     }
+    more.insert(0, first);
+    Some(EventValue::Array(more))
 }
 
 /// Windows values are kept as text in `EventData`; give integers back as integers so numeric
