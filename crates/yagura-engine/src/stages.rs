@@ -84,17 +84,34 @@ impl Stage for SigmaCorrelationStage {
     fn finish(&mut self, _out: &mut Vec<Alert>) {}
 }
 
+/// The Sigma stages of a pipeline (see [`sigma_stages`]).
+pub struct SigmaStages {
+    /// Every detection rule: a per-event stage for the reading threads.
+    pub detect: Arc<dyn EventStage>,
+    /// Correlation rules, when some are loaded: an ordered stage.
+    pub correlate: Option<Box<dyn Stage>>,
+}
+
+impl std::fmt::Debug for SigmaStages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigmaStages")
+            .field("detect", &self.detect.name())
+            .field("correlate", &self.correlate.as_ref().map(|s| s.name()))
+            .finish()
+    }
+}
+
 /// The Sigma stages of a pipeline for `rules`: detection in the reading threads, plus the
 /// ordered correlation stage when the set holds correlation rules.
 pub fn sigma_stages(
     rules: Arc<RuleSet>,
     fallback_org: Option<OrgId>,
-) -> Result<(Arc<dyn EventStage>, Option<Box<dyn Stage>>), CorrelatorError> {
+) -> Result<SigmaStages, CorrelatorError> {
     let correlations = SigmaCorrelations::new(Arc::clone(&rules), fallback_org.clone())?;
     let detect: Arc<dyn EventStage> =
         Arc::new(SigmaDetectStage(SigmaDetections::new(rules, fallback_org)));
-    let ordered = correlations.map(|c| Box::new(SigmaCorrelationStage(c)) as Box<dyn Stage>);
-    Ok((detect, ordered))
+    let correlate = correlations.map(|c| Box::new(SigmaCorrelationStage(c)) as Box<dyn Stage>);
+    Ok(SigmaStages { detect, correlate })
 }
 
 /// Sigma detection and correlation in one ordered stage (one stream, e.g. a single reader).

@@ -199,7 +199,14 @@ mod tests {
     fn normalization_is_idempotent_on_mixed_trailing_dots_and_space() {
         // Found by the `indicator` fuzz target: "&\0\n." normalized to "&\0\n", then to "&\0".
         // And "0::." normalized to "0::", then to "::" (an address behind a trailing dot).
-        for raw in ["&\0\n.", "a. .", "Example.COM. \t.", " x.example. ", "0::.", "10.0.0.1."] {
+        for raw in [
+            "&\0\n.",
+            "a. .",
+            "Example.COM. \t.",
+            " x.example. ",
+            "0::.",
+            "10.0.0.1.",
+        ] {
             let once = normalize_indicator(raw).unwrap();
             assert_eq!(
                 normalize_indicator(&once).as_deref(),

@@ -304,7 +304,7 @@ fn main() {
             });
         }
         let mut top: Vec<_> = by_rule.into_iter().collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1));
+        top.sort_by_key(|t| std::cmp::Reverse(t.1));
         for (t, n) in top.iter().take(5) {
             println!("  matched {n} times: {t}");
         }

@@ -226,7 +226,7 @@ impl std::fmt::Debug for RuleSet {
 /// One document read from a file, parsed and (for detection rules) compiled.
 enum Doc {
     /// `None` when the rule's status keeps it out (not compiled).
-    Rule(Box<SigmaRule>, Option<Result<CompiledRule, String>>),
+    Rule(Box<SigmaRule>, Option<Result<Box<CompiledRule>, String>>),
     Correlation(Box<CorrelationRule>),
     Filter(Box<FilterRule>),
 }
@@ -262,7 +262,11 @@ fn parse_source(text: &Result<String, String>, include_deprecated: bool) -> Pars
             for r in rules {
                 let compiled = status_excluded(r.status, include_deprecated)
                     .is_none()
-                    .then(|| rsigma_eval::compile_rule(&r).map_err(|e| e.to_string()));
+                    .then(|| {
+                        rsigma_eval::compile_rule(&r)
+                            .map(Box::new)
+                            .map_err(|e| e.to_string())
+                    });
                 docs.push(Doc::Rule(Box::new(r), compiled));
             }
             docs.extend(
@@ -637,7 +641,7 @@ impl RuleSet {
                             }
                         }
                         rules.push(info);
-                        compiled.push(c);
+                        compiled.push(*c);
                         report.rules.push(rep);
                     }
                     Doc::Correlation(c) => correlations.push((s.path.clone(), s.builtin, c)),

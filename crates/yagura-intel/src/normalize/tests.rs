@@ -199,7 +199,10 @@ fn bare_paths_that_would_read_as_network_paths_are_refused() {
     // Found by the `normalize` fuzz target: "/\/6" normalized to "///6", which normalizes
     // again as the URL http://0.0.0.6/ — not idempotent, and not the same indicator.
     assert!(url("/\\/6").is_err());
-    assert_eq!(url("/wp-admin/shell.php").as_deref(), Ok("/wp-admin/shell.php"));
+    assert_eq!(
+        url("/wp-admin/shell.php").as_deref(),
+        Ok("/wp-admin/shell.php")
+    );
     for raw in ["/\\/6", "/\\\\x", "/%2F/x"] {
         if let Ok(u) = url(raw) {
             assert_eq!(url(&u).as_deref(), Ok(u.as_str()), "{raw:?}");

@@ -230,10 +230,9 @@ fn build_detectors(
     );
     if !rules.rules().is_empty() {
         // Detection rules run in the reading threads; correlations on the ordered stream.
-        let (detect, correlate) =
-            sigma_stages(Arc::new(rules), None).context("preparing Sigma correlation")?;
-        detectors.per_event.push(detect);
-        detectors.ordered.extend(correlate);
+        let sigma = sigma_stages(Arc::new(rules), None).context("preparing Sigma correlation")?;
+        detectors.per_event.push(sigma.detect);
+        detectors.ordered.extend(sigma.correlate);
     }
 
     // Behavioural analytics and network policy (built-in content).
