@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use yagura_analytics::Analytics;
 use yagura_intel::{LiveMatcher, ioc_alert};
-use yagura_model::{Alert, Event};
-use yagura_sigma::SigmaDetector;
+use yagura_model::{Alert, Event, OrgId};
+use yagura_sigma::{CorrelatorError, RuleSet, SigmaCorrelations, SigmaDetections, SigmaDetector};
 
 use crate::Stage;
 use crate::batch::EventStage;
@@ -52,8 +52,69 @@ impl EventStage for IocStage {
     }
 }
 
-/// Sigma detection and correlation (detector `sigma`): on the ordered stream, because
-/// correlation rules keep windows in event time.
+/// Sigma detection rules (detector `sigma`): stateless, so they run in the reading threads
+/// like IOC matching; only correlation rules need the ordered stream ([`SigmaCorrelationStage`]).
+#[derive(Debug)]
+pub struct SigmaDetectStage(pub SigmaDetections);
+
+impl EventStage for SigmaDetectStage {
+    fn name(&self) -> &'static str {
+        "sigma"
+    }
+
+    fn on_event(&self, event: &Event, out: &mut Vec<Alert>) {
+        self.0.on_event(event, out);
+    }
+}
+
+/// Sigma correlation rules (detector `sigma`): on the ordered stream, because they keep
+/// windows in event time. Evaluates only the detection rules that correlations refer to.
+#[derive(Debug)]
+pub struct SigmaCorrelationStage(pub SigmaCorrelations);
+
+impl Stage for SigmaCorrelationStage {
+    fn name(&self) -> &'static str {
+        "sigma-correlation"
+    }
+
+    fn on_event(&mut self, event: &Event, out: &mut Vec<Alert>) {
+        self.0.on_event(event, out);
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Alert>) {}
+}
+
+/// The Sigma stages of a pipeline (see [`sigma_stages`]).
+pub struct SigmaStages {
+    /// Every detection rule: a per-event stage for the reading threads.
+    pub detect: Arc<dyn EventStage>,
+    /// Correlation rules, when some are loaded: an ordered stage.
+    pub correlate: Option<Box<dyn Stage>>,
+}
+
+impl std::fmt::Debug for SigmaStages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigmaStages")
+            .field("detect", &self.detect.name())
+            .field("correlate", &self.correlate.as_ref().map(|s| s.name()))
+            .finish()
+    }
+}
+
+/// The Sigma stages of a pipeline for `rules`: detection in the reading threads, plus the
+/// ordered correlation stage when the set holds correlation rules.
+pub fn sigma_stages(
+    rules: Arc<RuleSet>,
+    fallback_org: Option<OrgId>,
+) -> Result<SigmaStages, CorrelatorError> {
+    let correlations = SigmaCorrelations::new(Arc::clone(&rules), fallback_org.clone())?;
+    let detect: Arc<dyn EventStage> =
+        Arc::new(SigmaDetectStage(SigmaDetections::new(rules, fallback_org)));
+    let correlate = correlations.map(|c| Box::new(SigmaCorrelationStage(c)) as Box<dyn Stage>);
+    Ok(SigmaStages { detect, correlate })
+}
+
+/// Sigma detection and correlation in one ordered stage (one stream, e.g. a single reader).
 #[derive(Debug)]
 pub struct SigmaStage(pub SigmaDetector);
 

@@ -8,8 +8,7 @@
 use rsigma_eval::{CorrelationConfig, CorrelationEngine, EvaluationResult, ResultBody};
 use yagura_model::Event;
 
-use crate::fields::SigmaView;
-use crate::ruleset::{CorrelationHit, RuleSet, SigmaMatch};
+use crate::ruleset::{CorrelationHit, RuleSet, SigmaMatch, Which};
 
 /// Errors of [`Correlator::new`].
 #[derive(Debug, thiserror::Error)]
@@ -75,44 +74,86 @@ impl Correlator {
         mut f: impl FnMut(SigmaMatch<'s>),
     ) {
         let Some(engine) = self.engine.as_mut() else {
-            return rules.evaluate(event, f);
+            return rules.detect(event, f);
         };
         let mut per_slot: Vec<(usize, Vec<EvaluationResult>)> = Vec::new();
-        rules.evaluate_raw(event, |s, r, _| {
-            match per_slot.iter_mut().find(|(x, _)| *x == s) {
-                Some((_, v)) => v.push(r.clone()),
-                None => per_slot.push((s, vec![r.clone()])),
+        rules.evaluate_raw(event, Which::All, |s, r, rule| {
+            if !rules.correlation_only.contains(&rule.id) {
+                f(SigmaMatch {
+                    rule,
+                    correlation: None,
+                });
+            }
+            if rule.feeds_correlation {
+                push(&mut per_slot, s, r);
             }
         });
-        let ts = event.timestamp.secs();
-        for (s, dets) in per_slot {
-            let Some(plan) = rules.plan(s) else { continue };
-            let view = SigmaView::new(event, plan);
-            for r in engine.process_with_detections(&view, dets, ts) {
-                let key = r
-                    .header
-                    .rule_id
-                    .clone()
-                    .unwrap_or_else(|| r.header.rule_title.clone());
-                let Some(rule) = rules
-                    .rule_by_key(&key)
-                    .or_else(|| rules.rule_by_key(&r.header.rule_title))
-                else {
-                    continue;
-                };
-                if !r.is_correlation() && rules.correlation_only.contains(&rule.id) {
-                    continue;
-                }
-                let correlation = match &r.body {
-                    ResultBody::Correlation(c) => Some(CorrelationHit {
-                        group: c.group_key.clone(),
-                        value: c.aggregated_value,
-                        timespan_secs: c.timespan_secs,
-                    }),
-                    _ => None,
-                };
-                f(SigmaMatch { rule, correlation });
-            }
+        feed(engine, rules, event, per_slot, &mut f);
+    }
+
+    /// The stateful half of detection: evaluates only the detection rules that feed
+    /// correlations and reports correlation firings (never plain detections; those come from
+    /// [`RuleSet::detect`], which can run on other threads). Call in event-time order.
+    pub fn correlate<'s>(
+        &mut self,
+        rules: &'s RuleSet,
+        event: &Event,
+        mut f: impl FnMut(SigmaMatch<'s>),
+    ) {
+        let Some(engine) = self.engine.as_mut() else {
+            return;
+        };
+        let mut per_slot: Vec<(usize, Vec<EvaluationResult>)> = Vec::new();
+        rules.evaluate_raw(event, Which::Correlated, |s, r, _| {
+            push(&mut per_slot, s, r)
+        });
+        feed(engine, rules, event, per_slot, &mut f);
+    }
+}
+
+fn push(per_slot: &mut Vec<(usize, Vec<EvaluationResult>)>, s: usize, r: &EvaluationResult) {
+    match per_slot.iter_mut().find(|(x, _)| *x == s) {
+        Some((_, v)) => v.push(r.clone()),
+        None => per_slot.push((s, vec![r.clone()])),
+    }
+}
+
+/// Feeds a slot's detections to the correlation engine and reports its firings.
+fn feed<'s>(
+    engine: &mut CorrelationEngine,
+    rules: &'s RuleSet,
+    event: &Event,
+    per_slot: Vec<(usize, Vec<EvaluationResult>)>,
+    f: &mut impl FnMut(SigmaMatch<'s>),
+) {
+    let ts = event.timestamp.secs();
+    for (s, dets) in per_slot {
+        let Some(view) = rules.view(event, s) else {
+            continue;
+        };
+        for r in engine.process_with_detections(&view, dets, ts) {
+            let ResultBody::Correlation(c) = &r.body else {
+                continue;
+            };
+            let key = r
+                .header
+                .rule_id
+                .clone()
+                .unwrap_or_else(|| r.header.rule_title.clone());
+            let Some(rule) = rules
+                .rule_by_key(&key)
+                .or_else(|| rules.rule_by_key(&r.header.rule_title))
+            else {
+                continue;
+            };
+            f(SigmaMatch {
+                rule,
+                correlation: Some(CorrelationHit {
+                    group: c.group_key.clone(),
+                    value: c.aggregated_value,
+                    timespan_secs: c.timespan_secs,
+                }),
+            });
         }
     }
 }

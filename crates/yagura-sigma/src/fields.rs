@@ -23,20 +23,300 @@ use crate::logsource::FieldPlan;
 pub struct SigmaView<'a> {
     pub event: &'a Event,
     pub plan: &'a FieldPlan,
+    /// The plan applied in advance to the names the slot's rules use.
+    table: Option<&'a FieldTable>,
+    /// The event's `EventData` names, hashed once per event.
+    keys: Option<&'a EventKeys>,
+}
+
+/// FNV-1a over the ASCII-lowercased bytes of a name, spaces skipped: names that are equal
+/// exactly, case-insensitively or ignoring spaces hash alike.
+pub(crate) fn norm_hash(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        if b != b' ' {
+            h ^= u64::from(b.to_ascii_lowercase());
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The normalized hashes of an event's `EventData` names (same order), so that looking a
+/// name up compares integers and only verifies the names whose hash agrees.
+#[derive(Debug, Default)]
+pub struct EventKeys {
+    hashes: smallvec::SmallVec<[u64; 32]>,
+}
+
+impl EventKeys {
+    pub fn of(event: &Event) -> EventKeys {
+        EventKeys {
+            hashes: event
+                .winlog
+                .event_data
+                .iter()
+                .map(|(k, _)| norm_hash(k))
+                .collect(),
+        }
+    }
+}
+
+/// The System field a Windows name reads (as [`lookup_windows`] decides, in advance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sys {
+    EventId,
+    Channel,
+    Provider,
+    /// `EventData` first, then the System `Computer`.
+    Computer,
+    RecordId,
+    /// `EventData` first, then these System fields.
+    Keywords,
+    Task,
+    Opcode,
+    /// `EventData` only.
+    None,
+}
+
+impl Sys {
+    fn of(name: &str) -> Sys {
+        let is = |x: &str| name.eq_ignore_ascii_case(x);
+        if is("EventID") {
+            Sys::EventId
+        } else if is("Channel") {
+            Sys::Channel
+        } else if is("Provider_Name") || is("Provider") {
+            Sys::Provider
+        } else if is("Computer") || is("ComputerName") {
+            Sys::Computer
+        } else if is("EventRecordID") {
+            Sys::RecordId
+        } else if is("Keywords") {
+            Sys::Keywords
+        } else if is("Task") {
+            Sys::Task
+        } else if is("Opcode") {
+            Sys::Opcode
+        } else {
+            Sys::None
+        }
+    }
+}
+
+/// A small, fast hasher for the field tables (keys are rule field names from the rule set).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<V> = std::collections::HashMap<String, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// How one rule field name is read on a slot: the plan applied once at load time instead of
+/// on every lookup (rename, raw prefix, ECS alternatives).
+#[derive(Debug, Clone)]
+enum Resolved {
+    Windows {
+        /// The name after the THOR rename.
+        name: String,
+        dotted: bool,
+        sys: Sys,
+        hash: u64,
+    },
+    Other {
+        /// `raw.prefix.name`, tried first.
+        raw: Option<String>,
+        /// The entry's ECS alternatives for the name, when it has some.
+        ecs: Option<Vec<String>>,
+        name: String,
+    },
+}
+
+/// The field names of a slot's rules, resolved through its plan.
+#[derive(Debug, Clone, Default)]
+pub struct FieldTable {
+    names: FnvMap<Resolved>,
+}
+
+impl FieldTable {
+    /// Resolves `names` through `plan`, exactly as [`SigmaView`] would on each lookup.
+    pub fn build<'n>(plan: &FieldPlan, names: impl IntoIterator<Item = &'n str>) -> FieldTable {
+        let mut out = FnvMap::default();
+        for path in names {
+            if out.contains_key(path) {
+                continue;
+            }
+            let name = rename_in(plan, path).into_owned();
+            let r = if plan.windows {
+                Resolved::Windows {
+                    dotted: name.contains('.'),
+                    sys: Sys::of(&name),
+                    hash: norm_hash(&name),
+                    name,
+                }
+            } else {
+                Resolved::Other {
+                    raw: plan.raw.as_ref().map(|p| format!("{p}.{name}")),
+                    ecs: plan
+                        .ecs
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(&name))
+                        .map(|(_, v)| v.clone()),
+                    name,
+                }
+            };
+            out.insert(path.to_owned(), r);
+        }
+        FieldTable { names: out }
+    }
+
+    /// Whether `field` is read through an ECS path on a Windows plan (a dotted name).
+    pub fn windows_dotted(&self, field: &str) -> Option<bool> {
+        match self.names.get(field)? {
+            Resolved::Windows { dotted, .. } => Some(*dotted),
+            Resolved::Other { .. } => None,
+        }
+    }
+}
+
+fn rename_in<'p>(plan: &FieldPlan, path: &'p str) -> Cow<'p, str> {
+    for (k, v) in &plan.renames {
+        if k.eq_ignore_ascii_case(path) {
+            return Cow::Owned(v.clone());
+        }
+    }
+    Cow::Borrowed(path)
 }
 
 impl<'a> SigmaView<'a> {
     pub fn new(event: &'a Event, plan: &'a FieldPlan) -> Self {
-        SigmaView { event, plan }
+        SigmaView {
+            event,
+            plan,
+            table: None,
+            keys: None,
+        }
+    }
+
+    /// A view that reads the names of `table` without resolving them again (`keys`: the
+    /// event's [`EventKeys`], when computed).
+    pub fn with_table(
+        event: &'a Event,
+        plan: &'a FieldPlan,
+        table: &'a FieldTable,
+        keys: Option<&'a EventKeys>,
+    ) -> Self {
+        SigmaView {
+            event,
+            plan,
+            table: Some(table),
+            keys,
+        }
+    }
+
+    /// `EventData` by name through the hashed names (same precedence as [`event_data`]).
+    fn data(&self, name: &str, hash: u64) -> Option<&'a str> {
+        let data = &self.event.winlog.event_data;
+        let Some(keys) = self.keys.filter(|k| k.hashes.len() == data.len()) else {
+            return event_data(self.event, name);
+        };
+        let mut folded = None;
+        let mut spaced = None;
+        for ((k, v), h) in data.iter().zip(&keys.hashes) {
+            if *h != hash {
+                continue;
+            }
+            if k == name {
+                return Some(v);
+            }
+            if folded.is_none() {
+                if k.eq_ignore_ascii_case(name) {
+                    folded = Some(v);
+                } else if spaced.is_none() && eq_ignoring_spaces(k, name) {
+                    spaced = Some(v);
+                }
+            }
+        }
+        folded.or(spaced)
+    }
+
+    /// [`lookup_windows`] with the System field decided in advance.
+    fn windows(&self, name: &str, sys: Sys, hash: u64) -> Option<Cow<'a, str>> {
+        let w = &self.event.winlog;
+        let s = |x: Option<&'a str>| x.map(Cow::Borrowed);
+        match sys {
+            Sys::EventId => w.event_id.map(|n| Cow::Owned(n.to_string())),
+            Sys::Channel => s(w.channel.as_deref()),
+            Sys::Provider => s(w.provider_name.as_deref()),
+            Sys::RecordId => w.record_id.map(|n| Cow::Owned(n.to_string())),
+            Sys::Computer => self
+                .data(name, hash)
+                .map(Cow::Borrowed)
+                .or_else(|| s(w.computer_name.as_deref())),
+            Sys::Keywords => self
+                .data(name, hash)
+                .map(Cow::Borrowed)
+                .or_else(|| s(w.keywords.as_deref())),
+            Sys::Task => self
+                .data(name, hash)
+                .map(Cow::Borrowed)
+                .or_else(|| s(w.task.as_deref())),
+            Sys::Opcode => self
+                .data(name, hash)
+                .map(Cow::Borrowed)
+                .or_else(|| s(w.opcode.as_deref())),
+            Sys::None => self.data(name, hash).map(Cow::Borrowed),
+        }
+    }
+
+    fn resolved(&self, r: &Resolved) -> Option<EventValue<'a>> {
+        match r {
+            Resolved::Windows {
+                name,
+                dotted,
+                sys,
+                hash,
+            } => {
+                if let Some(v) = self.windows(name, *sys, *hash) {
+                    return Some(windows_value(v));
+                }
+                if *dotted {
+                    return ecs_value(self.event, name);
+                }
+                None
+            }
+            Resolved::Other { raw, ecs, name } => {
+                if let Some(raw) = raw
+                    && let Some(v) = ecs_value(self.event, raw)
+                {
+                    return Some(v);
+                }
+                if let Some(paths) = ecs {
+                    return paths.iter().find_map(|p| ecs_value(self.event, p));
+                }
+                ecs_value(self.event, name)
+            }
+        }
     }
 
     fn rename<'p>(&self, path: &'p str) -> Cow<'p, str> {
-        for (k, v) in &self.plan.renames {
-            if k.eq_ignore_ascii_case(path) {
-                return Cow::Owned(v.clone());
-            }
-        }
-        Cow::Borrowed(path)
+        rename_in(self.plan, path)
     }
 }
 
@@ -77,15 +357,28 @@ pub fn lookup_windows<'e>(event: &'e Event, name: &str) -> Option<Cow<'e, str>> 
     None
 }
 
+/// `EventData` by name: the exact name, else the first case-insensitive match, else the first
+/// match ignoring spaces — in one pass over the (short) list.
 fn event_data<'e>(event: &'e Event, name: &str) -> Option<&'e str> {
-    let data = &event.winlog.event_data;
-    data.get(name)
-        .or_else(|| data.get_ignore_case(name))
-        .or_else(|| {
-            data.iter()
-                .find(|(k, _)| eq_ignoring_spaces(k, name))
-                .map(|(_, v)| v)
-        })
+    let mut folded = None;
+    let mut spaced = None;
+    for (k, v) in event.winlog.event_data.iter() {
+        if k == name {
+            return Some(v);
+        }
+        if folded.is_some() {
+            continue;
+        }
+        if k.eq_ignore_ascii_case(name) {
+            folded = Some(v);
+        } else if spaced.is_none()
+            && (k.contains(' ') || name.contains(' '))
+            && eq_ignoring_spaces(k, name)
+        {
+            spaced = Some(v);
+        }
+    }
+    folded.or(spaced)
 }
 
 /// ASCII case-insensitive equality that skips spaces on both sides.
@@ -118,13 +411,22 @@ fn to_event_value(v: FieldValue<'_>) -> EventValue<'_> {
 
 /// All values at an ECS path as one Sigma value (an array when there are several).
 fn ecs_value<'e>(event: &'e Event, path: &str) -> Option<EventValue<'e>> {
-    let mut values: Vec<EventValue<'e>> = Vec::new();
-    event.for_each_value(path, |v| values.push(to_event_value(v)));
-    match values.len() {
-        0 => None,
-        1 => values.pop(),
-        _ => Some(EventValue::Array(values)),
+    // One value (the usual case) without allocating a list.
+    let mut first: Option<EventValue<'e>> = None;
+    let mut more: Vec<EventValue<'e>> = Vec::new();
+    event.for_each_value(path, |v| {
+        let v = to_event_value(v);
+        match &first {
+            None => first = Some(v),
+            Some(_) => more.push(v),
+        }
+    });
+    let first = first?;
+    if more.is_empty() {
+        return Some(first);
     }
+    more.insert(0, first);
+    Some(EventValue::Array(more))
 }
 
 /// Windows values are kept as text in `EventData`; give integers back as integers so numeric
@@ -144,6 +446,11 @@ fn windows_value(text: Cow<'_, str>) -> EventValue<'_> {
 
 impl rsigma_eval::Event for SigmaView<'_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
+        if let Some(t) = self.table
+            && let Some(r) = t.names.get(path)
+        {
+            return self.resolved(r);
+        }
         let name = self.rename(path);
         let name: &str = &name;
         if self.plan.windows {

@@ -8,8 +8,9 @@
 //!   Zeek, firewall, webserver, mail and authentication over ECS datasets) that decides which
 //!   rules an event is evaluated against and how rule field names are read;
 //! * [`fields`]: the view of a [`yagura_model::Event`] rules see ([`fields::SigmaView`]);
-//! * [`RuleSet`]: rules compiled once, one engine per log-source slot, with a per-rule
-//!   [`LoadReport`]; [`RuleSet::evaluate`] calls back with each [`SigmaMatch`];
+//! * [`RuleSet`]: rules compiled once (in parallel), dispatched by log-source slot and
+//!   pre-filtered by one cross-rule Aho–Corasick automaton (`prefilter`), with a per-rule
+//!   [`LoadReport`]; [`RuleSet::detect`] calls back with each [`SigmaMatch`];
 //! * [`Correlator`]: correlation windows over event time;
 //! * [`SigmaMatch::to_alert`]: the contract alert (detector `sigma`);
 //! * [`windows`]: evtx JSON → `Event`, for the conformance samples;
@@ -22,14 +23,16 @@ pub mod correlation;
 pub mod detector;
 pub mod fields;
 pub mod logsource;
+mod prefilter;
 pub mod ruleset;
 pub mod windows;
 
 pub use alert::{AlertError, entities_of};
 pub use correlation::{Correlator, CorrelatorError};
-pub use detector::SigmaDetector;
+pub use detector::{SigmaCorrelations, SigmaDetections, SigmaDetector};
 pub use logsource::{LogSourceError, LogSourceMap, Selector};
+pub use prefilter::IndexStats;
 pub use ruleset::{
-    CorrelationHit, LoadError, LoadOptions, LoadReport, LoadStatus, ReasonClass, RuleInfo,
-    RuleKind, RuleReport, RuleSet, SigmaMatch,
+    CorrelationHit, LoadError, LoadOptions, LoadReport, LoadStatus, LoadTimings, ReasonClass,
+    RuleInfo, RuleKind, RuleReport, RuleSet, SigmaMatch,
 };

@@ -140,6 +140,11 @@ pub struct LogSourceMap {
     /// Products that have at least one entry (rules naming only a product apply to all of its
     /// events: one pseudo entry per product, after the real entries).
     products: Vec<String>,
+    /// Dispatch index: the only entries an event can belong to, by its lower-cased channel and
+    /// dataset, plus the entries keyed by neither (tested on every event).
+    by_channel: std::collections::HashMap<String, Vec<usize>>,
+    by_dataset: std::collections::HashMap<String, Vec<usize>>,
+    unkeyed: Vec<usize>,
 }
 
 impl LogSourceMap {
@@ -155,6 +160,9 @@ impl LogSourceMap {
             entries: Vec::new(),
             service_channels: BTreeMap::new(),
             products: Vec::new(),
+            by_channel: Default::default(),
+            by_dataset: Default::default(),
+            unkeyed: Vec::new(),
         }
     }
 
@@ -275,7 +283,44 @@ impl LogSourceMap {
                 },
             });
         }
+        self.index_entries();
         Ok(())
+    }
+
+    /// Rebuilds the dispatch index (mirrors the tests of [`LogSourceMap::slots_of`]: an entry
+    /// is filed under what it requires; the full test still runs on each candidate).
+    fn index_entries(&mut self) {
+        self.by_channel.clear();
+        self.by_dataset.clear();
+        self.unkeyed.clear();
+        for (i, e) in self.entries.iter().enumerate() {
+            let channels: Option<&Vec<String>> = if !e.channels.is_empty() {
+                Some(&e.channels)
+            } else if !e.datasets.is_empty() && e.conditions.is_empty() {
+                None
+            } else {
+                e.rewrite_service
+                    .as_ref()
+                    .and_then(|svc| self.service_channels.get(svc))
+            };
+            if let Some(chs) = channels {
+                for c in chs {
+                    let v = self.by_channel.entry(c.clone()).or_default();
+                    if !v.contains(&i) {
+                        v.push(i);
+                    }
+                }
+            } else if !e.datasets.is_empty() {
+                for d in &e.datasets {
+                    let v = self.by_dataset.entry(d.clone()).or_default();
+                    if !v.contains(&i) {
+                        v.push(i);
+                    }
+                }
+            } else {
+                self.unkeyed.push(i);
+            }
+        }
     }
 
     /// The real entries (pseudo product entries are not listed).
@@ -344,7 +389,25 @@ impl LogSourceMap {
         let channel = event.winlog.channel.as_deref().map(str::to_ascii_lowercase);
         let dataset = event.event.dataset.as_deref().map(str::to_ascii_lowercase);
         let mut product_hits: smallvec_like::Set = Default::default();
-        for (i, e) in self.entries.iter().enumerate() {
+        let event_id = event.winlog.event_id.map(|n| n.to_string());
+        let mut candidates: smallvec::SmallVec<[usize; 16]> = smallvec::SmallVec::new();
+        if let Some(c) = channel.as_deref()
+            && let Some(v) = self.by_channel.get(c)
+        {
+            candidates.extend_from_slice(v);
+        }
+        if let Some(d) = dataset.as_deref()
+            && let Some(v) = self.by_dataset.get(d)
+        {
+            candidates.extend_from_slice(v);
+        }
+        candidates.extend_from_slice(&self.unkeyed);
+        candidates.sort_unstable();
+        candidates.dedup();
+        for i in candidates {
+            let Some(e) = self.entries.get(i) else {
+                continue;
+            };
             let belongs = if !e.channels.is_empty() {
                 channel
                     .as_deref()
@@ -369,7 +432,7 @@ impl LogSourceMap {
                             .is_some_and(|d| e.datasets.iter().any(|x| x == d)))
                     && e.conditions
                         .iter()
-                        .all(|(k, v)| condition_holds(event, k, v))
+                        .all(|(k, v)| condition_holds(event, event_id.as_deref(), k, v))
             };
             if belongs {
                 f(i);
@@ -421,7 +484,13 @@ fn selector_serves(entry: &Selector, rewrite_service: Option<&str>, rule: &Selec
     }
 }
 
-fn condition_holds(event: &Event, key: &str, want: &CondValues) -> bool {
+fn condition_holds(event: &Event, event_id: Option<&str>, key: &str, want: &CondValues) -> bool {
+    if let Some(id) = event_id
+        && key.eq_ignore_ascii_case("EventID")
+    {
+        // The common condition, with the number formatted once per event.
+        return want.0.iter().any(|w| w.eq_ignore_ascii_case(id));
+    }
     let mut ok = false;
     if key.contains('.') {
         event.for_each_value(key, |v| {

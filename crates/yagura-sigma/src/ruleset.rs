@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use rsigma_eval::{CompiledRule, Engine, EvaluationResult};
-use rsigma_parser::{CorrelationRule, FilterRule, SigmaCollection, SigmaRule};
+use rsigma_eval::{CompiledDetection, CompiledMatcher, CompiledRule, EvaluationResult};
+use rsigma_parser::{ConditionExpr, CorrelationRule, FilterRule, SigmaCollection, SigmaRule};
 use serde::Serialize;
 use yagura_model::{AttackId, Event, Severity};
 
-use crate::fields::SigmaView;
+use crate::fields::{EventKeys, FieldTable, SigmaView};
 use crate::logsource::{FieldPlan, LogSourceMap, Selector};
+use crate::prefilter::{Candidates, Index, IndexStats, Instance, SlotNames};
 
 /// Errors that stop loading altogether (a single bad rule never does).
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +122,9 @@ pub struct RuleInfo {
     /// The log-source slots that serve the rule.
     #[serde(skip)]
     pub(crate) slots: Vec<usize>,
+    /// A loaded correlation rule refers to this detection rule.
+    #[serde(skip)]
+    pub(crate) feeds_correlation: bool,
 }
 
 /// A rule that matched an event.
@@ -160,18 +164,25 @@ impl Default for LoadOptions {
     }
 }
 
-struct Slot {
-    engine: Engine,
+/// What a slot needs to read its events: the field plan and its names resolved in advance.
+struct SlotData {
     plan: FieldPlan,
-    /// rule key (id or title) → global rule index.
-    keys: HashMap<String, usize>,
+    table: FieldTable,
 }
 
-/// A compiled rule set: rules dispatched by log source, each slot with its own rsigma engine
-/// (inverted index plus one cross-rule Aho–Corasick automaton over the rules' literals).
+/// A compiled rule set: rules compiled once, dispatched by log source, and pre-filtered by one
+/// cross-rule Aho–Corasick automaton (see [`crate::prefilter`]) so that most rules are never
+/// evaluated on most events.
 pub struct RuleSet {
     map: LogSourceMap,
-    slots: Vec<Option<Slot>>,
+    /// Per slot: its plan, when some rule is served by it.
+    slots: Vec<Option<SlotData>>,
+    /// Compiled detection rules; index `i` is `rules[i]`.
+    compiled: Vec<CompiledRule>,
+    /// Prefilter over every (slot, detection rule) instance.
+    index: Index,
+    /// Prefilter over the instances of detection rules that feed correlations.
+    corr_index: Index,
     rules: Vec<RuleInfo>,
     pub(crate) correlations: Vec<CorrelationRule>,
     /// Detection rules referenced by correlations (by id or name), for the correlator.
@@ -183,6 +194,22 @@ pub struct RuleSet {
     /// key (id / name / title) → index in `rules`, for correlation results.
     by_key: HashMap<String, usize>,
     report: LoadReport,
+    timings: LoadTimings,
+}
+
+/// Where load time went (seconds of wall time; parse and compile run on every core).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct LoadTimings {
+    /// Reading the rule files.
+    pub read_s: f64,
+    /// YAML parsing and rule compilation (regular expressions included), in parallel.
+    pub parse_compile_s: f64,
+    /// Log-source dispatch, references, filters, bookkeeping.
+    pub assemble_s: f64,
+    /// Field tables and the prefilter (the cross-rule automaton).
+    pub index_s: f64,
+    /// Threads used for parsing and compilation.
+    pub threads: usize,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -191,21 +218,258 @@ impl std::fmt::Debug for RuleSet {
             .field("rules", &self.rules.len())
             .field("correlations", &self.correlations.len())
             .field("slots", &self.slots.iter().filter(|s| s.is_some()).count())
+            .field("prefilter", &self.index.stats)
             .finish()
     }
 }
 
-/// One document read from a file, before compilation.
+/// One document read from a file, parsed and (for detection rules) compiled.
 enum Doc {
-    Rule(Box<SigmaRule>),
+    /// `None` when the rule's status keeps it out (not compiled).
+    Rule(Box<SigmaRule>, Option<Result<Box<CompiledRule>, String>>),
     Correlation(Box<CorrelationRule>),
     Filter(Box<FilterRule>),
+}
+
+/// One source after parsing.
+enum Parsed {
+    Unreadable(String),
+    Unparsable(String),
+    Docs { errors: Vec<String>, docs: Vec<Doc> },
 }
 
 struct Source {
     path: String,
     builtin: bool,
     text: Result<String, String>,
+}
+
+fn parse_source(text: &Result<String, String>, include_deprecated: bool) -> Parsed {
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => return Parsed::Unreadable(e.clone()),
+    };
+    match rsigma_parser::parse_sigma_yaml(text) {
+        Ok(c) => {
+            let SigmaCollection {
+                rules,
+                correlations,
+                filters,
+                errors,
+                ..
+            } = c;
+            let mut docs = Vec::with_capacity(rules.len() + correlations.len() + filters.len());
+            for r in rules {
+                let compiled = status_excluded(r.status, include_deprecated)
+                    .is_none()
+                    .then(|| {
+                        rsigma_eval::compile_rule(&r)
+                            .map(Box::new)
+                            .map_err(|e| e.to_string())
+                    });
+                docs.push(Doc::Rule(Box::new(r), compiled));
+            }
+            docs.extend(
+                correlations
+                    .into_iter()
+                    .map(|c| Doc::Correlation(Box::new(c))),
+            );
+            docs.extend(filters.into_iter().map(|f| Doc::Filter(Box::new(f))));
+            Parsed::Docs { errors, docs }
+        }
+        Err(e) => Parsed::Unparsable(e.to_string()),
+    }
+}
+
+/// Parses and compiles every source on every available core (rules are independent; the
+/// order of the result is the order of `sources`).
+fn parse_all(sources: &[Source], include_deprecated: bool) -> (Vec<Parsed>, usize) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 8)
+        .min(sources.len().max(1));
+    if threads <= 1 {
+        let out = sources
+            .iter()
+            .map(|s| parse_source(&s.text, include_deprecated))
+            .collect();
+        return (out, 1);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut parts: Vec<Vec<(usize, Parsed)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(s) = sources.get(i) else { break };
+                        mine.push((i, parse_source(&s.text, include_deprecated)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut all: Vec<(usize, Parsed)> = parts.iter_mut().flat_map(std::mem::take).collect();
+    all.sort_by_key(|(i, _)| *i);
+    (all.into_iter().map(|(_, p)| p).collect(), threads)
+}
+
+/// The slot facts the prefilter needs.
+struct Names<'a> {
+    slots: &'a [Option<SlotData>],
+}
+
+impl SlotNames for Names<'_> {
+    fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+    fn is_windows(&self, slot: usize) -> bool {
+        self.slots
+            .get(slot)
+            .and_then(Option::as_ref)
+            .is_some_and(|s| s.plan.windows)
+    }
+    fn needs_probe(&self, slot: usize, field: &str) -> bool {
+        self.slots
+            .get(slot)
+            .and_then(Option::as_ref)
+            .and_then(|s| s.table.windows_dotted(field))
+            .unwrap_or(true)
+    }
+}
+
+/// Every field name a compiled rule reads.
+fn field_names<'r>(rule: &'r CompiledRule, out: &mut Vec<&'r str>) {
+    fn matcher<'r>(m: &'r CompiledMatcher, out: &mut Vec<&'r str>) {
+        match m {
+            CompiledMatcher::FieldRef { field, .. } => out.push(field),
+            CompiledMatcher::Not(inner) => matcher(inner, out),
+            CompiledMatcher::TimestampPart { inner, .. } => matcher(inner, out),
+            CompiledMatcher::AnyOf(c) | CompiledMatcher::AllOf(c) => {
+                c.iter().for_each(|x| matcher(x, out))
+            }
+            CompiledMatcher::CaseInsensitiveGroup { children, .. } => {
+                children.iter().for_each(|x| matcher(x, out))
+            }
+            _ => {}
+        }
+    }
+    fn det<'r>(d: &'r CompiledDetection, out: &mut Vec<&'r str>, depth: usize) {
+        if depth > 64 {
+            return;
+        }
+        match d {
+            CompiledDetection::AllOf(items) => {
+                for i in items {
+                    if let Some(f) = &i.field {
+                        out.push(f);
+                    }
+                    matcher(&i.matcher, out);
+                }
+            }
+            CompiledDetection::AnyOf(s) | CompiledDetection::And(s) => {
+                s.iter().for_each(|x| det(x, out, depth + 1))
+            }
+            CompiledDetection::Keywords(m) => matcher(m, out),
+            CompiledDetection::ArrayMatch { field, .. } => out.push(field),
+            CompiledDetection::Conditional { .. } => {}
+        }
+    }
+    for d in rule.detections.values() {
+        det(d, out, 0);
+    }
+}
+
+/// Applies a meta filter to the compiled rules it names (rsigma's semantics: the filter's
+/// detections are added under `__filter_N_` names and every condition becomes
+/// `(condition) and (filter condition)`).
+fn apply_filter(
+    rules: &mut [CompiledRule],
+    filter: &FilterRule,
+    counter: usize,
+) -> Result<(), String> {
+    use rsigma_parser::FilterRuleTarget;
+    let mut dets = Vec::new();
+    for (name, d) in &filter.detection.named {
+        dets.push((
+            name.clone(),
+            rsigma_eval::compiler::compile_detection(d).map_err(|e| e.to_string())?,
+        ));
+    }
+    if dets.is_empty() {
+        return Ok(());
+    }
+    let prefixed = |name: &str| format!("__filter_{counter}_{name}");
+    let cond = match filter.detection.conditions.first() {
+        Some(c) => rewrite_identifiers(c, &prefixed),
+        None if dets.len() == 1 => ConditionExpr::Identifier(prefixed(&dets[0].0)),
+        None => ConditionExpr::And(
+            dets.iter()
+                .map(|(n, _)| ConditionExpr::Identifier(prefixed(n)))
+                .collect(),
+        ),
+    };
+    for rule in rules.iter_mut() {
+        let named = match &filter.rules {
+            FilterRuleTarget::Any => true,
+            FilterRuleTarget::Specific(refs) => refs
+                .iter()
+                .any(|r| rule.id.as_deref() == Some(r.as_str()) || rule.title == *r),
+        };
+        if !named {
+            continue;
+        }
+        if let Some(ls) = &filter.logsource {
+            let within = |f: &Option<String>, r: &Option<String>| match f {
+                None => true,
+                Some(fv) => r.as_ref().is_some_and(|rv| fv.eq_ignore_ascii_case(rv)),
+            };
+            if !(within(&ls.category, &rule.logsource.category)
+                && within(&ls.product, &rule.logsource.product)
+                && within(&ls.service, &rule.logsource.service))
+            {
+                continue;
+            }
+        }
+        for (name, d) in &dets {
+            rule.detections.insert(prefixed(name), d.clone());
+        }
+        rule.conditions = rule
+            .conditions
+            .iter()
+            .map(|c| ConditionExpr::And(vec![c.clone(), cond.clone()]))
+            .collect();
+    }
+    Ok(())
+}
+
+fn rewrite_identifiers(e: &ConditionExpr, name: &dyn Fn(&str) -> String) -> ConditionExpr {
+    match e {
+        ConditionExpr::Identifier(n) => ConditionExpr::Identifier(name(n)),
+        ConditionExpr::And(c) => {
+            ConditionExpr::And(c.iter().map(|x| rewrite_identifiers(x, name)).collect())
+        }
+        ConditionExpr::Or(c) => {
+            ConditionExpr::Or(c.iter().map(|x| rewrite_identifiers(x, name)).collect())
+        }
+        ConditionExpr::Not(c) => ConditionExpr::Not(Box::new(rewrite_identifiers(c, name))),
+        ConditionExpr::Selector { .. } => e.clone(),
+    }
+}
+
+/// Which detection rules an evaluation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Which {
+    /// Every detection rule.
+    All,
+    /// Only the rules that feed correlations.
+    Correlated,
 }
 
 impl RuleSet {
@@ -216,6 +480,7 @@ impl RuleSet {
 
     /// [`RuleSet::load`] with options.
     pub fn load_with<P: AsRef<Path>>(dirs: &[P], opts: LoadOptions) -> Result<RuleSet, LoadError> {
+        let started = std::time::Instant::now();
         let mut sources = Vec::new();
         if opts.builtin {
             for (name, text) in crate::builtin::RULES {
@@ -241,7 +506,11 @@ impl RuleSet {
                 });
             }
         }
-        Ok(Self::from_sources(sources, opts))
+        Ok(Self::from_sources(
+            sources,
+            opts,
+            started.elapsed().as_secs_f64(),
+        ))
     }
 
     /// Compiles rules from in-memory YAML texts (`(name, text)` pairs), without built-ins.
@@ -264,158 +533,130 @@ impl RuleSet {
                 logsources,
                 include_deprecated: false,
             },
+            0.0,
         )
     }
 
-    fn from_sources(sources: Vec<Source>, opts: LoadOptions) -> RuleSet {
+    fn from_sources(sources: Vec<Source>, opts: LoadOptions, read_s: f64) -> RuleSet {
+        let t0 = std::time::Instant::now();
         let map = opts.logsources;
         let mut report = LoadReport::default();
-        let mut docs: Vec<(String, bool, Doc)> = Vec::new();
-        for s in sources {
-            let text = match s.text {
-                Ok(t) => t,
-                Err(e) => {
-                    report.rules.push(RuleReport {
-                        path: s.path,
-                        id: None,
-                        title: None,
-                        kind: RuleKind::Unknown,
-                        status: LoadStatus::Invalid,
-                        class: Some(ReasonClass::Unreadable),
-                        reason: Some(e),
-                    });
-                    continue;
-                }
-            };
-            match rsigma_parser::parse_sigma_yaml(&text) {
-                Ok(c) => {
-                    let SigmaCollection {
-                        rules,
-                        correlations,
-                        filters,
-                        errors,
-                        ..
-                    } = c;
-                    for e in errors {
-                        report.rules.push(RuleReport {
-                            path: s.path.clone(),
-                            id: None,
-                            title: None,
-                            kind: RuleKind::Unknown,
-                            status: LoadStatus::Invalid,
-                            class: Some(ReasonClass::ParseError),
-                            reason: Some(e),
-                        });
-                    }
-                    docs.extend(
-                        rules
-                            .into_iter()
-                            .map(|r| (s.path.clone(), s.builtin, Doc::Rule(Box::new(r)))),
-                    );
-                    docs.extend(
-                        correlations
-                            .into_iter()
-                            .map(|r| (s.path.clone(), s.builtin, Doc::Correlation(Box::new(r)))),
-                    );
-                    docs.extend(
-                        filters
-                            .into_iter()
-                            .map(|r| (s.path.clone(), s.builtin, Doc::Filter(Box::new(r)))),
-                    );
-                }
-                Err(e) => report.rules.push(RuleReport {
-                    path: s.path,
-                    id: None,
-                    title: None,
-                    kind: RuleKind::Unknown,
-                    status: LoadStatus::Invalid,
-                    class: Some(ReasonClass::ParseError),
-                    reason: Some(e.to_string()),
-                }),
-            }
-        }
+        let (parsed, threads) = parse_all(&sources, opts.include_deprecated);
+        let parse_compile_s = t0.elapsed().as_secs_f64();
+        let t1 = std::time::Instant::now();
 
         let mut rules: Vec<RuleInfo> = Vec::new();
+        let mut compiled: Vec<CompiledRule> = Vec::new();
         let mut by_key: HashMap<String, usize> = HashMap::new();
-        let mut per_slot: Vec<Vec<(usize, CompiledRule)>> =
-            (0..map.slot_count()).map(|_| Vec::new()).collect();
-        let mut detection_asts: HashMap<String, SigmaRule> = HashMap::new();
+        let mut per_slot: Vec<Vec<u32>> = (0..map.slot_count()).map(|_| Vec::new()).collect();
+        let mut detection_asts: HashMap<String, usize> = HashMap::new();
+        let mut asts: Vec<SigmaRule> = Vec::new();
         let mut correlations = Vec::new();
         let mut filters = Vec::new();
 
-        for (path, builtin, doc) in docs {
-            match doc {
-                Doc::Rule(rule) => {
-                    let sel = Selector::new(
-                        rule.logsource.category.as_deref(),
-                        rule.logsource.product.as_deref(),
-                        rule.logsource.service.as_deref(),
-                    );
-                    let mut rep = RuleReport {
-                        path: path.clone(),
-                        id: rule.id.clone(),
-                        title: Some(rule.title.clone()),
-                        kind: RuleKind::Detection,
-                        status: LoadStatus::Loaded,
-                        class: None,
-                        reason: None,
-                    };
-                    if let Some(reason) = status_excluded(rule.status, opts.include_deprecated) {
-                        rep.status = LoadStatus::Unsupported;
-                        rep.class = Some(ReasonClass::StatusExcluded);
-                        rep.reason = Some(reason);
-                        report.rules.push(rep);
-                        continue;
+        for (s, p) in sources.into_iter().zip(parsed) {
+            let invalid = |class, reason| RuleReport {
+                path: s.path.clone(),
+                id: None,
+                title: None,
+                kind: RuleKind::Unknown,
+                status: LoadStatus::Invalid,
+                class: Some(class),
+                reason: Some(reason),
+            };
+            let docs = match p {
+                Parsed::Unreadable(e) => {
+                    report.rules.push(invalid(ReasonClass::Unreadable, e));
+                    continue;
+                }
+                Parsed::Unparsable(e) => {
+                    report.rules.push(invalid(ReasonClass::ParseError, e));
+                    continue;
+                }
+                Parsed::Docs { errors, docs } => {
+                    for e in errors {
+                        report.rules.push(invalid(ReasonClass::ParseError, e));
                     }
-                    let compiled = match rsigma_eval::compile_rule(&rule) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            rep.status = LoadStatus::Invalid;
-                            rep.class = Some(ReasonClass::CompileError);
-                            rep.reason = Some(e.to_string());
+                    docs
+                }
+            };
+            for doc in docs {
+                match doc {
+                    Doc::Rule(rule, compiled_rule) => {
+                        let sel = Selector::new(
+                            rule.logsource.category.as_deref(),
+                            rule.logsource.product.as_deref(),
+                            rule.logsource.service.as_deref(),
+                        );
+                        let mut rep = RuleReport {
+                            path: s.path.clone(),
+                            id: rule.id.clone(),
+                            title: Some(rule.title.clone()),
+                            kind: RuleKind::Detection,
+                            status: LoadStatus::Loaded,
+                            class: None,
+                            reason: None,
+                        };
+                        let c = match compiled_rule {
+                            None => {
+                                rep.status = LoadStatus::Unsupported;
+                                rep.class = Some(ReasonClass::StatusExcluded);
+                                rep.reason = status_excluded(rule.status, false);
+                                report.rules.push(rep);
+                                continue;
+                            }
+                            Some(Err(e)) => {
+                                rep.status = LoadStatus::Invalid;
+                                rep.class = Some(ReasonClass::CompileError);
+                                rep.reason = Some(e);
+                                report.rules.push(rep);
+                                continue;
+                            }
+                            Some(Ok(c)) => c,
+                        };
+                        let slots = map.slots_for(&sel);
+                        if slots.is_empty() {
+                            rep.status = LoadStatus::Unsupported;
+                            rep.class = Some(ReasonClass::LogsourceNotRead);
+                            rep.reason =
+                                Some(format!("log source `{sel}` maps to nothing yagura reads"));
                             report.rules.push(rep);
                             continue;
                         }
-                    };
-                    let slots = map.slots_for(&sel);
-                    if slots.is_empty() {
-                        rep.status = LoadStatus::Unsupported;
-                        rep.class = Some(ReasonClass::LogsourceNotRead);
-                        rep.reason =
-                            Some(format!("log source `{sel}` maps to nothing yagura reads"));
-                        report.rules.push(rep);
-                        continue;
-                    }
-                    let idx = rules.len();
-                    let mut info = info_of_rule(&rule, &path, builtin, &sel);
-                    info.slots = slots.clone();
-                    for k in [rule.id.as_ref(), rule.name.as_ref(), Some(&rule.title)]
-                        .into_iter()
-                        .flatten()
-                    {
-                        by_key.entry(k.clone()).or_insert(idx);
-                        detection_asts
-                            .entry(k.clone())
-                            .or_insert_with(|| (*rule).clone());
-                    }
-                    for s in slots {
-                        if let Some(v) = per_slot.get_mut(s) {
-                            v.push((idx, compiled.clone()));
+                        let idx = rules.len();
+                        let mut info = info_of_rule(&rule, &s.path, s.builtin, &sel);
+                        info.slots = slots.clone();
+                        let ast = asts.len();
+                        for k in [rule.id.as_ref(), rule.name.as_ref(), Some(&rule.title)]
+                            .into_iter()
+                            .flatten()
+                        {
+                            by_key.entry(k.clone()).or_insert(idx);
+                            detection_asts.entry(k.clone()).or_insert(ast);
                         }
+                        asts.push(*rule);
+                        for sl in slots {
+                            if let Some(v) = per_slot.get_mut(sl) {
+                                v.push(idx as u32);
+                            }
+                        }
+                        rules.push(info);
+                        compiled.push(*c);
+                        report.rules.push(rep);
                     }
-                    rules.push(info);
-                    report.rules.push(rep);
+                    Doc::Correlation(c) => correlations.push((s.path.clone(), s.builtin, c)),
+                    Doc::Filter(f) => filters.push((s.path.clone(), f)),
                 }
-                Doc::Correlation(c) => correlations.push((path, builtin, c)),
-                Doc::Filter(f) => filters.push((path, f)),
             }
         }
+        let n_detections = rules.len();
 
         // Correlations: every referenced rule must be loaded.
         let mut loaded_corr = Vec::new();
         let mut referenced: Vec<SigmaRule> = Vec::new();
         let mut referenced_ids: std::collections::HashSet<String> = Default::default();
         let mut correlation_only: std::collections::HashSet<String> = Default::default();
+        let mut feeds_correlation = vec![false; n_detections];
         for (path, builtin, c) in correlations {
             let mut rep = RuleReport {
                 path: path.clone(),
@@ -453,13 +694,17 @@ impl RuleSet {
                 continue;
             }
             for r in &c.rules {
-                if !c.generate
-                    && let Some(i) = by_key.get(r)
+                if let Some(i) = by_key.get(r)
                     && let Some(info) = rules.get(*i)
                 {
-                    correlation_only.insert(info.id.clone());
+                    if let Some(f) = feeds_correlation.get_mut(*i) {
+                        *f = true;
+                    }
+                    if !c.generate {
+                        correlation_only.insert(info.id.clone());
+                    }
                 }
-                if let Some(ast) = detection_asts.get(r) {
+                if let Some(ast) = detection_asts.get(r).and_then(|a| asts.get(*a)) {
                     let key = ast.id.clone().unwrap_or_else(|| ast.title.clone());
                     if referenced_ids.insert(key) {
                         referenced.push(ast.clone());
@@ -477,31 +722,10 @@ impl RuleSet {
             report.rules.push(rep);
             loaded_corr.push(*c);
         }
+        drop(asts);
 
-        // Engines, one per slot that serves rules.
-        let mut slots: Vec<Option<Slot>> = Vec::with_capacity(per_slot.len());
-        for (s, compiled) in per_slot.into_iter().enumerate() {
-            if compiled.is_empty() {
-                slots.push(None);
-                continue;
-            }
-            let mut engine = Engine::new();
-            let mut keys = HashMap::new();
-            let mut batch = Vec::with_capacity(compiled.len());
-            for (g, c) in compiled {
-                keys.insert(result_key(c.id.as_deref(), &c.title), g);
-                batch.push(c);
-            }
-            engine.extend_compiled_rules(batch);
-            slots.push(Some(Slot {
-                engine,
-                plan: map.plan(s),
-                keys,
-            }));
-        }
-
-        // Meta filters, applied to every engine that holds a rule they name.
-        for (path, f) in filters {
+        // Meta filters, applied to the compiled rules they name.
+        for (counter, (path, f)) in filters.into_iter().enumerate() {
             let mut rep = RuleReport {
                 path,
                 id: f.id.clone(),
@@ -511,39 +735,80 @@ impl RuleSet {
                 class: None,
                 reason: None,
             };
-            let mut err = None;
-            for slot in slots.iter_mut().flatten() {
-                if let Err(e) = slot.engine.apply_filter(&f) {
-                    err = Some(e.to_string());
-                    break;
-                }
-            }
-            if let Some(e) = err {
+            if let Err(e) = apply_filter(&mut compiled, &f, counter) {
                 rep.status = LoadStatus::Invalid;
                 rep.class = Some(ReasonClass::CompileError);
                 rep.reason = Some(e);
             }
             report.rules.push(rep);
         }
-        for slot in slots.iter_mut().flatten() {
-            slot.engine.set_cross_rule_ac(true);
+        let assemble_s = t1.elapsed().as_secs_f64();
+        let t2 = std::time::Instant::now();
+
+        // Per slot: the plan with the names of its rules resolved; then the prefilters.
+        let mut slots: Vec<Option<SlotData>> = Vec::with_capacity(per_slot.len());
+        let mut instances = Vec::new();
+        let mut corr_instances = Vec::new();
+        for (s, members) in per_slot.iter().enumerate() {
+            if members.is_empty() {
+                slots.push(None);
+                continue;
+            }
+            let plan = map.plan(s);
+            let mut names: Vec<&str> = Vec::new();
+            for &g in members {
+                if let Some(r) = compiled.get(g as usize) {
+                    field_names(r, &mut names);
+                }
+            }
+            let table = FieldTable::build(&plan, names);
+            slots.push(Some(SlotData { plan, table }));
+            let slot = u16::try_from(s).unwrap_or(u16::MAX);
+            for &g in members {
+                instances.push(Instance { slot, rule: g });
+                if feeds_correlation.get(g as usize).copied().unwrap_or(false) {
+                    corr_instances.push(Instance { slot, rule: g });
+                }
+            }
+        }
+        let names = Names { slots: &slots };
+        let index = Index::build(instances, &compiled, &names);
+        let corr_index = Index::build(corr_instances, &compiled, &names);
+        let index_s = t2.elapsed().as_secs_f64();
+        for (info, feeds) in rules.iter_mut().zip(&feeds_correlation) {
+            info.feeds_correlation = *feeds;
         }
 
         RuleSet {
             map,
             slots,
+            compiled,
+            index,
+            corr_index,
             rules,
             correlations: loaded_corr,
             referenced,
             correlation_only,
             by_key,
             report,
+            timings: LoadTimings {
+                read_s,
+                parse_compile_s,
+                assemble_s,
+                index_s,
+                threads,
+            },
         }
     }
 
     /// The per-rule load report.
     pub fn report(&self) -> &LoadReport {
         &self.report
+    }
+
+    /// Where load time went.
+    pub fn load_timings(&self) -> LoadTimings {
+        self.timings
     }
 
     /// Loaded rules (detections, then correlations).
@@ -555,10 +820,24 @@ impl RuleSet {
         &self.map
     }
 
-    /// Evaluates the detection rules on one event; calls `f` once per matching rule.
+    /// Evaluates the detection rules on one event; calls `f` once per matching rule, including
+    /// rules that only feed correlations (see [`RuleSet::detect`] for what should be alerted).
     pub fn evaluate<'s>(&'s self, event: &Event, mut f: impl FnMut(SigmaMatch<'s>)) {
-        self.evaluate_raw(event, |_, _, r| {
-            if let Some(rule) = r {
+        self.evaluate_raw(event, Which::All, |_, _, rule| {
+            f(SigmaMatch {
+                rule,
+                correlation: None,
+            })
+        });
+    }
+
+    /// The stateless half of detection: every detection rule on one event, calling `f` for
+    /// each match that is reported on its own — rules referenced only by correlations without
+    /// `generate: true` are left out (they feed [`crate::Correlator::correlate`]). Safe to call
+    /// from many threads at once.
+    pub fn detect<'s>(&'s self, event: &Event, mut f: impl FnMut(SigmaMatch<'s>)) {
+        self.evaluate_raw(event, Which::All, |_, _, rule| {
+            if !self.correlation_only.contains(&rule.id) {
                 f(SigmaMatch {
                     rule,
                     correlation: None,
@@ -567,30 +846,103 @@ impl RuleSet {
         });
     }
 
+    /// Whether some loaded correlation rule refers to a detection rule.
+    pub fn has_correlations(&self) -> bool {
+        !self.correlations.is_empty()
+    }
+
     /// Evaluates and hands out the rsigma results per slot (the correlator needs them).
+    /// Each rule is reported at most once per event, for the first slot it matches in.
     pub(crate) fn evaluate_raw<'s>(
         &'s self,
         event: &Event,
-        mut f: impl FnMut(usize, &EvaluationResult, Option<&'s RuleInfo>),
+        which: Which,
+        mut f: impl FnMut(usize, &EvaluationResult, &'s RuleInfo),
     ) {
-        let mut seen: smallvec::SmallVec<[usize; 8]> = smallvec::SmallVec::new();
+        let index = match which {
+            Which::All => &self.index,
+            Which::Correlated => &self.corr_index,
+        };
+        let mut slots: smallvec::SmallVec<[usize; 8]> = smallvec::SmallVec::new();
         self.map.slots_of(event, |s| {
-            let Some(Some(slot)) = self.slots.get(s) else {
-                return;
-            };
-            let view = SigmaView::new(event, &slot.plan);
-            for r in slot.engine.evaluate(&view) {
-                let key = result_key(r.header.rule_id.as_deref(), &r.header.rule_title);
-                let g = slot.keys.get(&key).copied();
-                if let Some(g) = g {
-                    if seen.contains(&g) {
-                        continue;
-                    }
-                    seen.push(g);
-                }
-                f(s, &r, g.and_then(|g| self.rules.get(g)));
+            if index.serves(s) && !slots.contains(&s) {
+                slots.push(s);
             }
         });
+        if slots.is_empty() {
+            return;
+        }
+        let keys = (!event.winlog.event_data.is_empty()).then(|| EventKeys::of(event));
+        let keys = keys.as_ref();
+        let view = |s: usize| match self.slots.get(s).and_then(Option::as_ref) {
+            Some(d) => SigmaView::with_table(event, &d.plan, &d.table, keys),
+            None => SigmaView::new(event, &EMPTY_PLAN),
+        };
+        let is_windows = |s: usize| {
+            self.slots
+                .get(s)
+                .and_then(Option::as_ref)
+                .is_some_and(|d| d.plan.windows)
+        };
+        let mut cand = Candidates::default();
+        index.candidates(event, &slots, is_windows, view, &mut cand);
+        let mut seen: smallvec::SmallVec<[u32; 8]> = smallvec::SmallVec::new();
+        for &s in &slots {
+            let v = view(s);
+            for i in cand.iter_range(index.slot_range(s)) {
+                let Some(inst) = index.instance(i) else {
+                    continue;
+                };
+                if seen.contains(&inst.rule) {
+                    continue;
+                }
+                let (Some(rule), Some(info)) = (
+                    self.compiled.get(inst.rule as usize),
+                    self.rules.get(inst.rule as usize),
+                ) else {
+                    continue;
+                };
+                if let Some(r) = rsigma_eval::evaluate_rule(rule, &v) {
+                    seen.push(inst.rule);
+                    f(s, &r, info);
+                }
+            }
+        }
+    }
+
+    /// Evaluates every rule of the event's slots without the prefilter, calling `f` with the
+    /// rule index of each match (ascending per slot, each rule once). Slow: for checking that
+    /// the prefilter changes nothing (`tests/prefilter.rs`), not for the pipeline.
+    #[doc(hidden)]
+    pub fn evaluate_exhaustive(&self, event: &Event, mut f: impl FnMut(&RuleInfo)) {
+        let mut slots: smallvec::SmallVec<[usize; 8]> = smallvec::SmallVec::new();
+        self.map.slots_of(event, |s| {
+            if self.index.serves(s) && !slots.contains(&s) {
+                slots.push(s);
+            }
+        });
+        let mut seen: Vec<u32> = Vec::new();
+        for s in slots {
+            let Some(v) = self.view(event, s) else {
+                continue;
+            };
+            for i in self.index.slot_range(s) {
+                let Some(inst) = self.index.instance(i) else {
+                    continue;
+                };
+                if seen.contains(&inst.rule) {
+                    continue;
+                }
+                if let (Some(rule), Some(info)) = (
+                    self.compiled.get(inst.rule as usize),
+                    self.rules.get(inst.rule as usize),
+                ) && rsigma_eval::evaluate_rule(rule, &v).is_some()
+                {
+                    seen.push(inst.rule);
+                    f(info);
+                }
+            }
+        }
     }
 
     /// Whether the rule's log source covers the event (the rule would be evaluated on it).
@@ -600,38 +952,32 @@ impl RuleSet {
         hit
     }
 
-    /// The field plan of a slot (for the correlator's views).
-    pub(crate) fn plan(&self, slot: usize) -> Option<&FieldPlan> {
+    /// The view of an event through a slot (for the correlator).
+    pub(crate) fn view<'a>(&'a self, event: &'a Event, slot: usize) -> Option<SigmaView<'a>> {
         self.slots
             .get(slot)
-            .and_then(|s| s.as_ref())
-            .map(|s| &s.plan)
+            .and_then(Option::as_ref)
+            .map(|d| SigmaView::with_table(event, &d.plan, &d.table, None))
     }
 
     pub(crate) fn rule_by_key(&self, key: &str) -> Option<&RuleInfo> {
         self.by_key.get(key).and_then(|i| self.rules.get(*i))
     }
 
-    /// Number of slot engines and compiled rule instances (a rule served by two entries is
-    /// compiled twice).
+    /// Number of log-source slots serving rules and of (slot, rule) instances (a rule served
+    /// by two slots counts twice; it is compiled once).
     pub fn engine_stats(&self) -> (usize, usize) {
         let engines = self.slots.iter().flatten().count();
-        let instances = self
-            .slots
-            .iter()
-            .flatten()
-            .map(|s| s.engine.rule_count())
-            .sum();
-        (engines, instances)
+        (engines, self.index.stats.instances)
+    }
+
+    /// What the prefilter could do with the loaded rules.
+    pub fn prefilter_stats(&self) -> IndexStats {
+        self.index.stats
     }
 }
 
-fn result_key(id: Option<&str>, title: &str) -> String {
-    match id {
-        Some(id) => format!("id:{id}"),
-        None => format!("title:{title}"),
-    }
-}
+static EMPTY_PLAN: std::sync::LazyLock<FieldPlan> = std::sync::LazyLock::new(FieldPlan::default);
 
 fn status_excluded(s: Option<rsigma_parser::Status>, include: bool) -> Option<String> {
     use rsigma_parser::Status;
@@ -714,6 +1060,7 @@ fn info_of_rule(r: &SigmaRule, path: &str, builtin: bool, sel: &Selector) -> Rul
         logsource: sel.to_string(),
         builtin,
         slots: Vec::new(),
+        feeds_correlation: false,
     }
 }
 
@@ -735,5 +1082,6 @@ fn info_of_correlation(c: &CorrelationRule, path: &str, builtin: bool) -> RuleIn
         logsource: String::new(),
         builtin,
         slots: Vec::new(),
+        feeds_correlation: false,
     }
 }

@@ -17,7 +17,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use yagura_engine::CorrelationConfig;
 use yagura_engine::batch::{self, BatchOptions, Detectors, Progress as Counters};
-use yagura_engine::stages::{AnalyticsStage, IocStage, SigmaStage, StoreStage, StoreStageReport};
+use yagura_engine::stages::{AnalyticsStage, IocStage, StoreStage, StoreStageReport, sigma_stages};
 use yagura_formats::{Format, Reject};
 use yagura_model::{Inventory, OrgId, Scope, Timestamp};
 
@@ -378,9 +378,10 @@ fn build_detectors(
         "Sigma rules"
     );
     if !rules.rules().is_empty() {
-        let sigma = yagura_sigma::SigmaDetector::new(Arc::new(rules), None)
-            .context("preparing Sigma correlation")?;
-        detectors.ordered.push(Box::new(SigmaStage(sigma)));
+        // Detection rules run in the reading threads; correlations on the ordered stream.
+        let sigma = sigma_stages(Arc::new(rules), None).context("preparing Sigma correlation")?;
+        detectors.per_event.push(sigma.detect);
+        detectors.ordered.extend(sigma.correlate);
     }
 
     // Behavioural analytics and network policy (built-in content).
