@@ -10,7 +10,7 @@
 //! which subjects, which lures) and the link lures, which no per-message rule can judge
 //! because "rare" is a property of the whole estate's traffic.
 //!
-//! State: one entry per (organization, sender) with a lure in the current window (recipient
+//! State: one entry per (organization, sender, lure) in the current window (recipient
 //! hashes capped at `max_recipients`), at most `max_senders` entries (least recently seen
 //! evicted).
 
@@ -26,6 +26,15 @@ use crate::config::MailConfig;
 use crate::detector::{AlertSpec, Context, Detector, StateError, View, evidence_of};
 use crate::prevalence::secs_to_nanos;
 use crate::stats::hash_bytes;
+
+/// One lure of a message: (campaign key, attachment name, attachment hash, rare link with its
+/// prevalence note).
+type Lure<'a> = (
+    String,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a (String, String)>,
+);
 
 /// Lures kept per campaign for the summary.
 const MAX_LURES: usize = 4;
@@ -182,68 +191,81 @@ impl Detector for Mail {
         if risky.is_empty() && rare_links.is_empty() {
             return;
         }
-        let key = hash_bytes(&[view.org.as_str().as_bytes(), sender.as_bytes()]);
-        let window = secs_to_nanos(cfg.window_secs);
-        let c = self.campaigns.entry(key).or_insert_with(|| Campaign {
-            org: view.org.clone(),
-            sender: sender.clone(),
-            start: now,
-            last: now,
-            recipients: Vec::new(),
-            messages: 0,
-            subjects: Vec::new(),
-            attachments: Vec::new(),
-            hash: None,
-            links: Vec::new(),
-            link_domain: None,
-            evidence: Vec::new(),
-            alerted: false,
-        });
-        if now.saturating_sub(c.start) > window {
-            // A new window for this sender.
-            c.start = now;
-            c.recipients.clear();
-            c.messages = 0;
-            c.subjects.clear();
-            c.attachments.clear();
-            c.links.clear();
-            c.evidence.clear();
-            c.alerted = false;
-        }
-        c.last = c.last.max(now);
-        c.messages += 1;
-        for r in recipients {
-            if c.recipients.len() >= cfg.max_recipients {
-                break;
-            }
-            if let Err(pos) = c.recipients.binary_search(&r) {
-                c.recipients.insert(pos, r);
-            }
-        }
-        if let Some(s) = ev.email.subject.as_deref() {
-            push_capped(&mut c.subjects, s);
-        }
+        // One campaign per (organization, sender, lure): each wave of a campaign carries its
+        // own attachment or link, and each is reported with its own hash or domain.
+        let mut lures: Vec<Lure<'_>> = Vec::new();
         for (name, hash) in &risky {
-            push_capped(&mut c.attachments, name);
-            if c.hash.is_none() {
-                c.hash = hash.map(str::to_owned);
+            lures.push((
+                format!("a|{}", hash.unwrap_or(name)),
+                Some(*name),
+                *hash,
+                None,
+            ));
+        }
+        for l in &rare_links {
+            lures.push((format!("l|{}", l.0), None, None, Some(l)));
+        }
+        let window = secs_to_nanos(cfg.window_secs);
+        let evidence = evidence_of(ev);
+        for (lure, name, hash, link) in lures {
+            let key = hash_bytes(&[
+                view.org.as_str().as_bytes(),
+                sender.as_bytes(),
+                lure.as_bytes(),
+            ]);
+            let c = self.campaigns.entry(key).or_insert_with(|| Campaign {
+                org: view.org.clone(),
+                sender: sender.clone(),
+                start: now,
+                last: now,
+                recipients: Vec::new(),
+                messages: 0,
+                subjects: Vec::new(),
+                attachments: Vec::new(),
+                hash: hash.map(str::to_owned),
+                links: Vec::new(),
+                link_domain: link.map(|l| l.0.clone()),
+                evidence: Vec::new(),
+                alerted: false,
+            });
+            if now.saturating_sub(c.start) > window {
+                // A new window for this sender and lure.
+                c.start = now;
+                c.recipients.clear();
+                c.messages = 0;
+                c.subjects.clear();
+                c.evidence.clear();
+                c.alerted = false;
             }
-        }
-        for (d, note) in &rare_links {
-            push_capped(&mut c.links, note);
-            if c.link_domain.is_none() {
-                c.link_domain = Some(d.clone());
+            c.last = c.last.max(now);
+            c.messages += 1;
+            for r in &recipients {
+                if c.recipients.len() >= cfg.max_recipients {
+                    break;
+                }
+                if let Err(pos) = c.recipients.binary_search(r) {
+                    c.recipients.insert(pos, *r);
+                }
             }
-        }
-        if c.evidence.len() < yagura_model::alert::MAX_EVIDENCE
-            && let Some(e) = evidence_of(ev)
-        {
-            c.evidence.push(e);
-        }
-        if !c.alerted && c.recipients.len() >= cfg.min_recipients as usize {
-            c.alerted = true;
-            let c = c.clone();
-            cx.alerts.push(alert_of(&c, view.time));
+            if let Some(s) = ev.email.subject.as_deref() {
+                push_capped(&mut c.subjects, s);
+            }
+            if let Some(n) = name {
+                push_capped(&mut c.attachments, n);
+            }
+            if let Some((_, note)) = link {
+                push_capped(&mut c.links, note);
+            }
+            if c.evidence.len() < yagura_model::alert::MAX_EVIDENCE
+                && let Some(e) = &evidence
+            {
+                c.evidence.push(e.clone());
+            }
+            if !c.alerted && c.recipients.len() >= cfg.min_recipients as usize {
+                c.alerted = true;
+                let c = c.clone();
+                cx.alerts.push(alert_of(&c, view.time));
+            }
         }
         if self.campaigns.len() > cfg.max_senders {
             enforce_cap(&mut self.campaigns, cfg.max_senders);

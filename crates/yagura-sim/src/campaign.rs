@@ -1606,6 +1606,8 @@ fn ioc(ctx: &mut Ctx<'_>, p: &IocContact) -> Result<(), SimError> {
         let mut e = ent();
         e.host = Some(name);
         e.src_ip = Some(pcip.to_string());
+        // The name the PC requested is part of the contact whichever value the feed lists.
+        e.domain = Some(dom.clone());
         if by_ip {
             e.dst_ip = Some(ip.to_string());
             ctx.plan.feed.push(FeedIndicator {

@@ -53,6 +53,8 @@ fn every_injected_kind_is_detected_with_few_false_positives() {
         "6",
         "--days",
         &days.to_string(),
+        "--scenario",
+        &s(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/one_day.toml")),
     ]);
     ok(&o, "sim");
     let pcs = pcs_of(&String::from_utf8_lossy(&o.stderr));
