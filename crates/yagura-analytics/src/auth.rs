@@ -82,7 +82,9 @@ pub fn read_auth(ev: &Event, cfg: &crate::config::AuthConfig) -> Option<AuthEven
     let account = get("TargetUserName")
         .or(ev.user_name())?
         .to_ascii_lowercase();
-    let account = account.rsplit('\\').next().unwrap_or(&account).to_owned();
+    // `DOMAIN\user` and Kerberos' `user@REALM` are the same account as `user`.
+    let account = account.rsplit('\\').next().unwrap_or(&account);
+    let account = account.split('@').next().unwrap_or(account).to_owned();
     if account.ends_with('$')
         || account.is_empty()
         || cfg.ignore_accounts.iter().any(|p| glob_match(p, &account))
@@ -136,6 +138,9 @@ struct KeyState {
     failures: u32,
     fail_sources: Vec<String>,
     lateral_alerted: bool,
+    /// Some success of this key came from a workstation (`workstations` globs).
+    #[serde(default)]
+    from_workstation: bool,
     spray_alerted: Option<Severity>,
     brute_alerted: Option<Severity>,
     src_ip: Option<String>,
@@ -293,6 +298,12 @@ impl Detector for Auth {
                 ks.src_ip = a.source_ip.clone();
             }
             if a.success {
+                if a.source_host
+                    .as_deref()
+                    .is_some_and(|h| cfg.workstations.iter().any(|p| glob_match(p, h)))
+                {
+                    ks.from_workstation = true;
+                }
                 if let Some(target) = &a.target_host {
                     let h = hash_bytes(&[target.as_bytes()]) as u32;
                     if insert_set(&mut ks.hosts, h, cfg.max_set) {
@@ -302,7 +313,11 @@ impl Detector for Auth {
                 let n = ks.hosts.len() as u32;
                 let beyond_baseline =
                     f64::from(n) > cfg.lateral_baseline_factor * f64::from(ks.baseline_max);
-                if n >= cfg.lateral_min_hosts && beyond_baseline && !ks.lateral_alerted {
+                // A key without history is learned, not judged, unless it acts from a
+                // workstation: management servers (backup, inventory, patching) fan out by
+                // design, a user's PC reaching many hosts is lateral movement.
+                let judged = ks.baseline_max > 0 || ks.from_workstation;
+                if n >= cfg.lateral_min_hosts && beyond_baseline && judged && !ks.lateral_alerted {
                     ks.lateral_alerted = true;
                     let mut entities = Entities::default();
                     if is_source {

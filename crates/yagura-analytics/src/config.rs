@@ -40,6 +40,7 @@ pub struct AnalyticsConfig {
     pub auth: AuthConfig,
     pub policy: PolicyConfig,
     pub first_contact: FirstContactConfig,
+    pub mail: MailConfig,
 }
 
 impl AnalyticsConfig {
@@ -115,6 +116,16 @@ impl AnalyticsConfig {
             "first_contact.max_hosts",
             self.first_contact.max_hosts as u64,
         )?;
+        let m = &self.mail;
+        positive("mail.window_secs", m.window_secs)?;
+        positive("mail.min_recipients", m.min_recipients as u64)?;
+        positive("mail.max_senders", m.max_senders as u64)?;
+        if m.max_recipients < m.min_recipients as usize {
+            return Err(ConfigError::Invalid {
+                field: "mail.max_recipients",
+                message: "must be at least mail.min_recipients".into(),
+            });
+        }
         Ok(())
     }
 }
@@ -438,6 +449,55 @@ impl Default for FirstContactConfig {
             max_hosts: 2,
             correlate_secs: 6 * 3600,
             max_tracked_hosts: 200_000,
+        }
+    }
+}
+
+/// Targeted e-mail: one external sender, several recipients, a lure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    pub enabled: bool,
+    /// Messages of one sender to one organization within this period form one campaign.
+    pub window_secs: u64,
+    /// Distinct recipients of lure-carrying messages that make a campaign (one recipient is
+    /// left to the per-message Sigma rules).
+    pub min_recipients: u32,
+    /// Recipients remembered per campaign (4 bytes each).
+    pub max_recipients: usize,
+    /// (Organization, sender) pairs with a lure in the current window (≈ 300 bytes each).
+    pub max_senders: usize,
+    /// Attachment extensions that are lures by themselves (lowercase, without the dot):
+    /// executables, scripts, shortcuts, disk images, and archive formats that mail filters
+    /// rarely open (LZH/ACE/ARJ were the containers of the 2015 attacks).
+    pub risky_extensions: Vec<String>,
+    /// A name with one of these extensions followed by another extension is a lure
+    /// (`report.pdf.exe`).
+    pub document_extensions: Vec<String>,
+    /// A link is a lure when its registered domain is not popular and at most this many
+    /// hosts of the estate have visited it.
+    pub max_link_hosts: u32,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        let list = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+        MailConfig {
+            enabled: true,
+            window_secs: 3600,
+            min_recipients: 3,
+            max_recipients: 256,
+            max_senders: 100_000,
+            risky_extensions: list(&[
+                "exe", "scr", "com", "pif", "cpl", "msi", "js", "jse", "vbs", "vbe", "wsf", "wsh",
+                "hta", "ps1", "bat", "cmd", "lnk", "url", "iso", "img", "vhd", "vhdx", "chm",
+                "jar", "lzh", "lha", "ace", "arj", "cab", "docm", "xlsm", "pptm",
+            ]),
+            document_extensions: list(&[
+                "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "rtf", "jpg", "jpeg",
+                "png", "gif", "zip",
+            ]),
+            max_link_hosts: 0,
         }
     }
 }

@@ -111,6 +111,11 @@ impl<'a> View<'a> {
         };
         let kind = if ev.winlog.event_id.is_some() {
             Kind::Auth
+        } else if ev.event.kind.as_deref() == Some("alert") {
+            // An IDS verdict about a connection, not a connection record: the sensor logs the
+            // connection itself separately (flow, http, dns, tls), so counting the alert too
+            // would see the same connection twice.
+            Kind::Other
         } else if ev.dns.question.name.is_some() {
             Kind::Dns
         } else if ev.url.domain.is_some()
@@ -154,8 +159,12 @@ impl<'a> View<'a> {
             // Multicast, link-local, loopback and private addresses outside the inventory are
             // local too: never a beacon, upload or first-contact destination.
             Some(Dest::Addr(ip, _)) => addresses.is_internal(ip) || !crate::policy::is_global(ip),
+            // A name reached at an internal address is an intranet site, unless the address is
+            // a sanctioned gateway: a client talking to its explicit proxy names the origin.
             Some(Dest::Name(_)) => ev.dst_ip().is_some_and(|ip| {
-                addresses.is_internal(ip) && !matches!(kind, Kind::Web if ev.url.domain.is_some())
+                addresses.is_internal(ip)
+                    && addresses.egress_gateway_of(ip).is_none()
+                    && !matches!(kind, Kind::Web if ev.url.domain.is_some())
             }),
             None => false,
         };

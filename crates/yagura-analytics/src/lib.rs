@@ -25,6 +25,7 @@ pub mod dns_tunnel;
 pub mod domain;
 pub mod exfil;
 pub mod first_contact;
+pub mod mail;
 pub mod ngram;
 pub mod policy;
 pub mod prevalence;
@@ -77,6 +78,7 @@ pub struct Analytics {
     auth: auth::Auth,
     policy: policy::Policy,
     first_contact: first_contact::FirstContact,
+    mail: mail::Mail,
     alerts: Vec<Alert>,
     watermark: Option<Timestamp>,
     counters: Counters,
@@ -115,6 +117,10 @@ macro_rules! each_detector {
             let $d = &mut $self.policy;
             $body;
         }
+        {
+            let $d = &mut $self.mail;
+            $body;
+        }
     }};
 }
 
@@ -139,6 +145,7 @@ impl Analytics {
             auth: Default::default(),
             policy: Default::default(),
             first_contact: Default::default(),
+            mail: Default::default(),
             alerts: Vec::new(),
             watermark: None,
             counters: Counters::default(),
@@ -259,6 +266,7 @@ impl Analytics {
         put(&self.auth)?;
         put(&self.policy)?;
         put(&self.first_contact)?;
+        put(&self.mail)?;
         Ok(Checkpoint {
             version: CHECKPOINT_VERSION,
             watermark: self.watermark,
@@ -285,6 +293,7 @@ impl Analytics {
         let mut auth = auth::Auth::default();
         let mut policy = policy::Policy::default();
         let mut first_contact = first_contact::FirstContact::default();
+        let mut mail = mail::Mail::default();
         {
             let mut take = |d: &mut dyn Detector| -> Result<(), StateError> {
                 let name = d.name();
@@ -298,6 +307,7 @@ impl Analytics {
             take(&mut auth)?;
             take(&mut policy)?;
             take(&mut first_contact)?;
+            take(&mut mail)?;
         }
         self.prevalence = prevalence;
         self.beacon = beacon;
@@ -307,6 +317,7 @@ impl Analytics {
         self.auth = auth;
         self.policy = policy;
         self.first_contact = first_contact;
+        self.mail = mail;
         self.watermark = cp.watermark;
         self.counters = cp.counters;
         Ok(())
@@ -318,6 +329,7 @@ impl Analytics {
             "prevalence_destinations": self.prevalence.len(),
             "beacon_pairs": self.beacon.pairs(),
             "beacon_candidates": self.beacon.candidates(),
+            "mail_campaigns": self.mail.campaigns(),
         })
     }
 }

@@ -199,7 +199,11 @@ impl Detector for Policy {
         let proxied = ev
             .dataset()
             .is_some_and(|d| cfg.proxied_datasets.iter().any(|p| p == d))
-            || ev.observer.kind.as_deref() == Some("proxy");
+            || ev.observer.kind.as_deref() == Some("proxy")
+            // A sensor in front of an explicit proxy: the client talks to a sanctioned gateway
+            // and names the origin it wants.
+            || (ev.dst_domain().is_some()
+                && dst.is_some_and(|d| addr.egress_gateway_of(d).is_some()));
         // Inbound traffic and answers: only the originator's side is judged.
         if ev.network.direction.as_deref() == Some("inbound") {
             return;
@@ -209,6 +213,8 @@ impl Detector for Policy {
             // address when the proxy logs it); directly, the destination address.
             let domain = if proxied { ev.dst_domain() } else { None };
             let reached = match dst {
+                // The request to an explicit proxy names where it goes.
+                Some(d) if addr.egress_gateway_of(d).is_some() => proxied && domain.is_some(),
                 Some(d) => external(d),
                 None => proxied && domain.is_some(),
             };

@@ -187,22 +187,17 @@ impl<'a> Benign<'a> {
         }
     }
 
-    /// The address the border sees for a client's web traffic.
-    fn border_src(&self, client: Ipv4Addr) -> Ipv4Addr {
-        match self.plan.formats.web {
-            WebFormat::Squid => self.plan.proxy,
-            WebFormat::Eve => client,
-        }
+    /// Who resolves the names of a client's web requests: the explicit proxy (every
+    /// organization consolidates its web traffic in one; Suricata organizations watch the
+    /// client side of it).
+    fn border_src(&self, _client: Ipv4Addr) -> Ipv4Addr {
+        self.plan.proxy
     }
 
     /// The source address of the client's internet flows at the border: the sanctioned egress
-    /// (the proxy, or for a city the prefecture's security cloud), or the PC behind the NAT
-    /// where the sensor sits inside it.
-    fn egress_src(&self, client: Ipv4Addr) -> Ipv4Addr {
-        match self.plan.formats.web {
-            WebFormat::Squid => self.plan.egress,
-            WebFormat::Eve => client,
-        }
+    /// (the proxy, or for a city the prefecture's security cloud).
+    fn egress_src(&self, _client: Ipv4Addr) -> Ipv4Addr {
+        self.plan.egress
     }
 
     /// One page visit: several transactions; returns the number of proxy lines written.
@@ -849,6 +844,38 @@ impl<'a> Benign<'a> {
                     logon.computer = t.as_str();
                     logon.ts += 50_000_000;
                     sink.auth(&logon);
+                }
+            }
+        }
+        // The LGWAN segment exchanges mail and application data with the prefecture's hub on
+        // the inter-government network during office hours; nothing else leaves it.
+        if let Some(hub) = plan.lgwan_hub
+            && (8..=18).contains(&hour)
+        {
+            for (k, s) in plan.lgwan.iter().enumerate() {
+                if s.ip == hub {
+                    continue;
+                }
+                let port = if k == 0 { 25 } else { 443 };
+                for _ in 0..self.rng.round_stochastic(6.0) {
+                    let orig = 2_000 + self.rng.exp(40_000.0) as u64;
+                    let resp = 500 + self.rng.exp(8_000.0) as u64;
+                    let f = Flow {
+                        ts: hour_ns + self.rng.below(3600 * NS as u64) as i64,
+                        src: s.ip,
+                        src_port: 1024 + self.rng.below(64000) as u16,
+                        dst: hub,
+                        dst_port: port,
+                        proto: Proto::Tcp,
+                        service: Some(if port == 25 { "smtp" } else { "ssl" }),
+                        duration_us: 20_000 + self.rng.exp(900_000.0) as u64,
+                        orig_bytes: orig,
+                        resp_bytes: resp,
+                        orig_pkts: 4 + orig / 1400,
+                        resp_pkts: 3 + resp / 1400,
+                        state: "SF",
+                    };
+                    sink.flow(&f);
                 }
             }
         }

@@ -522,10 +522,9 @@ impl<'a> Ctx<'a> {
         lookup: bool,
     ) {
         let p = self.plan_of(o);
-        let border = match p.formats.web {
-            WebFormat::Squid => p.proxy,
-            WebFormat::Eve => client,
-        };
+        // The explicit proxy resolves the name and opens the connection (a Suricata sensor
+        // sees the client's request to the proxy, the proxy's flow out).
+        let border = p.proxy;
         if lookup {
             let d = Dns {
                 ts: ts - 15_000_000,
@@ -567,10 +566,7 @@ impl<'a> Ctx<'a> {
         self.push(o, Activity::Web(w));
         let f = Flow {
             ts,
-            src: match p.formats.web {
-                WebFormat::Squid => p.egress,
-                WebFormat::Eve => client,
-            },
+            src: p.egress,
             src_port: self.port(),
             dst,
             dst_port: 80,
@@ -608,8 +604,9 @@ impl<'a> Ctx<'a> {
                 ts: start,
                 src: who.0,
                 src_port: self.port(),
-                dst,
-                dst_port: 80,
+                // The sensor watches the client side of the explicit proxy.
+                dst: self.plan_of(o).proxy,
+                dst_port: crate::estate::PROXY_PORT,
                 proto: Proto::Tcp,
                 sid: 2_019_000 + (self.rng.below(900) as u32),
                 signature: "ET MALWARE Suspicious POST with Cookie-Only Beacon".into(),
@@ -1609,6 +1606,8 @@ fn ioc(ctx: &mut Ctx<'_>, p: &IocContact) -> Result<(), SimError> {
         let mut e = ent();
         e.host = Some(name);
         e.src_ip = Some(pcip.to_string());
+        // The name the PC requested is part of the contact whichever value the feed lists.
+        e.domain = Some(dom.clone());
         if by_ip {
             e.dst_ip = Some(ip.to_string());
             ctx.plan.feed.push(FeedIndicator {

@@ -18,7 +18,7 @@ use crate::rng::SimRng;
 pub enum WebFormat {
     /// Squid native `access.log` at the proxy.
     Squid,
-    /// Suricata EVE `http`/`tls` events seen inside the NAT gateway.
+    /// Suricata EVE `http`/`tls` events of clients talking to the explicit proxy.
     Eve,
 }
 
@@ -91,6 +91,11 @@ pub struct OrgPlan {
     /// Hosts in the isolated network (resident records, control systems, classified systems).
     pub isolated: Vec<Server>,
     pub isolated_net: Option<Ipv4Net>,
+    /// Local governments' second layer: the segment connected to the inter-government network
+    /// (LGWAN), never to the internet (listed in `isolated_networks` too).
+    pub lgwan: Vec<Server>,
+    /// The prefecture's LGWAN hub, which every local government's LGWAN segment talks to.
+    pub lgwan_hub: Option<Ipv4Addr>,
     pub service_accounts: Vec<String>,
     pub admins: Vec<String>,
     pub formats: Formats,
@@ -229,6 +234,12 @@ const KIND_CYCLE: [OrgKind; 8] = [
     OrgKind::CiOperator,
     OrgKind::Agency,
 ];
+
+/// The port of every organization's explicit web proxy.
+pub const PROXY_PORT: u16 = 8080;
+
+/// The prefecture's hub on the inter-government network (its LGWAN segment, `10.3.100.0/24`).
+pub const LGWAN_HUB: Ipv4Addr = Ipv4Addr::new(10, 3, 100, 10);
 
 /// The public resolver the estate's resolvers forward to.
 pub const PUBLIC_RESOLVER: Ipv4Addr = Ipv4Addr::new(61, 122, 112, 97);
@@ -447,6 +458,25 @@ pub fn build(seed: u64, n_orgs: usize, hosts: usize) -> Result<Estate, SimError>
                 (Some(n), hosts)
             }
         };
+        // The three layers of a local government: the resident-number network (isolated
+        // above, no connection at all), the LGWAN-connected segment (reaches only the
+        // inter-government network through the prefecture's hub) and the internet (PCs, only
+        // through the prefecture's security cloud).
+        let (lgwan_net, lgwan) = if kind == OrgKind::LocalGovernment {
+            let n = Ipv4Net::new(at(100, 0), 24).map_err(|e| SimError::Config(e.to_string()))?;
+            let hosts = ["lgwan-mail", "lgwan-app"]
+                .iter()
+                .enumerate()
+                .map(|(k, label)| Server {
+                    name: format!("{label}.{domain}"),
+                    ip: at(100, 10 + k as u8),
+                })
+                .collect();
+            (Some(n), hosts)
+        } else {
+            (None, Vec::new())
+        };
+        let lgwan_hub = (kind == OrgKind::LocalGovernment).then_some(LGWAN_HUB);
         let service_accounts = vec![
             "svc-backup".to_owned(),
             "svc-sql".to_owned(),
@@ -471,7 +501,11 @@ pub fn build(seed: u64, n_orgs: usize, hosts: usize) -> Result<Estate, SimError>
                 monitored_by,
                 internal_networks,
                 egress_gateways,
-                isolated_networks: isolated_net.into_iter().map(IpNet::V4).collect(),
+                isolated_networks: isolated_net
+                    .into_iter()
+                    .chain(lgwan_net)
+                    .map(IpNet::V4)
+                    .collect(),
             },
             index,
             net,
@@ -488,6 +522,8 @@ pub fn build(seed: u64, n_orgs: usize, hosts: usize) -> Result<Estate, SimError>
             pcs,
             isolated,
             isolated_net,
+            lgwan,
+            lgwan_hub,
             service_accounts,
             admins,
             formats,

@@ -481,8 +481,19 @@ pub fn eve_dns<S: AsRef<str>>(buf: &mut Vec<u8>, d: &Dns<S>) {
 }
 
 pub fn eve_http<S: AsRef<str>>(buf: &mut Vec<u8>, w: &Web<S>) {
-    let h = conn_hash(w.ts, w.client, w.client_port, w.dst, w.port);
-    let tuple = (w.client, w.client_port, w.dst, w.port);
+    eve_http_to(buf, w, (w.dst, w.port));
+}
+
+/// A web transaction as a Suricata sensor on the client side of an explicit proxy sees it:
+/// the connection goes to `(proxy, port)`, the request names the origin host (TLS inside the
+/// `CONNECT` tunnel still carries the origin's SNI).
+pub fn eve_http_via_proxy<S: AsRef<str>>(buf: &mut Vec<u8>, w: &Web<S>, proxy: Ipv4Addr) {
+    eve_http_to(buf, w, (proxy, crate::estate::PROXY_PORT));
+}
+
+fn eve_http_to<S: AsRef<str>>(buf: &mut Vec<u8>, w: &Web<S>, (dst, port): (Ipv4Addr, u16)) {
+    let h = conn_hash(w.ts, w.client, w.client_port, dst, port);
+    let tuple = (w.client, w.client_port, dst, port);
     if w.method == "CONNECT" || w.port == 443 {
         eve_head(buf, w.ts, h, "tls", tuple, Proto::Tcp);
         buf.extend_from_slice(b",\"tls\":{\"subject\":\"CN=");

@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
 
 use crate::SimError;
 use crate::estate::{FirewallFormat, NetFormat, OrgPlan, WebFormat};
@@ -154,6 +157,11 @@ pub struct OrgSink {
     mail: Stream,
     fw: Option<Stream>,
     fw_host: String,
+    /// The explicit web proxy the Suricata sensor sees clients talk to.
+    proxy_addr: Ipv4Addr,
+    /// The organization's own network: firewall drops of traffic leaving it were seen on
+    /// the internal core by the network sensor first.
+    internal: Ipv4Net,
     uptime_base_s: i64,
     close_ns: i64,
 }
@@ -222,6 +230,8 @@ impl OrgSink {
             mail: Stream::create(org.join("mail/mailgw.jsonl"))?,
             fw,
             fw_host: format!("fw01.{}", plan.domain),
+            proxy_addr: plan.proxy,
+            internal: plan.net,
             uptime_base_s: open_ns / crate::out::NS - 3_456_789,
             close_ns,
         })
@@ -230,7 +240,10 @@ impl OrgSink {
     pub fn web<S: AsRef<str>>(&mut self, r: &Web<S>) {
         match (self.web, &mut self.proxy, &mut self.eve) {
             (WebFormat::Squid, Some(s), _) => s.push(r.ts, 1, |b| render::squid(b, r)),
-            (_, _, Some(s)) => s.push(r.ts, 1, |b| render::eve_http(b, r)),
+            (_, _, Some(s)) => {
+                let proxy = self.proxy_addr;
+                s.push(r.ts, 1, |b| render::eve_http_via_proxy(b, r, proxy))
+            }
             _ => {}
         }
     }
@@ -295,8 +308,15 @@ impl OrgSink {
     }
 
     /// Firewall decisions: syslog where the organization has a logging firewall, otherwise the
-    /// border sensor's view of the same attempt.
+    /// border sensor's view of the same attempt. An attempt from inside the organization
+    /// crossed the internal core on its way to the firewall, so the network sensor there
+    /// records it too (a connection attempt without answer).
     pub fn fw(&mut self, f: &Fw) {
+        let outbound = self.internal.contains(&f.src) && !self.internal.contains(&f.dst);
+        let logged = self.fw.is_some();
+        if logged && outbound {
+            self.fw_flow(f);
+        }
         match (&mut self.fw, self.fw_format) {
             (Some(s), Some(FirewallFormat::Syslog5424)) => {
                 let host = &self.fw_host;
@@ -307,25 +327,28 @@ impl OrgSink {
                 let base = self.uptime_base_s;
                 s.push(f.ts, 1, |b| render::syslog_3164(b, host, f, base));
             }
-            _ => {
-                let flow = Flow {
-                    ts: f.ts,
-                    src: f.src,
-                    src_port: f.src_port,
-                    dst: f.dst,
-                    dst_port: f.dst_port,
-                    proto: f.proto,
-                    service: None,
-                    duration_us: 0,
-                    orig_bytes: 0,
-                    resp_bytes: 0,
-                    orig_pkts: if f.allow { 3 } else { 1 },
-                    resp_pkts: 0,
-                    state: if f.allow { "S1" } else { "S0" },
-                };
-                self.flow(&flow);
-            }
+            _ => self.fw_flow(f),
         }
+    }
+
+    /// The network sensor's record of a firewall-decided connection attempt.
+    fn fw_flow(&mut self, f: &Fw) {
+        let flow = Flow {
+            ts: f.ts,
+            src: f.src,
+            src_port: f.src_port,
+            dst: f.dst,
+            dst_port: f.dst_port,
+            proto: f.proto,
+            service: None,
+            duration_us: 0,
+            orig_bytes: 0,
+            resp_bytes: 0,
+            orig_pkts: if f.allow { 3 } else { 1 },
+            resp_pkts: 0,
+            state: if f.allow { "S1" } else { "S0" },
+        };
+        self.flow(&flow);
     }
 
     pub fn has_firewall(&self) -> bool {
