@@ -128,6 +128,19 @@ pub struct AlertFilter {
     pub text: Option<String>,
 }
 
+/// Alerts of one organization, UTC day, severity, detector, rule and status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertCount {
+    pub org: OrgId,
+    /// Start of the UTC day.
+    pub day: Timestamp,
+    pub severity: Severity,
+    pub detector: Detector,
+    pub rule_id: String,
+    pub status: AlertStatus,
+    pub count: u64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct IncidentFilter {
     pub org: Option<OrgId>,

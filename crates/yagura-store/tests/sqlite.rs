@@ -31,7 +31,7 @@ fn migrations_are_idempotent_and_survive_reopen() {
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     let scope = fixture_inventory().visible_from("moh");
     assert!(s.get_alert(&scope, "a1").unwrap().is_some());
 }
@@ -107,7 +107,7 @@ mod scope_properties {
 }
 
 #[test]
-fn a_version_1_database_migrates_to_2_keeping_its_rows() {
+fn a_version_1_database_migrates_to_3_keeping_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     {
@@ -123,14 +123,20 @@ fn a_version_1_database_migrates_to_2_keeping_its_rows() {
         drop(s);
         let conn = yagura_store::rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE advisory_steps; DROP TABLE advisories; DROP INDEX audit_time; PRAGMA user_version = 1;",
+            "DROP TRIGGER alert_counts_insert; DROP TRIGGER alert_counts_update;
+             DROP TRIGGER alert_counts_delete; DROP TABLE alert_counts;
+             DROP TABLE advisory_steps; DROP TABLE advisories; DROP INDEX audit_time; PRAGMA user_version = 1;",
         )
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     let scope = fixture_inventory().visible_from("moh");
     assert!(s.get_alert(&scope, "a1").unwrap().is_some());
+    // Migration 3 counted the alerts already there.
+    let all = yagura_store::AlertFilter::default();
+    assert_eq!(s.count_alerts(&scope, &all).unwrap(), 1);
+    assert_eq!(s.alert_counts(&scope, &all).unwrap()[0].count, 1);
     assert_eq!(
         s.count_advisories(&scope, &yagura_store::AdvisoryFilter::default())
             .unwrap(),
