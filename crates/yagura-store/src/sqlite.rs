@@ -1308,7 +1308,7 @@ fn counts_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Opt
     let day_of = |t: Timestamp| (t.nanos() % DAY_NANOS == 0).then(|| t.nanos() / DAY_NANOS);
     let since = f.since.map(day_of);
     let until = f.until.map(day_of);
-    if f.text.is_some() || since == Some(None) || until == Some(None) {
+    if f.text.is_some() || f.mentions.is_some() || since == Some(None) || until == Some(None) {
         return None;
     }
     let mut conds = vec![scope_clause(scope, "org", args)];
@@ -1379,6 +1379,10 @@ fn alert_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Stri
         );
         args.push(SqlValue::Text(text.clone()));
         args.push(SqlValue::Text(text.clone()));
+    }
+    if let Some(m) = &f.mentions {
+        conds.push("instr(lower(body), lower(?)) > 0".into());
+        args.push(SqlValue::Text(m.clone()));
     }
     conds.join(" AND ")
 }

@@ -292,6 +292,12 @@ macro_rules! state_store_suite {
             assert_eq!(s.count_alerts(&scope, &window).unwrap(), 10);
             let text = AlertFilter { text: Some("BEACON X1".into()), ..Default::default() };
             assert_eq!(s.count_alerts(&scope, &text).unwrap(), 10);
+            // `mentions` looks into the whole alert (entities), case-insensitively.
+            let host = alerts[3].entities.iter().next().map(|(_, v)| v.to_uppercase()).unwrap();
+            let mentions = AlertFilter { mentions: Some(host), ..Default::default() };
+            let found = s.list_alerts(&scope, &mentions, &Page::first(100)).unwrap();
+            assert!(found.iter().any(|a| a.alert.id == "x03"), "{found:?}");
+            assert_eq!(s.count_alerts(&scope, &mentions).unwrap(), found.len() as u64);
         }
 
         #[test]

@@ -126,6 +126,9 @@ pub struct AlertFilter {
     pub until: Option<Timestamp>,
     /// Substring of title or summary.
     pub text: Option<String>,
+    /// Substring of the whole alert (entities, evidence, context included; case-insensitive):
+    /// "every alert that mentions this domain / address / account" (hunting).
+    pub mentions: Option<String>,
 }
 
 /// Alerts of one organization, UTC day, severity, detector, rule and status.

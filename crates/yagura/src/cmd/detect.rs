@@ -80,9 +80,6 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let detectors = build_detectors(&args, inventory.as_ref(), globals)?;
-    tracing::info!(?detectors, files = files.len(), "starting batch detection");
-
     let rejects_out: Option<BufWriter<std::fs::File>> = args
         .rejects
         .as_ref()
@@ -103,17 +100,15 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         }
     }));
 
-    let counters = Arc::new(Counters::default());
-    let bar = Progress::items(files.len() as u64, "detect", globals.quiet);
-    let ticker = spawn_ticker(Arc::clone(&counters), bar.clone());
-    let options = BatchOptions {
+    let (alerts, report) = run_batch(
+        &args,
+        files,
+        inventory.as_ref(),
+        globals,
+        on_reject,
         format,
         default_org,
-        ..BatchOptions::default()
-    };
-    let (alerts, report) = batch::run(files, detectors, &options, Arc::clone(&counters), on_reject);
-    ticker.stop();
-    bar.finish();
+    )?;
 
     if let Some(mut w) = rejects_out.lock().unwrap_or_else(|p| p.into_inner()).take() {
         w.flush().context("writing the rejects file")?;
@@ -141,6 +136,33 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         report.events_per_s
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the detectors of `args` and runs them over `files` with a progress display: what
+/// `yagura detect` and `yagura demo` share.
+pub fn run_batch(
+    args: &DetectArgs,
+    files: Vec<batch::InputFile>,
+    inventory: Option<&Inventory>,
+    globals: &Globals,
+    on_reject: Arc<Mutex<dyn FnMut(Reject) + Send>>,
+    format: Option<Format>,
+    default_org: Option<OrgId>,
+) -> anyhow::Result<(Vec<yagura_model::Alert>, batch::BatchReport)> {
+    let detectors = build_detectors(args, inventory, globals)?;
+    tracing::info!(?detectors, files = files.len(), "starting batch detection");
+    let counters = Arc::new(Counters::default());
+    let bar = Progress::items(files.len() as u64, "detect", globals.quiet);
+    let ticker = spawn_ticker(Arc::clone(&counters), bar.clone());
+    let options = BatchOptions {
+        format,
+        default_org,
+        ..BatchOptions::default()
+    };
+    let (alerts, report) = batch::run(files, detectors, &options, Arc::clone(&counters), on_reject);
+    ticker.stop();
+    bar.finish();
+    Ok((alerts, report))
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {

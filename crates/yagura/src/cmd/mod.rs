@@ -7,6 +7,7 @@ use clap::Subcommand;
 use crate::Globals;
 
 pub mod analytics;
+pub mod demo;
 pub mod detect;
 pub mod exercise;
 pub mod intel;
@@ -20,6 +21,9 @@ pub mod sim;
 /// the tools for each part.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole platform in one command: simulate an estate, detect, load the alerts and
+    /// serve the console with a center analyst's and an organization officer's login.
+    Demo(demo::DemoArgs),
     /// Simulate a monitored estate: inventory, logs of every organization, intel feeds and
     /// the ground truth of the injected campaigns.
     Sim(sim::SimArgs),
@@ -50,6 +54,7 @@ pub enum Command {
 
 pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Demo(a) => demo::run(a, globals),
         Command::Sim(a) => sim::run(&a, globals),
         Command::Detect(a) => detect::run(a, globals),
         Command::Exercise(c) => exercise::run(c, globals),
