@@ -96,18 +96,44 @@ fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Val
         body.len()
     );
     s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    // chromedriver keeps connections open whatever the request says: read the header, then
+    // exactly Content-Length bytes (or chunks, or to the end when neither is given).
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, rest) = text.split_once("\r\n\r\n").ok_or("no HTTP header")?;
-    let payload = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(rest)
-    } else {
-        rest.to_owned()
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("connection closed before the header".into());
+        }
+        raw.extend_from_slice(&buf[..n]);
     };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let length = head.lines().find_map(|l| {
+        l.strip_prefix("content-length:")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    });
+    let chunked = head.contains("transfer-encoding: chunked");
+    loop {
+        let have = raw.len() - head_end;
+        let done = match length {
+            Some(len) => have >= len,
+            None if chunked => raw.ends_with(b"0\r\n\r\n"),
+            None => false,
+        };
+        if done {
+            break;
+        }
+        let n = s.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let rest = String::from_utf8_lossy(&raw[head_end..]).into_owned();
+    let payload = if chunked { dechunk(&rest) } else { rest };
     serde_json::from_str(&payload).map_err(|e| format!("{e}: {payload}"))
 }
 
@@ -165,9 +191,17 @@ impl Browser {
         let p = format!("/session/{}{path}", self.session);
         let v = http(self.port, method, &p, body.as_ref()).expect("webdriver");
         if v["value"].get("error").is_some() {
+            let source = http(
+                self.port,
+                "GET",
+                &format!("/session/{}/source", self.session),
+                None,
+            )
+            .map(|v| v["value"].to_string())
+            .unwrap_or_default();
             panic!(
-                "webdriver {method} {path}: {}\npage: {}",
-                v["value"],
+                "webdriver {method} {path}: {}\npage: {}\n{source}",
+                v["value"]["message"],
                 self.url()
             );
         }
@@ -212,6 +246,30 @@ impl Browser {
         self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})));
     }
 
+    /// Clicks a link or submit button and waits until the next page has replaced this one
+    /// (a new document element), so that what follows reads the new page.
+    fn navigate_by(&self, css: &str) {
+        let old = self.find("html");
+        self.click(css);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.find("html") != old && self.ready() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("clicking {css} did not load a new page: {}", self.url());
+    }
+
+    fn ready(&self) -> bool {
+        let v = self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": "return document.readyState", "args": []})),
+        );
+        v == "complete"
+    }
+
     fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css);
         self.cmd("POST", &format!("/element/{e}/clear"), Some(json!({})));
@@ -243,7 +301,7 @@ impl Browser {
         assert!(self.url().ends_with("/console/login"), "{}", self.url());
         self.type_into("#username", user);
         self.type_into("#password", password);
-        self.click("#login");
+        self.navigate_by("#login");
         assert!(self.url().ends_with("/console/"), "{}", self.url());
     }
 }
@@ -296,43 +354,43 @@ fn console_in_headless_chromium() {
         assert!(b.exists("#alerts-per-org"));
         assert!(b.exists("#top-detections"));
         // Language switch (remembered by cookie).
-        b.click("#lang-ja");
+        b.navigate_by("#lang-ja");
         assert_eq!(b.text("#nav-dashboard"), "ダッシュボード");
         b.go("/console/alerts");
         assert_eq!(b.text("#nav-alerts"), "アラート");
-        b.click("#lang-en");
+        b.navigate_by("#lang-en");
         assert_eq!(b.text("#nav-alerts"), "Alerts");
 
         // The analyst turns an alert of the pension agency into an advisory.
         b.go("/console/alerts?org=pension");
         assert_eq!(b.attr("#alert-count", "data-total"), "1");
-        b.click("#alert-table a.alert-link");
+        b.navigate_by("#alert-table a.alert-link");
         assert!(b.url().ends_with("/console/alerts/al-pension"), "{}", b.url());
         b.type_into("#adv-title", "Beaconing from a PC of the pension agency");
         b.type_into("#adv-measures", "Isolate the PC\nBlock the destination");
-        b.click("#issue-advisory");
+        b.navigate_by("#issue-advisory");
         assert_eq!(b.attr("#advisory-detail", "data-status"), "issued");
         let advisory_url = b.url();
         let advisory_id = b.attr("#advisory-detail", "data-advisory");
-        b.click("#logout");
+        b.navigate_by("#logout");
         assert!(b.url().ends_with("/console/login"), "{}", b.url());
 
         // The officer acknowledges it, reports measures and closes it.
         b.login("officer", PASSWORD);
         assert_eq!(b.attr("#whoami", "data-org"), "pension");
         b.go("/console/advisories");
-        b.click(&format!("tr[data-advisory='{advisory_id}'] a.advisory-link"));
+        b.navigate_by(&format!("tr[data-advisory='{advisory_id}'] a.advisory-link"));
         assert_eq!(b.url(), advisory_url);
-        b.click("#acknowledge");
+        b.navigate_by("#acknowledge");
         assert_eq!(b.attr("#advisory-detail", "data-status"), "acknowledged");
         b.type_into("#measures", "PC isolated and reimaged");
-        b.click("#report-measures");
+        b.navigate_by("#report-measures");
         assert_eq!(
             b.attr("#advisory-detail", "data-status"),
             "measures-reported"
         );
         assert!(b.text("#measures-taken").contains("PC isolated and reimaged"));
-        b.click("#close");
+        b.navigate_by("#close");
         assert_eq!(b.attr("#advisory-detail", "data-status"), "closed");
         assert!(!b.exists("#advisory-actions"), "nothing left to do");
         // The officer sees nothing of other organizations.
