@@ -510,7 +510,7 @@ async fn pages_render_in_japanese_and_english() {
         "/console/advisories",
         "/console/advisories/adv-pension",
     ] {
-        let r = h.console(Method::GET, &format!("{path}"), &auth, None).await;
+        let r = h.console(Method::GET, path, &auth, None).await;
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
         assert!(r.text.contains("nav-dashboard"), "{path}");
     }

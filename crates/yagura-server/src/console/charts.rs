@@ -25,20 +25,34 @@ pub fn stacked_columns(id: &str, columns: &[(String, [u64; 5])]) -> Markup {
     let (h, bar_w, gap, top, bottom) = (160.0_f64, 36.0_f64, 14.0_f64, 16.0_f64, 22.0_f64);
     let width = (columns.len() as f64 * (bar_w + gap) + gap).max(200.0);
     let plot = h - top - bottom;
+    // Each column: x, label, total, top of the stack, and its segments (y, height, severity, n).
+    type Segment = (f64, f64, Severity, u64);
+    let cols: Vec<(f64, &String, u64, f64, Vec<Segment>)> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (label, counts))| {
+            let x = gap + i as f64 * (bar_w + gap);
+            let mut y = h - bottom;
+            let mut segs = Vec::new();
+            for (s, n) in Severity::ALL.iter().zip(counts.iter()) {
+                if *n > 0 {
+                    let bh = plot * *n as f64 / max as f64;
+                    y -= bh;
+                    segs.push((y, bh, *s, *n));
+                }
+            }
+            (x, label, counts.iter().sum(), y, segs)
+        })
+        .collect();
     html! {
         svg #(id) class="chart" role="img" viewBox={"0 0 " (width) " " (h)} width=(width) height=(h) {
-            @for (i, (label, counts)) in columns.iter().enumerate() {
-                @let x = gap + i as f64 * (bar_w + gap);
-                @let total: u64 = counts.iter().sum();
-                @let mut y = h - bottom;
-                @for (s, n) in Severity::ALL.iter().zip(counts.iter()).filter(|(_, n)| **n > 0) {
-                    @let bh = plot * *n as f64 / max as f64;
-                    @let _ = { y -= bh; };
+            @for (x, label, total, top, segs) in &cols {
+                @for (y, bh, s, n) in segs {
                     rect x=(x) y=(y) width=(bar_w) height=(bh) fill=(severity_color(*s)) {
                         title { (label) " " (s.as_str()) ": " (n) }
                     }
                 }
-                text x=(x + bar_w / 2.0) y=(y - 3.0) text-anchor="middle" class="val" { (total) }
+                text x=(x + bar_w / 2.0) y=(top - 3.0) text-anchor="middle" class="val" { (total) }
                 text x=(x + bar_w / 2.0) y=(h - 6.0) text-anchor="middle" class="lbl" { (label) }
             }
         }

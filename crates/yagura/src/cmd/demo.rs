@@ -29,9 +29,9 @@ pub struct DemoArgs {
     /// Address to serve the console and API on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
-    /// Working directory (estate, state database). Default: a new directory under the
-    /// system's temporary directory. An estate already simulated there with the same
-    /// parameters is reused.
+    /// Working directory (estate, state database). Default: `yagura-demo` in the system's
+    /// temporary directory. An estate already simulated there with the same parameters is
+    /// reused; the state database is recreated on every start.
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Organizations, centers included.
@@ -58,7 +58,7 @@ pub fn run(args: DemoArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let dir = match &args.dir {
         Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("yagura-demo-{}", std::process::id())),
+        None => std::env::temp_dir().join("yagura-demo"),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let estate = dir.join("estate");
