@@ -33,7 +33,11 @@ const RULES: [(&str, Detector, &str); 8] = [
         "Unsanctioned egress",
     ),
     ("auth.password_spray", Detector::Analytic, "Password spray"),
-    ("yagura.proxy.suspicious_ua", Detector::Sigma, "Suspicious UA"),
+    (
+        "yagura.proxy.suspicious_ua",
+        Detector::Sigma,
+        "Suspicious UA",
+    ),
     ("exfil.volume", Detector::Analytic, "Large upload"),
 ];
 
@@ -145,7 +149,11 @@ fn main() {
         ("bench-officer", "moh", Role::OrgOfficer),
     ] {
         let secret = format!("ygt_bench_{name}");
-        if store.token_for_hash(&sha256_hex(&secret)).unwrap().is_none() {
+        if store
+            .token_for_hash(&sha256_hex(&secret))
+            .unwrap()
+            .is_none()
+        {
             store
                 .create_token(&NewToken {
                     name: name.into(),
@@ -216,7 +224,9 @@ fn main() {
                     println!(
                         "server CPU {cpu:.1} s (user+sys) → {:.0} requests per CPU-second; load average {}",
                         requests / cpu.max(1e-9),
-                        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+                        std::fs::read_to_string("/proc/loadavg")
+                            .unwrap_or_default()
+                            .trim()
                     );
                 }
                 Err(e) => {

@@ -161,7 +161,12 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = http(self.port, "DELETE", &format!("/session/{}", self.session), None);
+        let _ = http(
+            self.port,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        );
     }
 }
 
@@ -209,7 +214,11 @@ impl Browser {
     }
 
     fn go(&self, path: &str) {
-        self.cmd("POST", "/url", Some(json!({"url": format!("{}{path}", self.base)})));
+        self.cmd(
+            "POST",
+            "/url",
+            Some(json!({"url": format!("{}{path}", self.base)})),
+        );
     }
 
     fn url(&self) -> String {
@@ -365,7 +374,11 @@ fn console_in_headless_chromium() {
         b.go("/console/alerts?org=pension");
         assert_eq!(b.attr("#alert-count", "data-total"), "1");
         b.navigate_by("#alert-table a.alert-link");
-        assert!(b.url().ends_with("/console/alerts/al-pension"), "{}", b.url());
+        assert!(
+            b.url().ends_with("/console/alerts/al-pension"),
+            "{}",
+            b.url()
+        );
         b.type_into("#adv-title", "Beaconing from a PC of the pension agency");
         b.type_into("#adv-measures", "Isolate the PC\nBlock the destination");
         b.navigate_by("#issue-advisory");
@@ -379,7 +392,9 @@ fn console_in_headless_chromium() {
         b.login("officer", PASSWORD);
         assert_eq!(b.attr("#whoami", "data-org"), "pension");
         b.go("/console/advisories");
-        b.navigate_by(&format!("tr[data-advisory='{advisory_id}'] a.advisory-link"));
+        b.navigate_by(&format!(
+            "tr[data-advisory='{advisory_id}'] a.advisory-link"
+        ));
         assert_eq!(b.url(), advisory_url);
         b.navigate_by("#acknowledge");
         assert_eq!(b.attr("#advisory-detail", "data-status"), "acknowledged");
@@ -389,7 +404,10 @@ fn console_in_headless_chromium() {
             b.attr("#advisory-detail", "data-status"),
             "measures-reported"
         );
-        assert!(b.text("#measures-taken").contains("PC isolated and reimaged"));
+        assert!(
+            b.text("#measures-taken")
+                .contains("PC isolated and reimaged")
+        );
         b.navigate_by("#close");
         assert_eq!(b.attr("#advisory-detail", "data-status"), "closed");
         assert!(!b.exists("#advisory-actions"), "nothing left to do");

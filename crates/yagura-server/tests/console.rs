@@ -202,7 +202,10 @@ fn routes() -> Vec<Route> {
             perm: RespondAdvisories,
             expect: Action,
             request: |o, g| {
-                let p = format!("/console/advisories/{}/close", id(format!("adv-ack-{o}"), g));
+                let p = format!(
+                    "/console/advisories/{}/close",
+                    id(format!("adv-ack-{o}"), g)
+                );
                 (Method::POST, p, Some("note=done".into()))
             },
         },
@@ -306,7 +309,9 @@ async fn every_console_route_every_role_every_relation() {
                 let (method, path, form) = (route.request)(target, false);
                 let body = form.as_ref().map(|f| format!("csrf={csrf}&{f}"));
                 let request = format!("{path} {}", form.clone().unwrap_or_default());
-                let r = h.console(method.clone(), &path, &auth, body.as_deref()).await;
+                let r = h
+                    .console(method.clone(), &path, &auth, body.as_deref())
+                    .await;
                 let cell = format!("{} as {role} on {rel:?} ({target})", route.name);
                 assert_no_leak(role, route.name, &r.text, &request);
                 cells += 1;
@@ -399,10 +404,7 @@ async fn forms_need_the_session_csrf_token() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert_eq!(
-        r.location.as_deref(),
-        Some("/console/alerts/al-delegated")
-    );
+    assert_eq!(r.location.as_deref(), Some("/console/alerts/al-delegated"));
     assert_eq!(
         status_of_alert(&h, "al-delegated"),
         yagura_store::AlertStatus::Acknowledged
@@ -417,7 +419,9 @@ async fn pages_need_a_session_and_refuse_bearer_tokens() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location.as_deref(), Some("/console/login"));
     let token = Auth::Bearer(h.token("t", CALLER_ORG, Role::Analyst));
-    let r = h.console(Method::GET, "/console/alerts", &token, None).await;
+    let r = h
+        .console(Method::GET, "/console/alerts", &token, None)
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = h.console(Method::GET, "/", &Auth::None, None).await;
     assert_eq!(r.location.as_deref(), Some("/console/"));
@@ -477,10 +481,7 @@ async fn login_form_starts_a_session_with_its_double_submit_token() {
         .and_then(|c| c.split(';').next())
         .expect("session cookie")
         .to_owned();
-    let auth = Auth::Session {
-        cookie,
-        csrf: None,
-    };
+    let auth = Auth::Session { cookie, csrf: None };
     let dash = h.console(Method::GET, "/console/", &auth, None).await;
     assert_eq!(dash.status, StatusCode::OK);
     assert!(dash.text.contains("data-role=\"analyst\""));
@@ -491,10 +492,14 @@ async fn pages_render_in_japanese_and_english() {
     let h = Harness::new();
     h.seed();
     let (auth, _) = session(&h, Role::Analyst).await;
-    let ja = h.console(Method::GET, "/console/?lang=ja", &auth, None).await;
+    let ja = h
+        .console(Method::GET, "/console/?lang=ja", &auth, None)
+        .await;
     assert!(ja.text.contains("<html lang=\"ja\""), "{}", ja.text);
     assert!(ja.text.contains("日別アラート件数"));
-    let en = h.console(Method::GET, "/console/?lang=en", &auth, None).await;
+    let en = h
+        .console(Method::GET, "/console/?lang=en", &auth, None)
+        .await;
     assert!(en.text.contains("<html lang=\"en\""));
     assert!(en.text.contains("Alerts per day"));
     // The dashboard's charts are inline SVG built from the alert counts.
@@ -515,7 +520,12 @@ async fn pages_render_in_japanese_and_english() {
         assert!(r.text.contains("nav-dashboard"), "{path}");
     }
     let css = h
-        .console(Method::GET, "/console/assets/console.css", &Auth::None, None)
+        .console(
+            Method::GET,
+            "/console/assets/console.css",
+            &Auth::None,
+            None,
+        )
         .await;
     assert_eq!(css.status, StatusCode::OK);
 }
@@ -561,7 +571,11 @@ async fn analyst_turns_an_alert_into_an_advisory_and_the_officer_closes_it() {
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{step}: {}", r.text);
     }
     let page = h.console(Method::GET, &url, &analyst, None).await;
-    assert!(page.text.contains("data-status=\"closed\""), "{}", page.text);
+    assert!(
+        page.text.contains("data-status=\"closed\""),
+        "{}",
+        page.text
+    );
     assert!(page.text.contains("PC isolated"));
     // Closing twice is a conflict page, not a crash.
     let again = h

@@ -43,7 +43,10 @@ fn query_fields(q: &Option<String>) -> Fields {
 }
 
 fn opt(f: &Fields, k: &str) -> Option<String> {
-    f.get(k).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+    f.get(k)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 // ---- login / logout ---------------------------------------------------------------------
@@ -347,11 +350,13 @@ fn alert_query(f: &Fields) -> api::alerts::AlertQuery {
 /// The query string of `f` without `offset` (for pagination links and the bulk form's
 /// return address).
 fn filter_query(f: &Fields) -> String {
-    ["org", "severity", "detector", "rule_id", "status", "q", "mentions"]
-        .iter()
-        .filter_map(|k| opt(f, k).map(|v| format!("{k}={}", enc(&v))))
-        .collect::<Vec<_>>()
-        .join("&")
+    [
+        "org", "severity", "detector", "rule_id", "status", "q", "mentions",
+    ]
+    .iter()
+    .filter_map(|k| opt(f, k).map(|v| format!("{k}={}", enc(&v))))
+    .collect::<Vec<_>>()
+    .join("&")
 }
 
 fn alert_table(who: &ConsoleCaller, items: &[StoredAlert], selectable: bool) -> Markup {
@@ -546,9 +551,7 @@ pub async fn alert_detail(
                 .cloned()
                 .collect();
             tokio::task::spawn_blocking(move || {
-                refs.iter()
-                    .map(|r| src.lookup(&org, r))
-                    .collect::<Vec<_>>()
+                refs.iter().map(|r| src.lookup(&org, r)).collect::<Vec<_>>()
             })
             .await
             .unwrap_or_default()
@@ -559,8 +562,12 @@ pub async fn alert_detail(
     let al = &a.alert;
     let statuses: Vec<&str> = AlertStatus::ALL.iter().map(|s| s.as_str()).collect();
     let default_measures = match who.lang() {
-        Lang::Ja => "該当端末をネットワークから隔離する\n通信先をプロキシで遮断する\n関係アカウントのパスワードを変更する",
-        Lang::En => "Isolate the host from the network\nBlock the destination at the proxy\nReset the passwords of the accounts involved",
+        Lang::Ja => {
+            "該当端末をネットワークから隔離する\n通信先をプロキシで遮断する\n関係アカウントのパスワードを変更する"
+        }
+        Lang::En => {
+            "Isolate the host from the network\nBlock the destination at the proxy\nReset the passwords of the accounts involved"
+        }
     };
     let body = html! {
         div.grid {
@@ -626,7 +633,11 @@ pub async fn alert_detail(
             }
         }
     };
-    Ok(page(&who, &format!("{}: {}", t(Key::Alert), al.title), body))
+    Ok(page(
+        &who,
+        &format!("{}: {}", t(Key::Alert), al.title),
+        body,
+    ))
 }
 
 // ---- advisories -------------------------------------------------------------------------

@@ -273,7 +273,13 @@ impl Harness {
 
     /// A console request: the session cookie only (no CSRF header), an optional
     /// form-urlencoded body.
-    pub async fn console(&self, method: Method, path: &str, auth: &Auth, form: Option<&str>) -> Resp {
+    pub async fn console(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        form: Option<&str>,
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(path);
         match auth {
             Auth::None => {}

@@ -190,13 +190,14 @@ pub fn run(args: DemoArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let local = listener.local_addr()?;
     println!();
-    println!("yagura demo is ready ({:.0} s)", started.elapsed().as_secs_f64());
+    println!(
+        "yagura demo is ready ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
     println!("  console:   http://{local}/console/");
     println!("  API:       http://{local}/api/v1 (OpenAPI: http://{local}/api/openapi.json)");
     println!("  center analyst ({center}):            user analyst  password {analyst}");
-    println!(
-        "  security officer of {officer_org}:  user {officer_name}  password {officer}"
-    );
+    println!("  security officer of {officer_org}:  user {officer_name}  password {officer}");
     println!("  data:      {}", dir.display());
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);
@@ -219,7 +220,10 @@ pub fn run(args: DemoArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
 fn busiest_org(inventory: &Inventory, alerts: &[yagura_model::Alert]) -> Option<OrgId> {
     let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
     for a in alerts {
-        if inventory.get(a.org.as_str()).is_some_and(|o| !o.is_center()) {
+        if inventory
+            .get(a.org.as_str())
+            .is_some_and(|o| !o.is_center())
+        {
             *counts.entry(a.org.as_str()).or_default() += 1;
         }
     }
