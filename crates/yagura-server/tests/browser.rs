@@ -63,7 +63,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    fn start(path: &PathBuf) -> Driver {
+    fn start(path: &std::path::Path) -> Driver {
         let port = free_port();
         let child = Command::new(path)
             .arg(format!("--port={port}"))
@@ -171,7 +171,7 @@ impl Drop for Browser {
 }
 
 impl Browser {
-    fn open(driver: &Driver, chromium: &PathBuf, base: String) -> Browser {
+    fn open(driver: &Driver, chromium: &std::path::Path, base: String) -> Browser {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {

@@ -153,6 +153,9 @@ pub async fn logout(State(state): State<AppState>, form: ConsoleForm) -> Console
 
 // ---- dashboard --------------------------------------------------------------------------
 
+/// Alerts of a rule (or destination): count, organizations, highest severity.
+type Tally = (u64, BTreeSet<String>, Severity);
+
 struct Dashboard {
     counts: Vec<AlertCount>,
     titles: BTreeMap<String, String>,
@@ -212,7 +215,7 @@ pub async fn dashboard(
     let mut per_day: BTreeMap<i64, [u64; 5]> = BTreeMap::new();
     let mut per_org: BTreeMap<String, u64> = BTreeMap::new();
     let mut per_sev = [0u64; 5];
-    let mut per_rule: BTreeMap<String, (u64, BTreeSet<String>, Severity)> = BTreeMap::new();
+    let mut per_rule: BTreeMap<String, Tally> = BTreeMap::new();
     for c in &d.counts {
         per_day.entry(c.day.nanos()).or_default()[sev_index(c.severity)] += c.count;
         *per_org.entry(c.org.to_string()).or_default() += c.count;
@@ -261,8 +264,7 @@ pub async fn dashboard(
             )
         })
         .collect();
-    let mut rules: Vec<(String, (u64, BTreeSet<String>, Severity))> =
-        per_rule.into_iter().collect();
+    let mut rules: Vec<(String, Tally)> = per_rule.into_iter().collect();
     rules.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
     rules.truncate(10);
 
@@ -873,7 +875,7 @@ pub async fn incidents(
         .map_err(|e| who.fail(e))?;
     let t = |k| who.t(k);
     let link = |off: u64| format!("/console/incidents?offset={off}");
-    let mut groups: BTreeMap<String, (u64, BTreeSet<String>, Severity)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
     for a in &recent {
         let e = &a.alert.entities;
         if let Some(dest) = e.domain.as_ref().or(e.dst_ip.as_ref()) {
