@@ -117,6 +117,7 @@ impl ServerConfig {
             login_max_failures: self.login_max_failures.unwrap_or(d.login_max_failures),
             login_window_secs: self.login_window_secs.unwrap_or(d.login_window_secs),
             clock: d.clock,
+            evidence: None,
         }
     }
 }

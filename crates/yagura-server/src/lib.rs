@@ -18,13 +18,14 @@ pub mod api;
 pub mod auth;
 pub mod authz;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod openapi;
 mod serve;
 mod state;
 
 pub use serve::{ServeError, TlsFiles, serve, tls_config};
-pub use state::{AppState, Clock, StateOptions};
+pub use state::{AppState, Clock, EvidenceRecord, EvidenceSource, StateOptions};
 
 use axum::Router;
 use yagura_model::{OrgId, Role};
@@ -75,6 +76,7 @@ pub fn bootstrap_admin(
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::routes())
+        .merge(console::routes())
         .route(
             "/api/openapi.json",
             axum::routing::get(openapi::openapi_json),

@@ -12,6 +12,26 @@ use crate::error::{ApiError, ApiResult};
 /// Where "now" comes from (injectable so tests can make advisories overdue).
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
+/// The source record behind an alert's evidence reference, for the console's alert page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceRecord {
+    /// The record as written in its file (one line; truncated by the source if long).
+    pub raw: String,
+    /// The record normalized (ECS JSON), when it could be read.
+    pub event: Option<serde_json::Value>,
+}
+
+/// Where evidence records are read from (the telemetry directory of a deployment, or none).
+/// Implementations must stay inside their root whatever path an alert names.
+pub trait EvidenceSource: Send + Sync {
+    /// The record at `evidence` of an alert of `org`; `Err` says why it cannot be shown.
+    fn lookup(
+        &self,
+        org: &OrgId,
+        evidence: &yagura_model::EvidenceRef,
+    ) -> Result<EvidenceRecord, String>;
+}
+
 /// Tunables of the server state.
 #[derive(Clone)]
 pub struct StateOptions {
@@ -22,6 +42,8 @@ pub struct StateOptions {
     pub login_max_failures: usize,
     pub login_window_secs: i64,
     pub clock: Clock,
+    /// Reader of the records alerts cite as evidence (none: the console lists references).
+    pub evidence: Option<Arc<dyn EvidenceSource>>,
 }
 
 impl std::fmt::Debug for StateOptions {
@@ -31,6 +53,7 @@ impl std::fmt::Debug for StateOptions {
             .field("session_ttl_secs", &self.session_ttl_secs)
             .field("login_max_failures", &self.login_max_failures)
             .field("login_window_secs", &self.login_window_secs)
+            .field("evidence", &self.evidence.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -43,6 +66,7 @@ impl Default for StateOptions {
             login_max_failures: 5,
             login_window_secs: 300,
             clock: Arc::new(Timestamp::now),
+            evidence: None,
         }
     }
 }
@@ -103,6 +127,10 @@ impl AppState {
 
     pub fn hashing(&self) -> &PasswordHashing {
         &self.0.hashing
+    }
+
+    pub fn evidence(&self) -> Option<&Arc<dyn EvidenceSource>> {
+        self.0.options.evidence.as_ref()
     }
 
     pub fn now(&self) -> Timestamp {

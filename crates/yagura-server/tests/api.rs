@@ -646,6 +646,12 @@ async fn alert_lists_filter_and_paginate() {
     check("status=new", 6).await;
     check("since=2026-01-05T00:02:00Z&until=2026-01-05T00:04:00Z", 2).await;
     check("q=BEACON%20AL-MO", 2).await;
+    // `mentions` looks into entities too (the account is only an entity).
+    check("mentions=ACCT-PENSION", 1).await;
+    check("mentions=acct-pension&org=moh", 0).await;
+    // Day-aligned windows are counted from the aggregate, others by scanning: same answers.
+    check("since=2026-01-05T00:00:00Z&until=2026-01-06T00:00:00Z", 6).await;
+    check("since=2026-01-06T00:00:00Z", 0).await;
     let bulk = h
         .call(
             Method::POST,

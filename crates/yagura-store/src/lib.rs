@@ -61,6 +61,14 @@ pub trait StateStore: Send + Sync {
         page: &Page,
     ) -> Result<Vec<StoredAlert>, StoreError>;
     fn count_alerts(&self, scope: &Scope, filter: &AlertFilter) -> Result<u64, StoreError>;
+    /// Alert counts in scope grouped by organization, UTC day, severity, detector, rule and
+    /// status (dashboards). `filter` may not carry a text filter, and its times must fall on
+    /// UTC day boundaries ([`StoreError::Invalid`] otherwise).
+    fn alert_counts(
+        &self,
+        scope: &Scope,
+        filter: &AlertFilter,
+    ) -> Result<Vec<AlertCount>, StoreError>;
     fn set_alert_status(
         &self,
         scope: &Scope,

@@ -138,12 +138,63 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX incidents_campaign ON incidents(campaign_id);
     CREATE INDEX alerts_incident ON alerts(incident_id, time, id);
     "#,
+    // 4 (console work, issue 9): alert counts per (org, UTC day, severity, detector, rule, status), kept by triggers,
+    // so that list totals and dashboard statistics do not scan millions of alerts.
+    r#"
+    CREATE TABLE alert_counts (
+        org      TEXT NOT NULL,
+        day      INTEGER NOT NULL,
+        severity INTEGER NOT NULL,
+        detector TEXT NOT NULL,
+        rule_id  TEXT NOT NULL,
+        status   TEXT NOT NULL,
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (org, day, severity, detector, rule_id, status)
+    ) WITHOUT ROWID;
+    INSERT INTO alert_counts (org, day, severity, detector, rule_id, status, n)
+        SELECT org, time / 86400000000000, severity, detector, rule_id, status, COUNT(*)
+        FROM alerts GROUP BY 1, 2, 3, 4, 5, 6;
+    CREATE TRIGGER alert_counts_insert AFTER INSERT ON alerts BEGIN
+        INSERT INTO alert_counts (org, day, severity, detector, rule_id, status, n)
+            VALUES (NEW.org, NEW.time / 86400000000000, NEW.severity, NEW.detector,
+                    NEW.rule_id, NEW.status, 1)
+            ON CONFLICT DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER alert_counts_delete AFTER DELETE ON alerts BEGIN
+        UPDATE alert_counts SET n = n - 1
+            WHERE org = OLD.org AND day = OLD.time / 86400000000000
+              AND severity = OLD.severity AND detector = OLD.detector
+              AND rule_id = OLD.rule_id AND status = OLD.status;
+    END;
+    CREATE TRIGGER alert_counts_update
+        AFTER UPDATE OF org, time, severity, detector, rule_id, status ON alerts BEGIN
+        UPDATE alert_counts SET n = n - 1
+            WHERE org = OLD.org AND day = OLD.time / 86400000000000
+              AND severity = OLD.severity AND detector = OLD.detector
+              AND rule_id = OLD.rule_id AND status = OLD.status;
+        INSERT INTO alert_counts (org, day, severity, detector, rule_id, status, n)
+            VALUES (NEW.org, NEW.time / 86400000000000, NEW.severity, NEW.detector,
+                    NEW.rule_id, NEW.status, 1)
+            ON CONFLICT DO UPDATE SET n = n + 1;
+    END;
+    "#,
 ];
+
+/// Nanoseconds per UTC day (the bucket of `alert_counts`).
+const DAY_NANOS: i64 = 86_400_000_000_000;
+
+/// Read-only connections opened beside the writer for a database file (WAL lets them read
+/// while the writer writes); list and count queries use them so that concurrent API clients
+/// do not queue behind one connection.
+const READERS: usize = 4;
 
 /// SQLite-backed [`StateStore`].
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Read connections (file databases only; an in-memory database reads through `conn`).
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
 }
 
 impl SqliteStore {
@@ -152,7 +203,17 @@ impl SqliteStore {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        SqliteStore::init(conn)
+        let mut store = SqliteStore::init(conn)?;
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            r.busy_timeout(std::time::Duration::from_secs(5))?;
+            store.readers.push(Mutex::new(r));
+        }
+        Ok(store)
     }
 
     /// A private in-memory database (tests, one-shot commands).
@@ -166,6 +227,8 @@ impl SqliteStore {
         migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            readers: Vec::new(),
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -180,6 +243,24 @@ impl SqliteStore {
         // A panic while holding the lock cannot leave SQLite inconsistent (statements are
         // atomic), so a poisoned lock is still safe to use.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection for a read-only query: a free reader if any, else the next one in turn
+    /// (the writer for an in-memory database).
+    fn read(&self) -> std::sync::MutexGuard<'_, Connection> {
+        if self.readers.is_empty() {
+            return self.lock();
+        }
+        for r in &self.readers {
+            if let Ok(g) = r.try_lock() {
+                return g;
+            }
+        }
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % self.readers.len();
+        self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -576,7 +657,7 @@ impl StateStore for SqliteStore {
     }
 
     fn get_alert(&self, scope: &Scope, id: &str) -> Result<Option<StoredAlert>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut args = vec![SqlValue::Text(id.to_owned())];
         let clause = scope_clause(scope, "org", &mut args);
         let row = conn
@@ -597,7 +678,7 @@ impl StateStore for SqliteStore {
         filter: &AlertFilter,
         page: &Page,
     ) -> Result<Vec<StoredAlert>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut args = Vec::new();
         let where_ = alert_where(scope, filter, &mut args);
         args.push(SqlValue::Integer(page.clamped_limit()));
@@ -610,15 +691,73 @@ impl StateStore for SqliteStore {
     }
 
     fn count_alerts(&self, scope: &Scope, filter: &AlertFilter) -> Result<u64, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut args = Vec::new();
-        let where_ = alert_where(scope, filter, &mut args);
+        // Filters on the columns of `alert_counts` (and day-aligned times) are answered from
+        // it; text and unaligned time filters need the alerts themselves.
+        let (table, count, where_) = match counts_where(scope, filter, &mut args) {
+            Some(w) => ("alert_counts", "COALESCE(SUM(n), 0)", w),
+            None => {
+                args.clear();
+                ("alerts", "COUNT(*)", alert_where(scope, filter, &mut args))
+            }
+        };
         let n: i64 = conn.query_row(
-            &format!("SELECT COUNT(*) FROM alerts WHERE {where_}"),
+            &format!("SELECT {count} FROM {table} WHERE {where_}"),
             params_from_iter(args),
             |r| r.get(0),
         )?;
         Ok(n as u64)
+    }
+
+    fn alert_counts(
+        &self,
+        scope: &Scope,
+        filter: &AlertFilter,
+    ) -> Result<Vec<AlertCount>, StoreError> {
+        let conn = self.read();
+        let mut args = Vec::new();
+        let where_ = counts_where(scope, filter, &mut args).ok_or_else(|| {
+            StoreError::Invalid(
+                "alert counts take organization, severity, detector, rule, status and \
+                 day-aligned time filters only"
+                    .into(),
+            )
+        })?;
+        let mut st = conn.prepare(&format!(
+            "SELECT org, day, severity, detector, rule_id, status, n FROM alert_counts
+             WHERE {where_} AND n > 0 ORDER BY day, org, severity, detector, rule_id, status"
+        ))?;
+        let rows = st.query_map(params_from_iter(args), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (org, day, sev, det, rule_id, status, n) = r?;
+            let key = format!("{org}/{day}/{rule_id}");
+            Ok(AlertCount {
+                org: parse_org("alert_counts", &key, &org)?,
+                day: Timestamp::from_nanos(day.saturating_mul(DAY_NANOS)),
+                severity: usize::try_from(sev)
+                    .ok()
+                    .and_then(|i| Severity::ALL.get(i).copied())
+                    .ok_or_else(|| corrupt("alert_counts", &key, "severity rank"))?,
+                detector: serde_json::from_value(serde_json::Value::String(det))
+                    .map_err(|e| corrupt("alert_counts", &key, e))?,
+                rule_id,
+                status: AlertStatus::parse(&status)
+                    .ok_or_else(|| corrupt("alert_counts", &key, "status"))?,
+                count: n.max(0) as u64,
+            })
+        })
+        .collect()
     }
 
     fn set_alert_status(
@@ -1354,6 +1493,47 @@ fn insert_step(conn: &Connection, id: &str, step: &AdvisoryStep) -> Result<(), S
     Ok(())
 }
 
+/// The `alert_counts` condition equivalent to `f`, when there is one (no text filter, times
+/// on UTC day boundaries).
+fn counts_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Option<String> {
+    let day_of = |t: Timestamp| (t.nanos() % DAY_NANOS == 0).then(|| t.nanos() / DAY_NANOS);
+    let since = f.since.map(day_of);
+    let until = f.until.map(day_of);
+    if f.text.is_some() || f.mentions.is_some() || since == Some(None) || until == Some(None) {
+        return None;
+    }
+    let mut conds = vec![scope_clause(scope, "org", args)];
+    if let Some(org) = &f.org {
+        conds.push("org = ?".into());
+        args.push(SqlValue::Text(org.to_string()));
+    }
+    if let Some(s) = f.min_severity {
+        conds.push("severity >= ?".into());
+        args.push(SqlValue::Integer(severity_rank(s)));
+    }
+    if let Some(d) = f.detector {
+        conds.push("detector = ?".into());
+        args.push(SqlValue::Text(d.as_str().into()));
+    }
+    if let Some(r) = &f.rule_id {
+        conds.push("rule_id = ?".into());
+        args.push(SqlValue::Text(r.clone()));
+    }
+    if let Some(s) = f.status {
+        conds.push("status = ?".into());
+        args.push(SqlValue::Text(s.as_str().into()));
+    }
+    if let Some(Some(d)) = since {
+        conds.push("day >= ?".into());
+        args.push(SqlValue::Integer(d));
+    }
+    if let Some(Some(d)) = until {
+        conds.push("day < ?".into());
+        args.push(SqlValue::Integer(d));
+    }
+    Some(conds.join(" AND "))
+}
+
 fn alert_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> String {
     let mut conds = vec![scope_clause(scope, "org", args)];
     if let Some(org) = &f.org {
@@ -1390,6 +1570,10 @@ fn alert_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Stri
         );
         args.push(SqlValue::Text(text.clone()));
         args.push(SqlValue::Text(text.clone()));
+    }
+    if let Some(m) = &f.mentions {
+        conds.push("instr(lower(body), lower(?)) > 0".into());
+        args.push(SqlValue::Text(m.clone()));
     }
     conds.join(" AND ")
 }

@@ -309,6 +309,52 @@ macro_rules! state_store_suite {
             assert_eq!(s.count_alerts(&scope, &window).unwrap(), 10);
             let text = AlertFilter { text: Some("BEACON X1".into()), ..Default::default() };
             assert_eq!(s.count_alerts(&scope, &text).unwrap(), 10);
+            // `mentions` looks into the whole alert (entities), case-insensitively.
+            let host = alerts[3].entities.iter().next().map(|(_, v)| v.to_uppercase()).unwrap();
+            let mentions = AlertFilter { mentions: Some(host), ..Default::default() };
+            let found = s.list_alerts(&scope, &mentions, &Page::first(100)).unwrap();
+            assert!(found.iter().any(|a| a.alert.id == "x03"), "{found:?}");
+            assert_eq!(s.count_alerts(&scope, &mentions).unwrap(), found.len() as u64);
+        }
+
+        #[test]
+        fn alert_counts_follow_inserts_status_and_scope() {
+            let s = store();
+            let day = 86_400;
+            let mut alerts: Vec<_> = (0..30)
+                .map(|i| alert(&format!("c{i:02}"), if i % 3 == 0 { "moh" } else { "pension" }, (i % 3) * day + i, Severity::ALL[(i % 5) as usize]))
+                .collect();
+            s.upsert_alerts(&alerts).unwrap();
+            // Folding a repeat changes nothing in the counts; a status change moves one.
+            alerts[1].count = 5;
+            s.upsert_alerts(&alerts[1..2]).unwrap();
+            let everything = scope_of("central");
+            s.set_alert_status(&everything, "c01", AlertStatus::Resolved).unwrap();
+            let counts = s.alert_counts(&everything, &AlertFilter::default()).unwrap();
+            assert_eq!(counts.iter().map(|c| c.count).sum::<u64>(), 30);
+            assert_eq!(counts.iter().filter(|c| c.status == AlertStatus::Resolved).map(|c| c.count).sum::<u64>(), 1);
+            // Every filter the counts answer agrees with a scan of the alerts.
+            let t0 = Timestamp::from_secs(1_767_571_200);
+            let filters = [
+                AlertFilter::default(),
+                AlertFilter { status: Some(AlertStatus::New), ..Default::default() },
+                AlertFilter { min_severity: Some(Severity::High), ..Default::default() },
+                AlertFilter { org: Some(org("moh")), ..Default::default() },
+                AlertFilter { since: Some(t0.saturating_add_secs(day)), until: Some(t0.saturating_add_secs(2 * day)), ..Default::default() },
+            ];
+            for scope in [scope_of("central"), scope_of("pension"), scope_of("moh"), scope_of("mof")] {
+                for f in &filters {
+                    let listed = s.list_alerts(&scope, f, &Page::first(1000)).unwrap().len() as u64;
+                    assert_eq!(s.count_alerts(&scope, f).unwrap(), listed, "{f:?}");
+                    let grouped: u64 = s.alert_counts(&scope, f).unwrap().iter().map(|c| c.count).sum();
+                    assert_eq!(grouped, listed, "{f:?}");
+                }
+            }
+            let moh = s.alert_counts(&scope_of("moh"), &AlertFilter::default()).unwrap();
+            assert!(moh.iter().all(|c| c.org.as_str() == "moh"));
+            assert!(moh.iter().all(|c| c.day.nanos() % 86_400_000_000_000 == 0));
+            let text = AlertFilter { text: Some("x".into()), ..Default::default() };
+            assert!(matches!(s.alert_counts(&everything, &text), Err(StoreError::Invalid(_))));
         }
 
         #[test]

@@ -126,6 +126,22 @@ pub struct AlertFilter {
     pub until: Option<Timestamp>,
     /// Substring of title or summary.
     pub text: Option<String>,
+    /// Substring of the whole alert (entities, evidence, context included; case-insensitive):
+    /// "every alert that mentions this domain / address / account" (hunting).
+    pub mentions: Option<String>,
+}
+
+/// Alerts of one organization, UTC day, severity, detector, rule and status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertCount {
+    pub org: OrgId,
+    /// Start of the UTC day.
+    pub day: Timestamp,
+    pub severity: Severity,
+    pub detector: Detector,
+    pub rule_id: String,
+    pub status: AlertStatus,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -31,7 +31,7 @@ fn migrations_are_idempotent_and_survive_reopen() {
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     let scope = fixture_inventory().visible_from("moh");
     assert!(s.get_alert(&scope, "a1").unwrap().is_some());
 }
@@ -123,14 +123,22 @@ fn a_version_1_database_migrates_to_the_latest_keeping_its_rows() {
         drop(s);
         let conn = yagura_store::rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE campaign_orgs; DROP TABLE campaigns; DROP INDEX incidents_campaign; DROP INDEX alerts_incident;\n             DROP TABLE advisory_steps; DROP TABLE advisories; DROP INDEX audit_time; PRAGMA user_version = 1;",
+            "DROP TRIGGER alert_counts_insert; DROP TRIGGER alert_counts_update;
+             DROP TRIGGER alert_counts_delete; DROP TABLE alert_counts;
+             DROP TABLE campaign_orgs; DROP TABLE campaigns; DROP INDEX incidents_campaign;
+             DROP INDEX alerts_incident;
+             DROP TABLE advisory_steps; DROP TABLE advisories; DROP INDEX audit_time; PRAGMA user_version = 1;",
         )
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     let scope = fixture_inventory().visible_from("moh");
     assert!(s.get_alert(&scope, "a1").unwrap().is_some());
+    // Migration 3 counted the alerts already there.
+    let all = yagura_store::AlertFilter::default();
+    assert_eq!(s.count_alerts(&scope, &all).unwrap(), 1);
+    assert_eq!(s.alert_counts(&scope, &all).unwrap()[0].count, 1);
     assert_eq!(
         s.count_advisories(&scope, &yagura_store::AdvisoryFilter::default())
             .unwrap(),

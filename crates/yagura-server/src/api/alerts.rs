@@ -15,7 +15,7 @@ use crate::state::AppState;
 paged!(AlertPage, StoredAlert, Object);
 
 /// Alert list filters; every parameter narrows.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     /// Only this organization (must be in the caller's scope to match anything).
@@ -33,6 +33,9 @@ pub struct AlertQuery {
     pub until: Option<String>,
     /// Substring of title or summary (case-insensitive).
     pub q: Option<String>,
+    /// Substring anywhere in the alert — entities, evidence, context (case-insensitive):
+    /// every alert that mentions a domain, address, account, … (hunting).
+    pub mentions: Option<String>,
     /// Rows to skip (default 0).
     pub offset: Option<u64>,
     /// Rows to return, 1–1000 (default 50).
@@ -49,7 +52,7 @@ fn parse_detector(s: &str) -> ApiResult<Detector> {
 }
 
 impl AlertQuery {
-    fn filter(&self) -> ApiResult<AlertFilter> {
+    pub(crate) fn filter(&self) -> ApiResult<AlertFilter> {
         Ok(AlertFilter {
             org: parse_opt_org(&self.org)?,
             min_severity: self
@@ -66,6 +69,7 @@ impl AlertQuery {
             since: parse_time("since", &self.since)?,
             until: parse_time("until", &self.until)?,
             text: self.q.clone().filter(|t| !t.is_empty()),
+            mentions: self.mentions.clone().filter(|t| !t.is_empty()),
         })
     }
 }

@@ -139,6 +139,17 @@ async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Caller> {
             },
         });
     }
+    session_caller(parts, state, !safe).await
+}
+
+/// The caller of a session cookie; with `check_csrf_header` the request must echo the
+/// session's CSRF token in `X-CSRF-Token` (the console checks its forms' field instead).
+pub(crate) async fn session_caller(
+    parts: &Parts,
+    state: &AppState,
+    check_csrf_header: bool,
+) -> ApiResult<Caller> {
+    let now = state.now();
     let cookie =
         auth::cookie(&parts.headers, auth::SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?;
     let (key, session) = state
@@ -146,7 +157,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Caller> {
         .sessions
         .get(cookie, now)
         .ok_or(ApiError::Unauthenticated)?;
-    if !safe {
+    if check_csrf_header {
         let sent = parts
             .headers
             .get(auth::CSRF_HEADER)

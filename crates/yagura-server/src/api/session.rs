@@ -72,9 +72,31 @@ pub async fn login(
     addr: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Response> {
+    let addr = addr.map(|axum::Extension(ConnectInfo(a))| a);
+    let (cookie, caller) = password_login(&state, addr, &req.username, req.password).await?;
+    let set_cookie = auth::session_cookie(
+        &cookie,
+        state.0.options.session_ttl_secs,
+        state.0.options.secure_cookies,
+    );
+    Ok((
+        [(header::SET_COOKIE, set_cookie)],
+        axum::Json(Me::of(&caller)),
+    )
+        .into_response())
+}
+
+/// Checks a user name and password (rate-limited per name and client address, failures
+/// audited) and starts a session: returns the cookie value and the caller.
+pub(crate) async fn password_login(
+    state: &AppState,
+    addr: Option<SocketAddr>,
+    username: &str,
+    password: String,
+) -> ApiResult<(String, Caller)> {
     let now = state.now();
-    let user_key = format!("user:{}", req.username);
-    let addr_key = addr.map(|axum::Extension(ConnectInfo(a))| format!("addr:{}", a.ip()));
+    let user_key = format!("user:{username}");
+    let addr_key = addr.map(|a| format!("addr:{}", a.ip()));
     state
         .0
         .user_limiter
@@ -87,10 +109,9 @@ pub async fn login(
             .check(k, now)
             .map_err(ApiError::RateLimited)?;
     }
-    let name = req.username.clone();
+    let name = username.to_owned();
     let record = state.db(move |s| s.user_for_login(&name)).await?;
     let verifier = state.clone();
-    let password = req.password;
     let stored = record.as_ref().map(|r| r.password_hash.clone());
     let verified = tokio::task::spawn_blocking(move || {
         verifier.hashing().verify(&password, stored.as_deref())
@@ -143,29 +164,19 @@ pub async fn login(
             serde_json::Value::Null,
         )
         .await?;
+    let key = auth::sha256_hex(&cookie);
     let caller = Caller {
         name: user.name.clone(),
         scope: state.scope_for(&user.org, user.role),
         org: user.org,
         role: user.role,
-        auth: AuthKind::Session {
-            key: String::new(),
-            csrf,
-        },
+        auth: AuthKind::Session { key, csrf },
     };
-    let set_cookie = auth::session_cookie(&cookie, ttl, state.0.options.secure_cookies);
-    Ok((
-        [(header::SET_COOKIE, set_cookie)],
-        axum::Json(Me::of(&caller)),
-    )
-        .into_response())
+    Ok((cookie, caller))
 }
 
-/// End the session (cookie sessions only; needs the CSRF token).
-#[utoipa::path(post, path = "/api/v1/session/logout", tag = "session",
-    responses((status = 204, description = "Logged out; the cookie is cleared"),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+/// Ends a cookie session and audits it.
+pub(crate) async fn end_session(state: &AppState, caller: &Caller) -> ApiResult<()> {
     let AuthKind::Session { key, .. } = &caller.auth else {
         return Err(ApiError::BadRequest(
             "logout ends a cookie session; revoke a token with DELETE /api/v1/tokens/{id}".into(),
@@ -174,13 +185,21 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
     state.0.sessions.remove(key);
     state
         .audit_by(
-            &caller,
+            caller,
             &caller.org,
             "session.logout",
             &caller.name,
             serde_json::Value::Null,
         )
-        .await?;
+        .await
+}
+
+/// End the session (cookie sessions only; needs the CSRF token).
+#[utoipa::path(post, path = "/api/v1/session/logout", tag = "session",
+    responses((status = 204, description = "Logged out; the cookie is cleared"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    end_session(&state, &caller).await?;
     let mut headers = HeaderMap::new();
     if let Ok(v) = auth::clear_cookie(state.0.options.secure_cookies).parse() {
         headers.insert(header::SET_COOKIE, v);

@@ -39,6 +39,8 @@ pub struct Resp {
     pub status: StatusCode,
     pub set_cookie: Option<String>,
     pub retry_after: Option<String>,
+    /// `Location` of a redirect.
+    pub location: Option<String>,
     pub json: Value,
     pub text: String,
 }
@@ -251,6 +253,7 @@ impl Harness {
         };
         let set_cookie = hdr(header::SET_COOKIE);
         let retry_after = hdr(header::RETRY_AFTER);
+        let location = hdr(header::LOCATION);
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = if text.is_empty() {
@@ -262,7 +265,51 @@ impl Harness {
             status,
             set_cookie,
             retry_after,
+            location,
             json,
+            text,
+        }
+    }
+
+    /// A console request: the session cookie only (no CSRF header), an optional
+    /// form-urlencoded body.
+    pub async fn console(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        form: Option<&str>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(path);
+        match auth {
+            Auth::None => {}
+            Auth::Bearer(t) => req = req.header(header::AUTHORIZATION, format!("Bearer {t}")),
+            Auth::Session { cookie, .. } => {
+                req = req.header(header::COOKIE, format!("{}={cookie}", auth::SESSION_COOKIE));
+            }
+        }
+        let req = match form {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(b.to_owned())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Resp {
+            status,
+            set_cookie: None,
+            retry_after: None,
+            location,
+            json: Value::Null,
             text,
         }
     }

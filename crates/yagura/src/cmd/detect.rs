@@ -99,21 +99,20 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let mut detectors = build_detectors(&args, inventory.as_ref(), globals)?;
     let stored = Arc::new(Mutex::new(StoreStageReport::default()));
     let event_store = if args.store {
-        let store = Arc::new(crate::cmd::hunt::open_events(globals)?);
-        detectors.ordered.push(Box::new(StoreStage::new(
-            Arc::clone(&store),
-            crate::cmd::ingest::run_id(&files),
-            20_000,
-            Arc::clone(&stored),
-        )));
-        Some(store)
+        Some(Arc::new(crate::cmd::hunt::open_events(globals)?))
     } else {
         None
     };
-    tracing::info!(?detectors, files = files.len(), "starting batch detection");
+    let store_stage = event_store.as_ref().map(|store| {
+        StoreStage::new(
+            Arc::clone(store),
+            crate::cmd::ingest::run_id(&files),
+            20_000,
+            Arc::clone(&stored),
+        )
+    });
 
     let rejects_out: Option<BufWriter<std::fs::File>> = args
         .rejects
@@ -135,17 +134,16 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         }
     }));
 
-    let counters = Arc::new(Counters::default());
-    let bar = Progress::items(files.len() as u64, "detect", globals.quiet);
-    let ticker = spawn_ticker(Arc::clone(&counters), bar.clone());
-    let options = BatchOptions {
+    let (alerts, report) = run_batch(
+        &args,
+        files,
+        inventory.as_ref(),
+        globals,
+        on_reject,
         format,
         default_org,
-        ..BatchOptions::default()
-    };
-    let (alerts, report) = batch::run(files, detectors, &options, Arc::clone(&counters), on_reject);
-    ticker.stop();
-    bar.finish();
+        store_stage,
+    )?;
 
     if let Some(mut w) = rejects_out.lock().unwrap_or_else(|p| p.into_inner()).take() {
         w.flush().context("writing the rejects file")?;
@@ -287,6 +285,39 @@ pub fn cpu_seconds() -> f64 {
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // rest starts at field 3 (state): utime is index 11, stime 12; USER_HZ is 100 on Linux.
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Builds the detectors of `args` and runs them over `files` with a progress display: what
+/// `yagura detect` and `yagura demo` share. `store`, when given, keeps the events in the
+/// event store (last ordered stage, after every detector).
+#[allow(clippy::too_many_arguments)] // the batch's inputs, each needed; a struct would only rename them
+pub fn run_batch(
+    args: &DetectArgs,
+    files: Vec<batch::InputFile>,
+    inventory: Option<&Inventory>,
+    globals: &Globals,
+    on_reject: Arc<Mutex<dyn FnMut(Reject) + Send>>,
+    format: Option<Format>,
+    default_org: Option<OrgId>,
+    store: Option<StoreStage>,
+) -> anyhow::Result<(Vec<yagura_model::Alert>, batch::BatchReport)> {
+    let mut detectors = build_detectors(args, inventory, globals)?;
+    if let Some(stage) = store {
+        detectors.ordered.push(Box::new(stage));
+    }
+    tracing::info!(?detectors, files = files.len(), "starting batch detection");
+    let counters = Arc::new(Counters::default());
+    let bar = Progress::items(files.len() as u64, "detect", globals.quiet);
+    let ticker = spawn_ticker(Arc::clone(&counters), bar.clone());
+    let options = BatchOptions {
+        format,
+        default_org,
+        ..BatchOptions::default()
+    };
+    let (alerts, report) = batch::run(files, detectors, &options, Arc::clone(&counters), on_reject);
+    ticker.stop();
+    bar.finish();
+    Ok((alerts, report))
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use crate::Globals;
 
 pub mod analytics;
+pub mod demo;
 pub mod detect;
 pub mod exercise;
 pub mod hunt;
@@ -22,6 +23,9 @@ pub mod sim;
 /// the tools for each part.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole platform in one command: simulate an estate, detect, load the alerts and
+    /// serve the console with a center analyst's and an organization officer's login.
+    Demo(demo::DemoArgs),
     /// Simulate a monitored estate: inventory, logs of every organization, intel feeds and
     /// the ground truth of the injected campaigns.
     Sim(sim::SimArgs),
@@ -57,6 +61,7 @@ pub enum Command {
 
 pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Demo(a) => demo::run(a, globals),
         Command::Sim(a) => sim::run(&a, globals),
         Command::Detect(a) => detect::run(a, globals),
         Command::Ingest(a) => ingest::run(a, globals),
