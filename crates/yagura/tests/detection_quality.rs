@@ -88,16 +88,24 @@ fn every_injected_kind_is_detected_with_few_false_positives() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let by_kind = v["by_kind"].as_object().expect("by_kind");
     assert!(by_kind.len() >= 12, "every kind injected: {by_kind:?}");
-    let missed: Vec<String> = by_kind
+    // Issue 7's target: every injected kind detected. Items of a kind may still be missed
+    // (recorded in BENCHMARKS.md "Detection quality"); overall recall must stay high.
+    let partial: Vec<String> = by_kind
         .iter()
         .filter(|(_, k)| k["detected"].as_u64() != k["truth"].as_u64())
         .map(|(kind, k)| format!("{kind} {}/{}", k["detected"], k["truth"]))
         .collect();
+    let undetected_kinds: Vec<&String> = by_kind
+        .iter()
+        .filter(|(_, k)| k["detected"].as_u64() == Some(0))
+        .map(|(kind, _)| kind)
+        .collect();
+    let recall = v["recall"].as_f64().expect("recall");
     let fps = v["false_positives"].as_u64().expect("false_positives");
     let fp_list = v["false_positive_list"].to_string();
     assert!(
-        missed.is_empty(),
-        "missed: {missed:?}\nfalse positives: {fp_list}"
+        undetected_kinds.is_empty() && recall >= 0.9,
+        "kinds never detected: {undetected_kinds:?}; recall {recall:.3}; partly detected: {partial:?}\nfalse positives: {fp_list}"
     );
     // At most one false-positive entity per 100 hosts per day (PCs only: servers would make
     // the allowance larger).
