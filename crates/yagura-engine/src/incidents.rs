@@ -253,14 +253,19 @@ struct Item<'a> {
     keys: &'a [(Kind, String)],
 }
 
-/// Chains items that share a key within `window` nanoseconds (items sorted by start).
+/// Chains items that share a key within `window` nanoseconds (items sorted by start). An item
+/// that could join several components joins them earliest first (a component's root is its
+/// earliest member), so when two existing incidents compete it joins the earlier one whatever
+/// the order of its keys.
 fn chain(items: &[Item<'_>], window: i64, comps: &mut Components) {
     let mut last: HashMap<&(Kind, String), (usize, i64)> = HashMap::new();
+    let mut holders: Vec<usize> = Vec::new();
     for (i, it) in items.iter().enumerate() {
+        holders.clear();
         for k in it.keys {
             match last.get_mut(k) {
                 Some((holder, end)) if it.start.saturating_sub(*end) <= window => {
-                    comps.union(i, *holder);
+                    holders.push(*holder);
                     *holder = i;
                     *end = (*end).max(it.end);
                 }
@@ -268,6 +273,12 @@ fn chain(items: &[Item<'_>], window: i64, comps: &mut Components) {
                     last.insert(k, (i, it.end));
                 }
             }
+        }
+        let mut roots: Vec<usize> = holders.iter().map(|&h| comps.find(h)).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        for r in roots {
+            comps.union(i, r);
         }
     }
 }
