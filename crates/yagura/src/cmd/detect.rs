@@ -77,21 +77,8 @@ pub struct DetectArgs {
 
 pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let inventory = inventory_for(args.inventory.as_ref(), &args.paths)?;
-    let format = args
-        .format
-        .as_deref()
-        .map(|f| f.parse::<Format>().map_err(|e| anyhow::anyhow!("{e}")))
-        .transpose()?;
-    let default_org = args
-        .org
-        .as_deref()
-        .map(OrgId::new)
-        .transpose()
-        .context("--org")?;
-    let (files, skipped) = batch::discover(&args.paths, inventory.as_ref())?;
-    for s in &skipped {
-        tracing::warn!(path = %s.display(), "skipped: not under an organization directory of the inventory");
-    }
+    let (format, default_org) = format_and_org(args.format.as_deref(), args.org.as_deref())?;
+    let files = discover_files(&args.paths, inventory.as_ref())?;
     if files.is_empty() {
         bail!(
             "no telemetry files found under {}",
@@ -318,6 +305,30 @@ pub fn run_batch(
     ticker.stop();
     bar.finish();
     Ok((alerts, report))
+}
+
+/// `--format` and `--org` as the batch commands take them.
+pub fn format_and_org(
+    format: Option<&str>,
+    org: Option<&str>,
+) -> anyhow::Result<(Option<Format>, Option<OrgId>)> {
+    let format = format
+        .map(|f| f.parse::<Format>().map_err(|e| anyhow::anyhow!("{e}")))
+        .transpose()?;
+    let org = org.map(OrgId::new).transpose().context("--org")?;
+    Ok((format, org))
+}
+
+/// The telemetry files under `paths`, warning about those outside every organization.
+pub fn discover_files(
+    paths: &[PathBuf],
+    inventory: Option<&Inventory>,
+) -> anyhow::Result<Vec<batch::InputFile>> {
+    let (files, skipped) = batch::discover(paths, inventory)?;
+    for s in &skipped {
+        tracing::warn!(path = %s.display(), "skipped: not under an organization directory of the inventory");
+    }
+    Ok(files)
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {

@@ -11,8 +11,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use yagura_engine::batch::{self, BatchOptions, Detectors, Progress as Counters};
 use yagura_engine::stages::{StoreStage, StoreStageReport};
-use yagura_formats::{Format, Reject};
-use yagura_model::OrgId;
+use yagura_formats::Reject;
 
 use crate::Globals;
 use crate::progress::Progress;
@@ -57,21 +56,9 @@ pub fn run_id(files: &[batch::InputFile]) -> String {
 
 pub fn run(args: IngestArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let inventory = crate::cmd::detect::inventory_for(args.inventory.as_ref(), &args.paths)?;
-    let format = args
-        .format
-        .as_deref()
-        .map(|f| f.parse::<Format>().map_err(|e| anyhow::anyhow!("{e}")))
-        .transpose()?;
-    let default_org = args
-        .org
-        .as_deref()
-        .map(OrgId::new)
-        .transpose()
-        .context("--org")?;
-    let (files, skipped) = batch::discover(&args.paths, inventory.as_ref())?;
-    for s in &skipped {
-        tracing::warn!(path = %s.display(), "skipped: not under an organization directory of the inventory");
-    }
+    let (format, default_org) =
+        crate::cmd::detect::format_and_org(args.format.as_deref(), args.org.as_deref())?;
+    let files = crate::cmd::detect::discover_files(&args.paths, inventory.as_ref())?;
     if files.is_empty() {
         bail!("no telemetry files found");
     }
