@@ -253,12 +253,13 @@ fn main() {
         rss1.saturating_sub(rss0) / 1024
     );
     println!(
-        "prefilter: {} literal patterns; instances: {} by literal, {} by field presence, {} always evaluated",
-        pf.patterns, pf.literal, pf.presence, pf.always
+        "prefilter: {} literal patterns; instances: {} by literal, {} by number, {} by field presence, {} always evaluated",
+        pf.patterns, pf.literal, pf.numeric, pf.presence, pf.always
     );
 
     // (a) Parsed Windows events.
-    if run("windows") {
+    // `--only=windows-attack` runs only the EVTX-ATTACK-SAMPLES replay (for profiling).
+    if run("windows") || run("windows-attack") {
         let mut jsons = Vec::new();
         files(&sigma.join("regression_data"), "json", &mut jsons);
         let regression: Vec<Event> = jsons
@@ -278,6 +279,9 @@ fn main() {
             ("regression samples (all positive)", &regression),
             ("EVTX-ATTACK-SAMPLES", &attack),
         ] {
+            if only.as_deref() == Some("windows-attack") && label != "EVTX-ATTACK-SAMPLES" {
+                continue;
+            }
             let (n, m, cpu) = replay(&set, events, 100_000 * scale);
             println!(
                 "windows events, {label}: {} events x {} = {n} evaluations, {m} matches per pass, {cpu:.2} CPU s = {:.0} events per CPU-second",

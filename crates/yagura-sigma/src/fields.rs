@@ -50,6 +50,11 @@ pub struct EventKeys {
 }
 
 impl EventKeys {
+    /// The normalized hashes, in `EventData` order.
+    pub(crate) fn hashes(&self) -> &[u64] {
+        &self.hashes
+    }
+
     pub fn of(event: &Event) -> EventKeys {
         EventKeys {
             hashes: event
@@ -79,7 +84,46 @@ enum Sys {
     None,
 }
 
+/// Which values of a Windows event a (non-dotted) field name can read: `EventData` entries
+/// whose normalized name hashes to `hash` (when `data`), and the System fields in `sys`
+/// (bits of [`sys_bits`]). The prefilter scans only these values for the field's literals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WindowsSource {
+    pub hash: u64,
+    pub data: bool,
+    pub sys: u8,
+}
+
+/// Bits of [`WindowsSource::sys`].
+pub(crate) mod sys_bits {
+    pub const EVENT_ID: u8 = 1;
+    pub const CHANNEL: u8 = 2;
+    pub const PROVIDER: u8 = 4;
+    pub const RECORD_ID: u8 = 8;
+    pub const COMPUTER: u8 = 16;
+    pub const KEYWORDS: u8 = 32;
+    pub const TASK: u8 = 64;
+    pub const OPCODE: u8 = 128;
+}
+
 impl Sys {
+    /// Where a name deciding this System field reads, as [`SigmaView::windows`] does.
+    fn source(self, hash: u64) -> WindowsSource {
+        use sys_bits::*;
+        let (data, sys) = match self {
+            Sys::EventId => (false, EVENT_ID),
+            Sys::Channel => (false, CHANNEL),
+            Sys::Provider => (false, PROVIDER),
+            Sys::RecordId => (false, RECORD_ID),
+            Sys::Computer => (true, COMPUTER),
+            Sys::Keywords => (true, KEYWORDS),
+            Sys::Task => (true, TASK),
+            Sys::Opcode => (true, OPCODE),
+            Sys::None => (true, 0),
+        };
+        WindowsSource { hash, data, sys }
+    }
+
     fn of(name: &str) -> Sys {
         let is = |x: &str| name.eq_ignore_ascii_case(x);
         if is("EventID") {
@@ -184,6 +228,20 @@ impl FieldTable {
             out.insert(path.to_owned(), r);
         }
         FieldTable { names: out }
+    }
+
+    /// On a Windows plan, the values a non-dotted `field` reads (`None`: not a resolved
+    /// Windows name, or dotted).
+    pub(crate) fn windows_source(&self, field: &str) -> Option<WindowsSource> {
+        match self.names.get(field)? {
+            Resolved::Windows {
+                dotted: false,
+                sys,
+                hash,
+                ..
+            } => Some(sys.source(*hash)),
+            _ => None,
+        }
     }
 
     /// Whether `field` is read through an ECS path on a Windows plan (a dotted name).

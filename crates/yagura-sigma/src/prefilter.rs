@@ -30,6 +30,8 @@ use rsigma_parser::{ConditionExpr, Quantifier};
 use sigma_aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use yagura_model::Event;
 
+use crate::fields::{EventKeys, WindowsSource};
+
 /// One necessary condition of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Atom {
@@ -38,6 +40,9 @@ enum Atom {
     Lit { field: Option<String>, lit: String },
     /// `field` is present.
     Present(String),
+    /// `field` holds a number equal to this one (`f64` bits) as rsigma's `NumericEq` compares:
+    /// `EventID: 4728` and the like, which presence alone cannot tell apart.
+    Num { field: String, bits: u64 },
 }
 
 impl Atom {
@@ -45,6 +50,10 @@ impl Atom {
     fn rank(&self) -> u8 {
         match self {
             Atom::Lit { lit, .. } if lit.len() >= 6 => 0,
+            // An exact number on a named field (`EventID: 4663`): selective, but some event
+            // ids make up much of a channel (measured: ranking numbers above long literals
+            // raised the candidates per EVTX-ATTACK-SAMPLES event from 5.5 to 8.3).
+            Atom::Num { .. } => 1,
             Atom::Lit { lit, .. } if lit.len() >= 3 => 1,
             Atom::Lit { field: Some(_), .. } => 2,
             Atom::Lit { field: None, .. } => 3,
@@ -75,7 +84,24 @@ fn or_all(parts: impl IntoIterator<Item = Need>) -> Need {
 }
 
 fn and_best(parts: impl IntoIterator<Item = Need>) -> Need {
-    let score = |a: &[Atom]| (a.iter().map(Atom::rank).max().unwrap_or(u8::MAX), a.len());
+    // Lower is better: the worst atom's rank, then fewer atoms, then a longer shortest
+    // literal (of `ObjectServer: Security` and `ObjectName|startswith: \Device\CdRom`, the
+    // second is far rarer).
+    let score = |a: &[Atom]| {
+        let shortest = a
+            .iter()
+            .map(|x| match x {
+                Atom::Lit { lit, .. } => lit.len(),
+                _ => usize::MAX,
+            })
+            .min()
+            .unwrap_or(0);
+        (
+            a.iter().map(Atom::rank).max().unwrap_or(u8::MAX),
+            a.len(),
+            std::cmp::Reverse(shortest),
+        )
+    };
     let mut best: Option<Vec<Atom>> = None;
     for p in parts {
         if let Need::Any(a) = p
@@ -226,6 +252,13 @@ fn need_of_matcher(m: &CompiledMatcher, field: Option<&str>) -> Need {
             or_all(needles.iter().map(|n| lit_need(n, field)))
         }
         CompiledMatcher::Regex(re) => regex_need(re.as_str(), field),
+        CompiledMatcher::NumericEq(n) => match field {
+            Some(f) if !n.is_nan() => Need::Any(vec![Atom::Num {
+                field: f.to_owned(),
+                bits: n.to_bits(),
+            }]),
+            _ => Need::Open,
+        },
         CompiledMatcher::RegexSetMatch { set, mode } => {
             let parts = set.patterns().iter().map(|p| regex_need(p, field));
             match mode {
@@ -391,6 +424,9 @@ enum Target {
 struct Entry {
     slot: u16,
     target: Target,
+    /// Windows scan literals of a resolved field: the values the field reads; the literal
+    /// counts only when found in one of them. `None`: found in any scanned value.
+    src: Option<WindowsSource>,
     /// Instance number (position in [`Index::instances`]).
     inst: u32,
 }
@@ -405,10 +441,20 @@ struct SlotPart {
     always: Vec<u32>,
     /// Field → instances that need it present.
     presence: Vec<(String, Vec<u32>)>,
+    /// Field → (number, instance) sorted by number: instances that need the field to equal
+    /// the number (see [`mark_numeric`]).
+    numeric: Vec<(String, Vec<(f64, u32)>)>,
     /// Fields read and scanned individually (`Target::Probe` indexes this).
     probes: Vec<String>,
     /// Whether some instance has a `Target::Scan` literal.
     has_scan: bool,
+    /// Windows slots: which values the `Target::Scan` literals can be found in — every value
+    /// (`scan_all`: keyword literals, or a name the slot's table does not resolve), else the
+    /// `EventData` entries whose normalized name hashes to one of `scan_keys` (sorted) and the
+    /// System fields of `scan_sys`.
+    scan_all: bool,
+    scan_keys: Vec<u64>,
+    scan_sys: u8,
 }
 
 /// A compiled rule as placed in a slot.
@@ -436,10 +482,14 @@ pub struct IndexStats {
     pub instances: usize,
     /// Evaluated on every event of their log source (no necessary literal or field).
     pub always: usize,
-    /// Candidates when a field is present (no literal; e.g. numeric or `|cidr` matches).
+    /// Candidates when a field is present (no literal or number; e.g. `|cidr` or `|gt`).
     pub presence: usize,
-    /// Candidates only when one of their literals occurs.
+    /// Candidates only when one of their literals occurs (or, for some of their atoms, a
+    /// number equals).
     pub literal: usize,
+    /// Candidates only when a field equals one of their numbers (e.g. `EventID: 4728`) or is
+    /// present.
+    pub numeric: usize,
     pub patterns: usize,
 }
 
@@ -455,6 +505,8 @@ pub(crate) trait SlotNames {
     fn is_windows(&self, slot: usize) -> bool;
     /// Whether, on a Windows slot, `field` can only be read through an ECS path (dotted).
     fn needs_probe(&self, slot: usize, field: &str) -> bool;
+    /// On a Windows slot, the values a non-dotted `field` reads.
+    fn windows_source(&self, slot: usize, field: &str) -> Option<crate::fields::WindowsSource>;
 }
 
 impl Index {
@@ -501,10 +553,12 @@ impl Index {
                 }
                 Need::Any(a) => a,
             };
-            if atoms.iter().all(|a| matches!(a, Atom::Present(_))) {
-                stats.presence += 1;
-            } else {
+            if atoms.iter().any(|a| matches!(a, Atom::Lit { .. })) {
                 stats.literal += 1;
+            } else if atoms.iter().any(|a| matches!(a, Atom::Num { .. })) {
+                stats.numeric += 1;
+            } else {
+                stats.presence += 1;
             }
             for atom in atoms {
                 match atom {
@@ -514,7 +568,31 @@ impl Index {
                             None => part.presence.push((field, vec![i])),
                         }
                     }
+                    Atom::Num { field, bits } => {
+                        let n = (f64::from_bits(bits), i);
+                        match part.numeric.iter_mut().find(|(f, _)| *f == field) {
+                            Some((_, v)) => v.push(n),
+                            None => part.numeric.push((field, vec![n])),
+                        }
+                    }
                     Atom::Lit { field, lit } => {
+                        let mut entry_src = None;
+                        if names.is_windows(s) {
+                            match field.as_deref().map(|f| (f, names.needs_probe(s, f))) {
+                                Some((_, true)) => {}
+                                Some((f, false)) => match names.windows_source(s, f) {
+                                    Some(src) => {
+                                        if src.data {
+                                            part.scan_keys.push(src.hash);
+                                        }
+                                        part.scan_sys |= src.sys;
+                                        entry_src = Some(src);
+                                    }
+                                    None => part.scan_all = true,
+                                },
+                                None => part.scan_all = true,
+                            }
+                        }
                         let target = match field {
                             None => Target::Scan,
                             Some(f) if names.is_windows(s) && !names.needs_probe(s, &f) => {
@@ -542,6 +620,7 @@ impl Index {
                         let e = Entry {
                             slot: inst.slot,
                             target,
+                            src: entry_src.filter(|_| target == Target::Scan),
                             inst: i,
                         };
                         if let Some(v) = entries.get_mut(pid) {
@@ -550,6 +629,13 @@ impl Index {
                     }
                 }
             }
+        }
+        for part in &mut slots {
+            for (_, table) in &mut part.numeric {
+                table.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+            part.scan_keys.sort_unstable();
+            part.scan_keys.dedup();
         }
         stats.patterns = patterns.len();
         let automaton = if patterns.is_empty() {
@@ -595,6 +681,7 @@ impl Index {
     pub(crate) fn candidates<V: rsigma_eval::Event>(
         &self,
         event: &Event,
+        keys: Option<&EventKeys>,
         slots: &[usize],
         is_windows: impl Fn(usize) -> bool,
         view: impl Fn(usize) -> V,
@@ -603,6 +690,7 @@ impl Index {
         out.reset(self.instances.len());
         let mut scan_win = false;
         let mut scan_kw = false;
+        let mut win = WindowsScan::default();
         for &s in slots {
             let Some(part) = self.slots.get(s) else {
                 continue;
@@ -623,9 +711,22 @@ impl Index {
                     }
                 }
             }
+            if !part.numeric.is_empty() {
+                let v = view(s);
+                for (field, table) in &part.numeric {
+                    if let Some(value) = v.get_field(field) {
+                        for_each_number(&value, &mut |x| mark_numeric(table, x, out));
+                    }
+                }
+            }
             if part.has_scan {
                 if is_windows(s) {
                     scan_win = true;
+                    win.all |= part.scan_all;
+                    win.sys |= part.scan_sys;
+                    if !part.scan_keys.is_empty() {
+                        win.keys.push(&part.scan_keys);
+                    }
                 } else {
                     scan_kw = true;
                 }
@@ -634,7 +735,8 @@ impl Index {
         let Some(ac) = &self.automaton else {
             return;
         };
-        let mut mark = |hay: &str, windows: bool, probe: Option<(usize, u16)>| {
+        let mut mark = |hay: &str, found: Found, probe: Option<(usize, u16)>| {
+            let windows = !matches!(found, Found::Keyword);
             scan(ac, hay, |pid| {
                 let Some(list) = self.entries.get(pid) else {
                     return;
@@ -645,6 +747,7 @@ impl Index {
                         None => {
                             e.target == Target::Scan
                                 && is_windows(e.slot as usize) == windows
+                                && found.reaches(e.src)
                                 && slots.contains(&(e.slot as usize))
                         }
                     };
@@ -655,10 +758,10 @@ impl Index {
             })
         };
         if scan_win {
-            windows_values(event, &mut |v| mark(v, true, None));
+            windows_values(event, keys, &win, &mut |v, found| mark(v, found, None));
         }
         if scan_kw {
-            crate::fields::visit_strings(event, false, &mut |v| mark(v, false, None));
+            crate::fields::visit_strings(event, false, &mut |v| mark(v, Found::Keyword, None));
         }
         for &s in slots {
             let Some(part) = self.slots.get(s) else {
@@ -671,7 +774,7 @@ impl Index {
             for (pi, field) in part.probes.iter().enumerate() {
                 if let Some(value) = v.get_field(field) {
                     let p = u16::try_from(pi).unwrap_or(u16::MAX);
-                    for_each_text(&value, &mut |t| mark(t, false, Some((s, p))));
+                    for_each_text(&value, &mut |t| mark(t, Found::Keyword, Some((s, p))));
                 }
             }
         }
@@ -709,33 +812,138 @@ fn for_each_text(v: &EventValue<'_>, f: &mut dyn FnMut(&str)) {
     }
 }
 
-/// Every value a Windows slot can return for a name without a dot, and the message.
-fn windows_values(event: &Event, f: &mut dyn FnMut(&str)) {
+/// The numbers a value is compared as by rsigma's numeric matchers (strings parsed as `f64`).
+fn for_each_number(v: &EventValue<'_>, f: &mut dyn FnMut(f64)) {
+    match v {
+        EventValue::Int(n) => f(*n as f64),
+        EventValue::Float(x) => f(*x),
+        EventValue::Str(s) => {
+            if let Ok(x) = s.parse::<f64>() {
+                f(x);
+            }
+        }
+        EventValue::Array(a) => a.iter().for_each(|x| for_each_number(x, f)),
+        _ => {}
+    }
+}
+
+/// Marks the instances whose number `n` the event number `x` equals as rsigma's `NumericEq`
+/// decides (`(x - n).abs() < f64::EPSILON`). The table is searched over a window wide enough
+/// to hold every such `n` (twice the tolerance), and the exact predicate decides inside it.
+fn mark_numeric(table: &[(f64, u32)], x: f64, out: &mut Candidates) {
+    if x.is_nan() {
+        return;
+    }
+    let (lo, hi) = (x - 2.0 * f64::EPSILON, x + 2.0 * f64::EPSILON);
+    let start = table.partition_point(|(n, _)| *n < lo);
+    for &(n, inst) in table.get(start..).unwrap_or_default() {
+        if n > hi {
+            break;
+        }
+        if (x - n).abs() < f64::EPSILON {
+            out.set(inst);
+        }
+    }
+}
+
+/// Where a scanned value came from.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    /// A string keyword detections search on other slots, or a probed field's value.
+    Keyword,
+    /// A Windows event's message (no field name reads it).
+    WindowsMessage,
+    /// A Windows `EventData` entry with this normalized name hash.
+    WindowsData(u64),
+    /// A Windows System field (a bit of `sys_bits`).
+    WindowsSys(u8),
+}
+
+impl Found {
+    /// Whether a Windows literal reading `src` (`None`: any value) can be found here.
+    fn reaches(self, src: Option<WindowsSource>) -> bool {
+        let Some(src) = src else {
+            return true;
+        };
+        match self {
+            Found::Keyword => true,
+            Found::WindowsMessage => false,
+            Found::WindowsData(h) => src.data && src.hash == h,
+            Found::WindowsSys(bit) => src.sys & bit != 0,
+        }
+    }
+}
+
+/// Which values of a Windows event the literals of its slots can be found in (the union over
+/// the slots, see [`SlotPart::scan_all`]).
+#[derive(Default)]
+struct WindowsScan<'i> {
+    all: bool,
+    sys: u8,
+    keys: smallvec::SmallVec<[&'i [u64]; 4]>,
+}
+
+impl WindowsScan<'_> {
+    fn wants_key(&self, hash: u64) -> bool {
+        self.all || self.keys.iter().any(|k| k.binary_search(&hash).is_ok())
+    }
+
+    fn wants_sys(&self, bit: u8) -> bool {
+        self.all || self.sys & bit != 0
+    }
+}
+
+/// The values a Windows slot can return for the names its literals belong to (every value
+/// and the message when `scan.all`). A literal of a field is only found in the values that
+/// field reads, so skipping the others never drops a candidate.
+fn windows_values(
+    event: &Event,
+    keys: Option<&EventKeys>,
+    scan: &WindowsScan<'_>,
+    f: &mut dyn FnMut(&str, Found),
+) {
+    use crate::fields::sys_bits::*;
     let w = &event.winlog;
-    if let Some(m) = &event.message {
-        f(m);
-    }
-    for (_, v) in w.event_data.iter() {
-        f(v);
-    }
-    if let Some(id) = w.event_id {
-        f(&id.to_string());
-    }
-    if let Some(r) = w.record_id {
-        f(&r.to_string());
-    }
-    for s in [
-        &w.channel,
-        &w.provider_name,
-        &w.computer_name,
-        &w.keywords,
-        &w.task,
-        &w.opcode,
-    ]
-    .into_iter()
-    .flatten()
+    if scan.all
+        && let Some(m) = &event.message
     {
-        f(s);
+        f(m, Found::WindowsMessage);
+    }
+    let hashes = keys
+        .map(EventKeys::hashes)
+        .filter(|h| h.len() == w.event_data.len());
+    for (i, (k, v)) in w.event_data.iter().enumerate() {
+        let h = match hashes.and_then(|h| h.get(i)) {
+            Some(h) => *h,
+            None => crate::fields::norm_hash(k),
+        };
+        if scan.wants_key(h) {
+            f(v, Found::WindowsData(h));
+        }
+    }
+    if let Some(id) = w.event_id
+        && scan.wants_sys(EVENT_ID)
+    {
+        f(&id.to_string(), Found::WindowsSys(EVENT_ID));
+    }
+    if let Some(r) = w.record_id
+        && scan.wants_sys(RECORD_ID)
+    {
+        f(&r.to_string(), Found::WindowsSys(RECORD_ID));
+    }
+    for (bit, s) in [
+        (CHANNEL, &w.channel),
+        (PROVIDER, &w.provider_name),
+        (COMPUTER, &w.computer_name),
+        (KEYWORDS, &w.keywords),
+        (TASK, &w.task),
+        (OPCODE, &w.opcode),
+    ] {
+        if let Some(s) = s
+            && scan.wants_sys(bit)
+        {
+            f(s, Found::WindowsSys(bit));
+        }
     }
 }
 
@@ -809,6 +1017,7 @@ mod tests {
                         format!("{}:{lit}", field.as_deref().unwrap_or("*"))
                     }
                     Atom::Present(f) => format!("{f}?"),
+                    Atom::Num { field, bits } => format!("{field}=={}", f64::from_bits(*bits)),
                 })
                 .collect(),
         }
@@ -816,6 +1025,77 @@ mod tests {
 
     fn rule(det: &str) -> String {
         format!("title: t\nlogsource: {{product: windows}}\ndetection:\n{det}")
+    }
+
+    #[test]
+    fn numbers_are_atoms_and_ties_prefer_the_longer_literal() {
+        let n = need(&rule("  sel:\n    EventID: 4728\n  condition: sel\n"));
+        assert_eq!(lits(&n), ["EventID==4728"]);
+        let n = need(&rule(
+            "  sel:\n    EventID:\n      - 4728\n      - 4729\n    SubjectUserName|contains: 'ab'\n  condition: sel\n",
+        ));
+        assert_eq!(lits(&n), ["EventID==4728", "EventID==4729"]);
+        // `ObjectServer: Security` would fire on most Security events; the path is rare.
+        let n = need(&rule(
+            "  sel:\n    EventID: 4663\n    ObjectServer: 'Security'\n    ObjectName|startswith: '\\Device\\CdRom'\n  condition: sel\n",
+        ));
+        assert_eq!(lits(&n), ["ObjectName:\\device\\cdrom"]);
+    }
+
+    fn marked(table: &[(f64, u32)], x: f64) -> Vec<u32> {
+        let mut c = Candidates::default();
+        c.reset(64);
+        mark_numeric(table, x, &mut c);
+        c.iter_range(0..64).collect()
+    }
+
+    #[test]
+    fn numeric_marks_exactly_what_numeric_eq_matches() {
+        let table = [
+            (-1.0, 0),
+            (0.0, 1),
+            (1.0, 2),
+            (4728.0, 3),
+            (f64::INFINITY, 4),
+        ];
+        assert_eq!(marked(&table, 4728.0), [3]);
+        assert_eq!(marked(&table, 4727.999), Vec::<u32>::new());
+        assert_eq!(marked(&table, 1.0 - f64::EPSILON / 4.0), [2]);
+        assert_eq!(marked(&table, -0.0), [1]);
+        assert_eq!(marked(&table, f64::NAN), Vec::<u32>::new());
+        assert_eq!(marked(&table, f64::INFINITY), Vec::<u32>::new());
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// The windowed search never drops an instance the matcher's predicate accepts, and
+        /// marks none it rejects.
+        #[test]
+        fn numeric_window_is_exact(
+            mut ns in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL,
+                    (-3i64..3).prop_map(|k| 1.0 + k as f64 * f64::EPSILON / 2.0),
+                    (-4i64..5000).prop_map(|k| k as f64),
+                ],
+                1..20,
+            ),
+            x in proptest::prop_oneof![
+                proptest::num::f64::ANY,
+                (-3i64..3).prop_map(|k| 1.0 + k as f64 * f64::EPSILON / 2.0),
+                (-4i64..5000).prop_map(|k| k as f64),
+            ],
+        ) {
+            ns.sort_by(|a, b| a.total_cmp(b));
+            let table: Vec<(f64, u32)> = ns.iter().enumerate().map(|(i, n)| (*n, i as u32)).collect();
+            let want: Vec<u32> = table
+                .iter()
+                .filter(|(n, _)| (x - n).abs() < f64::EPSILON)
+                .map(|(_, i)| *i)
+                .collect();
+            proptest::prop_assert_eq!(marked(&table, x), want);
+        }
     }
 
     #[test]

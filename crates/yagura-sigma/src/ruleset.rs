@@ -335,6 +335,12 @@ impl SlotNames for Names<'_> {
             .and_then(Option::as_ref)
             .is_some_and(|s| s.plan.windows)
     }
+    fn windows_source(&self, slot: usize, field: &str) -> Option<crate::fields::WindowsSource> {
+        self.slots
+            .get(slot)
+            .and_then(Option::as_ref)
+            .and_then(|s| s.table.windows_source(field))
+    }
     fn needs_probe(&self, slot: usize, field: &str) -> bool {
         self.slots
             .get(slot)
@@ -885,7 +891,7 @@ impl RuleSet {
                 .is_some_and(|d| d.plan.windows)
         };
         let mut cand = Candidates::default();
-        index.candidates(event, &slots, is_windows, view, &mut cand);
+        index.candidates(event, keys, &slots, is_windows, view, &mut cand);
         let mut seen: smallvec::SmallVec<[u32; 8]> = smallvec::SmallVec::new();
         for &s in &slots {
             let v = view(s);
