@@ -106,14 +106,11 @@ fn link_domains(ev: &Event) -> Vec<String> {
             out.push(s);
         }
     };
-    ev.for_each_value("mailgw.link_domains", |v| match v {
-        FieldValue::Str(s) => push(s),
-        FieldValue::Json(serde_json::Value::Array(a)) => {
-            for s in a.iter().filter_map(|x| x.as_str()) {
-                push(s);
-            }
+    // A list is visited item by item.
+    ev.for_each_value("mailgw.link_domains", |v| {
+        if let FieldValue::Str(s) = v {
+            push(s);
         }
-        _ => {}
     });
     out
 }

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use chrono::NaiveDate;
-use yagura_model::event::{Endpoint, Url};
+use yagura_model::event::{Endpoint, Other, OtherValue, Url};
 use yagura_model::{Str, Timestamp};
 
 /// Splits on runs of ASCII spaces/tabs, like `awk` (Squid pads its columns with spaces).
@@ -399,6 +399,29 @@ pub(crate) fn put(
             }
             if let J::Object(m) = slot {
                 put(m, tail, v);
+            }
+        }
+    }
+}
+
+/// [`put`] for an [`Other`] tree, with the same conflict rule (a scalar in the way moves
+/// under `_value`).
+pub(crate) fn put_other(map: &mut Other, path: &str, v: OtherValue) {
+    match path.split_once('.') {
+        None => {
+            map.insert(path, v);
+        }
+        Some((head, tail)) => {
+            if !matches!(map.get(head), None | Some(OtherValue::Object(_)))
+                && let Some(slot) = map.get_mut(head)
+            {
+                let old = std::mem::take(slot);
+                let mut m = Other::with_capacity(2);
+                m.push_new("_value", old);
+                *slot = OtherValue::Object(m);
+            }
+            if let Some(m) = map.object_mut(head) {
+                put_other(m, tail, v);
             }
         }
     }

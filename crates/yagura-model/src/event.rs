@@ -23,6 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{OrgId, Str, Timestamp};
 
+mod other;
+pub use other::{Other, OtherValue};
+
 /// A short list, inline up to two elements.
 pub type Tags = smallvec::SmallVec<[Str; 2]>;
 
@@ -79,8 +82,8 @@ pub struct Event {
     pub tags: Tags,
     /// Everything without a typed home, by top-level key (vendor namespaces such as `zeek`,
     /// `suricata`, `squid`, `cef`, `syslog`; ECS fields yagura does not type).
-    #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub other: serde_json::Map<String, serde_json::Value>,
+    #[serde(flatten, default, skip_serializing_if = "Other::is_empty")]
+    pub other: Other,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -586,8 +589,9 @@ pub enum FieldValue<'a> {
     Bool(bool),
     Ip(IpAddr),
     Time(Timestamp),
-    /// A value from [`Event::other`] that is not a scalar string/number/bool.
-    Json(&'a serde_json::Value),
+    /// A value from [`Event::other`] that is not a string, integer or boolean (a float, an
+    /// object).
+    Json(&'a OtherValue),
 }
 
 impl FieldValue<'_> {
@@ -602,7 +606,7 @@ impl FieldValue<'_> {
             FieldValue::Ip(ip) => Cow::Owned(ip.to_string()),
             FieldValue::Time(t) => Cow::Owned(t.to_rfc3339()),
             FieldValue::Json(v) => match v {
-                serde_json::Value::String(s) => Cow::Borrowed(s.as_str()),
+                OtherValue::Str(s) => Cow::Borrowed(s.as_str()),
                 other => Cow::Owned(other.to_string()),
             },
         }
@@ -1050,28 +1054,10 @@ impl Event {
         out
     }
 
-    /// Sets a value under [`Event::other`] by dotted path, creating objects on the way.
-    /// Returns false (and changes nothing) when a non-object is in the way.
-    pub fn set_other(&mut self, path: &str, value: serde_json::Value) -> bool {
-        let mut parts = path.split('.');
-        let Some(first) = parts.next() else {
-            return false;
-        };
-        let rest: Vec<&str> = parts.collect();
-        let mut cur = &mut self.other;
-        let mut key = first;
-        for next in rest {
-            let slot = cur
-                .entry(key.to_owned())
-                .or_insert_with(|| serde_json::Value::Object(Default::default()));
-            let serde_json::Value::Object(obj) = slot else {
-                return false;
-            };
-            cur = obj;
-            key = next;
-        }
-        cur.insert(key.to_owned(), value);
-        true
+    /// Sets a value under [`Event::other`] by dotted path (each dot separates two keys),
+    /// creating objects on the way. Returns false when a non-object is in the way.
+    pub fn set_other(&mut self, path: &str, value: OtherValue) -> bool {
+        self.other.set_path(path, value)
     }
 }
 
@@ -1093,33 +1079,25 @@ fn endpoint_field<'a>(e: &'a Endpoint, field: &str, f: impl FnMut(FieldValue<'a>
     }
 }
 
-fn json_path<'a>(
-    root: &'a serde_json::Map<String, serde_json::Value>,
-    path: &str,
-    f: &mut impl FnMut(FieldValue<'a>),
-) {
+fn json_path<'a>(root: &'a Other, path: &str, f: &mut impl FnMut(FieldValue<'a>)) {
     // Keys may themselves contain dots (Zeek's `id.orig_h` kept verbatim), so try the whole
     // remaining path as one key before descending.
-    fn walk<'a>(v: &'a serde_json::Value, path: &str, f: &mut impl FnMut(FieldValue<'a>)) {
+    fn walk<'a>(v: &'a OtherValue, path: &str, f: &mut impl FnMut(FieldValue<'a>)) {
         if path.is_empty() {
             return emit(v, f);
         }
         match v {
-            serde_json::Value::Object(m) => walk_map(m, path, f),
-            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, path, f)),
+            OtherValue::Object(m) => walk_map(m, path, f),
+            OtherValue::Array(items) => items.iter().for_each(|i| walk(i, path, f)),
             _ => {}
         }
     }
-    fn walk_map<'a>(
-        m: &'a serde_json::Map<String, serde_json::Value>,
-        path: &str,
-        f: &mut impl FnMut(FieldValue<'a>),
-    ) {
+    fn walk_map<'a>(m: &'a Other, path: &str, f: &mut impl FnMut(FieldValue<'a>)) {
         if let Some(v) = m.get(path) {
             return emit(v, f);
         }
         let mut split = 0;
-        while let Some(dot) = path[split..].find('.') {
+        while let Some(dot) = path.get(split..).and_then(|p| p.find('.')) {
             let (head, tail) = (&path[..split + dot], &path[split + dot + 1..]);
             if let Some(v) = m.get(head) {
                 walk(v, tail, f);
@@ -1128,19 +1106,15 @@ fn json_path<'a>(
             split += dot + 1;
         }
     }
-    fn emit<'a>(v: &'a serde_json::Value, f: &mut impl FnMut(FieldValue<'a>)) {
-        use serde_json::Value as J;
+    fn emit<'a>(v: &'a OtherValue, f: &mut impl FnMut(FieldValue<'a>)) {
         match v {
-            J::Null => {}
-            J::String(s) => f(FieldValue::Str(s)),
-            J::Bool(b) => f(FieldValue::Bool(*b)),
-            J::Number(n) => match (n.as_u64(), n.as_i64()) {
-                (Some(u), _) => f(FieldValue::UInt(u)),
-                (None, Some(i)) => f(FieldValue::Int(i)),
-                _ => f(FieldValue::Json(v)),
-            },
-            J::Array(items) => items.iter().for_each(|i| emit(i, f)),
-            J::Object(_) => f(FieldValue::Json(v)),
+            OtherValue::Null => {}
+            OtherValue::Str(s) => f(FieldValue::Str(s)),
+            OtherValue::Bool(b) => f(FieldValue::Bool(*b)),
+            OtherValue::UInt(u) => f(FieldValue::UInt(*u)),
+            OtherValue::Int(i) => f(FieldValue::Int(*i)),
+            OtherValue::Float(_) | OtherValue::Object(_) => f(FieldValue::Json(v)),
+            OtherValue::Array(items) => items.iter().for_each(|i| emit(i, f)),
         }
     }
     walk_map(root, path, f);

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use rsigma_eval::EventValue;
 use yagura_model::Event;
-use yagura_model::event::FieldValue;
+use yagura_model::event::{FieldValue, OtherValue};
 
 use crate::logsource::FieldPlan;
 
@@ -463,7 +463,28 @@ fn to_event_value(v: FieldValue<'_>) -> EventValue<'_> {
         FieldValue::Bool(b) => EventValue::Bool(b),
         FieldValue::Ip(ip) => EventValue::Str(Cow::Owned(ip.to_string())),
         FieldValue::Time(t) => EventValue::Str(Cow::Owned(t.to_rfc3339())),
-        FieldValue::Json(j) => EventValue::from(j),
+        FieldValue::Json(j) => other_value(j),
+    }
+}
+
+/// A vendor value (under `Event::other`) as a Sigma value, borrowing its strings.
+fn other_value(v: &OtherValue) -> EventValue<'_> {
+    match v {
+        OtherValue::Null => EventValue::Null,
+        OtherValue::Bool(b) => EventValue::Bool(*b),
+        OtherValue::UInt(n) => match i64::try_from(*n) {
+            Ok(i) => EventValue::Int(i),
+            Err(_) => EventValue::Float(*n as f64),
+        },
+        OtherValue::Int(n) => EventValue::Int(*n),
+        OtherValue::Float(f) => EventValue::Float(*f),
+        OtherValue::Str(s) => EventValue::Str(Cow::Borrowed(s.as_str())),
+        OtherValue::Array(a) => EventValue::Array(a.iter().map(other_value).collect()),
+        OtherValue::Object(o) => EventValue::Map(
+            o.iter()
+                .map(|(k, v)| (Cow::Borrowed(k), other_value(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -588,14 +609,14 @@ pub fn visit_strings(event: &Event, windows: bool, visit: &mut dyn FnMut(&str)) 
             }
         });
     }
-    fn walk(v: &serde_json::Value, visit: &mut dyn FnMut(&str), depth: usize) {
+    fn walk(v: &OtherValue, visit: &mut dyn FnMut(&str), depth: usize) {
         if depth > 32 {
             return;
         }
         match v {
-            serde_json::Value::String(s) => visit(s),
-            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, visit, depth + 1)),
-            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, visit, depth + 1)),
+            OtherValue::Str(s) => visit(s),
+            OtherValue::Array(a) => a.iter().for_each(|x| walk(x, visit, depth + 1)),
+            OtherValue::Object(o) => o.values().for_each(|x| walk(x, visit, depth + 1)),
             _ => {}
         }
     }
@@ -688,7 +709,7 @@ mod tests {
                 ..Default::default()
             },
         ];
-        e.set_other("zeek.dns.qtype_name", serde_json::json!("TXT"));
+        e.set_other("zeek.dns.qtype_name", "TXT".into());
         let mut plan = FieldPlan {
             raw: Some("zeek.dns".into()),
             ..Default::default()

@@ -248,7 +248,7 @@ pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, St
         cef.insert("labeled".to_owned(), Value::Object(named));
     }
     cef.insert("extensions".to_owned(), Value::Object(exts));
-    ev.other.insert("cef".to_owned(), Value::Object(cef));
+    ev.other.insert("cef", Value::Object(cef).into());
     Ok(ev)
 }
 

@@ -6,7 +6,8 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use yagura_model::Event;
+use yagura_model::event::{Other, OtherValue};
+use yagura_model::{Event, Str};
 
 use super::{LineParser, Step};
 
@@ -359,27 +360,28 @@ impl<'a> J<'a> {
         }
     }
 
-    /// The same value as a `serde_json::Value` (what is kept verbatim under a vendor key).
-    pub(crate) fn to_value(&self) -> Value {
+    /// The same value as an [`OtherValue`] (what is kept verbatim under a vendor key), with
+    /// the numbers, key order and duplicate semantics of `serde_json::Value`.
+    pub(crate) fn to_other(&self) -> OtherValue {
         match self {
-            J::Null => Value::Null,
-            J::Bool(b) => Value::Bool(*b),
-            J::Num(n) => Value::Number(n.clone()),
-            J::Str(s) => Value::String(s.as_ref().to_owned()),
-            J::Arr(a) => Value::Array(a.iter().map(J::to_value).collect()),
-            J::Obj(o) => Value::Object(obj_to_map(o.iter())),
+            J::Null => OtherValue::Null,
+            J::Bool(b) => OtherValue::Bool(*b),
+            J::Num(n) => OtherValue::from(n),
+            J::Str(s) => OtherValue::Str(Str::from(s.as_ref())),
+            J::Arr(a) => OtherValue::Array(a.iter().map(J::to_other).collect()),
+            J::Obj(o) => OtherValue::Object(obj_to_other(o.iter())),
         }
     }
 }
 
-/// Pairs into a `serde_json::Map` sized once (a later duplicate replaces an earlier value in
-/// place, as when `serde_json` parses the text).
-pub(crate) fn obj_to_map<'x, 'a: 'x>(
+/// Pairs into an [`Other`] sized once (a later duplicate replaces an earlier value in place,
+/// as when `serde_json` parses the text).
+pub(crate) fn obj_to_other<'x, 'a: 'x>(
     pairs: impl ExactSizeIterator<Item = &'x (Cow<'a, str>, J<'a>)>,
-) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::with_capacity(pairs.len());
+) -> Other {
+    let mut m = Other::with_capacity(pairs.len());
     for (k, v) in pairs {
-        m.insert(k.as_ref().to_owned(), v.to_value());
+        m.insert(k.as_ref(), v.to_other());
     }
     m
 }
@@ -427,7 +429,7 @@ mod tests {
             r#"{"big":18446744073709551615,"neg":-9223372036854775808,"f":1e300}"#,
         ] {
             let j = borrowed_object(line).expect("object");
-            let from_j = obj_to_map(j.iter());
+            let from_j = obj_to_other(j.iter()).to_json_map();
             let direct: serde_json::Map<String, Value> =
                 serde_json::from_str(line).expect("serde_json");
             assert_eq!(from_j, direct, "{line}");
@@ -435,6 +437,12 @@ mod tests {
             let ka: Vec<&String> = from_j.keys().collect();
             let kb: Vec<&String> = direct.keys().collect();
             assert_eq!(ka, kb, "{line}");
+            let other = obj_to_other(j.iter());
+            assert_eq!(
+                serde_json::to_string(&other).expect("ser"),
+                serde_json::to_string(&direct).expect("ser"),
+                "{line}"
+            );
         }
         let j = borrowed_object(r#"{"a":1,"a":"last","s":"plain"}"#).expect("object");
         assert_eq!(get(&j, "a").and_then(J::as_str), Some("last"));

@@ -1,7 +1,7 @@
 //! yagura's mail-gateway JSON lines (specified in `MAIL_FORMAT.md`).
 
-use serde_json::{Map, Value};
 use yagura_model::event::Attachment;
+use yagura_model::event::{Other, OtherValue};
 use yagura_model::{Event, Str, Timestamp};
 
 use super::base;
@@ -153,12 +153,13 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
     if !env_from.is_empty() && env_from != "<>" {
         ev.email.sender.address.push(address(env_from).0);
     }
-    let mut mailgw = Map::with_capacity(12);
+    // Each key is inserted once below (distinct literals): `push_new` needs no lookup.
+    let mut mailgw = Other::with_capacity(12);
     if let Some(hf) = opt_str(m, "header_from")? {
         let (a, name) = address(hf);
         ev.email.from.address.push(a);
         if let Some(n) = name {
-            mailgw.insert("header_from_name".to_owned(), Value::from(n));
+            mailgw.push_new("header_from_name", OtherValue::from(n));
         }
     }
     for r in str_list(m, "reply_to")? {
@@ -212,20 +213,23 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
     }
     let links = str_list(m, "links")?;
     if !links.is_empty() {
-        let mut domains: Vec<Value> = Vec::with_capacity(links.len());
+        let mut domains: Vec<OtherValue> = Vec::with_capacity(links.len());
         for l in &links {
             if let Some(dom) = util::url_domain(l)
                 && !domains.iter().any(|d| d.as_str() == Some(dom.as_str()))
             {
-                domains.push(Value::from(dom.as_str()));
+                domains.push(OtherValue::from(dom.as_str()));
             }
         }
-        mailgw.insert("links".to_owned(), Value::from(links));
-        mailgw.insert("link_domains".to_owned(), Value::Array(domains));
+        mailgw.push_new(
+            "links",
+            OtherValue::Array(links.iter().map(|l| OtherValue::from(*l)).collect()),
+        );
+        mailgw.push_new("link_domains", OtherValue::Array(domains));
     }
     for (k, allowed) in [("spf", SPF), ("dkim", DKIM), ("dmarc", DMARC)] {
         if let Some(v) = enumerated(m, k, allowed)? {
-            mailgw.insert(k.to_owned(), Value::from(v));
+            mailgw.push_new(k, OtherValue::from(v));
         }
     }
     let verdict = enumerated(m, "verdict", VERDICTS)?.ok_or("missing required key verdict")?;
@@ -237,28 +241,26 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
     }));
     for k in ["queue_id", "helo", "reason"] {
         if let Some(v) = opt_str(m, k)? {
-            mailgw.insert(k.to_owned(), Value::from(v));
+            mailgw.push_new(k, OtherValue::from(v));
         }
     }
     if let Some(sz) = get(m, "size") {
-        mailgw.insert(
-            "size".to_owned(),
-            Value::from(sz.u64().ok_or("size is not a byte count")?),
+        mailgw.push_new(
+            "size",
+            OtherValue::from(sz.u64().ok_or("size is not a byte count")?),
         );
     }
-    let extra: Map<String, Value> = if m.iter().all(|(k, _)| KNOWN.contains(&k.as_ref())) {
-        Map::new()
-    } else {
-        entries(m)
-            .into_iter()
-            .filter(|(k, _)| !KNOWN.contains(k))
-            .map(|(k, v)| (k.to_owned(), v.to_value()))
-            .collect()
-    };
-    if !extra.is_empty() {
-        mailgw.insert("extra".to_owned(), Value::Object(extra));
+    if !m.iter().all(|(k, _)| KNOWN.contains(&k.as_ref())) {
+        // `entries` made the keys unique.
+        let mut extra = Other::new();
+        for (k, v) in entries(m).into_iter().filter(|(k, _)| !KNOWN.contains(k)) {
+            extra.push_new(k, v.to_other());
+        }
+        if !extra.is_empty() {
+            mailgw.push_new("extra", OtherValue::Object(extra));
+        }
     }
-    ev.other.insert("mailgw".to_owned(), Value::Object(mailgw));
+    ev.other.insert("mailgw", OtherValue::Object(mailgw));
     Ok(())
 }
 

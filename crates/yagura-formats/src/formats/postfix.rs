@@ -159,7 +159,7 @@ fn to_event(id: &str, m: Msg, complete: bool) -> Event {
     if !statuses.is_empty() {
         pf.insert("recipient_status".to_owned(), Value::Object(statuses));
     }
-    ev.other.insert("postfix".to_owned(), Value::Object(pf));
+    ev.other.insert("postfix", Value::Object(pf).into());
     if !complete {
         ev.tags.push(Str::from("postfix_incomplete"));
     }

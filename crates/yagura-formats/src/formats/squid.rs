@@ -4,6 +4,7 @@
 //! Common: `%>a %[ui %[un [%tl] "%rm %ru HTTP/%rv" %>Hs %<st %Ss:%Sh`
 //! Combined: common plus `"%{Referer}>h" "%{User-Agent}>h"` before `%Ss:%Sh`.
 
+use yagura_model::event::{Other, OtherValue};
 use yagura_model::{Event, Str};
 
 use super::{LineParser, Step, base};
@@ -124,15 +125,14 @@ pub(crate) fn native_into(line: &str, ev: &mut Event) -> Result<(), String> {
 }
 
 /// `squid.<key>` = `v` (what `Event::set_other` does, without splitting a path).
-fn squid_other(ev: &mut Event, key: &str, v: serde_json::Value) {
-    if let Some(serde_json::Value::Object(m)) = ev.other.get_mut("squid") {
-        m.insert(key.to_owned(), v);
+fn squid_other(ev: &mut Event, key: &'static str, v: OtherValue) {
+    if let Some(OtherValue::Object(m)) = ev.other.get_mut("squid") {
+        m.insert(key, v);
         return;
     }
-    let mut m = serde_json::Map::new();
-    m.insert(key.to_owned(), v);
-    ev.other
-        .insert("squid".to_owned(), serde_json::Value::Object(m));
+    let mut m = Other::with_capacity(2);
+    m.push_new(key, v);
+    ev.other.insert("squid", OtherValue::Object(m));
 }
 
 fn set_client(ev: &mut Event, client: &str) {

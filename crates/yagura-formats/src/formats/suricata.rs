@@ -2,8 +2,8 @@
 //! smtp, anomaly; other event types keep their common fields. Everything not mapped to ECS is
 //! kept verbatim under `suricata.eve`.
 
-use serde_json::{Map, Value};
 use yagura_model::event::DnsAnswer;
+use yagura_model::event::{Other, OtherValue};
 use yagura_model::{Event, Str};
 
 use super::base;
@@ -198,14 +198,15 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
         }
     }
     if !rest.is_empty() {
-        let mut eve = Map::with_capacity(rest.len() + 1);
-        eve.insert("event_type".to_owned(), Value::String(et.to_owned()));
+        // `entries` made the keys unique and `event_type` was removed from them.
+        let mut eve = Other::with_capacity(rest.len() + 1);
+        eve.push_new("event_type", OtherValue::from(et));
         for (k, v) in rest {
-            eve.insert(k.to_owned(), v.to_value());
+            eve.push_new(k, v.to_other());
         }
-        let mut sur = Map::with_capacity(1);
-        sur.insert("eve".to_owned(), Value::Object(eve));
-        ev.other.insert("suricata".to_owned(), Value::Object(sur));
+        let mut sur = Other::with_capacity(1);
+        sur.push_new("eve", OtherValue::Object(eve));
+        ev.other.insert("suricata", OtherValue::Object(sur));
     }
     Ok(())
 }

@@ -297,11 +297,11 @@ pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>) {
     if let Some(sd) = h.sd {
         ev.set_other(
             "syslog.structured_data",
-            serde_json::Value::Object(sd_json(sd)),
+            serde_json::Value::Object(sd_json(sd)).into(),
         );
     }
     if h.rfc5424 {
-        ev.set_other("syslog.version", 1.into());
+        ev.set_other("syslog.version", 1u64.into());
     }
 }
 

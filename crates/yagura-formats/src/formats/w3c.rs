@@ -190,7 +190,7 @@ impl W3c {
             }));
         }
         ev.network.protocol = Some(Str::from("http"));
-        ev.other.insert("w3c".to_owned(), Value::Object(keep));
+        ev.other.insert("w3c", Value::Object(keep).into());
         Ok(ev)
     }
 }

@@ -8,8 +8,7 @@
 use std::borrow::Cow;
 
 use compact_str::ToCompactString;
-use serde_json::Value;
-use yagura_model::event::{DnsAnswer, Endpoint};
+use yagura_model::event::{DnsAnswer, Endpoint, Other, OtherValue};
 
 use super::json::{J, Obj, get};
 use yagura_model::{Event, Str, Timestamp};
@@ -128,49 +127,52 @@ impl<'a> Raw<'a> {
         }
     }
 
-    fn to_json(self) -> Value {
+    fn to_other(self) -> OtherValue {
         match self {
-            Raw::Json(v) => v.to_value(),
+            Raw::Json(v) => v.to_other(),
             Raw::Tsv { s, ty, .. } => {
                 if Self::is_container(ty) {
                     let inner = ty
                         .split_once('[')
                         .map_or("string", |(_, t)| t.trim_end_matches(']'));
-                    return Value::Array(
+                    return OtherValue::Array(
                         self.list()
                             .into_iter()
-                            .map(|x| scalar_json(&x, inner))
+                            .map(|x| scalar_other(&x, inner))
                             .collect(),
                     );
                 }
                 match self.str() {
-                    Some(x) if x.as_ref() == s => scalar_json(s, ty),
-                    Some(x) => Value::String(x.into_owned()),
-                    None => Value::Null,
+                    Some(x) if x.as_ref() == s => scalar_other(s, ty),
+                    Some(x) => OtherValue::Str(Str::from(x.as_ref())),
+                    None => OtherValue::Null,
                 }
             }
         }
     }
 }
 
-fn scalar_json(s: &str, ty: &str) -> Value {
+fn scalar_other(s: &str, ty: &str) -> OtherValue {
     match ty {
         "count" | "port" => s
             .parse::<u64>()
-            .map_or_else(|_| Value::from(s), Value::from),
+            .map_or_else(|_| OtherValue::from(s), OtherValue::from),
         "int" => s
             .parse::<i64>()
-            .map_or_else(|_| Value::from(s), Value::from),
+            .map_or_else(|_| OtherValue::from(s), OtherValue::from),
         "double" | "interval" => s
             .parse::<f64>()
-            .map_or_else(|_| Value::from(s), Value::from),
+            .map_or_else(|_| OtherValue::from(s), OtherValue::from),
         "bool" => match s {
-            "T" => Value::Bool(true),
-            "F" => Value::Bool(false),
-            _ => Value::from(s),
+            "T" => OtherValue::Bool(true),
+            "F" => OtherValue::Bool(false),
+            _ => OtherValue::from(s),
         },
-        "time" => util::epoch(s).map_or_else(|_| Value::from(s), |t| Value::from(t.to_rfc3339())),
-        _ => Value::from(unescape(s).into_owned()),
+        "time" => util::epoch(s).map_or_else(
+            |_| OtherValue::from(s),
+            |t| OtherValue::from(t.to_rfc3339()),
+        ),
+        _ => OtherValue::Str(Str::from(unescape(s).as_ref())),
     }
 }
 
@@ -183,7 +185,7 @@ pub(crate) struct Fields<'p, 'e> {
     ev: &'e mut Event,
     /// Fields without an ECS home, in record order, for `zeek.<path>.*`: collected here and
     /// turned into one map of the right size at the end (no regrowth, no rehash).
-    extra: Vec<(&'p str, Value)>,
+    extra: Vec<(&'p str, OtherValue)>,
     has_ts: bool,
     answers_ttl: Vec<u32>,
     http_host: Option<Str>,
@@ -208,7 +210,7 @@ impl<'p, 'e> Fields<'p, 'e> {
     }
 
     pub(crate) fn keep(&mut self, key: &'p str, v: Raw<'_>) {
-        let j = v.to_json();
+        let j = v.to_other();
         if !j.is_null() {
             self.extra.push((key, j));
         }
@@ -550,17 +552,17 @@ impl<'p, 'e> Fields<'p, 'e> {
             _ => {}
         }
         if !self.extra.is_empty() {
-            let mut m = serde_json::Map::with_capacity(self.extra.len());
+            let mut m = Other::with_capacity(self.extra.len());
             for (k, v) in self.extra {
                 if k.contains('.') {
-                    util::put(&mut m, k, v);
+                    util::put_other(&mut m, k, v);
                 } else {
-                    m.insert(k.to_owned(), v);
+                    m.insert(k, v);
                 }
             }
-            let mut z = serde_json::Map::with_capacity(1);
-            z.insert(p.to_owned(), Value::Object(m));
-            ev.other.insert("zeek".to_owned(), Value::Object(z));
+            let mut z = Other::with_capacity(1);
+            z.push_new(p, OtherValue::Object(m));
+            ev.other.insert("zeek", OtherValue::Object(z));
         }
         Ok(())
     }

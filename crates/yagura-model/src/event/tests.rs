@@ -60,8 +60,8 @@ fn generic_paths() {
     e.winlog.event_data.insert("TargetUserName", "admin");
     e.set_other("zeek.conn.id.orig_h", "10.0.0.1".into());
     e.other.insert(
-        "zeek2".into(),
-        serde_json::json!({"id.resp_p": 443, "list": ["a", "b"]}),
+        "zeek2",
+        serde_json::json!({"id.resp_p": 443, "list": ["a", "b"]}).into(),
     );
     assert_eq!(values(&e, "url.domain"), ["cdn-upd.net"]);
     assert_eq!(values(&e, "destination.port"), ["80"]);
