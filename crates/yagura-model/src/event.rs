@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use crate::{OrgId, Str, Timestamp};
 
 mod other;
+mod sparse;
 pub use other::{Other, OtherValue};
+pub use sparse::{Empty, Sparse};
 
 /// A short list, inline up to two elements.
 pub type Tags = smallvec::SmallVec<[Str; 2]>;
@@ -34,6 +36,9 @@ fn is_default<T: Default + PartialEq>(t: &T) -> bool {
 }
 
 /// A normalized telemetry event.
+///
+/// Groups that most events leave empty (`tls`, `email`, `file`, `process`, `winlog`, `rule`)
+/// are [`Sparse`]: one pointer, allocated on first write, read and written like inline fields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     #[serde(rename = "@timestamp")]
@@ -56,22 +61,22 @@ pub struct Event {
     pub user_agent: UserAgent,
     #[serde(default, skip_serializing_if = "is_default")]
     pub dns: Dns,
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub tls: Tls,
+    #[serde(default, skip_serializing_if = "Sparse::is_default")]
+    pub tls: Sparse<Tls>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub user: User,
     #[serde(default, skip_serializing_if = "is_default")]
     pub host: Host,
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub email: Email,
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub file: File,
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub process: Process,
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub winlog: Winlog,
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub rule: Rule,
+    #[serde(default, skip_serializing_if = "Sparse::is_default")]
+    pub email: Sparse<Email>,
+    #[serde(default, skip_serializing_if = "Sparse::is_default")]
+    pub file: Sparse<File>,
+    #[serde(default, skip_serializing_if = "Sparse::is_default")]
+    pub process: Sparse<Process>,
+    #[serde(default, skip_serializing_if = "Sparse::is_default")]
+    pub winlog: Sparse<Winlog>,
+    #[serde(default, skip_serializing_if = "Sparse::is_default")]
+    pub rule: Sparse<Rule>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub observer: Observer,
     #[serde(default, skip_serializing_if = "is_default")]
