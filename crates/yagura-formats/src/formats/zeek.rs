@@ -186,6 +186,9 @@ pub(crate) struct Fields<'p, 'e> {
     /// Fields without an ECS home, in record order, for `zeek.<path>.*`: collected here and
     /// turned into one map of the right size at the end (no regrowth, no rehash).
     extra: Vec<(&'p str, OtherValue)>,
+    /// The keys of `extra` cannot collide (distinct column names, none the first part of a
+    /// dotted one): `finish` then appends without looking keys up.
+    keys_unique: bool,
     has_ts: bool,
     answers_ttl: Vec<u32>,
     http_host: Option<Str>,
@@ -201,6 +204,7 @@ impl<'p, 'e> Fields<'p, 'e> {
             path,
             ev,
             extra: Vec::new(),
+            keys_unique: false,
             has_ts: false,
             answers_ttl: Vec::new(),
             http_host: None,
@@ -556,6 +560,8 @@ impl<'p, 'e> Fields<'p, 'e> {
             for (k, v) in self.extra {
                 if k.contains('.') {
                     util::put_other(&mut m, k, v);
+                } else if self.keys_unique {
+                    m.push_new(k, v);
                 } else {
                     m.insert(k, v);
                 }
@@ -694,6 +700,8 @@ pub(crate) struct Tsv {
     /// kept under `zeek.<path>.*` (then the record loop skips the key dispatch). Cleared by
     /// every header line.
     col_kind: Vec<u8>,
+    /// [`keys_unique`] of `fields`, computed with `col_kind`.
+    unique: bool,
     name_path: String,
     closed: bool,
     open: Option<Timestamp>,
@@ -710,6 +718,7 @@ impl Tsv {
             fields: Vec::new(),
             types: Vec::new(),
             col_kind: Vec::new(),
+            unique: false,
             name_path: path_from_name(file_name),
             closed: false,
             open: None,
@@ -777,6 +786,19 @@ impl Tsv {
     }
 }
 
+/// Whether column names can be appended to one `zeek.<path>` object without lookups: no name
+/// twice, and no plain name equal to the first part of a dotted one (`id` and `id.orig_h`).
+fn keys_unique(fields: &[String]) -> bool {
+    let mut seen = std::collections::HashSet::with_capacity(fields.len());
+    if !fields.iter().all(|f| seen.insert(f.as_str())) {
+        return false;
+    }
+    fields
+        .iter()
+        .filter_map(|f| f.split_once('.'))
+        .all(|(head, _)| !seen.contains(head))
+}
+
 impl LineParser for Tsv {
     fn parse(&mut self, line: &str, no: u64) -> Step {
         let mut ev = Event::default();
@@ -817,8 +839,10 @@ impl LineParser for Tsv {
         if self.col_kind.len() != cols {
             self.col_kind.clear();
             self.col_kind.resize(cols, 0);
+            self.unique = keys_unique(&self.fields);
         }
         let mut f = Fields::new(&self.path, out);
+        f.keys_unique = self.unique;
         // Columns not known to be mapped (kept ones, and all of them on the first record).
         f.extra
             .reserve(self.col_kind.iter().filter(|k| **k != 1).count());
@@ -1035,6 +1059,35 @@ mod tests {
             ),
             "{\"@timestamp\":\"2018-01-30T18:14:02.279652Z\",\"event\":{\"id\":\"CVvre\",\"dataset\":\"zeek.dns\",\"kind\":\"event\",\"category\":[\"network\"],\"type\":[\"protocol\"]},\"source\":{\"ip\":\"192.168.88.2\",\"port\":55638},\"destination\":{\"ip\":\"165.227.88.15\",\"port\":53},\"network\":{\"protocol\":\"dns\"},\"dns\":{\"type\":\"answer\",\"question\":{\"name\":\"ex\\tample.com\",\"type\":\"A\"},\"response_code\":\"NOERROR\",\"answers\":[{\"data\":\"cname.example\",\"ttl\":60},{\"data\":\"1.2.3.4\",\"ttl\":30}],\"resolved_ip\":[\"1.2.3.4\"],\"header_flags\":[\"RD\"]}}\nREJECT record has 3 fields, the #fields header declares 12 (truncated record?)",
         );
+    }
+
+    #[test]
+    fn tsv_colliding_column_names_keep_map_semantics() {
+        // Repeated names and a plain name that is also a dotted prefix: the last value wins at
+        // the first position, a scalar in the way of a dotted name moves under `_value`.
+        let mut p = Tsv::new("foo.log");
+        let mut got = vec![];
+        for l in [
+            "#fields\tts\tx\tx\ta\ta.b",
+            "#types\ttime\tstring\tstring\tstring\tstring",
+            "1517336042.1\tv1\tv2\tv3\tv4",
+            "#fields\tts\tx\ty",
+            "1517336042.1\tv1\tv2",
+        ] {
+            if let Step::Event(e) = p.parse(l, 1) {
+                got.push(serde_json::to_string(&e.other).unwrap_or_default());
+            }
+        }
+        assert_eq!(
+            got,
+            [
+                r#"{"zeek":{"foo":{"x":"v2","a":{"_value":"v3","b":"v4"}}}}"#,
+                r#"{"zeek":{"foo":{"x":"v1","y":"v2"}}}"#,
+            ]
+        );
+        assert!(keys_unique(&["a".into(), "b.c".into()]));
+        assert!(!keys_unique(&["a".into(), "a".into()]));
+        assert!(!keys_unique(&["a".into(), "a.c".into()]));
     }
 
     #[test]
