@@ -112,6 +112,13 @@ pub struct Candidate {
     samples: std::collections::VecDeque<(i64, u64)>,
     /// Connections (sessions) seen since promotion.
     seen: u64,
+    /// Connections of the pair before its promotion (the pair tier counted them; their
+    /// times are gone) and the time of the first sample: while that sample is still scored
+    /// and the pair began within the window, they count towards `min_connections`.
+    #[serde(default)]
+    before: u32,
+    #[serde(default)]
+    promoted: i64,
     last: i64,
     last_alert: Option<i64>,
     evidence: EvidenceBuf,
@@ -131,16 +138,37 @@ pub struct BeaconScore {
     pub period_secs: f64,
     pub jitter: f64,
     pub skew: f64,
-    pub size_median: f64,
-    pub size_jitter: f64,
+    /// `None` when too few samples carried a size ([`UNKNOWN_SIZE`]).
+    pub size_median: Option<f64>,
+    pub size_jitter: Option<f64>,
     pub coverage: f64,
     pub first: i64,
     pub last: i64,
 }
 
-/// Scores sorted samples (time ns, size); `None` with fewer than `min_connections`.
-pub fn score_samples(samples: &[(i64, u64)], min_connections: u32) -> Option<BeaconScore> {
-    if samples.len() < min_connections as usize {
+/// The size of a sample whose event carried no byte count at all (a Suricata `tls` record, a
+/// proxy log without sizes): unknown, which is not the same as a zero-byte connection attempt.
+pub const UNKNOWN_SIZE: u64 = u64::MAX;
+
+/// Scores sorted samples (time ns, size or [`UNKNOWN_SIZE`]) that follow `earlier`
+/// connections of the same pair whose times are no longer known; `None` with fewer than
+/// `min_connections` connections in all, or fewer than half of them (and at least 4) sampled.
+///
+/// The earlier connections matter for a short beacon: a pair is promoted to sampling only
+/// after its compact histogram showed regular intervals, so a 12-beat beacon would otherwise
+/// never reach 12 samples.
+///
+/// Sizes count only when at least half the samples carry one: telemetry without byte counts
+/// is no evidence of regular sizes (otherwise every site a PC reaches through such a sensor
+/// would look perfectly regular in size); the score is then made of the other components,
+/// weighted as before relative to each other.
+pub fn score_samples(
+    samples: &[(i64, u64)],
+    min_connections: u32,
+    earlier: u32,
+) -> Option<BeaconScore> {
+    let min = min_connections as usize;
+    if samples.len() + (earlier as usize) < min || samples.len() < (min / 2).max(4) {
         return None;
     }
     let mut deltas: Vec<f64> = samples
@@ -151,11 +179,30 @@ pub fn score_samples(samples: &[(i64, u64)], min_connections: u32) -> Option<Bea
     if ts.median <= 0.0 {
         return None;
     }
-    let mut sizes: Vec<f64> = samples.iter().map(|s| s.1 as f64).collect();
-    let sz = Spread::of(&mut sizes)?;
+    let mut sizes: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.1 != UNKNOWN_SIZE)
+        .map(|s| s.1 as f64)
+        .collect();
+    let sz = if 2 * sizes.len() >= samples.len() {
+        Spread::of(&mut sizes)
+    } else {
+        None
+    };
     let dispersion = |rel: f64| (1.0 - rel / 0.6).clamp(0.0, 1.0);
-    let ts_score = 0.4 * (1.0 - ts.bowley_skew().abs()) + 0.6 * dispersion(ts.relative_mad());
-    let size_score = 0.4 * (1.0 - sz.bowley_skew().abs()) + 0.6 * dispersion(sz.relative_mad());
+    // The skew of values whose quartiles lie within 10% of the median says nothing about
+    // irregularity (with few, nearly equal intervals it is noise between −1 and 1).
+    let skew = |s: &Spread| {
+        if (s.q3 - s.q1) <= 0.1 * s.median.abs() {
+            0.0
+        } else {
+            s.bowley_skew()
+        }
+    };
+    let ts_score = 0.4 * (1.0 - skew(&ts).abs()) + 0.6 * dispersion(ts.relative_mad());
+    let size_score = sz
+        .as_ref()
+        .map(|sz| 0.4 * (1.0 - skew(sz).abs()) + 0.6 * dispersion(sz.relative_mad()));
     let first = samples.first()?.0;
     let last = samples.last()?.0;
     // Hourly coverage relative to what the period allows (a 2-hour beacon covers half).
@@ -167,16 +214,21 @@ pub fn score_samples(samples: &[(i64, u64)], min_connections: u32) -> Option<Bea
     hours.dedup();
     let possible = (span_hours as f64 * (3600.0 / ts.median).min(1.0)).max(1.0);
     let coverage = (hours.len() as f64 / possible).min(1.0);
-    let count_score = (deltas.len() as f64 / (2.0 * f64::from(min_connections))).min(1.0);
-    let score = 0.45 * ts_score + 0.2 * size_score + 0.2 * coverage + 0.15 * count_score;
+    let count_score =
+        ((deltas.len() as f64 + f64::from(earlier)) / (2.0 * f64::from(min_connections))).min(1.0);
+    let rest = 0.45 * ts_score + 0.2 * coverage + 0.15 * count_score;
+    let score = match size_score {
+        Some(size_score) => rest + 0.2 * size_score,
+        None => rest / 0.8,
+    };
     Some(BeaconScore {
         score,
         intervals: deltas.len(),
         period_secs: ts.median,
         jitter: ts.relative_mad(),
-        skew: ts.bowley_skew(),
-        size_median: sz.median,
-        size_jitter: sz.relative_mad(),
+        skew: skew(&ts),
+        size_median: sz.as_ref().map(|s| s.median),
+        size_jitter: sz.as_ref().map(|s| s.relative_mad()),
         coverage,
         first,
         last,
@@ -222,11 +274,28 @@ impl Beacon {
                 .filter(|s| s.0 > now.saturating_sub(window) && s.0 <= now)
                 .collect();
             samples.sort_unstable();
-            let Some(s) = score_samples(&samples, cfg.min_connections) else {
+            let pair = self.pairs.get(&key);
+            let earlier = match (pair, samples.first()) {
+                (Some(p), Some(f))
+                    if f.0 == c.promoted && p.first() > now.saturating_sub(window) =>
+                {
+                    c.before
+                }
+                _ => 0,
+            };
+            let Some(s) = score_samples(&samples, cfg.min_connections, earlier) else {
                 continue;
             };
-            // Timing must be regular: sizes, coverage and count alone make no beacon.
-            if s.jitter > cfg.max_jitter {
+            // Timing must be regular: sizes, coverage and count alone make no beacon. A short
+            // series that reaches `min_connections` only with the connections before sampling
+            // began must be three times as regular: dispersion measured on a few intervals is
+            // noisy, and a favourite site visited about hourly looks periodic over eight visits.
+            let max_jitter = if samples.len() < cfg.min_connections as usize {
+                cfg.max_jitter / 3.0
+            } else {
+                cfg.max_jitter
+            };
+            if s.jitter > max_jitter {
                 continue;
             }
             let dest_key = match (&c.domain, &c.dst_ip) {
@@ -305,16 +374,18 @@ fn beacon_alert(
     } else {
         Severity::Medium
     };
+    let sizes = match (s.size_median, s.size_jitter) {
+        (Some(m), Some(j)) => format!("sizes median {m:.0} B (jitter {:.0}%)", j * 100.0),
+        _ => "sizes unknown (the telemetry carries no byte counts)".to_owned(),
+    };
     let summary = format!(
         "{who} contacted {target} {sessions} times; the last {} connections at a period of {:.0} s (jitter {:.0}% MAD/median, \
-         Bowley skew {:.2}), sizes median {:.0} B (jitter {:.0}%), hourly coverage {:.0}%; \
+         Bowley skew {:.2}), {sizes}, hourly coverage {:.0}%; \
          score {:.2}; {}",
         s.intervals + 1,
         s.period_secs,
         s.jitter * 100.0,
         s.skew,
-        s.size_median,
-        s.size_jitter * 100.0,
         s.coverage * 100.0,
         score,
         prev.describe()
@@ -324,7 +395,9 @@ fn beacon_alert(
     context.insert("period_secs".into(), round3(s.period_secs));
     context.insert("jitter".into(), round3(s.jitter));
     context.insert("skew".into(), round3(s.skew));
-    context.insert("size_median".into(), round3(s.size_median));
+    if let Some(m) = s.size_median {
+        context.insert("size_median".into(), round3(m));
+    }
     context.insert("coverage".into(), round3(s.coverage));
     context.insert("prevalence_hosts".into(), prev.hosts.into());
     context.insert("prevalence_orgs".into(), prev.orgs.into());
@@ -363,10 +436,25 @@ pub(crate) fn round3(v: f64) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// Bytes both ways, or [`UNKNOWN_SIZE`] when the event carries no byte count at all.
 fn event_size(ev: &Event) -> u64 {
-    let up = ev.source.bytes.or(ev.http.request.bytes).unwrap_or(0);
-    let down = ev.destination.bytes.or(ev.http.response.bytes).unwrap_or(0);
-    up.saturating_add(down)
+    let up = ev.source.bytes.or(ev.http.request.bytes);
+    let down = ev.destination.bytes.or(ev.http.response.bytes);
+    match (up, down) {
+        (None, None) => UNKNOWN_SIZE,
+        (up, down) => up
+            .unwrap_or(0)
+            .saturating_add(down.unwrap_or(0))
+            .min(UNKNOWN_SIZE - 1),
+    }
+}
+
+/// Adds a connection's size to its session's (unknown only while both are).
+fn add_size(session: u64, size: u64) -> u64 {
+    match (session, size) {
+        (UNKNOWN_SIZE, s) | (s, UNKNOWN_SIZE) => s,
+        (a, b) => a.saturating_add(b).min(UNKNOWN_SIZE - 1),
+    }
 }
 
 impl Detector for Beacon {
@@ -423,15 +511,13 @@ impl Detector for Beacon {
                 c.samples.push_back((t, size));
                 c.seen += 1;
             } else if let Some(last) = c.samples.back_mut() {
-                last.1 = last.1.saturating_add(size);
+                last.1 = add_size(last.1, size);
             }
             c.last = c.last.max(t);
             c.evidence.push(crate::detector::evidence_of(ev));
         } else if pair.count >= cfg.min_connections / 2
             && pair.concentration() >= 0.6
-            && !view
-                .dest_key
-                .is_some_and(|k| cx.prevalence.classify(&cx.config.prevalence, k, t).popular)
+            && !view.dest_prevalence(cx).is_some_and(|p| p.popular)
         {
             let (domain, dst_ip, dst_port, flow) = match dest {
                 Dest::Name(n) => (
@@ -468,6 +554,8 @@ impl Detector for Beacon {
                     flow,
                     samples,
                     seen: 1,
+                    before: pair.count.saturating_sub(1),
+                    promoted: t,
                     last: t,
                     last_alert: None,
                     evidence,
@@ -545,7 +633,7 @@ mod tests {
     }
 
     fn check(samples: &[(i64, u64)], expect_above: bool) {
-        let s = score_samples(samples, 12).unwrap();
+        let s = score_samples(samples, 12, 0).unwrap();
         assert_eq!(s.score >= 0.75, expect_above, "{s:?}");
     }
 
@@ -574,8 +662,48 @@ mod tests {
     }
 
     #[test]
+    fn unknown_sizes_are_no_evidence_but_zero_sizes_are() {
+        let known = beacon(300.0, 0.3, 60, 0);
+        let zero: Vec<(i64, u64)> = known.iter().map(|s| (s.0, 0)).collect();
+        let unknown: Vec<(i64, u64)> = known.iter().map(|s| (s.0, UNKNOWN_SIZE)).collect();
+        let z = score_samples(&zero, 12, 0).unwrap();
+        let u = score_samples(&unknown, 12, 0).unwrap();
+        // Zero-byte connection attempts are perfectly regular sizes: full size score.
+        assert_eq!(z.size_median, Some(0.0));
+        assert_eq!(u.size_median, None);
+        assert!(u.score < z.score, "{u:?} {z:?}");
+        // Mostly unknown: sizes are not scored at all; mostly known: the unknown ones are
+        // left out.
+        let mut mixed = unknown.clone();
+        for s in mixed.iter_mut().step_by(3) {
+            s.1 = 512;
+        }
+        assert_eq!(score_samples(&mixed, 12, 0).unwrap().size_median, None);
+        let mut mixed = known.clone();
+        for s in mixed.iter_mut().step_by(3) {
+            s.1 = UNKNOWN_SIZE;
+        }
+        assert_eq!(
+            score_samples(&mixed, 12, 0).unwrap().size_median,
+            Some(512.0)
+        );
+        assert_eq!(add_size(UNKNOWN_SIZE, UNKNOWN_SIZE), UNKNOWN_SIZE);
+        assert_eq!(add_size(UNKNOWN_SIZE, 0), 0);
+        assert_eq!(add_size(7, UNKNOWN_SIZE), 7);
+        assert_eq!(add_size(UNKNOWN_SIZE - 1, 5), UNKNOWN_SIZE - 1);
+    }
+
+    #[test]
     fn too_few_samples_are_not_scored() {
-        assert!(score_samples(&beacon(60.0, 0.0, 5, 0), 12).is_none());
+        assert!(score_samples(&beacon(60.0, 0.0, 5, 0), 12, 0).is_none());
+        // A short beacon promoted after 5 connections: 7 samples and the 5 before.
+        let short = beacon(600.0, 0.05, 7, 0);
+        assert!(score_samples(&short, 12, 0).is_none());
+        assert!(score_samples(&short, 12, 4).is_none());
+        let s = score_samples(&short, 12, 5).unwrap();
+        assert!(s.score >= 0.75, "{s:?}");
+        // Never on fewer than half the connections sampled.
+        assert!(score_samples(&beacon(600.0, 0.1, 5, 0), 12, 20).is_none());
     }
 
     #[test]
