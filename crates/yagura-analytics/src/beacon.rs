@@ -112,13 +112,6 @@ pub struct Candidate {
     samples: std::collections::VecDeque<(i64, u64)>,
     /// Connections (sessions) seen since promotion.
     seen: u64,
-    /// Connections of the pair before its promotion (the pair tier counted them; their
-    /// times are gone) and the time of the first sample: while that sample is still scored
-    /// and the pair began within the window, they count towards `min_connections`.
-    #[serde(default)]
-    before: u32,
-    #[serde(default)]
-    promoted: i64,
     last: i64,
     last_alert: Option<i64>,
     evidence: EvidenceBuf,
@@ -150,25 +143,15 @@ pub struct BeaconScore {
 /// proxy log without sizes): unknown, which is not the same as a zero-byte connection attempt.
 pub const UNKNOWN_SIZE: u64 = u64::MAX;
 
-/// Scores sorted samples (time ns, size or [`UNKNOWN_SIZE`]) that follow `earlier`
-/// connections of the same pair whose times are no longer known; `None` with fewer than
-/// `min_connections` connections in all, or fewer than half of them (and at least 4) sampled.
-///
-/// The earlier connections matter for a short beacon: a pair is promoted to sampling only
-/// after its compact histogram showed regular intervals, so a 12-beat beacon would otherwise
-/// never reach 12 samples.
+/// Scores sorted samples (time ns, size or [`UNKNOWN_SIZE`]); `None` with fewer than
+/// `min_connections`.
 ///
 /// Sizes count only when at least half the samples carry one: telemetry without byte counts
 /// is no evidence of regular sizes (otherwise every site a PC reaches through such a sensor
 /// would look perfectly regular in size); the score is then made of the other components,
 /// weighted as before relative to each other.
-pub fn score_samples(
-    samples: &[(i64, u64)],
-    min_connections: u32,
-    earlier: u32,
-) -> Option<BeaconScore> {
-    let min = min_connections as usize;
-    if samples.len() + (earlier as usize) < min || samples.len() < (min / 2).max(4) {
+pub fn score_samples(samples: &[(i64, u64)], min_connections: u32) -> Option<BeaconScore> {
+    if samples.len() < min_connections as usize {
         return None;
     }
     let mut deltas: Vec<f64> = samples
@@ -190,19 +173,10 @@ pub fn score_samples(
         None
     };
     let dispersion = |rel: f64| (1.0 - rel / 0.6).clamp(0.0, 1.0);
-    // The skew of values whose quartiles lie within 10% of the median says nothing about
-    // irregularity (with few, nearly equal intervals it is noise between −1 and 1).
-    let skew = |s: &Spread| {
-        if (s.q3 - s.q1) <= 0.1 * s.median.abs() {
-            0.0
-        } else {
-            s.bowley_skew()
-        }
-    };
-    let ts_score = 0.4 * (1.0 - skew(&ts).abs()) + 0.6 * dispersion(ts.relative_mad());
+    let ts_score = 0.4 * (1.0 - ts.bowley_skew().abs()) + 0.6 * dispersion(ts.relative_mad());
     let size_score = sz
         .as_ref()
-        .map(|sz| 0.4 * (1.0 - skew(sz).abs()) + 0.6 * dispersion(sz.relative_mad()));
+        .map(|sz| 0.4 * (1.0 - sz.bowley_skew().abs()) + 0.6 * dispersion(sz.relative_mad()));
     let first = samples.first()?.0;
     let last = samples.last()?.0;
     // Hourly coverage relative to what the period allows (a 2-hour beacon covers half).
@@ -214,8 +188,7 @@ pub fn score_samples(
     hours.dedup();
     let possible = (span_hours as f64 * (3600.0 / ts.median).min(1.0)).max(1.0);
     let coverage = (hours.len() as f64 / possible).min(1.0);
-    let count_score =
-        ((deltas.len() as f64 + f64::from(earlier)) / (2.0 * f64::from(min_connections))).min(1.0);
+    let count_score = (deltas.len() as f64 / (2.0 * f64::from(min_connections))).min(1.0);
     let rest = 0.45 * ts_score + 0.2 * coverage + 0.15 * count_score;
     let score = match size_score {
         Some(size_score) => rest + 0.2 * size_score,
@@ -226,7 +199,7 @@ pub fn score_samples(
         intervals: deltas.len(),
         period_secs: ts.median,
         jitter: ts.relative_mad(),
-        skew: skew(&ts),
+        skew: ts.bowley_skew(),
         size_median: sz.as_ref().map(|s| s.median),
         size_jitter: sz.as_ref().map(|s| s.relative_mad()),
         coverage,
@@ -274,28 +247,11 @@ impl Beacon {
                 .filter(|s| s.0 > now.saturating_sub(window) && s.0 <= now)
                 .collect();
             samples.sort_unstable();
-            let pair = self.pairs.get(&key);
-            let earlier = match (pair, samples.first()) {
-                (Some(p), Some(f))
-                    if f.0 == c.promoted && p.first() > now.saturating_sub(window) =>
-                {
-                    c.before
-                }
-                _ => 0,
-            };
-            let Some(s) = score_samples(&samples, cfg.min_connections, earlier) else {
+            let Some(s) = score_samples(&samples, cfg.min_connections) else {
                 continue;
             };
-            // Timing must be regular: sizes, coverage and count alone make no beacon. A short
-            // series that reaches `min_connections` only with the connections before sampling
-            // began must be three times as regular: dispersion measured on a few intervals is
-            // noisy, and a favourite site visited about hourly looks periodic over eight visits.
-            let max_jitter = if samples.len() < cfg.min_connections as usize {
-                cfg.max_jitter / 3.0
-            } else {
-                cfg.max_jitter
-            };
-            if s.jitter > max_jitter {
+            // Timing must be regular: sizes, coverage and count alone make no beacon.
+            if s.jitter > cfg.max_jitter {
                 continue;
             }
             let dest_key = match (&c.domain, &c.dst_ip) {
@@ -554,8 +510,6 @@ impl Detector for Beacon {
                     flow,
                     samples,
                     seen: 1,
-                    before: pair.count.saturating_sub(1),
-                    promoted: t,
                     last: t,
                     last_alert: None,
                     evidence,
@@ -633,7 +587,7 @@ mod tests {
     }
 
     fn check(samples: &[(i64, u64)], expect_above: bool) {
-        let s = score_samples(samples, 12, 0).unwrap();
+        let s = score_samples(samples, 12).unwrap();
         assert_eq!(s.score >= 0.75, expect_above, "{s:?}");
     }
 
@@ -666,8 +620,8 @@ mod tests {
         let known = beacon(300.0, 0.3, 60, 0);
         let zero: Vec<(i64, u64)> = known.iter().map(|s| (s.0, 0)).collect();
         let unknown: Vec<(i64, u64)> = known.iter().map(|s| (s.0, UNKNOWN_SIZE)).collect();
-        let z = score_samples(&zero, 12, 0).unwrap();
-        let u = score_samples(&unknown, 12, 0).unwrap();
+        let z = score_samples(&zero, 12).unwrap();
+        let u = score_samples(&unknown, 12).unwrap();
         // Zero-byte connection attempts are perfectly regular sizes: full size score.
         assert_eq!(z.size_median, Some(0.0));
         assert_eq!(u.size_median, None);
@@ -678,15 +632,12 @@ mod tests {
         for s in mixed.iter_mut().step_by(3) {
             s.1 = 512;
         }
-        assert_eq!(score_samples(&mixed, 12, 0).unwrap().size_median, None);
+        assert_eq!(score_samples(&mixed, 12).unwrap().size_median, None);
         let mut mixed = known.clone();
         for s in mixed.iter_mut().step_by(3) {
             s.1 = UNKNOWN_SIZE;
         }
-        assert_eq!(
-            score_samples(&mixed, 12, 0).unwrap().size_median,
-            Some(512.0)
-        );
+        assert_eq!(score_samples(&mixed, 12).unwrap().size_median, Some(512.0));
         assert_eq!(add_size(UNKNOWN_SIZE, UNKNOWN_SIZE), UNKNOWN_SIZE);
         assert_eq!(add_size(UNKNOWN_SIZE, 0), 0);
         assert_eq!(add_size(7, UNKNOWN_SIZE), 7);
@@ -695,15 +646,7 @@ mod tests {
 
     #[test]
     fn too_few_samples_are_not_scored() {
-        assert!(score_samples(&beacon(60.0, 0.0, 5, 0), 12, 0).is_none());
-        // A short beacon promoted after 5 connections: 7 samples and the 5 before.
-        let short = beacon(600.0, 0.05, 7, 0);
-        assert!(score_samples(&short, 12, 0).is_none());
-        assert!(score_samples(&short, 12, 4).is_none());
-        let s = score_samples(&short, 12, 5).unwrap();
-        assert!(s.score >= 0.75, "{s:?}");
-        // Never on fewer than half the connections sampled.
-        assert!(score_samples(&beacon(600.0, 0.1, 5, 0), 12, 20).is_none());
+        assert!(score_samples(&beacon(60.0, 0.0, 5, 0), 12).is_none());
     }
 
     #[test]

@@ -187,9 +187,7 @@ pub struct BeaconConfig {
     /// Only samples within this window before the evaluation count.
     pub window_secs: u64,
     /// Largest MAD/median of inter-arrival times still considered periodic (±50% uniform
-    /// jitter gives about 0.25; random, Poisson-like traffic about 0.5–0.7). A pair scored on
-    /// fewer than `min_connections` samples (a short beacon whose first connections preceded
-    /// sampling) must stay within a third of it.
+    /// jitter gives about 0.25; random, Poisson-like traffic about 0.5–0.7).
     pub max_jitter: f64,
     /// Score (0..1) at or above which a rare or ordinary destination alerts.
     pub threshold: f64,
