@@ -131,14 +131,25 @@ pub struct BeaconScore {
     pub period_secs: f64,
     pub jitter: f64,
     pub skew: f64,
-    pub size_median: f64,
-    pub size_jitter: f64,
+    /// `None` when too few samples carried a size ([`UNKNOWN_SIZE`]).
+    pub size_median: Option<f64>,
+    pub size_jitter: Option<f64>,
     pub coverage: f64,
     pub first: i64,
     pub last: i64,
 }
 
-/// Scores sorted samples (time ns, size); `None` with fewer than `min_connections`.
+/// The size of a sample whose event carried no byte count at all (a Suricata `tls` record, a
+/// proxy log without sizes): unknown, which is not the same as a zero-byte connection attempt.
+pub const UNKNOWN_SIZE: u64 = u64::MAX;
+
+/// Scores sorted samples (time ns, size or [`UNKNOWN_SIZE`]); `None` with fewer than
+/// `min_connections`.
+///
+/// Sizes count only when at least half the samples carry one: telemetry without byte counts
+/// is no evidence of regular sizes (otherwise every site a PC reaches through such a sensor
+/// would look perfectly regular in size); the score is then made of the other components,
+/// weighted as before relative to each other.
 pub fn score_samples(samples: &[(i64, u64)], min_connections: u32) -> Option<BeaconScore> {
     if samples.len() < min_connections as usize {
         return None;
@@ -151,11 +162,21 @@ pub fn score_samples(samples: &[(i64, u64)], min_connections: u32) -> Option<Bea
     if ts.median <= 0.0 {
         return None;
     }
-    let mut sizes: Vec<f64> = samples.iter().map(|s| s.1 as f64).collect();
-    let sz = Spread::of(&mut sizes)?;
+    let mut sizes: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.1 != UNKNOWN_SIZE)
+        .map(|s| s.1 as f64)
+        .collect();
+    let sz = if 2 * sizes.len() >= samples.len() {
+        Spread::of(&mut sizes)
+    } else {
+        None
+    };
     let dispersion = |rel: f64| (1.0 - rel / 0.6).clamp(0.0, 1.0);
     let ts_score = 0.4 * (1.0 - ts.bowley_skew().abs()) + 0.6 * dispersion(ts.relative_mad());
-    let size_score = 0.4 * (1.0 - sz.bowley_skew().abs()) + 0.6 * dispersion(sz.relative_mad());
+    let size_score = sz
+        .as_ref()
+        .map(|sz| 0.4 * (1.0 - sz.bowley_skew().abs()) + 0.6 * dispersion(sz.relative_mad()));
     let first = samples.first()?.0;
     let last = samples.last()?.0;
     // Hourly coverage relative to what the period allows (a 2-hour beacon covers half).
@@ -168,15 +189,19 @@ pub fn score_samples(samples: &[(i64, u64)], min_connections: u32) -> Option<Bea
     let possible = (span_hours as f64 * (3600.0 / ts.median).min(1.0)).max(1.0);
     let coverage = (hours.len() as f64 / possible).min(1.0);
     let count_score = (deltas.len() as f64 / (2.0 * f64::from(min_connections))).min(1.0);
-    let score = 0.45 * ts_score + 0.2 * size_score + 0.2 * coverage + 0.15 * count_score;
+    let rest = 0.45 * ts_score + 0.2 * coverage + 0.15 * count_score;
+    let score = match size_score {
+        Some(size_score) => rest + 0.2 * size_score,
+        None => rest / 0.8,
+    };
     Some(BeaconScore {
         score,
         intervals: deltas.len(),
         period_secs: ts.median,
         jitter: ts.relative_mad(),
         skew: ts.bowley_skew(),
-        size_median: sz.median,
-        size_jitter: sz.relative_mad(),
+        size_median: sz.as_ref().map(|s| s.median),
+        size_jitter: sz.as_ref().map(|s| s.relative_mad()),
         coverage,
         first,
         last,
@@ -305,16 +330,18 @@ fn beacon_alert(
     } else {
         Severity::Medium
     };
+    let sizes = match (s.size_median, s.size_jitter) {
+        (Some(m), Some(j)) => format!("sizes median {m:.0} B (jitter {:.0}%)", j * 100.0),
+        _ => "sizes unknown (the telemetry carries no byte counts)".to_owned(),
+    };
     let summary = format!(
         "{who} contacted {target} {sessions} times; the last {} connections at a period of {:.0} s (jitter {:.0}% MAD/median, \
-         Bowley skew {:.2}), sizes median {:.0} B (jitter {:.0}%), hourly coverage {:.0}%; \
+         Bowley skew {:.2}), {sizes}, hourly coverage {:.0}%; \
          score {:.2}; {}",
         s.intervals + 1,
         s.period_secs,
         s.jitter * 100.0,
         s.skew,
-        s.size_median,
-        s.size_jitter * 100.0,
         s.coverage * 100.0,
         score,
         prev.describe()
@@ -324,7 +351,9 @@ fn beacon_alert(
     context.insert("period_secs".into(), round3(s.period_secs));
     context.insert("jitter".into(), round3(s.jitter));
     context.insert("skew".into(), round3(s.skew));
-    context.insert("size_median".into(), round3(s.size_median));
+    if let Some(m) = s.size_median {
+        context.insert("size_median".into(), round3(m));
+    }
     context.insert("coverage".into(), round3(s.coverage));
     context.insert("prevalence_hosts".into(), prev.hosts.into());
     context.insert("prevalence_orgs".into(), prev.orgs.into());
@@ -363,10 +392,25 @@ pub(crate) fn round3(v: f64) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// Bytes both ways, or [`UNKNOWN_SIZE`] when the event carries no byte count at all.
 fn event_size(ev: &Event) -> u64 {
-    let up = ev.source.bytes.or(ev.http.request.bytes).unwrap_or(0);
-    let down = ev.destination.bytes.or(ev.http.response.bytes).unwrap_or(0);
-    up.saturating_add(down)
+    let up = ev.source.bytes.or(ev.http.request.bytes);
+    let down = ev.destination.bytes.or(ev.http.response.bytes);
+    match (up, down) {
+        (None, None) => UNKNOWN_SIZE,
+        (up, down) => up
+            .unwrap_or(0)
+            .saturating_add(down.unwrap_or(0))
+            .min(UNKNOWN_SIZE - 1),
+    }
+}
+
+/// Adds a connection's size to its session's (unknown only while both are).
+fn add_size(session: u64, size: u64) -> u64 {
+    match (session, size) {
+        (UNKNOWN_SIZE, s) | (s, UNKNOWN_SIZE) => s,
+        (a, b) => a.saturating_add(b).min(UNKNOWN_SIZE - 1),
+    }
 }
 
 impl Detector for Beacon {
@@ -423,15 +467,13 @@ impl Detector for Beacon {
                 c.samples.push_back((t, size));
                 c.seen += 1;
             } else if let Some(last) = c.samples.back_mut() {
-                last.1 = last.1.saturating_add(size);
+                last.1 = add_size(last.1, size);
             }
             c.last = c.last.max(t);
             c.evidence.push(crate::detector::evidence_of(ev));
         } else if pair.count >= cfg.min_connections / 2
             && pair.concentration() >= 0.6
-            && !view
-                .dest_key
-                .is_some_and(|k| cx.prevalence.classify(&cx.config.prevalence, k, t).popular)
+            && !view.dest_prevalence(cx).is_some_and(|p| p.popular)
         {
             let (domain, dst_ip, dst_port, flow) = match dest {
                 Dest::Name(n) => (
@@ -571,6 +613,35 @@ mod tests {
             v.push(((t * NANOS) as i64, 200 + (i * 7919) % 50_000));
         }
         check(&v, false);
+    }
+
+    #[test]
+    fn unknown_sizes_are_no_evidence_but_zero_sizes_are() {
+        let known = beacon(300.0, 0.3, 60, 0);
+        let zero: Vec<(i64, u64)> = known.iter().map(|s| (s.0, 0)).collect();
+        let unknown: Vec<(i64, u64)> = known.iter().map(|s| (s.0, UNKNOWN_SIZE)).collect();
+        let z = score_samples(&zero, 12).unwrap();
+        let u = score_samples(&unknown, 12).unwrap();
+        // Zero-byte connection attempts are perfectly regular sizes: full size score.
+        assert_eq!(z.size_median, Some(0.0));
+        assert_eq!(u.size_median, None);
+        assert!(u.score < z.score, "{u:?} {z:?}");
+        // Mostly unknown: sizes are not scored at all; mostly known: the unknown ones are
+        // left out.
+        let mut mixed = unknown.clone();
+        for s in mixed.iter_mut().step_by(3) {
+            s.1 = 512;
+        }
+        assert_eq!(score_samples(&mixed, 12).unwrap().size_median, None);
+        let mut mixed = known.clone();
+        for s in mixed.iter_mut().step_by(3) {
+            s.1 = UNKNOWN_SIZE;
+        }
+        assert_eq!(score_samples(&mixed, 12).unwrap().size_median, Some(512.0));
+        assert_eq!(add_size(UNKNOWN_SIZE, UNKNOWN_SIZE), UNKNOWN_SIZE);
+        assert_eq!(add_size(UNKNOWN_SIZE, 0), 0);
+        assert_eq!(add_size(7, UNKNOWN_SIZE), 7);
+        assert_eq!(add_size(UNKNOWN_SIZE - 1, 5), UNKNOWN_SIZE - 1);
     }
 
     #[test]

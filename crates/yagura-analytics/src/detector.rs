@@ -98,6 +98,10 @@ pub struct View<'a> {
     /// The destination is inside the estate (an internal address) or not on the internet at
     /// all (multicast, link-local, private outside the inventory).
     pub dest_internal: bool,
+    /// The destination's estate prevalence including this event, classified once for every
+    /// detector (set by [`crate::Analytics::observe`] for external web, flow and DNS
+    /// destinations; `None` otherwise).
+    pub prevalence: Option<crate::prevalence::Prevalence>,
 }
 
 impl<'a> View<'a> {
@@ -179,10 +183,21 @@ impl<'a> View<'a> {
             registered,
             dest_key,
             dest_internal,
+            prevalence: None,
         })
     }
 
     /// The host's entities (`host` and `src_ip` as present).
+    /// The destination's prevalence: the one classified for this event, else looked up.
+    pub fn dest_prevalence(&self, cx: &Context<'_>) -> Option<crate::prevalence::Prevalence> {
+        self.prevalence.or_else(|| {
+            self.dest_key.map(|k| {
+                cx.prevalence
+                    .classify(&cx.config.prevalence, k, self.time.nanos())
+            })
+        })
+    }
+
     pub fn host_entities(&self) -> Entities {
         Entities {
             host: self.host.map(str::to_owned),

@@ -148,8 +148,18 @@ impl Detector for FirstContact {
         let (Some(dest), Some(key)) = (view.dest, view.dest_key) else {
             return;
         };
+        // An egress gateway (proxy, NAT) speaks for every user behind it: "the same host" means
+        // nothing there, and its new destinations are its users' (judged on their own records).
+        if view
+            .src_ip
+            .is_some_and(|ip| cx.addresses.egress_gateway_of(ip).is_some())
+        {
+            return;
+        }
         let t = view.time.nanos();
-        let prev = cx.prevalence.classify(&cx.config.prevalence, key, t);
+        let Some(prev) = view.dest_prevalence(cx) else {
+            return;
+        };
         if !prev.new || prev.hosts > cfg.max_hosts {
             return;
         }
@@ -192,6 +202,7 @@ impl Detector for FirstContact {
                 .name
                 .as_deref()
                 .and_then(|n| crate::dga::unpronounceable(n, &cx.config.dga))
+                .filter(|s| *s < cfg.max_log_likelihood)
                 .map(|s| format!("the name is unpronounceable (trigram log-likelihood {s:.2})")),
         };
         if let Some(why) = why {

@@ -168,7 +168,7 @@ impl Analytics {
     /// Feeds one event.
     pub fn observe(&mut self, ev: &Event) {
         self.counters.events += 1;
-        let Some(view) = View::of(ev, &self.addresses) else {
+        let Some(mut view) = View::of(ev, &self.addresses) else {
             self.counters.unattributed += 1;
             return;
         };
@@ -179,13 +179,13 @@ impl Analytics {
             && !view.dest_internal
         {
             let org = stats::hash_bytes(&[view.org.as_str().as_bytes()]) as u32;
-            self.prevalence.record(
+            view.prevalence = Some(self.prevalence.record(
                 &self.config.prevalence,
                 dest,
                 view.host_key as u32,
                 org,
                 view.time.nanos(),
-            );
+            ));
         }
         let before = self.alerts.len();
         each_detector!(self, cx, |d| d.observe(ev, &view, &mut cx));
@@ -214,6 +214,9 @@ impl Analytics {
     }
 
     fn after_detectors(&mut self, before: usize) {
+        if self.alerts.len() <= before {
+            return;
+        }
         let mut cx = Context {
             config: &self.config,
             addresses: &self.addresses,

@@ -236,23 +236,24 @@ impl Detector for Policy {
         if proxied || addr.egress_gateway_of(src).is_some() {
             return;
         }
+        let Some(d) = dst.filter(|d| external(*d)) else {
+            return;
+        };
         // The egress rule applies to organizations that declare their gateways, and to the
         // organization owning the source address.
         match addr.owner(src) {
             Some(owner) if cx.egress_orgs.contains(owner) => {}
             _ => return,
         }
-        if let Some(d) = dst.filter(|d| external(*d)) {
-            self.raise(
-                ev,
-                view,
-                cx,
-                "policy.unsanctioned_egress",
-                src,
-                Some(d),
-                None,
-            );
-        }
+        self.raise(
+            ev,
+            view,
+            cx,
+            "policy.unsanctioned_egress",
+            src,
+            Some(d),
+            None,
+        );
     }
 
     fn advance_to(&mut self, _now: Timestamp, _cx: &mut Context<'_>) {}

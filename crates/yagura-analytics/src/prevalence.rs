@@ -101,8 +101,16 @@ impl PrevalenceTable {
         self.dests.is_empty()
     }
 
-    /// Records that `host` of `org` contacted `dest` at `t` (nanoseconds).
-    pub fn record(&mut self, cfg: &PrevalenceConfig, dest: u64, host: u32, org: u32, t: i64) {
+    /// Records that `host` of `org` contacted `dest` at `t` (nanoseconds), and classifies
+    /// `dest` as of `t` with this contact included (what [`Self::classify`] would then say).
+    pub fn record(
+        &mut self,
+        cfg: &PrevalenceConfig,
+        dest: u64,
+        host: u32,
+        org: u32,
+        t: i64,
+    ) -> Prevalence {
         self.start = Some(self.start.map_or(t, |s| s.min(t)));
         insert_capped(&mut self.orgs_seen, org, 64);
         let host_cap = (cfg.popular_hosts as usize).max(cfg.rare_hosts as usize + 1);
@@ -117,9 +125,11 @@ impl PrevalenceTable {
         d.last_seen = d.last_seen.max(t);
         insert_capped(&mut d.hosts, host, host_cap);
         insert_capped(&mut d.orgs, org, org_cap);
+        let prevalence = judge(cfg, d, self.orgs_seen.len(), self.start, t);
         if self.dests.len() > cfg.max_destinations {
             enforce_cap(&mut self.dests, cfg.max_destinations);
         }
+        prevalence
     }
 
     /// Classifies `dest` as of `now` (nanoseconds).
@@ -130,21 +140,32 @@ impl PrevalenceTable {
                 ..Prevalence::default()
             };
         };
-        let orgs_needed = cfg.popular_orgs.min(self.orgs_seen.len() as u32).max(1);
-        let learning_end = self
-            .start
-            .unwrap_or(i64::MAX)
-            .saturating_add(secs_to_nanos(cfg.learning_secs));
-        let new = d.first_seen >= learning_end
-            && now.saturating_sub(d.first_seen) <= secs_to_nanos(cfg.new_for_secs);
-        Prevalence {
-            hosts: d.hosts(),
-            orgs: d.orgs(),
-            popular: d.hosts() >= cfg.popular_hosts && d.orgs() >= orgs_needed,
-            rare: d.hosts() <= cfg.rare_hosts,
-            new,
-            first_seen: Some(Timestamp::from_nanos(d.first_seen)),
-        }
+        judge(cfg, d, self.orgs_seen.len(), self.start, now)
+    }
+}
+
+/// Classifies `d` as of `now`, in an estate where `orgs_seen` organizations were seen and
+/// the learning period began at `start`.
+fn judge(
+    cfg: &PrevalenceConfig,
+    d: &DestStats,
+    orgs_seen: usize,
+    start: Option<i64>,
+    now: i64,
+) -> Prevalence {
+    let orgs_needed = cfg.popular_orgs.min(orgs_seen as u32).max(1);
+    let learning_end = start
+        .unwrap_or(i64::MAX)
+        .saturating_add(secs_to_nanos(cfg.learning_secs));
+    let new = d.first_seen >= learning_end
+        && now.saturating_sub(d.first_seen) <= secs_to_nanos(cfg.new_for_secs);
+    Prevalence {
+        hosts: d.hosts(),
+        orgs: d.orgs(),
+        popular: d.hosts() >= cfg.popular_hosts && d.orgs() >= orgs_needed,
+        rare: d.hosts() <= cfg.rare_hosts,
+        new,
+        first_seen: Some(Timestamp::from_nanos(d.first_seen)),
     }
 }
 
