@@ -17,9 +17,12 @@ use yagura_server::api::ingest::{
     IngestEndpoint, IngestReceipt, IngestRefusal, IngestSink, RejectedLine,
 };
 
+/// (organization, batch id, format, body length) of one call.
+type Call = (String, String, Option<String>, usize);
+
 #[derive(Default)]
 struct Fake {
-    calls: Mutex<Vec<(String, String, Option<String>, usize)>>,
+    calls: Mutex<Vec<Call>>,
     refuse: Mutex<Option<IngestRefusal>>,
 }
 

@@ -68,8 +68,10 @@ impl Stage for CountStage {
         let n = self.counts.entry(host.clone()).or_default();
         *n += 1;
         if *n == self.threshold {
-            let mut entities = Entities::default();
-            entities.host = Some(host.clone());
+            let entities = Entities {
+                host: Some(host.clone()),
+                ..Entities::default()
+            };
             out.push(Alert {
                 id: String::new(),
                 time: event.timestamp,
