@@ -160,7 +160,7 @@ fn main() {
             state
                 .create_token(&NewToken {
                     name: format!("bench-{o}"),
-                    org: OrgId::new(format!("org-{o}")).unwrap(),
+                    org: OrgId::new(&format!("org-{o}")).unwrap(),
                     role: Role::OrgOfficer,
                     token_hash: yagura_server::auth::sha256_hex(&secret),
                     scopes: vec!["ingest".into()],
