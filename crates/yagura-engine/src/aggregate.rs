@@ -98,6 +98,23 @@ impl Aggregator {
         out
     }
 
+    /// The aggregates still open, with their final ids (a snapshot: they keep growing). For
+    /// showing alerts before their window closes and for streaming checkpoints.
+    pub fn open_alerts(&self) -> Vec<Alert> {
+        let mut out: Vec<Alert> = self.open.values().cloned().collect();
+        finalize(&mut out);
+        out
+    }
+
+    /// An aggregator resuming the open aggregates of a checkpoint ([`Aggregator::open_alerts`]).
+    pub fn resume(config: AggregationConfig, open: Vec<Alert>) -> Aggregator {
+        let mut agg = Aggregator::new(config);
+        for a in open {
+            agg.open.insert(a.fingerprint(), a);
+        }
+        agg
+    }
+
     /// Everything, closed and open.
     pub fn finish(mut self) -> Vec<Alert> {
         let mut out = std::mem::take(&mut self.closed);

@@ -10,6 +10,7 @@ pub mod incidents;
 pub mod merge;
 pub mod retro;
 pub mod stages;
+pub mod stream;
 
 pub use aggregate::{AggregationConfig, Aggregator, alert_id};
 pub use incidents::{Correlation, CorrelationConfig, correlate};
@@ -24,4 +25,13 @@ pub trait Stage: Send {
     fn on_event(&mut self, event: &Event, out: &mut Vec<Alert>);
     /// End of input: flushes windows in progress.
     fn finish(&mut self, out: &mut Vec<Alert>);
+    /// The stage's state for a streaming checkpoint (`None`: the stage keeps no state worth
+    /// keeping across a restart, or cannot serialize it).
+    fn checkpoint(&self) -> Result<Option<serde_json::Value>, String> {
+        Ok(None)
+    }
+    /// Restores what [`Stage::checkpoint`] returned.
+    fn restore(&mut self, _state: serde_json::Value) -> Result<(), String> {
+        Ok(())
+    }
 }

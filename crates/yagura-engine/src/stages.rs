@@ -147,6 +147,19 @@ impl Stage for AnalyticsStage {
     fn finish(&mut self, out: &mut Vec<Alert>) {
         out.extend(self.0.finish());
     }
+
+    fn checkpoint(&self) -> Result<Option<serde_json::Value>, String> {
+        let cp = self.0.checkpoint().map_err(|e| e.to_string())?;
+        serde_json::to_value(cp)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
+        let cp: yagura_analytics::Checkpoint =
+            serde_json::from_value(state).map_err(|e| e.to_string())?;
+        self.0.restore(cp).map_err(|e| e.to_string())
+    }
 }
 
 /// Writes every event of a run into the event store (`yagura detect --store`), in batches.

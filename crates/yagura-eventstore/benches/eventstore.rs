@@ -102,11 +102,17 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
+    // Width of a split's time bucket (`StoreOptions::split_span_secs`): 3600 is the store's
+    // default, 86400 what `yagura serve` uses (see BENCHMARKS.md).
+    let span: i64 = std::env::var("YAGURA_BENCH_SPAN")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3600);
     let threads = 4;
     let batch = 1000usize;
     let root = tempfile::tempdir().expect("tempdir");
     println!(
-        "# yagura-eventstore bench: {n} events, {ORGS} orgs, {threads} ingest threads, batches of {batch}"
+        "# yagura-eventstore bench: {n} events, {ORGS} orgs, {threads} ingest threads, batches of {batch}, split span {span}s"
     );
 
     let t = Instant::now();
@@ -172,6 +178,7 @@ fn main() {
             StoreOptions {
                 flush_events: 250_000,
                 max_pending_events: 2_000_000,
+                split_span_secs: span,
                 ..StoreOptions::default()
             },
         )
@@ -210,6 +217,38 @@ fn main() {
         stats.splits
     );
 
+    // ---- 2b. split building alone ---------------------------------------------------------------
+    // What the stream consumer does behind the WAL: everything is ingested first (WAL only),
+    // then one flush builds the splits; its CPU is split building alone.
+    {
+        let dir = root.path().join("store-2b");
+        let s2 = EventStore::open(
+            &dir,
+            StoreOptions {
+                flush_events: usize::MAX,
+                max_pending_events: usize::MAX,
+                split_span_secs: span,
+                ..StoreOptions::default()
+            },
+        )
+        .expect("open store 2b");
+        for (c, chunk) in events.chunks(batch).enumerate() {
+            s2.ingest(&format!("b{c}"), chunk.to_vec())
+                .expect("ingest 2b");
+        }
+        let c = cpu();
+        let t = Instant::now();
+        let r = s2.flush().expect("flush 2b");
+        let c = cpu() - c;
+        println!(
+            "split building alone (one flush of {n} pending events): {} splits in {:.2}s wall; {c:.2} CPU-s = {:.0} events per CPU-second; {:.1} MiB",
+            r.splits,
+            t.elapsed().as_secs_f64(),
+            n as f64 / c.max(0.01),
+            s2.stats().expect("stats").split_bytes as f64 / 1048576.0
+        );
+    }
+
     // ---- 3. stored size -----------------------------------------------------------------------
     let gz = {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
@@ -240,6 +279,10 @@ fn main() {
         zst as f64 / 1048576.0,
         raw_bytes as f64 / 1048576.0
     );
+
+    if std::env::var("YAGURA_BENCH_INGEST_ONLY").as_deref() == Ok("1") {
+        return;
+    }
 
     // ---- 4. retro-hunt -------------------------------------------------------------------------
     let mut rng = Rng(0xfeed_beef_1234_5678);

@@ -52,7 +52,23 @@ CREATE TABLE IF NOT EXISTS wal_checkpoint (
     id  INTEGER PRIMARY KEY CHECK (id = 1),
     lsn INTEGER NOT NULL
 );
+-- Batch ids of published batches: a client retry of a batch whose WAL segment is gone is
+-- still recognized (the WAL's own index only covers the retained segments).
+CREATE TABLE IF NOT EXISTS batches (
+    id        BLOB PRIMARY KEY,
+    first_lsn INTEGER NOT NULL,
+    count     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS batches_lsn ON batches (first_lsn);
 ";
+
+/// A published batch: its id, first LSN and record count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedBatch {
+    pub id: Vec<u8>,
+    pub first_lsn: u64,
+    pub count: u32,
+}
 
 /// The catalogue connection.
 #[derive(Debug)]
@@ -97,6 +113,32 @@ impl Catalogue {
         Ok(lsn.unwrap_or(0).max(0) as u64)
     }
 
+    /// The published batch `id`, if any.
+    pub fn batch(&self, id: &[u8]) -> Result<Option<PublishedBatch>, CatalogueError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT first_lsn, count FROM batches WHERE id = ?1")?;
+        let row = stmt
+            .query_row(params![id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()?;
+        Ok(row.map(|(first, count)| PublishedBatch {
+            id: id.to_vec(),
+            first_lsn: first.max(0) as u64,
+            count: count.clamp(0, i64::from(u32::MAX)) as u32,
+        }))
+    }
+
+    /// Forgets published batch ids whose records are all below `lsn` (bounds the table: a
+    /// retry older than that is no longer recognized).
+    pub fn forget_batches_before(&mut self, lsn: u64) -> Result<usize, CatalogueError> {
+        Ok(self.conn.execute(
+            "DELETE FROM batches WHERE first_lsn + count <= ?1",
+            params![lsn as i64],
+        )?)
+    }
+
     /// Publishes `added`, removes `removed` and (if given) moves the checkpoint, atomically.
     pub fn publish(
         &mut self,
@@ -104,7 +146,26 @@ impl Catalogue {
         removed: &[String],
         checkpoint: Option<u64>,
     ) -> Result<(), CatalogueError> {
+        self.publish_batches(added, removed, checkpoint, &[])
+    }
+
+    /// [`Catalogue::publish`], also recording the ids of the batches the new splits hold.
+    pub fn publish_batches(
+        &mut self,
+        added: &[SplitMeta],
+        removed: &[String],
+        checkpoint: Option<u64>,
+        batches: &[PublishedBatch],
+    ) -> Result<(), CatalogueError> {
         let tx = self.conn.transaction()?;
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT OR IGNORE INTO batches (id, first_lsn, count) VALUES (?1, ?2, ?3)",
+            )?;
+            for b in batches {
+                ins.execute(params![b.id, b.first_lsn as i64, i64::from(b.count)])?;
+            }
+        }
         {
             let mut ins = tx.prepare_cached(
                 "INSERT INTO splits (id, org, min_ts, max_ts, num_docs, bytes, generation)

@@ -26,6 +26,7 @@ pub use catalogue::SplitMeta;
 #[cfg(feature = "store")]
 pub use store::{
     CompactOptions, EventStore, FieldFilter, FlushReport, HuntHit, HuntQuery, HuntResult,
-    IngestAck, MaintenanceReport, Reject, RetentionPolicy, StoreError, StoreOptions, StoreStats,
+    IngestAck, MaintenanceReport, PendingBatch, Reject, RetentionPolicy, StoreError, StoreOptions,
+    StoreStats,
 };
 pub use wal::{Wal, WalError, WalOptions};

@@ -5,7 +5,7 @@
 //! | field | options | holds |
 //! |---|---|---|
 //! | `observables` | raw term, docs only | every indicator term of the event (see [`crate::terms`]) |
-//! | `ip`, `domain`, `url`, `hash`, `email`, `user`, `file`, `fingerprint` | raw term, docs only | the same terms by kind |
+//! | `ip`, `domain`, `url`, `hash`, `email`, `user`, `file`, `fingerprint` | raw term, docs only | empty since 2026-11-26 (kept so older splits still merge; no query used them) |
 //! | `ts` | i64, indexed + fast | `@timestamp` in UTC nanoseconds |
 //! | `org`, `dataset` | raw term, fast | dimensions |
 //! | `event` | stored (zstd doc store) | the normalized event as ECS JSON |
@@ -75,11 +75,6 @@ impl Fields {
             event,
         }
     }
-
-    fn kind_field(&self, k: TermKind) -> Field {
-        let i = TermKind::ALL.iter().position(|x| *x == k).unwrap_or(0);
-        self.by_kind.get(i).copied().unwrap_or(self.observables)
-    }
 }
 
 impl Default for Fields {
@@ -148,7 +143,7 @@ pub fn build(
         .map_err(tantivy_err(dir))?;
     let mut min_ts = i64::MAX;
     let mut max_ts = i64::MIN;
-    let mut terms: Vec<(TermKind, String)> = Vec::new();
+    let mut terms: Vec<String> = Vec::new();
     for row in &rows {
         let ev = row.event;
         let ts = ev.timestamp.nanos();
@@ -156,20 +151,13 @@ pub fn build(
         max_ts = max_ts.max(ts);
         let mut doc = TantivyDocument::new();
         terms.clear();
-        event_terms(ev, |k, t| terms.push((k, t.to_string())));
+        event_terms(ev, |_, t| terms.push(t.to_string()));
         terms.sort_unstable();
         terms.dedup();
-        let mut last_obs: Option<&str> = None;
-        for (k, t) in &terms {
-            doc.add_text(fields.kind_field(*k), t);
-        }
-        let mut all: Vec<&str> = terms.iter().map(|(_, t)| t.as_str()).collect();
-        all.sort_unstable();
-        for t in all {
-            if last_obs != Some(t) {
-                doc.add_text(fields.observables, t);
-                last_obs = Some(t);
-            }
+        // Only `observables` is populated: hunts query it alone (the per-kind fields stay in
+        // the schema, empty, so that splits built before and after merge).
+        for t in terms.drain(..) {
+            doc.add_text(fields.observables, t);
         }
         doc.add_i64(fields.ts, ts);
         if let Some(org) = ev.org() {

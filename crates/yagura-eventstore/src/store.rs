@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use yagura_model::{Event, OrgId, Scope, Timestamp};
 
-use crate::catalogue::{Catalogue, CatalogueError, SplitMeta};
+use crate::catalogue::{Catalogue, CatalogueError, PublishedBatch, SplitMeta};
 use crate::split::{self, Fields, Row, SplitCache, SplitError};
 use crate::terms::{event_terms, normalize_indicator};
 use crate::wal::{OpenError, Wal, WalError, WalOptions};
@@ -51,6 +51,31 @@ pub enum StoreError {
     BadLogRecord { lsn: u64, reason: String },
     #[error("invalid hunt: {0}")]
     InvalidHunt(String),
+    #[error("flush hook failed (nothing published): {0}")]
+    Hook(String),
+}
+
+impl StoreError {
+    /// The batch was refused for lack of room (disk full): retry once space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Wal(WalError::DiskFull(_)) => true,
+            StoreError::Io { source, .. } => {
+                matches!(source.raw_os_error(), Some(28 | 122))
+                    || source.kind() == std::io::ErrorKind::StorageFull
+            }
+            _ => false,
+        }
+    }
+
+    /// The batch was refused because intake is saturated (queue full or too many pending
+    /// events): retry later.
+    pub fn is_backpressure(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Wal(WalError::QueueFull) | StoreError::Backpressure { .. }
+        )
+    }
 }
 
 /// Why one record of a batch was rejected (1-based record number).
@@ -85,6 +110,10 @@ pub struct StoreOptions {
     pub max_pending_events: usize,
     /// Memory budget of tantivy's writer while building a split.
     pub writer_memory: usize,
+    /// Ids of published batches are remembered for this many records behind the checkpoint
+    /// (a client retry within that window is acknowledged without storing twice, even after
+    /// the WAL segment holding the batch is gone).
+    pub batch_id_window: u64,
 }
 
 impl Default for StoreOptions {
@@ -95,6 +124,7 @@ impl Default for StoreOptions {
             flush_events: 500_000,
             max_pending_events: 2_000_000,
             writer_memory: 64 << 20,
+            batch_id_window: 100_000_000,
         }
     }
 }
@@ -108,10 +138,38 @@ pub struct IngestAck {
     pub duplicate: bool,
 }
 
+/// A durable batch not yet published in a split (see [`EventStore::flush_with`]).
 #[derive(Debug)]
-struct PendingBatch {
+pub struct PendingBatch {
     first_lsn: u64,
+    batch_id: Vec<u8>,
     events: Vec<(Event, String)>,
+}
+
+impl PendingBatch {
+    /// LSN of the batch's first event (event `i` has `first_lsn + i`).
+    pub fn first_lsn(&self) -> u64 {
+        self.first_lsn
+    }
+
+    /// The batch id the client gave.
+    pub fn batch_id(&self) -> &[u8] {
+        &self.batch_id
+    }
+
+    /// The events, in LSN order.
+    pub fn events(&self) -> impl ExactSizeIterator<Item = &Event> {
+        self.events.iter().map(|(e, _)| e)
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -312,6 +370,7 @@ impl EventStore {
             })?;
             let b = current.get_or_insert_with(|| PendingBatch {
                 first_lsn: rec.lsn,
+                batch_id: rec.batch_id.to_vec(),
                 events: Vec::with_capacity(rec.count as usize),
             });
             b.events.push((ev, json.to_string()));
@@ -361,6 +420,30 @@ impl EventStore {
     /// rejected with the reasons and nothing is written. A retried `batch_id` is acknowledged
     /// again without storing anything twice.
     pub fn ingest(&self, batch_id: &str, events: Vec<Event>) -> Result<IngestAck, StoreError> {
+        self.ingest_inner(batch_id, events, true)
+    }
+
+    /// Like [`EventStore::ingest`], but refuses with backpressure
+    /// ([`StoreError::is_backpressure`]: WAL queue full) instead of waiting for room in the
+    /// write-ahead log's queue: for callers that answer "429, retry later".
+    pub fn try_ingest(&self, batch_id: &str, events: Vec<Event>) -> Result<IngestAck, StoreError> {
+        self.ingest_inner(batch_id, events, false)
+    }
+
+    fn ingest_inner(
+        &self,
+        batch_id: &str,
+        events: Vec<Event>,
+        wait: bool,
+    ) -> Result<IngestAck, StoreError> {
+        // A retry of a batch published long ago (its WAL segment deleted) is still known.
+        if let Some(b) = lock(&self.inner).catalogue.batch(batch_id.as_bytes())? {
+            return Ok(IngestAck {
+                first_lsn: b.first_lsn,
+                count: b.count,
+                duplicate: true,
+            });
+        }
         let mut rejects = Vec::new();
         let mut rows = Vec::with_capacity(events.len());
         let mut payloads = Vec::with_capacity(events.len());
@@ -395,7 +478,11 @@ impl EventStore {
                 });
             }
         }
-        let ack = self.wal.append(batch_id.as_bytes(), payloads)?;
+        let ack = if wait {
+            self.wal.append(batch_id.as_bytes(), payloads)?
+        } else {
+            self.wal.try_append(batch_id.as_bytes(), payloads)?
+        };
         let need_flush = {
             let mut p = lock(&self.pending);
             if !ack.duplicate && ack.first_lsn > p.checkpoint {
@@ -404,6 +491,7 @@ impl EventStore {
                     ack.first_lsn,
                     Arc::new(PendingBatch {
                         first_lsn: ack.first_lsn,
+                        batch_id: batch_id.as_bytes().to_vec(),
                         events: rows,
                     }),
                 );
@@ -418,7 +506,7 @@ impl EventStore {
             // backpressure once memory is at its bound.
             if let Ok(guard) = self.maintenance.try_lock() {
                 let still_due = lock(&self.pending).events >= self.opts.flush_events;
-                if still_due && let Err(e) = self.flush_locked(guard) {
+                if still_due && let Err(e) = self.flush_locked(guard, |_| Ok::<(), String>(())) {
                     tracing::warn!(error = %e, "flush after ingest failed");
                 }
             }
@@ -467,11 +555,37 @@ impl EventStore {
     /// Builds splits from the pending events after the checkpoint and publishes them with the
     /// new checkpoint in one catalogue transaction.
     pub fn flush(&self) -> Result<FlushReport, StoreError> {
-        self.flush_locked(lock(&self.maintenance))
+        self.flush_locked(lock(&self.maintenance), |_| Ok::<(), String>(()))
+    }
+
+    /// [`EventStore::flush`] with a hook run on the batches about to be published (in LSN
+    /// order, batches already published under the same id left out), after their splits are
+    /// built and before the catalogue transaction. A stream consumer runs its detectors there
+    /// and checkpoints their state, so that the detector checkpoint is never behind the WAL
+    /// checkpoint. A hook error publishes nothing (the events stay pending).
+    pub fn flush_with<E: std::fmt::Display>(
+        &self,
+        hook: impl FnOnce(&[Arc<PendingBatch>]) -> Result<(), E>,
+    ) -> Result<FlushReport, StoreError> {
+        self.flush_locked(lock(&self.maintenance), hook)
+    }
+
+    /// Number of events pending (durable, not yet in a split).
+    pub fn pending_events(&self) -> usize {
+        lock(&self.pending).events
+    }
+
+    /// The batches pending after the checkpoint (durable, not yet in a split), in LSN order.
+    pub fn pending_batches(&self) -> Vec<Arc<PendingBatch>> {
+        lock(&self.pending).batches.values().cloned().collect()
     }
 
     /// [`EventStore::flush`] with the maintenance lock held (the guard proves it).
-    fn flush_locked(&self, _m: MutexGuard<'_, ()>) -> Result<FlushReport, StoreError> {
+    fn flush_locked<E: std::fmt::Display>(
+        &self,
+        _m: MutexGuard<'_, ()>,
+        hook: impl FnOnce(&[Arc<PendingBatch>]) -> Result<(), E>,
+    ) -> Result<FlushReport, StoreError> {
         let (batches, checkpoint) = {
             let p = lock(&self.pending);
             let mut next = p.checkpoint + 1;
@@ -492,6 +606,36 @@ impl EventStore {
         if batches.is_empty() {
             return Ok(report);
         }
+        // Exactly once per batch id: a batch whose id is already published (a retry that
+        // raced the truncation of the WAL segment holding the original) or that repeats an
+        // earlier batch of this flush is not stored again. It still moves the checkpoint.
+        let fresh: Vec<Arc<PendingBatch>> = {
+            let inner = lock(&self.inner);
+            let mut seen: BTreeSet<&[u8]> = BTreeSet::new();
+            let mut out = Vec::with_capacity(batches.len());
+            for b in &batches {
+                if !seen.insert(b.batch_id.as_slice()) {
+                    continue;
+                }
+                if inner.catalogue.batch(&b.batch_id)?.is_some() {
+                    tracing::warn!(
+                        batch = %String::from_utf8_lossy(&b.batch_id),
+                        "batch already published: not stored twice"
+                    );
+                    continue;
+                }
+                out.push(Arc::clone(b));
+            }
+            out
+        };
+        let published_ids: Vec<PublishedBatch> = fresh
+            .iter()
+            .map(|b| PublishedBatch {
+                id: b.batch_id.clone(),
+                first_lsn: b.first_lsn,
+                count: b.events.len() as u32,
+            })
+            .collect();
         // Group by organization and time bucket.
         let span = self
             .opts
@@ -499,7 +643,7 @@ impl EventStore {
             .max(1)
             .saturating_mul(1_000_000_000);
         let mut groups: BTreeMap<(OrgId, i64), Vec<Row<'_>>> = BTreeMap::new();
-        for b in &batches {
+        for b in &fresh {
             for (ev, json) in &b.events {
                 let Some(org) = ev.org() else { continue };
                 let bucket = ev.timestamp.nanos().div_euclid(span);
@@ -529,9 +673,15 @@ impl EventStore {
             for org in built.iter().map(|s| &s.org).collect::<BTreeSet<_>>() {
                 crate::wal::sync_dir(&self.dir.join("splits").join(org.as_str()))?;
             }
-            lock(&self.inner)
+            hook(&fresh).map_err(|e| StoreError::Hook(e.to_string()))?;
+            let mut inner = lock(&self.inner);
+            inner
                 .catalogue
-                .publish(&built, &[], Some(checkpoint))?;
+                .publish_batches(&built, &[], Some(checkpoint), &published_ids)?;
+            let horizon = checkpoint.saturating_sub(self.opts.batch_id_window);
+            if horizon > 0 {
+                inner.catalogue.forget_batches_before(horizon)?;
+            }
             Ok(())
         })();
         if let Err(e) = result {

@@ -27,8 +27,9 @@ pub const SESSION_COOKIE: &str = "yagura_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Prefix of API token secrets (recognizable in logs and secret scanners).
 pub const TOKEN_PREFIX: &str = "ygt_";
-/// Token scopes the API understands.
-pub const TOKEN_SCOPES: [&str; 2] = ["read", "write"];
+/// Token scopes the API understands (`ingest`: `POST /api/v1/ingest` for the token's own
+/// organization only; it grants no read or write of anything else).
+pub const TOKEN_SCOPES: [&str; 3] = ["read", "write", "ingest"];
 
 /// `n` bytes of OS randomness as lowercase hex.
 pub fn random_hex(n: usize) -> Result<String, ApiError> {

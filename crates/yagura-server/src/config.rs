@@ -11,6 +11,30 @@
 //! [tls]                             # optional: serve HTTPS with rustls
 //! cert = "cert.pem"
 //! key = "key.pem"
+//!
+//! [ingest]                          # optional: streaming intake and detection
+//! events_dir = "yagura-data/events" # default: <data dir>/events (WAL, splits, catalogue)
+//! max_body_bytes = 16777216         # POST /api/v1/ingest body cap (413 beyond)
+//! max_in_flight = 32                # bodies held at once (429 beyond)
+//! max_pending_events = 300000       # durable events not yet in splits (503 beyond)
+//! flush_events = 100000             # the consumer builds splits at this many pending…
+//! flush_interval_secs = 5           # …or when the oldest pending event waited this long
+//! split_span_secs = 86400           # one split per organization and day per flush
+//! rules = ["sigma/"]                # Sigma rule directories beside the built-in content
+//! intel = ["feeds/"]                # indicator files/directories (plus the data dir's)
+//! builtin_rules = true              # built-in Sigma and analytics content
+//! analytics_config = "analytics.toml"
+//!
+//! [[ingest.syslog]]                 # a syslog listener (any number)
+//! protocol = "tcp"                  # udp | tcp | tls (tls uses the [tls] certificate)
+//! listen = "0.0.0.0:6514"
+//! org = "moh"                       # every message belongs to this organization
+//! format = "syslog"                 # optional: default detected per batch
+//!
+//! [[ingest.tail]]                   # a file followed across rotation and restarts
+//! path = "/var/log/squid/access.log"
+//! org = "moh"
+//! format = "squid"                  # optional
 //! ```
 //! Relative paths are resolved against the configuration file's directory.
 
@@ -31,6 +55,82 @@ pub struct ServerConfig {
     pub login_max_failures: Option<usize>,
     pub login_window_secs: Option<i64>,
     pub tls: Option<TlsSection>,
+    pub ingest: Option<IngestSection>,
+}
+
+/// `[ingest]`: HTTP push, syslog listeners and file tails into the event store's WAL, with the
+/// stream consumer (splits + detectors) behind it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSection {
+    pub events_dir: Option<PathBuf>,
+    #[serde(default = "defaults::max_body_bytes")]
+    pub max_body_bytes: usize,
+    #[serde(default = "defaults::max_in_flight")]
+    pub max_in_flight: usize,
+    #[serde(default = "defaults::max_pending_events")]
+    pub max_pending_events: usize,
+    #[serde(default = "defaults::flush_events")]
+    pub flush_events: usize,
+    #[serde(default = "defaults::flush_interval_secs")]
+    pub flush_interval_secs: u64,
+    #[serde(default = "defaults::split_span_secs")]
+    pub split_span_secs: i64,
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
+    #[serde(default)]
+    pub intel: Vec<PathBuf>,
+    #[serde(default = "defaults::yes")]
+    pub builtin_rules: bool,
+    pub analytics_config: Option<PathBuf>,
+    #[serde(default)]
+    pub syslog: Vec<SyslogSection>,
+    #[serde(default)]
+    pub tail: Vec<TailSection>,
+}
+
+mod defaults {
+    pub fn max_body_bytes() -> usize {
+        16 << 20
+    }
+    pub fn max_in_flight() -> usize {
+        32
+    }
+    pub fn max_pending_events() -> usize {
+        300_000
+    }
+    pub fn flush_events() -> usize {
+        100_000
+    }
+    pub fn flush_interval_secs() -> u64 {
+        5
+    }
+    pub fn split_span_secs() -> i64 {
+        86_400
+    }
+    pub fn yes() -> bool {
+        true
+    }
+}
+
+/// `[[ingest.syslog]]`: one syslog listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogSection {
+    /// `udp`, `tcp` or `tls`.
+    pub protocol: String,
+    pub listen: SocketAddr,
+    pub org: String,
+    pub format: Option<String>,
+}
+
+/// `[[ingest.tail]]`: one followed file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TailSection {
+    pub path: PathBuf,
+    pub org: String,
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,6 +175,17 @@ impl ServerConfig {
             fix(&mut t.cert);
             fix(&mut t.key);
         }
+        if let Some(i) = cfg.ingest.as_mut() {
+            if let Some(p) = i.events_dir.as_mut() {
+                fix(p);
+            }
+            if let Some(p) = i.analytics_config.as_mut() {
+                fix(p);
+            }
+            i.rules.iter_mut().for_each(fix);
+            i.intel.iter_mut().for_each(fix);
+            i.tail.iter_mut().for_each(|t| fix(&mut t.path));
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -98,6 +209,45 @@ impl ServerConfig {
                 "login_window_secs must be positive".into(),
             ));
         }
+        if let Some(i) = &self.ingest {
+            let bad = |m: String| Err(ConfigError::Invalid(format!("[ingest] {m}")));
+            if !(1024..=1 << 30).contains(&i.max_body_bytes) {
+                return bad("max_body_bytes must be between 1024 and 1073741824".into());
+            }
+            if i.max_in_flight == 0 || i.max_pending_events == 0 || i.flush_events == 0 {
+                return bad(
+                    "max_in_flight, max_pending_events and flush_events must be positive".into(),
+                );
+            }
+            if i.flush_interval_secs == 0 {
+                return bad("flush_interval_secs must be positive".into());
+            }
+            if !(60..=30 * 86_400).contains(&i.split_span_secs) {
+                return bad("split_span_secs must be between 60 and 2592000".into());
+            }
+            for l in &i.syslog {
+                if !matches!(l.protocol.as_str(), "udp" | "tcp" | "tls") {
+                    return bad(format!(
+                        "syslog listener {}: protocol must be udp, tcp or tls",
+                        l.listen
+                    ));
+                }
+                if l.protocol == "tls" && self.tls.is_none() {
+                    return bad(format!(
+                        "syslog listener {}: tls needs the [tls] certificate",
+                        l.listen
+                    ));
+                }
+                if yagura_model::OrgId::new(&l.org).is_err() {
+                    return bad(format!("syslog listener {}: bad org {:?}", l.listen, l.org));
+                }
+            }
+            for t in &i.tail {
+                if yagura_model::OrgId::new(&t.org).is_err() {
+                    return bad(format!("tail {}: bad org {:?}", t.path.display(), t.org));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -118,6 +268,7 @@ impl ServerConfig {
             login_window_secs: self.login_window_secs.unwrap_or(d.login_window_secs),
             clock: d.clock,
             evidence: None,
+            ingest: None,
         }
     }
 }
@@ -158,5 +309,18 @@ mod tests {
         check("session_ttl_secs = 1", Err("session_ttl_secs"));
         check("login_max_failures = 0", Err("login_max_failures"));
         check("[tls]\ncert = \"c.pem\"", Err("missing field `key`"));
+        check("[ingest]\nmax_body_bytes = 10", Err("max_body_bytes"));
+        check(
+            "[ingest]\n[[ingest.syslog]]\nprotocol = \"tls\"\nlisten = \"127.0.0.1:6514\"\norg = \"moh\"",
+            Err("needs the [tls] certificate"),
+        );
+        check(
+            "[ingest]\n[[ingest.syslog]]\nprotocol = \"tcp\"\nlisten = \"127.0.0.1:6514\"\norg = \"Not An Org\"",
+            Err("bad org"),
+        );
+        check(
+            "[ingest]\nrules = [\"r\"]\n[[ingest.tail]]\npath = \"a.log\"\norg = \"moh\"",
+            Ok("listen=None inventory=None tls=None secure=false"),
+        );
     }
 }

@@ -20,7 +20,7 @@ incidents, the advisory loop, accounts and the audit trail. Every list takes `of
 and answers `{items, total, offset, limit}`; every error answers `{\"error\": {status, code, \
 message}}`. Records outside the caller's organization scope answer 404. Cookie sessions must \
 send `X-CSRF-Token` on every state-changing request; bearer tokens need the `read` or `write` \
-scope."
+scope (`ingest` for `POST /api/v1/ingest`, which takes bearer tokens only)."
     ),
     paths(
         api::session::login,
@@ -50,6 +50,7 @@ scope."
         api::admin::create_token,
         api::admin::revoke_token,
         api::audit::list,
+        api::ingest::ingest,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&Security),
@@ -62,6 +63,7 @@ scope."
         (name = "advisories", description = "The advisory loop: center → organization → center"),
         (name = "admin", description = "Users and API tokens"),
         (name = "audit", description = "The append-only audit trail"),
+        (name = "ingest", description = "HTTP push of telemetry (tokens with the ingest scope)"),
     )
 )]
 pub struct ApiDoc;

@@ -44,6 +44,8 @@ pub struct StateOptions {
     pub clock: Clock,
     /// Reader of the records alerts cite as evidence (none: the console lists references).
     pub evidence: Option<Arc<dyn EvidenceSource>>,
+    /// `POST /api/v1/ingest` (none: the endpoint answers 404).
+    pub ingest: Option<crate::api::ingest::IngestEndpoint>,
 }
 
 impl std::fmt::Debug for StateOptions {
@@ -54,6 +56,7 @@ impl std::fmt::Debug for StateOptions {
             .field("login_max_failures", &self.login_max_failures)
             .field("login_window_secs", &self.login_window_secs)
             .field("evidence", &self.evidence.is_some())
+            .field("ingest", &self.ingest)
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +70,7 @@ impl Default for StateOptions {
             login_window_secs: 300,
             clock: Arc::new(Timestamp::now),
             evidence: None,
+            ingest: None,
         }
     }
 }

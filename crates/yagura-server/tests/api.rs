@@ -845,6 +845,7 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
         ("/api/v1/tokens", "post"),
         ("/api/v1/tokens/{id}", "delete"),
         ("/api/v1/audit", "get"),
+        ("/api/v1/ingest", "post"),
     ];
     let mut documented = 0;
     for (_, item) in paths {

@@ -252,7 +252,7 @@ pub struct CreateToken {
     pub name: String,
     pub org: String,
     pub role: String,
-    /// Subset of `read`, `write` (at least one).
+    /// Subset of `read`, `write`, `ingest` (at least one).
     pub scopes: Vec<String>,
     /// RFC 3339 expiry, in the future and at most 366 days ahead.
     pub expires: String,

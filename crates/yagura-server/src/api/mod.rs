@@ -18,6 +18,7 @@ pub mod advisories;
 pub mod alerts;
 pub mod audit;
 pub mod incidents;
+pub mod ingest;
 pub mod orgs;
 pub mod session;
 
@@ -57,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens", get(admin::list_tokens).post(admin::create_token))
         .route("/tokens/{id}", axum::routing::delete(admin::revoke_token))
         .route("/audit", get(audit::list))
+        .route("/ingest", post(ingest::ingest))
 }
 
 /// Fallback: unknown paths answer with the common error body.

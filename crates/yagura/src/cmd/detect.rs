@@ -364,7 +364,7 @@ pub fn read_inventory(path: &Path) -> anyhow::Result<Inventory> {
     Inventory::from_toml(&text).with_context(|| format!("loading {}", path.display()))
 }
 
-fn build_detectors(
+pub(crate) fn build_detectors(
     args: &DetectArgs,
     inventory: Option<&Inventory>,
     globals: &Globals,

@@ -18,6 +18,7 @@ pub mod parse;
 pub mod serve;
 pub mod sigma;
 pub mod sim;
+pub mod stream;
 
 /// In the order a newcomer meets them: make an estate, detect on it, grade the result; then
 /// the tools for each part.

@@ -74,7 +74,21 @@ pub fn run(args: ServeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         SqliteStore::open(&db).with_context(|| format!("opening state store {}", db.display()))?,
     );
     let hashing = PasswordHashing::standard()?;
-    let state = AppState::new(store, inventory, hashing, cfg.state_options())
+    let mut options = cfg.state_options();
+    // Streaming intake: event store, consumer (splits + detectors), file tails.
+    let mut stream = match &cfg.ingest {
+        Some(section) => {
+            let s = crate::cmd::stream::start(section, &inventory, Arc::clone(&store), globals)?;
+            options.ingest = Some(yagura_server::api::ingest::IngestEndpoint::new(
+                Arc::new(crate::cmd::stream::HttpSink(s.intake.clone())),
+                section.max_body_bytes,
+                section.max_in_flight,
+            ));
+            Some(s)
+        }
+        None => None,
+    };
+    let state = AppState::new(store, inventory, hashing, options)
         .context("loading organizations into the state store")?;
     if let Some(spec) = &args.bootstrap_admin {
         let (name, org) = spec
@@ -96,6 +110,10 @@ pub fn run(args: ServeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         // Fail before announcing the URL when the certificate cannot be used.
         yagura_server::tls_config(t)?;
     }
+    let tls_server = tls
+        .as_ref()
+        .map(|t| yagura_server::tls_config(t).map(Arc::new))
+        .transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!(
         "yagura API listening on {scheme}://{local}/api/v1 (OpenAPI: {scheme}://{local}/api/openapi.json)"
@@ -104,9 +122,27 @@ pub fn run(args: ServeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let section = cfg.ingest.clone();
+    let stream_ref = &mut stream;
     runtime.block_on(async move {
+        if let (Some(s), Some(section)) = (stream_ref.as_mut(), &section) {
+            crate::cmd::stream::start_listeners(s, section, tls_server).await?;
+            eprintln!(
+                "yagura ingest: POST {scheme}://{local}/api/v1/ingest (token scope \"ingest\")"
+            );
+        }
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async {
+                    match term.as_mut() {
+                        Some(t) => { t.recv().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {}
+            }
         };
         yagura_server::serve(
             listener,
@@ -115,6 +151,11 @@ pub fn run(args: ServeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
             shutdown,
         )
         .await
+        .map_err(anyhow::Error::from)
     })?;
+    if let Some(s) = stream {
+        eprintln!("yagura: flushing the event store");
+        s.stop();
+    }
     Ok(ExitCode::SUCCESS)
 }
