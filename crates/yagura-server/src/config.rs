@@ -118,6 +118,7 @@ impl ServerConfig {
             login_window_secs: self.login_window_secs.unwrap_or(d.login_window_secs),
             clock: d.clock,
             evidence: None,
+            events: None,
         }
     }
 }

@@ -50,6 +50,7 @@ scope."
         api::admin::create_token,
         api::admin::revoke_token,
         api::audit::list,
+        api::hunt::hunt,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&Security),
@@ -62,6 +63,7 @@ scope."
         (name = "advisories", description = "The advisory loop: center → organization → center"),
         (name = "admin", description = "Users and API tokens"),
         (name = "audit", description = "The append-only audit trail"),
+        (name = "hunt", description = "Stored events bearing indicators, within the caller's scope"),
     )
 )]
 pub struct ApiDoc;

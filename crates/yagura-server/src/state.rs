@@ -44,6 +44,9 @@ pub struct StateOptions {
     pub clock: Clock,
     /// Reader of the records alerts cite as evidence (none: the console lists references).
     pub evidence: Option<Arc<dyn EvidenceSource>>,
+    /// The event store hunts search (none: the hunt page searches alerts only and
+    /// `/api/v1/hunt` answers 404).
+    pub events: Option<Arc<yagura_eventstore::EventStore>>,
 }
 
 impl std::fmt::Debug for StateOptions {
@@ -54,6 +57,10 @@ impl std::fmt::Debug for StateOptions {
             .field("login_max_failures", &self.login_max_failures)
             .field("login_window_secs", &self.login_window_secs)
             .field("evidence", &self.evidence.is_some())
+            .field(
+                "events",
+                &self.events.as_ref().map(|e| e.dir().to_path_buf()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +74,7 @@ impl Default for StateOptions {
             login_window_secs: 300,
             clock: Arc::new(Timestamp::now),
             evidence: None,
+            events: None,
         }
     }
 }
@@ -131,6 +139,11 @@ impl AppState {
 
     pub fn evidence(&self) -> Option<&Arc<dyn EvidenceSource>> {
         self.0.options.evidence.as_ref()
+    }
+
+    /// The event store hunts search, when the server has one.
+    pub fn events(&self) -> Option<&Arc<yagura_eventstore::EventStore>> {
+        self.0.options.events.as_ref()
     }
 
     pub fn now(&self) -> Timestamp {

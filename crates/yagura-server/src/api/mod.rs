@@ -17,6 +17,7 @@ pub mod admin;
 pub mod advisories;
 pub mod alerts;
 pub mod audit;
+pub mod hunt;
 pub mod incidents;
 pub mod orgs;
 pub mod session;
@@ -57,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens", get(admin::list_tokens).post(admin::create_token))
         .route("/tokens/{id}", axum::routing::delete(admin::revoke_token))
         .route("/audit", get(audit::list))
+        .route("/hunt", get(hunt::hunt))
 }
 
 /// Fallback: unknown paths answer with the common error body.
