@@ -74,7 +74,15 @@ pub fn run(args: ServeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         SqliteStore::open(&db).with_context(|| format!("opening state store {}", db.display()))?,
     );
     let hashing = PasswordHashing::standard()?;
-    let state = AppState::new(store, inventory, hashing, cfg.state_options())
+    let mut options = cfg.state_options();
+    // Hunting searches the data directory's event store (`yagura ingest`, `detect --store`).
+    if crate::cmd::hunt::events_dir(globals)
+        .join("catalogue.sqlite")
+        .is_file()
+    {
+        options.events = Some(Arc::new(crate::cmd::hunt::open_events(globals)?));
+    }
+    let state = AppState::new(store, inventory, hashing, options)
         .context("loading organizations into the state store")?;
     if let Some(spec) = &args.bootstrap_admin {
         let (name, org) = spec
