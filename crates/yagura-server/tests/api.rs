@@ -66,7 +66,8 @@ async fn session_login_csrf_and_logout() {
             "read",
             "alerts.triage",
             "incidents.work",
-            "advisories.issue"
+            "advisories.issue",
+            "events.hunt"
         ])
     );
     // Writes do: missing or wrong → 403 csrf, and nothing changes.

@@ -597,7 +597,7 @@ async fn the_hunt_page_searches_stored_events_within_the_callers_scope() {
     let day1 = format!("{hunt}&from=2026-01-05&to=2026-01-06");
     let r = h.console(Method::GET, &day1, &analyst, None).await;
     assert!(r.text.contains("data-total=\"3\""), "{}", r.text);
-    assert!(r.text.contains("squid.access") && !r.text.contains("zeek.dns"));
+    assert!(r.text.contains("<td>squid.access</td>") && !r.text.contains("<td>zeek.dns</td>"));
     // A field filter narrows too.
     let dns = format!("{hunt}&filter=event.dataset%3Dzeek.dns");
     let r = h.console(Method::GET, &dns, &analyst, None).await;
