@@ -47,13 +47,17 @@ fn arg(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-fn cpu_secs() -> f64 {
-    // utime and stime (fields 14 and 15) in clock ticks; 100 Hz on Linux.
+/// CPU seconds of this process (utime + stime, fields 14 and 15) and of its waited-for
+/// children (cutime + cstime, fields 16 and 17: wrk), in clock ticks of 100 Hz.
+fn cpu_secs() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    (
+        (ticks(11) + ticks(12)) / 100.0,
+        (ticks(13) + ticks(14)) / 100.0,
+    )
 }
 
 fn synthetic(i: u64) -> Alert {
@@ -193,9 +197,14 @@ fn main() {
     });
 
     for (name, secret) in &tokens {
-        for path in ["/api/v1/alerts", "/api/v1/alerts?severity=high&status=new"] {
+        for path in [
+            "/api/v1/alerts",
+            "/api/v1/alerts?severity=high&status=new",
+            "/api/v1/alerts?org=moh&detector=ioc",
+        ] {
             let url = format!("http://{addr}{path}");
-            let cpu0 = cpu_secs();
+            let (cpu0, child0) = cpu_secs();
+            let load0 = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
             let out = Command::new("wrk")
                 .args([
                     "-t2",
@@ -209,7 +218,8 @@ fn main() {
                     &url,
                 ])
                 .output();
-            let cpu = cpu_secs() - cpu0;
+            let (cpu1, child1) = cpu_secs();
+            let (cpu, wrk_cpu) = (cpu1 - cpu0, child1 - child0);
             match out {
                 Ok(o) => {
                     let text = String::from_utf8_lossy(&o.stdout);
@@ -222,8 +232,12 @@ fn main() {
                     println!("=== {name} GET {path} ({conns} connections, {duration} s)");
                     println!("{text}");
                     println!(
-                        "server CPU {cpu:.1} s (user+sys) → {:.0} requests per CPU-second; load average {}",
+                        "server CPU {cpu:.1} s (user+sys) → {:.0} requests per CPU-second \
+                         ({:.0} µs CPU per request); wrk CPU {wrk_cpu:.1} s; load average \
+                         before {} / after {}",
                         requests / cpu.max(1e-9),
+                        cpu * 1e6 / requests.max(1.0),
+                        load0.trim(),
                         std::fs::read_to_string("/proc/loadavg")
                             .unwrap_or_default()
                             .trim()

@@ -10,6 +10,11 @@
 //! | `users.manage`      | ✓ |   |   |   |   |   |
 //! | `tokens.manage`     | ✓ |   |   |   |   |   |
 //! | `audit.read`        | ✓ |   | ✓ |   |   |   |
+//! | `events.hunt`       |   | ✓ |   | ✓ | ✓ |   |
+//!
+//! `events.hunt` is searching the raw telemetry of the event store (who visited what), which
+//! is more than reading alerts: the people who investigate have it, administrators, auditors
+//! and read-only accounts do not.
 //!
 //! *Which* organizations a permission applies to is the caller's [`Scope`]: the caller's
 //! organization and everything it supervises ([`Inventory::visible_from`]); for an
@@ -39,10 +44,12 @@ pub enum Permission {
     ManageTokens,
     #[serde(rename = "audit.read")]
     ReadAudit,
+    #[serde(rename = "events.hunt")]
+    HuntEvents,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 9] = [
         Permission::Read,
         Permission::TriageAlerts,
         Permission::WorkIncidents,
@@ -51,6 +58,7 @@ impl Permission {
         Permission::ManageUsers,
         Permission::ManageTokens,
         Permission::ReadAudit,
+        Permission::HuntEvents,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +71,7 @@ impl Permission {
             Permission::ManageUsers => "users.manage",
             Permission::ManageTokens => "tokens.manage",
             Permission::ReadAudit => "audit.read",
+            Permission::HuntEvents => "events.hunt",
         }
     }
 }
@@ -78,6 +87,7 @@ pub fn allows(role: Role, perm: Permission) -> bool {
         RespondAdvisories => role == OrgOfficer,
         ManageUsers | ManageTokens => role == CenterAdmin,
         ReadAudit => matches!(role, CenterAdmin | Auditor),
+        HuntEvents => matches!(role, Analyst | Responder | OrgOfficer),
     }
 }
 
@@ -113,11 +123,11 @@ mod tests {
         check(Role::CenterAdmin, &[ManageUsers, ManageTokens, ReadAudit]);
         check(
             Role::Analyst,
-            &[TriageAlerts, WorkIncidents, IssueAdvisories],
+            &[TriageAlerts, WorkIncidents, IssueAdvisories, HuntEvents],
         );
         check(Role::Auditor, &[ReadAudit]);
-        check(Role::Responder, &[TriageAlerts, WorkIncidents]);
-        check(Role::OrgOfficer, &[RespondAdvisories]);
+        check(Role::Responder, &[TriageAlerts, WorkIncidents, HuntEvents]);
+        check(Role::OrgOfficer, &[RespondAdvisories, HuntEvents]);
         check(Role::ReadOnly, &[]);
     }
 

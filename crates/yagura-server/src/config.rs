@@ -269,6 +269,7 @@ impl ServerConfig {
             clock: d.clock,
             evidence: None,
             ingest: None,
+            events: None,
         }
     }
 }

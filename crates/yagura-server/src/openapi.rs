@@ -51,6 +51,7 @@ scope (`ingest` for `POST /api/v1/ingest`, which takes bearer tokens only)."
         api::admin::revoke_token,
         api::audit::list,
         api::ingest::ingest,
+        api::hunt::hunt,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&Security),
@@ -64,6 +65,7 @@ scope (`ingest` for `POST /api/v1/ingest`, which takes bearer tokens only)."
         (name = "admin", description = "Users and API tokens"),
         (name = "audit", description = "The append-only audit trail"),
         (name = "ingest", description = "HTTP push of telemetry (tokens with the ingest scope)"),
+        (name = "hunt", description = "Stored events bearing indicators, within the caller's scope"),
     )
 )]
 pub struct ApiDoc;

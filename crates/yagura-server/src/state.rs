@@ -46,6 +46,9 @@ pub struct StateOptions {
     pub evidence: Option<Arc<dyn EvidenceSource>>,
     /// `POST /api/v1/ingest` (none: the endpoint answers 404).
     pub ingest: Option<crate::api::ingest::IngestEndpoint>,
+    /// The event store hunts search (none: the hunt page searches alerts only and
+    /// `/api/v1/hunt` answers 404).
+    pub events: Option<Arc<yagura_eventstore::EventStore>>,
 }
 
 impl std::fmt::Debug for StateOptions {
@@ -57,6 +60,10 @@ impl std::fmt::Debug for StateOptions {
             .field("login_window_secs", &self.login_window_secs)
             .field("evidence", &self.evidence.is_some())
             .field("ingest", &self.ingest)
+            .field(
+                "events",
+                &self.events.as_ref().map(|e| e.dir().to_path_buf()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +78,7 @@ impl Default for StateOptions {
             clock: Arc::new(Timestamp::now),
             evidence: None,
             ingest: None,
+            events: None,
         }
     }
 }
@@ -135,6 +143,11 @@ impl AppState {
 
     pub fn evidence(&self) -> Option<&Arc<dyn EvidenceSource>> {
         self.0.options.evidence.as_ref()
+    }
+
+    /// The event store hunts search, when the server has one.
+    pub fn events(&self) -> Option<&Arc<yagura_eventstore::EventStore>> {
+        self.0.options.events.as_ref()
     }
 
     pub fn now(&self) -> Timestamp {

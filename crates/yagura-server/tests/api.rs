@@ -66,7 +66,8 @@ async fn session_login_csrf_and_logout() {
             "read",
             "alerts.triage",
             "incidents.work",
-            "advisories.issue"
+            "advisories.issue",
+            "events.hunt"
         ])
     );
     // Writes do: missing or wrong → 403 csrf, and nothing changes.
@@ -846,6 +847,7 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
         ("/api/v1/tokens/{id}", "delete"),
         ("/api/v1/audit", "get"),
         ("/api/v1/ingest", "post"),
+        ("/api/v1/hunt", "get"),
     ];
     let mut documented = 0;
     for (_, item) in paths {
@@ -888,4 +890,86 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
             r.text
         );
     }
+}
+
+#[tokio::test]
+async fn hunting_stored_events() {
+    let h = Harness::new();
+    h.seed();
+    let analyst = Auth::Bearer(h.token("ana", "central", Role::Analyst));
+    let officer = Auth::Bearer(h.token("off", "moh", Role::OrgOfficer));
+    let reader = Auth::Bearer(h.token("ro", "central", Role::ReadOnly));
+    let url = format!("/api/v1/hunt?indicator={SHARED_INDICATOR}");
+
+    let r = h.get(&url, &analyst).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.json["total"], 12,
+        "two events of each of six organizations"
+    );
+    assert_eq!(r.json["counts"]["moh"], 2);
+    let items = r.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 12);
+    let times: Vec<&str> = items
+        .iter()
+        .map(|i| i["event"]["@timestamp"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    assert_eq!(items[0]["matched"], json!([SHARED_INDICATOR]));
+
+    // An officer's hunt is its own organization's, whatever it asks.
+    for q in [
+        url.clone(),
+        format!("{url}&org=pension"),
+        "/api/v1/hunt?q=acct-pension,acct-moh".to_string(),
+    ] {
+        let r = h.get(&q, &officer).await;
+        assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.text);
+        for item in r.json["items"].as_array().unwrap() {
+            assert_eq!(item["org"], "moh", "{q}");
+            assert_eq!(item["event"]["organization"]["id"], "moh", "{q}");
+        }
+        let counts = r.json["counts"].as_object().unwrap();
+        assert!(counts.keys().all(|k| k == "moh"), "{q}: {counts:?}");
+    }
+    assert_eq!(h.get(&url, &officer).await.json["total"], 2);
+
+    // Time range, field filter, pagination.
+    let r = h.get(&format!("{url}&from=2026-01-06"), &analyst).await;
+    assert_eq!(
+        r.json["total"], 6,
+        "only the DNS events are on the second day"
+    );
+    let r = h
+        .get(
+            &format!("{url}&filter=event.dataset=squid.access&org=power"),
+            &analyst,
+        )
+        .await;
+    assert_eq!(r.json["total"], 1, "{}", r.text);
+    let r = h.get(&format!("{url}&offset=10&limit=5"), &analyst).await;
+    assert_eq!(r.json["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        (r.json["offset"].clone(), r.json["limit"].clone()),
+        (json!(10), json!(5))
+    );
+
+    // Refusals: an empty or malformed hunt, a role without the permission, no event store.
+    for bad in [
+        "/api/v1/hunt",
+        "/api/v1/hunt?q=a&limit=0",
+        "/api/v1/hunt?q=a&from=soon",
+        "/api/v1/hunt?q=a&orgs=moh",
+    ] {
+        let r = h.get(bad, &analyst).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.text);
+        assert_eq!(error_code(&r), "bad-request");
+    }
+    let r = h.get(&url, &reader).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let bare = Harness::with_options(Default::default());
+    let token = Auth::Bearer(bare.token("ana", "central", Role::Analyst));
+    let r = bare.get(&url, &token).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(error_code(&r), "not-found");
 }

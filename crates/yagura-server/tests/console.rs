@@ -6,40 +6,10 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
+use common::matrix::{self, CALLER_ORG, Rel, Snapshot};
 use common::*;
 use yagura_model::Role;
 use yagura_server::authz::{self, Permission};
-
-const CALLER_ORG: &str = "delegated";
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Rel {
-    Own,
-    Child,
-    Parent,
-    Foreign,
-}
-
-impl Rel {
-    const ALL: [Rel; 4] = [Rel::Own, Rel::Child, Rel::Parent, Rel::Foreign];
-
-    fn org(self) -> &'static str {
-        match self {
-            Rel::Own => "delegated",
-            Rel::Child => "pension",
-            Rel::Parent => "central",
-            Rel::Foreign => "moh",
-        }
-    }
-
-    fn visible_to(self, role: Role) -> bool {
-        match self {
-            Rel::Own => true,
-            Rel::Child => role != Role::OrgOfficer,
-            Rel::Parent | Rel::Foreign => false,
-        }
-    }
-}
 
 /// What a console route answers when the role may use it.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +19,9 @@ enum Expect {
     Page,
     /// A page listing records: 200; `marker(org)` appears iff the target org is visible.
     List(fn(&str) -> String),
+    /// A list shown to every role, with rows marked `marker(org)` only for roles that have
+    /// the permission: the marker appears iff the target org is visible and the role has it.
+    ListIf(Permission, fn(&str) -> String),
     /// A form acting on one record: 303 when visible, else 404 and nothing changed.
     Action,
     /// The bulk form: 303 either way; the alert changes iff visible.
@@ -127,6 +100,24 @@ fn routes() -> Vec<Route> {
             perm: Read,
             expect: List(|o| format!("data-alert=\"al-{o}\"")),
             request: |o, _| (Method::GET, format!("/console/hunt?q=acct-{o}"), None),
+        },
+        Route {
+            name: "GET /console/hunt (events)",
+            perm: Read,
+            expect: ListIf(HuntEvents, |o| format!("data-event-org=\"{o}\"")),
+            request: |_, _| {
+                let q = format!("/console/hunt?q={SHARED_INDICATOR}&from=2026-01-05");
+                (Method::GET, q, None)
+            },
+        },
+        Route {
+            name: "GET /console/hunt?org (events)",
+            perm: Read,
+            expect: ListIf(HuntEvents, |o| format!("data-event-org=\"{o}\"")),
+            request: |o, _| {
+                let q = format!("/console/hunt?q={SHARED_INDICATOR}&org={o}");
+                (Method::GET, q, None)
+            },
         },
         Route {
             name: "GET /console/advisories",
@@ -220,6 +211,9 @@ fn markers(org: &str) -> Vec<String> {
         format!("adv-{org}\""),
         format!("adv-ack-{org}\""),
         format!("acct-{org}"),
+        format!("pc-ev-{org}"),
+        format!("data-event-org=\"{org}\""),
+        format!("data-org-count=\"{org}\""),
         format!("pc-al-{org}"),
         format!("data-org=\"{org}\""),
         format!("<td>{org}</td>"),
@@ -229,60 +223,16 @@ fn markers(org: &str) -> Vec<String> {
 }
 
 fn assert_no_leak(role: Role, route: &str, body: &str, request: &str) {
-    let scope: &[&str] = if role == Role::OrgOfficer {
-        &["delegated"]
-    } else {
-        &["delegated", "pension", "power"]
-    };
-    for o in ORGS.iter().filter(|o| !scope.contains(o)) {
-        for m in markers(o) {
-            // A value the caller sent itself (echoed in a search box) tells it nothing.
-            if request.contains(m.trim_end_matches('"')) {
-                continue;
-            }
-            assert!(
-                !body.contains(&m),
-                "LEAK: {role} of {CALLER_ORG} sees {m} of {o} via {route}: {body}"
-            );
-        }
-    }
+    matrix::assert_no_leak(markers, role, route, body, request);
 }
 
 fn status_of_alert(h: &Harness, id: &str) -> yagura_store::AlertStatus {
     use yagura_store::StateStore;
-    let everything = yagura_store::testing::fixture_inventory().visible_from("central");
-    h.store.get_alert(&everything, id).unwrap().unwrap().status
-}
-
-fn advisory_steps(h: &Harness, id: &str) -> usize {
-    use yagura_store::StateStore;
-    let everything = yagura_store::testing::fixture_inventory().visible_from("central");
     h.store
-        .get_advisory(&everything, id)
+        .get_alert(&matrix::everything(), id)
         .unwrap()
         .unwrap()
-        .steps
-        .len()
-}
-
-fn advisories_total(h: &Harness) -> u64 {
-    use yagura_store::StateStore;
-    let everything = yagura_store::testing::fixture_inventory().visible_from("central");
-    h.store
-        .count_advisories(&everything, &Default::default())
-        .unwrap()
-}
-
-/// Nothing of `target` changed (a refused form).
-fn assert_unchanged(h: &Harness, target: &str, cell: &str) {
-    assert_eq!(
-        status_of_alert(h, &format!("al-{target}")),
-        yagura_store::AlertStatus::New,
-        "{cell}"
-    );
-    assert_eq!(advisory_steps(h, &format!("adv-{target}")), 1, "{cell}");
-    assert_eq!(advisory_steps(h, &format!("adv-ack-{target}")), 2, "{cell}");
-    assert_eq!(advisories_total(h), 12, "{cell}");
+        .status
 }
 
 async fn session(h: &Harness, role: Role) -> (Auth, String) {
@@ -309,6 +259,7 @@ async fn every_console_route_every_role_every_relation() {
                 let (method, path, form) = (route.request)(target, false);
                 let body = form.as_ref().map(|f| format!("csrf={csrf}&{f}"));
                 let request = format!("{path} {}", form.clone().unwrap_or_default());
+                let before = Snapshot::of(&h, target);
                 let r = h
                     .console(method.clone(), &path, &auth, body.as_deref())
                     .await;
@@ -318,7 +269,7 @@ async fn every_console_route_every_role_every_relation() {
                 let visible = rel.visible_to(role);
                 let allowed = authz::allows(role, route.perm);
                 if method == Method::POST && !(visible && allowed) {
-                    assert_unchanged(&h, target, &cell);
+                    assert_eq!(Snapshot::of(&h, target), before, "{cell}: a refused form");
                 }
                 if !allowed {
                     assert_eq!(r.status, StatusCode::FORBIDDEN, "{cell}: {}", r.text);
@@ -358,6 +309,16 @@ async fn every_console_route_every_role_every_relation() {
                         assert_eq!(
                             r.text.contains(&marker(target)),
                             visible,
+                            "{cell}: marker {} in {}",
+                            marker(target),
+                            r.text
+                        );
+                    }
+                    Expect::ListIf(perm, marker) => {
+                        assert_eq!(r.status, StatusCode::OK, "{cell}: {}", r.text);
+                        assert_eq!(
+                            r.text.contains(&marker(target)),
+                            visible && authz::allows(role, perm),
                             "{cell}: marker {} in {}",
                             marker(target),
                             r.text
@@ -587,4 +548,85 @@ async fn analyst_turns_an_alert_into_an_advisory_and_the_officer_closes_it() {
         )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn the_hunt_page_searches_stored_events_within_the_callers_scope() {
+    let h = Harness::new();
+    h.seed();
+    h.user("officer-pension", "pension", Role::OrgOfficer);
+    let officer = h.login("officer-pension", PASSWORD).await.unwrap();
+    let (analyst, _) = session(&h, Role::Analyst).await;
+    let hunt = format!("/console/hunt?q={SHARED_INDICATOR}&lang=en");
+
+    // The analyst of `delegated` sees the events of delegated, pension and power: the
+    // proxy event and the DNS query (a subdomain) of each.
+    let r = h.console(Method::GET, &hunt, &analyst, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        r.text.contains("id=\"hunt-count\" data-total=\"6\""),
+        "{}",
+        r.text
+    );
+    for o in ["delegated", "pension", "power"] {
+        assert_eq!(
+            r.text.matches(&format!("data-event-org=\"{o}\"")).count(),
+            2,
+            "{o}"
+        );
+    }
+    assert_no_leak(Role::Analyst, "hunt", &r.text, &hunt);
+
+    // The officer of pension sees pension's events only, whatever it asks for.
+    for q in [
+        hunt.clone(),
+        format!("{hunt}&org=moh"),
+        "/console/hunt?q=acct-moh+acct-pension".to_owned(),
+    ] {
+        let r = h.console(Method::GET, &q, &officer, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.text);
+        for o in ORGS.iter().filter(|o| **o != "pension") {
+            assert!(!r.text.contains(&format!("pc-ev-{o}")), "{q}: {o} leaked");
+            assert!(!r.text.contains(&format!("data-event-org=\"{o}\"")), "{q}");
+        }
+    }
+    let r = h.console(Method::GET, &hunt, &officer, None).await;
+    assert!(r.text.contains("data-total=\"2\""), "{}", r.text);
+
+    // The time range narrows: only the proxy events are on the first day.
+    let day1 = format!("{hunt}&from=2026-01-05&to=2026-01-06");
+    let r = h.console(Method::GET, &day1, &analyst, None).await;
+    assert!(r.text.contains("data-total=\"3\""), "{}", r.text);
+    assert!(r.text.contains("<td>squid.access</td>") && !r.text.contains("<td>zeek.dns</td>"));
+    // A field filter narrows too.
+    let dns = format!("{hunt}&filter=event.dataset%3Dzeek.dns");
+    let r = h.console(Method::GET, &dns, &analyst, None).await;
+    assert!(r.text.contains("data-total=\"3\""), "{}", r.text);
+    // Alerts mentioning the values are listed beside the events.
+    let r = h
+        .console(Method::GET, "/console/hunt?q=acct-pension", &analyst, None)
+        .await;
+    assert!(r.text.contains("data-alert=\"al-pension\""), "{}", r.text);
+    assert!(r.text.contains("data-event-org=\"pension\""), "{}", r.text);
+    // A malformed hunt is a 400 page, not a crash.
+    let bad = format!("{hunt}&from=yesterday");
+    let r = h.console(Method::GET, &bad, &analyst, None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Roles without the hunt permission and servers without an event store search alerts.
+    h.user("reader", CALLER_ORG, Role::ReadOnly);
+    let reader = h.login("reader", PASSWORD).await.unwrap();
+    let r = h.console(Method::GET, &hunt, &reader, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("id=\"hunt-not-allowed\""));
+    assert!(!r.text.contains("data-event-org"));
+    let bare = Harness::with_options(Default::default());
+    bare.seed();
+    let (analyst, _) = session(&bare, Role::Analyst).await;
+    let r = bare
+        .console(Method::GET, "/console/hunt?q=acct-pension", &analyst, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("id=\"hunt-no-events\""));
+    assert!(r.text.contains("data-alert=\"al-pension\""));
 }

@@ -211,6 +211,9 @@ impl SqliteStore {
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             r.busy_timeout(std::time::Duration::from_secs(5))?;
+            // List and count statements differ by scope size and filters: keep the common
+            // shapes prepared.
+            r.set_prepared_statement_cache_capacity(64);
             store.readers.push(Mutex::new(r));
         }
         Ok(store)
@@ -303,6 +306,32 @@ fn corrupt(table: &'static str, id: impl Into<String>, reason: impl ToString) ->
         id: id.into(),
         reason: reason.to_string(),
     }
+}
+
+/// A record stored as JSON in a `body` column.
+fn decode_body<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    id: &str,
+    body: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(body).map_err(|e| corrupt(table, id, e))
+}
+
+/// `SELECT id, body …` rows.
+fn id_and_body(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+/// Decodes every `(id, body)` row of a statement.
+fn decode_rows<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    rows: impl Iterator<Item = rusqlite::Result<(String, String)>>,
+) -> Result<Vec<T>, StoreError> {
+    rows.map(|row| {
+        let (id, body) = row?;
+        decode_body(table, &id, &body)
+    })
+    .collect()
 }
 
 fn parse_org(table: &'static str, id: &str, s: &str) -> Result<OrgId, StoreError> {
@@ -415,7 +444,7 @@ fn read_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String
 fn decode_alert(
     (id, body, status, incident_id): (String, String, String, Option<String>),
 ) -> Result<StoredAlert, StoreError> {
-    let alert: Alert = serde_json::from_str(&body).map_err(|e| corrupt("alerts", &id, e))?;
+    let alert: Alert = decode_body("alerts", &id, &body)?;
     let status = AlertStatus::parse(&status)
         .ok_or_else(|| corrupt("alerts", &id, format!("unknown status {status:?}")))?;
     Ok(StoredAlert {
@@ -449,14 +478,8 @@ impl StateStore for SqliteStore {
         let mut st = conn.prepare(&format!(
             "SELECT id, body FROM orgs WHERE {clause} ORDER BY id"
         ))?;
-        let rows = st.query_map(params_from_iter(args), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?;
-        rows.map(|row| {
-            let (id, body) = row?;
-            serde_json::from_str(&body).map_err(|e| corrupt("orgs", id, e))
-        })
-        .collect()
+        let rows = st.query_map(params_from_iter(args), id_and_body)?;
+        decode_rows("orgs", rows)
     }
 
     fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
@@ -486,7 +509,7 @@ impl StateStore for SqliteStore {
     }
 
     fn user_for_login(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let row = conn
             .query_row(
                 &format!("SELECT {} FROM users WHERE name = ?1", UserRow::COLUMNS),
@@ -562,16 +585,14 @@ impl StateStore for SqliteStore {
     }
 
     fn token_for_hash(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
-        let conn = self.lock();
+        // Every token-authenticated request comes here: a reader, a cached statement.
+        let conn = self.read();
         let row = conn
-            .query_row(
-                &format!(
-                    "SELECT {} FROM api_tokens WHERE token_hash = ?1",
-                    TokenRow::COLUMNS
-                ),
-                [hash],
-                TokenRow::read,
-            )
+            .prepare_cached(&format!(
+                "SELECT {} FROM api_tokens WHERE token_hash = ?1",
+                TokenRow::COLUMNS
+            ))?
+            .query_row([hash], TokenRow::read)
             .optional()?;
         row.map(TokenRow::into_token).transpose()
     }
@@ -683,7 +704,7 @@ impl StateStore for SqliteStore {
         let where_ = alert_where(scope, filter, &mut args);
         args.push(SqlValue::Integer(page.clamped_limit()));
         args.push(SqlValue::Integer(page.offset as i64));
-        let mut st = conn.prepare(&format!(
+        let mut st = conn.prepare_cached(&format!(
             "SELECT id, body, status, incident_id FROM alerts WHERE {where_} ORDER BY time DESC, id LIMIT ? OFFSET ?"
         ))?;
         let rows = st.query_map(params_from_iter(args), read_alert)?;
@@ -702,11 +723,9 @@ impl StateStore for SqliteStore {
                 ("alerts", "COUNT(*)", alert_where(scope, filter, &mut args))
             }
         };
-        let n: i64 = conn.query_row(
-            &format!("SELECT {count} FROM {table} WHERE {where_}"),
-            params_from_iter(args),
-            |r| r.get(0),
-        )?;
+        let n: i64 = conn
+            .prepare_cached(&format!("SELECT {count} FROM {table} WHERE {where_}"))?
+            .query_row(params_from_iter(args), |r| r.get(0))?;
         Ok(n as u64)
     }
 
@@ -839,8 +858,7 @@ impl StateStore for SqliteStore {
                 |r| r.get(0),
             )
             .optional()?;
-        body.map(|b| serde_json::from_str(&b).map_err(|e| corrupt("incidents", id, e)))
-            .transpose()
+        body.map(|b| decode_body("incidents", id, &b)).transpose()
     }
 
     fn list_incidents(
@@ -849,38 +867,16 @@ impl StateStore for SqliteStore {
         filter: &IncidentFilter,
         page: &Page,
     ) -> Result<Vec<Incident>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut args = Vec::new();
-        let mut conds = vec![scope_clause(scope, "org", &mut args)];
-        if let Some(org) = &filter.org {
-            conds.push("org = ?".into());
-            args.push(SqlValue::Text(org.to_string()));
-        }
-        if let Some(status) = filter.status {
-            conds.push("status = ?".into());
-            args.push(SqlValue::Text(status.as_str().into()));
-        }
-        if filter.open_only {
-            conds.push("status != 'closed'".into());
-        }
-        if let Some(c) = &filter.campaign_id {
-            conds.push("campaign_id = ?".into());
-            args.push(SqlValue::Text(c.clone()));
-        }
+        let where_ = incident_where(scope, filter, &mut args);
         args.push(SqlValue::Integer(page.clamped_limit()));
         args.push(SqlValue::Integer(page.offset as i64));
-        let mut st = conn.prepare(&format!(
-            "SELECT id, body FROM incidents WHERE {} ORDER BY updated DESC, id LIMIT ? OFFSET ?",
-            conds.join(" AND ")
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT id, body FROM incidents WHERE {where_} ORDER BY updated DESC, id LIMIT ? OFFSET ?"
         ))?;
-        let rows = st.query_map(params_from_iter(args), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?;
-        rows.map(|r| {
-            let (id, body) = r?;
-            serde_json::from_str(&body).map_err(|e| corrupt("incidents", id, e))
-        })
-        .collect()
+        let rows = st.query_map(params_from_iter(args), id_and_body)?;
+        decode_rows("incidents", rows)
     }
 
     fn upsert_indicators(
@@ -920,14 +916,8 @@ impl StateStore for SqliteStore {
         let mut st = conn.prepare(&format!(
             "SELECT value, body FROM indicators WHERE {clause} ORDER BY kind, value, source LIMIT ? OFFSET ?"
         ))?;
-        let rows = st.query_map(params_from_iter(args), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?;
-        rows.map(|r| {
-            let (value, body) = r?;
-            serde_json::from_str(&body).map_err(|e| corrupt("indicators", value, e))
-        })
-        .collect()
+        let rows = st.query_map(params_from_iter(args), id_and_body)?;
+        decode_rows("indicators", rows)
     }
 
     fn count_indicators(&self, scope: &Scope) -> Result<u64, StoreError> {
@@ -1122,7 +1112,7 @@ impl StateStore for SqliteStore {
             let mut st = conn.prepare(&format!(
                 "SELECT id, body FROM advisories WHERE {where_} ORDER BY due, id LIMIT ? OFFSET ?"
             ))?;
-            let rows = st.query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = st.query_map(params_from_iter(args), id_and_body)?;
             rows.collect::<Result<_, _>>()?
         };
         rows.iter()
@@ -1213,8 +1203,7 @@ impl StateStore for SqliteStore {
                 id: id.to_owned(),
             });
         };
-        let mut incident: Incident =
-            serde_json::from_str(&body).map_err(|e| corrupt("incidents", id, e))?;
+        let mut incident: Incident = decode_body("incidents", id, &body)?;
         if let Some(next) = update.status
             && next != incident.status
         {
@@ -1334,7 +1323,7 @@ impl StateStore for SqliteStore {
                  (SELECT o.campaign_id FROM campaign_orgs o WHERE {clause})
                  ORDER BY c.updated DESC, c.id LIMIT ? OFFSET ?"
             ))?;
-            st.query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?
+            st.query_map(params_from_iter(args), id_and_body)?
                 .collect::<Result<_, _>>()?
         };
         rows.iter()
@@ -1351,7 +1340,7 @@ fn campaign_in_scope(
     id: &str,
     body: &str,
 ) -> Result<Campaign, StoreError> {
-    let mut c: Campaign = serde_json::from_str(body).map_err(|e| corrupt("campaigns", id, e))?;
+    let mut c: Campaign = decode_body("campaigns", id, body)?;
     c.orgs.retain(|o| scope.contains(o.as_str()));
     let mut args = vec![SqlValue::Text(id.to_owned())];
     let clause = scope_clause(scope, "org", &mut args);
@@ -1445,8 +1434,7 @@ fn advisory_body(a: &Advisory) -> Result<String, StoreError> {
 }
 
 fn load_advisory(conn: &Connection, id: &str, body: &str) -> Result<Advisory, StoreError> {
-    let mut v: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| corrupt("advisories", id, e))?;
+    let mut v: serde_json::Value = decode_body("advisories", id, body)?;
     let mut st = conn.prepare_cached(
         "SELECT time, actor, status, note, measures FROM advisory_steps WHERE advisory_id = ?1 ORDER BY id",
     )?;

@@ -4,7 +4,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use yagura_model::{Incident, IncidentStatus};
-use yagura_store::IncidentFilter;
+use yagura_store::{IncidentFilter, IncidentUpdate};
 
 use super::{Json, Path, Query, paged, parse_opt_org};
 use crate::auth::Caller;
@@ -101,27 +101,37 @@ pub async fn set_status(
 ) -> ApiResult<Json<Incident>> {
     caller.require(Permission::WorkIncidents)?;
     let next = parse_status(&req.status)?;
-    let mut inc = load(&state, &caller, &id).await?;
-    let from = inc.status;
-    if !from.can_move_to(next) {
-        return Err(ApiError::Conflict(format!(
-            "incident {id} is {from}; it cannot move to {next}"
-        )));
-    }
-    inc.status = next;
-    inc.updated = state.now();
-    let saved = inc.clone();
-    state.db(move |s| s.upsert_incident(&saved)).await?;
-    state
-        .audit_by(
-            &caller,
-            &inc.org,
-            "incident.status",
-            &id,
-            serde_json::json!({"from": from.as_str(), "to": next.as_str()}),
-        )
+    let update = IncidentUpdate {
+        status: Some(next),
+        assignee: None,
+        time: state.now(),
+    };
+    apply(&state, &caller, &id, update, "incident.status", |before, after| {
+        serde_json::json!({"from": before.status.as_str(), "to": after.status.as_str()})
+    })
+    .await
+}
+
+/// Applies `update` atomically in the store (which checks the lifecycle and the scope) and
+/// writes `action` to the audit trail with the details `audit(before, after)`.
+async fn apply(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    update: IncidentUpdate,
+    action: &str,
+    audit: impl FnOnce(&Incident, &Incident) -> serde_json::Value,
+) -> ApiResult<Json<Incident>> {
+    let before = load(state, caller, id).await?;
+    let scope = caller.scope.clone();
+    let key = id.to_owned();
+    let after = state
+        .db(move |s| s.update_incident(&scope, &key, &update))
         .await?;
-    Ok(Json(inc))
+    state
+        .audit_by(caller, &after.org, action, id, audit(&before, &after))
+        .await?;
+    Ok(Json(after))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -142,7 +152,6 @@ pub async fn set_assignee(
     Json(req): Json<AssigneeChange>,
 ) -> ApiResult<Json<Incident>> {
     caller.require(Permission::WorkIncidents)?;
-    let mut inc = load(&state, &caller, &id).await?;
     if let Some(name) = &req.assignee {
         let scope = caller.scope.clone();
         let users = state.db(move |s| s.list_users(&scope)).await?;
@@ -152,19 +161,19 @@ pub async fn set_assignee(
             )));
         }
     }
-    let from = inc.assignee.clone();
-    inc.assignee = req.assignee;
-    inc.updated = state.now();
-    let saved = inc.clone();
-    state.db(move |s| s.upsert_incident(&saved)).await?;
-    state
-        .audit_by(
-            &caller,
-            &inc.org,
-            "incident.assign",
-            &id,
-            serde_json::json!({"from": from, "to": inc.assignee}),
-        )
-        .await?;
-    Ok(Json(inc))
+    let update = IncidentUpdate {
+        status: None,
+        // The store reads an empty assignee as "unassign".
+        assignee: Some(req.assignee.unwrap_or_default()),
+        time: state.now(),
+    };
+    apply(
+        &state,
+        &caller,
+        &id,
+        update,
+        "incident.assign",
+        |before, after| serde_json::json!({"from": before.assignee, "to": after.assignee}),
+    )
+    .await
 }

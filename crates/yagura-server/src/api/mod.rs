@@ -17,6 +17,7 @@ pub mod admin;
 pub mod advisories;
 pub mod alerts;
 pub mod audit;
+pub mod hunt;
 pub mod incidents;
 pub mod ingest;
 pub mod orgs;
@@ -59,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens/{id}", axum::routing::delete(admin::revoke_token))
         .route("/audit", get(audit::list))
         .route("/ingest", post(ingest::ingest))
+        .route("/hunt", get(hunt::hunt))
 }
 
 /// Fallback: unknown paths answer with the common error body.

@@ -201,6 +201,11 @@ impl Fields {
         self.get(key).unwrap_or_default().trim().to_owned()
     }
 
+    /// Every field in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn all(&self, key: &str) -> Vec<String> {
         self.0
             .iter()

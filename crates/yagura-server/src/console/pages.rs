@@ -161,6 +161,7 @@ struct Dashboard {
     titles: BTreeMap<String, String>,
     incidents: Vec<Incident>,
     open_incidents: u64,
+    campaigns: Vec<yagura_model::Campaign>,
     advisories: Vec<yagura_store::Advisory>,
     open_advisories: u64,
 }
@@ -200,6 +201,7 @@ pub async fn dashboard(
             Ok(Dashboard {
                 titles,
                 incidents: s.list_incidents(&scope, &open, &Page::first(10))?,
+                campaigns: s.list_campaigns(&scope, &Page::first(10))?,
                 open_incidents: s.count_incidents(&scope, &open)?,
                 advisories: s.list_advisories(&scope, &adv, &Page::first(10))?,
                 open_advisories: s.count_advisories(&scope, &adv)?,
@@ -299,6 +301,23 @@ pub async fn dashboard(
                                     td { (orgs.iter().cloned().collect::<Vec<_>>().join(", ")) }
                                     td.num { (n) }
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+            section.card.wide #campaigns {
+                h2 { (t(Key::Campaigns)) " (" (d.campaigns.len()) ")" }
+                @if d.campaigns.is_empty() { p { (t(Key::NoData)) } }
+                ul {
+                    @for c in &d.campaigns {
+                        li data-campaign=(c.id) {
+                            (severity_badge(c.severity)) " "
+                            a href={"/console/incidents?campaign_id=" (enc(&c.id))} { (c.title) }
+                            " · " (c.orgs.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(", "))
+                            " · " (fmt_time(c.first_seen)) " – " (fmt_time(c.last_seen))
+                            @for i in c.infrastructure.iter().take(3) {
+                                " " a href={"/console/hunt?q=" (enc(i))} { code { (i) } }
                             }
                         }
                     }
@@ -853,14 +872,19 @@ pub async fn incidents(
 ) -> ConsoleResult<Response> {
     let f = query_fields(&q);
     let offset: u64 = f.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let campaign = opt(&f, "campaign_id");
     let scope = who.caller.scope.clone();
     let page_ = Page {
         offset,
         limit: PAGE,
     };
+    let filter = IncidentFilter {
+        campaign_id: campaign.clone(),
+        ..Default::default()
+    };
     let (items, total, recent) = state
         .db(move |s| {
-            let all = IncidentFilter::default();
+            let all = filter;
             let items = s.list_incidents(&scope, &all, &page_)?;
             let total = s.count_incidents(&scope, &all)?;
             // Without incidents, the most recent alerts grouped by destination stand in.
@@ -874,7 +898,10 @@ pub async fn incidents(
         .await
         .map_err(|e| who.fail(e))?;
     let t = |k| who.t(k);
-    let link = |off: u64| format!("/console/incidents?offset={off}");
+    let link = |off: u64| match &campaign {
+        Some(c) => format!("/console/incidents?campaign_id={}&offset={off}", enc(c)),
+        None => format!("/console/incidents?offset={off}"),
+    };
     let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
     for a in &recent {
         let e = &a.alert.entities;
@@ -1070,47 +1097,172 @@ pub async fn orgs(State(state): State<AppState>, who: ConsoleCaller) -> ConsoleR
 
 // ---- hunt -------------------------------------------------------------------------------
 
+/// Indicators whose alert mentions the hunt page also lists (each is a scan of alert bodies).
+const HUNT_ALERT_NEEDLES: usize = 5;
+
+/// A stored event in one line: where from, where to, what.
+fn event_summary(e: &yagura_model::Event) -> (String, String) {
+    let who = [
+        e.host_name().map(str::to_owned),
+        e.user_name().map(str::to_owned),
+        e.src_ip().map(|ip| ip.to_string()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" · ");
+    let what = e
+        .url_full()
+        .or_else(|| e.dns_query())
+        .or_else(|| e.dst_domain())
+        .or_else(|| e.sni())
+        .map(str::to_owned)
+        .or_else(|| {
+            e.dst_ip().map(|ip| match e.dst_port() {
+                Some(p) => format!("{ip}:{p}"),
+                None => ip.to_string(),
+            })
+        })
+        .or_else(|| e.message.clone())
+        .unwrap_or_default();
+    (who, what)
+}
+
 pub async fn hunt(
     State(state): State<AppState>,
     who: ConsoleCaller,
     RawQuery(q): RawQuery,
 ) -> ConsoleResult<Response> {
     let f = query_fields(&q);
-    let needle = opt(&f, "q");
     let t = |k| who.t(k);
-    let results = match &needle {
-        Some(n) if n.len() > 512 => {
-            return Err(who.fail(ApiError::BadRequest("search text too long".into())));
-        }
-        Some(n) => {
-            let scope = who.caller.scope.clone();
-            let filter = AlertFilter {
-                mentions: Some(n.clone()),
-                ..Default::default()
-            };
-            Some(
-                state
-                    .db(move |s| {
-                        Ok((
-                            s.list_alerts(&scope, &filter, &Page::first(200))?,
-                            s.count_alerts(&scope, &filter)?,
-                        ))
-                    })
-                    .await
-                    .map_err(|e| who.fail(e))?,
-            )
-        }
-        None => None,
+    let req = api::hunt::HuntRequest::from_pairs(f.pairs().filter(|(k, _)| *k != "limit"))
+        .map_err(|e| who.fail(e))?;
+    let req = api::hunt::HuntRequest {
+        limit: PAGE as usize,
+        ..req
     };
+    let store = state.events().cloned();
+    let may_hunt = who.can(Permission::HuntEvents);
+    let events = match (&store, may_hunt, req.is_empty()) {
+        (Some(store), true, false) => {
+            let (store, scope, req) = (store.clone(), who.caller.scope.clone(), req.clone());
+            let result =
+                tokio::task::spawn_blocking(move || api::hunt::run_hunt(&store, &scope, &req))
+                    .await
+                    .map_err(|e| who.fail(ApiError::Internal(format!("hunt task: {e}"))))?
+                    .map_err(|e| who.fail(e))?;
+            Some(result)
+        }
+        _ => None,
+    };
+    // Alerts mentioning the first few values (what the page searched before the event
+    // store existed, and still useful beside it).
+    let needles: Vec<String> = req
+        .indicators
+        .iter()
+        .take(HUNT_ALERT_NEEDLES)
+        .cloned()
+        .collect();
+    let alerts = if needles.is_empty() {
+        None
+    } else {
+        let scope = who.caller.scope.clone();
+        let org = req.org.clone();
+        let found = state
+            .db(move |s| {
+                let mut per_needle = Vec::new();
+                let mut items: Vec<StoredAlert> = Vec::new();
+                for n in &needles {
+                    let filter = AlertFilter {
+                        mentions: Some(n.clone()),
+                        org: org.clone(),
+                        ..Default::default()
+                    };
+                    per_needle.push((n.clone(), s.count_alerts(&scope, &filter)?));
+                    for a in s.list_alerts(&scope, &filter, &Page::first(PAGE))? {
+                        if !items.iter().any(|x| x.alert.id == a.alert.id) {
+                            items.push(a);
+                        }
+                    }
+                }
+                items.sort_by(|a, b| {
+                    b.alert
+                        .time
+                        .cmp(&a.alert.time)
+                        .then(a.alert.id.cmp(&b.alert.id))
+                });
+                items.truncate(PAGE as usize);
+                Ok((per_needle, items))
+            })
+            .await
+            .map_err(|e| who.fail(e))?;
+        Some(found)
+    };
+
+    let orgs: Vec<String> = who.caller.scope.iter().map(|o| o.to_string()).collect();
+    let org_refs: Vec<&str> = orgs.iter().map(String::as_str).collect();
+    let base: String = f
+        .pairs()
+        .filter(|(k, _)| !matches!(*k, "offset" | "lang"))
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let link = |off: u64| format!("/console/hunt?{base}&offset={off}");
     let body = html! {
         p { (t(Key::HuntHint)) }
-        form #hunt-form method="get" action="/console/hunt" {
-            input #hunt-q name="q" value=(needle.as_deref().unwrap_or_default()) autofocus;
-            button type="submit" { (t(Key::Search)) }
+        @if store.is_none() {
+            p.note #hunt-no-events { (t(Key::NoEventStore)) }
+        } @else if !may_hunt {
+            p.note #hunt-not-allowed { (t(Key::HuntNotAllowed)) }
         }
-        @if let Some((items, total)) = &results {
-            p.count #hunt-count data-total=(total) { (total) " " (t(Key::Results)) }
-            (alert_table(&who, items, false))
+        form.filters #hunt-form method="get" action="/console/hunt" {
+            label.wide { (t(Key::Indicators)) textarea #hunt-q name="q" rows="3" autofocus { (f.get("q").unwrap_or_default()) } }
+            label { (t(Key::From)) input #hunt-from name="from" placeholder="2026-01-05" value=(f.get("from").unwrap_or_default()); }
+            label { (t(Key::To)) input #hunt-to name="to" placeholder="2026-01-06T12:00" value=(f.get("to").unwrap_or_default()); }
+            label { (t(Key::Organization)) (select("org", t(Key::Any), &org_refs, f.get("org"))) }
+            label { (t(Key::Filter)) input #hunt-filter name="filter" placeholder="event.dataset=zeek.dns" value=(f.get("filter").unwrap_or_default()); }
+            button #hunt-submit type="submit" { (t(Key::Search)) }
+        }
+        @if let Some(r) = &events {
+            section #hunt-events {
+                h2 { (t(Key::Events)) }
+                p.count #hunt-count data-total=(r.total()) data-splits=(r.splits_searched) {
+                    (r.total()) " " (t(Key::Results))
+                    @for (o, n) in &r.counts { " · " span.org-count data-org-count=(o) { (o) ": " (n) } }
+                }
+                table.events #event-table {
+                    thead { tr {
+                        th { (t(Key::Time)) } th { (t(Key::Organization)) } th { (t(Key::Dataset)) }
+                        th { (t(Key::Source)) } th { (t(Key::Destination)) } th { (t(Key::Matched)) } th { }
+                    } }
+                    tbody {
+                        @for h in r.hits.iter().skip(req.offset) {
+                            @let (src, dst) = event_summary(&h.event);
+                            tr data-event-org=(h.org) {
+                                td.time { (fmt_time(h.event.timestamp)) }
+                                td { (h.org) }
+                                td { (h.event.dataset().unwrap_or("")) }
+                                td { (src) }
+                                td.wrap { (dst) }
+                                td { @for m in &h.matched { code { (m) } " " } }
+                                td { details { summary { (t(Key::NormalizedEvent)) } (pre_json(&serde_json::to_value(&h.event).unwrap_or_default())) } }
+                            }
+                        }
+                    }
+                }
+                (pager(&who, req.offset as u64, r.total(), &link))
+            }
+        }
+        @if let Some((per_needle, items)) = &alerts {
+            section #hunt-alerts {
+                h2 { (t(Key::AlertsMentioning)) }
+                p.count #hunt-alert-count {
+                    @for (n, c) in per_needle {
+                        a href={"/console/alerts?mentions=" (enc(n))} { code { (n) } ": " (c) } " "
+                    }
+                }
+                (alert_table(&who, items, false))
+            }
         }
     };
     Ok(page(&who, t(Key::Hunt), body))

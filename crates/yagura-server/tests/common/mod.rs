@@ -4,7 +4,10 @@
 
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
+pub mod matrix;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -12,6 +15,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+use yagura_eventstore::{EventStore, StoreOptions};
 use yagura_model::{IncidentStatus, Role, Severity, Timestamp};
 use yagura_server::auth::{self, PasswordHashing};
 use yagura_server::{AppState, Clock, StateOptions};
@@ -58,10 +62,15 @@ pub enum Auth {
 }
 
 impl Harness {
+    /// The harness with the fixture's event store ([`fixture_events`]).
     pub fn new() -> Harness {
-        Harness::with_options(StateOptions::default())
+        Harness::with_options(StateOptions {
+            events: Some(fixture_events()),
+            ..StateOptions::default()
+        })
     }
 
+    /// The harness with `options` as given (no event store unless they name one).
     pub fn with_options(mut options: StateOptions) -> Harness {
         let store = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
         let now = Arc::new(Mutex::new(Timestamp::from_secs(T0 + 86_400)));
@@ -224,22 +233,54 @@ impl Harness {
             .id
     }
 
+    /// An API request: bearer token, or session cookie with its CSRF token in the header;
+    /// an optional JSON body.
     pub async fn call(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Resp {
+        let body = body.map(|b| ("application/json", b.to_string()));
+        let mut resp = self.send(method, path, auth, true, body).await;
+        if !resp.text.is_empty() {
+            resp.json =
+                serde_json::from_str(&resp.text).unwrap_or(Value::String(resp.text.clone()));
+        }
+        resp
+    }
+
+    /// A console request: the session cookie only (no CSRF header), an optional
+    /// form-urlencoded body.
+    pub async fn console(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        form: Option<&str>,
+    ) -> Resp {
+        let body = form.map(|f| ("application/x-www-form-urlencoded", f.to_owned()));
+        self.send(method, path, auth, false, body).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        csrf_header: bool,
+        body: Option<(&str, String)>,
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(path);
         match auth {
             Auth::None => {}
             Auth::Bearer(t) => req = req.header(header::AUTHORIZATION, format!("Bearer {t}")),
             Auth::Session { cookie, csrf } => {
                 req = req.header(header::COOKIE, format!("{}={cookie}", auth::SESSION_COOKIE));
-                if let Some(c) = csrf {
+                if let (true, Some(c)) = (csrf_header, csrf) {
                     req = req.header(auth::CSRF_HEADER, c);
                 }
             }
         }
         let req = match body {
-            Some(b) => req
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(b.to_string())),
+            Some((content_type, b)) => req
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(b)),
             None => req.body(Body::empty()),
         }
         .unwrap();
@@ -255,62 +296,13 @@ impl Harness {
         let retry_after = hdr(header::RETRY_AFTER);
         let location = hdr(header::LOCATION);
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
-        };
         Resp {
             status,
             set_cookie,
             retry_after,
             location,
-            json,
-            text,
-        }
-    }
-
-    /// A console request: the session cookie only (no CSRF header), an optional
-    /// form-urlencoded body.
-    pub async fn console(
-        &self,
-        method: Method,
-        path: &str,
-        auth: &Auth,
-        form: Option<&str>,
-    ) -> Resp {
-        let mut req = Request::builder().method(method).uri(path);
-        match auth {
-            Auth::None => {}
-            Auth::Bearer(t) => req = req.header(header::AUTHORIZATION, format!("Bearer {t}")),
-            Auth::Session { cookie, .. } => {
-                req = req.header(header::COOKIE, format!("{}={cookie}", auth::SESSION_COOKIE));
-            }
-        }
-        let req = match form {
-            Some(b) => req
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(b.to_owned())),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let location = resp
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        Resp {
-            status,
-            set_cookie: None,
-            retry_after: None,
-            location,
             json: Value::Null,
-            text,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
 
@@ -341,6 +333,64 @@ impl Harness {
         let csrf = r.json["csrf_token"].as_str().map(str::to_owned);
         Ok(Auth::Session { cookie, csrf })
     }
+}
+
+/// The indicator every organization's fixture event bears (hunting it shows whose events a
+/// caller can see).
+pub const SHARED_INDICATOR: &str = "shared-c2.example";
+
+/// The fixture's event store: one proxy event per organization at `T0 + 1 h` (host
+/// `pc-ev-<org>`, user `acct-<org>`, to [`SHARED_INDICATOR`]) and one DNS event per
+/// organization a day later, flushed into splits. Hunts only read, so every harness of a
+/// test binary shares one store (in cargo's per-target temporary directory; directories of
+/// test processes that ended are removed).
+pub fn fixture_events() -> Arc<EventStore> {
+    static EVENTS: OnceLock<Arc<EventStore>> = OnceLock::new();
+    EVENTS
+        .get_or_init(|| {
+            let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("yagura-server-events");
+            if let Ok(dirs) = std::fs::read_dir(&root) {
+                for d in dirs.flatten() {
+                    let pid = d.file_name().to_string_lossy().into_owned();
+                    if !PathBuf::from("/proc").join(&pid).exists() {
+                        let _ = std::fs::remove_dir_all(d.path());
+                    }
+                }
+            }
+            let dir = root.join(std::process::id().to_string());
+            let _ = std::fs::remove_dir_all(&dir);
+            let store = EventStore::open(&dir, StoreOptions::default()).expect("event store");
+            let mut events = Vec::new();
+            for (i, o) in ORGS.iter().enumerate() {
+                let t = |secs: i64| Timestamp::from_secs(secs).to_rfc3339();
+                events.push(json!({
+                    "@timestamp": t(T0 + 3600 + i as i64),
+                    "organization": {"id": o},
+                    "event": {"dataset": "squid.access"},
+                    "source": {"ip": format!("10.9.{i}.5")},
+                    "destination": {"domain": SHARED_INDICATOR, "port": 80},
+                    "url": {"full": format!("http://{SHARED_INDICATOR}/beacon?org={o}")},
+                    "user": {"name": format!("acct-{o}")},
+                    "host": {"name": format!("pc-ev-{o}")},
+                }));
+                events.push(json!({
+                    "@timestamp": t(T0 + 86_400 + 3600 + i as i64),
+                    "organization": {"id": o},
+                    "event": {"dataset": "zeek.dns"},
+                    "source": {"ip": format!("10.9.{i}.6")},
+                    "dns": {"question": {"name": format!("www.{SHARED_INDICATOR}")}},
+                    "host": {"name": format!("pc-ev-{o}")},
+                }));
+            }
+            let events = events
+                .into_iter()
+                .map(|v| serde_json::from_value(v).expect("fixture event"))
+                .collect();
+            store.ingest("fixture", events).expect("ingest");
+            store.flush().expect("flush");
+            Arc::new(store)
+        })
+        .clone()
 }
 
 /// Asserts the common error body shape and returns its code.

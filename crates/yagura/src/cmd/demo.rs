@@ -3,7 +3,9 @@
 //! The whole platform on the embedded default, in one command: simulate an estate with the
 //! default campaigns, detect on it with every detector, load the alerts into a SQLite state
 //! store, create a center analyst and one organization's security officer with random
-//! passwords, and serve the API and the console.
+//! passwords, and serve the API and the console. The estate's events go into an event store
+//! for hunting: in the background once the console is up (the hunt page covers what is
+//! stored so far), kept and reused with the estate.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Component, Path, PathBuf};
@@ -14,6 +16,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use yagura_engine::batch;
+use yagura_engine::stages::{StoreStage, StoreStageReport};
+use yagura_eventstore::{EventStore, StoreOptions as EventStoreOptions};
 use yagura_formats::{ReadOptions, Reject};
 use yagura_model::{EvidenceRef, Inventory, OrgId, Role};
 use yagura_server::auth::{self, PasswordHashing};
@@ -157,11 +161,27 @@ pub fn run(args: DemoArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         SqliteStore::open(&db).with_context(|| format!("opening state store {}", db.display()))?,
     );
 
-    // 4. The server state and the two demo users.
+    // 4. The event store (reused with the estate when a previous start completed it).
+    let events_dir = dir.join("events");
+    let events_marker = dir.join("events.params");
+    let events_ready = reuse
+        && events_dir.join("catalogue.sqlite").is_file()
+        && std::fs::read_to_string(&events_marker).is_ok_and(|p| p == params);
+    if !events_ready && events_dir.exists() {
+        std::fs::remove_dir_all(&events_dir)
+            .with_context(|| format!("removing the old event store {}", events_dir.display()))?;
+    }
+    let events = Arc::new(
+        EventStore::open(&events_dir, EventStoreOptions::default())
+            .with_context(|| format!("opening the event store {}", events_dir.display()))?,
+    );
+
+    // 5. The server state and the two demo users.
     let options = StateOptions {
         evidence: Some(Arc::new(EstateEvidence {
             root: estate.clone(),
         })),
+        events: Some(Arc::clone(&events)),
         ..StateOptions::default()
     };
     let dyn_store: Arc<dyn StateStore> = store.clone();
@@ -214,8 +234,31 @@ pub fn run(args: DemoArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     println!("  center analyst ({center}):            user analyst  password {analyst}");
     println!("  security officer of {officer_org}:  user {officer_name}  password {officer}");
     println!("  data:      {}", dir.display());
+    let fill = (!events_ready).then(|| EventFill {
+        store: Arc::clone(&events),
+        estate: estate.clone(),
+        inventory: inventory.clone(),
+        marker: events_marker.clone(),
+        params: params.clone(),
+    });
     if args.no_serve {
+        if let Some(fill) = fill {
+            fill.run()?;
+        }
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(fill) = fill {
+        println!(
+            "  hunting:   events are being stored in the background (the hunt page covers what is stored so far)"
+        );
+        std::thread::Builder::new()
+            .name("demo-events".into())
+            .spawn(move || {
+                if let Err(e) = fill.run() {
+                    eprintln!("demo: storing events for hunting failed: {e:#}");
+                }
+            })
+            .context("starting the event store fill")?;
     }
     println!("  (Ctrl-C to stop)");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -229,6 +272,57 @@ pub fn run(args: DemoArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         yagura_server::serve(listener, yagura_server::router(state), None, shutdown).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stores the estate's events in the event store (what `yagura ingest` does), then marks the
+/// store complete for these estate parameters.
+struct EventFill {
+    store: Arc<EventStore>,
+    estate: PathBuf,
+    inventory: Inventory,
+    marker: PathBuf,
+    params: String,
+}
+
+impl EventFill {
+    fn run(self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let cpu0 = crate::cmd::detect::cpu_seconds();
+        let (files, _) =
+            batch::discover(std::slice::from_ref(&self.estate), Some(&self.inventory))?;
+        let stored = Arc::new(Mutex::new(StoreStageReport::default()));
+        let detectors = batch::Detectors {
+            per_event: Vec::new(),
+            ordered: vec![Box::new(StoreStage::new(
+                Arc::clone(&self.store),
+                crate::cmd::ingest::run_id(&files),
+                20_000,
+                Arc::clone(&stored),
+            ))],
+        };
+        let on_reject: Arc<Mutex<dyn FnMut(Reject) + Send>> = Arc::new(Mutex::new(|_r: Reject| {}));
+        batch::run(
+            files,
+            detectors,
+            &batch::BatchOptions::default(),
+            Arc::new(batch::Progress::default()),
+            on_reject,
+        );
+        let report = stored.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = &report.error {
+            anyhow::bail!("{e}");
+        }
+        self.store.flush().context("flushing the event store")?;
+        std::fs::write(&self.marker, &self.params)
+            .with_context(|| format!("writing {}", self.marker.display()))?;
+        eprintln!(
+            "demo: {} events stored for hunting ({:.0} s, {:.0} CPU-s)",
+            report.events,
+            started.elapsed().as_secs_f64(),
+            crate::cmd::detect::cpu_seconds() - cpu0
+        );
+        Ok(())
+    }
 }
 
 /// The monitored (non-center) organization with the most alerts.

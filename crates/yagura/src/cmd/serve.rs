@@ -88,6 +88,16 @@ pub fn run(args: ServeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    // Hunting searches the event store: the one ingest fills, else the data directory's
+    // (`yagura ingest`, `detect --store`) when there is one.
+    if let Some(s) = &stream {
+        options.events = Some(Arc::clone(&s.events));
+    } else if crate::cmd::hunt::events_dir(globals)
+        .join("catalogue.sqlite")
+        .is_file()
+    {
+        options.events = Some(Arc::new(crate::cmd::hunt::open_events(globals)?));
+    }
     let state = AppState::new(store, inventory, hashing, options)
         .context("loading organizations into the state store")?;
     if let Some(spec) = &args.bootstrap_admin {

@@ -73,6 +73,8 @@ impl IngestSink for HttpSink {
 /// Everything `[ingest]` started; [`Stream::stop`] ends it (a last flush included).
 pub struct Stream {
     pub intake: Intake,
+    /// The event store the consumer fills (hunts search it too).
+    pub events: Arc<EventStore>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     /// Syslog listeners (dropping them stops them).
@@ -165,7 +167,7 @@ pub fn start(
             .spawn(move || consumer.run(s))
             .context("starting the stream consumer")?,
     );
-    let intake = Intake::new(store);
+    let intake = Intake::new(Arc::clone(&store));
     if !section.tail.is_empty() {
         let checkpoints = yagura_ingest::CheckpointFile::new(dir.join("tails.json"));
         let known = checkpoints.load()?;
@@ -187,6 +189,7 @@ pub fn start(
     }
     Ok(Stream {
         intake,
+        events: store,
         stop,
         threads,
         listeners: Vec::new(),
