@@ -238,6 +238,24 @@ impl Browser {
         v[ELEMENT].as_str().expect("element id").to_owned()
     }
 
+    /// The first element matching `css`, if any, without failing while a page is being
+    /// replaced (between two documents there may be no element at all).
+    fn try_find(&self, css: &str) -> Option<String> {
+        let p = format!("/session/{}/elements", self.session);
+        let v = http(
+            self.port,
+            "POST",
+            &p,
+            Some(&json!({"using": "css selector", "value": css})),
+        )
+        .ok()?;
+        v["value"]
+            .as_array()?
+            .first()
+            .and_then(|e| e[ELEMENT].as_str())
+            .map(str::to_owned)
+    }
+
     fn exists(&self, css: &str) -> bool {
         let p = format!("/session/{}/elements", self.session);
         let v = http(
@@ -262,7 +280,7 @@ impl Browser {
         self.click(css);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if self.find("html") != old && self.ready() {
+            if self.try_find("html").is_some_and(|h| h != old) && self.ready() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -270,13 +288,16 @@ impl Browser {
         panic!("clicking {css} did not load a new page: {}", self.url());
     }
 
+    /// Whether the current document has loaded (false, not an error, mid-navigation).
     fn ready(&self) -> bool {
-        let v = self.cmd(
+        let p = format!("/session/{}/execute/sync", self.session);
+        http(
+            self.port,
             "POST",
-            "/execute/sync",
-            Some(json!({"script": "return document.readyState", "args": []})),
-        );
-        v == "complete"
+            &p,
+            Some(&json!({"script": "return document.readyState", "args": []})),
+        )
+        .is_ok_and(|v| v["value"] == "complete")
     }
 
     fn type_into(&self, css: &str, text: &str) {
