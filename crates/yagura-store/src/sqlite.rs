@@ -1490,27 +1490,7 @@ fn counts_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Opt
     if f.text.is_some() || f.mentions.is_some() || since == Some(None) || until == Some(None) {
         return None;
     }
-    let mut conds = vec![scope_clause(scope, "org", args)];
-    if let Some(org) = &f.org {
-        conds.push("org = ?".into());
-        args.push(SqlValue::Text(org.to_string()));
-    }
-    if let Some(s) = f.min_severity {
-        conds.push("severity >= ?".into());
-        args.push(SqlValue::Integer(severity_rank(s)));
-    }
-    if let Some(d) = f.detector {
-        conds.push("detector = ?".into());
-        args.push(SqlValue::Text(d.as_str().into()));
-    }
-    if let Some(r) = &f.rule_id {
-        conds.push("rule_id = ?".into());
-        args.push(SqlValue::Text(r.clone()));
-    }
-    if let Some(s) = f.status {
-        conds.push("status = ?".into());
-        args.push(SqlValue::Text(s.as_str().into()));
-    }
+    let mut conds = alert_columns_where(scope, f, args);
     if let Some(Some(d)) = since {
         conds.push("day >= ?".into());
         args.push(SqlValue::Integer(d));
@@ -1522,7 +1502,9 @@ fn counts_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Opt
     Some(conds.join(" AND "))
 }
 
-fn alert_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> String {
+/// The conditions the `alerts` and `alert_counts` tables share: scope, organization, minimum
+/// severity, detector, rule and status.
+fn alert_columns_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Vec<String> {
     let mut conds = vec![scope_clause(scope, "org", args)];
     if let Some(org) = &f.org {
         conds.push("org = ?".into());
@@ -1544,6 +1526,11 @@ fn alert_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Stri
         conds.push("status = ?".into());
         args.push(SqlValue::Text(s.as_str().into()));
     }
+    conds
+}
+
+fn alert_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> String {
+    let mut conds = alert_columns_where(scope, f, args);
     if let Some(t) = f.since {
         conds.push("time >= ?".into());
         args.push(SqlValue::Integer(t.nanos()));
