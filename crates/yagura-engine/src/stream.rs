@@ -14,8 +14,10 @@
 //! window of the WAL because the analytics' windows are long (hours to days of baselines):
 //! keeping that much WAL would defeat truncation.
 //!
-//! Limit, stated: Sigma *correlation* rules (rsigma) expose no serializable state; their windows
-//! restart empty after a restart. The built-in content has no correlation rule.
+//! Sigma *correlation* windows (the built-in password-spray and brute-force rules, and any
+//! loaded correlation rule) are part of that checkpoint: rsigma's `export_state` snapshot,
+//! keyed by each correlation's stable identifier, so a checkpoint also survives a rule reload
+//! (windows of rules no longer loaded are dropped).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,9 @@
 //! as the detection did) and keeps the windows keyed by the event's `@timestamp`, never by the
 //! wall clock. Correlation types, `group-by`, `timespan`, `aliases` and `generate` are rsigma's.
 
-use rsigma_eval::{CorrelationConfig, CorrelationEngine, EvaluationResult, ResultBody};
+use rsigma_eval::{
+    CorrelationConfig, CorrelationEngine, CorrelationSnapshot, EvaluationResult, ResultBody,
+};
 use yagura_model::Event;
 
 use crate::ruleset::{CorrelationHit, RuleSet, SigmaMatch, Which};
@@ -14,6 +16,20 @@ use crate::ruleset::{CorrelationHit, RuleSet, SigmaMatch, Which};
 #[derive(Debug, thiserror::Error)]
 #[error("correlation rule set does not compile: {0}")]
 pub struct CorrelatorError(pub String);
+
+/// Errors of [`Correlator::restore`]: a checkpoint this build cannot resume from.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The checkpoint is not a correlation snapshot at all.
+    #[error("correlation checkpoint is malformed: {0}")]
+    Malformed(String),
+    /// The snapshot was written by an engine version whose state layout differs.
+    #[error("correlation checkpoint has snapshot version {found}, this build reads another")]
+    Version {
+        /// The version recorded in the checkpoint.
+        found: u32,
+    },
+}
 
 /// Stateful evaluation of a rule set's detections and correlations.
 pub struct Correlator {
@@ -63,6 +79,35 @@ impl Correlator {
             .as_ref()
             .map(CorrelationEngine::state_count)
             .unwrap_or(0)
+    }
+
+    /// The correlation windows in progress (per correlation rule and group: the window's
+    /// entries, the last firing for suppression, buffered event references), as JSON for a
+    /// streaming checkpoint. `None` when the rule set holds no correlation rule. Windows are
+    /// keyed by the rule's stable identifier (id, else name, else title), so a checkpoint
+    /// survives a reload of the rules; windows of rules no longer loaded are dropped on
+    /// [`Correlator::restore`].
+    pub fn checkpoint(&self) -> Result<Option<serde_json::Value>, serde_json::Error> {
+        let Some(engine) = self.engine.as_ref() else {
+            return Ok(None);
+        };
+        serde_json::to_value(engine.export_state()).map(Some)
+    }
+
+    /// Resumes the windows of [`Correlator::checkpoint`]. Call before the first event.
+    /// A correlator without correlation rules ignores the state.
+    pub fn restore(&mut self, state: serde_json::Value) -> Result<(), RestoreError> {
+        let Some(engine) = self.engine.as_mut() else {
+            return Ok(());
+        };
+        let snapshot: CorrelationSnapshot =
+            serde_json::from_value(state).map_err(|e| RestoreError::Malformed(e.to_string()))?;
+        let found = snapshot.version;
+        if engine.import_state(snapshot) {
+            Ok(())
+        } else {
+            Err(RestoreError::Version { found })
+        }
     }
 
     /// Evaluates one event: detection matches (without those that only feed a correlation

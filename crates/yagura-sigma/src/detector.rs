@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use yagura_model::{Alert, Event, OrgId};
 
-use crate::correlation::{Correlator, CorrelatorError};
+use crate::correlation::{Correlator, CorrelatorError, RestoreError};
 use crate::ruleset::RuleSet;
 
 /// Stateful Sigma detection for one stream of events (in event-time order).
@@ -34,6 +34,17 @@ impl SigmaDetector {
 
     pub fn rules(&self) -> &RuleSet {
         &self.rules
+    }
+
+    /// The correlation windows in progress, for a streaming checkpoint (see
+    /// [`Correlator::checkpoint`]); `None` without correlation rules.
+    pub fn checkpoint(&self) -> Result<Option<serde_json::Value>, serde_json::Error> {
+        self.correlator.checkpoint()
+    }
+
+    /// Resumes the windows of [`SigmaDetector::checkpoint`].
+    pub fn restore(&mut self, state: serde_json::Value) -> Result<(), RestoreError> {
+        self.correlator.restore(state)
     }
 
     /// Evaluates one event and appends its alerts to `out`.
@@ -119,6 +130,17 @@ impl SigmaCorrelations {
     /// Number of live correlation windows.
     pub fn state_entries(&self) -> usize {
         self.correlator.state_entries()
+    }
+
+    /// The correlation windows in progress, for a streaming checkpoint (see
+    /// [`Correlator::checkpoint`]).
+    pub fn checkpoint(&self) -> Result<Option<serde_json::Value>, serde_json::Error> {
+        self.correlator.checkpoint()
+    }
+
+    /// Resumes the windows of [`SigmaCorrelations::checkpoint`].
+    pub fn restore(&mut self, state: serde_json::Value) -> Result<(), RestoreError> {
+        self.correlator.restore(state)
     }
 
     /// Evaluates one event and appends the correlation alerts it completes to `out`.

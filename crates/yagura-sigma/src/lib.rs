@@ -28,7 +28,7 @@ pub mod ruleset;
 pub mod windows;
 
 pub use alert::{AlertError, entities_of};
-pub use correlation::{Correlator, CorrelatorError};
+pub use correlation::{Correlator, CorrelatorError, RestoreError};
 pub use detector::{SigmaCorrelations, SigmaDetections, SigmaDetector};
 pub use logsource::{LogSourceError, LogSourceMap, Selector};
 pub use prefilter::IndexStats;
