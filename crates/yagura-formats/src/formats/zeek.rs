@@ -4,16 +4,19 @@
 //! Both dialects feed one normalizer ([`Fields`]), so a `conn` record means the same whatever
 //! the writer. Known fields of conn, dns, http, ssl, files, x509, notice, smtp and weird land in
 //! ECS; every other field (and every field of other paths) is kept under `zeek.<path>.<field>`.
+//!
+//! What a field does depends on the path and its name alone ([`resolve`] → [`Setter`]), so the
+//! TSV reader plans each column once per header and the JSON reader once per key position.
 
 use std::borrow::Cow;
 
 use compact_str::ToCompactString;
-use yagura_model::event::{DnsAnswer, Endpoint, Other, OtherValue};
+use yagura_model::event::{DnsAnswer, Endpoint, Other, OtherValue, Tags};
 
 use super::json::{J, Obj, get};
 use yagura_model::{Event, Str, Timestamp};
 
-use super::{LineParser, Step, base};
+use super::{LineParser, Step};
 use crate::util;
 
 /// One field value, borrowed from the line, with its Zeek type when known.
@@ -29,11 +32,16 @@ pub(crate) enum Raw<'a> {
     Json(&'a J<'a>),
 }
 
+/// Zeek's `\xHH` escapes decoded; borrowed (no copy) when `s` has none.
 fn unescape(s: &str) -> Cow<'_, str> {
-    if !s.contains("\\x") {
+    let b = s.as_bytes();
+    // Most values hold no backslash at all: one `memchr`, no substring search.
+    let Some(first) = memchr::memchr(b'\\', b) else {
+        return Cow::Borrowed(s);
+    };
+    if !memchr::memchr_iter(b'\\', &b[first..]).any(|i| b.get(first + i + 1) == Some(&b'x')) {
         return Cow::Borrowed(s);
     }
-    let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -51,6 +59,59 @@ fn unescape(s: &str) -> Cow<'_, str> {
         i += 1;
     }
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The JSON form a kept TSV value takes, from its Zeek type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scalar {
+    /// `count`, `port`
+    Count,
+    Int,
+    /// `double`, `interval`
+    Double,
+    Bool,
+    Time,
+    /// `string`, `enum`, `addr`, `subnet` and anything unknown.
+    Str,
+}
+
+impl Scalar {
+    fn of(ty: &str) -> Scalar {
+        match ty {
+            "count" | "port" => Scalar::Count,
+            "int" => Scalar::Int,
+            "double" | "interval" => Scalar::Double,
+            "bool" => Scalar::Bool,
+            "time" => Scalar::Time,
+            _ => Scalar::Str,
+        }
+    }
+}
+
+/// A column type from `#types`: a scalar, or a `set[…]`/`vector[…]` of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ZType {
+    container: bool,
+    scalar: Scalar,
+}
+
+impl ZType {
+    fn of(ty: &str) -> ZType {
+        if Raw::is_container(ty) {
+            let inner = ty
+                .split_once('[')
+                .map_or("string", |(_, t)| t.trim_end_matches(']'));
+            ZType {
+                container: true,
+                scalar: Scalar::of(inner),
+            }
+        } else {
+            ZType {
+                container: false,
+                scalar: Scalar::of(ty),
+            }
+        }
+    }
 }
 
 impl<'a> Raw<'a> {
@@ -130,64 +191,293 @@ impl<'a> Raw<'a> {
     fn to_other(self) -> OtherValue {
         match self {
             Raw::Json(v) => v.to_other(),
-            Raw::Tsv { s, ty, .. } => {
-                if Self::is_container(ty) {
-                    let inner = ty
-                        .split_once('[')
-                        .map_or("string", |(_, t)| t.trim_end_matches(']'));
-                    return OtherValue::Array(
-                        self.list()
-                            .into_iter()
-                            .map(|x| scalar_other(&x, inner))
-                            .collect(),
-                    );
-                }
-                match self.str() {
-                    Some(x) if x.as_ref() == s => scalar_other(s, ty),
-                    Some(x) => OtherValue::Str(Str::from(x.as_ref())),
-                    None => OtherValue::Null,
-                }
-            }
+            Raw::Tsv {
+                s,
+                ty,
+                set_sep,
+                empty,
+            } => tsv_other(s, ZType::of(ty), set_sep, empty),
         }
     }
 }
 
-fn scalar_other(s: &str, ty: &str) -> OtherValue {
+/// A TSV column's text as the value kept under `zeek.<path>.*`: typed from `#types`, the
+/// `#empty_field` marker an empty string (or an empty list), `\xHH` escapes decoded.
+fn tsv_other(s: &str, ty: ZType, set_sep: u8, empty: &str) -> OtherValue {
+    if ty.container {
+        if s == empty || s.is_empty() {
+            return OtherValue::Array(Vec::new());
+        }
+        return OtherValue::Array(
+            s.split(set_sep as char)
+                .map(|x| scalar_other(&unescape(x), ty.scalar))
+                .collect(),
+        );
+    }
+    if s == empty {
+        return OtherValue::Str(Str::default());
+    }
+    let u = unescape(s);
+    if ty.scalar == Scalar::Str || u.as_ref() != s {
+        // An escaped value stays a string whatever its declared type.
+        return OtherValue::Str(Str::from(u.as_ref()));
+    }
+    scalar_other(s, ty.scalar)
+}
+
+fn scalar_other(s: &str, ty: Scalar) -> OtherValue {
     match ty {
-        "count" | "port" => s
+        Scalar::Count => s
             .parse::<u64>()
             .map_or_else(|_| OtherValue::from(s), OtherValue::from),
-        "int" => s
+        Scalar::Int => s
             .parse::<i64>()
             .map_or_else(|_| OtherValue::from(s), OtherValue::from),
-        "double" | "interval" => s
+        Scalar::Double => s
             .parse::<f64>()
             .map_or_else(|_| OtherValue::from(s), OtherValue::from),
-        "bool" => match s {
+        Scalar::Bool => match s {
             "T" => OtherValue::Bool(true),
             "F" => OtherValue::Bool(false),
             _ => OtherValue::from(s),
         },
-        "time" => util::epoch(s).map_or_else(
+        Scalar::Time => util::epoch(s).map_or_else(
             |_| OtherValue::from(s),
             |t| OtherValue::from(t.to_rfc3339()),
         ),
-        _ => OtherValue::Str(Str::from(unescape(s).as_ref())),
+        Scalar::Str => OtherValue::Str(Str::from(unescape(s).as_ref())),
     }
 }
 
-/// Whether a field has no ECS mapping at all (it is only kept under `zeek.<path>.*`).
-pub(crate) type KeepOnly = bool;
+/// The Zeek paths with ECS mappings (`Other`: every other path, fields only kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathKind {
+    Conn,
+    Dns,
+    Http,
+    Ssl,
+    Files,
+    X509,
+    Notice,
+    Smtp,
+    Weird,
+    Ftp,
+    Other,
+}
+
+/// What a path implies for every record of it, computed once per path (not per record).
+#[derive(Debug, Clone)]
+pub(crate) struct PathInfo {
+    kind: PathKind,
+    /// The path, as the key under `zeek`.
+    ns: Str,
+    dataset: Str,
+    ev_kind: Str,
+    category: Tags,
+    kind_type: Tags,
+}
+
+impl PathInfo {
+    pub(crate) fn new(p: &str) -> PathInfo {
+        let kind = match p {
+            "conn" => PathKind::Conn,
+            "dns" => PathKind::Dns,
+            "http" => PathKind::Http,
+            "ssl" => PathKind::Ssl,
+            "files" => PathKind::Files,
+            "x509" => PathKind::X509,
+            "notice" => PathKind::Notice,
+            "smtp" => PathKind::Smtp,
+            "weird" => PathKind::Weird,
+            "ftp" => PathKind::Ftp,
+            _ => PathKind::Other,
+        };
+        let (ev_kind, cat, ty): (&str, &[&str], &[&str]) = match kind {
+            PathKind::Conn => ("event", &["network"], &["connection"]),
+            PathKind::Smtp => ("event", &["network", "email"], &["protocol"]),
+            PathKind::Http => ("event", &["network", "web"], &["protocol"]),
+            PathKind::Dns | PathKind::Ssl => ("event", &["network"], &["protocol"]),
+            PathKind::Files => ("event", &["file"], &["info"]),
+            PathKind::Notice => ("alert", &["network", "intrusion_detection"], &["info"]),
+            PathKind::Weird | PathKind::X509 | PathKind::Ftp | PathKind::Other => {
+                ("event", &["network"], &["info"])
+            }
+        };
+        PathInfo {
+            kind,
+            ns: Str::from(p),
+            dataset: Str::from(format!("zeek.{p}")),
+            ev_kind: Str::from(ev_kind),
+            category: cat.iter().map(|c| Str::from(*c)).collect(),
+            kind_type: ty.iter().map(|c| Str::from(*c)).collect(),
+        }
+    }
+}
+
+/// What one field of a path does: an ECS mapping (then maybe kept too), or only kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Setter {
+    /// No ECS home: only kept under `zeek.<path>.*`.
+    Keep,
+    Ts,
+    Uid,
+    OrigH,
+    RespH,
+    OrigP,
+    RespP,
+    Proto,
+    CommunityId,
+    Service,
+    Duration,
+    SrcBytes,
+    DstBytes,
+    SrcPkts,
+    DstPkts,
+    SrcMac,
+    DstMac,
+    Query,
+    QType,
+    QClass,
+    RCode,
+    TransId,
+    Answers,
+    Ttls,
+    DnsFlag,
+    Method,
+    Host,
+    Uri,
+    Referrer,
+    HttpVersion,
+    UserAgent,
+    ReqBytes,
+    RespBytes,
+    Status,
+    UserName,
+    RespMime,
+    TlsVersion,
+    Cipher,
+    ServerName,
+    Established,
+    Ja3,
+    Ja3s,
+    Ja4,
+    CertSubject,
+    CertIssuer,
+    NotAfter,
+    Md5,
+    Sha1,
+    Sha256,
+    MimeType,
+    FileName,
+    FileSize,
+    Fuid,
+    TxHosts,
+    RxHosts,
+    Note,
+    Msg,
+    NoticeSrc,
+    NoticeDst,
+    NoticePort,
+    WeirdName,
+    MailFrom,
+    RcptTo,
+    From,
+    Cc,
+    ReplyTo,
+    Subject,
+    MsgId,
+    XMailer,
+}
+
+/// The [`Setter`] of field `key` (Zeek's dotted names) of a path.
+fn resolve(path: PathKind, key: &str) -> Setter {
+    use PathKind as P;
+    use Setter as S;
+    match key {
+        "ts" => return S::Ts,
+        "uid" => return S::Uid,
+        "id.orig_h" => return S::OrigH,
+        "id.resp_h" => return S::RespH,
+        "id.orig_p" => return S::OrigP,
+        "id.resp_p" => return S::RespP,
+        "proto" => return S::Proto,
+        "community_id" => return S::CommunityId,
+        _ => {}
+    }
+    match (path, key) {
+        (P::Conn, "service") => S::Service,
+        (P::Conn, "duration") | (P::Dns, "rtt") => S::Duration,
+        (P::Conn, "orig_bytes") => S::SrcBytes,
+        (P::Conn, "resp_bytes") => S::DstBytes,
+        (P::Conn, "orig_pkts") => S::SrcPkts,
+        (P::Conn, "resp_pkts") => S::DstPkts,
+        (P::Conn, "orig_l2_addr") => S::SrcMac,
+        (P::Conn, "resp_l2_addr") => S::DstMac,
+        (P::Dns, "query") => S::Query,
+        (P::Dns, "qtype_name") => S::QType,
+        (P::Dns, "qclass_name") => S::QClass,
+        (P::Dns, "rcode_name") => S::RCode,
+        (P::Dns, "trans_id") => S::TransId,
+        (P::Dns, "answers") => S::Answers,
+        (P::Dns, "TTLs") => S::Ttls,
+        (P::Dns, "AA" | "TC" | "RD" | "RA") => S::DnsFlag,
+        (P::Http, "method") => S::Method,
+        (P::Http, "host") => S::Host,
+        (P::Http, "uri") => S::Uri,
+        (P::Http, "referrer") => S::Referrer,
+        (P::Http, "version") => S::HttpVersion,
+        (P::Http, "user_agent") => S::UserAgent,
+        (P::Http, "request_body_len") => S::ReqBytes,
+        (P::Http, "response_body_len") => S::RespBytes,
+        (P::Http, "status_code") => S::Status,
+        (P::Http, "username") | (P::Smtp | P::Ftp, "user") => S::UserName,
+        (P::Http, "resp_mime_types") => S::RespMime,
+        (P::Ssl, "version") => S::TlsVersion,
+        (P::Ssl, "cipher") => S::Cipher,
+        (P::Ssl, "server_name") => S::ServerName,
+        (P::Ssl, "established") => S::Established,
+        (P::Ssl, "ja3") => S::Ja3,
+        (P::Ssl, "ja3s") => S::Ja3s,
+        (P::Ssl, "ja4") => S::Ja4,
+        (P::Ssl, "subject") | (P::X509, "certificate.subject") => S::CertSubject,
+        (P::Ssl, "issuer") | (P::X509, "certificate.issuer") => S::CertIssuer,
+        (P::X509, "certificate.not_valid_after") => S::NotAfter,
+        (P::Files, "md5") => S::Md5,
+        (P::Files, "sha1") => S::Sha1,
+        (P::Files, "sha256") => S::Sha256,
+        (P::Files, "mime_type") => S::MimeType,
+        (P::Files, "filename") => S::FileName,
+        (P::Files, "total_bytes") => S::FileSize,
+        (P::Files, "fuid") => S::Fuid,
+        (P::Files, "tx_hosts") => S::TxHosts,
+        (P::Files, "rx_hosts") => S::RxHosts,
+        (P::Notice, "note") => S::Note,
+        (P::Notice, "msg") => S::Msg,
+        (P::Notice, "src") => S::NoticeSrc,
+        (P::Notice, "dst") => S::NoticeDst,
+        (P::Notice, "p") => S::NoticePort,
+        (P::Weird, "name") => S::WeirdName,
+        (P::Smtp, "mailfrom") => S::MailFrom,
+        (P::Smtp, "rcptto") => S::RcptTo,
+        (P::Smtp, "from") => S::From,
+        (P::Smtp, "cc") => S::Cc,
+        (P::Smtp, "reply_to") => S::ReplyTo,
+        (P::Smtp, "subject") => S::Subject,
+        (P::Smtp, "msg_id") => S::MsgId,
+        (P::Smtp, "user_agent") => S::XMailer,
+        // `dns` `qclass`, `qtype`, `rcode` (the names are mapped) and everything else.
+        _ => S::Keep,
+    }
+}
 
 /// Accumulates one record's fields into an event (built in place, in the reader's event).
 pub(crate) struct Fields<'p, 'e> {
-    path: &'p str,
+    info: &'p PathInfo,
     ev: &'e mut Event,
-    /// Fields without an ECS home, in record order, for `zeek.<path>.*`: collected here and
-    /// turned into one map of the right size at the end (no regrowth, no rehash).
-    extra: Vec<(&'p str, OtherValue)>,
-    /// The keys of `extra` cannot collide (distinct column names, none the first part of a
-    /// dotted one): `finish` then appends without looking keys up.
+    /// Fields without an ECS home, in record order: the object under `zeek.<path>`.
+    extra: Other,
+    /// The plain keys of `extra` cannot collide (distinct column names, none the first part
+    /// of a dotted one): they are appended without looking them up.
     keys_unique: bool,
     has_ts: bool,
     answers_ttl: Vec<u32>,
@@ -199,11 +489,12 @@ pub(crate) struct Fields<'p, 'e> {
 }
 
 impl<'p, 'e> Fields<'p, 'e> {
-    pub(crate) fn new(path: &'p str, ev: &'e mut Event) -> Self {
+    /// `kept`: how many fields are expected under `zeek.<path>.*` (capacity, not a limit).
+    pub(crate) fn new(info: &'p PathInfo, ev: &'e mut Event, kept: usize) -> Self {
         Fields {
-            path,
+            info,
             ev,
-            extra: Vec::new(),
+            extra: Other::with_capacity(kept),
             keys_unique: false,
             has_ts: false,
             answers_ttl: Vec::new(),
@@ -213,90 +504,101 @@ impl<'p, 'e> Fields<'p, 'e> {
         }
     }
 
-    pub(crate) fn keep(&mut self, key: &'p str, v: Raw<'_>) {
+    pub(crate) fn keep(&mut self, key: &str, v: Raw<'_>) {
         let j = v.to_other();
         if !j.is_null() {
-            self.extra.push((key, j));
+            self.put(key, j);
         }
     }
 
-    /// One field. `key` uses Zeek's dotted names.
-    ///
-    /// Answers whether the field is one that only goes to `zeek.<path>.*`: that depends on
-    /// the path and the key alone, so the TSV reader learns it once per column and then calls
-    /// [`Fields::keep`] directly.
-    pub(crate) fn set(&mut self, key: &'p str, v: Raw<'_>) -> Result<KeepOnly, String> {
+    /// Adds a kept value; a dotted key nests (`a.b` → `a: {b: …}`).
+    fn put(&mut self, key: &str, j: OtherValue) {
+        if key.contains('.') {
+            util::put_other(&mut self.extra, key, j);
+        } else if self.keys_unique {
+            self.extra.push_new(key, j);
+        } else {
+            self.extra.insert(key, j);
+        }
+    }
+
+    /// One field whose [`Setter`] is known.
+    pub(crate) fn apply(&mut self, setter: Setter, key: &str, v: Raw<'_>) -> Result<(), String> {
+        use Setter as S;
         let ev = &mut *self.ev;
-        match key {
-            "ts" => {
+        let handled = match setter {
+            S::Keep => false,
+            S::Ts => {
                 ev.timestamp = v.time().map_err(|e| format!("ts: {e}"))?;
                 self.has_ts = true;
-                return Ok(false);
+                true
             }
-            "uid" => {
-                // A `uid` that is not a scalar (never written by Zeek) is kept verbatim; the
-                // answer stays "mapped" so it depends on the key alone.
-                match v.str() {
-                    Some(s) => ev.event.id = Some(Str::from(s.as_ref())),
-                    None => self.keep(key, v),
+            // A `uid` that is not a scalar (never written by Zeek) is kept verbatim.
+            S::Uid => match v.str() {
+                Some(s) => {
+                    ev.event.id = Some(Str::from(s.as_ref()));
+                    true
                 }
-                return Ok(false);
+                None => false,
+            },
+            S::OrigH => {
+                ip_into(&mut ev.source, v, key)?;
+                true
             }
-            "id.orig_h" => return ip_into(&mut ev.source, v, key).map(|()| false),
-            "id.resp_h" => return ip_into(&mut ev.destination, v, key).map(|()| false),
-            "id.orig_p" => {
+            S::RespH => {
+                ip_into(&mut ev.destination, v, key)?;
+                true
+            }
+            S::OrigP => {
                 ev.source.port = v.u64().and_then(|p| u16::try_from(p).ok());
-                return Ok(false);
+                true
             }
-            "id.resp_p" => {
+            S::RespP => {
                 ev.destination.port = v.u64().and_then(|p| u16::try_from(p).ok());
-                return Ok(false);
+                true
             }
-            "proto" => {
+            S::Proto => {
                 ev.network.transport = v.str().map(|s| Str::from(s.as_ref()));
-                return Ok(false);
+                true
             }
-            "community_id" => {
+            S::CommunityId => {
                 ev.network.community_id = v.str().map(|s| Str::from(s.as_ref()));
-                return Ok(false);
+                true
             }
-            _ => {}
-        }
-        let handled = match (self.path, key) {
-            ("conn", "service") => {
+            S::Service => {
                 let l = v.list();
                 if let Some(first) = l.first() {
                     ev.network.protocol = Some(Str::from(first.as_ref()));
                 }
                 l.len() <= 1
             }
-            ("conn", "duration") | ("dns", "rtt") => {
+            S::Duration => {
                 ev.event.duration = v
                     .f64()
                     .filter(|d| d.is_finite() && *d >= 0.0)
                     .map(|d| (d * 1e9) as i64);
                 true
             }
-            ("conn", "orig_bytes") => set_u64(&mut ev.source.bytes, v),
-            ("conn", "resp_bytes") => set_u64(&mut ev.destination.bytes, v),
-            ("conn", "orig_pkts") => set_u64(&mut ev.source.packets, v),
-            ("conn", "resp_pkts") => set_u64(&mut ev.destination.packets, v),
-            ("conn", "orig_l2_addr") => set_str(&mut ev.source.mac, v),
-            ("conn", "resp_l2_addr") => set_str(&mut ev.destination.mac, v),
-            ("dns", "query") => {
+            S::SrcBytes => set_u64(&mut ev.source.bytes, v),
+            S::DstBytes => set_u64(&mut ev.destination.bytes, v),
+            S::SrcPkts => set_u64(&mut ev.source.packets, v),
+            S::DstPkts => set_u64(&mut ev.destination.packets, v),
+            S::SrcMac => set_str(&mut ev.source.mac, v),
+            S::DstMac => set_str(&mut ev.destination.mac, v),
+            S::Query => {
                 if let Some(s) = v.str() {
                     ev.dns.question.name = Some(util::domain(&s));
                 }
                 true
             }
-            ("dns", "qtype_name") => set_str(&mut ev.dns.question.kind, v),
-            ("dns", "qclass_name") => set_str(&mut ev.dns.question.class, v),
-            ("dns", "rcode_name") => set_str(&mut ev.dns.response_code, v),
-            ("dns", "trans_id") => {
+            S::QType => set_str(&mut ev.dns.question.kind, v),
+            S::QClass => set_str(&mut ev.dns.question.class, v),
+            S::RCode => set_str(&mut ev.dns.response_code, v),
+            S::TransId => {
                 ev.dns.id = v.u64().map(|n| n.to_compact_string());
                 true
             }
-            ("dns", "answers") => {
+            S::Answers => {
                 ev.dns.answers.clear();
                 ev.dns.resolved_ip.clear();
                 for a in v.list() {
@@ -310,7 +612,7 @@ impl<'p, 'e> Fields<'p, 'e> {
                 }
                 true
             }
-            ("dns", "TTLs") => {
+            S::Ttls => {
                 self.answers_ttl = v
                     .list()
                     .iter()
@@ -319,48 +621,47 @@ impl<'p, 'e> Fields<'p, 'e> {
                     .collect();
                 true
             }
-            ("dns", "AA" | "TC" | "RD" | "RA") => {
+            S::DnsFlag => {
                 ev.dns.header_flags.retain(|f| f != key);
                 if v.bool() == Some(true) {
                     ev.dns.header_flags.push(Str::from(key));
                 }
                 true
             }
-            ("dns", "qclass" | "qtype" | "rcode") => false,
-            ("http", "method") => set_str(&mut ev.http.request.method, v),
-            ("http", "host") => {
+            S::Method => set_str(&mut ev.http.request.method, v),
+            S::Host => {
                 self.http_host = v.str().map(|s| Str::from(s.as_ref()));
                 true
             }
-            ("http", "uri") => {
+            S::Uri => {
                 self.http_uri = v.str().map(Cow::into_owned);
                 true
             }
-            ("http", "referrer") => {
+            S::Referrer => {
                 ev.http.request.referrer = v.str().map(Cow::into_owned);
                 true
             }
-            ("http", "version") => set_str(&mut ev.http.version, v),
-            ("http", "user_agent") => {
+            S::HttpVersion => set_str(&mut ev.http.version, v),
+            S::UserAgent => {
                 ev.user_agent.original = v.str().map(Cow::into_owned);
                 true
             }
-            ("http", "request_body_len") => set_u64(&mut ev.http.request.bytes, v),
-            ("http", "response_body_len") => set_u64(&mut ev.http.response.bytes, v),
-            ("http", "status_code") => {
+            S::ReqBytes => set_u64(&mut ev.http.request.bytes, v),
+            S::RespBytes => set_u64(&mut ev.http.response.bytes, v),
+            S::Status => {
                 ev.http.response.status_code = v.u64().and_then(|s| u16::try_from(s).ok());
                 true
             }
-            ("http", "username") | ("smtp" | "ftp", "user") => set_str(&mut ev.user.name, v),
-            ("http", "resp_mime_types") => {
+            S::UserName => set_str(&mut ev.user.name, v),
+            S::RespMime => {
                 if let Some(m) = v.list().first() {
                     ev.http.response.mime_type = Some(Str::from(m.as_ref()));
                 }
                 false
             }
-            ("ssl", "version") => set_str(&mut ev.tls.version, v),
-            ("ssl", "cipher") => set_str(&mut ev.tls.cipher, v),
-            ("ssl", "server_name") => {
+            S::TlsVersion => set_str(&mut ev.tls.version, v),
+            S::Cipher => set_str(&mut ev.tls.cipher, v),
+            S::ServerName => {
                 if let Some(s) = v.str() {
                     let d = util::domain(&s);
                     ev.destination.domain = Some(d.clone());
@@ -368,107 +669,103 @@ impl<'p, 'e> Fields<'p, 'e> {
                 }
                 true
             }
-            ("ssl", "established") => {
+            S::Established => {
                 ev.tls.established = v.bool();
                 true
             }
-            ("ssl", "ja3") => set_str(&mut ev.tls.client.ja3, v),
-            ("ssl", "ja3s") => set_str(&mut ev.tls.server.ja3s, v),
-            ("ssl", "ja4") => set_str(&mut ev.tls.client.ja4, v),
-            ("ssl", "subject") | ("x509", "certificate.subject") => {
+            S::Ja3 => set_str(&mut ev.tls.client.ja3, v),
+            S::Ja3s => set_str(&mut ev.tls.server.ja3s, v),
+            S::Ja4 => set_str(&mut ev.tls.client.ja4, v),
+            S::CertSubject => {
                 ev.tls.server.subject = v.str().map(Cow::into_owned);
-                self.path == "ssl"
+                self.info.kind == PathKind::Ssl
             }
-            ("ssl", "issuer") | ("x509", "certificate.issuer") => {
+            S::CertIssuer => {
                 ev.tls.server.issuer = v.str().map(Cow::into_owned);
-                self.path == "ssl"
+                self.info.kind == PathKind::Ssl
             }
-            ("x509", "certificate.not_valid_after") => {
+            S::NotAfter => {
                 ev.tls.server.not_after = v.time().ok();
                 false
             }
-            ("files", "md5") => set_str(&mut ev.file.hash.md5, v),
-            ("files", "sha1") => set_str(&mut ev.file.hash.sha1, v),
-            ("files", "sha256") => set_str(&mut ev.file.hash.sha256, v),
-            ("files", "mime_type") => set_str(&mut ev.file.mime_type, v),
-            ("files", "filename") => set_str(&mut ev.file.name, v),
-            ("files", "total_bytes") => set_u64(&mut ev.file.size, v),
-            ("files", "fuid") => {
+            S::Md5 => set_str(&mut ev.file.hash.md5, v),
+            S::Sha1 => set_str(&mut ev.file.hash.sha1, v),
+            S::Sha256 => set_str(&mut ev.file.hash.sha256, v),
+            S::MimeType => set_str(&mut ev.file.mime_type, v),
+            S::FileName => set_str(&mut ev.file.name, v),
+            S::FileSize => set_u64(&mut ev.file.size, v),
+            S::Fuid => {
                 if ev.event.id.is_none() {
                     ev.event.id = v.str().map(|s| Str::from(s.as_ref()));
                 }
                 false
             }
-            ("files", "tx_hosts") => {
+            S::TxHosts => {
                 ev.source.ip = v.list().first().and_then(|s| util::ip(s));
                 false
             }
-            ("files", "rx_hosts") => {
+            S::RxHosts => {
                 ev.destination.ip = v.list().first().and_then(|s| util::ip(s));
                 false
             }
-            ("notice", "note") => {
+            S::Note => {
                 ev.rule.name = v.str().map(Cow::into_owned);
                 true
             }
-            ("notice", "msg") => {
+            S::Msg => {
                 ev.message = v.str().map(Cow::into_owned);
                 true
             }
-            ("notice", "src") => {
+            S::NoticeSrc => {
                 if ev.source.ip.is_none() {
                     ev.source.ip = v.ip();
                 }
                 true
             }
-            ("notice", "dst") => {
+            S::NoticeDst => {
                 if ev.destination.ip.is_none() {
                     ev.destination.ip = v.ip();
                 }
                 true
             }
-            ("notice", "p") => {
+            S::NoticePort => {
                 if ev.destination.port.is_none() {
                     ev.destination.port = v.u64().and_then(|p| u16::try_from(p).ok());
                 }
                 true
             }
-            ("weird", "name") => set_str(&mut ev.event.action, v),
-            ("smtp", "mailfrom") => {
+            S::WeirdName => set_str(&mut ev.event.action, v),
+            S::MailFrom => {
                 ev.email.sender.address = v.list().iter().map(|a| addr(a)).collect();
                 true
             }
-            ("smtp", "rcptto") => {
+            S::RcptTo => {
                 ev.email.to.address = v.list().iter().map(|a| addr(a)).collect();
                 true
             }
-            ("smtp", "from") => {
+            S::From => {
                 ev.email.from.address = v.list().iter().map(|a| addr(a)).collect();
                 false
             }
-            ("smtp", "cc") => {
+            S::Cc => {
                 ev.email.cc.address = v.list().iter().map(|a| addr(a)).collect();
                 true
             }
-            ("smtp", "reply_to") => {
+            S::ReplyTo => {
                 ev.email.reply_to.address = v.list().iter().map(|a| addr(a)).collect();
                 false
             }
-            ("smtp", "subject") => {
+            S::Subject => {
                 ev.email.subject = v.str().map(Cow::into_owned);
                 true
             }
-            ("smtp", "msg_id") => set_str(&mut ev.email.message_id, v),
-            ("smtp", "user_agent") => set_str(&mut ev.email.x_mailer, v),
-            _ => {
-                self.keep(key, v);
-                return Ok(true);
-            }
+            S::MsgId => set_str(&mut ev.email.message_id, v),
+            S::XMailer => set_str(&mut ev.email.x_mailer, v),
         };
         if !handled {
             self.keep(key, v);
         }
-        Ok(false)
+        Ok(())
     }
 
     pub(crate) fn finish(self) -> Result<(), String> {
@@ -481,14 +778,14 @@ impl<'p, 'e> Fields<'p, 'e> {
                 None => return Err("record without ts".to_owned()),
             }
         }
-        let p = self.path;
+        let info = self.info;
         let ev = self.ev;
         if !self.answers_ttl.is_empty() {
             for (a, t) in ev.dns.answers.iter_mut().zip(&self.answers_ttl) {
                 a.ttl = Some(*t);
             }
         }
-        if p == "http" {
+        if info.kind == PathKind::Http {
             let host = self.http_host.as_deref();
             if let Some(h) = host {
                 let (name, _) = util::split_host_port(h);
@@ -501,73 +798,32 @@ impl<'p, 'e> Fields<'p, 'e> {
                 ev.url.domain = Some(util::domain(util::split_host_port(h).0));
             }
         }
-        let dataset = match p {
-            "conn" => "zeek.conn",
-            "dns" => "zeek.dns",
-            "http" => "zeek.http",
-            "ssl" => "zeek.ssl",
-            "files" => "zeek.files",
-            "x509" => "zeek.x509",
-            "notice" => "zeek.notice",
-            "smtp" => "zeek.smtp",
-            "weird" => "zeek.weird",
-            _ => "",
-        };
-        let ds = if dataset.is_empty() {
-            Cow::Owned(format!("zeek.{p}"))
-        } else {
-            Cow::Borrowed(dataset)
-        };
-        let (kind, cat, ty): (&str, &[&str], &[&str]) = match p {
-            "conn" => ("event", &["network"], &["connection"]),
-            "dns" | "ssl" | "http" | "smtp" => {
-                if p == "smtp" {
-                    ("event", &["network", "email"], &["protocol"])
-                } else if p == "http" {
-                    ("event", &["network", "web"], &["protocol"])
-                } else {
-                    ("event", &["network"], &["protocol"])
-                }
-            }
-            "files" => ("event", &["file"], &["info"]),
-            "notice" => ("alert", &["network", "intrusion_detection"], &["info"]),
-            "weird" => ("event", &["network"], &["info"]),
-            _ => ("event", &["network"], &["info"]),
-        };
-        base(ev, &ds, kind, cat, ty);
-        match p {
-            "dns" => {
-                ev.network.protocol.get_or_insert_with(|| Str::from("dns"));
+        ev.event.dataset = Some(info.dataset.clone());
+        ev.event.kind = Some(info.ev_kind.clone());
+        ev.event.category.clone_from(&info.category);
+        ev.event.kind_type.clone_from(&info.kind_type);
+        let protocol = match info.kind {
+            PathKind::Dns => {
                 ev.dns.kind = Some(Str::from(if ev.dns.response_code.is_some() {
                     "answer"
                 } else {
                     "query"
                 }));
+                "dns"
             }
-            "http" => {
-                ev.network.protocol.get_or_insert_with(|| Str::from("http"));
-            }
-            "ssl" => {
-                ev.network.protocol.get_or_insert_with(|| Str::from("tls"));
-            }
-            "smtp" => {
-                ev.network.protocol.get_or_insert_with(|| Str::from("smtp"));
-            }
-            _ => {}
+            PathKind::Http => "http",
+            PathKind::Ssl => "tls",
+            PathKind::Smtp => "smtp",
+            _ => "",
+        };
+        if !protocol.is_empty() {
+            ev.network
+                .protocol
+                .get_or_insert_with(|| Str::from(protocol));
         }
         if !self.extra.is_empty() {
-            let mut m = Other::with_capacity(self.extra.len());
-            for (k, v) in self.extra {
-                if k.contains('.') {
-                    util::put_other(&mut m, k, v);
-                } else if self.keys_unique {
-                    m.push_new(k, v);
-                } else {
-                    m.insert(k, v);
-                }
-            }
             let mut z = Other::with_capacity(1);
-            z.push_new(p, OtherValue::Object(m));
+            z.push_new(info.ns.clone(), OtherValue::Object(self.extra));
             ev.other.insert("zeek", OtherValue::Object(z));
         }
         Ok(())
@@ -688,6 +944,16 @@ const KNOWN: &[&str] = &[
     "loaded_scripts",
 ];
 
+/// One column of a TSV header, planned once per header: what it does, its type, its key.
+#[derive(Debug, Clone)]
+struct Col {
+    setter: Setter,
+    ty: ZType,
+    /// The column name as a key of `zeek.<path>`, built once, when a kept value can be appended
+    /// as is (a plain name and [`keys_unique`]); else kept values go through [`Fields::keep`].
+    key: Option<Str>,
+}
+
 pub(crate) struct Tsv {
     sep: u8,
     set_sep: u8,
@@ -696,12 +962,17 @@ pub(crate) struct Tsv {
     path: String,
     fields: Vec<String>,
     types: Vec<String>,
-    /// Per column, learned from the first record: 0 not yet known, 1 mapped to ECS, 2 only
-    /// kept under `zeek.<path>.*` (then the record loop skips the key dispatch). Cleared by
-    /// every header line.
-    col_kind: Vec<u8>,
-    /// [`keys_unique`] of `fields`, computed with `col_kind`.
+    /// Per column, from the header (built on the first record after it, cleared by every
+    /// header line): the record loop does no key dispatch.
+    plan: Vec<Col>,
+    /// The path's [`PathInfo`], with `plan`.
+    info: PathInfo,
+    /// How many columns are only kept (the capacity of `zeek.<path>`), with `plan`.
+    kept: usize,
+    /// [`keys_unique`] of `fields`, with `plan`.
     unique: bool,
+    /// End offsets of the current record's columns (reused: no allocation per record).
+    ends: Vec<usize>,
     name_path: String,
     closed: bool,
     open: Option<Timestamp>,
@@ -717,8 +988,11 @@ impl Tsv {
             path: String::new(),
             fields: Vec::new(),
             types: Vec::new(),
-            col_kind: Vec::new(),
+            plan: Vec::new(),
+            info: PathInfo::new(""),
+            kept: 0,
             unique: false,
+            ends: Vec::new(),
             name_path: path_from_name(file_name),
             closed: false,
             open: None,
@@ -784,6 +1058,28 @@ impl Tsv {
         }
         false
     }
+
+    /// Plans every column of the current header (see [`Col`]).
+    fn plan(&mut self) {
+        self.info = PathInfo::new(&self.path);
+        self.unique = keys_unique(&self.fields);
+        let (kind, unique) = (self.info.kind, self.unique);
+        self.plan = self
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Col {
+                setter: resolve(kind, name),
+                ty: ZType::of(self.types.get(i).map_or("string", String::as_str)),
+                key: (unique && !name.contains('.')).then(|| Str::from(name.as_str())),
+            })
+            .collect();
+        self.kept = self
+            .plan
+            .iter()
+            .filter(|c| c.setter == Setter::Keep)
+            .count();
+    }
 }
 
 /// Whether column names can be appended to one `zeek.<path>` object without lookups: no name
@@ -813,14 +1109,18 @@ impl LineParser for Tsv {
             return Step::Skip;
         }
         if line.starts_with('#') {
-            self.col_kind.clear();
+            self.plan.clear();
             return match self.header(line) {
                 Ok(()) => Step::Skip,
                 Err(e) => Step::Reject(e),
             };
         }
-        let sep = self.sep;
-        let cols = memchr::memchr_iter(sep, line.as_bytes()).count() + 1;
+        // One pass over the separators: the column count and the split.
+        let bytes = line.as_bytes();
+        self.ends.clear();
+        self.ends.extend(memchr::memchr_iter(self.sep, bytes));
+        self.ends.push(bytes.len());
+        let cols = self.ends.len();
         if self.fields.is_empty() && !self.default_layout(cols) {
             return Step::Reject(format!(
                 "Zeek TSV record before any #fields header (and no default {:?} layout with {cols} columns)",
@@ -836,47 +1136,41 @@ impl LineParser for Tsv {
         if self.path.is_empty() {
             self.path = self.name_path.clone();
         }
-        if self.col_kind.len() != cols {
-            self.col_kind.clear();
-            self.col_kind.resize(cols, 0);
-            self.unique = keys_unique(&self.fields);
+        if self.plan.len() != cols {
+            self.plan();
         }
-        let mut f = Fields::new(&self.path, out);
+        let mut f = Fields::new(&self.info, out, self.kept);
         f.keys_unique = self.unique;
-        // Columns not known to be mapped (kept ones, and all of them on the first record).
-        f.extra
-            .reserve(self.col_kind.iter().filter(|k| **k != 1).count());
         f.fallback_ts = self.open;
+        let (set_sep, empty, unset) = (self.set_sep, self.empty.as_str(), self.unset.as_str());
         let mut start = 0;
-        let bytes = line.as_bytes();
-        let ends = memchr::memchr_iter(sep, bytes).chain(std::iter::once(bytes.len()));
-        for (col, end) in ends.enumerate() {
+        for (i, (col, &end)) in self.plan.iter().zip(&self.ends).enumerate() {
             // `sep` is one ASCII byte (checked in `header`), so both ends are char boundaries.
             let s = line.get(start..end).unwrap_or("");
             start = end + 1;
-            if s == self.unset {
+            if s == unset {
                 continue;
             }
-            let key = self.fields.get(col).map_or("", String::as_str);
-            let ty = self.types.get(col).map_or("string", String::as_str);
+            let name = self.fields.get(i).map_or("", String::as_str);
+            if col.setter == Setter::Keep {
+                let j = tsv_other(s, col.ty, set_sep, empty);
+                if j.is_null() {
+                    continue;
+                }
+                match &col.key {
+                    Some(k) => f.extra.push_new(k.clone(), j),
+                    None => f.put(name, j),
+                }
+                continue;
+            }
             let raw = Raw::Tsv {
                 s,
-                ty,
-                set_sep: self.set_sep,
-                empty: &self.empty,
+                ty: self.types.get(i).map_or("string", String::as_str),
+                set_sep,
+                empty,
             };
-            match self.col_kind.get(col) {
-                Some(2) => f.keep(key, raw),
-                kind => match f.set(key, raw) {
-                    Ok(keep_only) => {
-                        if kind == Some(&0)
-                            && let Some(k) = self.col_kind.get_mut(col)
-                        {
-                            *k = if keep_only { 2 } else { 1 };
-                        }
-                    }
-                    Err(e) => return Step::Reject(e),
-                },
+            if let Err(e) = f.apply(col.setter, name, raw) {
+                return Step::Reject(e);
             }
         }
         let _ = self.closed;
@@ -891,11 +1185,13 @@ impl LineParser for Tsv {
 
 pub(crate) struct Json {
     name_path: String,
-    /// The keys of the last record, by position, with their path and whether each is only kept
-    /// under `zeek.<path>.*` (see [`Fields::set`]). A writer emits its keys in a fixed order,
-    /// so most keys are recognized with one comparison instead of the full dispatch.
-    shape: Vec<(String, bool)>,
+    /// The keys of the last record, by position, with what each does (see [`resolve`]). A
+    /// writer emits its keys in a fixed order, so most keys are recognized with one comparison
+    /// instead of the full dispatch.
+    shape: Vec<(String, Setter)>,
     shape_path: String,
+    /// [`PathInfo`] of `shape_path`.
+    info: PathInfo,
 }
 
 impl Json {
@@ -904,6 +1200,7 @@ impl Json {
             name_path: path_from_name(file_name),
             shape: Vec::new(),
             shape_path: String::new(),
+            info: PathInfo::new(""),
         }
     }
 }
@@ -979,14 +1276,14 @@ impl LineParser for Json {
         if self.shape_path != path {
             self.shape.clear();
             path.clone_into(&mut self.shape_path);
+            self.info = PathInfo::new(path);
         }
-        let mut f = Fields::new(path, out);
-        f.extra.reserve(
-            self.shape
-                .iter()
-                .filter(|(_, keep_only)| *keep_only)
-                .count(),
-        );
+        let kept = self
+            .shape
+            .iter()
+            .filter(|(_, s)| *s == Setter::Keep)
+            .count();
+        let mut f = Fields::new(&self.info, out, kept);
         // Document order; a key written twice is mapped twice, and every mapping assigns (the
         // last occurrence wins, as when the record is read as a JSON map).
         for (i, (k, v)) in m.iter().enumerate() {
@@ -1005,25 +1302,22 @@ impl LineParser for Json {
                 continue;
             }
             let key = dotted(k);
-            match self.shape.get(i) {
-                Some((known, true)) if known == key => f.keep(key, Raw::Json(v)),
-                Some((known, false)) if known == key => {
-                    if let Err(e) = f.set(key, Raw::Json(v)) {
-                        return Step::Reject(e);
+            let setter = match self.shape.get(i) {
+                Some((known, setter)) if known == key => *setter,
+                _ => {
+                    let setter = resolve(self.info.kind, key);
+                    if self.shape.len() <= i {
+                        self.shape.resize(i + 1, (String::new(), Setter::Keep));
                     }
+                    if let Some(slot) = self.shape.get_mut(i) {
+                        key.clone_into(&mut slot.0);
+                        slot.1 = setter;
+                    }
+                    setter
                 }
-                _ => match f.set(key, Raw::Json(v)) {
-                    Ok(keep_only) => {
-                        if self.shape.len() <= i {
-                            self.shape.resize(i + 1, (String::new(), false));
-                        }
-                        if let Some(slot) = self.shape.get_mut(i) {
-                            key.clone_into(&mut slot.0);
-                            slot.1 = keep_only;
-                        }
-                    }
-                    Err(e) => return Step::Reject(e),
-                },
+            };
+            if let Err(e) = f.apply(setter, key, Raw::Json(v)) {
+                return Step::Reject(e);
             }
         }
         match f.finish() {
