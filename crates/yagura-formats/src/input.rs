@@ -60,6 +60,8 @@ pub struct LineReader<R> {
     buf: Vec<u8>,
     max: usize,
     line_no: u64,
+    /// Bytes of `inner`'s buffer lent out as the last line, consumed on the next call.
+    lent: usize,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -69,6 +71,7 @@ impl<R: BufRead> LineReader<R> {
             buf: Vec::with_capacity(512),
             max: max_line.max(1),
             line_no: 0,
+            lent: 0,
         }
     }
 
@@ -80,6 +83,28 @@ impl<R: BufRead> LineReader<R> {
     /// The next line, `None` at the end of the stream. A final line without a terminator is
     /// returned like any other.
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.inner.consume(std::mem::take(&mut self.lent));
+        // A whole line in `inner`'s buffer is lent as is, without a copy.
+        let whole = loop {
+            match self.inner.fill_buf() {
+                Ok(avail) => break memchr::memchr(b'\n', avail).filter(|&i| i <= self.max),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        if let Some(i) = whole {
+            // `fill_buf` again returns the same buffered bytes (no read): the borrow of the
+            // first call could not outlive the `None` branch.
+            let avail = self.inner.fill_buf()?;
+            // `i` indexes this same buffer (found by the first call).
+            let mut line = avail.get(..i).unwrap_or(avail);
+            self.lent = i + 1;
+            self.line_no += 1;
+            if let [rest @ .., b'\r'] = line {
+                line = rest;
+            }
+            return Ok(Some(Line::Text(line)));
+        }
         self.buf.clear();
         let mut total = 0usize;
         let mut saw_any = false;
@@ -145,7 +170,14 @@ mod tests {
     use super::*;
 
     fn lines(input: &[u8], cap: usize) -> Vec<String> {
-        let mut r = LineReader::new(io::BufReader::with_capacity(3, input), cap);
+        let small = lines_of(io::BufReader::with_capacity(3, input), cap);
+        // Lines lent from the source's own buffer (every line fits in it) read the same.
+        assert_eq!(lines_of(input, cap), small);
+        small
+    }
+
+    fn lines_of(input: impl BufRead, cap: usize) -> Vec<String> {
+        let mut r = LineReader::new(input, cap);
         let mut out = vec![];
         loop {
             let no = r.line_no() + 1;
@@ -169,6 +201,16 @@ mod tests {
         assert_eq!(
             lines(b"0123456789abc\nok\n", 5),
             ["1:LONG(13) 01234", "2:ok"]
+        );
+        assert_eq!(
+            lines(b"ok\n0123456789abc\r\n\r\n12345\n123456", 5),
+            [
+                "1:ok",
+                "2:LONG(14) 01234",
+                "3:",
+                "4:12345",
+                "5:LONG(6) 12345"
+            ]
         );
     }
 

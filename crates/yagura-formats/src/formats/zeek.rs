@@ -122,7 +122,7 @@ impl<'a> Raw<'a> {
     fn str(&self) -> Option<Cow<'a, str>> {
         match *self {
             Raw::Tsv { s, empty, .. } => {
-                if s == empty {
+                if util::is_marker(s, empty) {
                     Some(Cow::Borrowed(""))
                 } else {
                     Some(unescape(s))
@@ -205,7 +205,7 @@ impl<'a> Raw<'a> {
 /// `#empty_field` marker an empty string (or an empty list), `\xHH` escapes decoded.
 fn tsv_other(s: &str, ty: ZType, set_sep: u8, empty: &str) -> OtherValue {
     if ty.container {
-        if s == empty || s.is_empty() {
+        if util::is_marker(s, empty) || s.is_empty() {
             return OtherValue::Array(Vec::new());
         }
         return OtherValue::Array(
@@ -214,7 +214,7 @@ fn tsv_other(s: &str, ty: ZType, set_sep: u8, empty: &str) -> OtherValue {
                 .collect(),
         );
     }
-    if s == empty {
+    if util::is_marker(s, empty) {
         return OtherValue::Str(Str::default());
     }
     let u = unescape(s);
@@ -1118,8 +1118,7 @@ impl LineParser for Tsv {
         // One pass over the separators: the column count and the split.
         let bytes = line.as_bytes();
         self.ends.clear();
-        self.ends.extend(memchr::memchr_iter(self.sep, bytes));
-        self.ends.push(bytes.len());
+        util::separator_ends(bytes, self.sep, &mut self.ends);
         let cols = self.ends.len();
         if self.fields.is_empty() && !self.default_layout(cols) {
             return Step::Reject(format!(
@@ -1148,7 +1147,7 @@ impl LineParser for Tsv {
             // `sep` is one ASCII byte (checked in `header`), so both ends are char boundaries.
             let s = line.get(start..end).unwrap_or("");
             start = end + 1;
-            if s == unset {
+            if util::is_marker(s, unset) {
                 continue;
             }
             let name = self.fields.get(i).map_or("", String::as_str);
