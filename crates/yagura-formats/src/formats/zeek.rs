@@ -179,6 +179,36 @@ impl<'a> Raw<'a> {
         }
     }
 
+    /// Calls `f` on each item of a list value ([`Raw::list`] without the `Vec`).
+    fn each(&self, f: impl FnMut(Cow<'a, str>)) {
+        match *self {
+            Raw::Tsv {
+                s, set_sep, empty, ..
+            } => {
+                if util::is_marker(s, empty) || s.is_empty() {
+                    return;
+                }
+                s.split(set_sep as char).map(unescape).for_each(f);
+            }
+            Raw::Json(J::Arr(items)) => items.iter().filter_map(J::text).for_each(f),
+            Raw::Json(v) => v.text().into_iter().for_each(f),
+        }
+    }
+
+    /// A `count` as a string (`dns.id`): the column text itself when it is already the
+    /// canonical decimal form, else parsed and printed.
+    fn count_text(&self) -> Option<Str> {
+        if let Raw::Tsv { s, .. } = *self
+            && !s.is_empty()
+            && s.len() < 20
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && (s.len() == 1 || !s.starts_with('0'))
+        {
+            return Some(Str::from(s));
+        }
+        self.u64().map(|n| n.to_compact_string())
+    }
+
     fn time(&self) -> Result<Timestamp, String> {
         match *self {
             Raw::Tsv { s, .. } => util::epoch(s),
@@ -480,7 +510,8 @@ pub(crate) struct Fields<'p, 'e> {
     /// of a dotted one): they are appended without looking them up.
     keys_unique: bool,
     has_ts: bool,
-    answers_ttl: Vec<u32>,
+    /// `TTLs`, applied to `dns.answers` at the end (the columns may come in any order).
+    answers_ttl: smallvec::SmallVec<[u32; 8]>,
     http_host: Option<Str>,
     http_uri: Option<String>,
     /// Time for records without `ts` (`loaded_scripts`, `packet_filter` of some versions):
@@ -497,7 +528,7 @@ impl<'p, 'e> Fields<'p, 'e> {
             extra: Other::with_capacity(kept),
             keys_unique: false,
             has_ts: false,
-            answers_ttl: Vec::new(),
+            answers_ttl: smallvec::SmallVec::new(),
             http_host: None,
             http_uri: None,
             fallback_ts: None,
@@ -595,13 +626,13 @@ impl<'p, 'e> Fields<'p, 'e> {
             S::QClass => set_str(&mut ev.dns.question.class, v),
             S::RCode => set_str(&mut ev.dns.response_code, v),
             S::TransId => {
-                ev.dns.id = v.u64().map(|n| n.to_compact_string());
+                ev.dns.id = v.count_text();
                 true
             }
             S::Answers => {
                 ev.dns.answers.clear();
                 ev.dns.resolved_ip.clear();
-                for a in v.list() {
+                v.each(|a| {
                     if let Some(ip) = util::ip(&a) {
                         ev.dns.resolved_ip.push(ip);
                     }
@@ -609,16 +640,17 @@ impl<'p, 'e> Fields<'p, 'e> {
                         data: Some(Str::from(a.as_ref())),
                         ..DnsAnswer::default()
                     });
-                }
+                });
                 true
             }
             S::Ttls => {
-                self.answers_ttl = v
-                    .list()
-                    .iter()
-                    .filter_map(|t| t.parse::<f64>().ok())
-                    .map(|t| t.clamp(0.0, f64::from(u32::MAX)) as u32)
-                    .collect();
+                self.answers_ttl.clear();
+                v.each(|t| {
+                    if let Ok(t) = t.parse::<f64>() {
+                        self.answers_ttl
+                            .push(t.clamp(0.0, f64::from(u32::MAX)) as u32);
+                    }
+                });
                 true
             }
             S::DnsFlag => {
