@@ -18,7 +18,7 @@ pub(crate) mod zeek;
 /// What a line became.
 ///
 /// Hot parsers write into the caller's event and answer [`Step::Filled`]: an [`Event`] is
-/// about 3 KiB, and every move of it is a `memcpy` of that size, so the reader builds it in
+/// about 2 KiB, and every move of it is a `memcpy` of that size, so the reader builds it in
 /// place and hands it out once. `Step::Event` (by value) remains for the colder formats and
 /// for events a parser held back (Postfix).
 #[derive(Debug)]
