@@ -578,6 +578,28 @@ mod tests {
     }
 
     #[test]
+    fn separator_ends_finds_every_separator() {
+        for line in [
+            "",
+            "a",
+            "\t",
+            "a\tb",
+            "1517336042.279652\tCVvre\t192.168.88.2\t55638\t\t\t-\t(empty)\t\u{e9}\u{ff}x\t",
+            "0123456\t89abcdef\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t",
+        ] {
+            for sep in [b'\t', b',', 0x7f, 0x80, 0xff, 0] {
+                let mut got = Vec::new();
+                separator_ends(line.as_bytes(), sep, &mut got);
+                let mut want: Vec<usize> = memchr::memchr_iter(sep, line.as_bytes()).collect();
+                want.push(line.len());
+                assert_eq!(got, want, "{line:?} {sep}");
+            }
+        }
+        assert!(is_marker("-", "-") && !is_marker("x", "-") && !is_marker("--", "-"));
+        assert!(is_marker("(empty)", "(empty)") && is_marker("", "") && !is_marker("", "-"));
+    }
+
+    #[test]
     fn words() {
         let w: Vec<_> = Words::new("  a  b\tc ").collect();
         assert_eq!(w, ["a", "b", "c"]);
