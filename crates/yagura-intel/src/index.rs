@@ -20,6 +20,7 @@
 //! Domains are probed only down to the fewest labels any listed domain has, and tables with
 //! no entries are not probed at all.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::net::IpAddr;
@@ -316,7 +317,12 @@ impl Index {
         IndicatorStore::from_parts(self.entries.clone(), self.metas.clone())
     }
 
+    /// The hash of a key in text table `table`. Domain-table keys hash label by label from
+    /// the right ([`domain_hash`]) so that an event name's parents cost one step each.
     fn hash(&self, table: u8, key: &str) -> u64 {
+        if table == b'D' {
+            return domain_hash(&self.hasher, key);
+        }
         let mut h = self.hasher.build_hasher();
         h.write_u8(table);
         h.write(key.as_bytes());
@@ -346,15 +352,8 @@ impl Index {
         ))
     }
 
-    /// Calls `f` for each entry in table `t` whose key is `key`.
-    fn probe<'s>(&'s self, t: u8, key: &str, mut f: impl FnMut(IndicatorRef<'s>)) {
-        if !self.tables[usize::from(t)] {
-            return;
-        }
-        let h = self.hash(t, key);
-        if !self.filter.may_contain(h) {
-            return;
-        }
+    /// Calls `f` for each entry in table `t` whose key is `key` (`h` is its hash).
+    fn walk_text<'s>(&'s self, t: u8, h: u64, key: &str, mut f: impl FnMut(IndicatorRef<'s>)) {
         let Some(&head) = self.text.get(&h) else {
             return;
         };
@@ -425,20 +424,28 @@ impl Index {
         if !self.ips.is_empty() && self.filter.may_contain(self.hash_ip(ip)) {
             self.walk_ip(self.ips.get(&ip), port, &mut f);
         }
-        let v4 = match ip {
-            IpAddr::V4(a) => {
-                if !v4_net16_set(&self.v4_net16, a) {
-                    return;
-                }
-                true
-            }
-            IpAddr::V6(_) => {
-                if !self.has_v6_nets {
-                    return;
-                }
-                false
-            }
-        };
+        self.check_nets(ip, port, &mut f);
+    }
+
+    /// Does any listed network possibly contain `ip` (canonical)? One bit test for IPv4.
+    fn may_be_in_nets(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => v4_net16_set(&self.v4_net16, a),
+            IpAddr::V6(_) => self.has_v6_nets,
+        }
+    }
+
+    /// Longest-prefix network lookup of a canonical address.
+    fn check_nets<'s>(
+        &'s self,
+        ip: IpAddr,
+        port: Option<u16>,
+        f: &mut impl FnMut(IndicatorRef<'s>, MatchVia),
+    ) {
+        if !self.may_be_in_nets(ip) {
+            return;
+        }
+        let v4 = ip.is_ipv4();
         for (len, is_v4, map) in &self.nets {
             if *is_v4 != v4 {
                 continue;
@@ -484,134 +491,93 @@ impl Index {
         }
     }
 
-    /// Looks up a domain name: itself, then each parent suffix (domain indicators only).
-    pub fn check_domain<'s>(&'s self, name: &str, mut f: impl FnMut(IndicatorRef<'s>, MatchVia)) {
-        let Some(key) = normalize::domain_key(name) else {
-            return;
-        };
-        let mut rest: &str = &key;
-        let mut labels = rest.bytes().filter(|&b| b == b'.').count() + 1;
-        let mut via = MatchVia::Exact;
-        loop {
-            self.probe(b'D', rest, |r| {
-                if via == MatchVia::Exact || r.kind == IndicatorKind::Domain {
-                    f(r, via);
-                }
-            });
-            // Parents only match domain indicators, and none has fewer labels than this.
-            if labels <= self.min_domain_labels {
-                break;
-            }
-            match rest.split_once('.') {
-                Some((_, parent)) if !parent.is_empty() => {
-                    rest = parent;
-                    labels -= 1;
-                    via = MatchVia::ParentDomain;
-                }
-                _ => break,
-            }
-        }
-    }
-
-    /// Looks up a URL: the resource with and without query, and its path.
-    pub fn check_url<'s>(&'s self, url: &str, mut f: impl FnMut(IndicatorRef<'s>, MatchVia)) {
-        let Some(key) = normalize::url_key(url) else {
-            return;
-        };
-        let key: &str = &key;
-        self.probe(b'U', key, |r| f(r, MatchVia::Exact));
-        let no_query = key.split_once('?').map(|(k, _)| k);
-        if let Some(nq) = no_query {
-            self.probe(b'U', nq, |r| f(r, MatchVia::UrlWithoutQuery));
-        }
-        let (_, path) = normalize::split_resource(key);
-        self.probe(b'P', path, |r| f(r, MatchVia::UrlPath));
-        if let Some((p, _)) = path.split_once('?') {
-            self.probe(b'P', p, |r| f(r, MatchVia::UrlPath));
-        }
-    }
-
-    fn check_text<'s>(
-        &'s self,
-        table: u8,
-        key: &str,
-        mut f: impl FnMut(IndicatorRef<'s>, MatchVia),
+    /// Plans the text probes of one observable whose hot-path key is `key`: the table, the
+    /// key text, its hash and the prefilter's verdict for each, in the order they are looked
+    /// up. The filter word is read here, while the next keys are still being hashed, so the
+    /// cache misses of an event's probes overlap with the work instead of following it.
+    fn plan_text<'k>(
+        &self,
+        obs: usize,
+        kind: ObservableKind,
+        key: &'k str,
+        out: &mut smallvec::SmallVec<[Probe<'k>; 16]>,
     ) {
-        self.probe(table, key, |r| f(r, MatchVia::Exact));
-    }
-
-    /// Calls `key` with every prefilter hash a lookup of `o` would probe, or returns `false`
-    /// when `o` cannot be screened by the prefilter (it must then be looked up).
-    fn screen_keys(&self, o: &Observable<'_>, mut key: impl FnMut(u64)) -> bool {
-        match o.value {
-            ObservableValue::Ip(ip) => {
-                let ip = normalize::canonical_ip(ip);
-                let nets = match ip {
-                    IpAddr::V4(a) => v4_net16_set(&self.v4_net16, a),
-                    IpAddr::V6(_) => self.has_v6_nets,
-                };
-                if nets {
-                    return false;
-                }
-                if !self.ips.is_empty() {
-                    key(self.hash_ip(ip));
-                }
-                true
-            }
-            ObservableValue::Text(ObservableKind::Domain, v) => {
+        let mut push = |table: u8, key: &'k str, hash: u64, via: MatchVia| {
+            out.push(Probe {
+                obs,
+                table,
+                key,
+                via,
+                maybe: self.filter.may_contain(hash),
+                hash,
+            });
+        };
+        match kind {
+            ObservableKind::Domain => {
                 if !self.tables[usize::from(b'D')] {
-                    return true;
+                    return;
                 }
-                let Some(name) = normalize::domain_key(v) else {
-                    return true;
-                };
-                let mut rest: &str = &name;
-                let mut labels = rest.bytes().filter(|&b| b == b'.').count() + 1;
-                loop {
-                    key(self.hash(b'D', rest));
-                    if labels <= self.min_domain_labels {
+                // One right-to-left pass: each suffix's hash is derived from its parent's.
+                let mut suffixes: smallvec::SmallVec<[(usize, u64); 8]> = smallvec::SmallVec::new();
+                for_each_domain_suffix(&self.hasher, key, |start, h| suffixes.push((start, h)));
+                let labels = suffixes.len();
+                // Parents match domain indicators only, none of which has fewer labels than
+                // `min_domain_labels`; the name itself is always probed (host names).
+                let lowest = self.min_domain_labels.max(1).min(labels);
+                for (i, &(start, h)) in suffixes.iter().enumerate().rev() {
+                    let n = i + 1;
+                    if n < labels && n < lowest {
                         break;
                     }
-                    match rest.split_once('.') {
-                        Some((_, parent)) if !parent.is_empty() => {
-                            rest = parent;
-                            labels -= 1;
-                        }
-                        _ => break,
-                    }
+                    let via = if n == labels {
+                        MatchVia::Exact
+                    } else {
+                        MatchVia::ParentDomain
+                    };
+                    push(b'D', key.get(start..).unwrap_or(""), h, via);
                 }
-                true
             }
-            ObservableValue::Text(ObservableKind::Url, v) => {
-                let (u, p) = (
-                    self.tables[usize::from(b'U')],
-                    self.tables[usize::from(b'P')],
-                );
-                if !u && !p {
-                    return true;
-                }
-                let Some(k) = normalize::url_key(v) else {
-                    return true;
-                };
-                let k: &str = &k;
-                let no_query = k.split_once('?').map(|(k, _)| k);
-                if u {
-                    key(self.hash(b'U', k));
+            ObservableKind::Url => {
+                let no_query = memchr::memchr(b'?', key.as_bytes()).and_then(|q| key.get(..q));
+                if self.tables[usize::from(b'U')] {
+                    push(b'U', key, self.hash(b'U', key), MatchVia::Exact);
                     if let Some(nq) = no_query {
-                        key(self.hash(b'U', nq));
+                        push(b'U', nq, self.hash(b'U', nq), MatchVia::UrlWithoutQuery);
                     }
                 }
-                if p {
-                    let (_, path) = normalize::split_resource(k);
-                    key(self.hash(b'P', path));
-                    if let Some((path, _)) = path.split_once('?') {
-                        key(self.hash(b'P', path));
+                if self.tables[usize::from(b'P')] {
+                    let (_, path) = normalize::split_resource(key);
+                    push(b'P', path, self.hash(b'P', path), MatchVia::UrlPath);
+                    if let Some(q) = memchr::memchr(b'?', path.as_bytes())
+                        && let Some(p) = path.get(..q)
+                    {
+                        push(b'P', p, self.hash(b'P', p), MatchVia::UrlPath);
                     }
                 }
-                true
             }
-            ObservableValue::Text(..) => false,
+            kind => {
+                let t = match kind {
+                    ObservableKind::Hash => b'H',
+                    ObservableKind::Email => b'E',
+                    ObservableKind::FileName => b'F',
+                    ObservableKind::Ja3 => b'3',
+                    ObservableKind::Ja4 => b'4',
+                    _ => return,
+                };
+                if self.tables[usize::from(t)] {
+                    push(t, key, self.hash(t, key), MatchVia::Exact);
+                }
+            }
         }
+    }
+
+    /// Looks up one planned text probe (its prefilter verdict was "maybe").
+    fn run_probe<'s>(&'s self, p: &Probe<'_>, f: &mut impl FnMut(IndicatorRef<'s>, MatchVia)) {
+        self.walk_text(p.table, p.hash, p.key, |r| {
+            if p.via != MatchVia::ParentDomain || r.kind == IndicatorKind::Domain {
+                f(r, p.via);
+            }
+        });
     }
 
     /// Checks one observable; `dst_port` restricts `ip:port` indicators on `destination.ip`.
@@ -619,7 +585,7 @@ impl Index {
         &'s self,
         o: &Observable<'_>,
         dst_port: Option<u16>,
-        f: impl FnMut(IndicatorRef<'s>, MatchVia),
+        mut f: impl FnMut(IndicatorRef<'s>, MatchVia),
     ) {
         match o.value {
             ObservableValue::Ip(ip) => {
@@ -630,25 +596,90 @@ impl Index {
                 };
                 self.check_ip(ip, port, f);
             }
-            ObservableValue::Text(kind, v) => match kind {
-                ObservableKind::Domain => self.check_domain(v, f),
-                ObservableKind::Url => self.check_url(v, f),
-                ObservableKind::Hash => self.check_text(b'H', &normalize::hash_key(v), f),
-                ObservableKind::Email => {
-                    if let Some(k) = normalize::email_key(v) {
-                        self.check_text(b'E', &k, f);
-                    }
+            ObservableValue::Text(kind, v) => {
+                let Some(key) = text_key(kind, v) else {
+                    return;
+                };
+                let mut probes = smallvec::SmallVec::new();
+                self.plan_text(0, kind, &key, &mut probes);
+                for p in probes.iter().filter(|p| p.maybe) {
+                    self.run_probe(p, &mut f);
                 }
-                ObservableKind::FileName => {
-                    if let Ok(k) = normalize::file_name(v) {
-                        self.check_text(b'F', &k, f);
-                    }
-                }
-                ObservableKind::Ja3 => self.check_text(b'3', &normalize::hash_key(v), f),
-                ObservableKind::Ja4 => self.check_text(b'4', &normalize::hash_key(v), f),
-                ObservableKind::User | ObservableKind::Ip => {}
-            },
+            }
         }
+    }
+}
+
+/// One planned hash-table lookup of an event's observable.
+#[derive(Debug, Clone, Copy)]
+struct Probe<'k> {
+    /// Index of the observable in the event's distinct observables.
+    obs: usize,
+    table: u8,
+    key: &'k str,
+    hash: u64,
+    via: MatchVia,
+    /// The prefilter's verdict: `false` means certainly absent.
+    maybe: bool,
+}
+
+/// The hot-path lookup key of a text observable (normalized, borrowed when it already is),
+/// or `None` when the value cannot be an indicator value of that kind.
+fn text_key(kind: ObservableKind, v: &str) -> Option<std::borrow::Cow<'_, str>> {
+    match kind {
+        ObservableKind::Domain => normalize::domain_key(v),
+        ObservableKind::Url => normalize::url_key(v),
+        ObservableKind::Hash | ObservableKind::Ja3 | ObservableKind::Ja4 => {
+            Some(normalize::hash_key(v))
+        }
+        ObservableKind::Email => normalize::email_key(v),
+        ObservableKind::FileName => normalize::file_name(v).ok().map(std::borrow::Cow::Owned),
+        ObservableKind::User | ObservableKind::Ip => None,
+    }
+}
+
+/// Seed of the domain-table hash chain (the hash of the empty suffix).
+const DOMAIN_SEED: u64 = 0x6479_6167_7572_6144;
+
+/// One step of the domain hash: the hash of `label.parent` from the hash of `parent`.
+#[inline]
+fn domain_step(hasher: &foldhash::fast::FixedState, parent: u64, label: &[u8]) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write_u64(parent);
+    h.write(label);
+    h.finish()
+}
+
+/// The hash of a name in the domain table: built label by label from the right, so that a
+/// name's parents' hashes are the intermediate values of its own (see
+/// [`for_each_domain_suffix`]).
+fn domain_hash(hasher: &foldhash::fast::FixedState, name: &str) -> u64 {
+    let mut h = DOMAIN_SEED;
+    for_each_domain_suffix(hasher, name, |_, s| h = s);
+    h
+}
+
+/// Calls `f(start, hash)` for each suffix `name[start..]` that begins a label, from the last
+/// label (the TLD) to the whole name, in one right-to-left pass: `hash` equals
+/// [`domain_hash`] of that suffix.
+#[inline]
+fn for_each_domain_suffix(
+    hasher: &foldhash::fast::FixedState,
+    name: &str,
+    mut f: impl FnMut(usize, u64),
+) {
+    let b = name.as_bytes();
+    let mut h = DOMAIN_SEED;
+    let mut end = b.len();
+    loop {
+        let head = b.get(..end).unwrap_or_default();
+        let start = memchr::memrchr(b'.', head).map_or(0, |p| p + 1);
+        h = domain_step(hasher, h, head.get(start..).unwrap_or_default());
+        f(start, h);
+        if start == 0 {
+            return;
+        }
+        end = start - 1;
     }
 }
 
@@ -700,54 +731,76 @@ pub(crate) fn check_event<'s, 'e: 's>(
 ) -> usize {
     let t: Timestamp = ev.timestamp;
     let dst_port = ev.destination.port;
-    // Screening first: every prefilter word the event's lookups would touch is read in one
-    // tight loop of independent loads, so their cache misses overlap instead of queueing one
-    // behind the other; only observables the filter cannot rule out are looked up.
-    let mut observables: smallvec::SmallVec<[Observable<'e>; 8]> = smallvec::SmallVec::new();
-    for_each_distinct_observable(ev, |o| observables.push(o));
-    let mut keys: smallvec::SmallVec<[(usize, u64); 24]> = smallvec::SmallVec::new();
-    let mut candidates = vec_of_false(observables.len());
-    for (i, o) in observables.iter().enumerate() {
-        if !index.screen_keys(o, |h| keys.push((i, h))) {
-            set(&mut candidates, i);
-        }
-    }
-    for &(i, h) in &keys {
-        if index.filter.may_contain(h) {
-            set(&mut candidates, i);
+    // First every observable's hot-path key (normalized once), then every probe's hash and
+    // prefilter verdict (one pass, the filter reads overlapping), then the hash-table lookups
+    // of the probes the filter could not rule out, reusing the hashes.
+    let mut observables: smallvec::SmallVec<[(Observable<'e>, Option<Cow<'e, str>>); 8]> =
+        smallvec::SmallVec::new();
+    for_each_distinct_observable(ev, |o| {
+        let key = match o.value {
+            ObservableValue::Text(kind, v) => text_key(kind, v),
+            ObservableValue::Ip(_) => None,
+        };
+        observables.push((o, key));
+    });
+    let mut probes: smallvec::SmallVec<[Probe<'_>; 16]> = smallvec::SmallVec::new();
+    // Canonical address, exact-map verdict, may be in a listed network.
+    let mut ips: smallvec::SmallVec<[(usize, IpAddr, bool, bool); 4]> = smallvec::SmallVec::new();
+    for (i, (o, key)) in observables.iter().enumerate() {
+        match (o.value, key) {
+            (ObservableValue::Ip(ip), _) => {
+                let ip = normalize::canonical_ip(ip);
+                let exact = !index.ips.is_empty() && index.filter.may_contain(index.hash_ip(ip));
+                ips.push((i, ip, exact, index.may_be_in_nets(ip)));
+            }
+            (ObservableValue::Text(kind, _), Some(key)) => {
+                index.plan_text(i, kind, key, &mut probes)
+            }
+            (ObservableValue::Text(..), None) => {}
         }
     }
     let mut n = 0;
-    for (i, o) in observables.into_iter().enumerate() {
-        if !candidates.get(i).copied().unwrap_or(true) {
+    let mut emit = |o: &Observable<'e>, r: IndicatorRef<'s>, via: MatchVia| {
+        if !r.meta.valid_at(t) || !keep(&r) {
+            return;
+        }
+        n += 1;
+        let warninglist = warninglists.verdict(&o.value, &r);
+        f(Match {
+            field: o.field,
+            observed: o.value,
+            indicator: r,
+            via,
+            warninglist,
+        });
+    };
+    for &(i, ip, exact, nets) in &ips {
+        if !exact && !nets {
             continue;
         }
-        index.check_observable(&o, dst_port, |r, via| {
-            if !r.meta.valid_at(t) || !keep(&r) {
-                return;
-            }
-            n += 1;
-            let warninglist = warninglists.verdict(&o.value, &r);
-            f(Match {
-                field: o.field,
-                observed: o.value,
-                indicator: r,
-                via,
-                warninglist,
-            });
-        });
+        let Some((o, _)) = observables.get(i) else {
+            continue;
+        };
+        let port = if o.field == "destination.ip" {
+            dst_port
+        } else {
+            None
+        };
+        let mut g = |r, via| emit(o, r, via);
+        if exact {
+            index.walk_ip(index.ips.get(&ip), port, &mut g);
+        }
+        if nets {
+            index.check_nets(ip, port, &mut g);
+        }
+    }
+    for p in probes.iter().filter(|p| p.maybe) {
+        let Some((o, _)) = observables.get(p.obs) else {
+            continue;
+        };
+        index.run_probe(p, &mut |r, via| emit(o, r, via));
     }
     n
-}
-
-fn vec_of_false(n: usize) -> smallvec::SmallVec<[bool; 8]> {
-    smallvec::smallvec![false; n]
-}
-
-fn set(flags: &mut [bool], i: usize) {
-    if let Some(f) = flags.get_mut(i) {
-        *f = true;
-    }
 }
 
 #[allow(dead_code)]
@@ -755,4 +808,71 @@ fn _assert_send_sync() {
     fn f<T: Send + Sync>() {}
     f::<Index>();
     f::<Matcher>();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hasher() -> foldhash::fast::FixedState {
+        foldhash::fast::FixedState::with_seed(0x7961_6775_7261)
+    }
+
+    proptest! {
+        /// The right-to-left walk yields, for every label-aligned suffix, exactly the hash of
+        /// that suffix as a string (what the index stored for it), from the TLD outwards.
+        #[test]
+        fn incremental_suffix_hash_is_hash_of_suffix(
+            labels in prop::collection::vec("[a-z0-9_-]{0,12}", 1..7)
+        ) {
+            let name = labels.join(".");
+            let h = hasher();
+            let mut seen = Vec::new();
+            for_each_domain_suffix(&h, &name, |start, hash| seen.push((start, hash)));
+            prop_assert_eq!(seen.len(), labels.len());
+            prop_assert_eq!(seen.last().map(|s| s.0), Some(0));
+            for w in seen.windows(2) {
+                prop_assert!(w[1].0 < w[0].0);
+            }
+            for &(start, hash) in &seen {
+                let suffix = &name[start..];
+                prop_assert!(start == 0 || name.as_bytes()[start - 1] == b'.');
+                prop_assert_eq!(hash, domain_hash(&h, suffix), "suffix {:?}", suffix);
+            }
+        }
+
+        /// Different names (as the index sees them) get different hashes in practice; in
+        /// particular moving a dot changes the hash.
+        #[test]
+        fn label_boundaries_take_part_in_the_hash(a in "[a-z]{1,8}", b in "[a-z]{1,8}") {
+            let h = hasher();
+            let joined = format!("{a}{b}");
+            let dotted = format!("{a}.{b}");
+            prop_assert_ne!(domain_hash(&h, &joined), domain_hash(&h, &dotted));
+        }
+    }
+
+    #[test]
+    fn domain_probes_cover_name_and_parents_down_to_the_shortest_listed_domain() {
+        let mut store = IndicatorStore::new();
+        let d = crate::import::FeedDefaults::default();
+        crate::import::import_bytes(&mut store, "evil.txt", b"evil.example\n", &d).expect("import");
+        let ix = Index::build(store);
+        let mut probes = smallvec::SmallVec::new();
+        ix.plan_text(0, ObservableKind::Domain, "a.b.evil.example", &mut probes);
+        let keys: Vec<(&str, MatchVia, bool)> =
+            probes.iter().map(|p| (p.key, p.via, p.maybe)).collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("a.b.evil.example", MatchVia::Exact, keys[0].2),
+                ("b.evil.example", MatchVia::ParentDomain, keys[1].2),
+                ("evil.example", MatchVia::ParentDomain, true),
+            ]
+        );
+        for p in &probes {
+            assert_eq!(p.hash, ix.hash(b'D', p.key));
+        }
+    }
 }

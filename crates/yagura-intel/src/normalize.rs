@@ -413,12 +413,27 @@ fn numeric_host_ok(host_port: &str) -> bool {
     host.parse::<std::net::Ipv4Addr>().is_ok()
 }
 
+/// Bytes an event URL's path and query may hold for the fast path (the parser leaves them
+/// as they are): printable ASCII except quotes, angle brackets, backslash, backtick, braces,
+/// `%` (escapes are normalized), `#`, `^` and `|`. A table: the matcher tests every byte of
+/// every event URL.
+const FAST_URL_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_graphic()
+            && !matches!(
+                c,
+                b'"' | b'<' | b'>' | b'\\' | b'`' | b'{' | b'}' | b'%' | b'#' | b'\'' | b'^' | b'|'
+            );
+        b += 1;
+    }
+    t
+};
+
 fn fast_url_byte_ok(b: u8) -> bool {
-    b.is_ascii_graphic()
-        && !matches!(
-            b,
-            b'"' | b'<' | b'>' | b'\\' | b'`' | b'{' | b'}' | b'%' | b'#' | b'\'' | b'^' | b'|'
-        )
+    FAST_URL_BYTE[usize::from(b)]
 }
 
 /// Hot-path URL resource key (see [`url_resource`]) of an event URL: borrowed when the URL is
@@ -438,10 +453,7 @@ pub fn url_key(raw: &str) -> Option<Cow<'_, str>> {
             Some((h, p)) => (h, Some(p)),
             None => (host_port, None),
         };
-        let host_ok = is_canonical_domain(host.as_bytes())
-            && !host.bytes().any(|b| b.is_ascii_uppercase() || b == b'_')
-            && !has_punycode_label(host)
-            && numeric_host_ok(host);
+        let host_ok = is_canonical_url_host(host);
         let port_ok = port.is_none_or(|p| {
             !p.is_empty()
                 && !p.starts_with('0')
@@ -458,8 +470,47 @@ pub fn url_key(raw: &str) -> Option<Cow<'_, str>> {
     Some(Cow::Owned(url_resource(&n).to_owned()))
 }
 
-fn has_punycode_label(host: &str) -> bool {
-    host.starts_with("xn--") || memchr::memmem::find(host.as_bytes(), b".xn--").is_some()
+/// One pass over an event URL's host: what [`is_canonical_domain`] accepts, without `_`
+/// (the URL parser maps hosts through IDNA, which rejects it), with no punycode label (IDNA
+/// would validate it) and, when it looks numeric, in the dotted-quad form (see
+/// [`numeric_host_ok`]).
+fn is_canonical_url_host(host: &str) -> bool {
+    let b = host.as_bytes();
+    if b.is_empty() || b.len() > MAX_DOMAIN_LEN {
+        return false;
+    }
+    let mut label = 0usize;
+    let mut last_start = 0usize;
+    let mut digits_only = true;
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'.' {
+            if label == 0 {
+                return false;
+            }
+            label = 0;
+            last_start = i + 1;
+            digits_only = true;
+        } else if c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' {
+            if label == 0 && c == b'x' && b.get(i..i + 4) == Some(b"xn--") {
+                return false;
+            }
+            label += 1;
+            if label > MAX_LABEL_LEN {
+                return false;
+            }
+            digits_only &= c.is_ascii_digit();
+        } else {
+            return false;
+        }
+    }
+    if label == 0 {
+        return false;
+    }
+    let last = b.get(last_start..).unwrap_or_default();
+    if digits_only || last.starts_with(b"0x") {
+        return numeric_host_ok(host);
+    }
+    true
 }
 
 /// A path (and query) the URL parser leaves as it is: safe bytes only, no `.`/`..` segment
