@@ -30,11 +30,28 @@ fn net() -> impl Strategy<Value = IpNet> {
     (ipv4(), 8u8..=31).prop_map(|(a, len)| IpNet::new(IpAddr::V4(a), len).unwrap().trunc())
 }
 
+fn path() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["/", "/a", "/a/b", "/gate.php", "/a/gate.php"]).prop_map(String::from)
+}
+
+fn query() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["", "?id=1", "?id=2"]).prop_map(String::from)
+}
+
+/// A URL resource as the index keys it: `host/path?query` (canonical, no scheme).
+fn resource() -> impl Strategy<Value = String> {
+    (domain(), path(), query()).prop_map(|(h, p, q)| format!("{h}{p}{q}"))
+}
+
 #[derive(Debug, Clone)]
 struct Feed {
     domains: Vec<String>,
     ips: Vec<Ipv4Addr>,
     nets: Vec<IpNet>,
+    /// URL indicators, as resources (imported as `http://` URLs).
+    urls: Vec<String>,
+    /// Bare path indicators (`/path?query`).
+    paths: Vec<String>,
 }
 
 fn feed() -> impl Strategy<Value = Feed> {
@@ -42,8 +59,17 @@ fn feed() -> impl Strategy<Value = Feed> {
         prop::collection::vec(domain(), 0..12),
         prop::collection::vec(ipv4(), 0..12),
         prop::collection::vec(net(), 0..6),
+        prop::collection::vec(resource(), 0..8),
+        prop::collection::vec((path(), query()).prop_map(|(p, q)| format!("{p}{q}")), 0..4),
     )
-        .prop_map(|(domains, ips, nets)| Feed { domains, ips, nets })
+        .prop_map(|(domains, ips, nets, urls, paths)| Feed {
+            domains,
+            ips,
+            nets,
+            urls,
+            // A lone "/" is not a path indicator (it would match every URL).
+            paths: paths.into_iter().filter(|p| p != "/").collect(),
+        })
 }
 
 /// What a linear scan says: (field, indicator value) pairs.
@@ -81,6 +107,27 @@ fn naive(
     out
 }
 
+/// What a linear scan says for an event URL resource: a URL indicator equal to it, or to it
+/// without its query (indicators without a query); a path indicator equal to its path with
+/// or without the query.
+fn naive_url(feed: &Feed, resource: &str) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    let no_query = resource.split_once('?').map(|(r, _)| r);
+    let path = &resource[resource.find('/').unwrap_or(resource.len())..];
+    let path_no_query = path.split_once('?').map(|(p, _)| p);
+    for u in &feed.urls {
+        if u == resource || (!u.contains('?') && Some(u.as_str()) == no_query) {
+            out.insert(("url.full".to_string(), format!("http://{u}")));
+        }
+    }
+    for p in &feed.paths {
+        if p == path || Some(p.as_str()) == path_no_query {
+            out.insert(("url.full".to_string(), p.clone()));
+        }
+    }
+    out
+}
+
 fn matcher(feed: &Feed) -> Matcher {
     let mut text = String::new();
     for d in &feed.domains {
@@ -93,6 +140,13 @@ fn matcher(feed: &Feed) -> Matcher {
     }
     for n in &feed.nets {
         text.push_str(&n.to_string());
+        text.push('\n');
+    }
+    for u in &feed.urls {
+        text.push_str(&format!("http://{u}\n"));
+    }
+    for p in &feed.paths {
+        text.push_str(p);
         text.push('\n');
     }
     let mut store = IndicatorStore::new();
@@ -117,13 +171,23 @@ proptest! {
         sni in domain(),
         src in ipv4(),
         dst in ipv4(),
+        url in resource(),
+        https in any::<bool>(),
+        listed_url in any::<Option<prop::sample::Index>>(),
     ) {
+        let scheme = if https { "https" } else { "http" };
+        // Half the time the event fetches a listed resource (exact hits are rare otherwise).
+        let url = match listed_url {
+            Some(i) if !feed.urls.is_empty() => feed.urls[i.index(feed.urls.len())].clone(),
+            _ => url,
+        };
         let ev: Event = serde_json::from_value(serde_json::json!({
             "@timestamp": "2026-01-05T00:00:00Z",
             "source": {"ip": src.to_string()},
             "destination": {"ip": dst.to_string()},
             "dns": {"question": {"name": qname}},
             "tls": {"client": {"server_name": sni}},
+            "url": {"full": format!("{scheme}://{url}")},
         })).unwrap();
         let m = matcher(&feed);
         let mut got = BTreeSet::new();
@@ -140,6 +204,7 @@ proptest! {
         if dst != src {
             expect.extend(naive(&feed, &[], &ips[1..]));
         }
+        expect.extend(naive_url(&feed, &url));
         prop_assert_eq!(got, expect);
     }
 }
