@@ -122,8 +122,11 @@ pub struct Index {
     v4_net16: Vec<u64>,
     has_v6_nets: bool,
     hasher: foldhash::fast::FixedState,
-    /// Every exact IP and text key, as a Bloom filter (no false negatives).
-    filter: Prefilter,
+    /// Every exact IP and text key, as Bloom filters (no false negatives): one per class of
+    /// table ([`filter_class`]), each sized to its own keys, so the probes of the smaller
+    /// tables (URLs, paths) read a filter small enough to stay cached while the large one
+    /// (domains) is read for domain probes only.
+    filters: [Prefilter; FILTER_CLASSES],
     /// Which text tables hold at least one entry (indexed by table byte).
     tables: [bool; 256],
     /// The fewest labels of any domain indicator: shorter parents cannot match.
@@ -142,7 +145,7 @@ impl Default for Index {
             v4_net16: Vec::new(),
             has_v6_nets: false,
             hasher: foldhash::fast::FixedState::default(),
-            filter: Prefilter::default(),
+            filters: Default::default(),
             tables: [false; 256],
             min_domain_labels: usize::MAX,
         }
@@ -151,7 +154,8 @@ impl Default for Index {
 
 /// A blocked Bloom filter over 64-bit key hashes: each key sets three bits of one 64-bit
 /// word, so a lookup touches one word. Sized at about 12 bits per key (false-positive rate
-/// near 1–2 %), at most 2 MiB (then more per key, a little more false positives); an empty filter says "maybe" to everything.
+/// near 1–2 %), at least 8 KiB and at most 2 MiB (then fewer bits per key, a little more
+/// false positives); an empty filter says "maybe" to everything.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Prefilter {
     words: Vec<u64>,
@@ -217,6 +221,22 @@ fn v4_net16_set(bits: &[u64], ip: std::net::Ipv4Addr) -> bool {
         .is_some_and(|w| w & (1 << (b % 64)) != 0)
 }
 
+/// The table byte the prefilters use for exact IP addresses (text tables use letters).
+const IP_TABLE: u8 = 0;
+const FILTER_CLASSES: usize = 5;
+
+/// Which prefilter covers a table: IPs, domains, URLs and paths each have their own, the
+/// small tables (hashes, e-mail, file names, JA3/JA4) share one.
+fn filter_class(table: u8) -> usize {
+    match table {
+        IP_TABLE => 0,
+        b'D' => 1,
+        b'U' => 2,
+        b'P' => 3,
+        _ => 4,
+    }
+}
+
 fn table_of(kind: IndicatorKind, value: &str) -> Option<u8> {
     use IndicatorKind as K;
     Some(match kind {
@@ -248,7 +268,18 @@ impl Index {
             ..Index::default()
         };
         ix.chain = vec![NIL; entries.len()];
-        ix.filter = Prefilter::with_keys(entries.len());
+        let mut keys = [0usize; FILTER_CLASSES];
+        for e in &entries {
+            let class = match e.kind {
+                IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => Some(filter_class(IP_TABLE)),
+                IndicatorKind::Cidr => None,
+                kind => table_of(kind, &e.value).map(filter_class),
+            };
+            if let Some(k) = class.and_then(|c| keys.get_mut(c)) {
+                *k += 1;
+            }
+        }
+        ix.filters = keys.map(Prefilter::with_keys);
         let mut nets: HashMap<(u8, bool), HashMap<IpAddr, u32, foldhash::fast::RandomState>> =
             HashMap::new();
         for (i, e) in entries.iter().enumerate() {
@@ -262,7 +293,7 @@ impl Index {
                 IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => {
                     if let Ok(a) = e.value.parse::<IpAddr>() {
                         let h = ix.hash_ip(a);
-                        ix.filter.insert(h);
+                        ix.filter_mut(IP_TABLE).insert(h);
                         let head = ix.ips.insert(a, id);
                         link(head, &mut ix.chain);
                     }
@@ -289,7 +320,7 @@ impl Index {
                         }
                         ix.tables[usize::from(t)] = true;
                         let h = ix.hash(t, key_of(e));
-                        ix.filter.insert(h);
+                        ix.filter_mut(t).insert(h);
                         let head = ix.text.insert(h, id);
                         link(head, &mut ix.chain);
                     }
@@ -306,6 +337,21 @@ impl Index {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    fn filter(&self, table: u8) -> &Prefilter {
+        // `filter_class` is always in range; an empty filter says "maybe".
+        static EMPTY: Prefilter = Prefilter {
+            words: Vec::new(),
+            mask: 0,
+        };
+        self.filters.get(filter_class(table)).unwrap_or(&EMPTY)
+    }
+
+    fn filter_mut(&mut self, table: u8) -> &mut Prefilter {
+        let last = FILTER_CLASSES - 1;
+        let c = filter_class(table).min(last);
+        &mut self.filters[c]
     }
 
     pub fn is_empty(&self) -> bool {
@@ -421,7 +467,7 @@ impl Index {
         mut f: impl FnMut(IndicatorRef<'s>, MatchVia),
     ) {
         let ip = normalize::canonical_ip(ip);
-        if !self.ips.is_empty() && self.filter.may_contain(self.hash_ip(ip)) {
+        if !self.ips.is_empty() && self.filter(IP_TABLE).may_contain(self.hash_ip(ip)) {
             self.walk_ip(self.ips.get(&ip), port, &mut f);
         }
         self.check_nets(ip, port, &mut f);
@@ -508,7 +554,7 @@ impl Index {
                 table,
                 key,
                 via,
-                maybe: self.filter.may_contain(hash),
+                maybe: self.filter(table).may_contain(hash),
                 hash,
             });
         };
@@ -750,7 +796,8 @@ pub(crate) fn check_event<'s, 'e: 's>(
         match (o.value, key) {
             (ObservableValue::Ip(ip), _) => {
                 let ip = normalize::canonical_ip(ip);
-                let exact = !index.ips.is_empty() && index.filter.may_contain(index.hash_ip(ip));
+                let exact =
+                    !index.ips.is_empty() && index.filter(IP_TABLE).may_contain(index.hash_ip(ip));
                 ips.push((i, ip, exact, index.may_be_in_nets(ip)));
             }
             (ObservableValue::Text(kind, _), Some(key)) => {
