@@ -729,19 +729,6 @@ fn for_each_domain_suffix(
     }
 }
 
-/// The observables of an event worth checking, deduplicated (`url.domain` is usually the same
-/// as `destination.domain`); user names are not indicators.
-pub(crate) fn for_each_distinct_observable<'e>(ev: &'e Event, mut f: impl FnMut(Observable<'e>)) {
-    let mut seen: smallvec::SmallVec<[ObservableValue<'e>; 8]> = smallvec::SmallVec::new();
-    ev.observables(|o| {
-        if o.value.kind() == ObservableKind::User || seen.contains(&o.value) {
-            return;
-        }
-        seen.push(o.value);
-        f(o);
-    });
-}
-
 /// A matcher: an index plus warninglists, checking whole events.
 #[derive(Debug, Default)]
 pub struct Matcher {
@@ -782,7 +769,14 @@ pub(crate) fn check_event<'s, 'e: 's>(
     // of the probes the filter could not rule out, reusing the hashes.
     let mut observables: smallvec::SmallVec<[(Observable<'e>, Option<Cow<'e, str>>); 8]> =
         smallvec::SmallVec::new();
-    for_each_distinct_observable(ev, |o| {
+    // Distinct values only (`url.domain` is usually `destination.domain`): the first field
+    // wins. User names are not indicators.
+    ev.observables(|o| {
+        if o.value.kind() == ObservableKind::User
+            || observables.iter().any(|(seen, _)| seen.value == o.value)
+        {
+            return;
+        }
         let key = match o.value {
             ObservableValue::Text(kind, v) => text_key(kind, v),
             ObservableValue::Ip(_) => None,
