@@ -67,8 +67,32 @@ pub const MIN_V4_PREFIX: u8 = 8;
 pub const MIN_V6_PREFIX: u8 = 16;
 const MAX_LABEL_LEN: usize = 63;
 
+/// Byte classes of the hot-path name checks, one table load per byte (the matcher checks
+/// every byte of every event name): bit 0 = a plain domain byte (lower-case letter, digit,
+/// `-`, `_`, `.`), bit 1 = a URL host label byte (lower-case letter, digit, `-`).
+const NAME_BYTE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        let label = c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-';
+        if label || c == b'_' || c == b'.' {
+            t[b] |= 1;
+        }
+        if label {
+            t[b] |= 2;
+        }
+        b += 1;
+    }
+    t
+};
+
 fn is_plain_domain_byte(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
+    NAME_BYTE[usize::from(b)] & 1 != 0
+}
+
+fn is_url_host_label_byte(b: u8) -> bool {
+    NAME_BYTE[usize::from(b)] & 2 != 0
 }
 
 /// Normalizes a domain or host name.
@@ -490,7 +514,7 @@ fn is_canonical_url_host(host: &str) -> bool {
             label = 0;
             last_start = i + 1;
             digits_only = true;
-        } else if c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' {
+        } else if is_url_host_label_byte(c) {
             if label == 0 && c == b'x' && b.get(i..i + 4) == Some(b"xn--") {
                 return false;
             }
