@@ -3,10 +3,13 @@
 //!
 //! Two tiers keep the state bounded at estate scale:
 //! 1. every (host, destination) pair has a 24-byte [`Pair`]: first/last time, connection
-//!    count and a histogram of inter-arrival times in bins of two octaves (1 s … ≥ 4.5 h);
+//!    count, a histogram of inter-arrival times in bins of two octaves (1 s … ≥ 4.5 h) and
+//!    its last four inter-arrival times (one byte each, log-encoded);
 //! 2. a pair whose destination is not popular in the estate and whose intervals concentrate
 //!    in two adjacent bins (a period ±50% spans at most two) is promoted to a
-//!    [`Candidate`] holding its last `max_samples` (time, size) samples.
+//!    [`Candidate`] holding its last `max_samples` (time, size) samples, starting with the
+//!    times of the sessions before the promotion that the pair remembers (so a beacon cut
+//!    short is judged on all its connections).
 //!
 //! Every `evaluate_every_secs` of event time, each candidate's samples in the window are
 //! scored (0..1) from
@@ -20,7 +23,10 @@
 //!
 //! Timing is a gate as well as a component: a candidate whose MAD/median of intervals
 //! exceeds `max_jitter` (0.35 by default; ±50% uniform jitter gives about 0.25) is not scored,
-//! so constant sizes at random times are not a beacon. Prevalence decides what the score
+//! so constant sizes at random times are not a beacon. A short series must be more regular
+//! ([`jitter_limit`]: the limit shrinks in proportion below `full_jitter_intervals`), because
+//! a dozen random arrivals (a user's favourite site) look regular by chance far more often
+//! than three dozen. Prevalence decides what the score
 //! means: a destination popular across the estate never
 //! alerts on periodicity alone (`popular_threshold`, 1.0 by default), a rare one gets a bonus,
 //! a destination new to the estate another.
@@ -48,9 +54,71 @@ pub struct Pair {
     /// First connection, whole seconds since the epoch (u32 reaches 2106).
     first_s: u32,
     count: u32,
-    /// Inter-arrival histogram in bins of two octaves (1–4 s, 4–16 s, … ≥ 4.5 h),
-    /// saturating; halved when a bin is full.
-    hist: [u8; BINS],
+    /// Inter-arrival histogram in bins of two octaves (1–4 s, 4–16 s, … ≥ 4.5 h), four bits
+    /// per bin, saturating; all bins are halved when one is full (so it follows the pair's
+    /// recent behaviour). Serialized as eight numbers.
+    #[serde(with = "nibbles")]
+    hist: u32,
+    /// The last [`RECENT`] inter-arrival times, newest first, log-encoded
+    /// ([`encode_interval`]; 0 = none): with `first_s`, enough to give a pair promoted after
+    /// a few connections its earlier sample times, so a short beacon is judged on all its
+    /// connections, not only on those after the promotion.
+    #[serde(default)]
+    recent: [u8; RECENT],
+}
+
+/// Inter-arrival times remembered per pair before promotion.
+const RECENT: usize = 4;
+/// Log-encoding of intervals: codes per octave (a code is within ±2.5% of the interval) …
+const CODES_PER_OCTAVE: f64 = 14.0;
+/// … and the code of intervals too long to encode (≥ 2^18.1 s ≈ 78 h).
+const CODE_MAX: u8 = u8::MAX;
+
+/// Encodes an interval (seconds) in one byte: `1 + round(14·log2(d))`, 1 for under a second,
+/// [`CODE_MAX`] at and above about 78 hours.
+fn encode_interval(delta_secs: f64) -> u8 {
+    if delta_secs.is_nan() || delta_secs <= 1.0 {
+        return 1;
+    }
+    let c = 1.0 + (delta_secs.log2() * CODES_PER_OCTAVE).round();
+    if c >= f64::from(CODE_MAX) {
+        CODE_MAX
+    } else {
+        c as u8
+    }
+}
+
+/// The interval (nanoseconds) a code stands for; `None` for "none" and for too long.
+fn decode_interval(code: u8) -> Option<i64> {
+    if code == 0 || code == CODE_MAX {
+        return None;
+    }
+    let secs = (f64::from(code - 1) / CODES_PER_OCTAVE).exp2();
+    Some((secs * NANOS).round() as i64)
+}
+
+/// The histogram's serialized form: eight counts (0–15).
+mod nibbles {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(hist: &u32, s: S) -> Result<S::Ok, S::Error> {
+        let bins: [u8; super::BINS] = std::array::from_fn(|i| super::nibble(*hist, i));
+        bins.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let bins = <[u8; super::BINS]>::deserialize(d)?;
+        // Counts of an older checkpoint (bytes) are scaled into four bits.
+        let max = bins.iter().copied().max().unwrap_or(0);
+        let shift = (0..8u32).find(|s| u32::from(max) >> s <= 15).unwrap_or(4);
+        Ok(bins.iter().enumerate().fold(0u32, |h, (i, &b)| {
+            h | ((u32::from(b) >> shift) & 0xF) << (4 * i)
+        }))
+    }
+}
+
+fn nibble(hist: u32, bin: usize) -> u8 {
+    ((hist >> (4 * bin)) & 0xF) as u8
 }
 
 impl LastSeen for Pair {
@@ -74,7 +142,8 @@ impl Pair {
             last: t,
             first_s: u32::try_from(t.div_euclid(1_000_000_000)).unwrap_or(u32::MAX),
             count: 1,
-            hist: [0; BINS],
+            hist: 0,
+            recent: [0; RECENT],
         }
     }
 
@@ -82,19 +151,52 @@ impl Pair {
         i64::from(self.first_s) * 1_000_000_000
     }
 
+    /// Counts one inter-arrival time (nanoseconds, positive) of a new session.
+    fn add_interval(&mut self, delta: i64) {
+        let secs = delta as f64 / NANOS;
+        let b = bin(secs);
+        let v = nibble(self.hist, b) + 1;
+        self.hist = (self.hist & !(0xF << (4 * b))) | (u32::from(v) << (4 * b));
+        if v == 15 {
+            self.hist = (self.hist >> 1) & 0x7777_7777;
+        }
+        self.recent.rotate_right(1);
+        self.recent[0] = encode_interval(secs);
+        self.count = self.count.saturating_add(1);
+    }
+
     /// Share of intervals in the best two adjacent bins.
     fn concentration(&self) -> f64 {
-        let total: u32 = self.hist.iter().map(|&c| u32::from(c)).sum();
+        let bins: [u32; BINS] = std::array::from_fn(|i| u32::from(nibble(self.hist, i)));
+        let total: u32 = bins.iter().sum();
         if total == 0 {
             return 0.0;
         }
-        let best = self
-            .hist
-            .windows(2)
-            .map(|w| w.iter().map(|&c| u32::from(c)).sum::<u32>())
-            .max()
-            .unwrap_or(0);
+        let best = bins.windows(2).map(|w| w[0] + w[1]).max().unwrap_or(0);
         f64::from(best) / f64::from(total)
+    }
+
+    /// The times of the sessions before the one at `t` (which must be the pair's newest, just
+    /// counted), oldest first, as far as the remembered intervals reach back; the first
+    /// connection too when they reach back to the second.
+    fn earlier_sessions(&self, t: i64) -> Vec<i64> {
+        let mut times = Vec::with_capacity(RECENT + 1);
+        let mut at = t;
+        let mut reached = 1u32; // sessions back from the newest that `at` stands for
+        for &code in &self.recent {
+            let Some(d) = decode_interval(code) else {
+                break;
+            };
+            at = at.saturating_sub(d);
+            times.push(at);
+            reached += 1;
+        }
+        // `reached + 1 == count`: the oldest reconstructed time is the second session.
+        if reached.saturating_add(1) == self.count && self.first() < at {
+            times.push(self.first());
+        }
+        times.reverse();
+        times
     }
 }
 
@@ -148,8 +250,8 @@ pub const UNKNOWN_SIZE: u64 = u64::MAX;
 ///
 /// Sizes count only when at least half the samples carry one: telemetry without byte counts
 /// is no evidence of regular sizes (otherwise every site a PC reaches through such a sensor
-/// would look perfectly regular in size); the score is then made of the other components,
-/// weighted as before relative to each other.
+/// would look perfectly regular in size); their weight then goes to the count component, so
+/// such a series needs more connections to reach the same score.
 pub fn score_samples(samples: &[(i64, u64)], min_connections: u32) -> Option<BeaconScore> {
     if samples.len() < min_connections as usize {
         return None;
@@ -192,7 +294,10 @@ pub fn score_samples(samples: &[(i64, u64)], min_connections: u32) -> Option<Bea
     let rest = 0.45 * ts_score + 0.2 * coverage + 0.15 * count_score;
     let score = match size_score {
         Some(size_score) => rest + 0.2 * size_score,
-        None => rest / 0.8,
+        // Unknown sizes: their weight goes to the count, so a short series without sizes
+        // (a web widget polling a dozen times) has less evidence than one with them, and a
+        // long one is judged as before.
+        None => rest + 0.2 * count_score,
     };
     Some(BeaconScore {
         score,
@@ -250,8 +355,10 @@ impl Beacon {
             let Some(s) = score_samples(&samples, cfg.min_connections) else {
                 continue;
             };
-            // Timing must be regular: sizes, coverage and count alone make no beacon.
-            if s.jitter > cfg.max_jitter {
+            // Timing must be regular: sizes, coverage and count alone make no beacon; and the
+            // shorter the series, the more regular (chance regularity of a few random
+            // arrivals is common).
+            if s.jitter > jitter_limit(cfg, s.intervals) {
                 continue;
             }
             let dest_key = match (&c.domain, &c.dst_ip) {
@@ -301,6 +408,13 @@ impl Beacon {
             ));
         }
     }
+}
+
+/// The largest MAD/median of `intervals` inter-arrival times still judged periodic:
+/// `max_jitter`, scaled down in proportion for series shorter than `full_jitter_intervals`.
+pub fn jitter_limit(cfg: &crate::config::BeaconConfig, intervals: usize) -> f64 {
+    let full = f64::from(cfg.full_jitter_intervals.max(1));
+    cfg.max_jitter * (intervals as f64 / full).min(1.0)
 }
 
 fn beacon_alert(
@@ -441,20 +555,15 @@ impl Detector for Beacon {
         };
         let gap = secs_to_nanos(cfg.session_gap_secs);
         let mut new_session = true;
+        let mut counted = false;
         let pair = self.pairs.entry(pair_key).or_insert_with(|| Pair::new(t));
         if pair.count > 1 || pair.last != t {
             let delta = t.saturating_sub(pair.last);
             if delta.abs() < gap {
                 new_session = false;
             } else if delta > 0 {
-                let slot = &mut pair.hist[bin(delta as f64 / NANOS)];
-                *slot = slot.saturating_add(1);
-                if *slot == u8::MAX {
-                    for b in &mut pair.hist {
-                        *b /= 2;
-                    }
-                }
-                pair.count = pair.count.saturating_add(1);
+                pair.add_interval(delta);
+                counted = true;
             }
             pair.last = pair.last.max(t);
         }
@@ -471,7 +580,8 @@ impl Detector for Beacon {
             }
             c.last = c.last.max(t);
             c.evidence.push(crate::detector::evidence_of(ev));
-        } else if pair.count >= cfg.min_connections / 2
+        } else if counted
+            && pair.count >= cfg.min_connections / 2
             && pair.concentration() >= 0.6
             && !view.dest_prevalence(cx).is_some_and(|p| p.popular)
         {
@@ -496,7 +606,13 @@ impl Detector for Beacon {
             };
             let mut evidence = EvidenceBuf::default();
             evidence.push(crate::detector::evidence_of(ev));
-            let mut samples = std::collections::VecDeque::with_capacity(cfg.max_samples.min(1024));
+            // The sessions before the promotion, as far as the pair remembers them (sizes
+            // unknown), then this one.
+            let cap = cfg.max_samples.max(4);
+            let earlier = pair.earlier_sessions(t);
+            let skip = (earlier.len() + 1).saturating_sub(cap);
+            let mut samples = std::collections::VecDeque::with_capacity(cap.min(16));
+            samples.extend(earlier.iter().skip(skip).map(|&e| (e, UNKNOWN_SIZE)));
             samples.push_back((t, size));
             self.candidates.insert(
                 pair_key,
@@ -625,7 +741,16 @@ mod tests {
         // Zero-byte connection attempts are perfectly regular sizes: full size score.
         assert_eq!(z.size_median, Some(0.0));
         assert_eq!(u.size_median, None);
-        assert!(u.score < z.score, "{u:?} {z:?}");
+        // Unknown sizes are never better than perfectly regular ones; on a short series
+        // (count component below 1) they are worse.
+        assert!(u.score <= z.score, "{u:?} {z:?}");
+        let short_z: Vec<(i64, u64)> = zero.iter().take(14).copied().collect();
+        let short_u: Vec<(i64, u64)> = unknown.iter().take(14).copied().collect();
+        let (sz, su) = (
+            score_samples(&short_z, 12).unwrap(),
+            score_samples(&short_u, 12).unwrap(),
+        );
+        assert!(su.score < sz.score, "{su:?} {sz:?}");
         // Mostly unknown: sizes are not scored at all; mostly known: the unknown ones are
         // left out.
         let mut mixed = unknown.clone();
@@ -642,6 +767,35 @@ mod tests {
         assert_eq!(add_size(UNKNOWN_SIZE, 0), 0);
         assert_eq!(add_size(7, UNKNOWN_SIZE), 7);
         assert_eq!(add_size(UNKNOWN_SIZE - 1, 5), UNKNOWN_SIZE - 1);
+    }
+
+    #[test]
+    fn short_series_must_be_more_regular() {
+        let cfg = crate::config::BeaconConfig::default();
+        assert!((jitter_limit(&cfg, 12) - 0.35 * 12.0 / 36.0).abs() < 1e-12);
+        assert_eq!(jitter_limit(&cfg, 36), cfg.max_jitter);
+        assert_eq!(jitter_limit(&cfg, 500), cfg.max_jitter);
+        // A 12-beat beacon with ±10% jitter passes; ±50% passes once the series is long.
+        let short = score_samples(&beacon(600.0, 0.1, 12, 0), 12).unwrap();
+        assert!(
+            short.jitter <= jitter_limit(&cfg, short.intervals),
+            "{short:?}"
+        );
+        let long = score_samples(&beacon(600.0, 0.5, 60, 0), 12).unwrap();
+        assert!(
+            long.jitter <= jitter_limit(&cfg, long.intervals),
+            "{long:?}"
+        );
+        // Random arrivals of a dozen visits do not pass (deterministic exponential series).
+        let mut t = 1_700_000_000.0f64;
+        let mut v = Vec::new();
+        for i in 0..13u64 {
+            let u = (jitter(i) + 1.0) / 2.0;
+            t += -2700.0 * (1.0 - u * 0.999).ln();
+            v.push(((t * NANOS) as i64, UNKNOWN_SIZE));
+        }
+        let r = score_samples(&v, 12).unwrap();
+        assert!(r.jitter > jitter_limit(&cfg, r.intervals), "{r:?}");
     }
 
     #[test]
@@ -665,8 +819,85 @@ mod tests {
     fn jittered_periods_concentrate_in_two_bins() {
         let mut p = Pair::new(0);
         for d in [150.0, 300.0, 449.0, 200.0, 400.0, 310.0] {
-            p.hist[bin(d)] += 1;
+            p.add_interval((d * NANOS) as i64);
         }
         assert_eq!(p.concentration(), 1.0);
+        assert_eq!(p.count, 7);
+    }
+
+    #[test]
+    fn histogram_halves_when_a_bin_is_full() {
+        let mut p = Pair::new(0);
+        for _ in 0..14 {
+            p.add_interval(300 * 1_000_000_000);
+        }
+        p.add_interval(10 * 1_000_000_000);
+        assert_eq!(nibble(p.hist, bin(300.0)), 14);
+        p.add_interval(300 * 1_000_000_000);
+        assert_eq!(nibble(p.hist, bin(300.0)), 7);
+        assert_eq!(nibble(p.hist, bin(10.0)), 0);
+        assert!(p.concentration() > 0.99);
+    }
+
+    #[test]
+    fn intervals_encode_within_three_percent() {
+        for d in [
+            2.0, 14.0, 59.0, 261.0, 600.0, 1800.0, 14_400.0, 86_400.0, 200_000.0,
+        ] {
+            let back = decode_interval(encode_interval(d)).unwrap() as f64 / NANOS;
+            assert!((back / d - 1.0).abs() < 0.026, "{d} → {back}");
+        }
+        assert_eq!(encode_interval(0.2), 1);
+        assert_eq!(encode_interval(f64::NAN), 1);
+        assert_eq!(encode_interval(1e7), CODE_MAX);
+        assert_eq!(decode_interval(CODE_MAX), None);
+        assert_eq!(decode_interval(0), None);
+    }
+
+    #[test]
+    fn a_pair_remembers_its_sessions_before_promotion() {
+        let s = 1_000_000_000i64;
+        let times: Vec<i64> = [0, 600, 1190, 1805, 2400, 3010]
+            .iter()
+            .map(|&x| (1_700_000_000 + x) * s)
+            .collect();
+        let mut p = Pair::new(times[0]);
+        for w in times.windows(2) {
+            p.add_interval(w[1] - w[0]);
+            p.last = w[1];
+        }
+        let earlier = p.earlier_sessions(times[5]);
+        assert_eq!(earlier.len(), 5);
+        assert_eq!(earlier[0], times[0]);
+        for (got, want) in earlier.iter().zip(&times) {
+            assert!((got - want).abs() < 50 * s, "{got} vs {want}");
+        }
+        // One more session: the first connection is out of reach of the four intervals.
+        let mut q = p;
+        q.add_interval(600 * s);
+        let later = q.earlier_sessions(times[5] + 600 * s);
+        assert_eq!(later.len(), 4);
+        assert!((later[3] - times[5]).abs() < 20 * s);
+        // A pair that only just began remembers just its first connection.
+        let mut r = Pair::new(times[0]);
+        r.add_interval(600 * s);
+        assert_eq!(r.earlier_sessions(times[1]).len(), 1);
+    }
+
+    #[test]
+    fn pairs_round_trip_and_older_histograms_load() {
+        let mut p = Pair::new(1_700_000_000_000_000_000);
+        for d in [30, 31, 29, 3000] {
+            p.add_interval(d * 1_000_000_000);
+        }
+        let json = serde_json::to_value(p).unwrap();
+        assert_eq!(serde_json::from_value::<Pair>(json.clone()).unwrap(), p);
+        // A checkpoint of the byte-per-bin layout (no `recent`): counts scaled to four bits.
+        let old = serde_json::json!({"last": 5, "first_s": 1, "count": 300,
+            "hist": [0, 0, 200, 40, 0, 0, 0, 1]});
+        let q: Pair = serde_json::from_value(old).unwrap();
+        assert_eq!(nibble(q.hist, 2), 12);
+        assert_eq!(nibble(q.hist, 3), 2);
+        assert_eq!(q.recent, [0; RECENT]);
     }
 }
