@@ -277,9 +277,9 @@ pub fn run(
     let mut ordered_alerts = Vec::new();
     let mut raw_count = 0u64;
     let mut merged = merge(producers, |e: &Event| e.timestamp);
-    for ev in merged.by_ref() {
+    while let Some(ev) = merged.next_ref() {
         for stage in detectors.ordered.iter_mut() {
-            stage.on_event(&ev, &mut ordered_alerts);
+            stage.on_event(ev, &mut ordered_alerts);
         }
         raw_count += ordered_alerts.len() as u64;
         for a in ordered_alerts.drain(..) {
