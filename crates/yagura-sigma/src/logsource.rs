@@ -386,10 +386,20 @@ impl LogSourceMap {
 
     /// Calls `f` with each slot the event belongs to.
     pub fn slots_of(&self, event: &Event, mut f: impl FnMut(usize)) {
-        let channel = event.winlog.channel.as_deref().map(str::to_ascii_lowercase);
-        let dataset = event.event.dataset.as_deref().map(str::to_ascii_lowercase);
+        // Called for every event (twice: detection in the readers, correlation in order):
+        // the folded names and the event id are built inline (up to 24 bytes), not on the heap.
+        let fold = |s: &str| {
+            let mut folded = compact_str::CompactString::new(s);
+            folded.make_ascii_lowercase();
+            folded
+        };
+        let channel = event.winlog.channel.as_deref().map(fold);
+        let dataset = event.event.dataset.as_deref().map(fold);
         let mut product_hits: smallvec_like::Set = Default::default();
-        let event_id = event.winlog.event_id.map(|n| n.to_string());
+        let event_id = event
+            .winlog
+            .event_id
+            .map(|n| compact_str::ToCompactString::to_compact_string(&n));
         let mut candidates: smallvec::SmallVec<[usize; 16]> = smallvec::SmallVec::new();
         if let Some(c) = channel.as_deref()
             && let Some(v) = self.by_channel.get(c)
