@@ -61,6 +61,16 @@ pub trait StateStore: Send + Sync {
         page: &Page,
     ) -> Result<Vec<StoredAlert>, StoreError>;
     fn count_alerts(&self, scope: &Scope, filter: &AlertFilter) -> Result<u64, StoreError>;
+    /// The page of [`StateStore::list_alerts`] as stored documents (no decoding), continuing
+    /// after `after` when given (keyset pagination; `page.offset` then skips further rows).
+    /// Same scope, filters and order (newest first, then id) as `list_alerts`.
+    fn list_alerts_json(
+        &self,
+        scope: &Scope,
+        filter: &AlertFilter,
+        after: Option<&AlertCursor>,
+        page: &Page,
+    ) -> Result<Vec<AlertJson>, StoreError>;
     /// Alert counts in scope grouped by organization, UTC day, severity, detector, rule and
     /// status (dashboards). `filter` may not carry a text filter, and its times must fall on
     /// UTC day boundaries ([`StoreError::Invalid`] otherwise).

@@ -112,6 +112,62 @@ pub struct StoredAlert {
     pub incident_id: Option<String>,
 }
 
+/// An alert row as stored: the alert's JSON document (DESIGN.md §4, exactly as
+/// `serde_json` wrote it) with the triage columns beside it. Lists that only pass alerts on
+/// (the API) send the document as it is instead of decoding and re-encoding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertJson {
+    pub id: String,
+    pub time: Timestamp,
+    pub status: AlertStatus,
+    pub incident_id: Option<String>,
+    /// The stored document: one JSON object holding at least `id`.
+    pub body: String,
+}
+
+impl AlertJson {
+    /// The position of this alert in the list order (for keyset pagination).
+    pub fn cursor(&self) -> AlertCursor {
+        AlertCursor {
+            time: self.time,
+            id: self.id.clone(),
+        }
+    }
+
+    /// Appends the JSON of the [`StoredAlert`] this row is — the same members, values and
+    /// order as `serde_json::to_writer(&StoredAlert)`: the document's members, then
+    /// `status`, then `incident_id` when there is one — without decoding the document.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let doc = self.body.trim_end();
+        // The document is an object with members (it always holds `id`), so closing it off
+        // and appending members keeps it one object.
+        let open = doc.strip_suffix('}').unwrap_or(doc).trim_end();
+        out.extend_from_slice(open.as_bytes());
+        out.extend_from_slice(b",\"status\":\"");
+        out.extend_from_slice(self.status.as_str().as_bytes());
+        out.push(b'"');
+        if let Some(incident) = &self.incident_id {
+            out.extend_from_slice(b",\"incident_id\":");
+            // Serializing a string into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, incident);
+        }
+        out.push(b'}');
+    }
+
+    /// The JSON length [`AlertJson::write_json`] appends, at most (for pre-sizing buffers).
+    pub fn json_len_hint(&self) -> usize {
+        self.body.len() + 32 + self.incident_id.as_ref().map_or(0, |i| i.len() + 20)
+    }
+}
+
+/// A position in the alert list order (newest first, then by id): the list continues with
+/// the alerts after it. Keyset pagination: a deep page costs what the first one does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertCursor {
+    pub time: Timestamp,
+    pub id: String,
+}
+
 /// Alert list filter; every field narrows, `None` means any.
 #[derive(Debug, Clone, Default)]
 pub struct AlertFilter {

@@ -31,7 +31,7 @@ fn migrations_are_idempotent_and_survive_reopen() {
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     let scope = fixture_inventory().visible_from("moh");
     assert!(s.get_alert(&scope, "a1").unwrap().is_some());
 }
@@ -127,18 +127,28 @@ fn a_version_1_database_migrates_to_the_latest_keeping_its_rows() {
              DROP TRIGGER alert_counts_delete; DROP TABLE alert_counts;
              DROP TABLE campaign_orgs; DROP TABLE campaigns; DROP INDEX incidents_campaign;
              DROP INDEX alerts_incident;
-             DROP TABLE advisory_steps; DROP TABLE advisories; DROP INDEX audit_time; PRAGMA user_version = 1;",
+             DROP TABLE advisory_steps; DROP TABLE advisories; DROP INDEX audit_time;
+             DROP INDEX alerts_list; DROP INDEX alerts_org_list; DROP INDEX alerts_status_list;
+             CREATE INDEX alerts_org_time ON alerts(org, time DESC, id);
+             CREATE INDEX alerts_time ON alerts(time DESC, id);
+             PRAGMA user_version = 1;",
         )
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     let scope = fixture_inventory().visible_from("moh");
     assert!(s.get_alert(&scope, "a1").unwrap().is_some());
     // Migration 3 counted the alerts already there.
     let all = yagura_store::AlertFilter::default();
     assert_eq!(s.count_alerts(&scope, &all).unwrap(), 1);
     assert_eq!(s.alert_counts(&scope, &all).unwrap()[0].count, 1);
+    // Migration 5's list indexes serve the page queries.
+    let page = s
+        .list_alerts_json(&scope, &all, None, &yagura_store::Page::first(10))
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].id, "a1");
     assert_eq!(
         s.count_advisories(&scope, &yagura_store::AdvisoryFilter::default())
             .unwrap(),
