@@ -1,18 +1,39 @@
 //! Alerts: list with filters, detail, triage status (single and bulk).
 
+use std::io::Write as _;
+
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use yagura_model::{Detector, Severity};
-use yagura_store::{AlertFilter, AlertStatus, StoreError, StoredAlert};
+use yagura_model::{Detector, Severity, Timestamp};
+use yagura_store::{
+    AlertCursor, AlertFilter, AlertJson, AlertStatus, Page, StoreError, StoredAlert,
+};
 
-use super::{Json, Path, Query, paged, parse_opt_org, parse_time};
+use super::{Json, Path, Query, parse_opt_org, parse_time};
 use crate::auth::Caller;
 use crate::authz::Permission;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 
-paged!(AlertPage, StoredAlert, Object);
+/// One page of alerts: `{items, total, offset, limit}` like every list, plus `next_cursor`
+/// when the page is full. The handler writes this shape itself from the stored documents
+/// ([`alert_page_json`]); the type documents it (OpenAPI) and reads it back (tests).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertPage {
+    /// The alerts (DESIGN.md §4) plus `status` and `incident_id`, newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<StoredAlert>,
+    /// Rows matching the filters (all pages).
+    pub total: u64,
+    pub offset: u64,
+    pub limit: u64,
+    /// Present when the page is full: pass it as `cursor` for the next page (same filters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
 
 /// Alert list filters; every parameter narrows.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -36,10 +57,69 @@ pub struct AlertQuery {
     /// Substring anywhere in the alert — entities, evidence, context (case-insensitive):
     /// every alert that mentions a domain, address, account, … (hunting).
     pub mentions: Option<String>,
+    /// Continue after this position: the `next_cursor` of the previous page (keyset
+    /// pagination; a deep page costs what the first one does). `offset` then skips further.
+    pub cursor: Option<String>,
     /// Rows to skip (default 0).
     pub offset: Option<u64>,
     /// Rows to return, 1–1000 (default 50).
     pub limit: Option<u64>,
+}
+
+/// The opaque cursor of a list position: `<time in ns>.<id in hex>` (URL-safe as it is).
+pub fn encode_cursor(c: &AlertCursor) -> String {
+    let mut s = String::with_capacity(24 + 2 * c.id.len());
+    let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{}.", c.time.nanos()));
+    for b in c.id.bytes() {
+        let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
+    }
+    s
+}
+
+/// Reads a cursor of [`encode_cursor`]; 400 when it is not one.
+pub fn decode_cursor(s: &str) -> ApiResult<AlertCursor> {
+    let bad = || ApiError::BadRequest(format!("cursor: {s:?} is not a list cursor"));
+    let (time, hex) = s.split_once('.').ok_or_else(bad)?;
+    let time: i64 = time.parse().map_err(|_| bad())?;
+    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 1024 {
+        return Err(bad());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2).ok_or_else(bad)?, 16).map_err(|_| bad()))
+        .collect::<ApiResult<Vec<u8>>>()?;
+    Ok(AlertCursor {
+        time: Timestamp::from_nanos(time),
+        id: String::from_utf8(bytes).map_err(|_| bad())?,
+    })
+}
+
+/// The list response written from the stored documents, without decoding them: the bytes
+/// `serde_json` would write for the [`AlertPage`] of the same alerts.
+pub fn alert_page_json(items: &[AlertJson], total: u64, page: Page) -> Vec<u8> {
+    let size: usize = items.iter().map(AlertJson::json_len_hint).sum();
+    let mut out = Vec::with_capacity(size + items.len() + 160);
+    out.extend_from_slice(b"{\"items\":[");
+    for (i, a) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        a.write_json(&mut out);
+    }
+    // Writing into a Vec cannot fail.
+    let _ = write!(
+        out,
+        "],\"total\":{total},\"offset\":{},\"limit\":{}",
+        page.offset, page.limit
+    );
+    if let Some(last) = items.last().filter(|_| items.len() as u64 >= page.limit) {
+        // The cursor is digits, `.` and hex: nothing to escape.
+        out.extend_from_slice(b",\"next_cursor\":\"");
+        out.extend_from_slice(encode_cursor(&last.cursor()).as_bytes());
+        out.push(b'"');
+    }
+    out.push(b'}');
+    out
 }
 
 pub(crate) fn parse_status(s: &str) -> ApiResult<AlertStatus> {
@@ -74,27 +154,29 @@ impl AlertQuery {
     }
 }
 
-/// Alerts visible to the caller, newest first.
+/// Alerts visible to the caller, newest first (then by id). Page with `offset`, or with
+/// `cursor` (the previous page's `next_cursor`), which stays cheap however deep the page.
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertQuery),
     responses((status = 200, body = AlertPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<AlertQuery>,
-) -> ApiResult<Json<AlertPage>> {
+) -> ApiResult<Response> {
     caller.require(Permission::Read)?;
     let page = super::page(q.offset, q.limit)?;
     let filter = q.filter()?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let scope = caller.scope.clone();
-    let (items, total) = state
+    let body = state
         .db(move |s| {
-            Ok((
-                s.list_alerts(&scope, &filter, &page)?,
-                s.count_alerts(&scope, &filter)?,
-            ))
+            let items = s.list_alerts_json(&scope, &filter, after.as_ref(), &page)?;
+            let total = s.count_alerts(&scope, &filter)?;
+            // Written on the blocking thread too: it is the rest of the request's CPU.
+            Ok(alert_page_json(&items, total, page))
         })
         .await?;
-    Ok(Json(AlertPage::new(items, total, page)))
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// One alert with its triage status, entities and evidence references.

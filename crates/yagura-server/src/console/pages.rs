@@ -363,6 +363,7 @@ fn alert_query(f: &Fields) -> api::alerts::AlertQuery {
         until: None,
         q: opt(f, "q"),
         mentions: opt(f, "mentions"),
+        cursor: None,
         offset: f.get("offset").and_then(|v| v.parse().ok()),
         limit: Some(PAGE),
     }
