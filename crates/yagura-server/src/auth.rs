@@ -172,6 +172,68 @@ impl Sessions {
     }
 }
 
+/// How long an authenticated API token is reused without reading the token table again.
+/// Revocation through the API takes effect at once (the entry is dropped); a change made to
+/// the database behind this server's back (another process) takes effect within this time.
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Tokens kept at most (a client population far beyond this just reads the table more).
+const TOKEN_CACHE_ENTRIES: usize = 4096;
+
+/// Recently used API tokens by hash, so that every request of a client does not read the
+/// token table. Only tokens found are kept (unknown secrets always go to the store); expiry
+/// and scopes are still checked on every request against the record.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    inner: Mutex<TokenCacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct TokenCacheInner {
+    map: HashMap<String, (yagura_store::ApiToken, std::time::Instant)>,
+    /// Bumped by every invalidation: a lookup that began before one does not store its
+    /// (possibly stale) result.
+    generation: u64,
+}
+
+impl TokenCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TokenCacheInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cached token of `hash`, if fresh; else the generation to pass to
+    /// [`TokenCache::insert`] after reading the store.
+    pub fn get(&self, hash: &str) -> Result<yagura_store::ApiToken, u64> {
+        let inner = self.lock();
+        match inner.map.get(hash) {
+            Some((t, at)) if at.elapsed() < TOKEN_CACHE_TTL => Ok(t.clone()),
+            _ => Err(inner.generation),
+        }
+    }
+
+    /// Keeps `token`, unless an invalidation happened since `generation` was read.
+    pub fn insert(&self, generation: u64, token: &yagura_store::ApiToken) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if inner.map.len() >= TOKEN_CACHE_ENTRIES {
+            inner.map.clear();
+        }
+        inner.map.insert(
+            token.token_hash.clone(),
+            (token.clone(), std::time::Instant::now()),
+        );
+    }
+
+    /// Forgets the token of `hash` (revoked), and makes lookups under way forget theirs.
+    pub fn invalidate(&self, hash: &str) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.map.remove(hash);
+    }
+}
+
 /// Sliding-window limiter of failed logins per key (user name, client address).
 #[derive(Debug)]
 pub struct LoginLimiter {
@@ -302,6 +364,38 @@ pub fn clear_cookie(secure: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn token(hash: &str) -> yagura_store::ApiToken {
+        yagura_store::ApiToken {
+            id: 1,
+            name: "t".into(),
+            org: OrgId::new("moh").unwrap(),
+            role: Role::Analyst,
+            token_hash: hash.into(),
+            scopes: vec!["read".into()],
+            expires: None,
+            revoked: false,
+            created: Timestamp::from_secs(0),
+            created_by: "test".into(),
+        }
+    }
+
+    #[test]
+    fn token_cache_forgets_revoked_tokens_and_stale_lookups() {
+        let c = TokenCache::default();
+        let g = c.get("h1").unwrap_err();
+        c.insert(g, &token("h1"));
+        assert_eq!(c.get("h1").unwrap().token_hash, "h1");
+        c.invalidate("h1");
+        let g = c.get("h1").unwrap_err();
+        // A lookup that read the store before a revocation must not bring the token back.
+        c.invalidate("h2");
+        c.insert(g, &token("h1"));
+        assert!(c.get("h1").is_err());
+        let g = c.get("h1").unwrap_err();
+        c.insert(g, &token("h1"));
+        assert!(c.get("h1").is_ok());
+    }
 
     #[test]
     fn passwords_hash_as_argon2id_and_verify() {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use yagura_model::{Inventory, OrgId, Role, Scope, Timestamp};
 use yagura_store::{NewAuditRecord, StateStore, StoreError};
 
-use crate::auth::{Caller, LoginLimiter, PasswordHashing, Sessions};
+use crate::auth::{Caller, LoginLimiter, PasswordHashing, Sessions, TokenCache};
 use crate::authz;
 use crate::error::{ApiError, ApiResult};
 
@@ -87,6 +87,7 @@ pub(crate) struct Inner {
     pub store: Arc<dyn StateStore>,
     pub inventory: Inventory,
     pub sessions: Sessions,
+    pub tokens: TokenCache,
     pub user_limiter: LoginLimiter,
     pub addr_limiter: LoginLimiter,
     pub hashing: PasswordHashing,
@@ -119,6 +120,7 @@ impl AppState {
             store,
             inventory,
             sessions: Sessions::default(),
+            tokens: TokenCache::default(),
             user_limiter: LoginLimiter::new(options.login_max_failures, options.login_window_secs),
             addr_limiter: LoginLimiter::new(
                 options.login_max_failures.saturating_mul(4),
@@ -156,6 +158,20 @@ impl AppState {
 
     pub fn scope_for(&self, org: &OrgId, role: Role) -> Scope {
         authz::scope_for(&self.0.inventory, org, role)
+    }
+
+    /// The API token of a secret's hash (active or not), from the token cache when it is
+    /// fresh, else from the store.
+    pub async fn token_for_hash(&self, hash: String) -> ApiResult<Option<yagura_store::ApiToken>> {
+        let generation = match self.0.tokens.get(&hash) {
+            Ok(token) => return Ok(Some(token)),
+            Err(g) => g,
+        };
+        let token = self.db(move |s| s.token_for_hash(&hash)).await?;
+        if let Some(t) = &token {
+            self.0.tokens.insert(generation, t);
+        }
+        Ok(token)
     }
 
     /// Runs a (blocking) store call off the async workers.

@@ -347,6 +347,8 @@ pub async fn revoke_token(
         })
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("token {id}")))?;
+    // Unusable at once, also for a client whose token was cached a moment ago.
+    state.0.tokens.invalidate(&token.token_hash);
     state
         .audit_by(
             &caller,

@@ -145,7 +145,7 @@ async fn ingest_caller(headers: &HeaderMap, state: &AppState) -> Result<OrgId, A
     let hash = auth::sha256_hex(secret);
     let now = state.now();
     let token = state
-        .db(move |s| s.token_for_hash(&hash))
+        .token_for_hash(hash)
         .await?
         .filter(|t| t.is_active(now))
         .ok_or(ApiError::Unauthenticated)?;

@@ -122,7 +122,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Caller> {
     if let Some(secret) = auth::bearer(&parts.headers) {
         let hash = auth::sha256_hex(secret?);
         let token = state
-            .db(move |s| s.token_for_hash(&hash))
+            .token_for_hash(hash)
             .await?
             .filter(|t| t.is_active(now))
             .ok_or(ApiError::Unauthenticated)?;
