@@ -2,7 +2,7 @@
 //! concurrent clients (issue 9: p99 < 50 ms with 200 clients and 1M alerts).
 //!
 //! `cargo bench -p yagura-server --bench alert_list -- [--alerts N] [--db PATH]
-//!  [--connections C] [--duration SECS] [--threads T]`
+//!  [--connections C] [--duration SECS] [--threads T] [--who analyst|officer]`
 //!
 //! Fills (or reuses) a SQLite state store at `--db` with N synthetic alerts over the fixture
 //! estate's six organizations and 30 days, serves the API on localhost, and drives it with
@@ -196,7 +196,12 @@ fn main() {
         .await
     });
 
+    // `--who analyst` (or `officer`) runs one principal's shapes only.
+    let who = arg(&args, "--who");
     for (name, secret) in &tokens {
+        if who.as_deref().is_some_and(|w| !name.ends_with(w)) {
+            continue;
+        }
         for path in [
             "/api/v1/alerts",
             "/api/v1/alerts?severity=high&status=new",
