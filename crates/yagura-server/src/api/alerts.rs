@@ -81,7 +81,7 @@ pub fn decode_cursor(s: &str) -> ApiResult<AlertCursor> {
     let bad = || ApiError::BadRequest(format!("cursor: {s:?} is not a list cursor"));
     let (time, hex) = s.split_once('.').ok_or_else(bad)?;
     let time: i64 = time.parse().map_err(|_| bad())?;
-    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 1024 {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || hex.len() > 1024 {
         return Err(bad());
     }
     let bytes = (0..hex.len())
