@@ -13,7 +13,7 @@
 //!
 //! Split format 1 (before): `observables` also held the URLs with a query string (as recorded
 //! and without scheme), eight per-kind term fields (empty since the per-kind era), `ts` indexed
-//! + fast, `org`/`dataset` indexed + fast, fieldnorms on every indexed field, zstd level 6 in
+//! and fast, `org`/`dataset` indexed and fast, fieldnorms on every indexed field, zstd level 6 in
 //! 64 KiB blocks. Format 1 splits stay readable: a reader resolves its fields by name from the
 //! split's own schema, and a hunt asks `observables` for every indicator (exact in both
 //! formats) plus `url_stem`, where the split has it, for indicators with a `?` (re-checked).
