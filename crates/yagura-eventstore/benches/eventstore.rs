@@ -97,6 +97,68 @@ fn make_event(rng: &mut Rng, i: u64, total: u64) -> Event {
     serde_json::from_str(&json).unwrap_or_else(|e| panic!("bench event: {e}: {json}"))
 }
 
+/// The raw log line an event of this bench would have been read from.
+fn raw_log_line(ev: &Event, rng: &mut Rng) -> String {
+    let secs = ev.timestamp.secs();
+    let get = |path: &str| {
+        let mut out = String::new();
+        ev.for_each_value(path, |v| {
+            if out.is_empty() {
+                out = v.to_text().to_string();
+            }
+        });
+        if out.is_empty() { "-".to_string() } else { out }
+    };
+    let uid: String = (0..18)
+        .map(|_| {
+            let c = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                [rng.below(62) as usize];
+            c as char
+        })
+        .collect();
+    match ev.dataset() {
+        Some("squid.access") => format!(
+            "{secs}.{:03} {:>6} {} TCP_MISS/200 {} GET {} {} HIER_DIRECT/{} application/json",
+            rng.below(1000),
+            rng.below(2000),
+            get("source.ip"),
+            get("destination.bytes"),
+            get("url.full"),
+            get("user.name"),
+            get("destination.ip"),
+        ),
+        Some("zeek.dns") => format!(
+            "{secs}.{:06}\t{C}{uid}\t{}\t{}\t{}\t53\tudp\t{}\t0.{:06}\t{}\t1\tC_INTERNET\t1\tA\t0\tNOERROR\tF\tF\tT\tT\t0\t{}\t300.000000\tF",
+            rng.below(1_000_000),
+            get("source.ip"),
+            get("source.port"),
+            get("destination.ip"),
+            rng.below(65536),
+            rng.below(100_000),
+            get("dns.question.name"),
+            get("dns.resolved_ip"),
+            C = 'C',
+        ),
+        _ => format!(
+            "{secs}.{:06}\t{C}{uid}\t{}\t{}\t{}\t{}\ttcp\tssl\t{}.{:06}\t{}\t{}\tSF\tT\tF\t0\tShADadFf\t{}\t{}\t{}\t{}\t-",
+            rng.below(1_000_000),
+            get("source.ip"),
+            get("source.port"),
+            get("destination.ip"),
+            get("destination.port"),
+            rng.below(100),
+            rng.below(1_000_000),
+            get("source.bytes"),
+            get("destination.bytes"),
+            rng.below(100),
+            rng.below(100_000),
+            rng.below(100),
+            rng.below(1_000_000),
+            C = 'C',
+        ),
+    }
+}
+
 fn main() {
     let n: u64 = std::env::var("YAGURA_BENCH_EVENTS")
         .ok()
@@ -247,6 +309,28 @@ fn main() {
             n as f64 / c.max(0.01),
             s2.stats().expect("stats").split_bytes as f64 / 1048576.0
         );
+        // Where the bytes are: split files by extension (store = doc store, term/idx =
+        // term dictionary and postings, fast = fast fields, fieldnorm, ...).
+        let mut by_ext: std::collections::BTreeMap<String, u64> = Default::default();
+        let mut stack = vec![dir.join("splits")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let ext = p
+                        .extension()
+                        .map_or("-".into(), |x| x.to_string_lossy().into_owned());
+                    *by_ext.entry(ext).or_default() += e.metadata().map_or(0, |m| m.len());
+                }
+            }
+        }
+        let parts: Vec<String> = by_ext
+            .iter()
+            .map(|(k, v)| format!("{k} {:.1} B/event", *v as f64 / n as f64))
+            .collect();
+        println!("split bytes by file type: {}", parts.join(", "));
     }
 
     // ---- 3. stored size -----------------------------------------------------------------------
@@ -269,6 +353,21 @@ fn main() {
         e.finish().expect("zstd");
     }
     let zst = std::fs::metadata(&zst_path).expect("zst size").len();
+    // The same events as the raw logs they would come from (Squid native access log, Zeek
+    // dns.log / conn.log TSV with a random uid per record, as Zeek writes), gzip -6: the
+    // yardstick of "stored size no larger than the gzip-compressed raw logs".
+    let (raw_log_bytes, raw_gz) = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        let mut total = 0u64;
+        let mut rng = Rng(0x0dd_ba11_cafe_f00d);
+        for ev in events.iter() {
+            let line = raw_log_line(ev, &mut rng);
+            total += line.len() as u64 + 1;
+            e.write_all(line.as_bytes()).expect("gz");
+            e.write_all(b"\n").expect("gz");
+        }
+        (total, e.finish().expect("gz").len() as u64)
+    };
     println!(
         "stored size: splits {:.1} MiB ({:.1} B/event) = {:.2}x gzip-6 of the JSON lines ({:.1} MiB), {:.2}x zstd-3 ({:.1} MiB); raw {:.1} MiB",
         stats.split_bytes as f64 / 1048576.0,
@@ -278,6 +377,14 @@ fn main() {
         stats.split_bytes as f64 / zst as f64,
         zst as f64 / 1048576.0,
         raw_bytes as f64 / 1048576.0
+    );
+    println!(
+        "raw-log equivalent (Squid native + Zeek TSV lines): {:.1} MiB ({:.0} B/event), gzip-6 {:.1} MiB ({:.1} B/event); splits = {:.2}x gzip-6 of the raw logs",
+        raw_log_bytes as f64 / 1048576.0,
+        raw_log_bytes as f64 / n as f64,
+        raw_gz as f64 / 1048576.0,
+        raw_gz as f64 / n as f64,
+        stats.split_bytes as f64 / raw_gz as f64
     );
 
     if std::env::var("YAGURA_BENCH_INGEST_ONLY").as_deref() == Ok("1") {

@@ -26,6 +26,9 @@ pub struct SplitMeta {
     pub bytes: u64,
     /// Number of merges behind this split (0 for a freshly built one).
     pub generation: u32,
+    /// Split format (`crate::split::FORMAT`; 1 for splits published before the column
+    /// existed). Only splits of one format are merged together.
+    pub format: u32,
 }
 
 /// Errors of the catalogue database.
@@ -76,7 +79,7 @@ pub struct Catalogue {
     conn: Connection,
 }
 
-type RawRow = (String, String, i64, i64, i64, i64, i64);
+type RawRow = (String, String, i64, i64, i64, i64, i64, i64);
 
 fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
@@ -87,6 +90,7 @@ fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         row.get(4)?,
         row.get(5)?,
         row.get(6)?,
+        row.get(7)?,
     ))
 }
 
@@ -99,6 +103,15 @@ impl Catalogue {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
+        // Catalogues from before split format 2: every split they list is format 1.
+        let has_format: bool = conn.query_row(
+            "SELECT count(*) FROM pragma_table_info('splits') WHERE name = 'format'",
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !has_format {
+            conn.execute_batch("ALTER TABLE splits ADD COLUMN format INTEGER NOT NULL DEFAULT 1")?;
+        }
         Ok(Catalogue { conn })
     }
 
@@ -168,8 +181,8 @@ impl Catalogue {
         }
         {
             let mut ins = tx.prepare_cached(
-                "INSERT INTO splits (id, org, min_ts, max_ts, num_docs, bytes, generation)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO splits (id, org, min_ts, max_ts, num_docs, bytes, generation, format)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for s in added {
                 ins.execute(params![
@@ -179,7 +192,8 @@ impl Catalogue {
                     s.max_ts.nanos(),
                     s.num_docs as i64,
                     s.bytes as i64,
-                    i64::from(s.generation)
+                    i64::from(s.generation),
+                    i64::from(s.format)
                 ])?;
             }
             let mut del = tx.prepare_cached("DELETE FROM splits WHERE id = ?1")?;
@@ -207,7 +221,7 @@ impl Catalogue {
         let rows = stmt.query_map(params, raw_row)?;
         let mut out = Vec::new();
         for r in rows {
-            let (id, org, min_ts, max_ts, num_docs, bytes, generation) = r?;
+            let (id, org, min_ts, max_ts, num_docs, bytes, generation, format) = r?;
             let org = OrgId::new(&org).map_err(|_| CatalogueError::BadOrg(org))?;
             out.push(SplitMeta {
                 id,
@@ -217,6 +231,7 @@ impl Catalogue {
                 num_docs: num_docs.max(0) as u64,
                 bytes: bytes.max(0) as u64,
                 generation: generation.clamp(0, i64::from(u32::MAX)) as u32,
+                format: format.clamp(0, i64::from(u32::MAX)) as u32,
             });
         }
         Ok(out)
@@ -225,7 +240,7 @@ impl Catalogue {
     /// All splits, ordered by organization then time.
     pub fn all(&self) -> Result<Vec<SplitMeta>, CatalogueError> {
         self.collect(
-            "SELECT id, org, min_ts, max_ts, num_docs, bytes, generation FROM splits
+            "SELECT id, org, min_ts, max_ts, num_docs, bytes, generation, format FROM splits
              ORDER BY org, min_ts, id",
             [],
         )
@@ -248,7 +263,7 @@ impl Catalogue {
     /// The splits of one organization, oldest first.
     pub fn of_org(&self, org: &OrgId) -> Result<Vec<SplitMeta>, CatalogueError> {
         self.collect(
-            "SELECT id, org, min_ts, max_ts, num_docs, bytes, generation FROM splits
+            "SELECT id, org, min_ts, max_ts, num_docs, bytes, generation, format FROM splits
              WHERE org = ?1 ORDER BY max_ts, id",
             params![org.as_str()],
         )
@@ -267,7 +282,7 @@ impl Catalogue {
         let mut out = Vec::new();
         for org in scope.iter() {
             out.extend(self.collect(
-                "SELECT id, org, min_ts, max_ts, num_docs, bytes, generation FROM splits
+                "SELECT id, org, min_ts, max_ts, num_docs, bytes, generation, format FROM splits
                  WHERE org = ?1 AND max_ts >= ?2 AND min_ts < ?3 ORDER BY min_ts, id",
                 params![org.as_str(), from, to],
             )?);
@@ -289,6 +304,7 @@ mod tests {
             num_docs: 10,
             bytes: 100,
             generation: 0,
+            format: 2,
         }
     }
 
@@ -357,5 +373,30 @@ mod tests {
         assert!(err.is_err());
         assert_eq!(c.checkpoint().unwrap(), 1);
         assert_eq!(c.all().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn catalogues_without_a_format_column_list_format_1_splits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE splits (id TEXT PRIMARY KEY, org TEXT NOT NULL,
+                    min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL, num_docs INTEGER NOT NULL,
+                    bytes INTEGER NOT NULL, generation INTEGER NOT NULL DEFAULT 0);
+                 INSERT INTO splits VALUES ('g0-x', 'org-a', 1, 2, 3, 4, 0);",
+            )
+            .unwrap();
+        }
+        let mut c = Catalogue::open(&path).unwrap();
+        let all = c.all().unwrap();
+        assert_eq!((all.len(), all[0].format), (1, 1));
+        c.publish(&[meta("s2", "org-a", 5, 6)], &[], None).unwrap();
+        drop(c);
+        // Reopening does not migrate twice.
+        let c = Catalogue::open(&path).unwrap();
+        let formats: Vec<u32> = c.all().unwrap().iter().map(|s| s.format).collect();
+        assert_eq!(formats, [1, 2]);
     }
 }

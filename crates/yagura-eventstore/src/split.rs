@@ -1,14 +1,23 @@
 //! One split: an immutable tantivy index of the events of one organization and time range.
 //!
-//! Schema (identical for every split, so splits can be merged):
+//! Split format 2 (written since 2026-11-26 evening; `SplitMeta::format`, column `format` of the
+//! catalogue):
 //!
 //! | field | options | holds |
 //! |---|---|---|
-//! | `observables` | raw term, docs only | every indicator term of the event (see [`crate::terms`]) |
-//! | `ip`, `domain`, `url`, `hash`, `email`, `user`, `file`, `fingerprint` | raw term, docs only | empty since 2026-11-26 (kept so older splits still merge; no query used them) |
-//! | `ts` | i64, indexed + fast | `@timestamp` in UTC nanoseconds |
-//! | `org`, `dataset` | raw term, fast | dimensions |
-//! | `event` | stored (zstd doc store) | the normalized event as ECS JSON |
+//! | `observables` | raw term, docs only, no fieldnorms | every indicator term of the event (see [`crate::terms`]) except URLs with a query string |
+//! | `url_stem` | raw term, docs only, no fieldnorms | URLs with a query string, cut at the `?`, without scheme (candidates, re-checked on the stored event) |
+//! | `ts` | i64, fast | `@timestamp` in UTC nanoseconds (range queries run on the fast field) |
+//! | `org`, `dataset` | fast | dimensions |
+//! | `event` | stored (zstd level 3 doc store, 1 MiB blocks) | the normalized event as ECS JSON |
+//!
+//! Split format 1 (before): `observables` also held the URLs with a query string (as recorded
+//! and without scheme), eight per-kind term fields (empty since the per-kind era), `ts` indexed
+//! and fast, `org`/`dataset` indexed and fast, fieldnorms on every indexed field, zstd level 6 in
+//! 64 KiB blocks. Format 1 splits stay readable: a reader resolves its fields by name from the
+//! split's own schema, and a hunt asks `observables` for every indicator (exact in both
+//! formats) plus `url_stem`, where the split has it, for indicators with a `?` (re-checked).
+//! Compaction merges only splits of the same format (tantivy merges equal schemas only).
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -16,12 +25,19 @@ use std::path::{Path, PathBuf};
 
 use tantivy::collector::DocSetCollector;
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermSetQuery};
-use tantivy::schema::{FAST, Field, INDEXED, STORED, STRING, Schema, Value};
+use tantivy::schema::{
+    FAST, Field, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions, Value,
+};
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{DocAddress, Index, IndexReader, IndexSettings, ReloadPolicy, TantivyDocument, Term};
 use yagura_model::Timestamp;
 
-use crate::terms::{TermKind, event_terms};
+use crate::terms::index_terms;
+
+/// The split format written now (see the module docs).
+pub const FORMAT: u32 = 2;
+/// The first split format (read, and merged with its own kind, never written).
+pub const FORMAT_V1: u32 = 1;
 
 /// Errors of building or reading a split.
 #[derive(Debug, thiserror::Error)]
@@ -44,12 +60,12 @@ pub enum SplitError {
     },
 }
 
-/// The fields of the split schema.
+/// The fields of the schema of the split format written now ([`FORMAT`]).
 #[derive(Debug, Clone)]
 pub struct Fields {
     pub schema: Schema,
     pub observables: Field,
-    pub by_kind: [Field; 8],
+    pub url_stem: Field,
     pub ts: Field,
     pub org: Field,
     pub dataset: Field,
@@ -59,16 +75,24 @@ pub struct Fields {
 impl Fields {
     pub fn new() -> Fields {
         let mut b = Schema::builder();
-        let observables = b.add_text_field("observables", STRING);
-        let by_kind = TermKind::ALL.map(|k| b.add_text_field(k.field_name(), STRING));
-        let ts = b.add_i64_field("ts", INDEXED | FAST);
-        let org = b.add_text_field("org", STRING | FAST);
-        let dataset = b.add_text_field("dataset", STRING | FAST);
+        // Raw terms, document lists only: no frequencies, no positions, no fieldnorms (nothing
+        // is scored; a hunt is a term-set membership test).
+        let term = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("raw")
+                .set_index_option(IndexRecordOption::Basic)
+                .set_fieldnorms(false),
+        );
+        let observables = b.add_text_field("observables", term.clone());
+        let url_stem = b.add_text_field("url_stem", term);
+        let ts = b.add_i64_field("ts", FAST);
+        let org = b.add_text_field("org", FAST);
+        let dataset = b.add_text_field("dataset", FAST);
         let event = b.add_text_field("event", STORED);
         Fields {
             schema: b.build(),
             observables,
-            by_kind,
+            url_stem,
             ts,
             org,
             dataset,
@@ -83,16 +107,50 @@ impl Default for Fields {
     }
 }
 
-/// zstd level of the doc store. Fixed: tantivy merges only splits with equal settings.
-pub const ZSTD_LEVEL: i32 = 6;
+/// The fields a reader needs, resolved by name in one split's own schema (any format).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadFields {
+    pub observables: Field,
+    /// `None` in format 1 splits (their `observables` hold URLs with query strings in full).
+    pub url_stem: Option<Field>,
+    pub ts: Field,
+    pub event: Field,
+}
 
-/// Index settings of every split: zstd-compressed doc store in 64 KiB blocks.
+impl ReadFields {
+    fn of(schema: &Schema, path: &Path) -> Result<ReadFields, SplitError> {
+        let get = |name: &str| {
+            schema.get_field(name).map_err(|_| SplitError::BadDocument {
+                path: path.to_path_buf(),
+                doc: "schema".into(),
+                reason: format!("split schema has no field {name:?}"),
+            })
+        };
+        Ok(ReadFields {
+            observables: get("observables")?,
+            url_stem: schema.get_field("url_stem").ok(),
+            ts: get("ts")?,
+            event: get("event")?,
+        })
+    }
+}
+
+/// zstd level of the doc store of format 2 splits.
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// Doc store block size of format 2 splits: big blocks compress the repetitive JSON much
+/// better; a hunt decompresses one block per hit's block (≈1 ms), and hunts fetch few events.
+pub const DOCSTORE_BLOCK: usize = 1 << 20;
+
+/// Index settings of every format 2 split: zstd level 3 doc store in 1 MiB blocks, compressed
+/// on the building thread (splits of a flush are built in parallel instead).
 pub fn index_settings() -> IndexSettings {
     IndexSettings {
         docstore_compression: Compressor::Zstd(ZstdCompressor {
             compression_level: Some(ZSTD_LEVEL),
         }),
-        docstore_blocksize: 64 * 1024,
+        docstore_blocksize: DOCSTORE_BLOCK,
+        docstore_compress_dedicated_thread: false,
         ..IndexSettings::default()
     }
 }
@@ -120,8 +178,10 @@ fn tantivy_err(path: &Path) -> impl Fn(tantivy::TantivyError) -> SplitError + '_
     }
 }
 
-/// Builds a split in the new directory `dir` from `rows` (sorted here by time) and seals it
-/// with a tantivy commit. The caller publishes it in the catalogue.
+/// Builds a split (format [`FORMAT`]) in the new directory `dir` from `rows` (sorted here by
+/// time), written as one segment by the calling thread (no writer threads, no merges) and
+/// sealed: every file fsynced, then `meta.json`, then the directory. The caller publishes it
+/// in the catalogue. `writer_memory` bounds the initial term hash table (sized to the rows).
 pub fn build(
     dir: &Path,
     fields: &Fields,
@@ -133,17 +193,25 @@ pub fn build(
         source,
     })?;
     rows.sort_by_key(|r| r.event.timestamp);
-    let index = Index::builder()
+    let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| SplitError::Io {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    // The term table starts at about three terms per row and grows if needed; a fixed large
+    // budget would allocate and clear a big table for every small split.
+    let budget = rows
+        .len()
+        .saturating_mul(512)
+        .clamp(1 << 20, writer_memory.max(1 << 20));
+    let mut writer = Index::builder()
         .schema(fields.schema.clone())
         .settings(index_settings())
-        .create_in_dir(dir)
-        .map_err(tantivy_err(dir))?;
-    let mut writer = index
-        .writer_with_num_threads::<TantivyDocument>(1, writer_memory.max(15_000_000))
+        .single_segment_index_writer::<TantivyDocument>(mmap, budget)
         .map_err(tantivy_err(dir))?;
     let mut min_ts = i64::MAX;
     let mut max_ts = i64::MIN;
     let mut terms: Vec<String> = Vec::new();
+    let mut stems: Vec<String> = Vec::new();
     for row in &rows {
         let ev = row.event;
         let ts = ev.timestamp.nanos();
@@ -151,13 +219,21 @@ pub fn build(
         max_ts = max_ts.max(ts);
         let mut doc = TantivyDocument::new();
         terms.clear();
-        event_terms(ev, |_, t| terms.push(t.to_string()));
+        stems.clear();
+        index_terms(
+            ev,
+            |t| terms.push(t.to_string()),
+            |t| stems.push(t.to_string()),
+        );
         terms.sort_unstable();
         terms.dedup();
-        // Only `observables` is populated: hunts query it alone (the per-kind fields stay in
-        // the schema, empty, so that splits built before and after merge).
+        stems.sort_unstable();
+        stems.dedup();
         for t in terms.drain(..) {
             doc.add_text(fields.observables, t);
+        }
+        for t in stems.drain(..) {
+            doc.add_text(fields.url_stem, t);
         }
         doc.add_i64(fields.ts, ts);
         if let Some(org) = ev.org() {
@@ -169,8 +245,7 @@ pub fn build(
         doc.add_text(fields.event, row.json);
         writer.add_document(doc).map_err(tantivy_err(dir))?;
     }
-    writer.commit().map_err(tantivy_err(dir))?;
-    writer.wait_merging_threads().map_err(tantivy_err(dir))?;
+    writer.finalize().map_err(tantivy_err(dir))?;
     crate::wal::sync_dir(dir).map_err(|e| SplitError::Io {
         path: dir.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
@@ -205,6 +280,8 @@ pub struct OpenSplit {
     pub index: Index,
     pub reader: IndexReader,
     pub path: PathBuf,
+    /// The fields of this split's own schema (format 1 or 2).
+    pub fields: ReadFields,
 }
 
 impl std::fmt::Debug for OpenSplit {
@@ -218,15 +295,19 @@ impl std::fmt::Debug for OpenSplit {
 impl OpenSplit {
     pub fn open(path: &Path) -> Result<OpenSplit, SplitError> {
         let index = Index::open_in_dir(path).map_err(tantivy_err(path))?;
+        let fields = ReadFields::of(&index.schema(), path)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            // Blocks are up to 1 MiB decompressed: a small cache per open split.
+            .doc_store_cache_num_blocks(4)
             .try_into()
             .map_err(tantivy_err(path))?;
         Ok(OpenSplit {
             index,
             reader,
             path: path.to_path_buf(),
+            fields,
         })
     }
 
@@ -234,24 +315,48 @@ impl OpenSplit {
     /// `None`) and whose timestamp is in `[from, to)`, in document (time) order.
     pub fn search(
         &self,
-        fields: &Fields,
         terms: Option<&[String]>,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<Vec<DocAddress>, SplitError> {
+        self.search_field(self.fields.observables, terms, from, to)
+    }
+
+    /// The documents whose `url_stem` holds any of `stems`, in `[from, to)`: candidates for
+    /// URL indicators with a query string, to be re-checked on the stored event. Empty for a
+    /// format 1 split (its `observables` hold such URLs in full).
+    pub fn search_stems(
+        &self,
+        stems: &[String],
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<DocAddress>, SplitError> {
+        match self.fields.url_stem {
+            Some(f) if !stems.is_empty() => self.search_field(f, Some(stems), from, to),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    fn search_field(
+        &self,
+        field: Field,
+        terms: Option<&[String]>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<DocAddress>, SplitError> {
+        let ts = self.fields.ts;
         let base: Box<dyn Query> = match terms {
             Some(t) => Box::new(TermSetQuery::new(
-                t.iter()
-                    .map(|v| Term::from_field_text(fields.observables, v)),
+                t.iter().map(|v| Term::from_field_text(field, v)),
             )),
             None => Box::new(AllQuery),
         };
         let query: Box<dyn Query> = if from.is_some() || to.is_some() {
             let lo = from.map_or(Bound::Unbounded, |f| {
-                Bound::Included(Term::from_field_i64(fields.ts, f.nanos()))
+                Bound::Included(Term::from_field_i64(ts, f.nanos()))
             });
             let hi = to.map_or(Bound::Unbounded, |t| {
-                Bound::Excluded(Term::from_field_i64(fields.ts, t.nanos()))
+                Bound::Excluded(Term::from_field_i64(ts, t.nanos()))
             });
             Box::new(BooleanQuery::new(vec![
                 (Occur::Must, base),
@@ -271,13 +376,13 @@ impl OpenSplit {
     }
 
     /// The stored event JSON of each address.
-    pub fn fetch(&self, fields: &Fields, docs: &[DocAddress]) -> Result<Vec<String>, SplitError> {
+    pub fn fetch(&self, docs: &[DocAddress]) -> Result<Vec<String>, SplitError> {
         let searcher = self.reader.searcher();
         let mut out = Vec::with_capacity(docs.len());
         for &d in docs {
             let doc: TantivyDocument = searcher.doc(d).map_err(tantivy_err(&self.path))?;
             let json = doc
-                .get_first(fields.event)
+                .get_first(self.fields.event)
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| SplitError::BadDocument {
                     path: self.path.clone(),

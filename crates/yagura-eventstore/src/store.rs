@@ -24,7 +24,7 @@ use yagura_model::{Event, OrgId, Scope, Timestamp};
 
 use crate::catalogue::{Catalogue, CatalogueError, PublishedBatch, SplitMeta};
 use crate::split::{self, Fields, Row, SplitCache, SplitError};
-use crate::terms::{event_terms, normalize_indicator};
+use crate::terms::{event_terms, indicator_stem, normalize_indicator};
 use crate::wal::{OpenError, Wal, WalError, WalOptions};
 
 /// Errors of the event store.
@@ -110,6 +110,8 @@ pub struct StoreOptions {
     pub max_pending_events: usize,
     /// Memory budget of tantivy's writer while building a split.
     pub writer_memory: usize,
+    /// Threads building the splits of one flush (each split is built by one thread).
+    pub build_threads: usize,
     /// Ids of published batches are remembered for this many records behind the checkpoint
     /// (a client retry within that window is acknowledged without storing twice, even after
     /// the WAL segment holding the batch is gone).
@@ -124,6 +126,9 @@ impl Default for StoreOptions {
             flush_events: 500_000,
             max_pending_events: 2_000_000,
             writer_memory: 64 << 20,
+            build_threads: std::thread::available_parallelism()
+                .map_or(1, std::num::NonZeroUsize::get)
+                .clamp(1, 4),
             batch_id_window: 100_000_000,
         }
     }
@@ -655,21 +660,7 @@ impl EventStore {
         }
         let mut built: Vec<SplitMeta> = Vec::new();
         let result = (|| -> Result<(), StoreError> {
-            for ((org, _), rows) in groups {
-                let id = new_split_id(0);
-                let path = self.split_path(&org, &id);
-                let n = rows.len() as u64;
-                let b = split::build(&path, &self.fields, rows, self.opts.writer_memory)?;
-                built.push(SplitMeta {
-                    id,
-                    org,
-                    min_ts: b.min_ts,
-                    max_ts: b.max_ts,
-                    num_docs: n,
-                    bytes: b.bytes,
-                    generation: 0,
-                });
-            }
+            self.build_splits(groups, &mut built)?;
             for org in built.iter().map(|s| &s.org).collect::<BTreeSet<_>>() {
                 crate::wal::sync_dir(&self.dir.join("splits").join(org.as_str()))?;
             }
@@ -705,6 +696,78 @@ impl EventStore {
         Ok(report)
     }
 
+    /// Builds one split per group on up to `build_threads` threads (largest groups first, each
+    /// thread taking the next group). Every split built is pushed to `built`, also when another
+    /// fails, so that the caller can remove them all.
+    fn build_splits(
+        &self,
+        groups: BTreeMap<(OrgId, i64), Vec<Row<'_>>>,
+        built: &mut Vec<SplitMeta>,
+    ) -> Result<(), StoreError> {
+        let mut jobs: Vec<(OrgId, Vec<Row<'_>>)> = groups
+            .into_iter()
+            .map(|((org, _), rows)| (org, rows))
+            .collect();
+        jobs.sort_by_key(|(_, rows)| std::cmp::Reverse(rows.len()));
+        let threads = self.opts.build_threads.clamp(1, jobs.len().max(1));
+        let queue = Mutex::new(jobs.into_iter());
+        let out: Mutex<Vec<SplitMeta>> = Mutex::new(Vec::new());
+        let first_err: Mutex<Option<StoreError>> = Mutex::new(None);
+        let work = || {
+            loop {
+                if lock(&first_err).is_some() {
+                    return;
+                }
+                let Some((org, rows)) = lock(&queue).next() else {
+                    return;
+                };
+                let id = new_split_id(0);
+                let path = self.split_path(&org, &id);
+                let n = rows.len() as u64;
+                match split::build(&path, &self.fields, rows, self.opts.writer_memory) {
+                    Ok(b) => lock(&out).push(SplitMeta {
+                        id,
+                        org,
+                        min_ts: b.min_ts,
+                        max_ts: b.max_ts,
+                        num_docs: n,
+                        bytes: b.bytes,
+                        generation: 0,
+                        format: split::FORMAT,
+                    }),
+                    Err(e) => {
+                        let _ = std::fs::remove_dir_all(&path);
+                        lock(&first_err).get_or_insert(e.into());
+                        return;
+                    }
+                }
+            }
+        };
+        if threads == 1 {
+            work();
+        } else {
+            std::thread::scope(|s| {
+                for _ in 1..threads {
+                    s.spawn(work);
+                }
+                work();
+            });
+        }
+        let mut out = out
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Deterministic catalogue order: by organization, then time.
+        out.sort_by(|a, b| (&a.org, a.min_ts).cmp(&(&b.org, b.min_ts)));
+        built.extend(out);
+        match first_err
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Runs a hunt. See [`HuntQuery`].
     pub fn hunt(&self, q: &HuntQuery) -> Result<HuntResult, StoreError> {
         let mut set: Vec<String> = q
@@ -728,6 +791,14 @@ impl EventStore {
         }
         let lookup: std::collections::HashSet<&str> = set.iter().map(String::as_str).collect();
         let terms = (!set.is_empty()).then_some(set.as_slice());
+        // Indicators with a `?` may be URLs that format 2 splits index by stem only.
+        let mut stems: Vec<String> = set
+            .iter()
+            .filter_map(|i| indicator_stem(i))
+            .map(str::to_string)
+            .collect();
+        stems.sort_unstable();
+        stems.dedup();
         let limit = q.limit.unwrap_or(usize::MAX);
 
         // Pending first, then the catalogue: see the module docs for why this order.
@@ -762,18 +833,28 @@ impl EventStore {
             // Bounds only when the split is not entirely inside the range.
             let from = q.from.filter(|f| meta.min_ts < *f);
             let to = q.to.filter(|t| meta.max_ts >= *t);
-            let docs = open.search(&self.fields, terms, from, to)?;
-            if docs.is_empty() {
+            let docs = open.search(terms, from, to)?;
+            // Candidates found only through a URL stem must be re-checked on the event.
+            let candidates: Vec<tantivy::DocAddress> = {
+                let c = open.search_stems(&stems, from, to)?;
+                if c.is_empty() {
+                    c
+                } else {
+                    let exact: std::collections::HashSet<_> = docs.iter().copied().collect();
+                    c.into_iter().filter(|d| !exact.contains(d)).collect()
+                }
+            };
+            if docs.is_empty() && candidates.is_empty() {
                 continue;
             }
-            if q.filters.is_empty() {
+            if q.filters.is_empty() && candidates.is_empty() {
                 *res.counts.entry(meta.org.clone()).or_default() += docs.len() as u64;
                 let room = limit.saturating_sub(res.hits.len());
                 if room == 0 {
                     continue;
                 }
                 let take = &docs[..docs.len().min(room)];
-                for json in open.fetch(&self.fields, take)? {
+                for json in open.fetch(take)? {
                     let event = parse_stored(&open.path, &json)?;
                     res.hits.push(HuntHit {
                         org: meta.org.clone(),
@@ -782,9 +863,20 @@ impl EventStore {
                     });
                 }
             } else {
-                for chunk in docs.chunks(4096) {
-                    for json in open.fetch(&self.fields, chunk)? {
+                // Every event is read: filters and stem candidates are checked on it. In
+                // document (time) order, as above, so `limit` keeps the same events.
+                let unverified: std::collections::HashSet<tantivy::DocAddress> =
+                    candidates.iter().copied().collect();
+                let mut all = docs;
+                all.extend(candidates);
+                all.sort_unstable();
+                for chunk in all.chunks(4096) {
+                    for (doc, json) in chunk.iter().zip(open.fetch(chunk)?) {
                         let event = parse_stored(&open.path, &json)?;
+                        let matched = matched_of(&event);
+                        if unverified.contains(doc) && matched.is_empty() {
+                            continue; // same stem, another query string
+                        }
                         if !q.filters.iter().all(|f| f.matches(&event)) {
                             continue;
                         }
@@ -792,7 +884,7 @@ impl EventStore {
                         if res.hits.len() < limit {
                             res.hits.push(HuntHit {
                                 org: meta.org.clone(),
-                                matched: matched_of(&event),
+                                matched,
                                 event,
                             });
                         }
@@ -912,15 +1004,16 @@ impl EventStore {
         let _m = lock(&self.maintenance);
         let all = lock(&self.inner).catalogue.all()?;
         let window = opts.window_secs.max(1).saturating_mul(1_000_000_000);
-        let mut groups: BTreeMap<(OrgId, i64), Vec<SplitMeta>> = BTreeMap::new();
+        // Splits of different formats have different schemas: tantivy merges only equal ones.
+        let mut groups: BTreeMap<(OrgId, u32, i64), Vec<SplitMeta>> = BTreeMap::new();
         for s in all.into_iter().filter(|s| s.num_docs < opts.small_docs) {
             groups
-                .entry((s.org.clone(), s.min_ts.nanos().div_euclid(window)))
+                .entry((s.org.clone(), s.format, s.min_ts.nanos().div_euclid(window)))
                 .or_default()
                 .push(s);
         }
         let mut total = MaintenanceReport::default();
-        for ((org, _), splits) in groups {
+        for ((org, format, _), splits) in groups {
             // Pack into outputs of at most max_docs.
             let mut packs: Vec<Vec<SplitMeta>> = vec![Vec::new()];
             let mut docs = 0;
@@ -967,6 +1060,7 @@ impl EventStore {
                     num_docs: pack.iter().map(|s| s.num_docs).sum(),
                     bytes,
                     generation,
+                    format,
                 };
                 crate::wal::sync_dir(&self.dir.join("splits").join(org.as_str()))?;
                 let r = self.remove_splits(&pack, std::slice::from_ref(&merged))?;

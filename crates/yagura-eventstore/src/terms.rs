@@ -9,6 +9,14 @@
 //! - URLs: the full URL as recorded, the URL without its scheme (`evil.com/x` as blocklists
 //!   write it) and the URL's host as a domain (with parents).
 //! - Hashes, e-mail addresses, user names, file names, JA3/JA4: lowercase.
+//!
+//! What a split indexes ([`index_terms`]) is that set of terms with one exception: a URL term
+//! with a query string (`?`) is nearly unique per event (ids, cache busters), and indexing it
+//! dominated the cost and size of a split's term dictionary. Such a term goes to the split's
+//! `url_stem` field as its [`url_stem`] instead (cut at the `?`, without scheme), and a hunt
+//! indicator containing a `?` looks up its own stem there and re-checks each candidate event
+//! with [`event_terms`], so a hunt matches exactly the events it matched when the full URLs
+//! were indexed.
 
 use std::net::IpAddr;
 
@@ -108,6 +116,33 @@ pub fn url_host(url: &str) -> Option<&str> {
 /// The URL without its `scheme://` prefix.
 pub fn url_without_scheme(url: &str) -> &str {
     url.split_once("://").map_or(url, |(_, r)| r)
+}
+
+/// The stem under which a URL term with a query string is indexed: the part before the first
+/// `?`, without `scheme://` (both forms of one URL, as recorded and without scheme, share it).
+pub fn url_stem(url: &str) -> &str {
+    let before_query = url.split('?').next().unwrap_or(url);
+    url_without_scheme(before_query)
+}
+
+/// The stem a normalized hunt indicator must look up in `url_stem`, if it may equal an
+/// indexed URL term with a query string (any indicator containing a `?`: a URL written
+/// without scheme or slash, `evil.com?x=1`, normalizes like a domain). Matches found through a
+/// stem are candidates, re-checked with [`event_terms`].
+pub fn indicator_stem(normalized: &str) -> Option<&str> {
+    normalized.contains('?').then(|| url_stem(normalized))
+}
+
+/// Calls `observable(term)` for every term a split indexes in `observables` and `stem(term)`
+/// for every URL stem it indexes in `url_stem` (see the module docs). Terms may repeat.
+pub fn index_terms(event: &Event, mut observable: impl FnMut(&str), mut stem: impl FnMut(&str)) {
+    event_terms(event, |kind, t| {
+        if kind == TermKind::Url && t.contains('?') {
+            stem(url_stem(t));
+        } else {
+            observable(t);
+        }
+    });
 }
 
 /// Calls `f(kind, term)` for every index term of `event`. Terms may repeat; the index and the
@@ -262,6 +297,39 @@ mod tests {
         ] {
             assert_eq!(normalize_indicator(raw).as_deref(), want, "{raw:?}");
         }
+    }
+
+    #[test]
+    fn urls_with_a_query_string_are_indexed_by_their_stem() {
+        let ev: Event = serde_json::from_str(
+            r#"{"@timestamp":"2024-01-01T00:00:00Z","source":{"ip":"10.0.0.5"},
+               "url":{"full":"https://Evil.example.com/a/b?id=1&r=http://x/y"},
+               "user":{"name":"Alice"}}"#,
+        )
+        .unwrap();
+        let (mut obs, mut stems) = (Vec::new(), Vec::new());
+        index_terms(
+            &ev,
+            |t| obs.push(t.to_string()),
+            |t| stems.push(t.to_string()),
+        );
+        obs.sort();
+        stems.sort();
+        stems.dedup();
+        assert_eq!(
+            obs,
+            ["10.0.0.5", "alice", "evil.example.com", "example.com"]
+        );
+        assert_eq!(stems, ["Evil.example.com/a/b"]);
+        // Every URL term with a `?` has a stem that its indicator form finds.
+        event_terms(&ev, |k, t| {
+            if k == TermKind::Url && t.contains('?') {
+                let ind = normalize_indicator(t).unwrap();
+                assert_eq!(indicator_stem(&ind), Some("Evil.example.com/a/b"), "{t}");
+            }
+        });
+        assert_eq!(indicator_stem("evil.com?x=1"), Some("evil.com"));
+        assert_eq!(indicator_stem("evil.com/x"), None);
     }
 
     #[test]

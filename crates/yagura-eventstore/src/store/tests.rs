@@ -409,3 +409,181 @@ fn ingest_flushes_at_threshold_and_truncates_the_wal() {
     assert!(segs <= 3, "old segments removed after checkpoints: {segs}");
     assert_eq!(store.hunt(&q(&["org-a"], &["a.com"])).unwrap().total(), 30);
 }
+
+/// Builds a split the way format 1 did (schema, settings and terms of before 2026-11-26
+/// evening) in `dir`, and publishes it in `store`'s catalogue as format 1.
+fn publish_format_1_split(store: &EventStore, id: &str, events: &[Event]) {
+    use tantivy::schema::{FAST, INDEXED, STORED, STRING};
+    let mut b = tantivy::schema::Schema::builder();
+    let observables = b.add_text_field("observables", STRING);
+    for k in [
+        "ip",
+        "domain",
+        "url",
+        "hash",
+        "email",
+        "user",
+        "file",
+        "fingerprint",
+    ] {
+        b.add_text_field(k, STRING);
+    }
+    let ts = b.add_i64_field("ts", INDEXED | FAST);
+    let org = b.add_text_field("org", STRING | FAST);
+    let dataset = b.add_text_field("dataset", STRING | FAST);
+    let event = b.add_text_field("event", STORED);
+    let org_id = events[0].org().unwrap().clone();
+    let path = store.split_path(&org_id, id);
+    std::fs::create_dir_all(&path).unwrap();
+    let index = tantivy::Index::builder()
+        .schema(b.build())
+        .settings(tantivy::IndexSettings {
+            docstore_compression: tantivy::store::Compressor::Zstd(
+                tantivy::store::ZstdCompressor {
+                    compression_level: Some(6),
+                },
+            ),
+            docstore_blocksize: 64 * 1024,
+            ..tantivy::IndexSettings::default()
+        })
+        .create_in_dir(&path)
+        .unwrap();
+    let mut w = index
+        .writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000)
+        .unwrap();
+    for ev in events {
+        let mut doc = tantivy::TantivyDocument::new();
+        event_terms(ev, |_, t| doc.add_text(observables, t));
+        doc.add_i64(ts, ev.timestamp.nanos());
+        doc.add_text(org, ev.org().unwrap().as_str());
+        doc.add_text(dataset, ev.dataset().unwrap_or("-"));
+        doc.add_text(event, serde_json::to_string(ev).unwrap());
+        w.add_document(doc).unwrap();
+    }
+    w.commit().unwrap();
+    w.wait_merging_threads().unwrap();
+    let meta = SplitMeta {
+        id: id.to_string(),
+        org: org_id,
+        min_ts: events.iter().map(|e| e.timestamp).min().unwrap(),
+        max_ts: events.iter().map(|e| e.timestamp).max().unwrap(),
+        num_docs: events.len() as u64,
+        bytes: split::dir_bytes(&path).unwrap(),
+        generation: 0,
+        format: split::FORMAT_V1,
+    };
+    lock(&store.inner)
+        .catalogue
+        .publish(&[meta], &[], None)
+        .unwrap();
+}
+
+#[test]
+fn format_1_splits_stay_readable_and_merge_among_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    // Format 1: two splits of org-a in hour 0 (URLs with query strings indexed in full).
+    publish_format_1_split(
+        &store,
+        "g0-old1",
+        &[
+            ev("org-a", 10, "www.evil.com", "10.0.0.1", "alice"),
+            ev("org-a", 20, "good.org", "10.0.0.2", "bob"),
+        ],
+    );
+    publish_format_1_split(
+        &store,
+        "g0-old2",
+        &[ev("org-a", 30, "good.org", "10.0.0.3", "bob")],
+    );
+    // Format 2: the same kind of events, in the same hour.
+    store
+        .ingest(
+            "b1",
+            vec![
+                ev("org-a", 40, "good.org", "10.0.0.4", "carol"),
+                ev("org-a", 50, "www.evil.com", "10.0.0.5", "dave"),
+            ],
+        )
+        .unwrap();
+    store.flush().unwrap();
+    let formats: Vec<u32> = store.splits().unwrap().iter().map(|s| s.format).collect();
+    assert_eq!(formats.iter().filter(|f| **f == 1).count(), 2);
+    assert_eq!(formats.iter().filter(|f| **f == split::FORMAT).count(), 1);
+
+    let all = "
+org-a:10:www.evil.com [evil.com]
+org-a:50:www.evil.com [evil.com]
+counts org-a=2";
+    check(&store, q(&["org-a"], &["evil.com"]), all);
+    // A URL with its query string: exact in format 1, by stem + re-check in format 2.
+    check(
+        &store,
+        q(&["org-a"], &["good.org/p?20", "http://good.org/p?40"]),
+        "
+org-a:20:good.org [good.org/p?20]
+org-a:40:good.org [http://good.org/p?40]
+counts org-a=2",
+    );
+    // Same stem, other query strings: nothing.
+    check(&store, q(&["org-a"], &["good.org/p?2"]), "counts");
+
+    // Compaction merges the two format 1 splits together, never with the format 2 one.
+    let r = store.compact(CompactOptions::default()).unwrap();
+    assert_eq!((r.splits_removed, r.splits_added), (2, 1));
+    let mut formats: Vec<(u32, u64)> = store
+        .splits()
+        .unwrap()
+        .iter()
+        .map(|s| (s.format, s.num_docs))
+        .collect();
+    formats.sort_unstable();
+    assert_eq!(formats, [(1, 3), (split::FORMAT, 2)]);
+    check(&store, q(&["org-a"], &["evil.com"]), all);
+    check(
+        &store,
+        q(&["org-a"], &["good.org/p?30", "http://good.org/p?40"]),
+        "
+org-a:30:good.org [good.org/p?30]
+org-a:40:good.org [http://good.org/p?40]
+counts org-a=2",
+    );
+}
+
+#[test]
+fn url_indicators_with_query_strings_match_exactly_under_limit_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    store
+        .ingest(
+            "b1",
+            (0..20)
+                .map(|i| {
+                    ev(
+                        "org-a",
+                        i,
+                        "a.example.com",
+                        "10.0.0.1",
+                        if i % 2 == 0 { "even" } else { "odd" },
+                    )
+                })
+                .collect(),
+        )
+        .unwrap();
+    let want = [
+        "a.example.com/p?3",
+        "http://a.example.com/p?4",
+        "a.example.com/p?5",
+    ];
+    let pending = store.hunt(&q(&["org-a"], &want)).unwrap();
+    store.flush().unwrap();
+    let flushed = store.hunt(&q(&["org-a"], &want)).unwrap();
+    assert_eq!(pending.hits, flushed.hits);
+    assert_eq!(flushed.total(), 3);
+    let mut limited = q(&["org-a"], &want);
+    limited.limit = Some(2);
+    limited.filters = vec![FieldFilter::parse("user.name=odd").unwrap()];
+    let r = store.hunt(&limited).unwrap();
+    let secs: Vec<i64> = r.hits.iter().map(|h| h.event.timestamp.secs()).collect();
+    assert_eq!((secs, r.total()), (vec![3, 5], 2));
+}
