@@ -58,13 +58,14 @@ impl Rng {
     }
 }
 
-fn event_line(rng: &mut Rng, i: u64, n: u64, out: &mut String) {
+/// `net` is the second octet of the organization's internal network `10.<net>.0.0/16`.
+fn event_line(rng: &mut Rng, net: usize, i: u64, n: u64, out: &mut String) {
     let ts = Timestamp::from_secs(1_767_571_200 + (i * 7200 / n.max(1)) as i64).to_rfc3339();
     let host = rng.below(500);
     let dom = rng.below(20_000);
     match i % 3 {
         0 => out.push_str(&format!(
-            r#"{{"@timestamp":"{ts}","event":{{"id":"e{i}","dataset":"squid.access","kind":"event","category":["web"]}},"source":{{"ip":"10.10.{}.{}"}},"destination":{{"ip":"203.0.{}.{}","port":443}},"url":{{"full":"https://site{dom}.example.com/p/{}?q={}","domain":"site{dom}.example.com"}},"http":{{"request":{{"method":"GET"}},"response":{{"status_code":200}}}},"user_agent":{{"original":"Mozilla/5.0"}},"user":{{"name":"user{host}"}}}}"#,
+            r#"{{"@timestamp":"{ts}","event":{{"id":"e{i}","dataset":"squid.access","kind":"event","category":["web"]}},"source":{{"ip":"10.{net}.{}.{}"}},"destination":{{"ip":"203.0.{}.{}","port":443}},"url":{{"full":"https://site{dom}.example.com/p/{}?q={}","domain":"site{dom}.example.com"}},"http":{{"request":{{"method":"GET"}},"response":{{"status_code":200}}}},"user_agent":{{"original":"Mozilla/5.0"}},"user":{{"name":"user{host}"}}}}"#,
             host / 250,
             host % 250,
             dom % 250,
@@ -73,14 +74,14 @@ fn event_line(rng: &mut Rng, i: u64, n: u64, out: &mut String) {
             rng.below(1_000_000)
         )),
         1 => out.push_str(&format!(
-            r#"{{"@timestamp":"{ts}","event":{{"id":"e{i}","dataset":"zeek.dns","kind":"event","category":["network"]}},"source":{{"ip":"10.10.{}.{}","port":{}}},"destination":{{"ip":"10.10.0.53","port":53}},"dns":{{"question":{{"name":"h{}.site{dom}.example.net","type":"A"}},"response_code":"NOERROR"}},"network":{{"transport":"udp"}}}}"#,
+            r#"{{"@timestamp":"{ts}","event":{{"id":"e{i}","dataset":"zeek.dns","kind":"event","category":["network"]}},"source":{{"ip":"10.{net}.{}.{}","port":{}}},"destination":{{"ip":"10.{net}.0.53","port":53}},"dns":{{"question":{{"name":"h{}.site{dom}.example.net","type":"A"}},"response_code":"NOERROR"}},"network":{{"transport":"udp"}}}}"#,
             host / 250,
             host % 250,
             rng.below(30000) + 30000,
             rng.below(50)
         )),
         _ => out.push_str(&format!(
-            r#"{{"@timestamp":"{ts}","event":{{"id":"e{i}","dataset":"zeek.conn","kind":"event","category":["network"]}},"source":{{"ip":"10.10.{}.{}","port":{},"bytes":{}}},"destination":{{"ip":"198.51.{}.{}","port":443,"bytes":{}}},"network":{{"transport":"tcp","bytes":{}}}}}"#,
+            r#"{{"@timestamp":"{ts}","event":{{"id":"e{i}","dataset":"zeek.conn","kind":"event","category":["network"]}},"source":{{"ip":"10.{net}.{}.{}","port":{},"bytes":{}}},"destination":{{"ip":"198.51.{}.{}","port":443,"bytes":{}}},"network":{{"transport":"tcp","bytes":{}}}}}"#,
             host / 250,
             host % 250,
             rng.below(30000) + 30000,
@@ -140,7 +141,8 @@ fn main() {
     let mut inv = String::from("[[org]]\nid = \"central\"\nname = \"C\"\nkind = \"center\"\n");
     for o in 0..ORGS {
         inv.push_str(&format!(
-            "[[org]]\nid = \"org-{o}\"\nname = \"O{o}\"\nkind = \"ministry\"\nsector = \"government\"\nmonitored_by = \"central\"\ninternal_networks = [\"10.10.0.0/16\"]\n"
+            "[[org]]\nid = \"org-{o}\"\nname = \"O{o}\"\nkind = \"ministry\"\nsector = \"government\"\nmonitored_by = \"central\"\ninternal_networks = [\"10.{}.0.0/16\"]\n",
+            10 + o
         ));
     }
     std::fs::write(dir.path().join("inventory.toml"), &inv).unwrap();
@@ -182,7 +184,13 @@ fn main() {
     for r in 0..requests {
         let mut s = String::with_capacity(PER_REQUEST * 400);
         for i in 0..PER_REQUEST as u64 {
-            event_line(&mut rng, r * PER_REQUEST as u64 + i, n, &mut s);
+            event_line(
+                &mut rng,
+                10 + (r as usize % ORGS),
+                r * PER_REQUEST as u64 + i,
+                n,
+                &mut s,
+            );
         }
         raw += s.len() as u64;
         bodies.push(s.into_bytes());
