@@ -599,7 +599,10 @@ impl Index {
                 }
             }
             ObservableKind::Url => {
-                let (urls, paths) = (self.tables[usize::from(b'U')], self.tables[usize::from(b'P')]);
+                let (urls, paths) = (
+                    self.tables[usize::from(b'U')],
+                    self.tables[usize::from(b'P')],
+                );
                 if !urls && !paths {
                     return;
                 }
@@ -624,11 +627,15 @@ impl Index {
                         };
                         let path = r.find('/').unwrap_or(r.len());
                         let query = memchr::memchr(b'?', r.as_bytes()).unwrap_or(r.len());
-                        (src, 0, normalize::FastUrl {
-                            resource: "",
-                            path,
-                            query,
-                        })
+                        (
+                            src,
+                            0,
+                            normalize::FastUrl {
+                                resource: "",
+                                path,
+                                query,
+                            },
+                        )
                     }
                 };
                 let text = if src == RAW {
@@ -640,14 +647,28 @@ impl Index {
                 let (path, query) = (base + k.path, base + k.query);
                 let slice = |a: usize, b: usize| text.get(a..b).unwrap_or("");
                 if urls {
-                    push(b'U', src, base, end, self.hash(b'U', slice(base, end)), MatchVia::Exact);
+                    push(
+                        b'U',
+                        src,
+                        base,
+                        end,
+                        self.hash(b'U', slice(base, end)),
+                        MatchVia::Exact,
+                    );
                     if query < end {
                         let h = self.hash(b'U', slice(base, query));
                         push(b'U', src, base, query, h, MatchVia::UrlWithoutQuery);
                     }
                 }
                 if paths {
-                    push(b'P', src, path, end, self.hash(b'P', slice(path, end)), MatchVia::UrlPath);
+                    push(
+                        b'P',
+                        src,
+                        path,
+                        end,
+                        self.hash(b'P', slice(path, end)),
+                        MatchVia::UrlPath,
+                    );
                     if query < end {
                         let h = self.hash(b'P', slice(path, query));
                         push(b'P', src, path, query, h, MatchVia::UrlPath);
@@ -1110,9 +1131,13 @@ mod tests {
         for raw in ["a.b.evil.example", "A.B.Evil.Example."] {
             let mut owned = Vec::new();
             let mut probes = Vec::new();
-            ix.plan_text(0, ObservableKind::Domain, raw, &mut owned, &mut |p, maybe| {
-                probes.push((p, maybe))
-            });
+            ix.plan_text(
+                0,
+                ObservableKind::Domain,
+                raw,
+                &mut owned,
+                &mut |p, maybe| probes.push((p, maybe)),
+            );
             let keys: Vec<(&str, MatchVia, bool)> = probes
                 .iter()
                 .map(|(p, maybe)| (probe_key(p, raw, &owned), p.via, *maybe))
@@ -1144,7 +1169,9 @@ mod tests {
         ] {
             let mut owned = Vec::new();
             let mut probes = Vec::new();
-            ix.plan_text(0, ObservableKind::Url, raw, &mut owned, &mut |p, _| probes.push(p));
+            ix.plan_text(0, ObservableKind::Url, raw, &mut owned, &mut |p, _| {
+                probes.push(p)
+            });
             let keys: Vec<(u8, &str, MatchVia)> = probes
                 .iter()
                 .map(|p| (p.table, probe_key(p, raw, &owned), p.via))
@@ -1153,7 +1180,11 @@ mod tests {
                 keys,
                 vec![
                     (b'U', "evil.example:8080/a/gate.php?id=1", MatchVia::Exact),
-                    (b'U', "evil.example:8080/a/gate.php", MatchVia::UrlWithoutQuery),
+                    (
+                        b'U',
+                        "evil.example:8080/a/gate.php",
+                        MatchVia::UrlWithoutQuery
+                    ),
                     (b'P', "/a/gate.php?id=1", MatchVia::UrlPath),
                     (b'P', "/a/gate.php", MatchVia::UrlPath),
                 ],
