@@ -22,7 +22,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -121,7 +121,6 @@ pub struct Index {
     /// per-length network probes after one bit test.
     v4_net16: Vec<u64>,
     has_v6_nets: bool,
-    hasher: foldhash::fast::FixedState,
     /// Every exact IP and text key, as Bloom filters (no false negatives): one per class of
     /// table ([`filter_class`]), each sized to its own keys, so the probes of the smaller
     /// tables (URLs, paths) read a filter small enough to stay cached while the large one
@@ -144,7 +143,6 @@ impl Default for Index {
             nets: Vec::new(),
             v4_net16: Vec::new(),
             has_v6_nets: false,
-            hasher: foldhash::fast::FixedState::default(),
             filters: Default::default(),
             tables: [false; 256],
             min_domain_labels: usize::MAX,
@@ -264,10 +262,9 @@ impl Index {
     pub fn build(store: IndicatorStore) -> Index {
         let (entries, metas) = store.into_parts();
         let mut ix = Index {
-            hasher: foldhash::fast::FixedState::with_seed(0x7961_6775_7261),
+            chain: vec![NIL; entries.len()],
             ..Index::default()
         };
-        ix.chain = vec![NIL; entries.len()];
         let mut keys = [0usize; FILTER_CLASSES];
         for e in &entries {
             let class = match e.kind {
@@ -369,19 +366,18 @@ impl Index {
         if table == b'D' {
             return domain_hash(key);
         }
-        let mut h = self.hasher.build_hasher();
-        h.write_u8(table);
-        h.write(key.as_bytes());
-        h.finish()
+        // The same one-multiply-per-16-bytes mix as a domain label, seeded per table.
+        mix_bytes(fold_mul(u64::from(table) ^ DK[2], DK[3]), key.as_bytes())
     }
 
     fn hash_ip(&self, ip: IpAddr) -> u64 {
-        let mut h = self.hasher.build_hasher();
         match ip {
-            IpAddr::V4(a) => h.write_u32(u32::from(a)),
-            IpAddr::V6(a) => h.write_u128(u128::from(a)),
+            IpAddr::V4(a) => fold_mul(u64::from(u32::from(a)) ^ DK[0], DK[1]),
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                fold_mul((a as u64) ^ DK[0], ((a >> 64) as u64) ^ DK[3])
+            }
         }
-        h.finish()
     }
 
     fn get(&self, id: u32) -> Option<(IndicatorRef<'_>, &Entry)> {
@@ -848,8 +844,14 @@ const DK: [u64; 4] = [
 /// bytes plus its length encode it uniquely, as in foldhash), one more per further 16 bytes.
 #[inline]
 fn domain_step(parent: u64, label: &[u8]) -> u64 {
+    mix_bytes(parent, label)
+}
+
+/// Hashes `label` (any bytes) into `seed` (see [`domain_step`]).
+#[inline]
+fn mix_bytes(seed: u64, label: &[u8]) -> u64 {
     let len = label.len();
-    let mut s = parent;
+    let mut s = seed;
     let (lo, hi) = if len <= 16 {
         if len >= 8 {
             (le8(label), le8_end(label))
@@ -916,25 +918,25 @@ fn canonical_domain_suffixes(name: &[u8], out: &mut Suffixes) -> bool {
     }
     let mut h = DOMAIN_SEED;
     let mut end = name.len();
-    for (i, &c) in name.iter().enumerate().rev() {
-        if c == b'.' {
-            let label = name.get(i + 1..end).unwrap_or_default();
-            if label.is_empty() || label.len() > normalize::MAX_LABEL_LEN {
-                return false;
-            }
-            h = domain_step(h, label);
-            out.push((i as u32 + 1, h));
-            end = i;
-        } else if !normalize::is_plain_domain_byte(c) {
+    loop {
+        // The label: the run of label bytes before `end`; what stops it must be a dot.
+        let head = name.get(..end).unwrap_or_default();
+        let stop = head
+            .iter()
+            .rposition(|&c| !normalize::is_plain_label_byte(c));
+        let start = stop.map_or(0, |p| p + 1);
+        let label = head.get(start..).unwrap_or_default();
+        if label.is_empty() || label.len() > normalize::MAX_LABEL_LEN {
             return false;
         }
+        h = domain_step(h, label);
+        out.push((start as u32, h));
+        match stop {
+            None => return true,
+            Some(p) if head.get(p) == Some(&b'.') => end = p,
+            Some(_) => return false,
+        }
     }
-    let label = name.get(..end).unwrap_or_default();
-    if label.is_empty() || label.len() > normalize::MAX_LABEL_LEN {
-        return false;
-    }
-    out.push((0, domain_step(h, label)));
-    true
 }
 
 /// A matcher: an index plus warninglists, checking whole events.

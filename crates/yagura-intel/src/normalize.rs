@@ -69,7 +69,8 @@ pub(crate) const MAX_LABEL_LEN: usize = 63;
 
 /// Byte classes of the hot-path name checks, one table load per byte (the matcher checks
 /// every byte of every event name): bit 0 = a plain domain byte (lower-case letter, digit,
-/// `-`, `_`, `.`), bit 1 = a URL host label byte (lower-case letter, digit, `-`).
+/// `-`, `_`, `.`), bit 1 = a URL host label byte (lower-case letter, digit, `-`), bit 2 = a
+/// plain domain label byte (bit 0 without the dot).
 const NAME_BYTE: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 0usize;
@@ -82,12 +83,19 @@ const NAME_BYTE: [u8; 256] = {
         if label {
             t[b] |= 2;
         }
+        if label || c == b'_' {
+            t[b] |= 4;
+        }
         b += 1;
     }
     t
 };
 
-pub(crate) fn is_plain_domain_byte(b: u8) -> bool {
+pub(crate) fn is_plain_label_byte(b: u8) -> bool {
+    NAME_BYTE[usize::from(b)] & 4 != 0
+}
+
+fn is_plain_domain_byte(b: u8) -> bool {
     NAME_BYTE[usize::from(b)] & 1 != 0
 }
 
@@ -456,6 +464,28 @@ const FAST_URL_BYTE: [bool; 256] = {
     t
 };
 
+const URL_BAD: u8 = 0;
+const URL_ORDINARY: u8 = 1;
+const URL_SLASH: u8 = 2;
+const URL_QUERY: u8 = 3;
+
+/// [`FAST_URL_BYTE`] as classes for the path scan: bad, ordinary, `/`, `?`.
+const FAST_URL_CLASS: [u8; 256] = {
+    let mut t = [URL_BAD; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        if FAST_URL_BYTE[b] {
+            t[b] = match b as u8 {
+                b'/' => URL_SLASH,
+                b'?' => URL_QUERY,
+                _ => URL_ORDINARY,
+            };
+        }
+        b += 1;
+    }
+    t
+};
+
 fn fast_url_byte_ok(b: u8) -> bool {
     FAST_URL_BYTE[usize::from(b)]
 }
@@ -495,40 +525,26 @@ pub(crate) fn url_fast(raw: &str) -> Option<FastUrl<'_>> {
         (raw.strip_prefix("http://")?, &b"80"[..])
     };
     let b = resource.as_bytes();
-    let mut i = 0usize;
-    let mut label = 0usize;
-    let mut last_start = 0usize;
-    let mut digits_only = true;
+    // Host, label by label: each a run of label bytes ended by `.`, `:` or `/`.
+    let mut start = 0usize;
     let end = loop {
-        let c = *b.get(i)?;
-        if is_url_host_label_byte(c) {
-            if label == 0 && c == b'x' && b.get(i..i + 4) == Some(b"xn--") {
-                return None;
-            }
-            label += 1;
-            if label > MAX_LABEL_LEN {
-                return None;
-            }
-            digits_only &= c.is_ascii_digit();
-        } else if c == b'.' {
-            if label == 0 {
-                return None;
-            }
-            label = 0;
-            last_start = i + 1;
-            digits_only = true;
-        } else if c == b':' || c == b'/' {
-            break i;
-        } else {
+        let rest = b.get(start..)?;
+        let n = rest.iter().position(|&c| !is_url_host_label_byte(c))?;
+        if n == 0 || n > MAX_LABEL_LEN || rest.starts_with(b"xn--") {
             return None;
         }
-        i += 1;
+        match rest.get(n) {
+            Some(b'.') => start += n + 1,
+            Some(b':' | b'/') => break start + n,
+            _ => return None,
+        }
     };
-    if label == 0 || end > MAX_DOMAIN_LEN {
+    if end > MAX_DOMAIN_LEN {
         return None;
     }
     let host = resource.get(..end)?;
-    if (digits_only || b.get(last_start..end)?.starts_with(b"0x")) && !numeric_host_ok(host) {
+    let last = b.get(start..end)?;
+    if (last.iter().all(u8::is_ascii_digit) || last.starts_with(b"0x")) && !numeric_host_ok(host) {
         return None;
     }
     // Port: 1 to 5 digits, no leading zero, at most 65535, not the scheme's default.
@@ -550,26 +566,29 @@ pub(crate) fn url_fast(raw: &str) -> Option<FastUrl<'_>> {
         end
     };
     // Path and query: safe bytes only, no `.`/`..` segment before the query, no empty query.
-    let mut query = b.len();
+    // Segment by segment: runs of ordinary bytes ended by `/`, `?` or the end.
     let mut seg_start = path + 1;
-    let mut i = path + 1;
-    while let Some(&c) = b.get(i) {
-        if !fast_url_byte_ok(c) {
+    let query = loop {
+        let rest = b.get(seg_start..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .position(|&c| FAST_URL_CLASS[usize::from(c)] != URL_ORDINARY);
+        let seg = rest.get(..n.unwrap_or(rest.len())).unwrap_or_default();
+        if is_dot_segment(seg) {
             return None;
         }
-        if query == b.len() {
-            if c == b'/' {
-                if is_dot_segment(b.get(seg_start..i).unwrap_or_default()) {
-                    return None;
-                }
-                seg_start = i + 1;
-            } else if c == b'?' {
-                query = i;
-            }
+        let Some(n) = n else {
+            break b.len();
+        };
+        match rest.get(n).map(|&c| FAST_URL_CLASS[usize::from(c)]) {
+            Some(URL_SLASH) => seg_start += n + 1,
+            Some(URL_QUERY) => break seg_start + n,
+            _ => return None,
         }
-        i += 1;
-    }
-    if is_dot_segment(b.get(seg_start..query).unwrap_or_default()) || b.last() == Some(&b'?') {
+    };
+    // The query: fast bytes; a URL ending in `?` is not canonical.
+    let q = b.get(query..).unwrap_or_default();
+    if b.last() == Some(&b'?') || !q.iter().all(|&c| fast_url_byte_ok(c)) {
         return None;
     }
     Some(FastUrl {
