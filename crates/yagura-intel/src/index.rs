@@ -22,7 +22,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -121,7 +121,6 @@ pub struct Index {
     /// per-length network probes after one bit test.
     v4_net16: Vec<u64>,
     has_v6_nets: bool,
-    hasher: foldhash::fast::FixedState,
     /// Every exact IP and text key, as Bloom filters (no false negatives): one per class of
     /// table ([`filter_class`]), each sized to its own keys, so the probes of the smaller
     /// tables (URLs, paths) read a filter small enough to stay cached while the large one
@@ -144,7 +143,6 @@ impl Default for Index {
             nets: Vec::new(),
             v4_net16: Vec::new(),
             has_v6_nets: false,
-            hasher: foldhash::fast::FixedState::default(),
             filters: Default::default(),
             tables: [false; 256],
             min_domain_labels: usize::MAX,
@@ -264,10 +262,9 @@ impl Index {
     pub fn build(store: IndicatorStore) -> Index {
         let (entries, metas) = store.into_parts();
         let mut ix = Index {
-            hasher: foldhash::fast::FixedState::with_seed(0x7961_6775_7261),
+            chain: vec![NIL; entries.len()],
             ..Index::default()
         };
-        ix.chain = vec![NIL; entries.len()];
         let mut keys = [0usize; FILTER_CLASSES];
         for e in &entries {
             let class = match e.kind {
@@ -367,21 +364,20 @@ impl Index {
     /// the right ([`domain_hash`]) so that an event name's parents cost one step each.
     fn hash(&self, table: u8, key: &str) -> u64 {
         if table == b'D' {
-            return domain_hash(&self.hasher, key);
+            return domain_hash(key);
         }
-        let mut h = self.hasher.build_hasher();
-        h.write_u8(table);
-        h.write(key.as_bytes());
-        h.finish()
+        // The same one-multiply-per-16-bytes mix as a domain label, seeded per table.
+        mix_bytes(fold_mul(u64::from(table) ^ DK[2], DK[3]), key.as_bytes())
     }
 
     fn hash_ip(&self, ip: IpAddr) -> u64 {
-        let mut h = self.hasher.build_hasher();
         match ip {
-            IpAddr::V4(a) => h.write_u32(u32::from(a)),
-            IpAddr::V6(a) => h.write_u128(u128::from(a)),
+            IpAddr::V4(a) => fold_mul(u64::from(u32::from(a)) ^ DK[0], DK[1]),
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                fold_mul((a as u64) ^ DK[0], ((a >> 64) as u64) ^ DK[3])
+            }
         }
-        h.finish()
     }
 
     fn get(&self, id: u32) -> Option<(IndicatorRef<'_>, &Entry)> {
@@ -537,35 +533,50 @@ impl Index {
         }
     }
 
-    /// Plans the text probes of one observable whose hot-path key is `key`: the table, the
-    /// key text, its hash and the prefilter's verdict for each, in the order they are looked
-    /// up. The filter word is read here, while the next keys are still being hashed, so the
-    /// cache misses of an event's probes overlap with the work instead of following it.
-    fn plan_text<'k>(
+    /// Plans the text probes of one observable with raw value `raw`: the key is normalized
+    /// once (borrowed from the event when it is canonical already, else pushed onto `owned`),
+    /// each probe key is hashed once and its prefilter word read at once, so the cache misses
+    /// of an event's probes overlap with hashing the next keys. Calls `f(probe, maybe)` for
+    /// each probe in lookup order; `maybe` is the prefilter's verdict (`false`: certainly
+    /// absent).
+    fn plan_text(
         &self,
-        obs: usize,
+        obs: u32,
         kind: ObservableKind,
-        key: &'k str,
-        out: &mut smallvec::SmallVec<[Probe<'k>; 16]>,
+        raw: &str,
+        owned: &mut Vec<String>,
+        f: &mut impl FnMut(Probe, bool),
     ) {
-        let mut push = |table: u8, key: &'k str, hash: u64, via: MatchVia| {
-            out.push(Probe {
+        let mut push = |table: u8, src: u32, start: usize, end: usize, hash: u64, via| {
+            let p = Probe {
                 obs,
                 table,
-                key,
-                via,
-                maybe: self.filter(table).may_contain(hash),
+                src,
+                start: u32::try_from(start).unwrap_or(u32::MAX),
+                end: u32::try_from(end).unwrap_or(u32::MAX),
                 hash,
-            });
+                via,
+            };
+            f(p, self.filter(table).may_contain(hash));
         };
         match kind {
             ObservableKind::Domain => {
                 if !self.tables[usize::from(b'D')] {
                     return;
                 }
-                // One right-to-left pass: each suffix's hash is derived from its parent's.
-                let mut suffixes: smallvec::SmallVec<[(usize, u64); 8]> = smallvec::SmallVec::new();
-                for_each_domain_suffix(&self.hasher, key, |start, h| suffixes.push((start, h)));
+                // One right-to-left pass checks the name and derives each suffix's hash from
+                // its parent's; a name that is not canonical is normalized first.
+                let mut suffixes = Suffixes::new();
+                let (src, len) = if canonical_domain_suffixes(raw.as_bytes(), &mut suffixes) {
+                    (RAW, raw.len())
+                } else {
+                    let Ok(k) = normalize::domain(raw) else {
+                        return;
+                    };
+                    suffixes.clear();
+                    for_each_domain_suffix(&k, |start, h| suffixes.push((start as u32, h)));
+                    (own(owned, k), owned.last().map_or(0, String::len))
+                };
                 let labels = suffixes.len();
                 // Parents match domain indicators only, none of which has fewer labels than
                 // `min_domain_labels`; the name itself is always probed (host names).
@@ -580,24 +591,83 @@ impl Index {
                     } else {
                         MatchVia::ParentDomain
                     };
-                    push(b'D', key.get(start..).unwrap_or(""), h, via);
+                    push(b'D', src, start as usize, len, h, via);
                 }
             }
             ObservableKind::Url => {
-                let no_query = memchr::memchr(b'?', key.as_bytes()).and_then(|q| key.get(..q));
-                if self.tables[usize::from(b'U')] {
-                    push(b'U', key, self.hash(b'U', key), MatchVia::Exact);
-                    if let Some(nq) = no_query {
-                        push(b'U', nq, self.hash(b'U', nq), MatchVia::UrlWithoutQuery);
+                let (urls, paths) = (
+                    self.tables[usize::from(b'U')],
+                    self.tables[usize::from(b'P')],
+                );
+                if !urls && !paths {
+                    return;
+                }
+                // (where the key lives, resource start, path start, query start, end)
+                let (src, base, k) = match normalize::url_fast(raw) {
+                    Some(fu) => (RAW, raw.len() - fu.resource.len(), fu),
+                    None => {
+                        let Ok(n) = normalize::url(raw) else {
+                            return;
+                        };
+                        let r = normalize::url_resource(&n);
+                        // A resource without a path probes the path `/` (see
+                        // `normalize::split_resource`).
+                        let r = if r.contains('/') {
+                            r.to_owned()
+                        } else {
+                            format!("{r}/")
+                        };
+                        let src = own(owned, r);
+                        let Some(r) = owned.last() else {
+                            return;
+                        };
+                        let path = r.find('/').unwrap_or(r.len());
+                        let query = memchr::memchr(b'?', r.as_bytes()).unwrap_or(r.len());
+                        (
+                            src,
+                            0,
+                            normalize::FastUrl {
+                                resource: "",
+                                path,
+                                query,
+                            },
+                        )
+                    }
+                };
+                let text = if src == RAW {
+                    raw
+                } else {
+                    owned.last().map_or("", String::as_str)
+                };
+                let end = text.len();
+                let (path, query) = (base + k.path, base + k.query);
+                let slice = |a: usize, b: usize| text.get(a..b).unwrap_or("");
+                if urls {
+                    push(
+                        b'U',
+                        src,
+                        base,
+                        end,
+                        self.hash(b'U', slice(base, end)),
+                        MatchVia::Exact,
+                    );
+                    if query < end {
+                        let h = self.hash(b'U', slice(base, query));
+                        push(b'U', src, base, query, h, MatchVia::UrlWithoutQuery);
                     }
                 }
-                if self.tables[usize::from(b'P')] {
-                    let (_, path) = normalize::split_resource(key);
-                    push(b'P', path, self.hash(b'P', path), MatchVia::UrlPath);
-                    if let Some(q) = memchr::memchr(b'?', path.as_bytes())
-                        && let Some(p) = path.get(..q)
-                    {
-                        push(b'P', p, self.hash(b'P', p), MatchVia::UrlPath);
+                if paths {
+                    push(
+                        b'P',
+                        src,
+                        path,
+                        end,
+                        self.hash(b'P', slice(path, end)),
+                        MatchVia::UrlPath,
+                    );
+                    if query < end {
+                        let h = self.hash(b'P', slice(path, query));
+                        push(b'P', src, path, query, h, MatchVia::UrlPath);
                     }
                 }
             }
@@ -610,16 +680,36 @@ impl Index {
                     ObservableKind::Ja4 => b'4',
                     _ => return,
                 };
-                if self.tables[usize::from(t)] {
-                    push(t, key, self.hash(t, key), MatchVia::Exact);
+                if !self.tables[usize::from(t)] {
+                    return;
+                }
+                let Some(key) = text_key(kind, raw) else {
+                    return;
+                };
+                let h = self.hash(t, &key);
+                match key {
+                    Cow::Borrowed(k) if k.len() == raw.len() => {
+                        push(t, RAW, 0, raw.len(), h, MatchVia::Exact)
+                    }
+                    key => {
+                        let len = key.len();
+                        let src = own(owned, key.into_owned());
+                        push(t, src, 0, len, h, MatchVia::Exact);
+                    }
                 }
             }
         }
     }
 
-    /// Looks up one planned text probe (its prefilter verdict was "maybe").
-    fn run_probe<'s>(&'s self, p: &Probe<'_>, f: &mut impl FnMut(IndicatorRef<'s>, MatchVia)) {
-        self.walk_text(p.table, p.hash, p.key, |r| {
+    /// Looks up one planned text probe (its prefilter verdict was "maybe") whose key text is
+    /// `key`.
+    fn run_probe<'s>(
+        &'s self,
+        p: &Probe,
+        key: &str,
+        f: &mut impl FnMut(IndicatorRef<'s>, MatchVia),
+    ) {
+        self.walk_text(p.table, p.hash, key, |r| {
             if p.via != MatchVia::ParentDomain || r.kind == IndicatorKind::Domain {
                 f(r, p.via);
             }
@@ -643,35 +733,58 @@ impl Index {
                 self.check_ip(ip, port, f);
             }
             ObservableValue::Text(kind, v) => {
-                let Some(key) = text_key(kind, v) else {
-                    return;
-                };
-                let mut probes = smallvec::SmallVec::new();
-                self.plan_text(0, kind, &key, &mut probes);
-                for p in probes.iter().filter(|p| p.maybe) {
-                    self.run_probe(p, &mut f);
+                let mut owned = Vec::new();
+                let mut probes: smallvec::SmallVec<[Probe; 8]> = smallvec::SmallVec::new();
+                self.plan_text(0, kind, v, &mut owned, &mut |p, maybe| {
+                    if maybe {
+                        probes.push(p);
+                    }
+                });
+                for p in &probes {
+                    self.run_probe(p, probe_key(p, v, &owned), &mut f);
                 }
             }
         }
     }
 }
 
+/// `Probe::src` of a key that is a slice of the event's own value.
+const RAW: u32 = u32::MAX;
+
+/// Keeps a normalized key of the event; returns its `Probe::src`.
+fn own(owned: &mut Vec<String>, key: String) -> u32 {
+    owned.push(key);
+    u32::try_from(owned.len() - 1).unwrap_or(RAW - 1)
+}
+
 /// One planned hash-table lookup of an event's observable.
 #[derive(Debug, Clone, Copy)]
-struct Probe<'k> {
+struct Probe {
     /// Index of the observable in the event's distinct observables.
-    obs: usize,
+    obs: u32,
     table: u8,
-    key: &'k str,
+    /// Where the key text is: [`RAW`] (the observable's value) or an index into the event's
+    /// normalized keys; the key is `start..end` of that text.
+    src: u32,
+    start: u32,
+    end: u32,
     hash: u64,
     via: MatchVia,
-    /// The prefilter's verdict: `false` means certainly absent.
-    maybe: bool,
+}
+
+/// The key text of a probe, given the observable's raw value and the event's owned keys.
+fn probe_key<'a>(p: &Probe, raw: &'a str, owned: &'a [String]) -> &'a str {
+    let text = if p.src == RAW {
+        raw
+    } else {
+        owned.get(p.src as usize).map_or("", String::as_str)
+    };
+    text.get(p.start as usize..p.end as usize).unwrap_or("")
 }
 
 /// The hot-path lookup key of a text observable (normalized, borrowed when it already is),
 /// or `None` when the value cannot be an indicator value of that kind.
-fn text_key(kind: ObservableKind, v: &str) -> Option<std::borrow::Cow<'_, str>> {
+fn text_key(kind: ObservableKind, v: &str) -> Option<Cow<'_, str>> {
     match kind {
         ObservableKind::Domain => normalize::domain_key(v),
         ObservableKind::Url => normalize::url_key(v),
@@ -679,29 +792,99 @@ fn text_key(kind: ObservableKind, v: &str) -> Option<std::borrow::Cow<'_, str>> 
             Some(normalize::hash_key(v))
         }
         ObservableKind::Email => normalize::email_key(v),
-        ObservableKind::FileName => normalize::file_name(v).ok().map(std::borrow::Cow::Owned),
+        ObservableKind::FileName => normalize::file_name(v).ok().map(Cow::Owned),
         ObservableKind::User | ObservableKind::Ip => None,
     }
 }
 
+/// An event name's label-aligned suffixes as (start, domain hash), TLD first.
+type Suffixes = smallvec::SmallVec<[(u32, u64); 8]>;
+
 /// Seed of the domain-table hash chain (the hash of the empty suffix).
 const DOMAIN_SEED: u64 = 0x6479_6167_7572_6144;
 
-/// One step of the domain hash: the hash of `label.parent` from the hash of `parent`.
+/// 64×64→128-bit multiply, halves folded (the mixing step of foldhash and friends).
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+#[inline(always)]
+fn le8(b: &[u8]) -> u64 {
+    b.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c))
+}
+
+#[inline(always)]
+fn le8_end(b: &[u8]) -> u64 {
+    b.last_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c))
+}
+
+#[inline(always)]
+fn le4(b: &[u8]) -> u64 {
+    b.first_chunk::<4>()
+        .map_or(0, |c| u64::from(u32::from_le_bytes(*c)))
+}
+
+#[inline(always)]
+fn le4_end(b: &[u8]) -> u64 {
+    b.last_chunk::<4>()
+        .map_or(0, |c| u64::from(u32::from_le_bytes(*c)))
+}
+
+const DK: [u64; 4] = [
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+    0x082e_fa98_ec4e_6c89,
+];
+
+/// One step of the domain hash: the hash of `label.parent` from the hash of `parent`. One
+/// folded multiply for a label of up to 16 bytes (overlapping reads of its first and last
+/// bytes plus its length encode it uniquely, as in foldhash), one more per further 16 bytes.
 #[inline]
-fn domain_step(hasher: &foldhash::fast::FixedState, parent: u64, label: &[u8]) -> u64 {
-    let mut h = hasher.build_hasher();
-    h.write_u64(parent);
-    h.write(label);
-    h.finish()
+fn domain_step(parent: u64, label: &[u8]) -> u64 {
+    mix_bytes(parent, label)
+}
+
+/// Hashes `label` (any bytes) into `seed` (see [`domain_step`]).
+#[inline]
+fn mix_bytes(seed: u64, label: &[u8]) -> u64 {
+    let len = label.len();
+    let mut s = seed;
+    let (lo, hi) = if len <= 16 {
+        if len >= 8 {
+            (le8(label), le8_end(label))
+        } else if len >= 4 {
+            (le4(label), le4_end(label))
+        } else if let Some(&first) = label.first() {
+            let mid = label.get(len / 2).copied().unwrap_or(0);
+            let last = label.last().copied().unwrap_or(0);
+            (
+                u64::from(first) | u64::from(mid) << 8 | u64::from(last) << 16,
+                0,
+            )
+        } else {
+            (0, 0)
+        }
+    } else {
+        let mut chunks = label.chunks_exact(16);
+        for c in &mut chunks {
+            let (a, b) = c.split_at(8);
+            s = fold_mul(le8(a) ^ s ^ DK[2], le8(b) ^ DK[3]);
+        }
+        let tail = label.get(len - 16..).unwrap_or_default();
+        (le8(tail), le8_end(tail))
+    };
+    fold_mul(lo ^ s ^ DK[0], hi ^ DK[1] ^ len as u64)
 }
 
 /// The hash of a name in the domain table: built label by label from the right, so that a
 /// name's parents' hashes are the intermediate values of its own (see
 /// [`for_each_domain_suffix`]).
-fn domain_hash(hasher: &foldhash::fast::FixedState, name: &str) -> u64 {
+fn domain_hash(name: &str) -> u64 {
     let mut h = DOMAIN_SEED;
-    for_each_domain_suffix(hasher, name, |_, s| h = s);
+    for_each_domain_suffix(name, |_, s| h = s);
     h
 }
 
@@ -709,23 +892,50 @@ fn domain_hash(hasher: &foldhash::fast::FixedState, name: &str) -> u64 {
 /// label (the TLD) to the whole name, in one right-to-left pass: `hash` equals
 /// [`domain_hash`] of that suffix.
 #[inline]
-fn for_each_domain_suffix(
-    hasher: &foldhash::fast::FixedState,
-    name: &str,
-    mut f: impl FnMut(usize, u64),
-) {
+fn for_each_domain_suffix(name: &str, mut f: impl FnMut(usize, u64)) {
     let b = name.as_bytes();
     let mut h = DOMAIN_SEED;
     let mut end = b.len();
     loop {
         let head = b.get(..end).unwrap_or_default();
         let start = memchr::memrchr(b'.', head).map_or(0, |p| p + 1);
-        h = domain_step(hasher, h, head.get(start..).unwrap_or_default());
+        h = domain_step(h, head.get(start..).unwrap_or_default());
         f(start, h);
         if start == 0 {
             return;
         }
         end = start - 1;
+    }
+}
+
+/// The matcher's pass over an event's domain name, right to left, one byte-class load per
+/// byte: true when the name is canonical (exactly what `normalize::is_canonical_domain`
+/// accepts), with each label-aligned suffix's (start, [`domain_hash`]) pushed onto `out`, TLD
+/// first. On `false`, `out` holds junk.
+fn canonical_domain_suffixes(name: &[u8], out: &mut Suffixes) -> bool {
+    if name.is_empty() || name.len() > normalize::MAX_DOMAIN_LEN {
+        return false;
+    }
+    let mut h = DOMAIN_SEED;
+    let mut end = name.len();
+    loop {
+        // The label: the run of label bytes before `end`; what stops it must be a dot.
+        let head = name.get(..end).unwrap_or_default();
+        let stop = head
+            .iter()
+            .rposition(|&c| !normalize::is_plain_label_byte(c));
+        let start = stop.map_or(0, |p| p + 1);
+        let label = head.get(start..).unwrap_or_default();
+        if label.is_empty() || label.len() > normalize::MAX_LABEL_LEN {
+            return false;
+        }
+        h = domain_step(h, label);
+        out.push((start as u32, h));
+        match stop {
+            None => return true,
+            Some(p) if head.get(p) == Some(&b'.') => end = p,
+            Some(_) => return false,
+        }
     }
 }
 
@@ -764,42 +974,41 @@ pub(crate) fn check_event<'s, 'e: 's>(
 ) -> usize {
     let t: Timestamp = ev.timestamp;
     let dst_port = ev.destination.port;
-    // First every observable's hot-path key (normalized once), then every probe's hash and
-    // prefilter verdict (one pass, the filter reads overlapping), then the hash-table lookups
-    // of the probes the filter could not rule out, reusing the hashes.
-    let mut observables: smallvec::SmallVec<[(Observable<'e>, Option<Cow<'e, str>>); 8]> =
-        smallvec::SmallVec::new();
-    // Distinct values only (`url.domain` is usually `destination.domain`): the first field
-    // wins. User names are not indicators.
+    // One walk over the event's observables plans every probe: the key normalized once, each
+    // probe's hash and prefilter verdict computed once. Only the probes the prefilters could
+    // not rule out are kept; their hash-table lookups follow, reusing the hashes.
+    let mut seen: smallvec::SmallVec<[Observable<'e>; 8]> = smallvec::SmallVec::new();
+    let mut owned: Vec<String> = Vec::new();
+    let mut probes: smallvec::SmallVec<[Probe; 8]> = smallvec::SmallVec::new();
+    // Observable, canonical address, exact-map verdict, may be in a listed network.
+    let mut ips: smallvec::SmallVec<[(u32, IpAddr, bool, bool); 4]> = smallvec::SmallVec::new();
+    let ip_filter = index.filter(IP_TABLE);
     ev.observables(|o| {
-        if o.value.kind() == ObservableKind::User
-            || observables.iter().any(|(seen, _)| seen.value == o.value)
-        {
+        // Distinct values only (`url.domain` is usually `destination.domain`): the first field
+        // wins. User names are not indicators.
+        if o.value.kind() == ObservableKind::User || seen.iter().any(|s| s.value == o.value) {
             return;
         }
-        let key = match o.value {
-            ObservableValue::Text(kind, v) => text_key(kind, v),
-            ObservableValue::Ip(_) => None,
-        };
-        observables.push((o, key));
-    });
-    let mut probes: smallvec::SmallVec<[Probe<'_>; 16]> = smallvec::SmallVec::new();
-    // Canonical address, exact-map verdict, may be in a listed network.
-    let mut ips: smallvec::SmallVec<[(usize, IpAddr, bool, bool); 4]> = smallvec::SmallVec::new();
-    for (i, (o, key)) in observables.iter().enumerate() {
-        match (o.value, key) {
-            (ObservableValue::Ip(ip), _) => {
+        let i = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+        seen.push(o);
+        match o.value {
+            ObservableValue::Ip(ip) => {
                 let ip = normalize::canonical_ip(ip);
-                let exact =
-                    !index.ips.is_empty() && index.filter(IP_TABLE).may_contain(index.hash_ip(ip));
-                ips.push((i, ip, exact, index.may_be_in_nets(ip)));
+                let exact = !index.ips.is_empty() && ip_filter.may_contain(index.hash_ip(ip));
+                let nets = index.may_be_in_nets(ip);
+                if exact || nets {
+                    ips.push((i, ip, exact, nets));
+                }
             }
-            (ObservableValue::Text(kind, _), Some(key)) => {
-                index.plan_text(i, kind, key, &mut probes)
+            ObservableValue::Text(kind, v) => {
+                index.plan_text(i, kind, v, &mut owned, &mut |p, maybe| {
+                    if maybe {
+                        probes.push(p);
+                    }
+                })
             }
-            (ObservableValue::Text(..), None) => {}
         }
-    }
+    });
     let mut n = 0;
     let mut emit = |o: &Observable<'e>, r: IndicatorRef<'s>, via: MatchVia| {
         if !r.meta.valid_at(t) || !keep(&r) {
@@ -816,10 +1025,7 @@ pub(crate) fn check_event<'s, 'e: 's>(
         });
     };
     for &(i, ip, exact, nets) in &ips {
-        if !exact && !nets {
-            continue;
-        }
-        let Some((o, _)) = observables.get(i) else {
+        let Some(o) = seen.get(i as usize) else {
             continue;
         };
         let port = if o.field == "destination.ip" {
@@ -835,11 +1041,15 @@ pub(crate) fn check_event<'s, 'e: 's>(
             index.check_nets(ip, port, &mut g);
         }
     }
-    for p in probes.iter().filter(|p| p.maybe) {
-        let Some((o, _)) = observables.get(p.obs) else {
+    for p in &probes {
+        let Some(o) = seen.get(p.obs as usize) else {
             continue;
         };
-        index.run_probe(p, &mut |r, via| emit(o, r, via));
+        let raw = match o.value {
+            ObservableValue::Text(_, v) => v,
+            ObservableValue::Ip(_) => continue,
+        };
+        index.run_probe(p, probe_key(p, raw, &owned), &mut |r, via| emit(o, r, via));
     }
     n
 }
@@ -856,21 +1066,16 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn hasher() -> foldhash::fast::FixedState {
-        foldhash::fast::FixedState::with_seed(0x7961_6775_7261)
-    }
-
     proptest! {
         /// The right-to-left walk yields, for every label-aligned suffix, exactly the hash of
         /// that suffix as a string (what the index stored for it), from the TLD outwards.
         #[test]
         fn incremental_suffix_hash_is_hash_of_suffix(
-            labels in prop::collection::vec("[a-z0-9_-]{0,12}", 1..7)
+            labels in prop::collection::vec("[a-z0-9_-]{0,20}", 1..7)
         ) {
             let name = labels.join(".");
-            let h = hasher();
             let mut seen = Vec::new();
-            for_each_domain_suffix(&h, &name, |start, hash| seen.push((start, hash)));
+            for_each_domain_suffix(&name, |start, hash| seen.push((start, hash)));
             prop_assert_eq!(seen.len(), labels.len());
             prop_assert_eq!(seen.last().map(|s| s.0), Some(0));
             for w in seen.windows(2) {
@@ -879,18 +1084,43 @@ mod tests {
             for &(start, hash) in &seen {
                 let suffix = &name[start..];
                 prop_assert!(start == 0 || name.as_bytes()[start - 1] == b'.');
-                prop_assert_eq!(hash, domain_hash(&h, suffix), "suffix {:?}", suffix);
+                prop_assert_eq!(hash, domain_hash(suffix), "suffix {:?}", suffix);
+            }
+        }
+
+        /// The matcher's one-pass check of an event name accepts exactly the canonical names
+        /// (`normalize::is_canonical_domain`) and yields the same suffix hashes as the index's
+        /// walk.
+        #[test]
+        fn event_name_pass_agrees_with_check_and_walk(
+            name in "[a-zA-Z0-9._é -]{0,24}|([a-z0-9-]{0,70}\\.){0,4}[a-z]{0,70}"
+        ) {
+            let mut fused = Suffixes::new();
+            let ok = canonical_domain_suffixes(name.as_bytes(), &mut fused);
+            prop_assert_eq!(ok, normalize::is_canonical_domain(name.as_bytes()));
+            if ok {
+                let mut walk = Suffixes::new();
+                for_each_domain_suffix(&name, |start, h| walk.push((start as u32, h)));
+                prop_assert_eq!(fused, walk);
             }
         }
 
         /// Different names (as the index sees them) get different hashes in practice; in
-        /// particular moving a dot changes the hash.
+        /// particular moving a dot changes the hash, and so does any one byte.
         #[test]
-        fn label_boundaries_take_part_in_the_hash(a in "[a-z]{1,8}", b in "[a-z]{1,8}") {
-            let h = hasher();
+        fn label_boundaries_take_part_in_the_hash(
+            a in "[a-z]{1,40}", b in "[a-z]{1,40}", i in 0usize..40, c in b'a'..=b'z'
+        ) {
             let joined = format!("{a}{b}");
             let dotted = format!("{a}.{b}");
-            prop_assert_ne!(domain_hash(&h, &joined), domain_hash(&h, &dotted));
+            prop_assert_ne!(domain_hash(&joined), domain_hash(&dotted));
+            let mut other = a.clone().into_bytes();
+            let i = i % other.len();
+            if other[i] != c {
+                other[i] = c;
+                let other = String::from_utf8(other).expect("ascii");
+                prop_assert_ne!(domain_hash(&a), domain_hash(&other));
+            }
         }
     }
 
@@ -900,20 +1130,71 @@ mod tests {
         let d = crate::import::FeedDefaults::default();
         crate::import::import_bytes(&mut store, "evil.txt", b"evil.example\n", &d).expect("import");
         let ix = Index::build(store);
-        let mut probes = smallvec::SmallVec::new();
-        ix.plan_text(0, ObservableKind::Domain, "a.b.evil.example", &mut probes);
-        let keys: Vec<(&str, MatchVia, bool)> =
-            probes.iter().map(|p| (p.key, p.via, p.maybe)).collect();
-        assert_eq!(
-            keys,
-            vec![
-                ("a.b.evil.example", MatchVia::Exact, keys[0].2),
-                ("b.evil.example", MatchVia::ParentDomain, keys[1].2),
-                ("evil.example", MatchVia::ParentDomain, true),
-            ]
-        );
-        for p in &probes {
-            assert_eq!(p.hash, ix.hash(b'D', p.key));
+        for raw in ["a.b.evil.example", "A.B.Evil.Example."] {
+            let mut owned = Vec::new();
+            let mut probes = Vec::new();
+            ix.plan_text(
+                0,
+                ObservableKind::Domain,
+                raw,
+                &mut owned,
+                &mut |p, maybe| probes.push((p, maybe)),
+            );
+            let keys: Vec<(&str, MatchVia, bool)> = probes
+                .iter()
+                .map(|(p, maybe)| (probe_key(p, raw, &owned), p.via, *maybe))
+                .collect();
+            assert_eq!(
+                keys,
+                vec![
+                    ("a.b.evil.example", MatchVia::Exact, keys[0].2),
+                    ("b.evil.example", MatchVia::ParentDomain, keys[1].2),
+                    ("evil.example", MatchVia::ParentDomain, true),
+                ]
+            );
+            for (p, _) in &probes {
+                assert_eq!(p.hash, ix.hash(b'D', probe_key(p, raw, &owned)));
+            }
+        }
+    }
+
+    #[test]
+    fn url_probes_cover_resource_without_query_and_paths() {
+        let mut store = IndicatorStore::new();
+        let d = crate::import::FeedDefaults::default();
+        let list = b"http://evil.example/gate.php\n/a/gate.php\n";
+        crate::import::import_bytes(&mut store, "evil.txt", list, &d).expect("import");
+        let ix = Index::build(store);
+        for raw in [
+            "http://evil.example:8080/a/gate.php?id=1",
+            "HTTP://Evil.Example:8080/a/./gate.php?id=1",
+        ] {
+            let mut owned = Vec::new();
+            let mut probes = Vec::new();
+            ix.plan_text(0, ObservableKind::Url, raw, &mut owned, &mut |p, _| {
+                probes.push(p)
+            });
+            let keys: Vec<(u8, &str, MatchVia)> = probes
+                .iter()
+                .map(|p| (p.table, probe_key(p, raw, &owned), p.via))
+                .collect();
+            assert_eq!(
+                keys,
+                vec![
+                    (b'U', "evil.example:8080/a/gate.php?id=1", MatchVia::Exact),
+                    (
+                        b'U',
+                        "evil.example:8080/a/gate.php",
+                        MatchVia::UrlWithoutQuery
+                    ),
+                    (b'P', "/a/gate.php?id=1", MatchVia::UrlPath),
+                    (b'P', "/a/gate.php", MatchVia::UrlPath),
+                ],
+                "{raw}"
+            );
+            for p in &probes {
+                assert_eq!(p.hash, ix.hash(p.table, probe_key(p, raw, &owned)));
+            }
         }
     }
 }

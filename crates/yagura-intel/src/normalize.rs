@@ -60,16 +60,17 @@ pub struct Normalized {
     pub port: Option<u16>,
 }
 
-const MAX_DOMAIN_LEN: usize = 253;
+pub(crate) const MAX_DOMAIN_LEN: usize = 253;
 /// Narrowest prefix an untyped list line may list as a network (wider ones would match a
 /// large part of the Internet and are rejected with that reason).
 pub const MIN_V4_PREFIX: u8 = 8;
 pub const MIN_V6_PREFIX: u8 = 16;
-const MAX_LABEL_LEN: usize = 63;
+pub(crate) const MAX_LABEL_LEN: usize = 63;
 
 /// Byte classes of the hot-path name checks, one table load per byte (the matcher checks
 /// every byte of every event name): bit 0 = a plain domain byte (lower-case letter, digit,
-/// `-`, `_`, `.`), bit 1 = a URL host label byte (lower-case letter, digit, `-`).
+/// `-`, `_`, `.`), bit 1 = a URL host label byte (lower-case letter, digit, `-`), bit 2 = a
+/// plain domain label byte (bit 0 without the dot).
 const NAME_BYTE: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 0usize;
@@ -82,10 +83,17 @@ const NAME_BYTE: [u8; 256] = {
         if label {
             t[b] |= 2;
         }
+        if label || c == b'_' {
+            t[b] |= 4;
+        }
         b += 1;
     }
     t
 };
+
+pub(crate) fn is_plain_label_byte(b: u8) -> bool {
+    NAME_BYTE[usize::from(b)] & 4 != 0
+}
 
 fn is_plain_domain_byte(b: u8) -> bool {
     NAME_BYTE[usize::from(b)] & 1 != 0
@@ -144,7 +152,7 @@ pub fn domain_key(raw: &str) -> Option<Cow<'_, str>> {
 /// One pass: plain bytes only, no empty label (so no leading, trailing or doubled dot), labels
 /// of at most 63 bytes, at most 253 bytes in all. (The matcher calls this for every name of
 /// every event: substring searches here cost more than the lookups.)
-fn is_canonical_domain(b: &[u8]) -> bool {
+pub(crate) fn is_canonical_domain(b: &[u8]) -> bool {
     if b.is_empty() || b.len() > MAX_DOMAIN_LEN {
         return false;
     }
@@ -456,6 +464,28 @@ const FAST_URL_BYTE: [bool; 256] = {
     t
 };
 
+const URL_BAD: u8 = 0;
+const URL_ORDINARY: u8 = 1;
+const URL_SLASH: u8 = 2;
+const URL_QUERY: u8 = 3;
+
+/// [`FAST_URL_BYTE`] as classes for the path scan: bad, ordinary, `/`, `?`.
+const FAST_URL_CLASS: [u8; 256] = {
+    let mut t = [URL_BAD; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        if FAST_URL_BYTE[b] {
+            t[b] = match b as u8 {
+                b'/' => URL_SLASH,
+                b'?' => URL_QUERY,
+                _ => URL_ORDINARY,
+            };
+        }
+        b += 1;
+    }
+    t
+};
+
 fn fast_url_byte_ok(b: u8) -> bool {
     FAST_URL_BYTE[usize::from(b)]
 }
@@ -464,101 +494,108 @@ fn fast_url_byte_ok(b: u8) -> bool {
 /// already canonical http(s) with a lower-case host, no escapes, no dot segments and no
 /// explicit default port; otherwise the full normalization.
 pub fn url_key(raw: &str) -> Option<Cow<'_, str>> {
-    let rest = raw
-        .strip_prefix("http://")
-        .map(|r| (r, "80"))
-        .or_else(|| raw.strip_prefix("https://").map(|r| (r, "443")));
-    if let Some((rest, default_port)) = rest
-        && let Some(slash) = memchr::memchr(b'/', rest.as_bytes())
-    {
-        let host_port = rest.get(..slash).unwrap_or("");
-        let path = rest.get(slash..).unwrap_or("");
-        let (host, port) = match host_port.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (host_port, None),
-        };
-        let host_ok = is_canonical_url_host(host);
-        let port_ok = port.is_none_or(|p| {
-            !p.is_empty()
-                && !p.starts_with('0')
-                && p.len() <= 5
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && p.parse::<u16>().is_ok()
-                && p != default_port
-        });
-        if host_ok && port_ok && is_canonical_path(path) {
-            return Some(Cow::Borrowed(rest));
-        }
+    if let Some(k) = url_fast(raw) {
+        return Some(Cow::Borrowed(k.resource));
     }
     let n = url(raw).ok()?;
     Some(Cow::Owned(url_resource(&n).to_owned()))
 }
 
-/// One pass over an event URL's host: what [`is_canonical_domain`] accepts, without `_`
-/// (the URL parser maps hosts through IDNA, which rejects it), with no punycode label (IDNA
-/// would validate it) and, when it looks numeric, in the dotted-quad form (see
-/// [`numeric_host_ok`]).
-fn is_canonical_url_host(host: &str) -> bool {
-    let b = host.as_bytes();
-    if b.is_empty() || b.len() > MAX_DOMAIN_LEN {
-        return false;
-    }
-    let mut label = 0usize;
-    let mut last_start = 0usize;
-    let mut digits_only = true;
-    for (i, &c) in b.iter().enumerate() {
-        if c == b'.' {
-            if label == 0 {
-                return false;
-            }
-            label = 0;
-            last_start = i + 1;
-            digits_only = true;
-        } else if is_url_host_label_byte(c) {
-            if label == 0 && c == b'x' && b.get(i..i + 4) == Some(b"xn--") {
-                return false;
-            }
-            label += 1;
-            if label > MAX_LABEL_LEN {
-                return false;
-            }
-            digits_only &= c.is_ascii_digit();
-        } else {
-            return false;
-        }
-    }
-    if label == 0 {
-        return false;
-    }
-    let last = b.get(last_start..).unwrap_or_default();
-    if digits_only || last.starts_with(b"0x") {
-        return numeric_host_ok(host);
-    }
-    true
+/// An event URL that is already canonical (see [`url_key`]), split where the matcher probes
+/// it: `resource` is `host[:port]/path?query` (a suffix of the raw URL), `path` the offset of
+/// its first `/`, `query` the offset of its first `?` (the resource's length when there is
+/// none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FastUrl<'a> {
+    pub resource: &'a str,
+    pub path: usize,
+    pub query: usize,
 }
 
-/// A path (and query) the URL parser leaves as it is: safe bytes only, no `.`/`..` segment
-/// before the query, no empty query. One pass.
-fn is_canonical_path(path: &str) -> bool {
-    let b = path.as_bytes();
-    if b.last() == Some(&b'?') {
-        return false;
-    }
-    let query = memchr::memchr(b'?', b).unwrap_or(b.len());
-    // Bytes since the last '/' of the path part, if they are all dots (1 or 2 of them).
-    let mut seg_start = 0usize;
-    for (i, &c) in b.iter().enumerate() {
-        if !fast_url_byte_ok(c) {
-            return false;
+/// The fast path of [`url_key`] in one left-to-right pass (the matcher runs it on every event
+/// URL): the host's bytes and labels (lower-case letters, digits and `-`, no empty label, none
+/// over 63 bytes, no `xn--` label since IDNA would validate it, numeric hosts only in the
+/// dotted-quad form, see [`numeric_host_ok`]), the port (not the scheme's default), then the
+/// path's bytes ([`FAST_URL_BYTE`]), its dot segments and the query's position. `None` sends
+/// the caller to the full normalization.
+pub(crate) fn url_fast(raw: &str) -> Option<FastUrl<'_>> {
+    let (resource, default_port) = if let Some(r) = raw.strip_prefix("https://") {
+        (r, &b"443"[..])
+    } else {
+        (raw.strip_prefix("http://")?, &b"80"[..])
+    };
+    let b = resource.as_bytes();
+    // Host, label by label: each a run of label bytes ended by `.`, `:` or `/`.
+    let mut start = 0usize;
+    let end = loop {
+        let rest = b.get(start..)?;
+        let n = rest.iter().position(|&c| !is_url_host_label_byte(c))?;
+        if n == 0 || n > MAX_LABEL_LEN || rest.starts_with(b"xn--") {
+            return None;
         }
-        if i < query && c == b'/' {
-            if is_dot_segment(b.get(seg_start..i).unwrap_or_default()) && i > 0 {
-                return false;
-            }
-            seg_start = i + 1;
+        match rest.get(n) {
+            Some(b'.') => start += n + 1,
+            Some(b':' | b'/') => break start + n,
+            _ => return None,
         }
+    };
+    if end > MAX_DOMAIN_LEN {
+        return None;
     }
-    !is_dot_segment(b.get(seg_start..query).unwrap_or_default())
+    let host = resource.get(..end)?;
+    let last = b.get(start..end)?;
+    if (last.iter().all(u8::is_ascii_digit) || last.starts_with(b"0x")) && !numeric_host_ok(host) {
+        return None;
+    }
+    // Port: 1 to 5 digits, no leading zero, at most 65535, not the scheme's default.
+    let path = if b.get(end) == Some(&b':') {
+        let digits = b.get(end + 1..)?;
+        let n = digits.iter().take_while(|c| c.is_ascii_digit()).count();
+        let port = digits.get(..n)?;
+        if n == 0 || n > 5 || port.first() == Some(&b'0') || port == default_port {
+            return None;
+        }
+        if port.iter().fold(0u32, |v, &d| v * 10 + u32::from(d - b'0')) > 65535 {
+            return None;
+        }
+        if digits.get(n) != Some(&b'/') {
+            return None;
+        }
+        end + 1 + n
+    } else {
+        end
+    };
+    // Path and query: safe bytes only, no `.`/`..` segment before the query, no empty query.
+    // Segment by segment: runs of ordinary bytes ended by `/`, `?` or the end.
+    let mut seg_start = path + 1;
+    let query = loop {
+        let rest = b.get(seg_start..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .position(|&c| FAST_URL_CLASS[usize::from(c)] != URL_ORDINARY);
+        let seg = rest.get(..n.unwrap_or(rest.len())).unwrap_or_default();
+        if is_dot_segment(seg) {
+            return None;
+        }
+        let Some(n) = n else {
+            break b.len();
+        };
+        match rest.get(n).map(|&c| FAST_URL_CLASS[usize::from(c)]) {
+            Some(URL_SLASH) => seg_start += n + 1,
+            Some(URL_QUERY) => break seg_start + n,
+            _ => return None,
+        }
+    };
+    // The query: fast bytes; a URL ending in `?` is not canonical.
+    let q = b.get(query..).unwrap_or_default();
+    if b.last() == Some(&b'?') || !q.iter().all(|&c| fast_url_byte_ok(c)) {
+        return None;
+    }
+    Some(FastUrl {
+        resource,
+        path,
+        query,
+    })
 }
 
 fn is_dot_segment(seg: &[u8]) -> bool {
