@@ -186,9 +186,10 @@ fn rita_proxy_beacon_is_visible() {
     assert!(n > 10, "beacon requests seen: {n}");
 }
 
-/// `FileReader::next_into` (one reused `Event`) yields exactly the records of the iterator,
-/// byte for byte once serialized, for every shared log and every hand-written test log
-/// (queued events of Postfix and `.evtx`, rejects, long labels on the heap included).
+/// `FileReader::next_into` (one reused `Event`) yields exactly the records of the iterator
+/// (equal events, equal rejects) for every shared log and every hand-written test log (queued
+/// events of Postfix and `.evtx`, rejects, long labels on the heap included). `Event::reset`'s
+/// own test checks that a reset event also serializes as a default one.
 #[test]
 fn next_into_matches_the_iterator() {
     let root = data();
@@ -205,9 +206,7 @@ fn next_into_matches_the_iterator() {
         let Ok(iter) = FileReader::open(path, &ReadOptions::default()) else {
             continue;
         };
-        let expected: Vec<Result<String, Reject>> = iter
-            .map(|r| r.map(|ev| serde_json::to_string(&ev).expect("serialize")))
-            .collect();
+        let expected: Vec<Result<yagura_model::Event, Reject>> = iter.collect();
         let mut reader = FileReader::open(path, &ReadOptions::default()).expect("open");
         // Starts from a non-default event: whatever it held must not leak into the records.
         let mut ev = yagura_model::Event::default();
@@ -215,7 +214,7 @@ fn next_into_matches_the_iterator() {
         ev.dns.resolved_ip.push([192, 0, 2, 1].into());
         let mut got = Vec::new();
         while let Some(r) = reader.next_into(&mut ev) {
-            got.push(r.map(|()| serde_json::to_string(&ev).expect("serialize")));
+            got.push(r.map(|()| ev.clone()));
         }
         assert_eq!(got.len(), expected.len(), "{}", path.display());
         for (i, (g, e)) in got.iter().zip(&expected).enumerate() {

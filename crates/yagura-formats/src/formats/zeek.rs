@@ -254,12 +254,14 @@ fn tsv_other(s: &str, ty: ZType, set_sep: u8, empty: &str) -> OtherValue {
     if util::is_marker(s, empty) {
         return OtherValue::Str(Str::default());
     }
-    let u = unescape(s);
-    if ty.scalar == Scalar::Str || u.as_ref() != s {
-        // An escaped value stays a string whatever its declared type.
-        return OtherValue::Str(Str::from(u.as_ref()));
+    match unescape(s) {
+        // An escaped value stays a string whatever its declared type (one whose `\x` is not
+        // followed by hex digits comes back unchanged: as a string too, which is what the
+        // typed parse of such text falls back to).
+        Cow::Owned(u) => OtherValue::Str(Str::from(u)),
+        Cow::Borrowed(_) if ty.scalar == Scalar::Str => OtherValue::Str(Str::from(s)),
+        Cow::Borrowed(_) => scalar_other(s, ty.scalar),
     }
-    scalar_other(s, ty.scalar)
 }
 
 fn scalar_other(s: &str, ty: Scalar) -> OtherValue {
