@@ -378,7 +378,10 @@ impl FileReader {
         if let Some(r) = self.queue.pop_front() {
             return Some(r.map(|ev| *out = ev));
         }
-        if let Some(p) = out.log.file.path.take()
+        // Only a label on the heap is worth keeping: an inline one is copied for less than
+        // the comparison costs.
+        if self.label_str.is_heap_allocated()
+            && let Some(p) = out.log.file.path.take()
             && p == self.label_str
         {
             self.spare_path = Some(p);

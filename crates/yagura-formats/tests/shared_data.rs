@@ -209,8 +209,10 @@ fn next_into_matches_the_iterator() {
         let expected: Vec<Result<yagura_model::Event, Reject>> = iter.collect();
         let mut reader = FileReader::open(path, &ReadOptions::default()).expect("open");
         // Starts from a non-default event: whatever it held must not leak into the records.
-        let mut ev = yagura_model::Event::default();
-        ev.message = Some("left over".into());
+        let mut ev = yagura_model::Event {
+            message: Some("left over".into()),
+            ..Default::default()
+        };
         ev.dns.resolved_ip.push([192, 0, 2, 1].into());
         let mut got = Vec::new();
         while let Some(r) = reader.next_into(&mut ev) {
