@@ -10,6 +10,10 @@
 //! `../shared/data` (Suricata EVE, Zeek JSON, .evtx). The `.evtx` group also runs the evtx
 //! crate's own JSON conversion of the same file, the baseline the readers must stay within
 //! 1.5x of.
+//!
+//! Records are read with [`FileReader::next_into`] into one reused `Event` (what a pipeline
+//! that serializes or matches each event before reading the next does); `READERS_API=iter`
+//! measures the `Iterator` API instead.
 
 use std::hint::black_box;
 use std::io::Cursor;
@@ -195,13 +199,40 @@ fn leak(v: Vec<u8>) -> &'static [u8] {
     Box::leak(v.into_boxed_slice())
 }
 
+/// `READERS_API=iter` reads through the `Iterator` API (one `Event` built, returned and dropped
+/// per record) instead of [`FileReader::next_into`] (one `Event` reused for the whole file), to
+/// compare the two in one binary.
+fn use_iter() -> bool {
+    std::env::var("READERS_API").is_ok_and(|a| a == "iter")
+}
+
+/// How many times each case's input is read (and checked) before timing: 1, or
+/// `READERS_REPEAT`. Counting instructions or allocations of one read is then the difference
+/// between a run with `READERS_REPEAT=2` and one with `READERS_REPEAT=1` (the input
+/// generation cancels out).
+fn check_reads() -> usize {
+    std::env::var("READERS_REPEAT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
 fn count(input: &'static [u8], label: &str) -> usize {
-    let r = FileReader::from_reader(Cursor::new(input), label, &ReadOptions::default())
+    let mut r = FileReader::from_reader(Cursor::new(input), label, &ReadOptions::default())
         .expect("detected");
     let mut n = 0;
-    for rec in r {
-        black_box(&rec);
-        n += usize::from(rec.is_ok());
+    if use_iter() {
+        for rec in r {
+            black_box(&rec);
+            n += usize::from(rec.is_ok());
+        }
+    } else {
+        let mut ev = yagura_model::Event::default();
+        while let Some(rec) = r.next_into(&mut ev) {
+            black_box(&ev);
+            black_box(&rec);
+            n += usize::from(rec.is_ok());
+        }
     }
     n
 }
@@ -223,11 +254,13 @@ fn text_formats(c: &mut Crit) {
             continue;
         }
         let input = leak(make());
-        assert_eq!(
-            count(input, "bench.log"),
-            N,
-            "{name}: every line must parse"
-        );
+        for _ in 0..check_reads() {
+            assert_eq!(
+                count(input, "bench.log"),
+                N,
+                "{name}: every line must parse"
+            );
+        }
         g.throughput(Throughput::Elements(N as u64));
         g.bench_function(name, |b| b.iter(|| count(input, "bench.log")));
     }
@@ -268,11 +301,13 @@ fn json_formats(c: &mut Crit) {
             continue;
         }
         let input = leak(make());
-        assert_eq!(
-            count(input, "bench.json"),
-            N,
-            "{name}: every record must parse"
-        );
+        for _ in 0..check_reads() {
+            assert_eq!(
+                count(input, "bench.json"),
+                N,
+                "{name}: every record must parse"
+            );
+        }
         g.throughput(Throughput::Elements(N as u64));
         g.bench_function(name, |b| b.iter(|| count(input, "bench.json")));
     }

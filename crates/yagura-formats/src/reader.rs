@@ -73,6 +73,10 @@ pub struct FileReader {
     queue: VecDeque<Result<Event, Reject>>,
     /// A reject to report once the records are exhausted (a read error met early).
     tail: Option<Reject>,
+    /// `log.file.path` of the event [`FileReader::next_into`] last filled, reused for the
+    /// next one: a label longer than 24 bytes lives on the heap, so a clone per event would be
+    /// an allocation per event.
+    spare_path: Option<Str>,
 }
 
 impl std::fmt::Debug for FileReader {
@@ -173,6 +177,7 @@ impl FileReader {
             inner: Inner::Done,
             queue: VecDeque::new(),
             tail: head_error.map(|e| Reject::new(label, 0, e, b"")),
+            spare_path: None,
         };
         reader.inner = if format == Format::Evtx {
             match read_capped(stream, opts.max_evtx)
@@ -248,7 +253,8 @@ impl FileReader {
                                     if lossy {
                                         out.tags.push(Str::from("invalid_utf8"));
                                     }
-                                    stamp(out, &self.org, &self.label_str, no);
+                                    let spare = self.spare_path.take();
+                                    stamp(out, &self.org, &self.label_str, no, spare);
                                     return Fill::Out;
                                 }
                                 Step::Event(mut e) if lossy => {
@@ -339,7 +345,7 @@ impl FileReader {
                         match r {
                             Ok((rid, mut ev)) => {
                                 last = rid;
-                                stamp(&mut ev, &self.org, &self.label_str, rid);
+                                stamp(&mut ev, &self.org, &self.label_str, rid, None);
                                 self.queue.push_back(Ok(ev));
                             }
                             Err(reason) => self.queue.push_back(Err(Reject::new(
@@ -355,6 +361,36 @@ impl FileReader {
                     }
                 }
             }
+        }
+    }
+}
+
+impl FileReader {
+    /// The next record, read into `out`: `Some(Ok(()))` when `out` holds the next event,
+    /// `Some(Err(reject))` for a reject, `None` at the end. The same records, in the same
+    /// order, as the [`Iterator`] API.
+    ///
+    /// Whatever `out` held is replaced ([`Event::reset`]): a caller that reads a file into
+    /// one `Event` (and clones or serializes what it keeps) saves building, moving and
+    /// dropping a ~2 KiB event per record and reuses its list buffers. On a reject, `out`
+    /// holds no meaningful event.
+    pub fn next_into(&mut self, out: &mut Event) -> Option<Result<(), Reject>> {
+        if let Some(r) = self.queue.pop_front() {
+            return Some(r.map(|ev| *out = ev));
+        }
+        // Only a label on the heap is worth keeping: an inline one is copied for less than
+        // the comparison costs.
+        if self.label_str.is_heap_allocated()
+            && let Some(p) = out.log.file.path.take()
+            && p == self.label_str
+        {
+            self.spare_path = Some(p);
+        }
+        out.reset();
+        match self.fill(out) {
+            Fill::Out => Some(Ok(())),
+            Fill::Queued => self.queue.pop_front().map(|r| r.map(|ev| *out = ev)),
+            Fill::End => self.tail.take().map(Err),
         }
     }
 }
@@ -386,7 +422,7 @@ impl Sink<'_> {
             // `Filled` never reaches the sink: `fill` hands such events out directly.
             Step::Skip | Step::Filled => false,
             Step::Event(mut ev) => {
-                stamp(&mut ev, self.org, self.label_str, no);
+                stamp(&mut ev, self.org, self.label_str, no, None);
                 self.queue.push_back(Ok(ev));
                 true
             }
@@ -399,11 +435,12 @@ impl Sink<'_> {
     }
 }
 
-fn stamp(ev: &mut Event, org: &Option<OrgId>, label: &Str, line: u64) {
+/// Provenance and tenancy; `path` is `label` already allocated (see `spare_path`), if any.
+fn stamp(ev: &mut Event, org: &Option<OrgId>, label: &Str, line: u64, path: Option<Str>) {
     if org.is_some() {
         ev.organization.id.clone_from(org);
     }
-    ev.log.file.path = Some(label.clone());
+    ev.log.file.path = Some(path.unwrap_or_else(|| label.clone()));
     ev.log.file.line.get_or_insert(line);
 }
 

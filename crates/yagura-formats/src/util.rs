@@ -76,6 +76,70 @@ pub(crate) fn separator_ends(b: &[u8], sep: u8, out: &mut Vec<usize>) {
     out.push(b.len());
 }
 
+/// `s.parse::<f64>()`, bit for bit, with a short path for the plain decimals text logs write
+/// (`0.001234`, `60.000000`): at most 15 digits and one `.` make an integer mantissa below
+/// 2^53 and an exact power of ten, whose quotient is the correctly rounded value, the one
+/// the standard parser returns (Clinger's fast path). Anything else goes to the standard
+/// parser.
+pub(crate) fn parse_f64(s: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 16 {
+        return s.parse().ok();
+    }
+    let mut m: u64 = 0;
+    let mut digits = 0;
+    let mut frac: Option<usize> = None;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d <= 9 {
+            m = m * 10 + u64::from(d);
+            digits += 1;
+            if let Some(f) = frac.as_mut() {
+                *f += 1;
+            }
+        } else if c == b'.' && frac.is_none() {
+            frac = Some(0);
+        } else {
+            return s.parse().ok();
+        }
+    }
+    if digits == 0 || digits > 15 {
+        return s.parse().ok();
+    }
+    let k = frac.unwrap_or(0);
+    // `m < 10^15 < 2^53`: exact as f64; `k <= 15`: the power is exact too.
+    Some(m as f64 / POW10.get(k).copied()?)
+}
+
+/// `s.split(sep as char)` for an ASCII `sep` (Zeek's set separator), by bytes: no
+/// `CharSearcher`, no `memchr` call for the few short items of a set or vector. A non-ASCII
+/// `sep` falls back to the `char` split.
+pub(crate) fn split_byte(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let ascii = sep.is_ascii();
+    let mut rest = Some(s);
+    let mut fallback = (!ascii).then(|| s.split(char::from(sep)));
+    std::iter::from_fn(move || {
+        if let Some(f) = fallback.as_mut() {
+            return f.next();
+        }
+        let r = rest?;
+        match r.bytes().position(|b| b == sep) {
+            // `sep` is ASCII: both sides of it are char boundaries.
+            Some(i) => {
+                rest = r.get(i + 1..);
+                r.get(..i)
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// `-` and the empty string mean "no value" in most text logs.
 pub(crate) fn present(s: &str) -> Option<&str> {
     match s {
@@ -574,6 +638,70 @@ mod tests {
             fill_url(&mut u, &mut d, raw, None);
             assert_eq!(u.domain.as_deref(), host, "{raw}");
             assert_eq!(url_domain(raw).as_deref(), host, "{raw}");
+        }
+    }
+
+    #[test]
+    fn split_byte_is_the_char_split() {
+        for (s, sep) in [
+            ("a,b,c", b','),
+            ("", b','),
+            (",", b','),
+            ("a,,b,", b','),
+            ("abc", b','),
+            ("日本,語", b','),
+            ("a\u{e9}b", 0xe9),
+        ] {
+            let ours: Vec<&str> = split_byte(s, sep).collect();
+            let std: Vec<&str> = s.split(char::from(sep)).collect();
+            assert_eq!(ours, std, "{s:?} {sep}");
+        }
+    }
+
+    #[test]
+    fn parse_f64_matches_the_standard_parser() {
+        for s in [
+            "0",
+            "0.0012",
+            "60.000000",
+            "0.000001",
+            "1.",
+            ".5",
+            "123456789.123456",
+            "999999999999999",
+            "9999999999999999",
+            "0.1",
+            "0.3",
+            "2.675",
+            "1e3",
+            "-1.5",
+            "",
+            ".",
+            "1.2.3",
+            "inf",
+            "NaN",
+            "00000000000000001",
+            "0.100000000000000",
+        ] {
+            let ours = parse_f64(s).map(f64::to_bits);
+            let std = s.parse::<f64>().ok().map(f64::to_bits);
+            assert_eq!(ours, std, "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_f64_is_the_standard_parser(int in 0u64..10_000_000_000, frac in 0u64..1_000_000, width in 0usize..8) {
+            let s = if width == 0 {
+                int.to_string()
+            } else {
+                format!("{int}.{frac:0width$}")
+            };
+            proptest::prop_assert_eq!(
+                parse_f64(&s).map(f64::to_bits),
+                s.parse::<f64>().ok().map(f64::to_bits),
+                "{}", s
+            );
         }
     }
 

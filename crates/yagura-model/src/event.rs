@@ -656,6 +656,28 @@ impl ObservableValue<'_> {
 }
 
 impl Event {
+    /// Makes `self` equal to `Event::default()` again, keeping the heap buffers the next
+    /// record of the same reader most likely needs: the list buffers of `dns.answers`,
+    /// `dns.resolved_ip`, `host.ip` and the top level of [`Event::other`] (emptied, capacity
+    /// kept). For callers that read many events into one value
+    /// (`yagura_formats::FileReader::next_into`). Nothing of the old event remains visible:
+    /// equality, serialization and every accessor see a default event.
+    pub fn reset(&mut self) {
+        let mut answers = std::mem::take(&mut self.dns.answers);
+        let mut resolved = std::mem::take(&mut self.dns.resolved_ip);
+        let mut host_ip = std::mem::take(&mut self.host.ip);
+        let mut other = std::mem::take(&mut self.other);
+        answers.clear();
+        resolved.clear();
+        host_ip.clear();
+        other.clear();
+        *self = Event::default();
+        self.dns.answers = answers;
+        self.dns.resolved_ip = resolved;
+        self.host.ip = host_ip;
+        self.other = other;
+    }
+
     // ---- hot accessors -------------------------------------------------------------------
 
     pub fn org(&self) -> Option<&OrgId> {

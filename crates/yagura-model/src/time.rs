@@ -67,24 +67,57 @@ impl Timestamp {
     /// Parses decimal epoch seconds as written in logs (`1331901000.123456`, `1700000000`),
     /// exactly, without going through floating point. At most 9 fractional digits are used.
     pub fn parse_epoch_decimal(s: &str) -> Result<Timestamp, TimeError> {
+        // One pass over the bytes (this runs once per Zeek/Squid line): integer digits, an
+        // optional `.`, fraction digits; no split, no second validation scan, no `pow`.
+        const SCALE: [i64; 10] = [
+            1_000_000_000,
+            100_000_000,
+            10_000_000,
+            1_000_000,
+            100_000,
+            10_000,
+            1_000,
+            100,
+            10,
+            1,
+        ];
         let bad = || TimeError::Syntax(s.to_owned());
-        let (int, frac) = match s.split_once('.') {
-            Some((i, f)) => (i, f),
-            None => (s, ""),
-        };
-        if int.is_empty() || int.len() > 11 || !int.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        if !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
+        let b = s.as_bytes();
+        let mut i = 0;
         let mut secs: i64 = 0;
-        for b in int.bytes() {
-            secs = secs * 10 + i64::from(b - b'0');
+        while let Some(&c) = b.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            // At most 11 integer digits (also keeps `secs` far from overflowing).
+            if i == 11 {
+                return Err(bad());
+            }
+            secs = secs * 10 + i64::from(d);
+            i += 1;
+        }
+        if i == 0 {
+            return Err(bad());
         }
         let mut nanos: i64 = 0;
-        for (i, b) in frac.bytes().take(9).enumerate() {
-            nanos += i64::from(b - b'0') * 10i64.pow(8 - i as u32);
+        if let Some(&c) = b.get(i) {
+            if c != b'.' {
+                return Err(bad());
+            }
+            // Up to 9 fraction digits are used; later ones must still be digits.
+            let mut used = 0;
+            for &c in b.get(i + 1..).unwrap_or_default() {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    return Err(bad());
+                }
+                if used < 9 {
+                    nanos = nanos * 10 + i64::from(d);
+                    used += 1;
+                }
+            }
+            nanos *= SCALE.get(used).copied().unwrap_or(1);
         }
         // Checked: 11 integer digits overflow i64 nanoseconds.
         secs.checked_mul(1_000_000_000)
@@ -234,7 +267,35 @@ mod tests {
                 .millis(),
             1_700_000_000_500
         );
-        for bad in ["", ".5", "-1", "1e9", "17000000000000.0", "12a.4", "1.2.3"] {
+        assert_eq!(
+            Timestamp::parse_epoch_decimal("1700000000.")
+                .unwrap()
+                .secs(),
+            1_700_000_000
+        );
+        // Digits after the ninth are checked, not used.
+        assert_eq!(
+            Timestamp::parse_epoch_decimal("1.1234567899")
+                .unwrap()
+                .nanos(),
+            1_123_456_789
+        );
+        assert_eq!(
+            Timestamp::parse_epoch_decimal("99999999999.5"),
+            Err(TimeError::OutOfRange("99999999999.5".to_owned()))
+        );
+        for bad in [
+            "",
+            ".5",
+            "-1",
+            "1e9",
+            "17000000000000.0",
+            "170000000000",
+            "12a.4",
+            "1.2.3",
+            "1.1234567890x",
+            "1 ",
+        ] {
             assert!(Timestamp::parse_epoch_decimal(bad).is_err(), "{bad}");
         }
     }

@@ -4,10 +4,10 @@
 //! Common: `%>a %[ui %[un [%tl] "%rm %ru HTTP/%rv" %>Hs %<st %Ss:%Sh`
 //! Combined: common plus `"%{Referer}>h" "%{User-Agent}>h"` before `%Ss:%Sh`.
 
-use yagura_model::event::{Other, OtherValue};
+use yagura_model::event::{Other, OtherValue, Tags};
 use yagura_model::{Event, Str};
 
-use super::{LineParser, Step, base};
+use super::{LineParser, Step};
 use crate::util::{self, Words, present};
 
 pub(crate) struct Native;
@@ -155,22 +155,22 @@ fn finish(
     user: Option<&str>,
 ) -> Result<(), String> {
     let denied = result.contains("DENIED");
-    base(
-        ev,
-        "squid.access",
-        "event",
-        &["network", "web"],
-        &[if denied { "denied" } else { "access" }],
-    );
+    // Constant strings built at compile time (`const_new`): no per-line conversion.
+    ev.event.dataset = Some(Str::const_new("squid.access"));
+    ev.event.kind = Some(Str::const_new("event"));
+    ev.event.category = Tags::from_buf([Str::const_new("network"), Str::const_new("web")]);
+    ev.event
+        .kind_type
+        .push(Str::const_new(if denied { "denied" } else { "access" }));
     ev.event.action = Some(Str::from(result));
-    ev.event.outcome = Some(Str::from(if denied || status >= 400 || status == 0 {
+    ev.event.outcome = Some(Str::const_new(if denied || status >= 400 || status == 0 {
         "failure"
     } else {
         "success"
     }));
-    ev.observer.product = Some(Str::from("squid"));
-    ev.observer.kind = Some(Str::from("proxy"));
-    ev.network.protocol = Some(Str::from("http"));
+    ev.observer.product = Some(Str::const_new("squid"));
+    ev.observer.kind = Some(Str::const_new("proxy"));
+    ev.network.protocol = Some(Str::const_new("http"));
     if status != 0 {
         ev.http.response.status_code = Some(status);
     }
@@ -181,7 +181,7 @@ fn finish(
     if let Some(u) = present(url) {
         util::fill_url(&mut ev.url, &mut ev.destination, u, None);
         if method.eq_ignore_ascii_case("CONNECT") && ev.url.scheme.is_none() {
-            ev.network.protocol = Some(Str::from("tls"));
+            ev.network.protocol = Some(Str::const_new("tls"));
         }
     }
     if let Some(u) = user {

@@ -149,3 +149,44 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn reset_is_default_and_keeps_list_buffers() {
+    let mut e = proxy_event();
+    e.dns.answers.push(DnsAnswer {
+        data: Some("203.0.113.7".into()),
+        ..DnsAnswer::default()
+    });
+    e.dns.resolved_ip.push("203.0.113.7".parse().unwrap());
+    e.host.ip.push("10.0.0.1".parse().unwrap());
+    e.tls.version = Some("1.3".into());
+    e.message = Some("hello".into());
+    let caps = (
+        e.dns.answers.capacity(),
+        e.dns.resolved_ip.capacity(),
+        e.host.ip.capacity(),
+    );
+    e.reset();
+    assert_eq!(e, Event::default());
+    assert_eq!(
+        serde_json::to_string(&e).unwrap(),
+        serde_json::to_string(&Event::default()).unwrap()
+    );
+    assert!(e.tls.is_unset(), "sparse groups are released");
+    assert_eq!(
+        (
+            e.dns.answers.capacity(),
+            e.dns.resolved_ip.capacity(),
+            e.host.ip.capacity()
+        ),
+        caps
+    );
+    // Reusable: a second fill serializes like a fresh event with the same fields.
+    e.dns.resolved_ip.push("192.0.2.1".parse().unwrap());
+    let mut fresh = Event::default();
+    fresh.dns.resolved_ip.push("192.0.2.1".parse().unwrap());
+    assert_eq!(
+        serde_json::to_string(&e).unwrap(),
+        serde_json::to_string(&fresh).unwrap()
+    );
+}
