@@ -38,7 +38,9 @@ use serde::{Deserialize, Serialize};
 use yagura_model::{Detector as Family, Entities, Event, Severity, Timestamp};
 
 use crate::bounded::{LastSeen, enforce_cap};
-use crate::detector::{AlertSpec, Context, Dest, Detector, EvidenceBuf, Kind, StateError, View};
+use crate::detector::{
+    AlertSpec, Context, Dest, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View,
+};
 use crate::prevalence::{Prevalence, secs_to_nanos};
 use crate::stats::{Spread, hash_bytes};
 
@@ -666,12 +668,12 @@ impl Detector for Beacon {
         }
     }
 
-    fn checkpoint(&self) -> Result<serde_json::Value, StateError> {
-        serde_json::to_value(self).map_err(StateError::Write)
+    fn checkpoint(&self) -> Result<State, StateError> {
+        serde_json::value::to_raw_value(self).map_err(StateError::Write)
     }
 
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), StateError> {
-        *self = serde_json::from_value(state).map_err(|source| StateError::Invalid {
+    fn restore(&mut self, state: &RawValue) -> Result<(), StateError> {
+        *self = serde_json::from_str(state.get()).map_err(|source| StateError::Invalid {
             detector: "beacon",
             source,
         })?;

@@ -3,12 +3,17 @@
 
 use std::net::IpAddr;
 
+pub use serde_json::value::RawValue;
+
 use yagura_model::{
     AddressIndex, Alert, AttackId, Detector as Family, Entities, Event, EvidenceRef, OrgId,
     Severity, Timestamp, alert::MAX_EVIDENCE,
 };
 
 use crate::config::AnalyticsConfig;
+
+/// A detector's serialized state: its JSON text, kept as written.
+pub type State = Box<RawValue>;
 use crate::prevalence::PrevalenceTable;
 use crate::stats::hash_bytes;
 
@@ -40,10 +45,13 @@ pub trait Detector {
     fn advance_to(&mut self, now: Timestamp, cx: &mut Context<'_>);
     /// End of input: evaluate every open window and emit what it holds.
     fn flush(&mut self, cx: &mut Context<'_>);
-    /// The detector's state, for the streaming server to persist.
-    fn checkpoint(&self) -> Result<serde_json::Value, StateError>;
+    /// The detector's state, for the streaming server to persist: JSON text written straight
+    /// from the detector's tables (no `serde_json::Value` tree: the state of a large estate
+    /// is written at every streaming flush, and building and dropping a tree of it cost more
+    /// than detection itself).
+    fn checkpoint(&self) -> Result<State, StateError>;
     /// Replaces the state with a checkpoint's.
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), StateError>;
+    fn restore(&mut self, state: &RawValue) -> Result<(), StateError>;
 }
 
 /// What detectors share: configuration, the inventory's address index, estate prevalence,

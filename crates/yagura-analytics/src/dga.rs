@@ -16,7 +16,7 @@ use yagura_model::{Detector as Family, Entities, Event, OrgId, Severity, Timesta
 use crate::beacon::round3;
 use crate::bounded::{LastSeen, enforce_cap};
 use crate::detector::{
-    AlertSpec, Context, Detector, EvidenceBuf, Kind, StateError, View, evidence_of,
+    AlertSpec, Context, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View, evidence_of,
 };
 use crate::ngram::{NgramModel, dga_label};
 use crate::prevalence::secs_to_nanos;
@@ -254,12 +254,12 @@ impl Detector for Dga {
         }
     }
 
-    fn checkpoint(&self) -> Result<serde_json::Value, StateError> {
-        serde_json::to_value(self).map_err(StateError::Write)
+    fn checkpoint(&self) -> Result<State, StateError> {
+        serde_json::value::to_raw_value(self).map_err(StateError::Write)
     }
 
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), StateError> {
-        *self = serde_json::from_value(state).map_err(|source| StateError::Invalid {
+    fn restore(&mut self, state: &RawValue) -> Result<(), StateError> {
+        *self = serde_json::from_str(state.get()).map_err(|source| StateError::Invalid {
             detector: "dga",
             source,
         })?;

@@ -18,7 +18,7 @@ use yagura_model::{Detector as Family, Entities, Event, OrgId, Severity, Timesta
 use crate::beacon::round3;
 use crate::bounded::{LastSeen, enforce_cap};
 use crate::detector::{
-    AlertSpec, Context, Detector, EvidenceBuf, Kind, StateError, View, evidence_of,
+    AlertSpec, Context, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View, evidence_of,
 };
 use crate::prevalence::secs_to_nanos;
 use crate::stats::{entropy, hash_bytes};
@@ -274,12 +274,12 @@ impl Detector for DnsTunnel {
         self.sweep(i64::MAX, cx);
     }
 
-    fn checkpoint(&self) -> Result<serde_json::Value, StateError> {
-        serde_json::to_value(self).map_err(StateError::Write)
+    fn checkpoint(&self) -> Result<State, StateError> {
+        serde_json::value::to_raw_value(self).map_err(StateError::Write)
     }
 
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), StateError> {
-        *self = serde_json::from_value(state).map_err(|source| StateError::Invalid {
+    fn restore(&mut self, state: &RawValue) -> Result<(), StateError> {
+        *self = serde_json::from_str(state.get()).map_err(|source| StateError::Invalid {
             detector: "dns_tunnel",
             source,
         })?;

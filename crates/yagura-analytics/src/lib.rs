@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use yagura_model::{AddressIndex, Alert, Event, Inventory, OrgId, Timestamp};
 
 pub use config::{AnalyticsConfig, ConfigError};
-pub use detector::{Context, Detector, StateError, View};
+pub use detector::{Context, Detector, RawValue, State, StateError, View};
 
 use detector::Kind;
 use prevalence::PrevalenceTable;
@@ -53,13 +53,18 @@ pub struct Counters {
 }
 
 /// Everything the analytics hold, for persistence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// The tables are kept as the JSON text they serialize to ([`State`]): written straight from
+/// the tables and parsed straight into them, with no `serde_json::Value` tree in between
+/// (the file format is the same JSON a tree gave). Deserialize it from text
+/// (`serde_json::from_str`/`from_slice`), not from a `Value`.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub version: u32,
     pub watermark: Option<Timestamp>,
     pub counters: Counters,
-    pub prevalence: serde_json::Value,
-    pub detectors: serde_json::Map<String, serde_json::Value>,
+    pub prevalence: State,
+    pub detectors: std::collections::BTreeMap<String, State>,
 }
 
 const CHECKPOINT_VERSION: u32 = 1;
@@ -257,7 +262,7 @@ impl Analytics {
     /// The state of every detector and the prevalence table. Pending (undrained) alerts are
     /// not part of it: drain them first.
     pub fn checkpoint(&self) -> Result<Checkpoint, StateError> {
-        let mut detectors = serde_json::Map::new();
+        let mut detectors = std::collections::BTreeMap::new();
         let mut put = |d: &dyn Detector| -> Result<(), StateError> {
             detectors.insert(d.name().to_owned(), d.checkpoint()?);
             Ok(())
@@ -274,7 +279,8 @@ impl Analytics {
             version: CHECKPOINT_VERSION,
             watermark: self.watermark,
             counters: self.counters,
-            prevalence: serde_json::to_value(&self.prevalence).map_err(StateError::Write)?,
+            prevalence: serde_json::value::to_raw_value(&self.prevalence)
+                .map_err(StateError::Write)?,
             detectors,
         })
     }
@@ -285,7 +291,7 @@ impl Analytics {
             return Err(StateError::Version(cp.version));
         }
         let prevalence: PrevalenceTable =
-            serde_json::from_value(cp.prevalence).map_err(|source| StateError::Invalid {
+            serde_json::from_str(cp.prevalence.get()).map_err(|source| StateError::Invalid {
                 detector: "prevalence",
                 source,
             })?;
@@ -301,7 +307,7 @@ impl Analytics {
             let mut take = |d: &mut dyn Detector| -> Result<(), StateError> {
                 let name = d.name();
                 let v = cp.detectors.remove(name).ok_or(StateError::Missing(name))?;
-                d.restore(v)
+                d.restore(&v)
             };
             take(&mut beacon)?;
             take(&mut dns_tunnel)?;

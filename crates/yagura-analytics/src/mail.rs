@@ -23,7 +23,9 @@ use yagura_model::{Detector as Family, Entities, Event, EvidenceRef, OrgId, Seve
 
 use crate::bounded::{LastSeen, enforce_cap};
 use crate::config::MailConfig;
-use crate::detector::{AlertSpec, Context, Detector, StateError, View, evidence_of};
+use crate::detector::{
+    AlertSpec, Context, Detector, RawValue, State, StateError, View, evidence_of,
+};
 use crate::prevalence::secs_to_nanos;
 use crate::stats::hash_bytes;
 
@@ -282,12 +284,12 @@ impl Detector for Mail {
 
     fn flush(&mut self, _cx: &mut Context<'_>) {}
 
-    fn checkpoint(&self) -> Result<serde_json::Value, StateError> {
-        serde_json::to_value(self).map_err(StateError::Write)
+    fn checkpoint(&self) -> Result<State, StateError> {
+        serde_json::value::to_raw_value(self).map_err(StateError::Write)
     }
 
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), StateError> {
-        *self = serde_json::from_value(state).map_err(|source| StateError::Invalid {
+    fn restore(&mut self, state: &RawValue) -> Result<(), StateError> {
+        *self = serde_json::from_str(state.get()).map_err(|source| StateError::Invalid {
             detector: "mail",
             source,
         })?;

@@ -949,8 +949,10 @@ fn broken_checkpoints_are_errors_and_change_nothing() {
         "checkpoint has no state for detector beacon"
     );
     let mut cp = a.checkpoint().expect("cp");
-    cp.detectors
-        .insert("dga".into(), serde_json::json!({"hosts": 7}));
+    cp.detectors.insert(
+        "dga".into(),
+        serde_json::value::to_raw_value(&serde_json::json!({"hosts": 7})).expect("raw"),
+    );
     assert!(
         a.restore(cp)
             .unwrap_err()

@@ -15,6 +15,7 @@ pub mod stream;
 pub use aggregate::{AggregationConfig, Aggregator, alert_id};
 pub use incidents::{Correlation, CorrelationConfig, correlate};
 
+pub use serde_json::value::RawValue;
 use yagura_model::{Alert, Event};
 
 /// One detector family in the pipeline.
@@ -27,11 +28,15 @@ pub trait Stage: Send {
     fn finish(&mut self, out: &mut Vec<Alert>);
     /// The stage's state for a streaming checkpoint (`None`: the stage keeps no state worth
     /// keeping across a restart, or cannot serialize it).
-    fn checkpoint(&self) -> Result<Option<serde_json::Value>, String> {
+    ///
+    /// The state is JSON text written straight from the stage's tables (no `serde_json::Value`
+    /// tree: the stream writes it at every flush, and a tree of a large estate's analytics
+    /// cost more than detecting).
+    fn checkpoint(&self) -> Result<Option<Box<RawValue>>, String> {
         Ok(None)
     }
     /// Restores what [`Stage::checkpoint`] returned.
-    fn restore(&mut self, _state: serde_json::Value) -> Result<(), String> {
+    fn restore(&mut self, _state: &RawValue) -> Result<(), String> {
         Ok(())
     }
 }

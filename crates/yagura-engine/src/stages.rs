@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::RawValue;
 use yagura_analytics::Analytics;
 use yagura_intel::{LiveMatcher, ioc_alert};
 use yagura_model::{Alert, Event, OrgId};
@@ -72,6 +73,18 @@ impl EventStage for SigmaDetectStage {
 #[derive(Debug)]
 pub struct SigmaCorrelationStage(pub SigmaCorrelations);
 
+/// Sigma's (small) correlation state as JSON text.
+fn sigma_state(
+    state: Result<Option<serde_json::Value>, serde_json::Error>,
+) -> Result<Option<Box<RawValue>>, String> {
+    match state.map_err(|e| e.to_string())? {
+        Some(v) => serde_json::value::to_raw_value(&v)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
+}
+
 impl Stage for SigmaCorrelationStage {
     fn name(&self) -> &'static str {
         "sigma-correlation"
@@ -83,11 +96,12 @@ impl Stage for SigmaCorrelationStage {
 
     fn finish(&mut self, _out: &mut Vec<Alert>) {}
 
-    fn checkpoint(&self) -> Result<Option<serde_json::Value>, String> {
-        self.0.checkpoint().map_err(|e| e.to_string())
+    fn checkpoint(&self) -> Result<Option<Box<RawValue>>, String> {
+        sigma_state(self.0.checkpoint())
     }
 
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
+    fn restore(&mut self, state: &RawValue) -> Result<(), String> {
+        let state = serde_json::from_str(state.get()).map_err(|e| e.to_string())?;
         self.0.restore(state).map_err(|e| e.to_string())
     }
 }
@@ -137,11 +151,12 @@ impl Stage for SigmaStage {
 
     fn finish(&mut self, _out: &mut Vec<Alert>) {}
 
-    fn checkpoint(&self) -> Result<Option<serde_json::Value>, String> {
-        self.0.checkpoint().map_err(|e| e.to_string())
+    fn checkpoint(&self) -> Result<Option<Box<RawValue>>, String> {
+        sigma_state(self.0.checkpoint())
     }
 
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
+    fn restore(&mut self, state: &RawValue) -> Result<(), String> {
+        let state = serde_json::from_str(state.get()).map_err(|e| e.to_string())?;
         self.0.restore(state).map_err(|e| e.to_string())
     }
 }
@@ -164,16 +179,16 @@ impl Stage for AnalyticsStage {
         out.extend(self.0.finish());
     }
 
-    fn checkpoint(&self) -> Result<Option<serde_json::Value>, String> {
+    fn checkpoint(&self) -> Result<Option<Box<RawValue>>, String> {
         let cp = self.0.checkpoint().map_err(|e| e.to_string())?;
-        serde_json::to_value(cp)
+        serde_json::value::to_raw_value(&cp)
             .map(Some)
             .map_err(|e| e.to_string())
     }
 
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
+    fn restore(&mut self, state: &RawValue) -> Result<(), String> {
         let cp: yagura_analytics::Checkpoint =
-            serde_json::from_value(state).map_err(|e| e.to_string())?;
+            serde_json::from_str(state.get()).map_err(|e| e.to_string())?;
         self.0.restore(cp).map_err(|e| e.to_string())
     }
 }
@@ -342,11 +357,12 @@ mod tests {
         assert!(out.is_empty());
         let state = before.checkpoint().unwrap().expect("correlation state");
         let mut after = stage();
-        after.restore(state).unwrap();
+        after.restore(&state).unwrap();
         for i in 12..25 {
             after.on_event(&failed_logon(t0 + i * 5), &mut out);
         }
         assert_eq!(out, uninterrupted);
-        assert!(after.restore(serde_json::json!([])).is_err());
+        let not_a_state = serde_json::value::to_raw_value(&serde_json::json!([])).unwrap();
+        assert!(after.restore(&not_a_state).is_err());
     }
 }

@@ -129,6 +129,9 @@ impl Intake {
         body: &[u8],
         wait: bool,
     ) -> Result<Submitted, IntakeError> {
+        // Saturated: refuse before parsing (a refused body is sent again, and parsing it
+        // each time would spend the CPU the consumer needs to catch up).
+        self.store.admit()?;
         let (events, rejected) = parse_body(org, batch_id, format, body)?;
         if events.is_empty() {
             return Ok(Submitted {
@@ -238,7 +241,7 @@ struct DetectorCheckpoint {
     /// Highest event time seen (drives the closing of alert aggregates).
     watermark: Option<Timestamp>,
     /// State of each ordered stage that has some, by stage name.
-    stages: serde_json::Map<String, serde_json::Value>,
+    stages: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>>,
     /// Alert aggregates still open.
     open_alerts: Vec<Alert>,
 }
@@ -308,7 +311,7 @@ impl Consumer {
         for stage in detectors.ordered.iter_mut() {
             if let Some(st) = cp.stages.get(stage.name()) {
                 stage
-                    .restore(st.clone())
+                    .restore(st)
                     .map_err(|e| cp_err(format!("stage {}: {e}", stage.name())))?;
             }
         }
@@ -399,7 +402,7 @@ impl Consumer {
             )
             .map_err(|e| format!("storing alerts: {e}"))?;
         }
-        let mut stages = serde_json::Map::new();
+        let mut stages = std::collections::BTreeMap::new();
         for stage in self.detectors.ordered.iter() {
             if let Some(st) = stage.checkpoint()? {
                 stages.insert(stage.name().to_owned(), st);

@@ -435,6 +435,20 @@ impl EventStore {
         self.ingest_inner(batch_id, events, false)
     }
 
+    /// Refuses with backpressure ([`StoreError::Backpressure`]) while the events waiting for a
+    /// flush are at `max_pending_events`, as [`EventStore::ingest`] would: lets an intake
+    /// refuse a body before spending CPU on parsing it.
+    pub fn admit(&self) -> Result<(), StoreError> {
+        let p = lock(&self.pending);
+        if p.events >= self.opts.max_pending_events {
+            return Err(StoreError::Backpressure {
+                pending: p.events,
+                reason: "flush is not keeping up or failing".into(),
+            });
+        }
+        Ok(())
+    }
+
     fn ingest_inner(
         &self,
         batch_id: &str,
@@ -474,15 +488,7 @@ impl EventStore {
         if !rejects.is_empty() {
             return Err(StoreError::Rejected(rejects));
         }
-        {
-            let p = lock(&self.pending);
-            if p.events >= self.opts.max_pending_events {
-                return Err(StoreError::Backpressure {
-                    pending: p.events,
-                    reason: "flush is not keeping up or failing".into(),
-                });
-            }
-        }
+        self.admit()?;
         let ack = if wait {
             self.wal.append(batch_id.as_bytes(), payloads)?
         } else {

@@ -95,14 +95,14 @@ impl Stage for CountStage {
 
     fn finish(&mut self, _out: &mut Vec<Alert>) {}
 
-    fn checkpoint(&self) -> Result<Option<serde_json::Value>, String> {
-        serde_json::to_value(&self.counts)
+    fn checkpoint(&self) -> Result<Option<Box<serde_json::value::RawValue>>, String> {
+        serde_json::value::to_raw_value(&self.counts)
             .map(Some)
             .map_err(|e| e.to_string())
     }
 
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
-        self.counts = serde_json::from_value(state).map_err(|e| e.to_string())?;
+    fn restore(&mut self, state: &serde_json::value::RawValue) -> Result<(), String> {
+        self.counts = serde_json::from_str(state.get()).map_err(|e| e.to_string())?;
         Ok(())
     }
 }
