@@ -124,7 +124,7 @@ fn main() {
         out.clear();
         sigma.detect.on_event(e, &mut out);
         let dt = thread_cpu_s() - t;
-        let k = e.event.dataset.clone().unwrap_or_default().to_string();
+        let k = e.event.dataset.as_deref().unwrap_or("").to_string();
         let s = by.entry(k).or_default();
         s.0 += 1;
         s.1 += dt;
