@@ -581,7 +581,7 @@ impl Detector for Beacon {
                 last.1 = add_size(last.1, size);
             }
             c.last = c.last.max(t);
-            c.evidence.push(crate::detector::evidence_of(ev));
+            c.evidence.push_event(ev);
         } else if counted
             && pair.count >= cfg.min_connections / 2
             && pair.concentration() >= 0.6
@@ -607,7 +607,7 @@ impl Detector for Beacon {
                 dst_ip
             };
             let mut evidence = EvidenceBuf::default();
-            evidence.push(crate::detector::evidence_of(ev));
+            evidence.push_event(ev);
             // The sessions before the promotion, as far as the pair remembers them (sizes
             // unknown), then this one.
             let cap = cfg.max_samples.max(4);

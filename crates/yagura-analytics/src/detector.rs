@@ -314,6 +314,29 @@ impl EvidenceBuf {
         }
     }
 
+    /// [`EvidenceBuf::push`] of the event's provenance ([`evidence_of`]), allocating only
+    /// for a reference it keeps: called for every event of a tracked key, and once the buffer
+    /// is full each call only rewrites the last slot in place.
+    pub fn push_event(&mut self, ev: &Event) {
+        let Some((file, line)) = ev.provenance() else {
+            return;
+        };
+        if self.0.len() < MAX_EVIDENCE {
+            if !self.0.iter().any(|e| e.line == line && e.file == file) {
+                self.0.push(EvidenceRef {
+                    file: file.to_owned(),
+                    line,
+                });
+            }
+        } else if let Some(last) = self.0.last_mut() {
+            if last.file != file {
+                last.file.clear();
+                last.file.push_str(file);
+            }
+            last.line = line;
+        }
+    }
+
     pub fn to_vec(&self) -> Vec<EvidenceRef> {
         self.0.clone()
     }

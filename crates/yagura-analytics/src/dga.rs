@@ -16,7 +16,7 @@ use yagura_model::{Detector as Family, Entities, Event, OrgId, Severity, Timesta
 use crate::beacon::round3;
 use crate::bounded::{LastSeen, enforce_cap};
 use crate::detector::{
-    AlertSpec, Context, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View, evidence_of,
+    AlertSpec, Context, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View,
 };
 use crate::ngram::{NgramModel, dga_label};
 use crate::prevalence::secs_to_nanos;
@@ -221,14 +221,14 @@ impl Detector for Dga {
                 if hs.examples.len() < EXAMPLES {
                     hs.examples.push(name.to_owned());
                 }
-                hs.evidence.push(evidence_of(ev));
+                hs.evidence.push_event(ev);
             }
         } else if hs.resolved.len() < EXAMPLES && !hs.resolved.iter().any(|r| r == name) {
             hs.resolved.push(name.to_owned());
             if let Some(ip) = ev.dns.resolved_ip.first() {
                 hs.resolved_ips.push(ip.to_string());
             }
-            hs.evidence.push(evidence_of(ev));
+            hs.evidence.push_event(ev);
         }
         if self.hosts.len() > cfg.max_hosts {
             enforce_cap(&mut self.hosts, cfg.max_hosts);

@@ -18,7 +18,7 @@ use yagura_model::{Detector as Family, Entities, Event, OrgId, Severity, Timesta
 use crate::beacon::round3;
 use crate::bounded::{LastSeen, enforce_cap};
 use crate::detector::{
-    AlertSpec, Context, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View, evidence_of,
+    AlertSpec, Context, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View,
 };
 use crate::prevalence::secs_to_nanos;
 use crate::stats::{entropy, hash_bytes};
@@ -247,7 +247,7 @@ impl Detector for DnsTunnel {
             let longest = sub.split('.').map(str::len).max().unwrap_or(0);
             ks.label_len_sum += longest as u64;
             ks.entropy_sum += entropy(&sub.replace('.', ""));
-            ks.evidence.push(evidence_of(ev));
+            ks.evidence.push_event(ev);
         }
         if self.keys.len() > cfg.max_keys {
             enforce_cap(&mut self.keys, cfg.max_keys);

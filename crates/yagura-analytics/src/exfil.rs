@@ -20,7 +20,6 @@ use yagura_model::{Detector as Family, Entities, Event, OrgId, Severity, Timesta
 use crate::bounded::{LastSeen, enforce_cap};
 use crate::detector::{
     AlertSpec, Context, Dest, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View,
-    evidence_of,
 };
 use crate::prevalence::secs_to_nanos;
 use crate::stats::hash_bytes;
@@ -324,7 +323,7 @@ impl Detector for Exfil {
         if upload {
             p.uploads = p.uploads.saturating_add(1);
         }
-        p.evidence.push(evidence_of(ev));
+        p.evidence.push_event(ev);
         if self.pairs.len() > cfg.max_pairs {
             enforce_cap(&mut self.pairs, cfg.max_pairs);
         }

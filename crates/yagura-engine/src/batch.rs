@@ -165,6 +165,11 @@ pub struct BatchReport {
     pub raw_alerts: u64,
     pub elapsed_s: f64,
     pub events_per_s: f64,
+    /// CPU time of the thread running the ordered stages (the serial part of the pipeline),
+    /// when the platform tells (Linux); 0 otherwise.
+    pub ordered_cpu_s: f64,
+    /// Wall time that thread spent waiting for readers.
+    pub ordered_wait_s: f64,
 }
 
 /// The detectors of a run.
@@ -276,6 +281,7 @@ pub fn run(
     let mut aggregator = Aggregator::new(options.aggregation);
     let mut ordered_alerts = Vec::new();
     let mut raw_count = 0u64;
+    let ordered_cpu_start = thread_cpu_s();
     let mut merged = merge(producers, |e: &Event| e.timestamp);
     while let Some(ev) = merged.next_ref() {
         for stage in detectors.ordered.iter_mut() {
@@ -286,6 +292,7 @@ pub fn run(
             aggregator.push(a);
         }
     }
+    let ordered_wait = merged.waited();
     let crashed = merged.join();
     if crashed > 0 {
         tracing::error!(
@@ -306,6 +313,7 @@ pub fn run(
         aggregator.push(a);
     }
     let alerts = aggregator.finish();
+    let ordered_cpu_s = (thread_cpu_s() - ordered_cpu_start).max(0.0);
     let elapsed = started.elapsed().max(Duration::from_micros(1));
     let events = progress.events.load(Ordering::Relaxed);
     let report = BatchReport {
@@ -317,6 +325,17 @@ pub fn run(
         raw_alerts: raw_count,
         elapsed_s: elapsed.as_secs_f64(),
         events_per_s: events as f64 / elapsed.as_secs_f64(),
+        ordered_cpu_s,
+        ordered_wait_s: ordered_wait.as_secs_f64(),
     };
     (alerts, report)
+}
+
+/// CPU time of the calling thread in seconds (Linux `/proc/thread-self/schedstat`; 0 where it
+/// cannot be read).
+fn thread_cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e9)
 }

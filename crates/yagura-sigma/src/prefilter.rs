@@ -9,14 +9,14 @@
 //! mandatory literals of a regular expression) or, failing that, the presence of its field.
 //!
 //! **Event side.** Literals are matched case-insensitively (ASCII folding; values that are not
-//! ASCII are lowercased first, as the matchers do) by one Aho–Corasick automaton holding the
-//! literals of every slot:
+//! ASCII are lowercased first, as the matchers do) by Aho–Corasick automata:
 //! * Windows slots: every value the view can return for a non-dotted name (EventData values and
 //!   the System fields) plus the message is scanned once, whatever field the literal belongs to
-//!   (a superset of what the rule looks at, never a subset);
+//!   (a superset of what the rule looks at, never a subset), by one automaton shared by every
+//!   slot;
+//! * keyword literals: the strings keyword detections search, by the same shared automaton;
 //! * other slots, and dotted names on Windows slots: the field is read through the slot's view
-//!   and its value scanned;
-//! * keyword literals: the strings keyword detections search.
+//!   and its value scanned by an automaton holding only that (slot, field)'s literals.
 //!
 //! A rule is evaluated only when one of its atoms holds. The prefilter never decides a match:
 //! candidates are evaluated in full by rsigma, so results are exactly those of evaluating every
@@ -411,19 +411,11 @@ fn hir_literals(hir: &sigma_regex_syntax::hir::Hir, depth: usize) -> Option<Vec<
     }
 }
 
-/// Where a literal must be found for its rule to be a candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
-    /// Anywhere in the slot's scan set (Windows values, or keyword strings).
-    Scan,
-    /// In the value of the slot's probe field with this index.
-    Probe(u16),
-}
-
+/// A literal found by the shared automaton (Windows values and keyword strings; probed fields
+/// have their own, see [`Probe`]).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     slot: u16,
-    target: Target,
     /// Windows scan literals of a resolved field: the values the field reads; the literal
     /// counts only when found in one of them. `None`: found in any scanned value.
     src: Option<WindowsSource>,
@@ -444,17 +436,81 @@ struct SlotPart {
     /// Field → (number, instance) sorted by number: instances that need the field to equal
     /// the number (see [`mark_numeric`]).
     numeric: Vec<(String, Vec<(f64, u32)>)>,
-    /// Fields read and scanned individually (`Target::Probe` indexes this).
-    probes: Vec<String>,
-    /// Whether some instance has a `Target::Scan` literal.
+    /// Fields read and scanned individually, each with an automaton over only its literals.
+    probes: Vec<Probe>,
+    /// Whether some instance has a literal for the shared automaton (Windows values, keywords).
     has_scan: bool,
-    /// Windows slots: which values the `Target::Scan` literals can be found in — every value
+    /// Windows slots: which values the shared automaton's literals can be found in — every value
     /// (`scan_all`: keyword literals, or a name the slot's table does not resolve), else the
     /// `EventData` entries whose normalized name hashes to one of `scan_keys` (sorted) and the
     /// System fields of `scan_sys`.
     scan_all: bool,
     scan_keys: Vec<u64>,
     scan_sys: u8,
+}
+
+/// A probed field of a slot: its literals in an automaton of their own, so that scanning the
+/// field's value neither walks nor reports the thousands of other literals (measured: with
+/// every SigmaHQ rule loaded, scanning proxy and DNS fields through the automaton of all
+/// literals was most of Sigma's cost on network events).
+#[derive(Default)]
+struct Probe {
+    field: String,
+    /// Literals (deduplicated) and their positions, until the automaton is built.
+    patterns: Vec<String>,
+    ids: std::collections::HashMap<String, usize>,
+    automaton: Option<AhoCorasick>,
+    /// Pattern → instances it makes candidates.
+    insts: Vec<Vec<u32>>,
+}
+
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probe")
+            .field("field", &self.field)
+            .field("patterns", &self.insts.len())
+            .finish()
+    }
+}
+
+impl Probe {
+    fn add(&mut self, lit: String, inst: u32) {
+        match self.ids.get(&lit) {
+            Some(&pid) => {
+                if let Some(v) = self.insts.get_mut(pid)
+                    && v.last() != Some(&inst)
+                {
+                    v.push(inst);
+                }
+            }
+            None => {
+                self.ids.insert(lit.clone(), self.patterns.len());
+                self.patterns.push(lit);
+                self.insts.push(vec![inst]);
+            }
+        }
+    }
+
+    /// Builds the automaton; false if it cannot be built.
+    fn finish(&mut self) -> bool {
+        self.ids = Default::default();
+        self.automaton = automaton(&std::mem::take(&mut self.patterns));
+        self.automaton.is_some()
+    }
+}
+
+fn automaton(patterns: &[String]) -> Option<AhoCorasick> {
+    if patterns.is_empty() {
+        return None;
+    }
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        // Measured: a DFA over the ~14,000 SigmaHQ literals scans ~10% faster but
+        // costs ~150 MiB and 1.3 s more to build; the contiguous NFA is the balance.
+        .kind(Some(AhoCorasickKind::ContiguousNFA))
+        .build(patterns)
+        .ok()
 }
 
 /// A compiled rule as placed in a slot.
@@ -527,6 +583,7 @@ impl Index {
             ..Default::default()
         };
         let mut needs_cache: std::collections::HashMap<u32, Need> = Default::default();
+        let mut distinct: std::collections::HashSet<String> = Default::default();
         for (i, inst) in instances.iter().enumerate() {
             let i = i as u32;
             let s = inst.slot as usize;
@@ -593,25 +650,29 @@ impl Index {
                                 None => part.scan_all = true,
                             }
                         }
-                        let target = match field {
-                            None => Target::Scan,
-                            Some(f) if names.is_windows(s) && !names.needs_probe(s, &f) => {
-                                Target::Scan
-                            }
-                            Some(f) => {
-                                let pi = match part.probes.iter().position(|p| *p == f) {
-                                    Some(p) => p,
-                                    None => {
-                                        part.probes.push(f);
-                                        part.probes.len() - 1
-                                    }
-                                };
-                                Target::Probe(u16::try_from(pi).unwrap_or(u16::MAX))
-                            }
+                        distinct.insert(lit.clone());
+                        let probe = match field {
+                            None => None,
+                            Some(f) if names.is_windows(s) && !names.needs_probe(s, &f) => None,
+                            Some(f) => Some(f),
                         };
-                        if target == Target::Scan {
-                            part.has_scan = true;
+                        if let Some(f) = probe {
+                            let pi = match part.probes.iter().position(|p| p.field == f) {
+                                Some(p) => p,
+                                None => {
+                                    part.probes.push(Probe {
+                                        field: f,
+                                        ..Probe::default()
+                                    });
+                                    part.probes.len() - 1
+                                }
+                            };
+                            if let Some(p) = part.probes.get_mut(pi) {
+                                p.add(lit, i);
+                            }
+                            continue;
                         }
+                        part.has_scan = true;
                         let pid = *pattern_ids.entry(lit.clone()).or_insert_with(|| {
                             patterns.push(lit);
                             entries.push(Vec::new());
@@ -619,8 +680,7 @@ impl Index {
                         });
                         let e = Entry {
                             slot: inst.slot,
-                            target,
-                            src: entry_src.filter(|_| target == Target::Scan),
+                            src: entry_src,
                             inst: i,
                         };
                         if let Some(v) = entries.get_mut(pid) {
@@ -637,20 +697,15 @@ impl Index {
             part.scan_keys.sort_unstable();
             part.scan_keys.dedup();
         }
-        stats.patterns = patterns.len();
-        let automaton = if patterns.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                // Measured: a DFA over the ~14,000 SigmaHQ literals scans ~10% faster but
-                // costs ~150 MiB and 1.3 s more to build; the contiguous NFA is the balance.
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
-                .build(&patterns)
-                .ok()
-        };
-        if automaton.is_none() {
+        stats.patterns = distinct.len();
+        let automaton = automaton(&patterns);
+        let mut failed = !patterns.is_empty() && automaton.is_none();
+        for part in &mut slots {
+            for probe in &mut part.probes {
+                failed |= !probe.finish();
+            }
+        }
+        if failed {
             // Cannot happen with plain literals; stay exact by evaluating everything.
             for part in &mut slots {
                 part.always = (part.first..part.first + part.len).collect();
@@ -732,37 +787,6 @@ impl Index {
                 }
             }
         }
-        let Some(ac) = &self.automaton else {
-            return;
-        };
-        let mut mark = |hay: &str, found: Found, probe: Option<(usize, u16)>| {
-            let windows = !matches!(found, Found::Keyword);
-            scan(ac, hay, |pid| {
-                let Some(list) = self.entries.get(pid) else {
-                    return;
-                };
-                for e in list {
-                    let ok = match probe {
-                        Some((slot, p)) => e.slot as usize == slot && e.target == Target::Probe(p),
-                        None => {
-                            e.target == Target::Scan
-                                && is_windows(e.slot as usize) == windows
-                                && found.reaches(e.src)
-                                && slots.contains(&(e.slot as usize))
-                        }
-                    };
-                    if ok {
-                        out.set(e.inst);
-                    }
-                }
-            })
-        };
-        if scan_win {
-            windows_values(event, keys, &win, &mut |v, found| mark(v, found, None));
-        }
-        if scan_kw {
-            crate::fields::visit_strings(event, false, &mut |v| mark(v, Found::Keyword, None));
-        }
         for &s in slots {
             let Some(part) = self.slots.get(s) else {
                 continue;
@@ -771,12 +795,45 @@ impl Index {
                 continue;
             }
             let v = view(s);
-            for (pi, field) in part.probes.iter().enumerate() {
-                if let Some(value) = v.get_field(field) {
-                    let p = u16::try_from(pi).unwrap_or(u16::MAX);
-                    for_each_text(&value, &mut |t| mark(t, Found::Keyword, Some((s, p))));
+            for probe in &part.probes {
+                let Some(ac) = &probe.automaton else {
+                    continue;
+                };
+                if let Some(value) = v.get_field(&probe.field) {
+                    for_each_text(&value, &mut |t| {
+                        scan(ac, t, |pid| {
+                            for &i in probe.insts.get(pid).map_or(&[][..], Vec::as_slice) {
+                                out.set(i);
+                            }
+                        })
+                    });
                 }
             }
+        }
+        let Some(ac) = &self.automaton else {
+            return;
+        };
+        let mut mark = |hay: &str, found: Found| {
+            let windows = !matches!(found, Found::Keyword);
+            scan(ac, hay, |pid| {
+                let Some(list) = self.entries.get(pid) else {
+                    return;
+                };
+                for e in list {
+                    if is_windows(e.slot as usize) == windows
+                        && found.reaches(e.src)
+                        && slots.contains(&(e.slot as usize))
+                    {
+                        out.set(e.inst);
+                    }
+                }
+            })
+        };
+        if scan_win {
+            windows_values(event, keys, &win, &mut |v, found| mark(v, found));
+        }
+        if scan_kw {
+            crate::fields::visit_strings(event, false, &mut |v| mark(v, Found::Keyword));
         }
     }
 

@@ -890,7 +890,13 @@ impl RuleSet {
                 .and_then(Option::as_ref)
                 .is_some_and(|d| d.plan.windows)
         };
-        let mut cand = Candidates::default();
+        // The candidate bit set is reused by the thread's next event (one allocation per
+        // thread instead of one per event); a nested call finds none and makes its own.
+        thread_local! {
+            static CANDIDATES: std::cell::Cell<Candidates> =
+                std::cell::Cell::new(Candidates::default());
+        }
+        let mut cand = CANDIDATES.with(std::cell::Cell::take);
         index.candidates(event, keys, &slots, is_windows, view, &mut cand);
         let mut seen: smallvec::SmallVec<[u32; 8]> = smallvec::SmallVec::new();
         for &s in &slots {
@@ -914,6 +920,7 @@ impl RuleSet {
                 }
             }
         }
+        CANDIDATES.with(|c| c.set(cand));
     }
 
     /// Evaluates every rule of the event's slots without the prefilter, calling `f` with the

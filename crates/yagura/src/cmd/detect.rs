@@ -157,6 +157,11 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         report.elapsed_s,
         report.events_per_s
     );
+    tracing::info!(
+        cpu_s = format!("{:.2}", report.ordered_cpu_s),
+        waited_for_readers_s = format!("{:.2}", report.ordered_wait_s),
+        "ordered stages (the serial part of the pipeline)"
+    );
     if let Some(store) = &event_store {
         let stored = stored.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = &stored.error {
@@ -371,7 +376,39 @@ pub(crate) fn build_detectors(
 ) -> anyhow::Result<Detectors> {
     let mut detectors = Detectors::default();
 
-    // Indicators: the files named with --intel, plus what `yagura intel import` stored.
+    // The three kinds of content load independently: indicators (one thread, seconds for
+    // millions of them), Sigma rules (parsed on every core) and the analytics (trigram model),
+    // so they load at the same time and the slowest alone sets the start-up time.
+    let (ioc, sigma, analytics) = std::thread::scope(|scope| {
+        let sigma = scope.spawn(|| load_sigma(args));
+        let analytics = scope.spawn(|| load_analytics(args, inventory));
+        let ioc = load_indicators(args, globals);
+        (ioc, joined(sigma.join()), joined(analytics.join()))
+    });
+    if let Some(stage) = ioc? {
+        detectors.per_event.push(stage);
+    }
+    if let Some(sigma) = sigma? {
+        // Detection rules run in the reading threads; correlations on the ordered stream.
+        detectors.per_event.push(sigma.detect);
+        detectors.ordered.extend(sigma.correlate);
+    }
+    if let Some(analytics) = analytics? {
+        detectors.ordered.push(Box::new(AnalyticsStage(analytics)));
+    }
+    Ok(detectors)
+}
+
+/// The result of a loading thread (a panic becomes an error).
+fn joined<T>(r: std::thread::Result<anyhow::Result<T>>) -> anyhow::Result<T> {
+    r.unwrap_or_else(|_| Err(anyhow::anyhow!("loading detection content panicked")))
+}
+
+/// Indicators: the files named with --intel, plus what `yagura intel import` stored.
+fn load_indicators(
+    args: &DetectArgs,
+    globals: &Globals,
+) -> anyhow::Result<Option<Arc<dyn batch::EventStage>>> {
     let mut store = yagura_intel::IndicatorStore::new();
     let snapshot = yagura_intel::persist::snapshot_path(&globals.data_dir);
     if snapshot.is_file() {
@@ -393,19 +430,20 @@ pub(crate) fn build_detectors(
             }
         }
     }
-    if !store.is_empty() {
-        let warninglists = match &args.warninglists {
-            Some(dir) => yagura_intel::Warninglists::load_dir(dir)
-                .with_context(|| format!("loading warninglists from {}", dir.display()))?,
-            None => yagura_intel::Warninglists::new(),
-        };
-        let matcher = yagura_intel::LiveMatcher::new(store, Arc::new(warninglists));
-        detectors
-            .per_event
-            .push(Arc::new(IocStage::new(Arc::new(matcher))));
+    if store.is_empty() {
+        return Ok(None);
     }
+    let warninglists = match &args.warninglists {
+        Some(dir) => yagura_intel::Warninglists::load_dir(dir)
+            .with_context(|| format!("loading warninglists from {}", dir.display()))?,
+        None => yagura_intel::Warninglists::new(),
+    };
+    let matcher = yagura_intel::LiveMatcher::new(store, Arc::new(warninglists));
+    Ok(Some(Arc::new(IocStage::new(Arc::new(matcher)))))
+}
 
-    // Sigma: built-in content unless disabled, plus --rules directories.
+/// Sigma: built-in content unless disabled, plus --rules directories.
+fn load_sigma(args: &DetectArgs) -> anyhow::Result<Option<yagura_engine::stages::SigmaStages>> {
     let opts = yagura_sigma::LoadOptions {
         builtin: !args.no_builtin_rules,
         ..Default::default()
@@ -419,37 +457,41 @@ pub(crate) fn build_detectors(
         invalid = report.count(yagura_sigma::LoadStatus::Invalid),
         "Sigma rules"
     );
-    if !rules.rules().is_empty() {
-        // Detection rules run in the reading threads; correlations on the ordered stream.
-        let sigma = sigma_stages(Arc::new(rules), None).context("preparing Sigma correlation")?;
-        detectors.per_event.push(sigma.detect);
-        detectors.ordered.extend(sigma.correlate);
+    if rules.rules().is_empty() {
+        return Ok(None);
     }
+    let stages = sigma_stages(Arc::new(rules), None).context("preparing Sigma correlation")?;
+    Ok(Some(stages))
+}
 
-    // Behavioural analytics and network policy (built-in content).
-    if !args.no_builtin_rules {
-        let empty;
-        let inv = match inventory {
-            Some(inv) => inv,
-            None => {
-                empty = Inventory::from_orgs(Vec::new())?;
-                &empty
-            }
-        };
-        let config = match &args.analytics_config {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))?;
-                yagura_analytics::AnalyticsConfig::from_toml(&text)
-                    .with_context(|| format!("loading {}", p.display()))?
-            }
-            None => yagura_analytics::AnalyticsConfig::default(),
-        };
-        let analytics =
-            yagura_analytics::Analytics::new(config, inv).context("analytics configuration")?;
-        detectors.ordered.push(Box::new(AnalyticsStage(analytics)));
+/// Behavioural analytics and network policy (built-in content).
+fn load_analytics(
+    args: &DetectArgs,
+    inventory: Option<&Inventory>,
+) -> anyhow::Result<Option<yagura_analytics::Analytics>> {
+    if args.no_builtin_rules {
+        return Ok(None);
     }
-    Ok(detectors)
+    let empty;
+    let inv = match inventory {
+        Some(inv) => inv,
+        None => {
+            empty = Inventory::from_orgs(Vec::new())?;
+            &empty
+        }
+    };
+    let config = match &args.analytics_config {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            yagura_analytics::AnalyticsConfig::from_toml(&text)
+                .with_context(|| format!("loading {}", p.display()))?
+        }
+        None => yagura_analytics::AnalyticsConfig::default(),
+    };
+    let analytics =
+        yagura_analytics::Analytics::new(config, inv).context("analytics configuration")?;
+    Ok(Some(analytics))
 }
 
 /// Updates the progress display from the shared counters until stopped.
