@@ -788,7 +788,10 @@ impl StateStore for SqliteStore {
             let time = r.get_ref(1)?.as_i64().map_err(rusqlite::Error::from)?;
             let body = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
             let status = r.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
-            let incident_id = r.get_ref(4)?.as_str_or_null().map_err(rusqlite::Error::from)?;
+            let incident_id = r
+                .get_ref(4)?
+                .as_str_or_null()
+                .map_err(rusqlite::Error::from)?;
             // `upsert_alerts` writes every body with `serde_json::to_string(&Alert)`: an
             // object with members. Anything else would break the list it is spliced into.
             let t = body.trim();

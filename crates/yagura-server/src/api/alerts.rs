@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use yagura_model::{Detector, Severity, Timestamp};
 use yagura_store::{
-    AlertCursor, AlertFilter, AlertJson, AlertJsonRef, AlertStatus, Page, StoreError,
-    StoredAlert,
+    AlertCursor, AlertFilter, AlertJson, AlertJsonRef, AlertStatus, Page, StoreError, StoredAlert,
 };
 
 use super::{Json, Path, Query, parse_opt_org, parse_time};
