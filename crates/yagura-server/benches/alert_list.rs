@@ -2,14 +2,15 @@
 //! concurrent clients (issue 9: p99 < 50 ms with 200 clients and 1M alerts).
 //!
 //! `cargo bench -p yagura-server --bench alert_list -- [--alerts N] [--db PATH]
-//!  [--connections C] [--duration SECS] [--threads T] [--who analyst|officer]`
+//!  [--connections C] [--duration SECS] [--threads T] [--db-threads D] [--who analyst|officer]`
 //!
 //! Fills (or reuses) a SQLite state store at `--db` with N synthetic alerts over the fixture
 //! estate's six organizations and 30 days, serves the API on localhost, and drives it with
 //! `wrk` (`apt-get install wrk`) using a read token of a center analyst (scope: all six
 //! organizations), then of an organization officer (one organization). Prints wrk's latency
 //! distribution and the server's CPU time (from `/proc/self/stat`), i.e. requests per
-//! CPU-second, which is what matters on a shared machine.
+//! CPU-second, which is what matters on a shared machine; how long store calls queued for
+//! and ran on the server's store threads; and one `summary` line per run.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -112,6 +113,8 @@ fn main() {
     let threads: usize = arg(&args, "--threads")
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
+    // Store threads (default: one per read connection of the store).
+    let db_threads: Option<usize> = arg(&args, "--db-threads").and_then(|v| v.parse().ok());
     let db = arg(&args, "--db")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join(format!("yagura-bench-{n}.db")));
@@ -177,7 +180,10 @@ fn main() {
         dyn_store,
         fixture_inventory(),
         PasswordHashing::fast_for_tests().unwrap(),
-        StateOptions::default(),
+        StateOptions {
+            db_threads,
+            ..StateOptions::default()
+        },
     )
     .unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -188,7 +194,7 @@ fn main() {
         .build()
         .unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = yagura_server::router(state);
+    let app = yagura_server::router(state.clone());
     let server = rt.spawn(async move {
         yagura_server::serve(listener, app, None, async {
             let _ = stop_rx.await;
@@ -208,6 +214,7 @@ fn main() {
             "/api/v1/alerts?org=moh&detector=ioc",
         ] {
             let url = format!("http://{addr}{path}");
+            state.db_stats().reset();
             let (cpu0, child0) = cpu_secs();
             let load0 = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
             let out = Command::new("wrk")
@@ -246,6 +253,38 @@ fn main() {
                         std::fs::read_to_string("/proc/loadavg")
                             .unwrap_or_default()
                             .trim()
+                    );
+                    let stats = state.db_stats();
+                    println!(
+                        "store calls ({} threads) waiting for a thread: {}\n\
+                         store calls running: {}",
+                        state.db_threads(),
+                        stats.queued.summary(),
+                        stats.service.summary()
+                    );
+                    // One line with everything a table row needs.
+                    let pct = |p: &str| {
+                        text.lines()
+                            .map(str::trim)
+                            .find(|l| l.starts_with(p) && l.ends_with('s'))
+                            .and_then(|l| l.split_whitespace().nth(1))
+                            .unwrap_or("?")
+                            .to_owned()
+                    };
+                    println!(
+                        "summary: {name} {path} c={conns} {:.0} req/s p50={} p90={} p99={} \
+                         server={:.0}µs/req wrk={:.1}s queue-p99={:.1}ms load={}",
+                        text.lines()
+                            .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+                            .and_then(|v| v.trim().parse::<f64>().ok())
+                            .unwrap_or(requests / f64::from(duration)),
+                        pct("50%"),
+                        pct("90%"),
+                        pct("99%"),
+                        cpu * 1e6 / requests.max(1.0),
+                        wrk_cpu,
+                        stats.queued.quantile_us(0.99) as f64 / 1000.0,
+                        load0.split_whitespace().next().unwrap_or("?"),
                     );
                 }
                 Err(e) => {

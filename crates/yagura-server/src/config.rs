@@ -270,6 +270,7 @@ impl ServerConfig {
             evidence: None,
             ingest: None,
             events: None,
+            db_threads: d.db_threads,
         }
     }
 }

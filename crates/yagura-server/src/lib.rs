@@ -19,11 +19,14 @@ pub mod auth;
 pub mod authz;
 pub mod config;
 pub mod console;
+mod dbpool;
 pub mod error;
+pub mod latency;
 pub mod openapi;
 mod serve;
 mod state;
 
+pub use dbpool::DbStats;
 pub use serve::{ServeError, TlsFiles, serve, tls_config};
 pub use state::{AppState, Clock, EvidenceRecord, EvidenceSource, StateOptions};
 

@@ -7,6 +7,7 @@ use yagura_store::{NewAuditRecord, StateStore, StoreError};
 
 use crate::auth::{Caller, LoginLimiter, PasswordHashing, Sessions, TokenCache};
 use crate::authz;
+use crate::dbpool::{DbPool, DbStats};
 use crate::error::{ApiError, ApiResult};
 
 /// Where "now" comes from (injectable so tests can make advisories overdue).
@@ -49,6 +50,9 @@ pub struct StateOptions {
     /// The event store hunts search (none: the hunt page searches alerts only and
     /// `/api/v1/hunt` answers 404).
     pub events: Option<Arc<yagura_eventstore::EventStore>>,
+    /// Threads running store calls, in arrival order (none: as many as the store has read
+    /// connections, [`StateStore::read_parallelism`]).
+    pub db_threads: Option<usize>,
 }
 
 impl std::fmt::Debug for StateOptions {
@@ -60,6 +64,7 @@ impl std::fmt::Debug for StateOptions {
             .field("login_window_secs", &self.login_window_secs)
             .field("evidence", &self.evidence.is_some())
             .field("ingest", &self.ingest)
+            .field("db_threads", &self.db_threads)
             .field(
                 "events",
                 &self.events.as_ref().map(|e| e.dir().to_path_buf()),
@@ -79,6 +84,7 @@ impl Default for StateOptions {
             evidence: None,
             ingest: None,
             events: None,
+            db_threads: None,
         }
     }
 }
@@ -92,6 +98,7 @@ pub(crate) struct Inner {
     pub addr_limiter: LoginLimiter,
     pub hashing: PasswordHashing,
     pub options: StateOptions,
+    pub db: DbPool,
 }
 
 /// Cheaply clonable handle on everything the handlers share.
@@ -116,6 +123,11 @@ impl AppState {
         options: StateOptions,
     ) -> Result<AppState, StoreError> {
         store.replace_orgs(inventory.orgs())?;
+        let db = DbPool::new(
+            options
+                .db_threads
+                .unwrap_or_else(|| store.read_parallelism()),
+        );
         Ok(AppState(Arc::new(Inner {
             store,
             inventory,
@@ -128,7 +140,19 @@ impl AppState {
             ),
             hashing,
             options,
+            db,
         })))
+    }
+
+    /// How long store calls queued and ran (for benchmarks; [`DbStats::reset`] starts
+    /// afresh).
+    pub fn db_stats(&self) -> &DbStats {
+        self.0.db.stats()
+    }
+
+    /// Threads running store calls.
+    pub fn db_threads(&self) -> usize {
+        self.0.db.size()
     }
 
     pub fn store(&self) -> &Arc<dyn StateStore> {
@@ -174,16 +198,19 @@ impl AppState {
         Ok(token)
     }
 
-    /// Runs a (blocking) store call off the async workers.
+    /// Runs a (blocking) store call off the async workers: on the store's threads, after
+    /// every call made before it (first come, first served; see `dbpool`).
     pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&dyn StateStore) -> Result<T, StoreError> + Send + 'static,
     {
         let store = self.0.store.clone();
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
+        self.0
+            .db
+            .run(move || f(store.as_ref()))
             .await
-            .map_err(|e| ApiError::Internal(format!("store task: {e}")))?
+            .map_err(|_| ApiError::Internal("store call panicked".into()))?
             .map_err(ApiError::from)
     }
 

@@ -63,14 +63,35 @@ pub trait StateStore: Send + Sync {
     fn count_alerts(&self, scope: &Scope, filter: &AlertFilter) -> Result<u64, StoreError>;
     /// The page of [`StateStore::list_alerts`] as stored documents (no decoding), continuing
     /// after `after` when given (keyset pagination; `page.offset` then skips further rows).
-    /// Same scope, filters and order (newest first, then id) as `list_alerts`.
+    /// Same scope, filters and order (newest first, then id) as `list_alerts`. Each row is
+    /// lent to `visit` in turn, borrowed from the database (no copy of the document).
+    fn visit_alerts_json(
+        &self,
+        scope: &Scope,
+        filter: &AlertFilter,
+        after: Option<&AlertCursor>,
+        page: &Page,
+        visit: &mut dyn FnMut(AlertJsonRef<'_>),
+    ) -> Result<(), StoreError>;
+    /// [`StateStore::visit_alerts_json`] collected.
     fn list_alerts_json(
         &self,
         scope: &Scope,
         filter: &AlertFilter,
         after: Option<&AlertCursor>,
         page: &Page,
-    ) -> Result<Vec<AlertJson>, StoreError>;
+    ) -> Result<Vec<AlertJson>, StoreError> {
+        let mut rows = Vec::new();
+        self.visit_alerts_json(scope, filter, after, page, &mut |r| {
+            rows.push(r.to_alert_json())
+        })?;
+        Ok(rows)
+    }
+    /// How many store calls can read at the same time without waiting for one another
+    /// (read connections): callers that queue calls need run no more at once.
+    fn read_parallelism(&self) -> usize {
+        1
+    }
     /// Alert counts in scope grouped by organization, UTC day, severity, detector, rule and
     /// status (dashboards). `filter` may not carry a text filter, and its times must fall on
     /// UTC day boundaries ([`StoreError::Invalid`] otherwise).

@@ -762,13 +762,14 @@ impl StateStore for SqliteStore {
         rows.map(|r| decode_alert(r?)).collect()
     }
 
-    fn list_alerts_json(
+    fn visit_alerts_json(
         &self,
         scope: &Scope,
         filter: &AlertFilter,
         after: Option<&AlertCursor>,
         page: &Page,
-    ) -> Result<Vec<AlertJson>, StoreError> {
+        visit: &mut dyn FnMut(AlertJsonRef<'_>),
+    ) -> Result<(), StoreError> {
         let conn = self.read();
         let mut args = Vec::new();
         let sql = alert_page_sql(
@@ -780,34 +781,38 @@ impl StateStore for SqliteStore {
             &mut args,
         );
         let mut st = conn.prepare_cached(&sql)?;
-        let rows = st.query_map(params_from_iter(args), |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })?;
-        rows.map(|r| {
-            let (id, time, body, status, incident_id) = r?;
+        let mut rows = st.query(params_from_iter(args))?;
+        while let Some(r) = rows.next()? {
+            // Borrowed from SQLite's row: no copy of the document.
+            let id = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+            let time = r.get_ref(1)?.as_i64().map_err(rusqlite::Error::from)?;
+            let body = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
+            let status = r.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
+            let incident_id = r
+                .get_ref(4)?
+                .as_str_or_null()
+                .map_err(rusqlite::Error::from)?;
             // `upsert_alerts` writes every body with `serde_json::to_string(&Alert)`: an
             // object with members. Anything else would break the list it is spliced into.
             let t = body.trim();
             if !(t.starts_with('{') && t.ends_with('}') && t.len() > 2) {
-                return Err(corrupt("alerts", &id, "body is not a JSON object"));
+                return Err(corrupt("alerts", id, "body is not a JSON object"));
             }
-            let status = AlertStatus::parse(&status)
-                .ok_or_else(|| corrupt("alerts", &id, format!("unknown status {status:?}")))?;
-            Ok(AlertJson {
+            let status = AlertStatus::parse(status)
+                .ok_or_else(|| corrupt("alerts", id, format!("unknown status {status:?}")))?;
+            visit(AlertJsonRef {
                 id,
                 time: Timestamp::from_nanos(time),
                 status,
                 incident_id,
                 body,
-            })
-        })
-        .collect()
+            });
+        }
+        Ok(())
+    }
+
+    fn read_parallelism(&self) -> usize {
+        self.readers.len().max(1)
     }
 
     fn count_alerts(&self, scope: &Scope, filter: &AlertFilter) -> Result<u64, StoreError> {

@@ -126,11 +126,62 @@ pub struct AlertJson {
 }
 
 impl AlertJson {
+    /// The row borrowed (what [`crate::StateStore::visit_alerts_json`] hands out).
+    pub fn as_ref(&self) -> AlertJsonRef<'_> {
+        AlertJsonRef {
+            id: &self.id,
+            time: self.time,
+            status: self.status,
+            incident_id: self.incident_id.as_deref(),
+            body: &self.body,
+        }
+    }
+
+    /// The position of this alert in the list order (for keyset pagination).
+    pub fn cursor(&self) -> AlertCursor {
+        self.as_ref().cursor()
+    }
+
+    /// See [`AlertJsonRef::write_json`].
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.as_ref().write_json(out)
+    }
+
+    /// See [`AlertJsonRef::json_len_hint`].
+    pub fn json_len_hint(&self) -> usize {
+        self.as_ref().json_len_hint()
+    }
+}
+
+/// An [`AlertJson`] borrowed from the database row it was read from: the list is written
+/// from these without a copy of each document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertJsonRef<'a> {
+    pub id: &'a str,
+    pub time: Timestamp,
+    pub status: AlertStatus,
+    pub incident_id: Option<&'a str>,
+    /// The stored document: one JSON object holding at least `id`.
+    pub body: &'a str,
+}
+
+impl AlertJsonRef<'_> {
     /// The position of this alert in the list order (for keyset pagination).
     pub fn cursor(&self) -> AlertCursor {
         AlertCursor {
             time: self.time,
-            id: self.id.clone(),
+            id: self.id.to_owned(),
+        }
+    }
+
+    /// The owned row.
+    pub fn to_alert_json(&self) -> AlertJson {
+        AlertJson {
+            id: self.id.to_owned(),
+            time: self.time,
+            status: self.status,
+            incident_id: self.incident_id.map(str::to_owned),
+            body: self.body.to_owned(),
         }
     }
 
@@ -146,7 +197,7 @@ impl AlertJson {
         out.extend_from_slice(b",\"status\":\"");
         out.extend_from_slice(self.status.as_str().as_bytes());
         out.push(b'"');
-        if let Some(incident) = &self.incident_id {
+        if let Some(incident) = self.incident_id {
             out.extend_from_slice(b",\"incident_id\":");
             // Serializing a string into a Vec cannot fail.
             let _ = serde_json::to_writer(&mut *out, incident);
@@ -154,9 +205,10 @@ impl AlertJson {
         out.push(b'}');
     }
 
-    /// The JSON length [`AlertJson::write_json`] appends, at most (for pre-sizing buffers).
+    /// The JSON length [`AlertJsonRef::write_json`] appends, at most (for pre-sizing
+    /// buffers).
     pub fn json_len_hint(&self) -> usize {
-        self.body.len() + 32 + self.incident_id.as_ref().map_or(0, |i| i.len() + 20)
+        self.body.len() + 32 + self.incident_id.map_or(0, |i| i.len() + 20)
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use yagura_model::{Detector, Severity, Timestamp};
 use yagura_store::{
-    AlertCursor, AlertFilter, AlertJson, AlertStatus, Page, StoreError, StoredAlert,
+    AlertCursor, AlertFilter, AlertJson, AlertJsonRef, AlertStatus, Page, StoreError, StoredAlert,
 };
 
 use super::{Json, Path, Query, parse_opt_org, parse_time};
@@ -95,31 +95,70 @@ pub fn decode_cursor(s: &str) -> ApiResult<AlertCursor> {
 }
 
 /// The list response written from the stored documents, without decoding them: the bytes
-/// `serde_json` would write for the [`AlertPage`] of the same alerts.
-pub fn alert_page_json(items: &[AlertJson], total: u64, page: Page) -> Vec<u8> {
-    let size: usize = items.iter().map(AlertJson::json_len_hint).sum();
-    let mut out = Vec::with_capacity(size + items.len() + 160);
-    out.extend_from_slice(b"{\"items\":[");
-    for (i, a) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+/// `serde_json` would write for the [`AlertPage`] of the same alerts. Rows are appended as
+/// the store lends them ([`yagura_store::StateStore::visit_alerts_json`]), straight into the
+/// response buffer.
+#[derive(Debug)]
+pub struct AlertPageWriter {
+    out: Vec<u8>,
+    rows: u64,
+    last: AlertCursor,
+}
+
+impl AlertPageWriter {
+    pub fn new(page: &Page) -> AlertPageWriter {
+        // Stored alerts are mostly under a kilobyte: one allocation for a usual page.
+        let rows = page.limit.clamp(1, 100) as usize;
+        let mut out = Vec::with_capacity(rows * 1024 + 192);
+        out.extend_from_slice(b"{\"items\":[");
+        AlertPageWriter {
+            out,
+            rows: 0,
+            last: AlertCursor {
+                time: Timestamp::from_nanos(0),
+                id: String::new(),
+            },
         }
-        a.write_json(&mut out);
     }
-    // Writing into a Vec cannot fail.
-    let _ = write!(
-        out,
-        "],\"total\":{total},\"offset\":{},\"limit\":{}",
-        page.offset, page.limit
-    );
-    if let Some(last) = items.last().filter(|_| items.len() as u64 >= page.limit) {
-        // The cursor is digits, `.` and hex: nothing to escape.
-        out.extend_from_slice(b",\"next_cursor\":\"");
-        out.extend_from_slice(encode_cursor(&last.cursor()).as_bytes());
-        out.push(b'"');
+
+    pub fn push(&mut self, a: AlertJsonRef<'_>) {
+        if self.rows > 0 {
+            self.out.push(b',');
+        }
+        a.write_json(&mut self.out);
+        self.rows += 1;
+        self.last.time = a.time;
+        self.last.id.clear();
+        self.last.id.push_str(a.id);
     }
-    out.push(b'}');
-    out
+
+    /// The response: the items, `total`, the page, and `next_cursor` when the page is full.
+    pub fn finish(mut self, total: u64, page: &Page) -> Vec<u8> {
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            self.out,
+            "],\"total\":{total},\"offset\":{},\"limit\":{}",
+            page.offset, page.limit
+        );
+        if self.rows > 0 && self.rows >= page.limit {
+            // The cursor is digits, `.` and hex: nothing to escape.
+            self.out.extend_from_slice(b",\"next_cursor\":\"");
+            self.out
+                .extend_from_slice(encode_cursor(&self.last).as_bytes());
+            self.out.push(b'"');
+        }
+        self.out.push(b'}');
+        self.out
+    }
+}
+
+/// [`AlertPageWriter`] over rows already read.
+pub fn alert_page_json(items: &[AlertJson], total: u64, page: Page) -> Vec<u8> {
+    let mut w = AlertPageWriter::new(&page);
+    for a in items {
+        w.push(a.as_ref());
+    }
+    w.finish(total, &page)
 }
 
 pub(crate) fn parse_status(s: &str) -> ApiResult<AlertStatus> {
@@ -170,10 +209,12 @@ pub async fn list(
     let scope = caller.scope.clone();
     let body = state
         .db(move |s| {
-            let items = s.list_alerts_json(&scope, &filter, after.as_ref(), &page)?;
+            // Written on the store's thread as the rows come: it is the rest of the
+            // request's CPU.
+            let mut w = AlertPageWriter::new(&page);
+            s.visit_alerts_json(&scope, &filter, after.as_ref(), &page, &mut |a| w.push(a))?;
             let total = s.count_alerts(&scope, &filter)?;
-            // Written on the blocking thread too: it is the rest of the request's CPU.
-            Ok(alert_page_json(&items, total, page))
+            Ok(w.finish(total, &page))
         })
         .await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
