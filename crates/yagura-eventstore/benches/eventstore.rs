@@ -712,13 +712,7 @@ mod scale {
         }
         let fields: Vec<String> = per_field
             .iter()
-            .map(|(k, (t, p))| {
-                format!(
-                    "{k} {:.1} + {:.1}",
-                    *t as f64 / docs,
-                    *p as f64 / docs
-                )
-            })
+            .map(|(k, (t, p))| format!("{k} {:.1} + {:.1}", *t as f64 / docs, *p as f64 / docs))
             .collect();
         println!(
             "term dictionary + postings per field, B/event: {}",
