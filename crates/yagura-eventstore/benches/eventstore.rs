@@ -651,7 +651,7 @@ mod scale {
                 continue;
             }
             org_days += 1;
-            if org_days % 2 == 0 || org_days == todo.len() as u64 {
+            if org_days.is_multiple_of(2) || org_days == todo.len() as u64 {
                 let r = store.flush().expect("flush");
                 built += r.events;
                 let (c, s) = (cpu() - c0, t0.elapsed().as_secs_f64());

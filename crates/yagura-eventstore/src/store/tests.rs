@@ -589,11 +589,18 @@ fn publish_format_2_split(store: &EventStore, id: &str, events: &[Event]) {
         .unwrap();
     for ev in events {
         let mut doc = tantivy::TantivyDocument::new();
+        let (mut terms, mut stems) = (Vec::new(), Vec::new());
         crate::terms::index_terms(
             ev,
-            |t| doc.add_text(observables, t),
-            |t| doc.add_text(url_stem, t),
+            |t| terms.push(t.to_string()),
+            |t| stems.push(t.to_string()),
         );
+        for t in terms {
+            doc.add_text(observables, t);
+        }
+        for t in stems {
+            doc.add_text(url_stem, t);
+        }
         doc.add_i64(ts, ev.timestamp.nanos());
         doc.add_text(org, ev.org().unwrap().as_str());
         doc.add_text(dataset, ev.dataset().unwrap_or("-"));
