@@ -60,6 +60,11 @@ fn domain(n: u64) -> String {
 fn make_event(rng: &mut Rng, i: u64, total: u64) -> Event {
     let org = rng.below(ORGS);
     let ts = 1_700_000_000 + (i * 172_800 / total.max(1)) as i64;
+    make_event_at(rng, org, ts)
+}
+
+/// An event of organization `org-{org}` at `ts` (epoch seconds).
+fn make_event_at(rng: &mut Rng, org: u64, ts: i64) -> Event {
     let d = domain(rng.below(DOMAINS));
     let src = format!("10.{org}.{}.{}", rng.below(16), rng.below(250) + 1);
     let dst = format!(
@@ -159,7 +164,38 @@ fn raw_log_line(ev: &Event, rng: &mut Rng) -> String {
     }
 }
 
+/// The 10,000 indicators of the retro-hunt: 10 domains of the generator (present), 4,990
+/// absent domains, 5,000 random public IPs (a few present by chance in large stores).
+fn hunt_indicators() -> Vec<String> {
+    let mut rng = Rng(0xfeed_beef_1234_5678);
+    let mut indicators: Vec<String> = Vec::with_capacity(10_000);
+    for k in 0..10u64 {
+        indicators.push(domain(rng.below(DOMAINS) + k)); // present (most likely)
+    }
+    while indicators.len() < 5_000 {
+        indicators.push(format!(
+            "absent{}.badness{}.com",
+            rng.next() % 1_000_000,
+            indicators.len()
+        ));
+    }
+    while indicators.len() < 10_000 {
+        indicators.push(format!(
+            "{}.{}.{}.{}",
+            rng.below(200) + 11,
+            rng.below(256),
+            rng.below(256),
+            rng.below(254) + 1
+        ));
+    }
+    indicators
+}
+
 fn main() {
+    if let Ok(dir) = std::env::var("YAGURA_BENCH_STORE_DIR") {
+        scale::run(std::path::Path::new(&dir));
+        return;
+    }
     let n: u64 = std::env::var("YAGURA_BENCH_EVENTS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -392,27 +428,7 @@ fn main() {
     }
 
     // ---- 4. retro-hunt -------------------------------------------------------------------------
-    let mut rng = Rng(0xfeed_beef_1234_5678);
-    let mut indicators: Vec<String> = Vec::with_capacity(10_000);
-    for k in 0..10u64 {
-        indicators.push(domain(rng.below(DOMAINS) + k)); // present (most likely)
-    }
-    while indicators.len() < 5_000 {
-        indicators.push(format!(
-            "absent{}.badness{}.com",
-            rng.next() % 1_000_000,
-            indicators.len()
-        ));
-    }
-    while indicators.len() < 10_000 {
-        indicators.push(format!(
-            "{}.{}.{}.{}",
-            rng.below(200) + 11,
-            rng.below(256),
-            rng.below(256),
-            rng.below(254) + 1
-        ));
-    }
+    let indicators = hunt_indicators();
     let scope = Scope::orgs(
         (0..ORGS)
             .map(|o| OrgId::new(&format!("org-{o}")).expect("org"))
@@ -501,4 +517,331 @@ fn main() {
         warm.splits_searched,
         cold_c * 1000.0 / warm.splits_searched.max(1) as f64
     );
+}
+
+/// Scale mode (`YAGURA_BENCH_STORE_DIR=DIR`): builds, or reuses, a store of
+/// `YAGURA_BENCH_EVENTS` (default 100M) events of 10 organizations over `YAGURA_BENCH_DAYS`
+/// (default 10) days in DIR through the store's own path (`EventStore::ingest`: WAL, then a
+/// flush every two organization-days: one split per organization and day, built on two
+/// threads), then runs the 10,000-indicator retro-hunt cold (page cache of the split files
+/// dropped, store reopened) and warm, on all cores and on one, and checks it against tantivy's
+/// `TermSetQuery` per split (the hunt's former implementation). A build interrupted (or
+/// stopped by `YAGURA_BENCH_BUILD_UNTIL=<unix secs>`) resumes where it stopped;
+/// `YAGURA_BENCH_HUNT_ONLY=1` hunts over whatever is built.
+mod scale {
+    use super::*;
+    use std::path::Path;
+
+    /// Start of day 0 (UTC midnight).
+    const BASE: i64 = 1_699_920_000;
+    const CHUNK: u64 = 10_000;
+
+    fn env_u64(name: &str, default: u64) -> u64 {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    }
+
+    fn loadavg() -> String {
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn options() -> StoreOptions {
+        StoreOptions {
+            split_span_secs: 86_400,
+            flush_events: usize::MAX,
+            max_pending_events: usize::MAX,
+            build_threads: 2,
+            ..StoreOptions::default()
+        }
+    }
+
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+
+    /// Drops the page cache of every split file (GNU `dd iflag=nocache count=0`, i.e.
+    /// `posix_fadvise(DONTNEED)` on the whole file): a cold hunt reads from disk.
+    fn evict(dir: &Path) {
+        let mut all = Vec::new();
+        files(&dir.join("splits"), &mut all);
+        for p in all {
+            let ok = std::process::Command::new("dd")
+                .arg(format!("if={}", p.display()))
+                .args(["iflag=nocache", "count=0", "status=none"])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "dd could not drop the page cache of {}", p.display());
+        }
+    }
+
+    fn day_of(ts: Timestamp) -> i64 {
+        (ts.nanos() / 1_000_000_000 - BASE).div_euclid(86_400)
+    }
+
+    fn build(dir: &Path, n: u64, days: u64) {
+        let per = n / (ORGS * days);
+        let store = EventStore::open(dir, options()).expect("open store");
+        let done: HashSet<(i64, String)> = store
+            .splits()
+            .expect("splits")
+            .into_iter()
+            .map(|s| (day_of(s.min_ts), s.org.as_str().to_string()))
+            .collect();
+        let todo: Vec<(u64, u64)> = (0..days)
+            .flat_map(|d| (0..ORGS).map(move |o| (d, o)))
+            .filter(|(d, o)| !done.contains(&(*d as i64, format!("org-{o}"))))
+            .collect();
+        let until = env_u64("YAGURA_BENCH_BUILD_UNTIL", u64::MAX);
+        println!(
+            "# scale build: {} of {} organization-days to build, {per} events each; load {}",
+            todo.len(),
+            ORGS * days,
+            loadavg()
+        );
+        if todo.is_empty() {
+            return;
+        }
+        // Generation on its own thread, ingest + flush (split building on two threads) here.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, u64, u64, bool, Vec<Event>)>(4);
+        let gen_todo = todo.clone();
+        let producer = std::thread::spawn(move || {
+            for (d, o) in gen_todo {
+                let mut rng =
+                    Rng(0x9e37_79b9_7f4a_7c15 ^ (d * ORGS + o + 1).wrapping_mul(0x2545_f491));
+                let mut k = 0;
+                let mut i = 0;
+                while i < per {
+                    let m = CHUNK.min(per - i);
+                    let evs: Vec<Event> = (i..i + m)
+                        .map(|j| {
+                            let ts = BASE + (d * 86_400) as i64 + (j * 86_400 / per) as i64;
+                            make_event_at(&mut rng, o, ts)
+                        })
+                        .collect();
+                    i += m;
+                    if tx.send((d, o, k, i == per, evs)).is_err() {
+                        return;
+                    }
+                    k += 1;
+                }
+            }
+        });
+        let (c0, t0) = (cpu(), Instant::now());
+        let mut org_days = 0u64;
+        let mut built = 0u64;
+        for (d, o, k, last, evs) in rx {
+            store
+                .ingest(&format!("d{d}-o{o}-{k}"), evs)
+                .expect("ingest");
+            if !last {
+                continue;
+            }
+            org_days += 1;
+            if org_days.is_multiple_of(2) || org_days == todo.len() as u64 {
+                let r = store.flush().expect("flush");
+                built += r.events;
+                let (c, s) = (cpu() - c0, t0.elapsed().as_secs_f64());
+                println!(
+                    "built {org_days}/{} organization-days ({built} events, {} splits this flush) in {s:.0}s wall, {c:.0} CPU-s ({:.0} events per CPU-second incl. generation); load {}",
+                    todo.len(),
+                    r.splits,
+                    built as f64 / c.max(0.01),
+                    loadavg()
+                );
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                if now >= until {
+                    println!("# stopping the build (YAGURA_BENCH_BUILD_UNTIL)");
+                    break;
+                }
+            }
+        }
+        drop(producer); // detached if stopped early: its sends fail once `rx` is gone
+    }
+
+    /// Stored bytes per event and the raw-log yardstick of one organization-day.
+    fn sizes(dir: &Path, per: u64) {
+        let store = EventStore::open(dir, options()).expect("open store");
+        let st = store.stats().expect("stats");
+        let mut by_ext: std::collections::BTreeMap<String, u64> = Default::default();
+        let mut all = Vec::new();
+        files(&dir.join("splits"), &mut all);
+        for p in all {
+            let ext = p
+                .extension()
+                .map_or("-".into(), |x| x.to_string_lossy().into_owned());
+            *by_ext.entry(ext).or_default() += std::fs::metadata(&p).map_or(0, |m| m.len());
+        }
+        let docs = st.docs.max(1) as f64;
+        // Term dictionary and postings per field (tantivy's space usage), over every split.
+        let mut per_field: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+        for s in store.splits().expect("splits") {
+            let path = dir.join("splits").join(s.org.as_str()).join(&s.id);
+            let index = tantivy::Index::open_in_dir(&path).expect("open split");
+            let usage = index
+                .reader()
+                .expect("reader")
+                .searcher()
+                .space_usage()
+                .expect("space usage");
+            for seg in usage.segments() {
+                for f in seg.termdict().fields() {
+                    per_field.entry(f.field_name().to_string()).or_default().0 +=
+                        f.total().get_bytes();
+                }
+                for f in seg.postings().fields() {
+                    per_field.entry(f.field_name().to_string()).or_default().1 +=
+                        f.total().get_bytes();
+                }
+            }
+        }
+        let fields: Vec<String> = per_field
+            .iter()
+            .map(|(k, (t, p))| format!("{k} {:.1} + {:.1}", *t as f64 / docs, *p as f64 / docs))
+            .collect();
+        println!(
+            "term dictionary + postings per field, B/event: {}",
+            fields.join(", ")
+        );
+        let parts: Vec<String> = by_ext
+            .iter()
+            .map(|(k, v)| format!("{k} {:.1}", *v as f64 / docs))
+            .collect();
+        // Yardstick on organization-day (0, 0), regenerated: gzip -6 of its raw-log lines
+        // and of its JSON lines.
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ 1u64.wrapping_mul(0x2545_f491));
+        let mut raw_rng = Rng(0x0dd_ba11_cafe_f00d);
+        let sample = per.min(1_000_000);
+        let mut raw = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        let mut js = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        for j in 0..sample {
+            let ts = BASE + (j * 86_400 / per) as i64;
+            let ev = make_event_at(&mut rng, 0, ts);
+            raw.write_all(raw_log_line(&ev, &mut raw_rng).as_bytes())
+                .expect("gz");
+            raw.write_all(b"\n").expect("gz");
+            js.write_all(serde_json::to_string(&ev).expect("json").as_bytes())
+                .expect("gz");
+            js.write_all(b"\n").expect("gz");
+        }
+        let raw_gz = raw.finish().expect("gz").len() as f64 / sample as f64;
+        let js_gz = js.finish().expect("gz").len() as f64 / sample as f64;
+        let per_ev = st.split_bytes as f64 / docs;
+        println!(
+            "stored: {} events in {} splits, {:.2} GiB = {per_ev:.1} B/event ({}); gzip-6 per event (organization-day 0 sample of {sample}): raw logs {raw_gz:.1} B, JSON lines {js_gz:.1} B; stored = {:.2}x gzip-6 of the raw logs, {:.2}x of the JSON lines",
+            st.docs,
+            st.splits,
+            st.split_bytes as f64 / (1u64 << 30) as f64,
+            parts.join(", "),
+            per_ev / raw_gz,
+            per_ev / js_gz
+        );
+    }
+
+    /// The former per-split implementation: tantivy's `TermSetQuery` on `observables`.
+    fn reference(dir: &Path, store: &EventStore, indicators: &[String]) -> (u64, f64, f64) {
+        use tantivy::collector::Count;
+        use tantivy::query::TermSetQuery;
+        let set: Vec<String> = indicators
+            .iter()
+            .filter_map(|i| normalize_indicator(i))
+            .collect();
+        let (c, t) = (cpu(), Instant::now());
+        let mut total = 0u64;
+        for s in store.splits().expect("splits") {
+            let index =
+                tantivy::Index::open_in_dir(dir.join("splits").join(s.org.as_str()).join(&s.id))
+                    .expect("open split");
+            let schema = index.schema();
+            let field = schema.get_field("observables").expect("field");
+            let ip_field = schema.get_field("ip_bytes").ok();
+            let reader = index.reader().expect("reader");
+            // Format 3 indexes addresses as bytes in `ip_bytes`, older formats as text.
+            let q = TermSetQuery::new(set.iter().map(|v| {
+                match (ip_field, yagura_eventstore::terms::ip_key(v)) {
+                    (Some(f), Some(k)) => tantivy::Term::from_field_bytes(f, k.as_bytes()),
+                    _ => tantivy::Term::from_field_text(field, v),
+                }
+            }));
+            total += reader.searcher().search(&q, &Count).expect("search") as u64;
+        }
+        (total, t.elapsed().as_secs_f64(), cpu() - c)
+    }
+
+    pub fn run(dir: &Path) {
+        let n = env_u64("YAGURA_BENCH_EVENTS", 100_000_000);
+        let days = env_u64("YAGURA_BENCH_DAYS", 10);
+        if std::env::var("YAGURA_BENCH_HUNT_ONLY").as_deref() != Ok("1") {
+            build(dir, n, days);
+        }
+        sizes(dir, n / (ORGS * days));
+        let indicators = hunt_indicators();
+        let scope = Scope::orgs(
+            (0..ORGS)
+                .map(|o| OrgId::new(&format!("org-{o}")).expect("org"))
+                .collect(),
+        );
+        let q = HuntQuery {
+            scope,
+            indicators: indicators.clone(),
+            limit: Some(1_000_000),
+            ..HuntQuery::default()
+        };
+        let mut counts = None;
+        for (label, threads) in [("all cores", 0usize), ("one thread", 1)] {
+            let mut opts = options();
+            if threads > 0 {
+                opts.hunt_threads = threads;
+            }
+            evict(dir);
+            let store = EventStore::open(dir, opts).expect("reopen");
+            let docs = store.stats().expect("stats").docs;
+            let load = loadavg();
+            let (c, t) = (cpu(), Instant::now());
+            let cold = store.hunt(&q).expect("hunt");
+            let (cold_s, cold_c) = (t.elapsed().as_secs_f64(), cpu() - c);
+            let (c, t) = (cpu(), Instant::now());
+            let warm = store.hunt(&q).expect("hunt");
+            let (warm_s, warm_c) = (t.elapsed().as_secs_f64(), cpu() - c);
+            assert_eq!(cold, warm, "cold and warm hunts agree");
+            println!(
+                "retro-hunt ({label}), 10,000 indicators over {docs} events in {} splits: {} matching events ({} fetched); cold {cold_s:.3}s wall, {cold_c:.2} CPU-s; warm {warm_s:.3}s wall, {warm_c:.2} CPU-s; load {load} -> {}",
+                warm.splits_searched,
+                warm.total(),
+                warm.hits.len(),
+                loadavg()
+            );
+            if let Some(c) = &counts {
+                assert_eq!(c, &warm.counts, "thread count does not change the result");
+            }
+            counts = Some(warm.counts);
+        }
+        let store = EventStore::open(dir, options()).expect("reopen");
+        let (total, s, c) = reference(dir, &store, &indicators);
+        let counts = counts.unwrap_or_default();
+        assert_eq!(
+            total,
+            counts.values().sum::<u64>(),
+            "term lookups find what TermSetQuery finds"
+        );
+        println!(
+            "reference: tantivy TermSetQuery per split (counts only, warm): {total} matching events in {s:.3}s wall, {c:.2} CPU-s; load {}",
+            loadavg()
+        );
+    }
 }

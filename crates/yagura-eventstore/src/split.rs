@@ -1,41 +1,51 @@
 //! One split: an immutable tantivy index of the events of one organization and time range.
 //!
-//! Split format 2 (written since 2026-11-26 evening; `SplitMeta::format`, column `format` of the
+//! Split format 3 (written since 2026-11-27; `SplitMeta::format`, column `format` of the
 //! catalogue):
 //!
 //! | field | options | holds |
 //! |---|---|---|
-//! | `observables` | raw term, docs only, no fieldnorms | every indicator term of the event (see [`crate::terms`]) except URLs with a query string |
+//! | `observables` | raw term, docs only, no fieldnorms | every indicator term of the event (see [`crate::terms`]) except URLs with a query string and addresses |
+//! | `ip_bytes` | bytes, indexed (docs only), no fieldnorms | every term that is an IP address in canonical text, as its 4 or 16 bytes ([`crate::terms::ip_key`]) |
 //! | `url_stem` | raw term, docs only, no fieldnorms | URLs with a query string, cut at the `?`, without scheme (candidates, re-checked on the stored event) |
-//! | `ts` | i64, fast | `@timestamp` in UTC nanoseconds (range queries run on the fast field) |
+//! | `ts` | i64, fast | `@timestamp` in UTC nanoseconds (range filters read the fast field) |
 //! | `org`, `dataset` | fast | dimensions |
-//! | `event` | stored (zstd level 3 doc store, 1 MiB blocks) | the normalized event as ECS JSON |
+//! | `event` | stored (zstd level 3 doc store, 128 KiB blocks) | the normalized event as ECS JSON |
 //!
-//! Split format 1 (before): `observables` also held the URLs with a query string (as recorded
-//! and without scheme), eight per-kind term fields (empty since the per-kind era), `ts` indexed
-//! and fast, `org`/`dataset` indexed and fast, fieldnorms on every indexed field, zstd level 6 in
-//! 64 KiB blocks. Format 1 splits stay readable: a reader resolves its fields by name from the
-//! split's own schema, and a hunt asks `observables` for every indicator (exact in both
-//! formats) plus `url_stem`, where the split has it, for indicators with a `?` (re-checked).
-//! Compaction merges only splits of the same format (tantivy merges equal schemas only).
+//! Split format 2: the same without `ip_bytes` (addresses as text in `observables`), doc store
+//! blocks of 1 MiB.
+//! Split format 1: `observables` also held the URLs with a query string (as recorded and
+//! without scheme), eight per-kind term fields (empty since the per-kind era), `ts` indexed
+//! and fast, `org`/`dataset` indexed and fast, fieldnorms on every indexed field, zstd level 6
+//! in 64 KiB blocks. Older splits stay readable: a reader resolves its fields by name from the
+//! split's own schema; a hunt looks addresses up in `ip_bytes` where the split has it and as
+//! text in `observables` otherwise, every other indicator in `observables` (exact in every
+//! format), plus `url_stem`, where the split has it, for indicators with a `?` (re-checked).
+//! Compaction merges only splits of the same format (tantivy merges equal schemas and
+//! settings only).
 
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use tantivy::collector::DocSetCollector;
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermSetQuery};
+use tantivy::query::{AllQuery, Query, RangeQuery};
 use tantivy::schema::{
-    FAST, Field, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions, Value,
+    BytesOptions, FAST, Field, FieldType, IndexRecordOption, STORED, Schema, TextFieldIndexing,
+    TextOptions, Value,
 };
 use tantivy::store::{Compressor, ZstdCompressor};
-use tantivy::{DocAddress, Index, IndexReader, IndexSettings, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, DocId, Index, IndexReader, IndexSettings, ReloadPolicy, TantivyDocument, Term,
+};
 use yagura_model::Timestamp;
 
-use crate::terms::index_terms;
+use crate::terms::{IpKey, index_terms, ip_key};
 
 /// The split format written now (see the module docs).
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
+/// Split format 2 (read, and merged with its own kind, never written).
+pub const FORMAT_V2: u32 = 2;
 /// The first split format (read, and merged with its own kind, never written).
 pub const FORMAT_V1: u32 = 1;
 
@@ -66,11 +76,15 @@ pub struct Fields {
     pub schema: Schema,
     pub observables: Field,
     pub url_stem: Field,
+    pub ip: Field,
     pub ts: Field,
     pub org: Field,
     pub dataset: Field,
     pub event: Field,
 }
+
+/// Name of the binary address field of format 3 (format 1 has an empty text field `ip`).
+const IP_FIELD: &str = "ip_bytes";
 
 impl Fields {
     pub fn new() -> Fields {
@@ -85,7 +99,9 @@ impl Fields {
         );
         let observables = b.add_text_field("observables", term.clone());
         let url_stem = b.add_text_field("url_stem", term);
-        let ts = b.add_i64_field("ts", FAST);
+        // Addresses as 4 or 16 bytes: a third of the dictionary bytes of their text form.
+        let ip = b.add_bytes_field(IP_FIELD, BytesOptions::default().set_indexed());
+        let ts = b.add_i64_field(TS_FIELD, FAST);
         let org = b.add_text_field("org", FAST);
         let dataset = b.add_text_field("dataset", FAST);
         let event = b.add_text_field("event", STORED);
@@ -93,6 +109,7 @@ impl Fields {
             schema: b.build(),
             observables,
             url_stem,
+            ip,
             ts,
             org,
             dataset,
@@ -113,6 +130,8 @@ pub struct ReadFields {
     pub observables: Field,
     /// `None` in format 1 splits (their `observables` hold URLs with query strings in full).
     pub url_stem: Option<Field>,
+    /// `None` before format 3 (their `observables` hold addresses as text).
+    pub ip: Option<Field>,
     pub ts: Field,
     pub event: Field,
 }
@@ -129,21 +148,32 @@ impl ReadFields {
         Ok(ReadFields {
             observables: get("observables")?,
             url_stem: schema.get_field("url_stem").ok(),
+            ip: schema
+                .get_field(IP_FIELD)
+                .ok()
+                .filter(|f| matches!(schema.get_field_entry(*f).field_type(), FieldType::Bytes(_))),
             ts: get("ts")?,
             event: get("event")?,
         })
     }
 }
 
-/// zstd level of the doc store of format 2 splits.
+/// Name of the timestamp field (i64 UTC nanoseconds, fast) in every format.
+const TS_FIELD: &str = "ts";
+
+/// zstd level of the doc store of format 3 (and 2) splits. Level 9 would store ~17 % less
+/// at ~4.5× the compression CPU (BENCHMARKS.md, "Event store"): not worth it while split
+/// building bounds durable ingest.
 pub const ZSTD_LEVEL: i32 = 3;
 
-/// Doc store block size of format 2 splits: big blocks compress the repetitive JSON much
-/// better; a hunt decompresses one block per hit's block (≈1 ms), and hunts fetch few events.
-pub const DOCSTORE_BLOCK: usize = 1 << 20;
+/// Doc store block size of format 3 splits. A hunt decompresses one whole block per block
+/// holding a hit, so the block size is the price of every event a retro-hunt reads: 128 KiB
+/// blocks cost ~0.1 ms each against ~1 ms for format 2's 1 MiB ones, for ~2.5 % more bytes on
+/// this JSON (64 KiB: ~7 %).
+pub const DOCSTORE_BLOCK: usize = 128 << 10;
 
-/// Index settings of every format 2 split: zstd level 3 doc store in 1 MiB blocks, compressed
-/// on the building thread (splits of a flush are built in parallel instead).
+/// Index settings of every format 3 split: zstd level 3 doc store in 128 KiB blocks,
+/// compressed on the building thread (splits of a flush are built in parallel instead).
 pub fn index_settings() -> IndexSettings {
     IndexSettings {
         docstore_compression: Compressor::Zstd(ZstdCompressor {
@@ -212,6 +242,7 @@ pub fn build(
     let mut max_ts = i64::MIN;
     let mut terms: Vec<String> = Vec::new();
     let mut stems: Vec<String> = Vec::new();
+    let mut ips: Vec<IpKey> = Vec::new();
     for row in &rows {
         let ev = row.event;
         let ts = ev.timestamp.nanos();
@@ -220,17 +251,26 @@ pub fn build(
         let mut doc = TantivyDocument::new();
         terms.clear();
         stems.clear();
+        ips.clear();
         index_terms(
             ev,
-            |t| terms.push(t.to_string()),
+            |t| match ip_key(t) {
+                Some(k) => ips.push(k),
+                None => terms.push(t.to_string()),
+            },
             |t| stems.push(t.to_string()),
         );
         terms.sort_unstable();
         terms.dedup();
         stems.sort_unstable();
         stems.dedup();
+        ips.sort_unstable();
+        ips.dedup();
         for t in terms.drain(..) {
             doc.add_text(fields.observables, t);
+        }
+        for k in &ips {
+            doc.add_bytes(fields.ip, k.as_bytes());
         }
         for t in stems.drain(..) {
             doc.add_text(fields.url_stem, t);
@@ -299,8 +339,8 @@ impl OpenSplit {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
-            // Blocks are up to 1 MiB decompressed: a small cache per open split.
-            .doc_store_cache_num_blocks(4)
+            // Blocks are 128 KiB (1 MiB in format 2) decompressed: a small cache per split.
+            .doc_store_cache_num_blocks(8)
             .try_into()
             .map_err(tantivy_err(path))?;
         Ok(OpenSplit {
@@ -311,20 +351,39 @@ impl OpenSplit {
         })
     }
 
-    /// The documents whose `observables` contain any of `terms` (all documents if `terms` is
-    /// `None`) and whose timestamp is in `[from, to)`, in document (time) order.
+    /// The documents bearing any of `terms` (all documents if `terms` is `None`) and whose
+    /// timestamp is in `[from, to)`, in document (time) order. `terms` are normalized hunt
+    /// terms; an address in canonical text is looked up as its [`IpKey`] in format 3 splits and
+    /// as text in older ones, every other term in `observables`.
     pub fn search(
         &self,
         terms: Option<&[String]>,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<Vec<DocAddress>, SplitError> {
-        self.search_field(self.fields.observables, terms, from, to)
+        let Some(terms) = terms else {
+            return self.search_all(from, to);
+        };
+        let Some(ip) = self.fields.ip else {
+            let keys: Vec<&[u8]> = terms.iter().map(|t| t.as_bytes()).collect();
+            return self.lookup(&[(self.fields.observables, keys)], from, to);
+        };
+        let mut text: Vec<&[u8]> = Vec::with_capacity(terms.len());
+        let mut ips: Vec<IpKey> = Vec::new();
+        for t in terms {
+            match ip_key(t) {
+                Some(k) => ips.push(k),
+                None => text.push(t.as_bytes()),
+            }
+        }
+        ips.sort_unstable();
+        let ips: Vec<&[u8]> = ips.iter().map(IpKey::as_bytes).collect();
+        self.lookup(&[(self.fields.observables, text), (ip, ips)], from, to)
     }
 
-    /// The documents whose `url_stem` holds any of `stems`, in `[from, to)`: candidates for
-    /// URL indicators with a query string, to be re-checked on the stored event. Empty for a
-    /// format 1 split (its `observables` hold such URLs in full).
+    /// The documents whose `url_stem` holds any of `stems` (sorted), in `[from, to)`:
+    /// candidates for URL indicators with a query string, to be re-checked on the stored
+    /// event. Empty for a format 1 split (its `observables` hold such URLs in full).
     pub fn search_stems(
         &self,
         stems: &[String],
@@ -332,25 +391,99 @@ impl OpenSplit {
         to: Option<Timestamp>,
     ) -> Result<Vec<DocAddress>, SplitError> {
         match self.fields.url_stem {
-            Some(f) if !stems.is_empty() => self.search_field(f, Some(stems), from, to),
+            Some(f) if !stems.is_empty() => {
+                let keys: Vec<&[u8]> = stems.iter().map(|t| t.as_bytes()).collect();
+                self.lookup(&[(f, keys)], from, to)
+            }
             _ => Ok(Vec::new()),
         }
     }
 
-    fn search_field(
+    /// The term-set lookup of a hunt: one term-dictionary lookup per term (an FST walk of the
+    /// term's bytes, ~0.1–0.3 µs; an absent term usually stops after its first bytes), then
+    /// the posting lists of the terms present, then the `ts` fast field for documents of a
+    /// split that straddles a time bound. Tantivy's `TermSetQuery` instead builds an FST of the
+    /// whole term set per split and intersects it with the dictionary: ≈33 ms per split for
+    /// 10,000 terms whatever the split's size (BENCHMARKS.md, "Event store").
+    /// `keys` are term-dictionary keys (a text term's bytes, an [`IpKey`]'s bytes) per field.
+    fn lookup(
         &self,
-        field: Field,
-        terms: Option<&[String]>,
+        keys: &[(Field, Vec<&[u8]>)],
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<DocAddress>, SplitError> {
+        let io = |source| SplitError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let searcher = self.reader.searcher();
+        let mut out = Vec::new();
+        let mut docs: Vec<DocId> = Vec::new();
+        for (seg_ord, seg) in searcher.segment_readers().iter().enumerate() {
+            docs.clear();
+            for (field, terms) in keys {
+                if terms.is_empty() {
+                    continue;
+                }
+                let inverted = seg
+                    .inverted_index(*field)
+                    .map_err(tantivy_err(&self.path))?;
+                let dict = inverted.terms();
+                for t in terms {
+                    let Some(info) = dict.get(t).map_err(io)? else {
+                        continue;
+                    };
+                    let mut postings = inverted
+                        .read_block_postings_from_terminfo(&info, IndexRecordOption::Basic)
+                        .map_err(io)?;
+                    loop {
+                        let block = postings.docs();
+                        if block.is_empty() {
+                            break;
+                        }
+                        docs.extend_from_slice(block);
+                        postings.advance();
+                    }
+                }
+            }
+            if docs.is_empty() {
+                continue;
+            }
+            docs.sort_unstable();
+            docs.dedup();
+            let alive = seg.alive_bitset();
+            let ts = if from.is_some() || to.is_some() {
+                Some(
+                    seg.fast_fields()
+                        .i64(TS_FIELD)
+                        .map_err(tantivy_err(&self.path))?,
+                )
+            } else {
+                None
+            };
+            for &doc in &docs {
+                if alive.is_some_and(|a| !a.is_alive(doc)) {
+                    continue;
+                }
+                if let Some(col) = &ts {
+                    let Some(t) = col.first(doc) else { continue };
+                    if from.is_some_and(|f| t < f.nanos()) || to.is_some_and(|e| t >= e.nanos()) {
+                        continue;
+                    }
+                }
+                out.push(DocAddress::new(seg_ord as u32, doc));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every document in `[from, to)`, in document order.
+    fn search_all(
+        &self,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<Vec<DocAddress>, SplitError> {
         let ts = self.fields.ts;
-        let base: Box<dyn Query> = match terms {
-            Some(t) => Box::new(TermSetQuery::new(
-                t.iter().map(|v| Term::from_field_text(field, v)),
-            )),
-            None => Box::new(AllQuery),
-        };
         let query: Box<dyn Query> = if from.is_some() || to.is_some() {
             let lo = from.map_or(Bound::Unbounded, |f| {
                 Bound::Included(Term::from_field_i64(ts, f.nanos()))
@@ -358,12 +491,9 @@ impl OpenSplit {
             let hi = to.map_or(Bound::Unbounded, |t| {
                 Bound::Excluded(Term::from_field_i64(ts, t.nanos()))
             });
-            Box::new(BooleanQuery::new(vec![
-                (Occur::Must, base),
-                (Occur::Must, Box::new(RangeQuery::new(lo, hi))),
-            ]))
+            Box::new(RangeQuery::new(lo, hi))
         } else {
-            base
+            Box::new(AllQuery)
         };
         let searcher = self.reader.searcher();
         let mut hits: Vec<DocAddress> = searcher
@@ -429,13 +559,15 @@ pub struct SplitCache {
 }
 
 impl SplitCache {
-    pub fn get(&mut self, id: &str, path: &Path) -> Result<std::sync::Arc<OpenSplit>, SplitError> {
-        if let Some(s) = self.open.get(id) {
-            return Ok(s.clone());
-        }
-        let s = std::sync::Arc::new(OpenSplit::open(path)?);
-        self.open.insert(id.to_string(), s.clone());
-        Ok(s)
+    /// The split `id` if it is open.
+    pub fn cached(&self, id: &str) -> Option<std::sync::Arc<OpenSplit>> {
+        self.open.get(id).cloned()
+    }
+
+    /// Keeps `split` open under `id` (a split opened by another thread meanwhile is replaced:
+    /// both are the same immutable files).
+    pub fn insert(&mut self, id: &str, split: std::sync::Arc<OpenSplit>) {
+        self.open.insert(id.to_string(), split);
     }
 
     pub fn forget(&mut self, id: &str) {

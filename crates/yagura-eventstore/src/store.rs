@@ -26,6 +26,7 @@ use crate::catalogue::{Catalogue, CatalogueError, PublishedBatch, SplitMeta};
 use crate::split::{self, Fields, Row, SplitCache, SplitError};
 use crate::terms::{event_terms, indicator_stem, normalize_indicator};
 use crate::wal::{OpenError, Wal, WalError, WalOptions};
+use tantivy::DocAddress;
 
 /// Errors of the event store.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +113,8 @@ pub struct StoreOptions {
     pub writer_memory: usize,
     /// Threads building the splits of one flush (each split is built by one thread).
     pub build_threads: usize,
+    /// Threads running the term lookups of one hunt (each split is looked up by one thread).
+    pub hunt_threads: usize,
     /// Ids of published batches are remembered for this many records behind the checkpoint
     /// (a client retry within that window is acknowledged without storing twice, even after
     /// the WAL segment holding the batch is gone).
@@ -129,6 +132,9 @@ impl Default for StoreOptions {
             build_threads: std::thread::available_parallelism()
                 .map_or(1, std::num::NonZeroUsize::get)
                 .clamp(1, 4),
+            hunt_threads: std::thread::available_parallelism()
+                .map_or(1, std::num::NonZeroUsize::get)
+                .clamp(1, 8),
             batch_id_window: 100_000_000,
         }
     }
@@ -774,6 +780,46 @@ impl EventStore {
         }
     }
 
+    /// Opens `splits` (through the cache) and runs the term lookups of a hunt on each: the
+    /// documents bearing any of `terms` (every document when `None`) and, separately, the
+    /// documents found only through a URL stem (candidates to re-check), on up to
+    /// `hunt_threads` threads; results in `splits` order.
+    fn lookup_splits(
+        &self,
+        splits: &[SplitMeta],
+        terms: Option<&[String]>,
+        stems: &[String],
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<SplitLookup>, StoreError> {
+        par_map(self.opts.hunt_threads, splits, |meta| {
+            let path = self.split_path(&meta.org, &meta.id);
+            let cached = lock(&self.inner).cache.cached(&meta.id);
+            let open = match cached {
+                Some(o) => o,
+                // Opened outside the lock: other threads keep looking up meanwhile.
+                None => {
+                    let o = Arc::new(split::OpenSplit::open(&path)?);
+                    lock(&self.inner).cache.insert(&meta.id, Arc::clone(&o));
+                    o
+                }
+            };
+            // Bounds only when the split is not entirely inside the range.
+            let from = from.filter(|f| meta.min_ts < *f);
+            let to = to.filter(|t| meta.max_ts >= *t);
+            let docs = open.search(terms, from, to)?;
+            // Candidates found only through a URL stem must be re-checked on the event.
+            let c = open.search_stems(stems, from, to)?;
+            let candidates = if c.is_empty() {
+                c
+            } else {
+                let exact: std::collections::HashSet<_> = docs.iter().copied().collect();
+                c.into_iter().filter(|d| !exact.contains(d)).collect()
+            };
+            Ok((open, docs, candidates))
+        })
+    }
+
     /// Runs a hunt. See [`HuntQuery`].
     pub fn hunt(&self, q: &HuntQuery) -> Result<HuntResult, StoreError> {
         let mut set: Vec<String> = q
@@ -828,75 +874,88 @@ impl EventStore {
             });
             m.into_iter().collect()
         };
-        for meta in &splits {
-            let open = {
-                let mut inner = lock(&self.inner);
-                inner
-                    .cache
-                    .get(&meta.id, &self.split_path(&meta.org, &meta.id))?
-            };
-            res.splits_searched += 1;
-            // Bounds only when the split is not entirely inside the range.
-            let from = q.from.filter(|f| meta.min_ts < *f);
-            let to = q.to.filter(|t| meta.max_ts >= *t);
-            let docs = open.search(terms, from, to)?;
-            // Candidates found only through a URL stem must be re-checked on the event.
-            let candidates: Vec<tantivy::DocAddress> = {
-                let c = open.search_stems(&stems, from, to)?;
-                if c.is_empty() {
-                    c
+        // Two passes over the splits, each on up to `hunt_threads` threads (they only read):
+        // the term lookups, then the events to read. The results are merged in catalogue
+        // order, so they do not depend on the threads.
+        let looked_up = self.lookup_splits(&splits, terms, &stems, q.from, q.to)?;
+        res.splits_searched = splits.len();
+        // What each split reads: nothing, the first `take` hits (counts come from the posting
+        // lists), or every hit (filters and stem candidates are checked on the event). `take`
+        // assumes verified splits before it contribute nothing, so it never reads too few; the
+        // merge below keeps exactly the first `limit` hits.
+        let mut before = 0usize;
+        let jobs: Vec<(&SplitMeta, SplitLookup, Read)> = splits
+            .iter()
+            .zip(looked_up)
+            .map(|(meta, (open, docs, candidates))| {
+                let read = if docs.is_empty() && candidates.is_empty() {
+                    Read::Nothing
+                } else if q.filters.is_empty() && candidates.is_empty() {
+                    let take = docs.len().min(limit.saturating_sub(before));
+                    before = before.saturating_add(docs.len());
+                    Read::First(take)
                 } else {
-                    let exact: std::collections::HashSet<_> = docs.iter().copied().collect();
-                    c.into_iter().filter(|d| !exact.contains(d)).collect()
-                }
-            };
-            if docs.is_empty() && candidates.is_empty() {
-                continue;
-            }
-            if q.filters.is_empty() && candidates.is_empty() {
-                *res.counts.entry(meta.org.clone()).or_default() += docs.len() as u64;
-                let room = limit.saturating_sub(res.hits.len());
-                if room == 0 {
-                    continue;
-                }
-                let take = &docs[..docs.len().min(room)];
-                for json in open.fetch(take)? {
-                    let event = parse_stored(&open.path, &json)?;
-                    res.hits.push(HuntHit {
-                        org: meta.org.clone(),
-                        matched: matched_of(&event),
-                        event,
-                    });
-                }
-            } else {
-                // Every event is read: filters and stem candidates are checked on it. In
-                // document (time) order, as above, so `limit` keeps the same events.
-                let unverified: std::collections::HashSet<tantivy::DocAddress> =
-                    candidates.iter().copied().collect();
-                let mut all = docs;
-                all.extend(candidates);
-                all.sort_unstable();
-                for chunk in all.chunks(4096) {
-                    for (doc, json) in chunk.iter().zip(open.fetch(chunk)?) {
+                    Read::Verify
+                };
+                (meta, (open, docs, candidates), read)
+            })
+            .collect();
+        let per_split = par_map(self.opts.hunt_threads, &jobs, |(meta, lookup, read)| {
+            let (open, docs, candidates) = lookup;
+            let mut hits = Vec::new();
+            let count = match *read {
+                Read::Nothing => 0,
+                Read::First(take) => {
+                    for json in open.fetch(&docs[..take])? {
                         let event = parse_stored(&open.path, &json)?;
-                        let matched = matched_of(&event);
-                        if unverified.contains(doc) && matched.is_empty() {
-                            continue; // same stem, another query string
-                        }
-                        if !q.filters.iter().all(|f| f.matches(&event)) {
-                            continue;
-                        }
-                        *res.counts.entry(meta.org.clone()).or_default() += 1;
-                        if res.hits.len() < limit {
-                            res.hits.push(HuntHit {
-                                org: meta.org.clone(),
-                                matched,
-                                event,
-                            });
+                        hits.push(HuntHit {
+                            org: meta.org.clone(),
+                            matched: matched_of(&event),
+                            event,
+                        });
+                    }
+                    docs.len() as u64
+                }
+                Read::Verify => {
+                    // In document (time) order, as above, so `limit` keeps the same events.
+                    let unverified: std::collections::HashSet<DocAddress> =
+                        candidates.iter().copied().collect();
+                    let mut all = docs.clone();
+                    all.extend_from_slice(candidates);
+                    all.sort_unstable();
+                    let mut count = 0u64;
+                    for chunk in all.chunks(4096) {
+                        for (doc, json) in chunk.iter().zip(open.fetch(chunk)?) {
+                            let event = parse_stored(&open.path, &json)?;
+                            let matched = matched_of(&event);
+                            if unverified.contains(doc) && matched.is_empty() {
+                                continue; // same stem, another query string
+                            }
+                            if !q.filters.iter().all(|f| f.matches(&event)) {
+                                continue;
+                            }
+                            count += 1;
+                            if hits.len() < limit {
+                                hits.push(HuntHit {
+                                    org: meta.org.clone(),
+                                    matched,
+                                    event,
+                                });
+                            }
                         }
                     }
+                    count
                 }
+            };
+            Ok((count, hits))
+        })?;
+        for ((meta, _, _), (count, hits)) in jobs.iter().zip(per_split) {
+            if count == 0 {
+                continue;
             }
+            *res.counts.entry(meta.org.clone()).or_default() += count;
+            let room = limit.saturating_sub(res.hits.len());
+            res.hits.extend(hits.into_iter().take(room));
         }
         for b in &pending {
             for (i, (ev, _)) in b.events.iter().enumerate() {
@@ -1124,6 +1183,76 @@ impl EventStore {
         })
     }
 }
+
+/// What a hunt reads from one split (see [`EventStore::hunt`]).
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    Nothing,
+    /// The first `n` hits (in document order); the count is the number of hits.
+    First(usize),
+    /// Every hit, each checked on its event (filters, URL stem candidates).
+    Verify,
+}
+
+/// `f` on every item, on up to `threads` threads taking items from a shared counter; the
+/// results in item order. The first error in item order is returned (after an error, threads
+/// stop taking items).
+fn par_map<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    f: impl Fn(&T) -> Result<R, StoreError> + Sync,
+) -> Result<Vec<R>, StoreError> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<Result<R, StoreError>>>> =
+        items.iter().map(|_| Mutex::new(None)).collect();
+    let work = || {
+        while !failed.load(Relaxed) {
+            let i = next.fetch_add(1, Relaxed);
+            let Some(item) = items.get(i) else { return };
+            let r = f(item);
+            if r.is_err() {
+                failed.store(true, Relaxed);
+            }
+            *lock(&slots[i]) = Some(r);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
+    });
+    let mut out = Vec::with_capacity(items.len());
+    let mut first_err = None;
+    for slot in slots {
+        // A slot stays empty only when threads stopped after an error: that error is among
+        // the slots and is returned.
+        match slot
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            Some(Ok(v)) => out.push(v),
+            Some(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            None => {}
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// One split's answer to the term lookups of a hunt: the open split, the documents bearing an
+/// indicator, and the documents found only through a URL stem (to re-check on the event).
+type SplitLookup = (Arc<split::OpenSplit>, Vec<DocAddress>, Vec<DocAddress>);
 
 fn parse_stored(path: &Path, json: &str) -> Result<Event, StoreError> {
     serde_json::from_str(json).map_err(|e| {

@@ -145,6 +145,62 @@ pub fn index_terms(event: &Event, mut observable: impl FnMut(&str), mut stem: im
     });
 }
 
+/// The binary key under which split format 3 indexes a term that is an IP address in
+/// canonical text (the form [`event_terms`] and [`normalize_indicator`] give addresses): the 4
+/// bytes of an IPv4 or the 16 of an IPv6 address. `None` for any other term, including text
+/// that parses as an address only in a non-canonical spelling (it stays a text term, so a hunt
+/// matches exactly what text equality matched).
+pub fn ip_key(term: &str) -> Option<IpKey> {
+    let b = term.as_bytes();
+    if b.is_empty()
+        || b.len() > 45
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_hexdigit() || *c == b'.' || *c == b':')
+    {
+        return None;
+    }
+    let ip: IpAddr = term.parse().ok()?;
+    let mut key = IpKey {
+        bytes: [0; 16],
+        len: 0,
+    };
+    match ip {
+        IpAddr::V4(v4) => {
+            key.bytes[..4].copy_from_slice(&v4.octets());
+            key.len = 4;
+        }
+        IpAddr::V6(v6) => {
+            key.bytes = v6.octets();
+            key.len = 16;
+        }
+    }
+    // Canonical only: `ip.to_string() == term`, checked without allocating for IPv4.
+    let canonical = match ip {
+        IpAddr::V4(_) => {
+            !b.iter().any(|c| !c.is_ascii_digit() && *c != b'.') && {
+                b.split(|c| *c == b'.')
+                    .all(|oct| oct.len() == 1 || oct.first() != Some(&b'0'))
+            }
+        }
+        IpAddr::V6(_) => ip.to_string() == term,
+    };
+    canonical.then_some(key)
+}
+
+/// An address as split format 3 indexes it: 4 or 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IpKey {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl IpKey {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
 /// Calls `f(kind, term)` for every index term of `event`. Terms may repeat; the index and the
 /// matchers treat them as a set.
 pub fn event_terms(event: &Event, mut f: impl FnMut(TermKind, &str)) {
@@ -330,6 +386,40 @@ mod tests {
         });
         assert_eq!(indicator_stem("evil.com?x=1"), Some("evil.com"));
         assert_eq!(indicator_stem("evil.com/x"), None);
+    }
+
+    #[test]
+    fn ip_keys_only_for_canonical_addresses() {
+        let k = |t: &str| ip_key(t).map(|k| k.as_bytes().to_vec());
+        assert_eq!(k("10.0.0.1"), Some(vec![10, 0, 0, 1]));
+        assert_eq!(k("0.0.0.0"), Some(vec![0, 0, 0, 0]));
+        assert_eq!(k("2001:db8::1").map(|b| b.len()), Some(16));
+        assert_eq!(k("::ffff:1.2.3.4").map(|b| b.len()), Some(16));
+        for not in [
+            "2001:DB8::1",
+            "0:0::1",
+            "010.0.0.1",
+            "evil.com",
+            "",
+            "1.2.3",
+            "abc",
+            "a.b",
+        ] {
+            assert_eq!(k(not), None, "{not:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// `ip_key` accepts exactly the terms that are an address's canonical text.
+        #[test]
+        fn ip_key_is_canonical_text(v4 in proptest::prelude::any::<u32>(), v6 in proptest::prelude::any::<u128>(), s in "[0-9a-f.:]{0,20}") {
+            let a = std::net::Ipv4Addr::from(v4).to_string();
+            proptest::prop_assert_eq!(ip_key(&a).map(|k| k.as_bytes().to_vec()), Some(v4.to_be_bytes().to_vec()));
+            let b = std::net::Ipv6Addr::from(v6).to_string();
+            proptest::prop_assert_eq!(ip_key(&b).map(|k| k.as_bytes().to_vec()), Some(v6.to_be_bytes().to_vec()));
+            let canonical = s.parse::<IpAddr>().is_ok_and(|ip| ip.to_string() == s);
+            proptest::prop_assert_eq!(ip_key(&s).is_some(), canonical, "{:?}", s);
+        }
     }
 
     #[test]

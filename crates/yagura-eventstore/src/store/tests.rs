@@ -550,6 +550,156 @@ counts org-a=2",
     );
 }
 
+/// Builds a split the way format 2 did (2026-11-26 evening to 2026-11-27: addresses as text in
+/// `observables`, no `ip_bytes`) in `dir`, and publishes it in `store`'s catalogue as format 2.
+fn publish_format_2_split(store: &EventStore, id: &str, events: &[Event]) {
+    use tantivy::schema::{FAST, IndexRecordOption, STORED, TextFieldIndexing, TextOptions};
+    let mut b = tantivy::schema::Schema::builder();
+    let term = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
+    );
+    let observables = b.add_text_field("observables", term.clone());
+    let url_stem = b.add_text_field("url_stem", term);
+    let ts = b.add_i64_field("ts", FAST);
+    let org = b.add_text_field("org", FAST);
+    let dataset = b.add_text_field("dataset", FAST);
+    let event = b.add_text_field("event", STORED);
+    let org_id = events[0].org().unwrap().clone();
+    let path = store.split_path(&org_id, id);
+    std::fs::create_dir_all(&path).unwrap();
+    let index = tantivy::Index::builder()
+        .schema(b.build())
+        .settings(tantivy::IndexSettings {
+            docstore_compression: tantivy::store::Compressor::Zstd(
+                tantivy::store::ZstdCompressor {
+                    compression_level: Some(3),
+                },
+            ),
+            docstore_blocksize: 1 << 20,
+            docstore_compress_dedicated_thread: false,
+            ..tantivy::IndexSettings::default()
+        })
+        .create_in_dir(&path)
+        .unwrap();
+    let mut w = index
+        .writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000)
+        .unwrap();
+    for ev in events {
+        let mut doc = tantivy::TantivyDocument::new();
+        let (mut terms, mut stems) = (Vec::new(), Vec::new());
+        crate::terms::index_terms(
+            ev,
+            |t| terms.push(t.to_string()),
+            |t| stems.push(t.to_string()),
+        );
+        for t in terms {
+            doc.add_text(observables, t);
+        }
+        for t in stems {
+            doc.add_text(url_stem, t);
+        }
+        doc.add_i64(ts, ev.timestamp.nanos());
+        doc.add_text(org, ev.org().unwrap().as_str());
+        doc.add_text(dataset, ev.dataset().unwrap_or("-"));
+        doc.add_text(event, serde_json::to_string(ev).unwrap());
+        w.add_document(doc).unwrap();
+    }
+    w.commit().unwrap();
+    w.wait_merging_threads().unwrap();
+    let meta = SplitMeta {
+        id: id.to_string(),
+        org: org_id,
+        min_ts: events.iter().map(|e| e.timestamp).min().unwrap(),
+        max_ts: events.iter().map(|e| e.timestamp).max().unwrap(),
+        num_docs: events.len() as u64,
+        bytes: split::dir_bytes(&path).unwrap(),
+        generation: 0,
+        format: split::FORMAT_V2,
+    };
+    lock(&store.inner)
+        .catalogue
+        .publish(&[meta], &[], None)
+        .unwrap();
+}
+
+#[test]
+fn format_2_splits_stay_readable_and_merge_among_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    // Format 2: addresses as text, two splits of org-a in hour 0.
+    publish_format_2_split(
+        &store,
+        "g0-v2a",
+        &[
+            ev("org-a", 10, "www.evil.com", "10.0.0.1", "alice"),
+            ev("org-a", 20, "good.org", "2001:db8::7", "bob"),
+        ],
+    );
+    publish_format_2_split(
+        &store,
+        "g0-v2b",
+        &[ev("org-a", 30, "10.9.9.9", "10.0.0.3", "10.0.0.1")],
+    );
+    // Format 3 (written now): addresses as bytes.
+    store
+        .ingest(
+            "b1",
+            vec![
+                ev("org-a", 40, "good.org", "2001:db8::7", "carol"),
+                ev("org-a", 50, "www.evil.com", "10.0.0.1", "dave"),
+                ev("org-a", 60, "10.9.9.9", "10.0.0.6", "10.0.0.1"),
+            ],
+        )
+        .unwrap();
+    store.flush().unwrap();
+    let formats: Vec<u32> = store.splits().unwrap().iter().map(|s| s.format).collect();
+    assert_eq!(formats.iter().filter(|f| **f == 2).count(), 2);
+    assert_eq!(formats.iter().filter(|f| **f == split::FORMAT).count(), 1);
+
+    // An address is found as text in format 2 and as bytes in format 3, whichever field of
+    // the event holds it (source, URL host, a user name that is an address).
+    let by_ip = "
+org-a:10:www.evil.com [10.0.0.1]
+org-a:30:10.9.9.9 [10.0.0.1]
+org-a:50:www.evil.com [10.0.0.1]
+org-a:60:10.9.9.9 [10.0.0.1]
+counts org-a=4";
+    check(&store, q(&["org-a"], &["10.0.0.1"]), by_ip);
+    let v6 = "
+org-a:20:good.org [2001:db8::7]
+org-a:40:good.org [2001:db8::7]
+counts org-a=2";
+    check(&store, q(&["org-a"], &["2001:DB8:0::7"]), v6);
+    check(
+        &store,
+        q(&["org-a"], &["10.9.9.9", "evil.com", "good.org/p?40"]),
+        "
+org-a:10:www.evil.com [evil.com]
+org-a:30:10.9.9.9 [10.9.9.9]
+org-a:40:good.org [good.org/p?40]
+org-a:50:www.evil.com [evil.com]
+org-a:60:10.9.9.9 [10.9.9.9]
+counts org-a=5",
+    );
+
+    // Compaction merges the two format 2 splits together, never with the format 3 one.
+    let r = store.compact(CompactOptions::default()).unwrap();
+    assert_eq!((r.splits_removed, r.splits_added), (2, 1));
+    let mut formats: Vec<(u32, u64)> = store
+        .splits()
+        .unwrap()
+        .iter()
+        .map(|s| (s.format, s.num_docs))
+        .collect();
+    formats.sort_unstable();
+    assert_eq!(formats, [(2, 3), (split::FORMAT, 3)]);
+    check(&store, q(&["org-a"], &["10.0.0.1"]), by_ip);
+    check(&store, q(&["org-a"], &["2001:db8::7"]), v6);
+}
+
 #[test]
 fn url_indicators_with_query_strings_match_exactly_under_limit_and_filters() {
     let dir = tempfile::tempdir().unwrap();
@@ -586,4 +736,102 @@ fn url_indicators_with_query_strings_match_exactly_under_limit_and_filters() {
     let r = store.hunt(&limited).unwrap();
     let secs: Vec<i64> = r.hits.iter().map(|h| h.event.timestamp.secs()).collect();
     assert_eq!((secs, r.total()), (vec![3, 5], 2));
+}
+
+/// The split term lookups (on several threads) against the in-memory scan of the same events
+/// pending, on random hunts: indicators present and absent, time ranges that cut splits,
+/// limits and filters. The scan is the oracle (it checks every event).
+#[test]
+fn split_lookups_agree_with_the_scan_and_do_not_depend_on_threads() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let orgs = ["org-a", "org-b", "org-c"];
+    let mut events = Vec::new();
+    for i in 0..900i64 {
+        let org = orgs[rnd(3) as usize];
+        // Unique timestamps over three days: the two paths agree on the order of hits.
+        let secs = 86_400 * 10 + i * 280 + rnd(200) as i64;
+        let domain = format!("h{}.d{}.example", rnd(3), rnd(40));
+        let src = format!("10.0.{}.{}", rnd(4), rnd(20));
+        let user = format!("u{}", rnd(12));
+        events.push(ev(org, secs, &domain, &src, &user));
+    }
+    let opts = |threads: usize| StoreOptions {
+        split_span_secs: 86_400 / 4,
+        hunt_threads: threads,
+        ..small_opts()
+    };
+    let (d1, d2, d3) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let flushed = EventStore::open(d1.path(), opts(4)).unwrap();
+    let flushed_1 = EventStore::open(d2.path(), opts(1)).unwrap();
+    let pending = EventStore::open(d3.path(), opts(1)).unwrap();
+    for (k, chunk) in events.chunks(100).enumerate() {
+        for s in [&flushed, &flushed_1, &pending] {
+            s.ingest(&format!("b{k}"), chunk.to_vec()).unwrap();
+        }
+    }
+    flushed.flush().unwrap();
+    flushed_1.flush().unwrap();
+    assert!(flushed.stats().unwrap().splits >= 20);
+    for round in 0..60 {
+        let mut indicators: Vec<String> = (0..1 + rnd(6))
+            .map(|_| match rnd(5) {
+                0 => format!("d{}.example", rnd(50)),
+                1 => format!("h{}.d{}.example", rnd(3), rnd(50)),
+                2 => format!("10.0.{}.{}", rnd(5), rnd(25)),
+                3 => format!("u{}", rnd(15)),
+                _ => format!("absent{}.test", rnd(1000)),
+            })
+            .collect();
+        if round % 7 == 0 {
+            indicators.clear(); // every event in range
+        }
+        let from = (rnd(3) == 0).then(|| Timestamp::from_secs(86_400 * 10 + rnd(250_000) as i64));
+        let to = (rnd(3) == 0).then(|| Timestamp::from_secs(86_400 * 11 + rnd(200_000) as i64));
+        if let (Some(f), Some(t)) = (from, to)
+            && f >= t
+        {
+            continue;
+        }
+        let filters = if rnd(4) == 0 {
+            vec![FieldFilter::parse(&format!("user.name=U{}", rnd(12))).unwrap()]
+        } else {
+            Vec::new()
+        };
+        let mut query = HuntQuery {
+            scope: scope(&orgs[..1 + rnd(3) as usize]),
+            indicators,
+            filters,
+            from,
+            to,
+            limit: None,
+        };
+        let oracle = pending.hunt(&query).unwrap();
+        assert_eq!(oracle.pending_scanned, 900);
+        let got = flushed.hunt(&query).unwrap();
+        assert_eq!(got.pending_scanned, 0);
+        assert_eq!(got.counts, oracle.counts, "round {round}: {query:?}");
+        assert_eq!(got.hits, oracle.hits, "round {round}: {query:?}");
+        query.limit = Some(rnd(40) as usize);
+        let a = flushed.hunt(&query).unwrap();
+        let b = flushed_1.hunt(&query).unwrap();
+        assert_eq!(a, b, "round {round}: threads change nothing: {query:?}");
+        assert_eq!(
+            a.counts, oracle.counts,
+            "round {round}: counts ignore the limit"
+        );
+        assert_eq!(
+            a.hits.len() as u64,
+            a.total().min(query.limit.unwrap_or(0) as u64)
+        );
+    }
 }
