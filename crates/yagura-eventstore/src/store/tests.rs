@@ -410,6 +410,52 @@ fn ingest_flushes_at_threshold_and_truncates_the_wal() {
     assert_eq!(store.hunt(&q(&["org-a"], &["a.com"])).unwrap().total(), 30);
 }
 
+/// Builds a split of an older format in `store`'s directory from `events` (one organization)
+/// with `schema` and `settings`, each document filled by `fill`, and publishes it in the
+/// catalogue as `format`.
+fn publish_legacy_split(
+    store: &EventStore,
+    id: &str,
+    events: &[Event],
+    format: u32,
+    schema: tantivy::schema::Schema,
+    settings: tantivy::IndexSettings,
+    fill: impl Fn(&Event, &mut tantivy::TantivyDocument),
+) {
+    let org_id = events[0].org().unwrap().clone();
+    let path = store.split_path(&org_id, id);
+    std::fs::create_dir_all(&path).unwrap();
+    let index = tantivy::Index::builder()
+        .schema(schema)
+        .settings(settings)
+        .create_in_dir(&path)
+        .unwrap();
+    let mut w = index
+        .writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000)
+        .unwrap();
+    for ev in events {
+        let mut doc = tantivy::TantivyDocument::new();
+        fill(ev, &mut doc);
+        w.add_document(doc).unwrap();
+    }
+    w.commit().unwrap();
+    w.wait_merging_threads().unwrap();
+    let meta = SplitMeta {
+        id: id.to_string(),
+        org: org_id,
+        min_ts: events.iter().map(|e| e.timestamp).min().unwrap(),
+        max_ts: events.iter().map(|e| e.timestamp).max().unwrap(),
+        num_docs: events.len() as u64,
+        bytes: split::dir_bytes(&path).unwrap(),
+        generation: 0,
+        format,
+    };
+    lock(&store.inner)
+        .catalogue
+        .publish(&[meta], &[], None)
+        .unwrap();
+}
+
 /// Builds a split the way format 1 did (schema, settings and terms of before 2026-11-26
 /// evening) in `dir`, and publishes it in `store`'s catalogue as format 1.
 fn publish_format_1_split(store: &EventStore, id: &str, events: &[Event]) {
@@ -432,50 +478,28 @@ fn publish_format_1_split(store: &EventStore, id: &str, events: &[Event]) {
     let org = b.add_text_field("org", STRING | FAST);
     let dataset = b.add_text_field("dataset", STRING | FAST);
     let event = b.add_text_field("event", STORED);
-    let org_id = events[0].org().unwrap().clone();
-    let path = store.split_path(&org_id, id);
-    std::fs::create_dir_all(&path).unwrap();
-    let index = tantivy::Index::builder()
-        .schema(b.build())
-        .settings(tantivy::IndexSettings {
-            docstore_compression: tantivy::store::Compressor::Zstd(
-                tantivy::store::ZstdCompressor {
-                    compression_level: Some(6),
-                },
-            ),
-            docstore_blocksize: 64 * 1024,
-            ..tantivy::IndexSettings::default()
-        })
-        .create_in_dir(&path)
-        .unwrap();
-    let mut w = index
-        .writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000)
-        .unwrap();
-    for ev in events {
-        let mut doc = tantivy::TantivyDocument::new();
-        event_terms(ev, |_, t| doc.add_text(observables, t));
-        doc.add_i64(ts, ev.timestamp.nanos());
-        doc.add_text(org, ev.org().unwrap().as_str());
-        doc.add_text(dataset, ev.dataset().unwrap_or("-"));
-        doc.add_text(event, serde_json::to_string(ev).unwrap());
-        w.add_document(doc).unwrap();
-    }
-    w.commit().unwrap();
-    w.wait_merging_threads().unwrap();
-    let meta = SplitMeta {
-        id: id.to_string(),
-        org: org_id,
-        min_ts: events.iter().map(|e| e.timestamp).min().unwrap(),
-        max_ts: events.iter().map(|e| e.timestamp).max().unwrap(),
-        num_docs: events.len() as u64,
-        bytes: split::dir_bytes(&path).unwrap(),
-        generation: 0,
-        format: split::FORMAT_V1,
+    let settings = tantivy::IndexSettings {
+        docstore_compression: tantivy::store::Compressor::Zstd(tantivy::store::ZstdCompressor {
+            compression_level: Some(6),
+        }),
+        docstore_blocksize: 64 * 1024,
+        ..tantivy::IndexSettings::default()
     };
-    lock(&store.inner)
-        .catalogue
-        .publish(&[meta], &[], None)
-        .unwrap();
+    publish_legacy_split(
+        store,
+        id,
+        events,
+        split::FORMAT_V1,
+        b.build(),
+        settings,
+        |ev, doc| {
+            event_terms(ev, |_, t| doc.add_text(observables, t));
+            doc.add_i64(ts, ev.timestamp.nanos());
+            doc.add_text(org, ev.org().unwrap().as_str());
+            doc.add_text(dataset, ev.dataset().unwrap_or("-"));
+            doc.add_text(event, serde_json::to_string(ev).unwrap());
+        },
+    );
 }
 
 #[test]
@@ -567,62 +591,40 @@ fn publish_format_2_split(store: &EventStore, id: &str, events: &[Event]) {
     let org = b.add_text_field("org", FAST);
     let dataset = b.add_text_field("dataset", FAST);
     let event = b.add_text_field("event", STORED);
-    let org_id = events[0].org().unwrap().clone();
-    let path = store.split_path(&org_id, id);
-    std::fs::create_dir_all(&path).unwrap();
-    let index = tantivy::Index::builder()
-        .schema(b.build())
-        .settings(tantivy::IndexSettings {
-            docstore_compression: tantivy::store::Compressor::Zstd(
-                tantivy::store::ZstdCompressor {
-                    compression_level: Some(3),
-                },
-            ),
-            docstore_blocksize: 1 << 20,
-            docstore_compress_dedicated_thread: false,
-            ..tantivy::IndexSettings::default()
-        })
-        .create_in_dir(&path)
-        .unwrap();
-    let mut w = index
-        .writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000)
-        .unwrap();
-    for ev in events {
-        let mut doc = tantivy::TantivyDocument::new();
-        let (mut terms, mut stems) = (Vec::new(), Vec::new());
-        crate::terms::index_terms(
-            ev,
-            |t| terms.push(t.to_string()),
-            |t| stems.push(t.to_string()),
-        );
-        for t in terms {
-            doc.add_text(observables, t);
-        }
-        for t in stems {
-            doc.add_text(url_stem, t);
-        }
-        doc.add_i64(ts, ev.timestamp.nanos());
-        doc.add_text(org, ev.org().unwrap().as_str());
-        doc.add_text(dataset, ev.dataset().unwrap_or("-"));
-        doc.add_text(event, serde_json::to_string(ev).unwrap());
-        w.add_document(doc).unwrap();
-    }
-    w.commit().unwrap();
-    w.wait_merging_threads().unwrap();
-    let meta = SplitMeta {
-        id: id.to_string(),
-        org: org_id,
-        min_ts: events.iter().map(|e| e.timestamp).min().unwrap(),
-        max_ts: events.iter().map(|e| e.timestamp).max().unwrap(),
-        num_docs: events.len() as u64,
-        bytes: split::dir_bytes(&path).unwrap(),
-        generation: 0,
-        format: split::FORMAT_V2,
+    let settings = tantivy::IndexSettings {
+        docstore_compression: tantivy::store::Compressor::Zstd(tantivy::store::ZstdCompressor {
+            compression_level: Some(3),
+        }),
+        docstore_blocksize: 1 << 20,
+        docstore_compress_dedicated_thread: false,
+        ..tantivy::IndexSettings::default()
     };
-    lock(&store.inner)
-        .catalogue
-        .publish(&[meta], &[], None)
-        .unwrap();
+    publish_legacy_split(
+        store,
+        id,
+        events,
+        split::FORMAT_V2,
+        b.build(),
+        settings,
+        |ev, doc| {
+            let (mut terms, mut stems) = (Vec::new(), Vec::new());
+            crate::terms::index_terms(
+                ev,
+                |t| terms.push(t.to_string()),
+                |t| stems.push(t.to_string()),
+            );
+            for t in terms {
+                doc.add_text(observables, t);
+            }
+            for t in stems {
+                doc.add_text(url_stem, t);
+            }
+            doc.add_i64(ts, ev.timestamp.nanos());
+            doc.add_text(org, ev.org().unwrap().as_str());
+            doc.add_text(dataset, ev.dataset().unwrap_or("-"));
+            doc.add_text(event, serde_json::to_string(ev).unwrap());
+        },
+    );
 }
 
 #[test]
