@@ -910,9 +910,9 @@ mod tests {
             assert_eq!(ipv4(s.as_bytes()), std, "{s:?}");
             assert_eq!(
                 ip(s),
-                s.parse::<IpAddr>().ok().or_else(|| {
-                    s.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
-                }),
+                s.parse::<IpAddr>()
+                    .ok()
+                    .or_else(|| { s.strip_prefix('[')?.strip_suffix(']')?.parse().ok() }),
                 "{s:?}"
             );
         }
@@ -950,7 +950,12 @@ mod tests {
             };
             (scheme, authority, path_q)
         }
-        pub(super) fn old_fill_url(url: &mut Url, dest: &mut Endpoint, raw: &str, host: Option<&str>) {
+        pub(super) fn old_fill_url(
+            url: &mut Url,
+            dest: &mut Endpoint,
+            raw: &str,
+            host: Option<&str>,
+        ) {
             let (scheme, authority, path_q) = old_split_url(raw, host);
             if let Some(s) = scheme {
                 url.scheme = Some(lower(s));

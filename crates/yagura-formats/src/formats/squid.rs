@@ -120,15 +120,7 @@ fn native_reusing(line: &str, ev: &mut Event, spare: &mut Native) -> Result<(), 
     let bytes: u64 = bytes
         .parse()
         .map_err(|_| format!("size {bytes:?} is not a number"))?;
-    finish(
-        ev,
-        result,
-        status,
-        Some(bytes),
-        method,
-        url,
-        &mut spare.url,
-    )?;
+    finish(ev, result, status, Some(bytes), method, url, &mut spare.url)?;
     set_user(ev, user);
     if let Some((h, peer)) = util::split_first(hier, b'/') {
         match util::ip(peer) {

@@ -24,7 +24,8 @@ use crate::util;
 pub(crate) enum Raw<'a> {
     Tsv {
         s: &'a str,
-        ty: &'a str,
+        /// The column's type from `#types`, planned once per header.
+        ty: ZType,
         set_sep: u8,
         empty: &'a str,
         /// Whether the record holds a `\` at all: without one, no value has an escape to
@@ -79,7 +80,7 @@ fn unescape_if(s: &str, esc: bool) -> Cow<'_, str> {
 
 /// The JSON form a kept TSV value takes, from its Zeek type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scalar {
+pub(crate) enum Scalar {
     /// `count`, `port`
     Count,
     Int,
@@ -106,7 +107,7 @@ impl Scalar {
 
 /// A column type from `#types`: a scalar, or a `set[…]`/`vector[…]` of one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ZType {
+pub(crate) struct ZType {
     container: bool,
     scalar: Scalar,
 }
@@ -255,7 +256,7 @@ impl<'a> Raw<'a> {
                 set_sep,
                 empty,
                 esc,
-            } => tsv_other(s, ZType::of(ty), set_sep, empty, esc),
+            } => tsv_other(s, ty, set_sep, empty, esc),
         }
     }
 }
@@ -1312,7 +1313,7 @@ impl LineParser for Tsv {
             }
             let raw = Raw::Tsv {
                 s,
-                ty: self.types.get(i).map_or("string", String::as_str),
+                ty: col.ty,
                 set_sep,
                 empty,
                 esc,
