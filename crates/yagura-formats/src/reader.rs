@@ -386,6 +386,9 @@ impl FileReader {
         {
             self.spare_path = Some(p);
         }
+        if let Inner::Lines { parser, .. } = &mut self.inner {
+            parser.recycle(out);
+        }
         out.reset();
         match self.fill(out) {
             Fill::Out => Some(Ok(())),

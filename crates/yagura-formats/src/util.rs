@@ -26,16 +26,53 @@ impl<'a> Words<'a> {
 impl<'a> Iterator for Words<'a> {
     type Item = &'a str;
     fn next(&mut self) -> Option<&'a str> {
-        let s = self.rest.trim_start_matches([' ', '\t']);
-        if s.is_empty() {
-            self.rest = s;
-            return None;
-        }
-        let end = memchr::memchr2(b' ', b'\t', s.as_bytes()).unwrap_or(s.len());
-        let (w, r) = s.split_at(end);
-        self.rest = r;
-        Some(w)
+        let s = self.rest;
+        let b = s.as_bytes();
+        let start = b
+            .iter()
+            .position(|&c| c != b' ' && c != b'\t')
+            .unwrap_or(b.len());
+        let end = b
+            .get(start..)
+            .and_then(find_blank)
+            .map_or(b.len(), |i| start + i);
+        // Blanks are ASCII: both offsets are char boundaries.
+        self.rest = s.get(end..).unwrap_or("");
+        s.get(start..end).filter(|w| !w.is_empty())
     }
+}
+
+/// `(x == 0)` per byte as a mask: the high bit of each byte of the result is set exactly where
+/// `x` has a zero byte (no carry crosses bytes: `(x & 0x7f) + 0x7f <= 0xff`).
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LO7) + LO7) | x | LO7)
+}
+
+/// The offset of the first space or tab of `b`, eight bytes at a time (a `memchr2` call costs
+/// more than the scan for the short words of a log line).
+#[inline]
+fn find_blank(b: &[u8]) -> Option<usize> {
+    const SP: u64 = 0x2020_2020_2020_2020;
+    const TAB: u64 = 0x0909_0909_0909_0909;
+    let mut chunks = b.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        let m = zero_bytes(x ^ SP) | zero_bytes(x ^ TAB);
+        if m != 0 {
+            return Some(base + (m.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b' ' || c == b'\t')
+        .map(|i| base + i)
 }
 
 /// `s == marker`, with the one-byte markers (Zeek's `-`) compared without a `memcmp` call.
@@ -51,17 +88,13 @@ pub(crate) fn is_marker(s: &str, marker: &str) -> bool {
 /// Eight bytes at a time (SWAR): TSV columns are short, and a `memchr` call per column costs
 /// more than the scan.
 pub(crate) fn separator_ends(b: &[u8], sep: u8, out: &mut Vec<usize>) {
-    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     let pat = 0x0101_0101_0101_0101u64 * u64::from(sep);
     let mut chunks = b.chunks_exact(8);
     let mut base = 0;
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        let x = u64::from_le_bytes(w) ^ pat;
-        // High bit of each byte set exactly where `x` has a zero byte (no carries across
-        // bytes: (x & 0x7f) + 0x7f <= 0xfe).
-        let mut m = !(((x & LO7) + LO7) | x | LO7);
+        let mut m = zero_bytes(u64::from_le_bytes(w) ^ pat);
         while m != 0 {
             out.push(base + (m.trailing_zeros() / 8) as usize);
             m &= m - 1;
@@ -149,12 +182,66 @@ pub(crate) fn present(s: &str) -> Option<&str> {
 }
 
 pub(crate) fn ip(s: &str) -> Option<IpAddr> {
+    if let Some(v4) = ipv4(s.as_bytes()) {
+        return Some(IpAddr::V4(v4));
+    }
     // Strip an IPv6 zone or brackets as some logs write them.
     let s = s
         .strip_prefix('[')
         .and_then(|x| x.strip_suffix(']'))
         .unwrap_or(s);
+    // Every IPv6 address has a `:`; without one, [`ipv4`] has answered exactly what the
+    // standard parser would (a host name costs no second parse).
+    if !s.as_bytes().contains(&b':') {
+        return ipv4(s.as_bytes()).map(IpAddr::V4);
+    }
     s.parse().ok()
+}
+
+/// A dotted-quad IPv4 address in one pass over the bytes, or `None` for anything else (then
+/// the standard parser decides). It returns an address only for text `Ipv4Addr::from_str`
+/// accepts as the same address: four parts of one to three digits, each at most 255, no
+/// leading zero. The standard parser's generic combinators cost several times more per
+/// address, and text logs carry two or three per line.
+#[inline]
+fn ipv4(b: &[u8]) -> Option<std::net::Ipv4Addr> {
+    #[inline]
+    fn digit(c: Option<&u8>) -> Option<u32> {
+        let d = c?.wrapping_sub(b'0');
+        (d <= 9).then_some(u32::from(d))
+    }
+    if b.len() < 7 || b.len() > 15 {
+        return None;
+    }
+    let mut addr: u32 = 0;
+    let mut i = 0;
+    for part in 0..4 {
+        if part > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let mut v = digit(b.get(i))?;
+        i += 1;
+        // After a leading `0` only a `.` (or the end) may follow: the check above or the
+        // length check below refuses a digit there, as the standard parser does.
+        if v != 0
+            && let Some(d) = digit(b.get(i))
+        {
+            v = v * 10 + d;
+            i += 1;
+            if let Some(d) = digit(b.get(i)) {
+                v = v * 10 + d;
+                i += 1;
+            }
+        }
+        if v > 255 {
+            return None;
+        }
+        addr = (addr << 8) | v;
+    }
+    (i == b.len()).then(|| std::net::Ipv4Addr::from_bits(addr))
 }
 
 /// Lower-cases without allocating when already lower case, drops one trailing dot.
@@ -207,19 +294,26 @@ fn split_url<'a>(
     raw: &'a str,
     host: Option<&'a str>,
 ) -> (Option<&'a str>, Option<&'a str>, &'a str) {
-    let (scheme, after_scheme) = match raw.find("://") {
-        Some(i)
-            if raw[..i]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'+') =>
-        {
-            (Some(&raw[..i]), &raw[i + 3..])
-        }
+    // The scheme is a run of alphanumerics and `+` directly followed by `://` (the first
+    // `://` of `raw` can only be there: anything before it that is not such a run holds a
+    // byte that disqualifies it). Byte scans: the URLs are short, `str::find`'s searchers
+    // cost more to set up than these loops run.
+    let b = raw.as_bytes();
+    let k = b
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || c == b'+'))
+        .unwrap_or(b.len());
+    let (scheme, after_scheme) = match (b.get(k..k + 3), raw.split_at_checked(k)) {
+        (Some(b"://"), Some((scheme, rest))) => (Some(scheme), rest.get(3..).unwrap_or("")),
         _ => (None, raw),
     };
     let (authority, path_q) = if scheme.is_some() {
-        match after_scheme.find(['/', '?', '#']) {
-            Some(i) => (Some(&after_scheme[..i]), &after_scheme[i..]),
+        match after_scheme
+            .bytes()
+            .position(|c| matches!(c, b'/' | b'?' | b'#'))
+            .and_then(|i| after_scheme.split_at_checked(i))
+        {
+            Some((a, p)) => (Some(a), p),
             None => (Some(after_scheme), ""),
         }
     } else if raw.starts_with('/') || raw == "*" {
@@ -234,8 +328,7 @@ fn split_url<'a>(
 /// The host of a URL as [`fill_url`] would set `url.domain`, without building the rest.
 pub(crate) fn url_domain(raw: &str) -> Option<Str> {
     let (_, authority, _) = split_url(raw, None);
-    let a = authority.filter(|a| !a.is_empty())?;
-    let a = a.rsplit_once('@').map_or(a, |(_, h)| h);
+    let a = after_last(authority.filter(|a| !a.is_empty())?, b'@');
     let (h, _) = split_host_port(a);
     (!h.is_empty()).then(|| domain(h))
 }
@@ -243,12 +336,58 @@ pub(crate) fn url_domain(raw: &str) -> Option<Str> {
 /// Fills `url` (and `dest.domain`/`dest.port` when empty) from an absolute URL, an
 /// authority-form `host:port` (CONNECT) or an origin-form `/path?query` plus `host`.
 pub(crate) fn fill_url(url: &mut Url, dest: &mut Endpoint, raw: &str, host: Option<&str>) {
+    fill_url_reusing(url, dest, raw, host, &mut UrlBufs::default());
+}
+
+/// The `String`s of `url.full`, `url.path` and `url.query` taken back from a previous event
+/// (see `LineParser::recycle`), reused by [`fill_url_reusing`] instead of new allocations.
+#[derive(Debug, Default)]
+pub(crate) struct UrlBufs {
+    full: Option<String>,
+    path: Option<String>,
+    query: Option<String>,
+}
+
+impl UrlBufs {
+    /// Takes the three `String`s out of `url` (which is about to be reset).
+    pub(crate) fn take_from(&mut self, url: &mut Url) {
+        fn keep(slot: &mut Option<String>, s: Option<String>) {
+            if s.is_some() {
+                *slot = s;
+            }
+        }
+        keep(&mut self.full, url.full.take());
+        keep(&mut self.path, url.path.take());
+        keep(&mut self.query, url.query.take());
+    }
+}
+
+/// `s` in a spare buffer when there is one, else in a new `String`.
+fn reuse(spare: &mut Option<String>, s: &str) -> String {
+    match spare.take() {
+        Some(mut b) => {
+            b.clear();
+            b.push_str(s);
+            b
+        }
+        None => s.to_owned(),
+    }
+}
+
+/// [`fill_url`], with the `String`s taken from `bufs` when it holds some.
+pub(crate) fn fill_url_reusing(
+    url: &mut Url,
+    dest: &mut Endpoint,
+    raw: &str,
+    host: Option<&str>,
+    bufs: &mut UrlBufs,
+) {
     let (scheme, authority, path_q) = split_url(raw, host);
     if let Some(s) = scheme {
         url.scheme = Some(lower(s));
     }
     if let Some(a) = authority.filter(|a| !a.is_empty()) {
-        let a = a.rsplit_once('@').map_or(a, |(_, h)| h);
+        let a = after_last(a, b'@');
         let (h, port) = split_host_port(a);
         if !h.is_empty() {
             let d = domain(h);
@@ -264,31 +403,58 @@ pub(crate) fn fill_url(url: &mut Url, dest: &mut Endpoint, raw: &str, host: Opti
             dest.port.get_or_insert(p);
         }
     }
-    let path_q = path_q.split_once('#').map_or(path_q, |(p, _)| p);
-    let (path, query) = match path_q.split_once('?') {
+    let path_q = before_first(path_q, b'#');
+    let (path, query) = match split_first(path_q, b'?') {
         Some((p, q)) => (p, Some(q)),
         None => (path_q, None),
     };
     if !path.is_empty() {
-        let last = path.rsplit('/').next().unwrap_or("");
-        if let Some((_, ext)) = last.rsplit_once('.')
+        let last = after_last(path, b'/');
+        if let Some((_, ext)) = split_last(last, b'.')
             && !ext.is_empty()
             && ext.len() <= 10
             && ext.bytes().all(|b| b.is_ascii_alphanumeric())
         {
             url.extension = Some(lower(ext));
         }
-        url.path = Some(path.to_owned());
+        url.path = Some(reuse(&mut bufs.path, path));
     }
     if let Some(q) = query.filter(|q| !q.is_empty()) {
-        url.query = Some(q.to_owned());
+        url.query = Some(reuse(&mut bufs.query, q));
     }
     if scheme.is_some() {
-        url.full = Some(raw.to_owned());
+        url.full = Some(reuse(&mut bufs.full, raw));
     } else if let (Some(h), true) = (host, raw.starts_with('/')) {
         let scheme = url.scheme.as_deref().unwrap_or("http");
         url.full = Some(format!("{scheme}://{h}{raw}"));
     }
+}
+
+/// `s` split around its first `c` (an ASCII byte, so both sides are `str`s), by a byte loop:
+/// `split_once` with a `char` pattern costs a `memchr` call or a searcher per use.
+#[inline]
+pub(crate) fn split_first(s: &str, c: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == c)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// `s` split around its last `c` (an ASCII byte), like [`split_first`].
+#[inline]
+fn split_last(s: &str, c: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().rposition(|b| b == c)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// What follows the last `c` of `s`, or all of `s`.
+#[inline]
+fn after_last(s: &str, c: u8) -> &str {
+    split_last(s, c).map_or(s, |(_, t)| t)
+}
+
+/// What precedes the first `c` of `s`, or all of `s`.
+#[inline]
+fn before_first(s: &str, c: u8) -> &str {
+    split_first(s, c).map_or(s, |(h, _)| h)
 }
 
 fn default_port(scheme: &str) -> Option<u16> {
@@ -303,13 +469,13 @@ fn default_port(scheme: &str) -> Option<u16> {
 /// `host:port`, `[v6]:port`, `host`, bare IPv6.
 pub(crate) fn split_host_port(a: &str) -> (&str, Option<u16>) {
     if let Some(rest) = a.strip_prefix('[') {
-        if let Some((h, p)) = rest.split_once(']') {
+        if let Some((h, p)) = split_first(rest, b']') {
             return (h, p.strip_prefix(':').and_then(|p| p.parse().ok()));
         }
         return (a, None);
     }
-    match a.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => match p.parse() {
+    match split_last(a, b':') {
+        Some((h, p)) if !h.as_bytes().contains(&b':') => match p.parse() {
             Ok(port) => (h, Some(port)),
             Err(_) => (a, None),
         },
@@ -690,6 +856,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Whatever the text, the fast path never answers an address the standard parser
+        /// would not (it may decline, then the standard parser decides).
+        #[test]
+        fn ipv4_agrees_with_the_standard_parser(s in "[0-9.]{0,17}", a: u8, b: u8, c: u8, d: u8) {
+            if let Some(v4) = ipv4(s.as_bytes()) {
+                proptest::prop_assert_eq!(Some(v4), s.parse().ok(), "{}", s);
+            }
+            let dotted = format!("{a}.{b}.{c}.{d}");
+            proptest::prop_assert_eq!(ipv4(dotted.as_bytes()), Some(std::net::Ipv4Addr::new(a, b, c, d)));
+        }
+
         #[test]
         fn parse_f64_is_the_standard_parser(int in 0u64..10_000_000_000, frac in 0u64..1_000_000, width in 0usize..8) {
             let s = if width == 0 {
@@ -702,6 +879,201 @@ mod tests {
                 s.parse::<f64>().ok().map(f64::to_bits),
                 "{}", s
             );
+        }
+    }
+
+    #[test]
+    fn ipv4_is_the_standard_parser() {
+        for s in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3.256",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1.2.3.0",
+            "10.0.0.10",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            ".1.2.3",
+            "1.2.3.",
+            "1.2.3.4 ",
+            "1.2.3.+4",
+            "1111.2.3.4",
+            "a.b.c.d",
+            "[1.2.3.4]",
+            "::ffff:1.2.3.4",
+            "100.200.250.199",
+        ] {
+            let std = s.parse::<std::net::Ipv4Addr>().ok();
+            assert_eq!(ipv4(s.as_bytes()), std, "{s:?}");
+            assert_eq!(
+                ip(s),
+                s.parse::<IpAddr>()
+                    .ok()
+                    .or_else(|| { s.strip_prefix('[')?.strip_suffix(']')?.parse().ok() }),
+                "{s:?}"
+            );
+        }
+    }
+
+    /// The URL and address code before the byte-scan rewrite, kept as the reference the
+    /// rewrite must agree with.
+    mod reference {
+        use super::super::{Endpoint, IpAddr, Url, default_port, domain, lower};
+
+        fn old_split_url<'a>(
+            raw: &'a str,
+            host: Option<&'a str>,
+        ) -> (Option<&'a str>, Option<&'a str>, &'a str) {
+            let (scheme, after_scheme) = match raw.find("://") {
+                Some(i)
+                    if raw[..i]
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'+') =>
+                {
+                    (Some(&raw[..i]), &raw[i + 3..])
+                }
+                _ => (None, raw),
+            };
+            let (authority, path_q) = if scheme.is_some() {
+                match after_scheme.find(['/', '?', '#']) {
+                    Some(i) => (Some(&after_scheme[..i]), &after_scheme[i..]),
+                    None => (Some(after_scheme), ""),
+                }
+            } else if raw.starts_with('/') || raw == "*" {
+                (host, raw)
+            } else {
+                // authority-form (CONNECT host:443) or a bare host
+                (Some(raw), "")
+            };
+            (scheme, authority, path_q)
+        }
+        pub(super) fn old_fill_url(
+            url: &mut Url,
+            dest: &mut Endpoint,
+            raw: &str,
+            host: Option<&str>,
+        ) {
+            let (scheme, authority, path_q) = old_split_url(raw, host);
+            if let Some(s) = scheme {
+                url.scheme = Some(lower(s));
+            }
+            if let Some(a) = authority.filter(|a| !a.is_empty()) {
+                let a = a.rsplit_once('@').map_or(a, |(_, h)| h);
+                let (h, port) = old_split_host_port(a);
+                if !h.is_empty() {
+                    let d = domain(h);
+                    if dest.domain.is_none() && old_ip(h).is_none() {
+                        dest.domain = Some(d.clone());
+                    }
+                    url.domain = Some(d);
+                }
+                if let Some(p) = port {
+                    url.port = Some(p);
+                    dest.port.get_or_insert(p);
+                } else if let Some(p) = url.scheme.as_deref().and_then(default_port) {
+                    dest.port.get_or_insert(p);
+                }
+            }
+            let path_q = path_q.split_once('#').map_or(path_q, |(p, _)| p);
+            let (path, query) = match path_q.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (path_q, None),
+            };
+            if !path.is_empty() {
+                let last = path.rsplit('/').next().unwrap_or("");
+                if let Some((_, ext)) = last.rsplit_once('.')
+                    && !ext.is_empty()
+                    && ext.len() <= 10
+                    && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+                {
+                    url.extension = Some(lower(ext));
+                }
+                url.path = Some(path.to_owned());
+            }
+            if let Some(q) = query.filter(|q| !q.is_empty()) {
+                url.query = Some(q.to_owned());
+            }
+            if scheme.is_some() {
+                url.full = Some(raw.to_owned());
+            } else if let (Some(h), true) = (host, raw.starts_with('/')) {
+                let scheme = url.scheme.as_deref().unwrap_or("http");
+                url.full = Some(format!("{scheme}://{h}{raw}"));
+            }
+        }
+        fn old_split_host_port(a: &str) -> (&str, Option<u16>) {
+            if let Some(rest) = a.strip_prefix('[') {
+                if let Some((h, p)) = rest.split_once(']') {
+                    return (h, p.strip_prefix(':').and_then(|p| p.parse().ok()));
+                }
+                return (a, None);
+            }
+            match a.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') => match p.parse() {
+                    Ok(port) => (h, Some(port)),
+                    Err(_) => (a, None),
+                },
+                _ => (a, None),
+            }
+        }
+        pub(super) fn old_ip(s: &str) -> Option<IpAddr> {
+            // Strip an IPv6 zone or brackets as some logs write them.
+            let s = s
+                .strip_prefix('[')
+                .and_then(|x| x.strip_suffix(']'))
+                .unwrap_or(s);
+            s.parse().ok()
+        }
+    }
+
+    fn url_fields(u: &Url, d: &Endpoint) -> String {
+        format!("{u:?} {d:?}")
+    }
+
+    proptest::proptest! {
+        /// The byte-scan URL split fills exactly what the `str`-pattern one did.
+        #[test]
+        fn fill_url_is_the_reference(
+            raw in "[a-zA-Z0-9+:/?#@.\\[\\]%-]{0,40}",
+            host in proptest::option::of("[a-z0-9.:\\[\\]-]{0,12}"),
+        ) {
+            let (mut u1, mut d1) = (Url::default(), Endpoint::default());
+            let (mut u2, mut d2) = (Url::default(), Endpoint::default());
+            fill_url(&mut u1, &mut d1, &raw, host.as_deref());
+            reference::old_fill_url(&mut u2, &mut d2, &raw, host.as_deref());
+            proptest::prop_assert_eq!(url_fields(&u1, &d1), url_fields(&u2, &d2));
+            let (mut u3, mut d3) = (Url::default(), Endpoint::default());
+            reference::old_fill_url(&mut u3, &mut d3, &raw, None);
+            proptest::prop_assert_eq!(url_domain(&raw), u3.domain);
+        }
+
+        /// `ip` answers what `str::parse` (after stripping brackets) answers, on any text.
+        #[test]
+        fn ip_is_the_reference(s in "[0-9a-fA-F.:\\[\\]g+ %-]{0,20}") {
+            proptest::prop_assert_eq!(ip(&s), reference::old_ip(&s));
+        }
+
+        /// The fast IPv4 parser is the standard one on dotted digits.
+        #[test]
+        fn ipv4_is_the_standard_parser_on_digits(s in "[0-9.]{0,17}") {
+            proptest::prop_assert_eq!(ipv4(s.as_bytes()), s.parse().ok(), "{}", s);
+        }
+
+        /// `Words` splits on runs of spaces and tabs like `str::split` without the empties.
+        #[test]
+        fn words_split_on_blank_runs(s in "[ \ta-z\u{e9}]{0,40}") {
+            let want: Vec<&str> = s.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+            let got: Vec<&str> = Words::new(&s).collect();
+            proptest::prop_assert_eq!(got, want);
+            let mut w = Words::new(&s);
+            w.next();
+            proptest::prop_assert_eq!(w.rest(), {
+                let t = s.trim_start_matches([' ', '\t']);
+                let end = t.find([' ', '\t']).unwrap_or(t.len());
+                t[end..].trim_start_matches([' ', '\t'])
+            });
         }
     }
 

@@ -60,6 +60,13 @@ pub(crate) trait LineParser {
         let _ = out;
         self.parse(line, line_no)
     }
+    /// Called by [`crate::FileReader::next_into`] with the caller's event just before it is
+    /// reset for the next record: a parser may take back the buffers it filled last time
+    /// (emptied, capacity kept) instead of letting the reset free them and allocating them
+    /// again. Whatever it leaves in `ev` is reset as usual.
+    fn recycle(&mut self, ev: &mut Event) {
+        let _ = ev;
+    }
     /// End of input: events still held (Postfix messages not yet removed).
     fn finish(&mut self) -> Vec<(u64, Step)> {
         Vec::new()
@@ -68,7 +75,7 @@ pub(crate) trait LineParser {
 
 pub(crate) fn parser_for(format: Format, ctx: ParseCtx) -> Box<dyn LineParser + Send> {
     match format {
-        Format::Squid => Box::new(squid::Native),
+        Format::Squid => Box::new(squid::Native::default()),
         Format::SquidCommon => Box::new(squid::Common),
         Format::W3c => Box::new(w3c::W3c::default()),
         Format::ZeekTsv => Box::new(zeek::Tsv::new(&ctx.file_name)),

@@ -10,10 +10,25 @@ use yagura_model::{Event, Str};
 use super::{LineParser, Step};
 use crate::util::{self, Words, present};
 
-pub(crate) struct Native;
+/// The native format. It keeps the buffers of the previous event's `url.*` strings and
+/// `squid` object (see [`LineParser::recycle`]): with `FileReader::next_into`, a line costs
+/// no allocation.
+#[derive(Debug, Default)]
+pub(crate) struct Native {
+    url: util::UrlBufs,
+    squid: Option<Other>,
+}
 pub(crate) struct Common;
 
 impl LineParser for Native {
+    fn recycle(&mut self, ev: &mut Event) {
+        self.url.take_from(&mut ev.url);
+        if let Some(OtherValue::Object(mut m)) = ev.other.remove("squid") {
+            m.clear();
+            self.squid = Some(m);
+        }
+    }
+
     fn parse(&mut self, line: &str, _no: u64) -> Step {
         if line.trim().is_empty() {
             return Step::Skip;
@@ -25,7 +40,7 @@ impl LineParser for Native {
         if line.trim().is_empty() {
             return Step::Skip;
         }
-        match native_into(line, out) {
+        match native_reusing(line, out, self) {
             Ok(()) => Step::Filled,
             Err(e) => Step::Reject(e),
         }
@@ -71,6 +86,11 @@ pub(crate) fn native(line: &str) -> Result<Event, String> {
 
 /// Native format into `ev` (which holds `Event::default()`).
 pub(crate) fn native_into(line: &str, ev: &mut Event) -> Result<(), String> {
+    native_reusing(line, ev, &mut Native::default())
+}
+
+/// [`native_into`], with the buffers `spare` took back from the previous event.
+fn native_reusing(line: &str, ev: &mut Event, spare: &mut Native) -> Result<(), String> {
     let mut w = Words::new(line);
     let ts = need(&mut w, "timestamp")?;
     let elapsed = need(&mut w, "elapsed time")?;
@@ -92,8 +112,7 @@ pub(crate) fn native_into(line: &str, ev: &mut Event) -> Result<(), String> {
         ev.event.duration = Some(elapsed.saturating_mul(1_000_000));
     }
     set_client(ev, client);
-    let (result, status) = code
-        .split_once('/')
+    let (result, status) = util::split_first(code, b'/')
         .ok_or_else(|| format!("result code {code:?} is not CODE/STATUS"))?;
     let status: u16 = status
         .parse()
@@ -101,8 +120,9 @@ pub(crate) fn native_into(line: &str, ev: &mut Event) -> Result<(), String> {
     let bytes: u64 = bytes
         .parse()
         .map_err(|_| format!("size {bytes:?} is not a number"))?;
-    finish(ev, result, status, Some(bytes), method, url, present(user))?;
-    if let Some((h, peer)) = hier.split_once('/') {
+    finish(ev, result, status, Some(bytes), method, url, &mut spare.url)?;
+    set_user(ev, user);
+    if let Some((h, peer)) = util::split_first(hier, b'/') {
         match util::ip(peer) {
             Some(ip) => ev.destination.ip = Some(ip),
             None => {
@@ -112,25 +132,26 @@ pub(crate) fn native_into(line: &str, ev: &mut Event) -> Result<(), String> {
             }
         }
         if h != "NONE" && !h.is_empty() {
-            squid_other(ev, "hierarchy_code", h.into());
+            squid_other(ev, "hierarchy_code", h.into(), &mut spare.squid);
         }
     }
     if let Some(m) = mime.and_then(present) {
         ev.http.response.mime_type = Some(Str::from(m));
     }
     if !extra.is_empty() {
-        squid_other(ev, "extra", extra.into());
+        squid_other(ev, "extra", extra.into(), &mut spare.squid);
     }
     Ok(())
 }
 
-/// `squid.<key>` = `v` (what `Event::set_other` does, without splitting a path).
-fn squid_other(ev: &mut Event, key: &'static str, v: OtherValue) {
+/// `squid.<key>` = `v` (what `Event::set_other` does, without splitting a path); a new
+/// `squid` object reuses `spare` (empty) when there is one.
+fn squid_other(ev: &mut Event, key: &'static str, v: OtherValue, spare: &mut Option<Other>) {
     if let Some(OtherValue::Object(m)) = ev.other.get_mut("squid") {
         m.insert(key, v);
         return;
     }
-    let mut m = Other::with_capacity(2);
+    let mut m = spare.take().unwrap_or_else(|| Other::with_capacity(2));
     m.push_new(key, v);
     ev.other.insert("squid", OtherValue::Object(m));
 }
@@ -145,6 +166,7 @@ fn set_client(ev: &mut Event, client: &str) {
     }
 }
 
+/// What both layouts share; the caller sets `user.name`.
 fn finish(
     ev: &mut Event,
     result: &str,
@@ -152,9 +174,10 @@ fn finish(
     bytes: Option<u64>,
     method: &str,
     url: &str,
-    user: Option<&str>,
+    url_bufs: &mut util::UrlBufs,
 ) -> Result<(), String> {
-    let denied = result.contains("DENIED");
+    // A byte window: `str::contains` sets up a substring searcher for these few bytes.
+    let denied = result.as_bytes().windows(6).any(|w| w == b"DENIED");
     // Constant strings built at compile time (`const_new`): no per-line conversion.
     ev.event.dataset = Some(Str::const_new("squid.access"));
     ev.event.kind = Some(Str::const_new("event"));
@@ -179,15 +202,18 @@ fn finish(
         ev.http.request.method = Some(Str::from(method));
     }
     if let Some(u) = present(url) {
-        util::fill_url(&mut ev.url, &mut ev.destination, u, None);
+        util::fill_url_reusing(&mut ev.url, &mut ev.destination, u, None, url_bufs);
         if method.eq_ignore_ascii_case("CONNECT") && ev.url.scheme.is_none() {
             ev.network.protocol = Some(Str::const_new("tls"));
         }
     }
-    if let Some(u) = user {
+    Ok(())
+}
+
+fn set_user(ev: &mut Event, user: &str) {
+    if let Some(u) = present(user) {
         ev.user.name = Some(Str::from(u));
     }
-    Ok(())
 }
 
 /// One `"`-quoted field; Squid escapes `"` inside as `\"`.
@@ -272,7 +298,16 @@ pub(crate) fn common(line: &str) -> Result<Event, String> {
     let squid = rest.split_whitespace().next().unwrap_or("");
     let (result, hier) = squid.split_once(':').unwrap_or((squid, ""));
     let result = present(result).unwrap_or("NONE");
-    finish(&mut ev, result, status, bytes, method, url, present(user))?;
+    finish(
+        &mut ev,
+        result,
+        status,
+        bytes,
+        method,
+        url,
+        &mut util::UrlBufs::default(),
+    )?;
+    set_user(&mut ev, user);
     if squid.is_empty() {
         // Plain Apache/NCSA common or combined: same layout, no Squid result code.
         ev.event.dataset = Some(Str::from("apache.access"));
@@ -287,7 +322,7 @@ pub(crate) fn common(line: &str) -> Result<Event, String> {
         ev.user_agent.original = Some(a.to_owned());
     }
     if let Some(h) = present(hier).filter(|h| *h != "NONE") {
-        squid_other(&mut ev, "hierarchy_code", h.into());
+        squid_other(&mut ev, "hierarchy_code", h.into(), &mut None);
     }
     Ok(ev)
 }

@@ -24,9 +24,13 @@ use crate::util;
 pub(crate) enum Raw<'a> {
     Tsv {
         s: &'a str,
-        ty: &'a str,
+        /// The column's type from `#types`, planned once per header.
+        ty: ZType,
         set_sep: u8,
         empty: &'a str,
+        /// Whether the record holds a `\` at all: without one, no value has an escape to
+        /// decode, and no value is scanned for one.
+        esc: bool,
     },
     /// A value of a JSON record, borrowed from the line.
     Json(&'a J<'a>),
@@ -68,9 +72,15 @@ fn unescape(s: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// [`unescape`] when the record holds a `\` (`esc`), else `s` as it is.
+#[inline]
+fn unescape_if(s: &str, esc: bool) -> Cow<'_, str> {
+    if esc { unescape(s) } else { Cow::Borrowed(s) }
+}
+
 /// The JSON form a kept TSV value takes, from its Zeek type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scalar {
+pub(crate) enum Scalar {
     /// `count`, `port`
     Count,
     Int,
@@ -97,7 +107,7 @@ impl Scalar {
 
 /// A column type from `#types`: a scalar, or a `set[…]`/`vector[…]` of one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ZType {
+pub(crate) struct ZType {
     container: bool,
     scalar: Scalar,
 }
@@ -128,11 +138,11 @@ impl<'a> Raw<'a> {
 
     fn str(&self) -> Option<Cow<'a, str>> {
         match *self {
-            Raw::Tsv { s, empty, .. } => {
+            Raw::Tsv { s, empty, esc, .. } => {
                 if util::is_marker(s, empty) {
                     Some(Cow::Borrowed(""))
                 } else {
-                    Some(unescape(s))
+                    Some(unescape_if(s, esc))
                 }
             }
             Raw::Json(v) => v.text(),
@@ -174,12 +184,18 @@ impl<'a> Raw<'a> {
     fn list(&self) -> Vec<Cow<'a, str>> {
         match *self {
             Raw::Tsv {
-                s, set_sep, empty, ..
+                s,
+                set_sep,
+                empty,
+                esc,
+                ..
             } => {
                 if s == empty || s.is_empty() {
                     return Vec::new();
                 }
-                s.split(set_sep as char).map(unescape).collect()
+                s.split(set_sep as char)
+                    .map(|x| unescape_if(x, esc))
+                    .collect()
             }
             Raw::Json(J::Arr(items)) => items.iter().filter_map(J::text).collect(),
             Raw::Json(v) => v.text().into_iter().collect(),
@@ -190,12 +206,18 @@ impl<'a> Raw<'a> {
     fn each(&self, f: impl FnMut(Cow<'a, str>)) {
         match *self {
             Raw::Tsv {
-                s, set_sep, empty, ..
+                s,
+                set_sep,
+                empty,
+                esc,
+                ..
             } => {
                 if util::is_marker(s, empty) || s.is_empty() {
                     return;
                 }
-                util::split_byte(s, set_sep).map(unescape).for_each(f);
+                util::split_byte(s, set_sep)
+                    .map(|x| unescape_if(x, esc))
+                    .for_each(f);
             }
             Raw::Json(J::Arr(items)) => items.iter().filter_map(J::text).for_each(f),
             Raw::Json(v) => v.text().into_iter().for_each(f),
@@ -233,38 +255,40 @@ impl<'a> Raw<'a> {
                 ty,
                 set_sep,
                 empty,
-            } => tsv_other(s, ZType::of(ty), set_sep, empty),
+                esc,
+            } => tsv_other(s, ty, set_sep, empty, esc),
         }
     }
 }
 
 /// A TSV column's text as the value kept under `zeek.<path>.*`: typed from `#types`, the
-/// `#empty_field` marker an empty string (or an empty list), `\xHH` escapes decoded.
-fn tsv_other(s: &str, ty: ZType, set_sep: u8, empty: &str) -> OtherValue {
+/// `#empty_field` marker an empty string (or an empty list), `\xHH` escapes decoded (when the
+/// record holds a `\`: `esc`).
+fn tsv_other(s: &str, ty: ZType, set_sep: u8, empty: &str, esc: bool) -> OtherValue {
     if ty.container {
         if util::is_marker(s, empty) || s.is_empty() {
             return OtherValue::Array(Vec::new());
         }
         return OtherValue::Array(
             util::split_byte(s, set_sep)
-                .map(|x| scalar_other(&unescape(x), ty.scalar))
+                .map(|x| scalar_other(&unescape_if(x, esc), ty.scalar, esc))
                 .collect(),
         );
     }
     if util::is_marker(s, empty) {
         return OtherValue::Str(Str::default());
     }
-    match unescape(s) {
+    match unescape_if(s, esc) {
         // An escaped value stays a string whatever its declared type (one whose `\x` is not
         // followed by hex digits comes back unchanged: as a string too, which is what the
         // typed parse of such text falls back to).
         Cow::Owned(u) => OtherValue::Str(Str::from(u)),
         Cow::Borrowed(_) if ty.scalar == Scalar::Str => OtherValue::Str(Str::from(s)),
-        Cow::Borrowed(_) => scalar_other(s, ty.scalar),
+        Cow::Borrowed(_) => scalar_other(s, ty.scalar, esc),
     }
 }
 
-fn scalar_other(s: &str, ty: Scalar) -> OtherValue {
+fn scalar_other(s: &str, ty: Scalar, esc: bool) -> OtherValue {
     match ty {
         Scalar::Count => s
             .parse::<u64>()
@@ -282,7 +306,7 @@ fn scalar_other(s: &str, ty: Scalar) -> OtherValue {
             |_| OtherValue::from(s),
             |t| OtherValue::from(t.to_rfc3339()),
         ),
-        Scalar::Str => OtherValue::Str(Str::from(unescape(s).as_ref())),
+        Scalar::Str => OtherValue::Str(Str::from(unescape_if(s, esc).as_ref())),
     }
 }
 
@@ -507,12 +531,52 @@ fn resolve(path: PathKind, key: &str) -> Setter {
     }
 }
 
+/// The two objects of `zeek.<path>` taken back from the previous event (see
+/// [`LineParser::recycle`]), emptied with their capacity kept: with
+/// `FileReader::next_into`, a record's leftovers cost no allocation.
+#[derive(Debug, Default)]
+pub(crate) struct Spare {
+    /// `Event::other`.
+    top: Other,
+    /// The `zeek` object.
+    outer: Other,
+    /// The `zeek.<path>` object.
+    inner: Other,
+}
+
+impl Spare {
+    /// Takes `ev.other` (about to be reset) and the objects at the head of it (`zeek`, and
+    /// `zeek.<path>` under it, when the previous record was read by this parser). Only the
+    /// buffers are kept: keys and values are dropped.
+    fn take_from(&mut self, ev: &mut Event) {
+        let mut top = std::mem::take(&mut ev.other);
+        if let Some((_, v)) = top.iter_mut().next()
+            && let OtherValue::Object(mut outer) = std::mem::take(v)
+        {
+            if let Some((_, v)) = outer.iter_mut().next()
+                && let OtherValue::Object(mut inner) = std::mem::take(v)
+            {
+                inner.clear();
+                self.inner = inner;
+            }
+            outer.clear();
+            self.outer = outer;
+        }
+        top.clear();
+        self.top = top;
+    }
+}
+
 /// Accumulates one record's fields into an event (built in place, in the reader's event).
 pub(crate) struct Fields<'p, 'e> {
     info: &'p PathInfo,
     ev: &'e mut Event,
     /// Fields without an ECS home, in record order: the object under `zeek.<path>`.
     extra: Other,
+    /// The `zeek` object that will hold `extra` (empty; a recycled buffer when there is one).
+    outer: Other,
+    /// `Event::other`'s buffer, when the event's is empty (a recycled buffer, or none).
+    top: Other,
     /// The plain keys of `extra` cannot collide (distinct column names, none the first part
     /// of a dotted one): they are appended without looking them up.
     keys_unique: bool,
@@ -527,12 +591,22 @@ pub(crate) struct Fields<'p, 'e> {
 }
 
 impl<'p, 'e> Fields<'p, 'e> {
-    /// `kept`: how many fields are expected under `zeek.<path>.*` (capacity, not a limit).
-    pub(crate) fn new(info: &'p PathInfo, ev: &'e mut Event, kept: usize) -> Self {
+    /// `kept`: how many fields are expected under `zeek.<path>.*` (capacity, not a limit);
+    /// the objects are `spare`'s when it holds some.
+    pub(crate) fn new(
+        info: &'p PathInfo,
+        ev: &'e mut Event,
+        kept: usize,
+        spare: &mut Spare,
+    ) -> Self {
+        let mut extra = std::mem::take(&mut spare.inner);
+        extra.reserve(kept);
         Fields {
             info,
             ev,
-            extra: Other::with_capacity(kept),
+            extra,
+            outer: std::mem::take(&mut spare.outer),
+            top: std::mem::take(&mut spare.top),
             keys_unique: false,
             has_ts: false,
             answers_ttl: smallvec::SmallVec::new(),
@@ -665,7 +739,10 @@ impl<'p, 'e> Fields<'p, 'e> {
                 true
             }
             S::DnsFlag => {
-                ev.dns.header_flags.retain(|f| f != key);
+                // A flag seen twice in one record (JSON) keeps the last value.
+                if !ev.dns.header_flags.is_empty() {
+                    ev.dns.header_flags.retain(|f| f != key);
+                }
                 if v.bool() == Some(true) {
                     ev.dns.header_flags.push(Str::from(key));
                 }
@@ -843,9 +920,10 @@ impl<'p, 'e> Fields<'p, 'e> {
         }
         ev.event.dataset = Some(info.dataset.clone());
         ev.event.kind = Some(info.ev_kind.clone());
-        // `ev` comes reset: an inline list is copied without `clone_from`'s truncation.
-        ev.event.category = info.category.clone();
-        ev.event.kind_type = info.kind_type.clone();
+        // `ev` comes reset: an inline list is copied without `clone_from`'s truncation (and
+        // without `SmallVec`'s `Extend` for the usual one or two tags).
+        ev.event.category = copy_tags(&info.category);
+        ev.event.kind_type = copy_tags(&info.kind_type);
         let protocol = match info.kind {
             PathKind::Dns => {
                 ev.dns.kind = Some(Str::const_new(if ev.dns.response_code.is_some() {
@@ -866,11 +944,30 @@ impl<'p, 'e> Fields<'p, 'e> {
                 .get_or_insert_with(|| Str::const_new(protocol));
         }
         if !self.extra.is_empty() {
-            let mut z = Other::with_capacity(1);
+            let mut z = self.outer;
             z.push_new(info.ns.clone(), OtherValue::Object(self.extra));
-            ev.other.insert("zeek", OtherValue::Object(z));
+            if ev.other.is_empty() {
+                let mut top = self.top;
+                top.push_new("zeek", OtherValue::Object(z));
+                ev.other = top;
+            } else {
+                ev.other.insert("zeek", OtherValue::Object(z));
+            }
         }
         Ok(())
+    }
+}
+
+/// `t.clone()`, without the generic `Extend` path for one or two tags.
+fn copy_tags(t: &Tags) -> Tags {
+    match t.as_slice() {
+        [a] => {
+            let mut out = Tags::new();
+            out.push(a.clone());
+            out
+        }
+        [a, b] => Tags::from_buf([a.clone(), b.clone()]),
+        _ => t.clone(),
     }
 }
 
@@ -1017,6 +1114,7 @@ pub(crate) struct Tsv {
     unique: bool,
     /// End offsets of the current record's columns (reused: no allocation per record).
     ends: Vec<usize>,
+    spare: Spare,
     name_path: String,
     closed: bool,
     open: Option<Timestamp>,
@@ -1037,6 +1135,7 @@ impl Tsv {
             kept: 0,
             unique: false,
             ends: Vec::new(),
+            spare: Spare::default(),
             name_path: path_from_name(file_name),
             closed: false,
             open: None,
@@ -1140,6 +1239,10 @@ fn keys_unique(fields: &[String]) -> bool {
 }
 
 impl LineParser for Tsv {
+    fn recycle(&mut self, ev: &mut Event) {
+        self.spare.take_from(ev);
+    }
+
     fn parse(&mut self, line: &str, no: u64) -> Step {
         let mut ev = Event::default();
         match self.parse_into(line, no, &mut ev) {
@@ -1182,10 +1285,12 @@ impl LineParser for Tsv {
         if self.plan.len() != cols {
             self.plan();
         }
-        let mut f = Fields::new(&self.info, out, self.kept);
+        let mut f = Fields::new(&self.info, out, self.kept, &mut self.spare);
         f.keys_unique = self.unique;
         f.fallback_ts = self.open;
         let (set_sep, empty, unset) = (self.set_sep, self.empty.as_str(), self.unset.as_str());
+        // One scan of the record for `\` instead of one per value (most records hold none).
+        let esc = memchr::memchr(b'\\', bytes).is_some();
         let mut start = 0;
         for (i, (col, &end)) in self.plan.iter().zip(&self.ends).enumerate() {
             // `sep` is one ASCII byte (checked in `header`), so both ends are char boundaries.
@@ -1196,7 +1301,7 @@ impl LineParser for Tsv {
             }
             let name = self.fields.get(i).map_or("", String::as_str);
             if col.setter == Setter::Keep {
-                let j = tsv_other(s, col.ty, set_sep, empty);
+                let j = tsv_other(s, col.ty, set_sep, empty, esc);
                 if j.is_null() {
                     continue;
                 }
@@ -1208,9 +1313,10 @@ impl LineParser for Tsv {
             }
             let raw = Raw::Tsv {
                 s,
-                ty: self.types.get(i).map_or("string", String::as_str),
+                ty: col.ty,
                 set_sep,
                 empty,
+                esc,
             };
             if let Err(e) = f.apply(col.setter, name, raw) {
                 return Step::Reject(e);
@@ -1235,6 +1341,7 @@ pub(crate) struct Json {
     shape_path: String,
     /// [`PathInfo`] of `shape_path`.
     info: PathInfo,
+    spare: Spare,
 }
 
 impl Json {
@@ -1244,6 +1351,7 @@ impl Json {
             shape: Vec::new(),
             shape_path: String::new(),
             info: PathInfo::new(""),
+            spare: Spare::default(),
         }
     }
 }
@@ -1292,6 +1400,10 @@ fn dotted(k: &str) -> &str {
 }
 
 impl LineParser for Json {
+    fn recycle(&mut self, ev: &mut Event) {
+        self.spare.take_from(ev);
+    }
+
     fn parse(&mut self, line: &str, no: u64) -> Step {
         let mut ev = Event::default();
         match self.parse_into(line, no, &mut ev) {
@@ -1326,7 +1438,7 @@ impl LineParser for Json {
             .iter()
             .filter(|(_, s)| *s == Setter::Keep)
             .count();
-        let mut f = Fields::new(&self.info, out, kept);
+        let mut f = Fields::new(&self.info, out, kept, &mut self.spare);
         // Document order; a key written twice is mapped twice, and every mapping assigns (the
         // last occurrence wins, as when the record is read as a JSON map).
         for (i, (k, v)) in m.iter().enumerate() {
