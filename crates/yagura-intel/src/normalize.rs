@@ -69,8 +69,9 @@ pub(crate) const MAX_LABEL_LEN: usize = 63;
 
 /// Byte classes of the hot-path name checks, one table load per byte (the matcher checks
 /// every byte of every event name): bit 0 = a plain domain byte (lower-case letter, digit,
-/// `-`, `_`, `.`), bit 1 = a URL host label byte (lower-case letter, digit, `-`), bit 2 = a
-/// plain domain label byte (bit 0 without the dot).
+/// `-`, `_`, `.`), bit 1 = a URL host label byte (lower-case letter, digit, `-`). (The
+/// matcher's right-to-left pass over event names checks eight bytes at a time instead, see
+/// `index::canonical_domain_suffixes`.)
 const NAME_BYTE: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 0usize;
@@ -83,17 +84,10 @@ const NAME_BYTE: [u8; 256] = {
         if label {
             t[b] |= 2;
         }
-        if label || c == b'_' {
-            t[b] |= 4;
-        }
         b += 1;
     }
     t
 };
-
-pub(crate) fn is_plain_label_byte(b: u8) -> bool {
-    NAME_BYTE[usize::from(b)] & 4 != 0
-}
 
 fn is_plain_domain_byte(b: u8) -> bool {
     NAME_BYTE[usize::from(b)] & 1 != 0
