@@ -30,7 +30,7 @@ use ipnet::IpNet;
 use yagura_model::event::{Observable, ObservableKind, ObservableValue};
 use yagura_model::{Event, IndicatorKind, Timestamp};
 
-use crate::normalize;
+use crate::normalize::{self, HI, le_partial, le4, le4_end, le8, le8_end, name_chunk_classes};
 use crate::store::{Entry, IndicatorRef, IndicatorStore, Meta};
 
 const NIL: u32 = u32::MAX;
@@ -818,28 +818,6 @@ fn fold_mul(a: u64, b: u64) -> u64 {
     (p as u64) ^ ((p >> 64) as u64)
 }
 
-#[inline(always)]
-fn le8(b: &[u8]) -> u64 {
-    b.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c))
-}
-
-#[inline(always)]
-fn le8_end(b: &[u8]) -> u64 {
-    b.last_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c))
-}
-
-#[inline(always)]
-fn le4(b: &[u8]) -> u64 {
-    b.first_chunk::<4>()
-        .map_or(0, |c| u64::from(u32::from_le_bytes(*c)))
-}
-
-#[inline(always)]
-fn le4_end(b: &[u8]) -> u64 {
-    b.last_chunk::<4>()
-        .map_or(0, |c| u64::from(u32::from_le_bytes(*c)))
-}
-
 const DK: [u64; 4] = [
     0x243f_6a88_85a3_08d3,
     0x1319_8a2e_0370_7344,
@@ -966,51 +944,6 @@ fn canonical_domain_suffixes(name: &[u8], mut f: impl FnMut(usize, u64)) -> bool
     true
 }
 
-/// The high bit of every byte of a `u64`.
-const HI: u64 = 0x8080_8080_8080_8080;
-
-#[inline(always)]
-const fn splat(b: u8) -> u64 {
-    (b as u64) * 0x0101_0101_0101_0101
-}
-
-/// The high bit of each byte of `x7` (bytes below 0x80) set where the byte lies in
-/// `lo..=hi` (`1 <= lo <= hi <= 0x7f`): no sum carries into the next byte.
-#[inline(always)]
-fn bytes_in_range(x7: u64, lo: u8, hi: u8) -> u64 {
-    x7.wrapping_add(splat(0x80 - lo)) & !x7.wrapping_add(splat(0x7f - hi))
-}
-
-/// The classes of the eight bytes of `x` as high bits: (bytes that are not plain domain
-/// bytes — lower-case letter, digit, `-`, `_`, `.` — , dots).
-#[inline(always)]
-fn name_chunk_classes(x: u64) -> (u64, u64) {
-    let x7 = x & !HI;
-    let ascii = !x & HI;
-    let ok = (bytes_in_range(x7, b'a', b'z')
-        | bytes_in_range(x7, b'0', b'9')
-        | bytes_in_range(x7, b'-', b'.')
-        | bytes_in_range(x7, b'_', b'_'))
-        & ascii;
-    let dots = bytes_in_range(x7, b'.', b'.') & ascii;
-    (!ok & HI, dots)
-}
-
-/// Up to 8 bytes as a little-endian `u64` (missing high bytes zero).
-#[inline(always)]
-fn le_partial(b: &[u8]) -> u64 {
-    let len = b.len();
-    if len >= 8 {
-        le8(b)
-    } else if len >= 4 {
-        le4(b) | le4_end(b) << (8 * (len - 4))
-    } else {
-        b.iter()
-            .enumerate()
-            .fold(0, |w, (i, &c)| w | u64::from(c) << (8 * i))
-    }
-}
-
 /// A matcher: an index plus warninglists, checking whole events.
 #[derive(Debug, Default)]
 pub struct Matcher {
@@ -1053,16 +986,33 @@ pub(crate) fn check_event<'s, 'e: 's>(
     // One walk over the event's observables: each distinct value's probe keys are normalized
     // and hashed once, the prefilter rules out almost all of them, and the few it cannot are
     // looked up at once (so nothing is planned, stored and walked a second time).
-    let mut seen: smallvec::SmallVec<[ObservableValue<'e>; 8]> = smallvec::SmallVec::new();
+    // Distinct values only (`url.domain` is usually `destination.domain`): the first field
+    // wins. Addresses are compared with addresses and text with text of the same kind only
+    // (an address never equals a text value), length first. User names are not indicators.
+    let mut seen_ips: smallvec::SmallVec<[IpAddr; 4]> = smallvec::SmallVec::new();
+    let mut seen_text: smallvec::SmallVec<[(ObservableKind, &'e str); 4]> =
+        smallvec::SmallVec::new();
     let mut n = 0;
     let ip_filter = index.filter(IP_TABLE);
     ev.observables(|o| {
-        // Distinct values only (`url.domain` is usually `destination.domain`): the first field
-        // wins. User names are not indicators.
-        if o.value.kind() == ObservableKind::User || seen.contains(&o.value) {
-            return;
+        match o.value {
+            ObservableValue::Ip(ip) => {
+                if seen_ips.contains(&ip) {
+                    return;
+                }
+                seen_ips.push(ip);
+            }
+            ObservableValue::Text(kind, v) => {
+                if kind == ObservableKind::User
+                    || seen_text
+                        .iter()
+                        .any(|&(k, s)| s.len() == v.len() && k == kind && s == v)
+                {
+                    return;
+                }
+                seen_text.push((kind, v));
+            }
         }
-        seen.push(o.value);
         let mut emit = |r: IndicatorRef<'s>, via: MatchVia| {
             if !r.meta.valid_at(t) || !keep(&r) {
                 return;
@@ -1224,11 +1174,7 @@ mod tests {
             ix.text_probes(ObservableKind::Domain, raw, false, &mut |p| {
                 maybe.push(p.key.to_owned())
             });
-            let expect: Vec<String> = probes
-                .iter()
-                .filter(|p| p.2)
-                .map(|p| p.0.clone())
-                .collect();
+            let expect: Vec<String> = probes.iter().filter(|p| p.2).map(|p| p.0.clone()).collect();
             assert_eq!(maybe, expect);
         }
     }
@@ -1262,10 +1208,8 @@ mod tests {
             ix.text_probes(ObservableKind::Url, raw, true, &mut |p| {
                 probes.push((p.table, p.key.to_owned(), p.via, p.hash))
             });
-            let keys: Vec<(u8, &str, MatchVia)> = probes
-                .iter()
-                .map(|p| (p.0, p.1.as_str(), p.2))
-                .collect();
+            let keys: Vec<(u8, &str, MatchVia)> =
+                probes.iter().map(|p| (p.0, p.1.as_str(), p.2)).collect();
             assert_eq!(
                 keys,
                 vec![
