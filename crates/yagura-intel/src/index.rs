@@ -30,7 +30,7 @@ use ipnet::IpNet;
 use yagura_model::event::{Observable, ObservableKind, ObservableValue};
 use yagura_model::{Event, IndicatorKind, Timestamp};
 
-use crate::normalize;
+use crate::normalize::{self, HI, le_partial, le4, le4_end, le8, le8_end, name_chunk_classes};
 use crate::store::{Entry, IndicatorRef, IndicatorStore, Meta};
 
 const NIL: u32 = u32::MAX;
@@ -533,144 +533,21 @@ impl Index {
         }
     }
 
-    /// Plans the text probes of one observable with raw value `raw`: the key is normalized
-    /// once (borrowed from the event when it is canonical already, else pushed onto `owned`),
-    /// each probe key is hashed once and its prefilter word read at once, so the cache misses
-    /// of an event's probes overlap with hashing the next keys. Calls `f(probe, maybe)` for
-    /// each probe in lookup order; `maybe` is the prefilter's verdict (`false`: certainly
-    /// absent).
-    fn plan_text(
+    /// Calls `f(probe)` for each hash-table probe of the text observable `raw` of kind
+    /// `kind`, in lookup order (most specific first), with the prefilter's verdict. Only the
+    /// probes the filter cannot rule out are reported, unless `all` (for tests). The key is
+    /// normalized once (borrowed from the event when it is canonical already, else built in a
+    /// local buffer), each probe key is hashed once and its filter word read at once.
+    fn text_probes(
         &self,
-        obs: u32,
         kind: ObservableKind,
         raw: &str,
-        owned: &mut Vec<String>,
-        f: &mut impl FnMut(Probe, bool),
+        all: bool,
+        f: &mut impl FnMut(Probe<'_>),
     ) {
-        let mut push = |table: u8, src: u32, start: usize, end: usize, hash: u64, via| {
-            let p = Probe {
-                obs,
-                table,
-                src,
-                start: u32::try_from(start).unwrap_or(u32::MAX),
-                end: u32::try_from(end).unwrap_or(u32::MAX),
-                hash,
-                via,
-            };
-            f(p, self.filter(table).may_contain(hash));
-        };
         match kind {
-            ObservableKind::Domain => {
-                if !self.tables[usize::from(b'D')] {
-                    return;
-                }
-                // One right-to-left pass checks the name and derives each suffix's hash from
-                // its parent's; a name that is not canonical is normalized first.
-                let mut suffixes = Suffixes::new();
-                let (src, len) = if canonical_domain_suffixes(raw.as_bytes(), &mut suffixes) {
-                    (RAW, raw.len())
-                } else {
-                    let Ok(k) = normalize::domain(raw) else {
-                        return;
-                    };
-                    suffixes.clear();
-                    for_each_domain_suffix(&k, |start, h| suffixes.push((start as u32, h)));
-                    (own(owned, k), owned.last().map_or(0, String::len))
-                };
-                let labels = suffixes.len();
-                // Parents match domain indicators only, none of which has fewer labels than
-                // `min_domain_labels`; the name itself is always probed (host names).
-                let lowest = self.min_domain_labels.max(1).min(labels);
-                for (i, &(start, h)) in suffixes.iter().enumerate().rev() {
-                    let n = i + 1;
-                    if n < labels && n < lowest {
-                        break;
-                    }
-                    let via = if n == labels {
-                        MatchVia::Exact
-                    } else {
-                        MatchVia::ParentDomain
-                    };
-                    push(b'D', src, start as usize, len, h, via);
-                }
-            }
-            ObservableKind::Url => {
-                let (urls, paths) = (
-                    self.tables[usize::from(b'U')],
-                    self.tables[usize::from(b'P')],
-                );
-                if !urls && !paths {
-                    return;
-                }
-                // (where the key lives, resource start, path start, query start, end)
-                let (src, base, k) = match normalize::url_fast(raw) {
-                    Some(fu) => (RAW, raw.len() - fu.resource.len(), fu),
-                    None => {
-                        let Ok(n) = normalize::url(raw) else {
-                            return;
-                        };
-                        let r = normalize::url_resource(&n);
-                        // A resource without a path probes the path `/` (see
-                        // `normalize::split_resource`).
-                        let r = if r.contains('/') {
-                            r.to_owned()
-                        } else {
-                            format!("{r}/")
-                        };
-                        let src = own(owned, r);
-                        let Some(r) = owned.last() else {
-                            return;
-                        };
-                        let path = r.find('/').unwrap_or(r.len());
-                        let query = memchr::memchr(b'?', r.as_bytes()).unwrap_or(r.len());
-                        (
-                            src,
-                            0,
-                            normalize::FastUrl {
-                                resource: "",
-                                path,
-                                query,
-                            },
-                        )
-                    }
-                };
-                let text = if src == RAW {
-                    raw
-                } else {
-                    owned.last().map_or("", String::as_str)
-                };
-                let end = text.len();
-                let (path, query) = (base + k.path, base + k.query);
-                let slice = |a: usize, b: usize| text.get(a..b).unwrap_or("");
-                if urls {
-                    push(
-                        b'U',
-                        src,
-                        base,
-                        end,
-                        self.hash(b'U', slice(base, end)),
-                        MatchVia::Exact,
-                    );
-                    if query < end {
-                        let h = self.hash(b'U', slice(base, query));
-                        push(b'U', src, base, query, h, MatchVia::UrlWithoutQuery);
-                    }
-                }
-                if paths {
-                    push(
-                        b'P',
-                        src,
-                        path,
-                        end,
-                        self.hash(b'P', slice(path, end)),
-                        MatchVia::UrlPath,
-                    );
-                    if query < end {
-                        let h = self.hash(b'P', slice(path, query));
-                        push(b'P', src, path, query, h, MatchVia::UrlPath);
-                    }
-                }
-            }
+            ObservableKind::Domain => self.domain_probes(raw, all, f),
+            ObservableKind::Url => self.url_probes(raw, all, f),
             kind => {
                 let t = match kind {
                     ObservableKind::Hash => b'H',
@@ -686,32 +563,151 @@ impl Index {
                 let Some(key) = text_key(kind, raw) else {
                     return;
                 };
-                let h = self.hash(t, &key);
-                match key {
-                    Cow::Borrowed(k) if k.len() == raw.len() => {
-                        push(t, RAW, 0, raw.len(), h, MatchVia::Exact)
-                    }
-                    key => {
-                        let len = key.len();
-                        let src = own(owned, key.into_owned());
-                        push(t, src, 0, len, h, MatchVia::Exact);
-                    }
+                let hash = self.hash(t, &key);
+                let maybe = self.filter(t).may_contain(hash);
+                if maybe || all {
+                    f(Probe {
+                        table: t,
+                        key: &key,
+                        hash,
+                        via: MatchVia::Exact,
+                        maybe,
+                    });
                 }
             }
         }
     }
 
-    /// Looks up one planned text probe (its prefilter verdict was "maybe") whose key text is
-    /// `key`.
-    fn run_probe<'s>(
-        &'s self,
-        p: &Probe,
-        key: &str,
-        f: &mut impl FnMut(IndicatorRef<'s>, MatchVia),
-    ) {
-        self.walk_text(p.table, p.hash, key, |r| {
+    /// The domain-table probes of an event name: the name itself, then its parents down to
+    /// the fewest labels any listed domain has. One right-to-left pass checks the name and
+    /// derives each suffix's hash from its parent's (a name that is not canonical is
+    /// normalized first); the filter verdicts are taken during that pass and only the
+    /// suffixes the filter cannot rule out are kept.
+    fn domain_probes(&self, raw: &str, all: bool, f: &mut impl FnMut(Probe<'_>)) {
+        if !self.tables[usize::from(b'D')] {
+            return;
+        }
+        let filter = self.filter(b'D');
+        let mut plan = DomainPlan::new(self.min_domain_labels, all);
+        let normalized;
+        let key: &str = if canonical_domain_suffixes(raw.as_bytes(), |start, h| {
+            plan.suffix(filter, start, h)
+        }) {
+            raw
+        } else {
+            let Ok(k) = normalize::domain(raw) else {
+                return;
+            };
+            normalized = k;
+            plan = DomainPlan::new(self.min_domain_labels, all);
+            for_each_domain_suffix(&normalized, |start, h| plan.suffix(filter, start, h));
+            &normalized
+        };
+        plan.finish(filter);
+        for &(start, hash, maybe) in plan.kept.iter().rev() {
+            f(Probe {
+                table: b'D',
+                key: key.get(start as usize..).unwrap_or(""),
+                hash,
+                via: if start == 0 {
+                    MatchVia::Exact
+                } else {
+                    MatchVia::ParentDomain
+                },
+                maybe,
+            });
+        }
+    }
+
+    /// The URL probes of an event URL: its resource (`host[:port]/path?query`) with and
+    /// without the query in the URL table, its path with and without the query in the path
+    /// table.
+    fn url_probes(&self, raw: &str, all: bool, f: &mut impl FnMut(Probe<'_>)) {
+        let (urls, paths) = (
+            self.tables[usize::from(b'U')],
+            self.tables[usize::from(b'P')],
+        );
+        if !urls && !paths {
+            return;
+        }
+        let normalized;
+        // (the text the keys are slices of, resource start, the split)
+        let (text, base, k) = match normalize::url_fast(raw) {
+            Some(fu) => (raw, raw.len() - fu.resource.len(), fu),
+            None => {
+                let Ok(n) = normalize::url(raw) else {
+                    return;
+                };
+                let r = normalize::url_resource(&n);
+                // A resource without a path probes the path `/` (see
+                // `normalize::split_resource`).
+                normalized = if r.contains('/') {
+                    r.to_owned()
+                } else {
+                    format!("{r}/")
+                };
+                let path = normalized.find('/').unwrap_or(normalized.len());
+                let query = memchr::memchr(b'?', normalized.as_bytes()).unwrap_or(normalized.len());
+                (
+                    normalized.as_str(),
+                    0,
+                    normalize::FastUrl {
+                        resource: "",
+                        path,
+                        query,
+                    },
+                )
+            }
+        };
+        let end = text.len();
+        let (path, query) = (base + k.path, base + k.query);
+        let mut probe = |table: u8, a: usize, b: usize, via: MatchVia| {
+            let key = text.get(a..b).unwrap_or("");
+            let hash = self.hash(table, key);
+            let maybe = self.filter(table).may_contain(hash);
+            if maybe || all {
+                f(Probe {
+                    table,
+                    key,
+                    hash,
+                    via,
+                    maybe,
+                });
+            }
+        };
+        if urls {
+            probe(b'U', base, end, MatchVia::Exact);
+            if query < end {
+                probe(b'U', base, query, MatchVia::UrlWithoutQuery);
+            }
+        }
+        if paths {
+            probe(b'P', path, end, MatchVia::UrlPath);
+            if query < end {
+                probe(b'P', path, query, MatchVia::UrlPath);
+            }
+        }
+    }
+
+    /// Looks up one probe (its prefilter verdict was "maybe").
+    fn run_probe<'s>(&'s self, p: &Probe<'_>, f: &mut impl FnMut(IndicatorRef<'s>, MatchVia)) {
+        self.walk_text(p.table, p.hash, p.key, |r| {
             if p.via != MatchVia::ParentDomain || r.kind == IndicatorKind::Domain {
                 f(r, p.via);
+            }
+        });
+    }
+
+    /// Looks up one text observable.
+    fn check_text<'s>(
+        &'s self,
+        kind: ObservableKind,
+        raw: &str,
+        f: &mut impl FnMut(IndicatorRef<'s>, MatchVia),
+    ) {
+        self.text_probes(kind, raw, false, &mut |p| {
+            if p.maybe {
+                self.run_probe(&p, f);
             }
         });
     }
@@ -732,54 +728,69 @@ impl Index {
                 };
                 self.check_ip(ip, port, f);
             }
-            ObservableValue::Text(kind, v) => {
-                let mut owned = Vec::new();
-                let mut probes: smallvec::SmallVec<[Probe; 8]> = smallvec::SmallVec::new();
-                self.plan_text(0, kind, v, &mut owned, &mut |p, maybe| {
-                    if maybe {
-                        probes.push(p);
-                    }
-                });
-                for p in &probes {
-                    self.run_probe(p, probe_key(p, v, &owned), &mut f);
-                }
-            }
+            ObservableValue::Text(kind, v) => self.check_text(kind, v, &mut f),
         }
     }
 }
 
-/// `Probe::src` of a key that is a slice of the event's own value.
-const RAW: u32 = u32::MAX;
-
-/// Keeps a normalized key of the event; returns its `Probe::src`.
-fn own(owned: &mut Vec<String>, key: String) -> u32 {
-    owned.push(key);
-    u32::try_from(owned.len() - 1).unwrap_or(RAW - 1)
-}
-
-/// One planned hash-table lookup of an event's observable.
+/// One hash-table probe of an event's observable: table, key text, its hash, how a hit
+/// matches, and the prefilter's verdict (`false`: certainly absent).
 #[derive(Debug, Clone, Copy)]
-struct Probe {
-    /// Index of the observable in the event's distinct observables.
-    obs: u32,
+struct Probe<'k> {
     table: u8,
-    /// Where the key text is: [`RAW`] (the observable's value) or an index into the event's
-    /// normalized keys; the key is `start..end` of that text.
-    src: u32,
-    start: u32,
-    end: u32,
+    key: &'k str,
     hash: u64,
     via: MatchVia,
+    maybe: bool,
 }
 
-/// The key text of a probe, given the observable's raw value and the event's owned keys.
-fn probe_key<'a>(p: &Probe, raw: &'a str, owned: &'a [String]) -> &'a str {
-    let text = if p.src == RAW {
-        raw
-    } else {
-        owned.get(p.src as usize).map_or("", String::as_str)
-    };
-    text.get(p.start as usize..p.end as usize).unwrap_or("")
+/// The domain probes of one name being planned: its suffixes arrive from the right (TLD
+/// first); those with at least `min` labels are probed, and the whole name always.
+struct DomainPlan {
+    min: usize,
+    all: bool,
+    labels: usize,
+    last: (u32, u64),
+    /// (start, hash, filter verdict) of the kept suffixes, TLD side first.
+    kept: smallvec::SmallVec<[(u32, u64, bool); 4]>,
+}
+
+impl DomainPlan {
+    fn new(min_domain_labels: usize, all: bool) -> DomainPlan {
+        DomainPlan {
+            min: min_domain_labels.max(1),
+            all,
+            labels: 0,
+            last: (0, DOMAIN_SEED),
+            kept: smallvec::SmallVec::new(),
+        }
+    }
+
+    #[inline(always)]
+    fn suffix(&mut self, filter: &Prefilter, start: usize, hash: u64) {
+        self.labels += 1;
+        let start = start as u32;
+        self.last = (start, hash);
+        if self.labels >= self.min {
+            self.keep(filter, start, hash);
+        }
+    }
+
+    #[inline(always)]
+    fn keep(&mut self, filter: &Prefilter, start: u32, hash: u64) {
+        let maybe = filter.may_contain(hash);
+        if maybe || self.all {
+            self.kept.push((start, hash, maybe));
+        }
+    }
+
+    /// A name with fewer labels than any listed domain is still probed itself (host names).
+    fn finish(&mut self, filter: &Prefilter) {
+        if self.labels > 0 && self.labels < self.min {
+            let (start, hash) = self.last;
+            self.keep(filter, start, hash);
+        }
+    }
 }
 
 /// The hot-path lookup key of a text observable (normalized, borrowed when it already is),
@@ -797,9 +808,6 @@ fn text_key(kind: ObservableKind, v: &str) -> Option<Cow<'_, str>> {
     }
 }
 
-/// An event name's label-aligned suffixes as (start, domain hash), TLD first.
-type Suffixes = smallvec::SmallVec<[(u32, u64); 8]>;
-
 /// Seed of the domain-table hash chain (the hash of the empty suffix).
 const DOMAIN_SEED: u64 = 0x6479_6167_7572_6144;
 
@@ -808,28 +816,6 @@ const DOMAIN_SEED: u64 = 0x6479_6167_7572_6144;
 fn fold_mul(a: u64, b: u64) -> u64 {
     let p = u128::from(a) * u128::from(b);
     (p as u64) ^ ((p >> 64) as u64)
-}
-
-#[inline(always)]
-fn le8(b: &[u8]) -> u64 {
-    b.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c))
-}
-
-#[inline(always)]
-fn le8_end(b: &[u8]) -> u64 {
-    b.last_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c))
-}
-
-#[inline(always)]
-fn le4(b: &[u8]) -> u64 {
-    b.first_chunk::<4>()
-        .map_or(0, |c| u64::from(u32::from_le_bytes(*c)))
-}
-
-#[inline(always)]
-fn le4_end(b: &[u8]) -> u64 {
-    b.last_chunk::<4>()
-        .map_or(0, |c| u64::from(u32::from_le_bytes(*c)))
 }
 
 const DK: [u64; 4] = [
@@ -908,35 +894,54 @@ fn for_each_domain_suffix(name: &str, mut f: impl FnMut(usize, u64)) {
     }
 }
 
-/// The matcher's pass over an event's domain name, right to left, one byte-class load per
-/// byte: true when the name is canonical (exactly what `normalize::is_canonical_domain`
-/// accepts), with each label-aligned suffix's (start, [`domain_hash`]) pushed onto `out`, TLD
-/// first. On `false`, `out` holds junk.
-fn canonical_domain_suffixes(name: &[u8], out: &mut Suffixes) -> bool {
-    if name.is_empty() || name.len() > normalize::MAX_DOMAIN_LEN {
+/// The matcher's pass over an event's domain name, right to left, eight bytes at a time
+/// (byte classes by SWAR arithmetic on a `u64`, see [`name_chunk_classes`]): true when the
+/// name is canonical (exactly what `normalize::is_canonical_domain` accepts), calling
+/// `f(start, hash)` with each label-aligned suffix's start and [`domain_hash`], TLD first.
+/// On `false`, the calls made so far were for junk.
+#[inline(always)]
+fn canonical_domain_suffixes(name: &[u8], mut f: impl FnMut(usize, u64)) -> bool {
+    let len = name.len();
+    if len == 0 || len > normalize::MAX_DOMAIN_LEN {
         return false;
     }
     let mut h = DOMAIN_SEED;
-    let mut end = name.len();
-    loop {
-        // The label: the run of label bytes before `end`; what stops it must be a dot.
-        let head = name.get(..end).unwrap_or_default();
-        let stop = head
-            .iter()
-            .rposition(|&c| !normalize::is_plain_label_byte(c));
-        let start = stop.map_or(0, |p| p + 1);
-        let label = head.get(start..).unwrap_or_default();
-        if label.is_empty() || label.len() > normalize::MAX_LABEL_LEN {
+    // End (exclusive) of the label being scanned; bytes at `pos..` are checked.
+    let mut end = len;
+    let mut pos = len;
+    while pos > 0 {
+        let (x, base, valid) = if pos >= 8 {
+            (le8(name.get(pos - 8..pos).unwrap_or_default()), pos - 8, HI)
+        } else {
+            let head = name.get(..pos).unwrap_or_default();
+            (le_partial(head), 0, HI & ((1u64 << (8 * pos)) - 1))
+        };
+        let (bad, dots) = name_chunk_classes(x);
+        if bad & valid != 0 {
             return false;
         }
-        h = domain_step(h, label);
-        out.push((start as u32, h));
-        match stop {
-            None => return true,
-            Some(p) if head.get(p) == Some(&b'.') => end = p,
-            Some(_) => return false,
+        let mut d = dots & valid;
+        while d != 0 {
+            // The rightmost dot of the chunk not yet taken (little endian: the highest bit).
+            let top = 63 - d.leading_zeros() as usize;
+            d ^= 1u64 << top;
+            let dot = base + top / 8;
+            let label = name.get(dot + 1..end).unwrap_or_default();
+            if label.is_empty() || label.len() > normalize::MAX_LABEL_LEN {
+                return false;
+            }
+            h = domain_step(h, label);
+            f(dot + 1, h);
+            end = dot;
         }
+        pos = base;
     }
+    let label = name.get(..end).unwrap_or_default();
+    if label.is_empty() || label.len() > normalize::MAX_LABEL_LEN {
+        return false;
+    }
+    f(0, domain_step(h, label));
+    true
 }
 
 /// A matcher: an index plus warninglists, checking whole events.
@@ -960,6 +965,10 @@ impl Matcher {
 
     /// Calls `f` for every indicator in force at the event's time that one of the event's
     /// indicator-bearing fields matches; returns the number of matches.
+    // Not inlined into callers: one call per event costs nothing measurable, and it keeps the
+    // per-event cost countable by symbol (`valgrind --toggle-collect='*Matcher::check*'`,
+    // BENCHMARKS.md).
+    #[inline(never)]
     pub fn check<'s, 'e: 's>(&'s self, ev: &'e Event, mut f: impl FnMut(Match<'s>)) -> usize {
         check_event(&self.index, &self.warninglists, ev, &mut f, &|_| true)
     }
@@ -974,83 +983,72 @@ pub(crate) fn check_event<'s, 'e: 's>(
 ) -> usize {
     let t: Timestamp = ev.timestamp;
     let dst_port = ev.destination.port;
-    // One walk over the event's observables plans every probe: the key normalized once, each
-    // probe's hash and prefilter verdict computed once. Only the probes the prefilters could
-    // not rule out are kept; their hash-table lookups follow, reusing the hashes.
-    let mut seen: smallvec::SmallVec<[Observable<'e>; 8]> = smallvec::SmallVec::new();
-    let mut owned: Vec<String> = Vec::new();
-    let mut probes: smallvec::SmallVec<[Probe; 8]> = smallvec::SmallVec::new();
-    // Observable, canonical address, exact-map verdict, may be in a listed network.
-    let mut ips: smallvec::SmallVec<[(u32, IpAddr, bool, bool); 4]> = smallvec::SmallVec::new();
+    // One walk over the event's observables: each distinct value's probe keys are normalized
+    // and hashed once, the prefilter rules out almost all of them, and the few it cannot are
+    // looked up at once (so nothing is planned, stored and walked a second time).
+    // Distinct values only (`url.domain` is usually `destination.domain`): the first field
+    // wins. Addresses are compared with addresses and text with text of the same kind only
+    // (an address never equals a text value), length first. User names are not indicators.
+    let mut seen_ips: smallvec::SmallVec<[IpAddr; 4]> = smallvec::SmallVec::new();
+    let mut seen_text: smallvec::SmallVec<[(ObservableKind, &'e str); 4]> =
+        smallvec::SmallVec::new();
+    let mut n = 0;
     let ip_filter = index.filter(IP_TABLE);
     ev.observables(|o| {
-        // Distinct values only (`url.domain` is usually `destination.domain`): the first field
-        // wins. User names are not indicators.
-        if o.value.kind() == ObservableKind::User || seen.iter().any(|s| s.value == o.value) {
-            return;
+        match o.value {
+            ObservableValue::Ip(ip) => {
+                if seen_ips.contains(&ip) {
+                    return;
+                }
+                seen_ips.push(ip);
+            }
+            ObservableValue::Text(kind, v) => {
+                if kind == ObservableKind::User
+                    || seen_text
+                        .iter()
+                        .any(|&(k, s)| s.len() == v.len() && k == kind && s == v)
+                {
+                    return;
+                }
+                seen_text.push((kind, v));
+            }
         }
-        let i = u32::try_from(seen.len()).unwrap_or(u32::MAX);
-        seen.push(o);
+        let mut emit = |r: IndicatorRef<'s>, via: MatchVia| {
+            if !r.meta.valid_at(t) || !keep(&r) {
+                return;
+            }
+            n += 1;
+            let warninglist = warninglists.verdict(&o.value, &r);
+            f(Match {
+                field: o.field,
+                observed: o.value,
+                indicator: r,
+                via,
+                warninglist,
+            });
+        };
         match o.value {
             ObservableValue::Ip(ip) => {
                 let ip = normalize::canonical_ip(ip);
                 let exact = !index.ips.is_empty() && ip_filter.may_contain(index.hash_ip(ip));
                 let nets = index.may_be_in_nets(ip);
                 if exact || nets {
-                    ips.push((i, ip, exact, nets));
+                    let port = if o.field == "destination.ip" {
+                        dst_port
+                    } else {
+                        None
+                    };
+                    if exact {
+                        index.walk_ip(index.ips.get(&ip), port, &mut emit);
+                    }
+                    if nets {
+                        index.check_nets(ip, port, &mut emit);
+                    }
                 }
             }
-            ObservableValue::Text(kind, v) => {
-                index.plan_text(i, kind, v, &mut owned, &mut |p, maybe| {
-                    if maybe {
-                        probes.push(p);
-                    }
-                })
-            }
+            ObservableValue::Text(kind, v) => index.check_text(kind, v, &mut emit),
         }
     });
-    let mut n = 0;
-    let mut emit = |o: &Observable<'e>, r: IndicatorRef<'s>, via: MatchVia| {
-        if !r.meta.valid_at(t) || !keep(&r) {
-            return;
-        }
-        n += 1;
-        let warninglist = warninglists.verdict(&o.value, &r);
-        f(Match {
-            field: o.field,
-            observed: o.value,
-            indicator: r,
-            via,
-            warninglist,
-        });
-    };
-    for &(i, ip, exact, nets) in &ips {
-        let Some(o) = seen.get(i as usize) else {
-            continue;
-        };
-        let port = if o.field == "destination.ip" {
-            dst_port
-        } else {
-            None
-        };
-        let mut g = |r, via| emit(o, r, via);
-        if exact {
-            index.walk_ip(index.ips.get(&ip), port, &mut g);
-        }
-        if nets {
-            index.check_nets(ip, port, &mut g);
-        }
-    }
-    for p in &probes {
-        let Some(o) = seen.get(p.obs as usize) else {
-            continue;
-        };
-        let raw = match o.value {
-            ObservableValue::Text(_, v) => v,
-            ObservableValue::Ip(_) => continue,
-        };
-        index.run_probe(p, probe_key(p, raw, &owned), &mut |r, via| emit(o, r, via));
-    }
     n
 }
 
@@ -1095,12 +1093,33 @@ mod tests {
         fn event_name_pass_agrees_with_check_and_walk(
             name in "[a-zA-Z0-9._é -]{0,24}|([a-z0-9-]{0,70}\\.){0,4}[a-z]{0,70}"
         ) {
-            let mut fused = Suffixes::new();
-            let ok = canonical_domain_suffixes(name.as_bytes(), &mut fused);
+            let mut fused = Vec::new();
+            let ok = canonical_domain_suffixes(name.as_bytes(), |start, h| fused.push((start, h)));
             prop_assert_eq!(ok, normalize::is_canonical_domain(name.as_bytes()));
             if ok {
-                let mut walk = Suffixes::new();
-                for_each_domain_suffix(&name, |start, h| walk.push((start as u32, h)));
+                let mut walk = Vec::new();
+                for_each_domain_suffix(&name, |start, h| walk.push((start, h)));
+                prop_assert_eq!(fused, walk);
+            }
+        }
+
+        /// The same on raw bytes around every class boundary of the SWAR check (and bytes
+        /// above 0x7f), at every alignment.
+        #[test]
+        fn event_name_pass_agrees_on_boundary_bytes(
+            name in prop::collection::vec(prop::sample::select(vec![
+                0u8, b' ', b',', b'-', b'.', b'/', b'0', b'9', b':', b'@', b'A', b'Z', b'[',
+                b'^', b'_', b'`', b'a', b'm', b'z', b'{', 0x7f, 0x80, 0xae, 0xe1, 0xff,
+                b'a', b'b', b'-', b'.', b'.', b'7', b'_',
+            ]), 0..40)
+        ) {
+            let mut fused = Vec::new();
+            let ok = canonical_domain_suffixes(&name, |start, h| fused.push((start, h)));
+            prop_assert_eq!(ok, normalize::is_canonical_domain(&name));
+            if ok {
+                let name = std::str::from_utf8(&name).expect("canonical names are ASCII");
+                let mut walk = Vec::new();
+                for_each_domain_suffix(name, |start, h| walk.push((start, h)));
                 prop_assert_eq!(fused, walk);
             }
         }
@@ -1131,18 +1150,13 @@ mod tests {
         crate::import::import_bytes(&mut store, "evil.txt", b"evil.example\n", &d).expect("import");
         let ix = Index::build(store);
         for raw in ["a.b.evil.example", "A.B.Evil.Example."] {
-            let mut owned = Vec::new();
             let mut probes = Vec::new();
-            ix.plan_text(
-                0,
-                ObservableKind::Domain,
-                raw,
-                &mut owned,
-                &mut |p, maybe| probes.push((p, maybe)),
-            );
+            ix.text_probes(ObservableKind::Domain, raw, true, &mut |p| {
+                probes.push((p.key.to_owned(), p.via, p.maybe, p.hash))
+            });
             let keys: Vec<(&str, MatchVia, bool)> = probes
                 .iter()
-                .map(|(p, maybe)| (probe_key(p, raw, &owned), p.via, *maybe))
+                .map(|(k, via, maybe, _)| (k.as_str(), *via, *maybe))
                 .collect();
             assert_eq!(
                 keys,
@@ -1152,10 +1166,31 @@ mod tests {
                     ("evil.example", MatchVia::ParentDomain, true),
                 ]
             );
-            for (p, _) in &probes {
-                assert_eq!(p.hash, ix.hash(b'D', probe_key(p, raw, &owned)));
+            for (k, _, _, h) in &probes {
+                assert_eq!(*h, ix.hash(b'D', k));
             }
+            // Without `all`, only what the filter cannot rule out, in the same order.
+            let mut maybe = Vec::new();
+            ix.text_probes(ObservableKind::Domain, raw, false, &mut |p| {
+                maybe.push(p.key.to_owned())
+            });
+            let expect: Vec<String> = probes.iter().filter(|p| p.2).map(|p| p.0.clone()).collect();
+            assert_eq!(maybe, expect);
         }
+    }
+
+    #[test]
+    fn a_name_shorter_than_every_listed_domain_is_still_probed_itself() {
+        let mut store = IndicatorStore::new();
+        let d = crate::import::FeedDefaults::default();
+        crate::import::import_bytes(&mut store, "evil.txt", b"a.evil.example\n", &d)
+            .expect("import");
+        let ix = Index::build(store);
+        let mut probes = Vec::new();
+        ix.text_probes(ObservableKind::Domain, "Example.", true, &mut |p| {
+            probes.push((p.key.to_owned(), p.via))
+        });
+        assert_eq!(probes, vec![("example".to_owned(), MatchVia::Exact)]);
     }
 
     #[test]
@@ -1169,15 +1204,12 @@ mod tests {
             "http://evil.example:8080/a/gate.php?id=1",
             "HTTP://Evil.Example:8080/a/./gate.php?id=1",
         ] {
-            let mut owned = Vec::new();
             let mut probes = Vec::new();
-            ix.plan_text(0, ObservableKind::Url, raw, &mut owned, &mut |p, _| {
-                probes.push(p)
+            ix.text_probes(ObservableKind::Url, raw, true, &mut |p| {
+                probes.push((p.table, p.key.to_owned(), p.via, p.hash))
             });
-            let keys: Vec<(u8, &str, MatchVia)> = probes
-                .iter()
-                .map(|p| (p.table, probe_key(p, raw, &owned), p.via))
-                .collect();
+            let keys: Vec<(u8, &str, MatchVia)> =
+                probes.iter().map(|p| (p.0, p.1.as_str(), p.2)).collect();
             assert_eq!(
                 keys,
                 vec![
@@ -1193,7 +1225,7 @@ mod tests {
                 "{raw}"
             );
             for p in &probes {
-                assert_eq!(p.hash, ix.hash(p.table, probe_key(p, raw, &owned)));
+                assert_eq!(p.3, ix.hash(p.0, &p.1));
             }
         }
     }

@@ -208,3 +208,120 @@ proptest! {
         prop_assert_eq!(got, expect);
     }
 }
+
+fn ipv6() -> impl Strategy<Value = std::net::Ipv6Addr> {
+    (0u16..3, 0u16..3, 0u16..4)
+        .prop_map(|(b, c, d)| std::net::Ipv6Addr::new(0x2001, 0xdb8, b, c, 0, 0, 0, d))
+}
+
+fn net6() -> impl Strategy<Value = IpNet> {
+    (ipv6(), 32u8..=127).prop_map(|(a, len)| IpNet::new(IpAddr::V6(a), len).unwrap().trunc())
+}
+
+/// How an event may carry a listed name: as listed, upper case, with a trailing dot.
+fn spelled(name: &str, upper: bool, dot: bool) -> String {
+    let mut s = if upper {
+        name.to_uppercase()
+    } else {
+        name.to_owned()
+    };
+    if dot {
+        s.push('.');
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// The whole-event fast path against a reference built from `Event::observables` and a
+    /// linear scan: names in non-canonical spellings, the same value in several fields (only
+    /// the first field reports it), IPv6 addresses and networks (longest prefix), IPv4
+    /// addresses in lists.
+    #[test]
+    fn event_check_agrees_with_a_reference_on_varied_events(
+        feed in feed(),
+        ips6 in prop::collection::vec(ipv6(), 0..6),
+        nets6 in prop::collection::vec(net6(), 0..6),
+        qname in domain(),
+        dst_name in domain(),
+        spell in (any::<bool>(), any::<bool>()),
+        src in ipv4(),
+        dst in ipv4(),
+        host6 in prop::collection::vec(ipv6(), 0..3),
+        resolved_dup in any::<bool>(),
+    ) {
+        let mut text = String::new();
+        for v in ips6.iter().map(|a| a.to_string()).chain(nets6.iter().map(|n| n.to_string())) {
+            text.push_str(&v);
+            text.push('\n');
+        }
+        let mut store = IndicatorStore::new();
+        let d = FeedDefaults {
+            source: Some("prop6".into()),
+            format: Some(Format::List),
+            ..FeedDefaults::default()
+        };
+        import_bytes(&mut store, "prop6.txt", text.as_bytes(), &d).unwrap();
+        let base = matcher(&feed);
+        let mut all = base.index().to_store();
+        all.extend_from(&store);
+        let m = Matcher::new(Index::build(all), std::sync::Arc::new(Warninglists::new()));
+
+        let q = spelled(&qname, spell.0, spell.1);
+        let resolved: Vec<String> = if resolved_dup {
+            vec![dst.to_string(), src.to_string()]
+        } else {
+            host6.iter().map(|a| a.to_string()).collect()
+        };
+        let ev: Event = serde_json::from_value(serde_json::json!({
+            "@timestamp": "2026-01-05T00:00:00Z",
+            "source": {"ip": src.to_string()},
+            "destination": {"ip": dst.to_string(), "domain": dst_name},
+            "host": {"ip": host6.iter().map(|a| a.to_string()).collect::<Vec<_>>()},
+            "url": {"domain": dst_name},
+            "dns": {"question": {"name": q}, "resolved_ip": resolved},
+        })).unwrap();
+        let mut got = BTreeSet::new();
+        m.check(&ev, |hit| {
+            got.insert((hit.field.to_string(), hit.indicator.value.to_string()));
+        });
+
+        // Reference: the event's distinct observables (first field wins), each checked by a
+        // linear scan over the indicators.
+        let mut seen = Vec::new();
+        let mut expect = BTreeSet::new();
+        ev.observables(|o| {
+            if seen.contains(&o.value) {
+                return;
+            }
+            seen.push(o.value);
+            match o.value {
+                yagura_model::event::ObservableValue::Ip(ip) => {
+                    let exact = feed.ips.iter().map(|a| IpAddr::V4(*a))
+                        .chain(ips6.iter().map(|a| IpAddr::V6(*a)));
+                    for i in exact {
+                        if i == ip {
+                            expect.insert((o.field.to_string(), i.to_string()));
+                        }
+                    }
+                    let nets: Vec<IpNet> = feed.nets.iter().chain(&nets6).copied()
+                        .filter(|n| n.contains(&ip)).collect();
+                    if let Some(best) = nets.iter().map(|n| n.prefix_len()).max() {
+                        for n in nets.iter().filter(|n| n.prefix_len() == best) {
+                            expect.insert((o.field.to_string(), n.to_string()));
+                        }
+                    }
+                }
+                yagura_model::event::ObservableValue::Text(_, v) => {
+                    let name = v.trim_end_matches('.').to_lowercase();
+                    for d in &feed.domains {
+                        if name == *d || name.ends_with(&format!(".{d}")) {
+                            expect.insert((o.field.to_string(), d.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        prop_assert_eq!(got, expect);
+    }
+}

@@ -792,58 +792,68 @@ impl Event {
                 text("dns.answers.data", K::Domain, a.data.as_deref());
             }
         }
-        text(
-            "tls.client.server_name",
-            K::Domain,
-            self.tls.client.server_name.as_deref(),
-        );
+        // The sparse groups (`tls`, `email`, `file`) are skipped when never written: most
+        // events have none of them, and an unset group holds no values.
+        let tls = self.tls.get();
+        if let Some(tls) = tls {
+            text(
+                "tls.client.server_name",
+                K::Domain,
+                tls.client.server_name.as_deref(),
+            );
+        }
         text("url.full", K::Url, self.url.full.as_deref());
         text("user.name", K::User, self.user.name.as_deref());
         text("user.email", K::Email, self.user.email.as_deref());
-        for (field, list) in [
-            ("email.from.address", &self.email.from.address),
-            ("email.sender.address", &self.email.sender.address),
-            ("email.to.address", &self.email.to.address),
-            ("email.cc.address", &self.email.cc.address),
-            ("email.reply_to.address", &self.email.reply_to.address),
-        ] {
-            for a in list {
-                text(field, K::Email, Some(a));
+        let email = self.email.get();
+        if let Some(email) = email {
+            for (field, list) in [
+                ("email.from.address", &email.from.address),
+                ("email.sender.address", &email.sender.address),
+                ("email.to.address", &email.to.address),
+                ("email.cc.address", &email.cc.address),
+                ("email.reply_to.address", &email.reply_to.address),
+            ] {
+                for a in list {
+                    text(field, K::Email, Some(a));
+                }
             }
         }
-        text("file.name", K::FileName, self.file.name.as_deref());
-        text("file.hash.md5", K::Hash, self.file.hash.md5.as_deref());
-        text("file.hash.sha1", K::Hash, self.file.hash.sha1.as_deref());
-        text(
-            "file.hash.sha256",
-            K::Hash,
-            self.file.hash.sha256.as_deref(),
-        );
-        for a in &self.email.attachments {
-            text(
-                "email.attachments.file.name",
-                K::FileName,
-                a.file.name.as_deref(),
-            );
-            text(
-                "email.attachments.file.hash.md5",
-                K::Hash,
-                a.file.hash.md5.as_deref(),
-            );
-            text(
-                "email.attachments.file.hash.sha1",
-                K::Hash,
-                a.file.hash.sha1.as_deref(),
-            );
-            text(
-                "email.attachments.file.hash.sha256",
-                K::Hash,
-                a.file.hash.sha256.as_deref(),
-            );
+        if let Some(file) = self.file.get() {
+            text("file.name", K::FileName, file.name.as_deref());
+            text("file.hash.md5", K::Hash, file.hash.md5.as_deref());
+            text("file.hash.sha1", K::Hash, file.hash.sha1.as_deref());
+            text("file.hash.sha256", K::Hash, file.hash.sha256.as_deref());
         }
-        text("tls.client.ja3", K::Ja3, self.tls.client.ja3.as_deref());
-        text("tls.client.ja4", K::Ja4, self.tls.client.ja4.as_deref());
-        text("tls.server.ja3s", K::Ja3, self.tls.server.ja3s.as_deref());
+        if let Some(email) = email {
+            for a in &email.attachments {
+                text(
+                    "email.attachments.file.name",
+                    K::FileName,
+                    a.file.name.as_deref(),
+                );
+                text(
+                    "email.attachments.file.hash.md5",
+                    K::Hash,
+                    a.file.hash.md5.as_deref(),
+                );
+                text(
+                    "email.attachments.file.hash.sha1",
+                    K::Hash,
+                    a.file.hash.sha1.as_deref(),
+                );
+                text(
+                    "email.attachments.file.hash.sha256",
+                    K::Hash,
+                    a.file.hash.sha256.as_deref(),
+                );
+            }
+        }
+        if let Some(tls) = tls {
+            text("tls.client.ja3", K::Ja3, tls.client.ja3.as_deref());
+            text("tls.client.ja4", K::Ja4, tls.client.ja4.as_deref());
+            text("tls.server.ja3s", K::Ja3, tls.server.ja3s.as_deref());
+        }
     }
 
     // ---- generic access by dotted path -----------------------------------------------------

@@ -52,6 +52,12 @@ impl<T> Sparse<T> {
     pub fn is_unset(&self) -> bool {
         self.0.is_none()
     }
+
+    /// The group if it was ever written (an unset group holds only default values, so a
+    /// reader looking for values may skip it without the `Deref` to the shared empty value).
+    pub fn get(&self) -> Option<&T> {
+        self.0.as_deref()
+    }
 }
 
 impl<T: Empty + PartialEq> Sparse<T> {
