@@ -204,6 +204,8 @@ fn main() {
 
     // `--who analyst` (or `officer`) runs one principal's shapes only.
     let who = arg(&args, "--who");
+    // One table row per run, printed at the end (BENCHMARKS.md's columns).
+    let mut table = Vec::new();
     for (name, secret) in &tokens {
         if who.as_deref().is_some_and(|w| !name.ends_with(w)) {
             continue;
@@ -271,21 +273,29 @@ fn main() {
                             .unwrap_or("?")
                             .to_owned()
                     };
+                    let rate = text
+                        .lines()
+                        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .unwrap_or(requests / f64::from(duration));
+                    let per_request = cpu * 1e6 / requests.max(1.0);
+                    let queue_p99 = stats.queued.quantile_us(0.99) as f64 / 1000.0;
+                    let load = load0.split_whitespace().next().unwrap_or("?");
                     println!(
-                        "summary: {name} {path} c={conns} {:.0} req/s p50={} p90={} p99={} \
-                         server={:.0}µs/req wrk={:.1}s queue-p99={:.1}ms load={}",
-                        text.lines()
-                            .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
-                            .and_then(|v| v.trim().parse::<f64>().ok())
-                            .unwrap_or(requests / f64::from(duration)),
+                        "summary: {name} {path} c={conns} {rate:.0} req/s p50={} p90={} p99={} \
+                         server={per_request:.0}µs/req wrk={wrk_cpu:.1}s \
+                         queue-p99={queue_p99:.1}ms load={load}",
                         pct("50%"),
                         pct("90%"),
                         pct("99%"),
-                        cpu * 1e6 / requests.max(1.0),
-                        wrk_cpu,
-                        stats.queued.quantile_us(0.99) as f64 / 1000.0,
-                        load0.split_whitespace().next().unwrap_or("?"),
                     );
+                    table.push(format!(
+                        "| {name} | `{path}` | {rate:.0} | {} | {} | **{}** | {per_request:.0} µs \
+                         | {wrk_cpu:.1} s | {queue_p99:.1} ms | {load} |",
+                        pct("50%"),
+                        pct("90%"),
+                        pct("99%"),
+                    ));
                 }
                 Err(e) => {
                     eprintln!("wrk could not run ({e}): apt-get install wrk");
@@ -294,6 +304,16 @@ fn main() {
                 }
             }
         }
+    }
+    // Every run of this invocation as BENCHMARKS.md rows, with the command that made them.
+    println!(
+        "\ncommand: alert_list {}\n\n\
+         | who | shape | req/s | p50 | p90 | p99 | server CPU per request | wrk CPU \
+         | store queue p99 | load (1 min, before) |\n|---|---|---|---|---|---|---|---|---|---|",
+        args.get(1..).unwrap_or_default().join(" ")
+    );
+    for row in &table {
+        println!("{row}");
     }
     let _ = stop_tx.send(());
     let _ = rt.block_on(server);

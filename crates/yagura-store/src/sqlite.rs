@@ -1645,11 +1645,7 @@ fn counts_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Opt
 /// The conditions the `alerts` and `alert_counts` tables share: scope, organization, minimum
 /// severity, detector, rule and status.
 fn alert_columns_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Vec<String> {
-    let mut conds = vec![scope_clause(scope, "org", args)];
-    if let Some(org) = &f.org {
-        conds.push("org = ?".into());
-        args.push(SqlValue::Text(org.to_string()));
-    }
+    let mut conds = Vec::with_capacity(8);
     if let Some(s) = f.min_severity {
         conds.push("severity >= ?".into());
         args.push(SqlValue::Integer(severity_rank(s)));
@@ -1665,6 +1661,21 @@ fn alert_columns_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>)
     if let Some(s) = f.status {
         conds.push("status = ?".into());
         args.push(SqlValue::Text(s.as_str().into()));
+    }
+    // The scope test comes last: SQLite tests an index entry's conditions in this order and
+    // stops at the first that fails, and the scope's `IN (…)` (a probe of a temporary
+    // b-tree, ≈ 2,000 instructions per entry with six organizations) is the dearest; with
+    // `severity >= high` first, 60 % of the entries a filtered walk reads never reach it.
+    match &f.org {
+        // One organization asked for: inside the scope, `org = ?` is the whole scope test
+        // (a row of that organization is in scope) and no `IN (…)` is probed at all;
+        // outside the scope nothing matches.
+        Some(org) if scope.contains(org.as_str()) => {
+            conds.push("org = ?".into());
+            args.push(SqlValue::Text(org.to_string()));
+        }
+        Some(_) => conds.push("0".into()),
+        None => conds.push(scope_clause(scope, "org", args)),
     }
     conds
 }

@@ -383,6 +383,41 @@ macro_rules! state_store_suite {
         }
 
         #[test]
+        fn alert_lists_hold_exactly_the_scope_and_organization_asked_for() {
+            // Every scope shape (all, several, one, none) × organization filters in and out of
+            // it: the rows and totals are exactly the alerts of `org ∈ scope ∧ org = filter`.
+            let s = store();
+            let orgs = ["central", "delegated", "moh", "mof", "pension", "power"];
+            let all: Vec<_> = (0..36usize)
+                .map(|k| alert(&format!("a{k:02}"), orgs[k % 6], k as i64, Severity::ALL[k % 5]))
+                .collect();
+            s.upsert_alerts(&all).unwrap();
+            for viewer in ["central", "delegated", "moh", "nobody"] {
+                let scope = if viewer == "nobody" { Scope::none() } else { scope_of(viewer) };
+                for wanted in [None, Some("moh"), Some("pension"), Some("power"), Some("unknown")] {
+                    for min_severity in [None, Some(Severity::High)] {
+                        let f = AlertFilter { org: wanted.map(org), min_severity, ..Default::default() };
+                        let mut expect: Vec<&$crate::yagura_model::Alert> = all
+                            .iter()
+                            .filter(|a| scope.contains(a.org.as_str()))
+                            .filter(|a| wanted.is_none_or(|w| a.org.as_str() == w))
+                            .filter(|a| min_severity.is_none_or(|m| a.severity >= m))
+                            .collect();
+                        expect.sort_by(|a, b| b.time.cmp(&a.time).then(a.id.cmp(&b.id)));
+                        let expect: Vec<&str> = expect.iter().map(|a| a.id.as_str()).collect();
+                        let listed = s.list_alerts(&scope, &f, &Page::first(1000)).unwrap();
+                        let got: Vec<&str> = listed.iter().map(|a| a.alert.id.as_str()).collect();
+                        assert_eq!(got, expect, "{viewer} {f:?}");
+                        let raw = s.list_alerts_json(&scope, &f, None, &Page::first(1000)).unwrap();
+                        let got: Vec<&str> = raw.iter().map(|a| a.id.as_str()).collect();
+                        assert_eq!(got, expect, "{viewer} {f:?} (documents)");
+                        assert_eq!(s.count_alerts(&scope, &f).unwrap(), expect.len() as u64, "{viewer} {f:?}");
+                    }
+                }
+            }
+        }
+
+        #[test]
         fn alert_totals_follow_every_change() {
             // Asked repeatedly: a backend that keeps totals must notice every write.
             let s = store();
