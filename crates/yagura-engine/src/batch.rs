@@ -228,7 +228,7 @@ pub fn run(
                     let mut f = on_reject.lock().unwrap_or_else(|p| p.into_inner());
                     f(r);
                 };
-                let reader = match FileReader::open(&input.path, &opts) {
+                let mut reader = match FileReader::open(&input.path, &opts) {
                     Ok(r) => r,
                     Err(e) => {
                         unreadable.fetch_add(1, Ordering::Relaxed);
@@ -244,25 +244,30 @@ pub fn run(
                 };
                 let mut local_alerts = Vec::new();
                 let mut since_update = 0u64;
-                for record in reader {
-                    match record {
-                        Ok(mut ev) => {
+                // Each record is read into the sink's next slot: an event of a batch the
+                // merge is done with, refilled in place (its buffers kept) rather than a new
+                // event built, moved into the batch and later dropped.
+                loop {
+                    let ev = sink.slot();
+                    match reader.next_into(ev) {
+                        None => break,
+                        Some(Err(r)) => reject(r),
+                        Some(Ok(())) => {
                             if ev.organization.id.is_none() {
                                 ev.organization.id.clone_from(&default_org);
                             }
                             for stage in per_event.iter() {
-                                stage.on_event(&ev, &mut local_alerts);
+                                stage.on_event(ev, &mut local_alerts);
                             }
                             since_update += 1;
                             if since_update == 4096 {
                                 progress.events.fetch_add(since_update, Ordering::Relaxed);
                                 since_update = 0;
                             }
-                            if !sink.push(ev) {
+                            if !sink.commit() {
                                 break;
                             }
                         }
-                        Err(r) => reject(r),
                     }
                 }
                 progress.events.fetch_add(since_update, Ordering::Relaxed);
