@@ -29,7 +29,7 @@ use yagura_model::{Detector as Family, Entities, Event, OrgId, Severity, Timesta
 use crate::bounded::{LastSeen, enforce_cap};
 use crate::detector::{
     AlertSpec, Context, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View,
-    evidence_of, glob_match,
+    checkpoint_of, evidence_of, glob_match, restored,
 };
 use crate::prevalence::secs_to_nanos;
 use crate::stats::hash_bytes;
@@ -577,14 +577,11 @@ impl Detector for Auth {
     fn flush(&mut self, _cx: &mut Context<'_>) {}
 
     fn checkpoint(&self) -> Result<State, StateError> {
-        serde_json::value::to_raw_value(self).map_err(StateError::Write)
+        checkpoint_of(self)
     }
 
     fn restore(&mut self, state: &RawValue) -> Result<(), StateError> {
-        *self = serde_json::from_str(state.get()).map_err(|source| StateError::Invalid {
-            detector: "auth",
-            source,
-        })?;
+        *self = restored(state, "auth")?;
         Ok(())
     }
 }

@@ -40,6 +40,7 @@ use yagura_model::{Detector as Family, Entities, Event, Severity, Timestamp};
 use crate::bounded::{LastSeen, enforce_cap};
 use crate::detector::{
     AlertSpec, Context, Dest, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View,
+    checkpoint_of, restored,
 };
 use crate::prevalence::{Prevalence, secs_to_nanos};
 use crate::stats::{Spread, hash_bytes};
@@ -669,14 +670,11 @@ impl Detector for Beacon {
     }
 
     fn checkpoint(&self) -> Result<State, StateError> {
-        serde_json::value::to_raw_value(self).map_err(StateError::Write)
+        checkpoint_of(self)
     }
 
     fn restore(&mut self, state: &RawValue) -> Result<(), StateError> {
-        *self = serde_json::from_str(state.get()).map_err(|source| StateError::Invalid {
-            detector: "beacon",
-            source,
-        })?;
+        *self = restored(state, "beacon")?;
         Ok(())
     }
 }

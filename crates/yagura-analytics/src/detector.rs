@@ -54,6 +54,32 @@ pub trait Detector {
     fn restore(&mut self, state: &RawValue) -> Result<(), StateError>;
 }
 
+/// A detector's whole state as its checkpoint: the JSON text of its tables (every detector
+/// but the stateless ones checkpoints this way).
+pub(crate) fn checkpoint_of<T: serde::Serialize>(state: &T) -> Result<State, StateError> {
+    serde_json::value::to_raw_value(state).map_err(StateError::Write)
+}
+
+/// The state a checkpoint written by [`checkpoint_of`] holds; `detector` names the detector in
+/// the error.
+pub(crate) fn restored<T: serde::de::DeserializeOwned>(
+    state: &RawValue,
+    detector: &'static str,
+) -> Result<T, StateError> {
+    serde_json::from_str(state.get()).map_err(|source| StateError::Invalid { detector, source })
+}
+
+/// The sliding-window detectors sweep their tables every quarter window of event time: true
+/// when a sweep is due at `now` (the first call always sweeps), and `next_sweep` moves on.
+pub(crate) fn sweep_due(next_sweep: &mut Option<i64>, now: i64, window_secs: u64) -> bool {
+    if next_sweep.is_some_and(|due| now < due) {
+        return false;
+    }
+    let step = crate::prevalence::secs_to_nanos((window_secs / 4).max(1));
+    *next_sweep = Some(now.saturating_add(step));
+    true
+}
+
 /// What detectors share: configuration, the inventory's address index, estate prevalence,
 /// and where alerts go.
 #[derive(Debug)]
@@ -412,5 +438,41 @@ mod tests {
         assert_eq!(v.len(), MAX_EVIDENCE);
         assert_eq!(v[0].line, 1);
         assert_eq!(v[MAX_EVIDENCE - 1].line, 30);
+    }
+
+    #[test]
+    fn sweeps_fall_due_every_quarter_window() {
+        const S: i64 = 1_000_000_000;
+        let mut next = None;
+        // (event time in seconds, sweep expected) for a 400 s window: a sweep every 100 s.
+        let steps = [
+            (0, true),
+            (50, false),
+            (99, false),
+            (100, true),
+            (150, false),
+            (450, true),
+            (549, false),
+            (550, true),
+        ];
+        for (t, due) in steps {
+            assert_eq!(sweep_due(&mut next, t * S, 400), due, "at {t} s");
+        }
+        // A window shorter than four seconds still sweeps at most once a second.
+        let mut next = None;
+        assert!(sweep_due(&mut next, 0, 2));
+        assert!(!sweep_due(&mut next, S - 1, 2));
+        assert!(sweep_due(&mut next, S, 2));
+    }
+
+    #[test]
+    fn a_checkpoint_restores_to_the_same_state_and_names_the_detector_when_invalid() {
+        let state: Vec<(String, u64)> = vec![("a".into(), 1), ("b".into(), 2)];
+        let cp = checkpoint_of(&state).expect("serializable");
+        let back: Vec<(String, u64)> = restored(&cp, "test").expect("valid");
+        assert_eq!(back, state);
+        let bad = RawValue::from_string("{\"not\": \"a list\"}".into()).expect("json");
+        let err = restored::<Vec<(String, u64)>>(&bad, "test").unwrap_err();
+        assert!(err.to_string().contains("detector test"), "{err}");
     }
 }

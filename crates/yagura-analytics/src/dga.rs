@@ -17,6 +17,7 @@ use crate::beacon::round3;
 use crate::bounded::{LastSeen, enforce_cap};
 use crate::detector::{
     AlertSpec, Context, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View,
+    checkpoint_of, restored, sweep_due,
 };
 use crate::ngram::{NgramModel, dga_label};
 use crate::prevalence::secs_to_nanos;
@@ -240,11 +241,9 @@ impl Detector for Dga {
         if !cfg.enabled {
             return;
         }
-        let step = secs_to_nanos((cfg.window_secs / 4).max(1));
         let n = now.nanos();
-        if self.next_sweep.is_none_or(|due| n >= due) {
+        if sweep_due(&mut self.next_sweep, n, cfg.window_secs) {
             self.sweep(n, cx);
-            self.next_sweep = Some(n.saturating_add(step));
         }
     }
 
@@ -255,14 +254,11 @@ impl Detector for Dga {
     }
 
     fn checkpoint(&self) -> Result<State, StateError> {
-        serde_json::value::to_raw_value(self).map_err(StateError::Write)
+        checkpoint_of(self)
     }
 
     fn restore(&mut self, state: &RawValue) -> Result<(), StateError> {
-        *self = serde_json::from_str(state.get()).map_err(|source| StateError::Invalid {
-            detector: "dga",
-            source,
-        })?;
+        *self = restored(state, "dga")?;
         Ok(())
     }
 }

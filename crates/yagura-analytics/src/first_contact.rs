@@ -16,8 +16,8 @@ use yagura_model::{Alert, Detector as Family, Entities, Event, OrgId, Severity, 
 
 use crate::bounded::{LastSeen, enforce_cap};
 use crate::detector::{
-    AlertSpec, Context, Dest, Detector, Kind, RawValue, State, StateError, View, evidence_of,
-    hash_ip,
+    AlertSpec, Context, Dest, Detector, Kind, RawValue, State, StateError, View, checkpoint_of,
+    evidence_of, hash_ip, restored,
 };
 use crate::prevalence::secs_to_nanos;
 use crate::stats::hash_bytes;
@@ -221,14 +221,11 @@ impl Detector for FirstContact {
     fn flush(&mut self, _cx: &mut Context<'_>) {}
 
     fn checkpoint(&self) -> Result<State, StateError> {
-        serde_json::value::to_raw_value(self).map_err(StateError::Write)
+        checkpoint_of(self)
     }
 
     fn restore(&mut self, state: &RawValue) -> Result<(), StateError> {
-        *self = serde_json::from_str(state.get()).map_err(|source| StateError::Invalid {
-            detector: "first_contact",
-            source,
-        })?;
+        *self = restored(state, "first_contact")?;
         Ok(())
     }
 }

@@ -24,7 +24,8 @@ use yagura_model::{Detector as Family, Entities, Event, EvidenceRef, OrgId, Seve
 use crate::bounded::{LastSeen, enforce_cap};
 use crate::config::MailConfig;
 use crate::detector::{
-    AlertSpec, Context, Detector, RawValue, State, StateError, View, evidence_of,
+    AlertSpec, Context, Detector, RawValue, State, StateError, View, checkpoint_of, evidence_of,
+    restored,
 };
 use crate::prevalence::secs_to_nanos;
 use crate::stats::hash_bytes;
@@ -285,14 +286,11 @@ impl Detector for Mail {
     fn flush(&mut self, _cx: &mut Context<'_>) {}
 
     fn checkpoint(&self) -> Result<State, StateError> {
-        serde_json::value::to_raw_value(self).map_err(StateError::Write)
+        checkpoint_of(self)
     }
 
     fn restore(&mut self, state: &RawValue) -> Result<(), StateError> {
-        *self = serde_json::from_str(state.get()).map_err(|source| StateError::Invalid {
-            detector: "mail",
-            source,
-        })?;
+        *self = restored(state, "mail")?;
         Ok(())
     }
 }

@@ -24,7 +24,8 @@ use yagura_model::{Alert, Detector as Family, Entities, Event, Severity, Timesta
 
 use crate::bounded::{LastSeen, enforce_cap};
 use crate::detector::{
-    AlertSpec, Context, Detector, Kind, RawValue, State, StateError, View, evidence_of,
+    AlertSpec, Context, Detector, Kind, RawValue, State, StateError, View, checkpoint_of,
+    evidence_of, restored,
 };
 use crate::prevalence::secs_to_nanos;
 use crate::stats::hash_bytes;
@@ -263,14 +264,11 @@ impl Detector for Policy {
     fn flush(&mut self, _cx: &mut Context<'_>) {}
 
     fn checkpoint(&self) -> Result<State, StateError> {
-        serde_json::value::to_raw_value(self).map_err(StateError::Write)
+        checkpoint_of(self)
     }
 
     fn restore(&mut self, state: &RawValue) -> Result<(), StateError> {
-        *self = serde_json::from_str(state.get()).map_err(|source| StateError::Invalid {
-            detector: "policy",
-            source,
-        })?;
+        *self = restored(state, "policy")?;
         Ok(())
     }
 }
