@@ -10,6 +10,26 @@ pub trait LastSeen {
     fn last_seen(&self) -> i64;
 }
 
+/// Removes and returns, in key order (deterministic alerts), the entries whose window —
+/// starting at `start(entry)` and `window` nanoseconds long — has ended at `now`.
+pub fn take_ended<V, S>(
+    map: &mut HashMap<u64, V, S>,
+    now: i64,
+    window: i64,
+    start: impl Fn(&V) -> i64,
+) -> Vec<V>
+where
+    S: BuildHasher,
+{
+    let mut ended: Vec<u64> = map
+        .iter()
+        .filter(|(_, v)| now >= start(v).saturating_add(window))
+        .map(|(k, _)| *k)
+        .collect();
+    ended.sort_unstable();
+    ended.into_iter().filter_map(|k| map.remove(&k)).collect()
+}
+
 /// Evicts the least recently seen entries when `map` holds more than `cap`, down to 90% of
 /// `cap`. Returns how many were evicted.
 pub fn enforce_cap<K, V, S>(map: &mut HashMap<K, V, S>, cap: usize) -> usize
@@ -61,5 +81,17 @@ mod tests {
         enforce_cap(&mut m, 1);
         assert_eq!(m.len(), 1);
         assert!(m.contains_key(&2));
+    }
+
+    #[test]
+    fn ended_windows_leave_in_key_order_and_open_ones_stay() {
+        // (key, window start): with a 10-unit window at time 20, starts ≤ 10 have ended.
+        let mut m: HashMap<u64, i64> = [(7, 10), (3, 0), (5, 11), (1, 10), (9, i64::MAX)].into();
+        let ended = take_ended(&mut m, 20, 10, |start| *start);
+        assert_eq!(ended, vec![10, 0, 10]); // keys 1, 3, 7
+        let mut open: Vec<u64> = m.keys().copied().collect();
+        open.sort_unstable();
+        assert_eq!(open, vec![5, 9]);
+        assert!(take_ended(&mut m, 20, 10, |start| *start).is_empty());
     }
 }

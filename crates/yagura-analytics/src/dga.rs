@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use yagura_model::{Detector as Family, Entities, Event, OrgId, Severity, Timestamp};
 
 use crate::beacon::round3;
-use crate::bounded::{LastSeen, enforce_cap};
+use crate::bounded::{LastSeen, enforce_cap, take_ended};
 use crate::detector::{
     AlertSpec, Context, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View,
     checkpoint_of, restored, sweep_due,
@@ -141,17 +141,8 @@ impl Dga {
 
     fn sweep(&mut self, now: i64, cx: &mut Context<'_>) {
         let window = secs_to_nanos(cx.config.dga.window_secs);
-        let mut due: Vec<u64> = self
-            .hosts
-            .iter()
-            .filter(|(_, h)| now >= h.window_start.saturating_add(window))
-            .map(|(k, _)| *k)
-            .collect();
-        due.sort_unstable();
-        for k in due {
-            if let Some(hs) = self.hosts.remove(&k) {
-                Self::judge(&hs, cx);
-            }
+        for hs in take_ended(&mut self.hosts, now, window, |h| h.window_start) {
+            Self::judge(&hs, cx);
         }
     }
 }

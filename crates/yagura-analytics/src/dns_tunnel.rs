@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use yagura_model::{Detector as Family, Entities, Event, OrgId, Severity, Timestamp};
 
 use crate::beacon::round3;
-use crate::bounded::{LastSeen, enforce_cap};
+use crate::bounded::{LastSeen, enforce_cap, take_ended};
 use crate::detector::{
     AlertSpec, Context, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View,
     checkpoint_of, restored, sweep_due,
@@ -168,17 +168,8 @@ impl DnsTunnel {
 
     fn sweep(&mut self, now: i64, cx: &mut Context<'_>) {
         let window = secs_to_nanos(cx.config.dns_tunnel.window_secs);
-        let mut due: Vec<u64> = self
-            .keys
-            .iter()
-            .filter(|(_, k)| now >= k.window_start.saturating_add(window))
-            .map(|(key, _)| *key)
-            .collect();
-        due.sort_unstable();
-        for key in due {
-            if let Some(ks) = self.keys.remove(&key) {
-                Self::judge(&ks, ks.window_start.saturating_add(window), cx);
-            }
+        for ks in take_ended(&mut self.keys, now, window, |k| k.window_start) {
+            Self::judge(&ks, ks.window_start.saturating_add(window), cx);
         }
     }
 }

@@ -17,7 +17,7 @@ use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 use yagura_model::{Detector as Family, Entities, Event, OrgId, Severity, Timestamp};
 
-use crate::bounded::{LastSeen, enforce_cap};
+use crate::bounded::{LastSeen, enforce_cap, take_ended};
 use crate::detector::{
     AlertSpec, Context, Dest, Detector, EvidenceBuf, Kind, RawValue, State, StateError, View,
     checkpoint_of, restored, sweep_due,
@@ -194,17 +194,8 @@ impl Exfil {
 
     fn sweep(&mut self, now: i64, cx: &mut Context<'_>) {
         let window = secs_to_nanos(cx.config.exfil.window_secs);
-        let mut due: Vec<u64> = self
-            .pairs
-            .iter()
-            .filter(|(_, p)| now >= p.window_start.saturating_add(window))
-            .map(|(k, _)| *k)
-            .collect();
-        due.sort_unstable();
-        for k in due {
-            if let Some(p) = self.pairs.remove(&k) {
-                self.judge(&p, cx);
-            }
+        for p in take_ended(&mut self.pairs, now, window, |p| p.window_start) {
+            self.judge(&p, cx);
         }
         for b in self.hosts.values_mut() {
             if now >= b.window_start.saturating_add(window) {
