@@ -126,6 +126,9 @@ pub struct Index {
     /// tables (URLs, paths) read a filter small enough to stay cached while the large one
     /// (domains) is read for domain probes only.
     filters: [Prefilter; FILTER_CLASSES],
+    /// The authorities (`host[:port]`) of the URL-table keys: an event URL whose authority is
+    /// not here cannot equal any URL indicator, so its two URL-table probes are not hashed.
+    url_hosts: Prefilter,
     /// Which text tables hold at least one entry (indexed by table byte).
     tables: [bool; 256],
     /// The fewest labels of any domain indicator: shorter parents cannot match.
@@ -144,6 +147,7 @@ impl Default for Index {
             v4_net16: Vec::new(),
             has_v6_nets: false,
             filters: Default::default(),
+            url_hosts: Prefilter::default(),
             tables: [false; 256],
             min_domain_labels: usize::MAX,
         }
@@ -163,7 +167,7 @@ pub(crate) struct Prefilter {
 impl Prefilter {
     const MAX_WORDS: usize = 1 << 18; // 2 MiB: one core's L2 on the reference machine
 
-    fn with_keys(keys: usize) -> Prefilter {
+    pub(crate) fn with_keys(keys: usize) -> Prefilter {
         let words = (keys.saturating_mul(12) / 64)
             .next_power_of_two()
             .clamp(1024, Self::MAX_WORDS);
@@ -182,7 +186,7 @@ impl Prefilter {
         (word, bits)
     }
 
-    fn insert(&mut self, h: u64) {
+    pub(crate) fn insert(&mut self, h: u64) {
         if self.words.is_empty() {
             return;
         }
@@ -193,7 +197,7 @@ impl Prefilter {
     }
 
     #[inline]
-    fn may_contain(&self, h: u64) -> bool {
+    pub(crate) fn may_contain(&self, h: u64) -> bool {
         if self.words.is_empty() {
             return true;
         }
@@ -221,6 +225,15 @@ fn v4_net16_set(bits: &[u64], ip: std::net::Ipv4Addr) -> bool {
 
 /// The table byte the prefilters use for exact IP addresses (text tables use letters).
 const IP_TABLE: u8 = 0;
+/// The hash seed byte of URL-key authorities (see [`Index::url_hosts`]); not a table.
+const URL_HOST_TABLE: u8 = b'u';
+
+/// The authority of a URL-table key (`host[:port]/path?query`): everything before the first
+/// `/`. An event's URL probe keys all start with the event URL's authority and a `/`, so a
+/// key equal to one of them has the same authority.
+fn url_authority(key: &str) -> &str {
+    key.split('/').next().unwrap_or(key)
+}
 const FILTER_CLASSES: usize = 5;
 
 /// Which prefilter covers a table: IPs, domains, URLs and paths each have their own, the
@@ -277,6 +290,9 @@ impl Index {
             }
         }
         ix.filters = keys.map(Prefilter::with_keys);
+        if let Some(&urls) = keys.get(filter_class(b'U')) {
+            ix.url_hosts = Prefilter::with_keys(urls);
+        }
         let mut nets: HashMap<(u8, bool), HashMap<IpAddr, u32, foldhash::fast::RandomState>> =
             HashMap::new();
         for (i, e) in entries.iter().enumerate() {
@@ -316,8 +332,13 @@ impl Index {
                             ix.min_domain_labels = ix.min_domain_labels.min(labels);
                         }
                         ix.tables[usize::from(t)] = true;
-                        let h = ix.hash(t, key_of(e));
+                        let key = key_of(e);
+                        let h = ix.hash(t, key);
                         ix.filter_mut(t).insert(h);
+                        if t == b'U' {
+                            let a = ix.hash(URL_HOST_TABLE, url_authority(key));
+                            ix.url_hosts.insert(a);
+                        }
                         let head = ix.text.insert(h, id);
                         link(head, &mut ix.chain);
                     }
@@ -661,10 +682,17 @@ impl Index {
         };
         let end = text.len();
         let (path, query) = (base + k.path, base + k.query);
+        // `text[base..path]` is the authority: `path` is the first `/` of the resource (the
+        // host and port cannot hold one). Most event URLs' hosts are on no URL indicator:
+        // one short hash and filter word then stand for both URL-table probes.
+        let host_maybe = urls
+            && self.url_hosts.may_contain(
+                self.hash(URL_HOST_TABLE, text.get(base..path).unwrap_or("")),
+            );
         let mut probe = |table: u8, a: usize, b: usize, via: MatchVia| {
             let key = text.get(a..b).unwrap_or("");
             let hash = self.hash(table, key);
-            let maybe = self.filter(table).may_contain(hash);
+            let maybe = (table != b'U' || host_maybe) && self.filter(table).may_contain(hash);
             if maybe || all {
                 f(Probe {
                     table,
@@ -675,7 +703,7 @@ impl Index {
                 });
             }
         };
-        if urls {
+        if urls && (host_maybe || all) {
             probe(b'U', base, end, MatchVia::Exact);
             if query < end {
                 probe(b'U', base, query, MatchVia::UrlWithoutQuery);
@@ -868,7 +896,7 @@ fn mix_bytes(seed: u64, label: &[u8]) -> u64 {
 /// The hash of a name in the domain table: built label by label from the right, so that a
 /// name's parents' hashes are the intermediate values of its own (see
 /// [`for_each_domain_suffix`]).
-fn domain_hash(name: &str) -> u64 {
+pub(crate) fn domain_hash(name: &str) -> u64 {
     let mut h = DOMAIN_SEED;
     for_each_domain_suffix(name, |_, s| h = s);
     h
@@ -878,7 +906,7 @@ fn domain_hash(name: &str) -> u64 {
 /// label (the TLD) to the whole name, in one right-to-left pass: `hash` equals
 /// [`domain_hash`] of that suffix.
 #[inline]
-fn for_each_domain_suffix(name: &str, mut f: impl FnMut(usize, u64)) {
+pub(crate) fn for_each_domain_suffix(name: &str, mut f: impl FnMut(usize, u64)) {
     let b = name.as_bytes();
     let mut h = DOMAIN_SEED;
     let mut end = b.len();

@@ -325,3 +325,121 @@ proptest! {
         prop_assert_eq!(got, expect);
     }
 }
+
+/// A host label, sometimes one that IDNA turns into punycode.
+fn url_label() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["a", "evil", "c2", "x-y", "bücher", "www"]).prop_map(String::from)
+}
+
+/// The parts of a URL: host labels (under `.test`), port, path, query.
+fn url_parts() -> impl Strategy<Value = (Vec<String>, Option<u16>, String, String)> {
+    (
+        prop::collection::vec(url_label(), 1..4),
+        prop::sample::select(vec![None, Some(80), Some(443), Some(8080)]),
+        path(),
+        query(),
+    )
+}
+
+/// A URL from its parts, spelled as events and feeds may spell it: scheme, host case,
+/// Unicode or punycode host, an explicit default port, a trailing dot, a `.` segment.
+fn spell_url(
+    (labels, port, path, query): &(Vec<String>, Option<u16>, String, String),
+    https: bool,
+    spelling: u8,
+) -> String {
+    let mut host = format!("{}.test", labels.join("."));
+    if spelling & 1 != 0 {
+        host = host.to_uppercase();
+    }
+    if spelling & 2 != 0 {
+        host = host.replace("bücher", "xn--bcher-kva");
+    }
+    let scheme = match (https, spelling & 4 != 0) {
+        (true, false) => "https",
+        (true, true) => "HTTPS",
+        (false, false) => "http",
+        (false, true) => "HTTP",
+    };
+    let port = match port {
+        Some(p) => format!(":{p}"),
+        None if spelling & 8 != 0 => (if https { ":443" } else { ":80" }).to_string(),
+        None => String::new(),
+    };
+    let path = if spelling & 16 != 0 {
+        format!("/.{path}")
+    } else {
+        path.clone()
+    };
+    format!("{scheme}://{host}{port}{path}{query}")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// The URL-host gate (URL-table probes only when the event URL's authority is some URL
+    /// indicator's) never skips a listed URL: the matcher's URL hits equal a reference that
+    /// normalizes the event URL in full and compares resources, for events fetching a listed
+    /// URL (spelled differently), a subdomain of its host, another port, or another path.
+    #[test]
+    fn url_host_gate_never_skips_a_listed_url(
+        listed in prop::collection::vec((url_parts(), any::<bool>(), 0u8..32), 1..6),
+        other in (url_parts(), any::<bool>(), 0u8..32),
+        pick in any::<prop::sample::Index>(),
+        variant in 0u8..5,
+        https in any::<bool>(),
+        spelling in 0u8..32,
+    ) {
+        let mut text = String::new();
+        let mut values = Vec::new();
+        for (parts, https, spelling) in &listed {
+            let raw = spell_url(parts, *https, *spelling);
+            if let Ok(v) = yagura_intel::normalize::url(&raw) {
+                values.push(v);
+                text.push_str(&raw);
+                text.push('\n');
+            }
+        }
+        let mut store = IndicatorStore::new();
+        let d = FeedDefaults {
+            source: Some("prop-url".into()),
+            format: Some(Format::List),
+            ..FeedDefaults::default()
+        };
+        import_bytes(&mut store, "urls.txt", text.as_bytes(), &d).unwrap();
+        let m = Matcher::new(Index::build(store), std::sync::Arc::new(Warninglists::new()));
+
+        let mut parts = listed[pick.index(listed.len())].0.clone();
+        match variant {
+            0 => {}
+            1 => parts.0.insert(0, "sub".into()),
+            2 => parts.1 = Some(8443),
+            3 => parts.2 = "/other".into(),
+            _ => parts = other.0.clone(),
+        }
+        let url = spell_url(&parts, https, spelling);
+        let ev: Event = serde_json::from_value(serde_json::json!({
+            "@timestamp": "2026-01-05T00:00:00Z",
+            "url": {"full": url},
+        })).unwrap();
+        let mut got = BTreeSet::new();
+        m.check(&ev, |hit| {
+            if hit.indicator.kind == yagura_model::IndicatorKind::Url {
+                got.insert(hit.indicator.value.to_string());
+            }
+        });
+
+        let mut expect = BTreeSet::new();
+        if let Ok(n) = yagura_intel::normalize::url(&url) {
+            let r = yagura_intel::normalize::url_resource(&n);
+            let r = if r.contains('/') { r.to_string() } else { format!("{r}/") };
+            let no_query = r.split_once('?').map(|(a, _)| a.to_string());
+            for v in &values {
+                let u = yagura_intel::normalize::url_resource(v);
+                if u == r || (!u.contains('?') && Some(u) == no_query.as_deref()) {
+                    expect.insert(v.clone());
+                }
+            }
+        }
+        prop_assert_eq!(got, expect, "{}", url);
+    }
+}
