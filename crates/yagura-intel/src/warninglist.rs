@@ -27,6 +27,7 @@ use smallvec::SmallVec;
 use yagura_model::IndicatorKind;
 use yagura_model::event::ObservableValue;
 
+use crate::index::{Prefilter, domain_hash, for_each_domain_suffix};
 use crate::normalize;
 use crate::store::IndicatorRef;
 
@@ -151,6 +152,56 @@ pub struct Warninglists {
     net_lengths: Vec<(u8, bool)>,
     substrings: Vec<(Box<str>, u16)>,
     skipped: Vec<(String, String)>,
+    /// The keys of `strings` and of `hostnames` by their domain-table hash
+    /// ([`crate::index::domain_hash`]), as Bloom filters: a name is checked by one pass over
+    /// its suffixes' hashes, and only the suffixes the filters cannot rule out are looked up
+    /// (the whole name in `strings`, every suffix in `hostnames`).
+    string_names: NameFilter,
+    host_names: NameFilter,
+}
+
+/// A name filter and how many keys it may take before it is rebuilt larger.
+#[derive(Debug, Default)]
+struct NameFilter {
+    filter: Prefilter,
+    keys: usize,
+    capacity: usize,
+}
+
+impl NameFilter {
+    /// `key` was added to `map` (the map this filter covers): into the filter, which is
+    /// rebuilt twice as large when full (so loading stays linear).
+    fn add(&mut self, key: &str, map: &Map<Box<str>, Ids>) {
+        if self.keys < self.capacity {
+            self.filter.insert(domain_hash(key));
+            self.keys += 1;
+            return;
+        }
+        let capacity = (2 * map.len()).max(4096);
+        let mut filter = Prefilter::with_keys(capacity);
+        for k in map.keys() {
+            filter.insert(domain_hash(k));
+        }
+        *self = NameFilter {
+            filter,
+            keys: map.len(),
+            capacity,
+        };
+    }
+}
+
+/// The (start, hash) of each label-aligned suffix of a name, TLD first, the whole name last.
+type Suffixes = SmallVec<[(usize, u64); 8]>;
+
+fn suffixes(name: &str) -> Suffixes {
+    let mut out = Suffixes::new();
+    // (the empty suffix after a trailing dot is not a label)
+    for_each_domain_suffix(name, |start, h| {
+        if start < name.len() || start == 0 {
+            out.push((start, h));
+        }
+    });
+    out
 }
 
 impl Warninglist {
@@ -251,7 +302,9 @@ impl Warninglists {
                 ListType::String => {
                     let key = v.to_lowercase();
                     let key = key.strip_suffix('.').unwrap_or(&key);
-                    push(&mut self.strings, key, (id, false));
+                    if push(&mut self.strings, key, (id, false)) {
+                        self.string_names.add(key, &self.strings);
+                    }
                     true
                 }
                 ListType::Hostname => {
@@ -261,7 +314,9 @@ impl Warninglists {
                     };
                     match normalize::domain(name) {
                         Ok(d) => {
-                            push(&mut self.hostnames, &d, (id, sub_only));
+                            if push(&mut self.hostnames, &d, (id, sub_only)) {
+                                self.host_names.add(&d, &self.hostnames);
+                            }
                             true
                         }
                         Err(_) => false,
@@ -416,32 +471,45 @@ impl Warninglists {
     }
 
     fn check_name(&self, name: &str, bit: u8) -> Option<&Warninglist> {
-        if let Some(l) = self
-            .strings
-            .get(name)
-            .and_then(|ids| self.pick(ids, bit, false))
+        self.check_name_hashed(name, &suffixes(name), 0, bit)
+    }
+
+    /// The list naming `name[from..]` (exactly, on a string list) or it or a parent
+    /// (hostname lists), most specific first; `sfx` are `name`'s [`suffixes`], so a name and
+    /// its parents share one hashing pass. Only the suffixes the name filters cannot rule out
+    /// are looked up in the maps.
+    fn check_name_hashed(
+        &self,
+        name: &str,
+        sfx: &[(usize, u64)],
+        from: usize,
+        bit: u8,
+    ) -> Option<&Warninglist> {
+        let rest = name.get(from..).unwrap_or_default();
+        let mut within = sfx.iter().rev().skip_while(|&&(start, _)| start < from);
+        if let Some(&(start, h)) = within.clone().next()
+            && start == from
+            && self.string_names.filter.may_contain(h)
+            && let Some(l) = self
+                .strings
+                .get(rest)
+                .and_then(|ids| self.pick(ids, bit, false))
         {
             return Some(l);
         }
-        let mut rest = name;
-        let mut subdomain = false;
-        loop {
-            let hit = self
-                .hostnames
-                .get(rest)
-                .and_then(|ids| self.pick(ids, bit, subdomain));
+        for &(start, h) in &mut within {
+            if !self.host_names.filter.may_contain(h) {
+                continue;
+            }
+            let hit = name
+                .get(start..)
+                .and_then(|s| self.hostnames.get(s))
+                .and_then(|ids| self.pick(ids, bit, start != from));
             if hit.is_some() {
                 return hit;
             }
-            match rest.split_once('.') {
-                Some((_, parent)) if !parent.is_empty() => {
-                    rest = parent;
-                    subdomain = true;
-                }
-                _ => break,
-            }
         }
-        self.check_substring(name, bit)
+        self.check_substring(rest, bit)
     }
 
     fn check_substring(&self, value: &str, bit: u8) -> Option<&Warninglist> {
@@ -461,6 +529,34 @@ impl Warninglists {
     ) -> Option<Verdict<'s>> {
         if self.lists.is_empty() {
             return None;
+        }
+        if let ObservableValue::Text(_, v) = *observed
+            && matches!(ind.kind, IndicatorKind::Domain | IndicatorKind::Hostname)
+            && let Some(name) = normalize::domain_key(v)
+            && let Some(from) = name.len().checked_sub(ind.value.len())
+            && name.ends_with(ind.value)
+            && (from == 0 || name.as_bytes().get(from - 1) == Some(&b'.'))
+        {
+            // A name match: the indicator's value is the event name or one of its parents,
+            // so one hashing pass over the event name serves both checks.
+            let sfx = suffixes(&name);
+            if let Some(l) = self.check_name_hashed(&name, &sfx, from, kind_bit(ind.kind)) {
+                return Some(Verdict {
+                    list: &l.name,
+                    category: l.category,
+                    observed_value: false,
+                });
+            }
+            if v == ind.value || ind.kind != IndicatorKind::Domain {
+                return None;
+            }
+            return self
+                .check_name_hashed(&name, &sfx, 0, A_DOMAIN)
+                .map(|l| Verdict {
+                    list: &l.name,
+                    category: l.category,
+                    observed_value: true,
+                });
         }
         if let Some(l) = self.check(ind.kind, ind.value) {
             return Some(Verdict {
@@ -491,17 +587,20 @@ impl Warninglists {
     }
 }
 
-fn push(map: &mut Map<Box<str>, Ids>, key: &str, v: (u16, bool)) {
+/// Adds `v` to `key`'s ids; true when the key is new to the map.
+fn push(map: &mut Map<Box<str>, Ids>, key: &str, v: (u16, bool)) -> bool {
     match map.get_mut(key) {
         Some(ids) => {
             if !ids.contains(&v) {
                 ids.push(v);
             }
+            false
         }
         None => {
             let mut ids = Ids::new();
             ids.push(v);
             map.insert(key.into(), ids);
+            true
         }
     }
 }
@@ -526,7 +625,82 @@ fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), Warningl
 mod tests {
     use super::*;
     use crate::store::Meta;
+    use proptest::prelude::*;
     use yagura_model::Tlp;
+
+    /// `check_name` without the name filter (the loop it replaced): every suffix looked up.
+    fn check_name_unfiltered<'s>(w: &'s Warninglists, name: &str, bit: u8) -> Option<&'s str> {
+        if let Some(l) = w.strings.get(name).and_then(|ids| w.pick(ids, bit, false)) {
+            return Some(&l.name);
+        }
+        let mut rest = name;
+        let mut subdomain = false;
+        loop {
+            if let Some(l) = w
+                .hostnames
+                .get(rest)
+                .and_then(|ids| w.pick(ids, bit, subdomain))
+            {
+                return Some(&l.name);
+            }
+            match rest.split_once('.') {
+                Some((_, parent)) if !parent.is_empty() => {
+                    rest = parent;
+                    subdomain = true;
+                }
+                _ => break,
+            }
+        }
+        w.check_substring(name, bit).map(|l| &*l.name)
+    }
+
+    fn wl_name() -> impl Strategy<Value = String> {
+        let label = prop::sample::select(vec!["a", "b", "ab", "com", "co", "jp", "x-y", "duck"]);
+        prop::collection::vec(label, 1..5).prop_map(|ls| ls.join("."))
+    }
+
+    proptest! {
+        /// The name filter never hides a listed name or parent: with lists of every kind
+        /// (string, hostname, subdomain-only hostname, false-positive and known), added one by
+        /// one so that the filter is rebuilt while loading, a name's verdict equals the
+        /// unfiltered walk's, for the name itself, its subdomains and names with odd dots.
+        #[test]
+        fn name_filter_never_hides_a_listed_name(
+            lists in prop::collection::vec(
+                (0u8..3, any::<bool>(), prop::collection::vec((wl_name(), any::<bool>()), 0..40)),
+                1..6,
+            ),
+            filler in 0usize..6000,
+            names in prop::collection::vec((wl_name(), 0u8..4), 1..20),
+        ) {
+            let mut w = Warninglists::new();
+            for (i, (kind, known, entries)) in lists.iter().enumerate() {
+                let kind = ["string", "hostname", "hostname"][usize::from(*kind)];
+                let category = if *known { "known" } else { "false-positive" };
+                let list: Vec<String> = entries
+                    .iter()
+                    .map(|(e, sub)| if *sub && kind == "hostname" { format!(".{e}") } else { e.clone() })
+                    .chain((0..if i == 0 { filler } else { 0 }).map(|n| format!("filler{n}.example")))
+                    .collect();
+                let j = serde_json::json!({
+                    "name": format!("list {i}"), "type": kind, "category": category, "list": list,
+                });
+                w.add_json("prop", &j.to_string()).unwrap();
+            }
+            prop_assert_eq!(w.string_names.keys, w.strings.len(), "every key is in the filter");
+            prop_assert_eq!(w.host_names.keys, w.hostnames.len(), "every key is in the filter");
+            for (name, spell) in &names {
+                let name = match spell {
+                    0 => name.clone(),
+                    1 => format!("www.{name}"),
+                    2 => format!("{name}."),
+                    _ => format!(".{name}"),
+                };
+                let got = w.check_name(&name, A_DOMAIN).map(|l| &*l.name);
+                prop_assert_eq!(got, check_name_unfiltered(&w, &name, A_DOMAIN), "{}", name);
+            }
+        }
+    }
 
     fn lists() -> Warninglists {
         let mut w = Warninglists::new();
