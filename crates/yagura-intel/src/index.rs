@@ -383,6 +383,8 @@ impl Index {
 
     /// The hash of a key in text table `table`. Domain-table keys hash label by label from
     /// the right ([`domain_hash`]) so that an event name's parents cost one step each.
+    /// Inlined: the table is a constant at every hot call site, so the seed folds away.
+    #[inline]
     fn hash(&self, table: u8, key: &str) -> u64 {
         if table == b'D' {
             return domain_hash(key);
@@ -928,7 +930,7 @@ pub(crate) fn for_each_domain_suffix(name: &str, mut f: impl FnMut(usize, u64)) 
 /// `f(start, hash)` with each label-aligned suffix's start and [`domain_hash`], TLD first.
 /// On `false`, the calls made so far were for junk.
 #[inline(always)]
-fn canonical_domain_suffixes(name: &[u8], mut f: impl FnMut(usize, u64)) -> bool {
+pub(crate) fn canonical_domain_suffixes(name: &[u8], mut f: impl FnMut(usize, u64)) -> bool {
     let len = name.len();
     if len == 0 || len > normalize::MAX_DOMAIN_LEN {
         return false;

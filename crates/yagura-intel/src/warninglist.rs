@@ -27,7 +27,7 @@ use smallvec::SmallVec;
 use yagura_model::IndicatorKind;
 use yagura_model::event::ObservableValue;
 
-use crate::index::{Prefilter, domain_hash, for_each_domain_suffix};
+use crate::index::{Prefilter, canonical_domain_suffixes, domain_hash, for_each_domain_suffix};
 use crate::normalize;
 use crate::store::IndicatorRef;
 
@@ -195,6 +195,12 @@ type Suffixes = SmallVec<[(usize, u64); 8]>;
 
 fn suffixes(name: &str) -> Suffixes {
     let mut out = Suffixes::new();
+    // Canonical names (every name the matcher passes) take the matcher's 8-bytes-at-a-time
+    // pass; anything else the plain walk, which yields the same hashes.
+    if canonical_domain_suffixes(name.as_bytes(), |start, h| out.push((start, h))) {
+        return out;
+    }
+    out.clear();
     // (the empty suffix after a trailing dot is not a label)
     for_each_domain_suffix(name, |start, h| {
         if start < name.len() || start == 0 {
