@@ -688,9 +688,9 @@ impl Index {
         // host and port cannot hold one). Most event URLs' hosts are on no URL indicator:
         // one short hash and filter word then stand for both URL-table probes.
         let host_maybe = urls
-            && self.url_hosts.may_contain(
-                self.hash(URL_HOST_TABLE, text.get(base..path).unwrap_or("")),
-            );
+            && self
+                .url_hosts
+                .may_contain(self.hash(URL_HOST_TABLE, text.get(base..path).unwrap_or("")));
         let mut probe = |table: u8, a: usize, b: usize, via: MatchVia| {
             let key = text.get(a..b).unwrap_or("");
             let hash = self.hash(table, key);
