@@ -22,6 +22,11 @@ use yagura_server::{AppState, StateOptions};
 use yagura_store::testing::{fixture_inventory, org};
 use yagura_store::{AlertFilter, NewToken, SqliteStore, StateStore};
 
+// The allocator a deployment would use (BENCHMARKS.md, server session 7): glibc's malloc
+// and free were ≈ 10 % of the server's CPU per request.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ORGS: [&str; 6] = ["central", "delegated", "moh", "mof", "pension", "power"];
 const RULES: [(&str, Detector, &str); 8] = [
     ("beacon.periodic", Detector::Analytic, "Periodic beaconing"),

@@ -223,6 +223,9 @@ pub struct SqliteStore {
 struct Reader {
     conn: Connection,
     counts: std::collections::HashMap<String, (i64, u64)>,
+    /// The organizations that have alerts, with the `data_version` they were read at
+    /// ([`covers_alert_orgs`]).
+    alert_orgs: Option<(i64, Vec<String>)>,
 }
 
 /// A connection for reading: a reader, or the writer of an in-memory database.
@@ -256,12 +259,14 @@ impl SqliteStore {
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             r.busy_timeout(std::time::Duration::from_secs(5))?;
+            stable_plans(&r)?;
             // List and count statements differ by scope size and filters: keep the common
             // shapes prepared.
             r.set_prepared_statement_cache_capacity(64);
             store.readers.push(Mutex::new(Reader {
                 conn: r,
                 counts: Default::default(),
+                alert_orgs: None,
             }));
         }
         Ok(store)
@@ -274,6 +279,7 @@ impl SqliteStore {
 
     fn init(mut conn: Connection) -> Result<SqliteStore, StoreError> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        stable_plans(&conn)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
         Ok(SqliteStore {
@@ -313,6 +319,20 @@ impl SqliteStore {
             % self.readers.len();
         ReadConn::Reader(self.readers[i].lock().unwrap_or_else(|p| p.into_inner()))
     }
+}
+
+/// Turns on SQLite's query planner stability guarantee: a statement's plan never depends on
+/// the values bound to it. Without it, SQLite (3.47 and later) reads the bound `LIMIT` while
+/// planning and marks the statement to be compiled again whenever that parameter is bound,
+/// so every alert list page re-parsed and re-planned its cached statement (≈ 100,000
+/// instructions, a sixth of the request; BENCHMARKS.md, server session 7). The store's
+/// queries name their indexes where the plan matters, so nothing is lost.
+fn stable_plans(conn: &Connection) -> Result<(), StoreError> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -755,6 +775,7 @@ impl StateStore for SqliteStore {
             filter,
             None,
             page,
+            ScopeTest::Test,
             &mut args,
         );
         let mut st = conn.prepare_cached(&sql)?;
@@ -770,44 +791,36 @@ impl StateStore for SqliteStore {
         page: &Page,
         visit: &mut dyn FnMut(AlertJsonRef<'_>),
     ) -> Result<(), StoreError> {
-        let conn = self.read();
-        let mut args = Vec::new();
-        let sql = alert_page_sql(
-            "id, time, body, status, incident_id",
-            scope,
-            filter,
-            after,
-            page,
-            &mut args,
-        );
-        let mut st = conn.prepare_cached(&sql)?;
-        let mut rows = st.query(params_from_iter(args))?;
-        while let Some(r) = rows.next()? {
-            // Borrowed from SQLite's row: no copy of the document.
-            let id = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-            let time = r.get_ref(1)?.as_i64().map_err(rusqlite::Error::from)?;
-            let body = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
-            let status = r.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
-            let incident_id = r
-                .get_ref(4)?
-                .as_str_or_null()
-                .map_err(rusqlite::Error::from)?;
-            // `upsert_alerts` writes every body with `serde_json::to_string(&Alert)`: an
-            // object with members. Anything else would break the list it is spliced into.
-            let t = body.trim();
-            if !(t.starts_with('{') && t.ends_with('}') && t.len() > 2) {
-                return Err(corrupt("alerts", id, "body is not a JSON object"));
+        let mut reader = match self.read() {
+            // The writer's own commits do not move its data version: always test the scope.
+            ReadConn::Writer(w) => {
+                return visit_page(&w, scope, filter, after, page, ScopeTest::Test, visit);
             }
-            let status = AlertStatus::parse(status)
-                .ok_or_else(|| corrupt("alerts", id, format!("unknown status {status:?}")))?;
-            visit(AlertJsonRef {
-                id,
-                time: Timestamp::from_nanos(time),
-                status,
-                incident_id,
-                body,
-            });
+            ReadConn::Reader(r) => r,
+        };
+        let Reader {
+            conn, alert_orgs, ..
+        } = &mut *reader;
+        // One read transaction: the page reads the snapshot whose organizations were checked,
+        // so an alert committed in between cannot slip past a left-out scope test.
+        if !conn.is_autocommit() {
+            // A transaction left open by an earlier call that failed to end it.
+            conn.execute_batch("ROLLBACK")?;
         }
+        conn.prepare_cached("BEGIN")?.execute([])?;
+        let res = covers_alert_orgs(conn, alert_orgs, scope).and_then(|covered| {
+            let test = if covered {
+                ScopeTest::Covered
+            } else {
+                ScopeTest::Test
+            };
+            visit_page(conn, scope, filter, after, page, test, visit)
+        });
+        // A read transaction ends without effect; end it also after an error, so that the
+        // connection does not keep an old snapshot.
+        let end = conn.prepare_cached("COMMIT")?.execute([]);
+        res?;
+        end?;
         Ok(())
     }
 
@@ -824,7 +837,11 @@ impl StateStore for SqliteStore {
             Some(w) => ("alert_counts", "COALESCE(SUM(n), 0)", w),
             None => {
                 args.clear();
-                ("alerts", "COUNT(*)", alert_where(scope, filter, &mut args))
+                (
+                    "alerts",
+                    "COUNT(*)",
+                    alert_where(scope, filter, ScopeTest::Test, &mut args),
+                )
             }
         };
         let sql = format!("SELECT {count} FROM {table} WHERE {where_}");
@@ -839,7 +856,7 @@ impl StateStore for SqliteStore {
             ReadConn::Writer(w) => return count(&w, args),
             ReadConn::Reader(r) => r,
         };
-        let Reader { conn, counts } = &mut *reader;
+        let Reader { conn, counts, .. } = &mut *reader;
         // Read before the count: the total is of this version or a later one, so a stored
         // pair is never reused once the data moved on.
         let version: i64 = conn
@@ -1630,7 +1647,7 @@ fn counts_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Opt
     if f.text.is_some() || f.mentions.is_some() || since == Some(None) || until == Some(None) {
         return None;
     }
-    let mut conds = alert_columns_where(scope, f, args);
+    let mut conds = alert_columns_where(scope, f, ScopeTest::Test, args);
     if let Some(Some(d)) = since {
         conds.push("day >= ?".into());
         args.push(SqlValue::Integer(d));
@@ -1644,7 +1661,12 @@ fn counts_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Opt
 
 /// The conditions the `alerts` and `alert_counts` tables share: scope, organization, minimum
 /// severity, detector, rule and status.
-fn alert_columns_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Vec<String> {
+fn alert_columns_where(
+    scope: &Scope,
+    f: &AlertFilter,
+    scope_test: ScopeTest,
+    args: &mut Vec<SqlValue>,
+) -> Vec<String> {
     let mut conds = Vec::with_capacity(8);
     if let Some(s) = f.min_severity {
         conds.push("severity >= ?".into());
@@ -1675,9 +1697,108 @@ fn alert_columns_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>)
             args.push(SqlValue::Text(org.to_string()));
         }
         Some(_) => conds.push("0".into()),
+        None if scope_test == ScopeTest::Covered => {}
         None => conds.push(scope_clause(scope, "org", args)),
     }
     conds
+}
+
+/// Whether a query tests each row's organization against the caller's scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScopeTest {
+    /// `org IN (scope)` on every row (or `org = ?` for an organization filter).
+    Test,
+    /// Every alert of the snapshot the query reads belongs to an organization in the scope
+    /// (checked in the same read transaction, [`covers_alert_orgs`]): the test could reject
+    /// nothing, so it is left out. An organization filter is still applied.
+    Covered,
+}
+
+/// Whether every alert in the current read transaction's snapshot belongs to an organization
+/// in `scope`, so that the list may leave its per-row scope test out ([`ScopeTest::Covered`]):
+/// the common case of a center's staff, whose scope is every organization. Must run inside
+/// the read transaction the list then runs in. The organizations that have alerts are read
+/// from the alerts themselves (one index seek per organization, on the organization index)
+/// and kept with the connection's `data_version`, which moves with any commit by another
+/// connection, so they are read again only after alerts changed.
+fn covers_alert_orgs(
+    conn: &Connection,
+    cache: &mut Option<(i64, Vec<String>)>,
+    scope: &Scope,
+) -> Result<bool, StoreError> {
+    let version: i64 = conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?;
+    if !matches!(cache, Some((v, _)) if *v == version) {
+        let mut orgs = Vec::new();
+        let mut first = conn.prepare_cached(
+            "SELECT org FROM alerts INDEXED BY alerts_org_list ORDER BY org LIMIT 1",
+        )?;
+        let mut next = conn.prepare_cached(
+            "SELECT org FROM alerts INDEXED BY alerts_org_list WHERE org > ?1 \
+             ORDER BY org LIMIT 1",
+        )?;
+        let mut org: Option<String> = first.query_row([], |r| r.get(0)).optional()?;
+        while let Some(o) = org {
+            org = next.query_row([&o], |r| r.get(0)).optional()?;
+            orgs.push(o);
+        }
+        *cache = Some((version, orgs));
+    }
+    let orgs = cache.as_ref().map_or(&[][..], |(_, orgs)| orgs.as_slice());
+    Ok(orgs.iter().all(|o| scope.contains(o)))
+}
+
+/// Runs the page query of [`StateStore::visit_alerts_json`] on `conn`.
+fn visit_page(
+    conn: &Connection,
+    scope: &Scope,
+    filter: &AlertFilter,
+    after: Option<&AlertCursor>,
+    page: &Page,
+    scope_test: ScopeTest,
+    visit: &mut dyn FnMut(AlertJsonRef<'_>),
+) -> Result<(), StoreError> {
+    let mut args = Vec::new();
+    let sql = alert_page_sql(
+        "id, time, body, status, incident_id",
+        scope,
+        filter,
+        after,
+        page,
+        scope_test,
+        &mut args,
+    );
+    let mut st = conn.prepare_cached(&sql)?;
+    let mut rows = st.query(params_from_iter(args))?;
+    while let Some(r) = rows.next()? {
+        // Borrowed from SQLite's row: no copy of the document.
+        let id = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let time = r.get_ref(1)?.as_i64().map_err(rusqlite::Error::from)?;
+        // The document's bytes, not checked for UTF-8 (see `AlertJsonRef::body`).
+        let body = r.get_ref(2)?.as_bytes().map_err(rusqlite::Error::from)?;
+        let status = r.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
+        let incident_id = r
+            .get_ref(4)?
+            .as_str_or_null()
+            .map_err(rusqlite::Error::from)?;
+        // `upsert_alerts` writes every body with `serde_json::to_string(&Alert)`: an
+        // object with members. Anything else would break the list it is spliced into.
+        let t = body.trim_ascii();
+        if !(t.starts_with(b"{") && t.ends_with(b"}") && t.len() > 2) {
+            return Err(corrupt("alerts", id, "body is not a JSON object"));
+        }
+        let status = AlertStatus::parse(status)
+            .ok_or_else(|| corrupt("alerts", id, format!("unknown status {status:?}")))?;
+        visit(AlertJsonRef {
+            id,
+            time: Timestamp::from_nanos(time),
+            status,
+            incident_id,
+            body,
+        });
+    }
+    Ok(())
 }
 
 /// The alert list's page query (newest first, then id), continuing after `after`.
@@ -1693,16 +1814,20 @@ fn alert_page_sql(
     f: &AlertFilter,
     after: Option<&AlertCursor>,
     page: &Page,
+    scope_test: ScopeTest,
     args: &mut Vec<SqlValue>,
 ) -> String {
-    let index = if f.org.is_some() || scope.len() == 1 {
+    // The organization index serves an `org = ?` prefix: an organization filter, or the
+    // scope test of a one-organization scope (left out when the scope covers every alert).
+    let org_prefix = f.org.is_some() || (scope.len() == 1 && scope_test == ScopeTest::Test);
+    let index = if org_prefix {
         "alerts_org_list"
     } else if f.status.is_some() {
         "alerts_status_list"
     } else {
         "alerts_list"
     };
-    let mut where_ = alert_where(scope, f, args);
+    let mut where_ = alert_where(scope, f, scope_test, args);
     if let Some(c) = after {
         // `time <= t` bounds the index range; the rest is decided inside it.
         where_.push_str(" AND time <= ? AND (time < ? OR id > ?)");
@@ -1718,8 +1843,13 @@ fn alert_page_sql(
     )
 }
 
-fn alert_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> String {
-    let mut conds = alert_columns_where(scope, f, args);
+fn alert_where(
+    scope: &Scope,
+    f: &AlertFilter,
+    scope_test: ScopeTest,
+    args: &mut Vec<SqlValue>,
+) -> String {
+    let mut conds = alert_columns_where(scope, f, scope_test, args);
     if let Some(t) = f.since {
         conds.push("time >= ?".into());
         args.push(SqlValue::Integer(t.nanos()));
@@ -1739,5 +1869,88 @@ fn alert_where(scope: &Scope, f: &AlertFilter, args: &mut Vec<SqlValue>) -> Stri
         conds.push("instr(lower(body), lower(?)) > 0".into());
         args.push(SqlValue::Text(m.clone()));
     }
+    if conds.is_empty() {
+        // No filter and no scope test (a covering scope): every row.
+        return "1".to_owned();
+    }
     conds.join(" AND ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{alert, fixture_inventory};
+    use rusqlite::StatementStatus;
+
+    #[test]
+    fn list_pages_reuse_their_compiled_statement() {
+        // A cached statement that SQLite compiles again on every execution (a bound value
+        // the planner looked at) costs a sixth of a list request: each shape is compiled
+        // once per connection and then only rebound.
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        s.replace_orgs(fixture_inventory().orgs()).unwrap();
+        let alerts: Vec<_> = (0..30)
+            .map(|k| {
+                alert(
+                    &format!("a{k:02}"),
+                    ["moh", "mof"][k % 2],
+                    k as i64,
+                    Severity::High,
+                )
+            })
+            .collect();
+        s.upsert_alerts(&alerts).unwrap();
+        let filters = [
+            AlertFilter::default(),
+            AlertFilter {
+                min_severity: Some(Severity::High),
+                status: Some(AlertStatus::New),
+                ..Default::default()
+            },
+        ];
+        for scope in [
+            fixture_inventory().visible_from("central"),
+            fixture_inventory().visible_from("moh"),
+        ] {
+            for f in &filters {
+                for (limit, offset) in [(10, 0), (10, 0), (5, 3), (10, 0)] {
+                    let page = Page { offset, limit };
+                    let mut n = 0;
+                    s.visit_alerts_json(&scope, f, None, &page, &mut |_| n += 1)
+                        .unwrap();
+                    assert!(n > 0);
+                }
+            }
+        }
+        // Sequential calls use the first reader.
+        let reader = s.readers[0].lock().unwrap();
+        let mut checked = 0;
+        for scope in [
+            fixture_inventory().visible_from("central"),
+            fixture_inventory().visible_from("moh"),
+        ] {
+            for f in &filters {
+                for test in [ScopeTest::Test, ScopeTest::Covered] {
+                    let sql = alert_page_sql(
+                        "id, time, body, status, incident_id",
+                        &scope,
+                        f,
+                        None,
+                        &Page::first(10),
+                        test,
+                        &mut Vec::new(),
+                    );
+                    let st = reader.conn.prepare_cached(&sql).unwrap();
+                    if st.get_status(StatementStatus::VmStep) > 0 {
+                        assert_eq!(st.get_status(StatementStatus::RePrepare), 0, "{sql}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        // Only moh and mof have alerts: central's scope covers both (its lists leave the
+        // scope test out), moh's does not (its lists test it).
+        assert!(checked >= 3, "{checked} statements checked");
+    }
 }

@@ -418,6 +418,75 @@ macro_rules! state_store_suite {
         }
 
         #[test]
+        fn alert_lists_keep_the_scope_when_it_stops_covering_every_alert() {
+            // A scope that holds every organization with alerts may be listed without a
+            // per-row scope test; the moment an alert of another organization arrives, the
+            // list must test again. Asked repeatedly, with filters and cursors, before and
+            // after each write.
+            let s = store();
+            let delegated = scope_of("delegated");
+            let moh = scope_of("moh");
+            let mine: Vec<_> = (0..40usize)
+                .map(|k| {
+                    let o = if k % 2 == 0 { "pension" } else { "power" };
+                    alert(&format!("d{k:02}"), o, k as i64, Severity::ALL[k % 5])
+                })
+                .collect();
+            s.upsert_alerts(&mine).unwrap();
+            let check = |scope: &Scope, want: &[&str]| {
+                for f in [
+                    AlertFilter::default(),
+                    AlertFilter { min_severity: Some(Severity::High), ..Default::default() },
+                    AlertFilter { status: Some(AlertStatus::New), ..Default::default() },
+                ] {
+                    let mut expect: Vec<&str> = want
+                        .iter()
+                        .copied()
+                        .filter(|id| {
+                            let a = s.get_alert(scope, id).unwrap().expect("listed alert in scope");
+                            f.min_severity.is_none_or(|m| a.alert.severity >= m)
+                        })
+                        .collect();
+                    // Newest first: ids are numbered in time order.
+                    expect.sort_by(|a, b| b.cmp(a));
+                    for _ in 0..3 {
+                        let raw = s.list_alerts_json(scope, &f, None, &Page::first(1000)).unwrap();
+                        let got: Vec<&str> = raw.iter().map(|a| a.id.as_str()).collect();
+                        assert_eq!(got, expect, "{f:?}");
+                        // The same by pages of 7, continued by cursor.
+                        let mut paged = Vec::new();
+                        let mut after = None;
+                        loop {
+                            let p = s.list_alerts_json(scope, &f, after.as_ref(), &Page::first(7)).unwrap();
+                            paged.extend(p.iter().map(|a| a.id.clone()));
+                            match p.last() {
+                                Some(last) if p.len() == 7 => after = Some(last.cursor()),
+                                _ => break,
+                            }
+                        }
+                        assert_eq!(paged, expect, "{f:?} by cursor");
+                    }
+                }
+            };
+            let ids_of = |v: &[$crate::yagura_model::Alert]| -> Vec<String> {
+                v.iter().map(|a| a.id.clone()).collect()
+            };
+            let mine_ids = ids_of(&mine);
+            let mine_ids: Vec<&str> = mine_ids.iter().map(String::as_str).collect();
+            check(&delegated, &mine_ids);
+            check(&moh, &[]);
+            // An alert outside the delegated scope: it must never be listed there.
+            s.upsert_alerts(&[alert("d98", "moh", 98, Severity::Critical)]).unwrap();
+            check(&delegated, &mine_ids);
+            check(&moh, &["d98"]);
+            // Also when the outsider is the newest and the only one of its severity.
+            s.upsert_alerts(&[alert("d99", "central", 99, Severity::Critical)]).unwrap();
+            check(&delegated, &mine_ids);
+            check(&moh, &["d98"]);
+            check(&Scope::none(), &[]);
+        }
+
+        #[test]
         fn alert_totals_follow_every_change() {
             // Asked repeatedly: a backend that keeps totals must notice every write.
             let s = store();

@@ -133,7 +133,7 @@ impl AlertJson {
             time: self.time,
             status: self.status,
             incident_id: self.incident_id.as_deref(),
-            body: &self.body,
+            body: self.body.as_bytes(),
         }
     }
 
@@ -161,8 +161,11 @@ pub struct AlertJsonRef<'a> {
     pub time: Timestamp,
     pub status: AlertStatus,
     pub incident_id: Option<&'a str>,
-    /// The stored document: one JSON object holding at least `id`.
-    pub body: &'a str,
+    /// The stored document: one JSON object holding at least `id`, as the bytes SQLite
+    /// holds. They are copied into responses as they are: the store writes every body with
+    /// `serde_json` (valid UTF-8), and checking the encoding of each ~700-byte document on
+    /// every list was ≈ 5 % of a list request's instructions (BENCHMARKS.md, server session 7).
+    pub body: &'a [u8],
 }
 
 impl AlertJsonRef<'_> {
@@ -181,7 +184,8 @@ impl AlertJsonRef<'_> {
             time: self.time,
             status: self.status,
             incident_id: self.incident_id.map(str::to_owned),
-            body: self.body.to_owned(),
+            // Stored bodies are written by `serde_json` (UTF-8); a damaged one is not lost.
+            body: String::from_utf8_lossy(self.body).into_owned(),
         }
     }
 
@@ -189,11 +193,11 @@ impl AlertJsonRef<'_> {
     /// order as `serde_json::to_writer(&StoredAlert)`: the document's members, then
     /// `status`, then `incident_id` when there is one — without decoding the document.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let doc = self.body.trim_end();
+        let doc = self.body.trim_ascii_end();
         // The document is an object with members (it always holds `id`), so closing it off
         // and appending members keeps it one object.
-        let open = doc.strip_suffix('}').unwrap_or(doc).trim_end();
-        out.extend_from_slice(open.as_bytes());
+        let open = doc.strip_suffix(b"}").unwrap_or(doc).trim_ascii_end();
+        out.extend_from_slice(open);
         out.extend_from_slice(b",\"status\":\"");
         out.extend_from_slice(self.status.as_str().as_bytes());
         out.push(b'"');

@@ -186,3 +186,57 @@ fn advisory_steps_cannot_be_changed_or_deleted() {
     let del = conn.execute("DELETE FROM advisory_steps", []);
     assert!(del.unwrap_err().to_string().contains("append-only"));
 }
+
+#[test]
+fn a_covering_scope_notices_alerts_another_connection_commits() {
+    // The list leaves its scope test out while every alert belongs to the caller's scope;
+    // an alert of another organization committed through another connection (another
+    // process, in production) must be noticed by every reader at once.
+    use yagura_store::yagura_model::Severity;
+    use yagura_store::{AlertFilter, Page};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let s = SqliteStore::open(&path).unwrap();
+    s.replace_orgs(fixture_inventory().orgs()).unwrap();
+    s.upsert_alerts(&[alert("p1", "pension", 1, Severity::Low)])
+        .unwrap();
+    let delegated = fixture_inventory().visible_from("delegated");
+    let listed = |s: &SqliteStore| -> Vec<String> {
+        s.list_alerts_json(&delegated, &AlertFilter::default(), None, &Page::first(100))
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    for _ in 0..8 {
+        assert_eq!(listed(&s), ["p1"]);
+    }
+    let other = SqliteStore::open(&path).unwrap();
+    other
+        .upsert_alerts(&[alert("m1", "moh", 2, Severity::Critical)])
+        .unwrap();
+    // Readers are used concurrently: ask from several threads so that every reader
+    // connection (each with its own cache) answers at least once.
+    std::thread::scope(|t| {
+        for _ in 0..8 {
+            t.spawn(|| {
+                for _ in 0..50 {
+                    assert_eq!(listed(&s), ["p1"]);
+                }
+            });
+        }
+    });
+    assert_eq!(
+        s.list_alerts_json(
+            &fixture_inventory().visible_from("central"),
+            &AlertFilter::default(),
+            None,
+            &Page::first(100)
+        )
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect::<Vec<_>>(),
+        ["m1", "p1"]
+    );
+}
