@@ -9,12 +9,6 @@ use clap::Parser;
 mod cmd;
 mod progress;
 
-/// mimalloc instead of the system allocator: `yagura detect` allocates and frees millions of
-/// small strings (events' fields, indicators), across threads (BENCHMARKS.md, "Batch
-/// detection end to end", session 7, has the CPU-seconds with and without).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// yagura (櫓, "watchtower"): monitoring of illicit communications across many organizations.
 #[derive(Debug, Parser)]
 #[command(name = "yagura", version, about, long_about = None, propagate_version = true)]
