@@ -9,10 +9,17 @@
 //!
 //! Per-event stages are `Sync` and run in the reading threads, so parsing and stateless
 //! detection use every core; stateful stages see one stream in event-time order.
+//!
+//! [`run_while_loading`] starts the reading threads before the detectors exist: while the
+//! content loads (seconds for millions of indicators and thousands of Sigma rules) each
+//! reader parses ahead into its own buffer, bounded ([`LOOKAHEAD_EVENTS`] in all), and runs
+//! the per-event stages over what it holds once they are ready. Nothing is dispatched to the
+//! ordered stages before every detector has loaded.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use yagura_formats::{FileReader, Format, ReadOptions, Reject};
@@ -170,6 +177,11 @@ pub struct BatchReport {
     pub ordered_cpu_s: f64,
     /// Wall time that thread spent waiting for readers.
     pub ordered_wait_s: f64,
+    /// Wall time spent loading the detectors ([`run_while_loading`]; the readers parse ahead
+    /// meanwhile). Not part of `elapsed_s`.
+    pub load_s: f64,
+    /// Events the readers had parsed ahead when the detectors became ready.
+    pub parsed_while_loading: u64,
 }
 
 /// The detectors of a run.
@@ -190,26 +202,100 @@ impl std::fmt::Debug for Detectors {
     }
 }
 
+/// Events all readers together parse ahead while the detectors load (each holds at most its
+/// share, and at least one batch): bounds the memory of the look-ahead (an `Event` is ~2 KiB
+/// with its buffers, so ~100 MiB) while keeping the cores busy that loading leaves idle.
+pub const LOOKAHEAD_EVENTS: usize = 49_152;
+
 /// Runs every detector over every file. Rejects go to `on_reject` (from the reading threads,
 /// serialized by a lock); file-level failures (unreadable, unrecognized) are rejects too.
 pub fn run(
     files: Vec<InputFile>,
-    mut detectors: Detectors,
+    detectors: Detectors,
     options: &BatchOptions,
     progress: Arc<Progress>,
     on_reject: Arc<Mutex<dyn FnMut(Reject) + Send>>,
 ) -> (Vec<Alert>, BatchReport) {
-    let started = Instant::now();
+    let loaded: Result<_, std::convert::Infallible> =
+        run_while_loading(files, || Ok(detectors), options, progress, on_reject);
+    match loaded {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// The per-event stages, handed to the reading threads once loaded.
+struct Gate {
+    /// Set once the state is no longer `Loading` (checked per event while parsing ahead).
+    settled: AtomicBool,
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+enum GateState {
+    Loading,
+    Ready(Arc<Vec<Arc<dyn EventStage>>>),
+    /// Loading failed: readers stop.
+    Cancelled,
+}
+
+impl Gate {
+    fn new() -> Gate {
+        Gate {
+            settled: AtomicBool::new(false),
+            state: Mutex::new(GateState::Loading),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn settled(&self) -> bool {
+        self.settled.load(Ordering::Acquire)
+    }
+
+    fn settle(&self, to: GateState) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = to;
+        self.settled.store(true, Ordering::Release);
+        self.changed.notify_all();
+    }
+
+    /// Blocks until the stages are ready (`None`: loading failed).
+    fn wait(&self) -> Option<Arc<Vec<Arc<dyn EventStage>>>> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match &*state {
+                GateState::Loading => {
+                    state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+                }
+                GateState::Ready(stages) => return Some(Arc::clone(stages)),
+                GateState::Cancelled => return None,
+            }
+        }
+    }
+}
+
+/// [`run`] with the detectors built by `load` on the calling thread while the readers
+/// already parse ahead (see the module docs). An error from `load` stops the readers and is
+/// returned.
+pub fn run_while_loading<E>(
+    files: Vec<InputFile>,
+    load: impl FnOnce() -> Result<Detectors, E>,
+    options: &BatchOptions,
+    progress: Arc<Progress>,
+    on_reject: Arc<Mutex<dyn FnMut(Reject) + Send>>,
+) -> Result<(Vec<Alert>, BatchReport), E> {
+    let load_started = Instant::now();
     let n_files = files.len() as u64;
-    let per_event: Arc<Vec<Arc<dyn EventStage>>> =
-        Arc::new(std::mem::take(&mut detectors.per_event));
+    let gate = Arc::new(Gate::new());
+    let lookahead = (LOOKAHEAD_EVENTS / files.len().max(1)).max(crate::merge::BATCH);
+    let parsed_ahead = Arc::new(AtomicU64::new(0));
     let raw_alerts = Arc::new(Mutex::new(Vec::<Alert>::new()));
     let unreadable = Arc::new(AtomicU64::new(0));
 
     let producers: Vec<Producer<Event>> = files
         .into_iter()
         .map(|input| {
-            let per_event = Arc::clone(&per_event);
+            let gate = Arc::clone(&gate);
+            let parsed_ahead = Arc::clone(&parsed_ahead);
             let raw_alerts = Arc::clone(&raw_alerts);
             let progress = Arc::clone(&progress);
             let on_reject = Arc::clone(&on_reject);
@@ -244,6 +330,9 @@ pub fn run(
                 };
                 let mut local_alerts = Vec::new();
                 let mut since_update = 0u64;
+                // `None` while the detectors load: events are parsed and held in the sink
+                // (at most `lookahead`), detected and sent once the stages are ready.
+                let mut stages: Option<Arc<Vec<Arc<dyn EventStage>>>> = None;
                 // Each record is read into the sink's next slot: an event of a batch the
                 // merge is done with, refilled in place (its buffers kept) rather than a new
                 // event built, moved into the batch and later dropped.
@@ -256,11 +345,30 @@ pub fn run(
                             if ev.organization.id.is_none() {
                                 ev.organization.id.clone_from(&default_org);
                             }
-                            for stage in per_event.iter() {
+                            if stages.is_none() {
+                                sink.hold();
+                                if gate.settled() || sink.held().len() >= lookahead {
+                                    let Some(ready) = gate.wait() else { return };
+                                    parsed_ahead
+                                        .fetch_add(sink.held().len() as u64, Ordering::Relaxed);
+                                    for ev in sink.held().iter() {
+                                        for stage in ready.iter() {
+                                            stage.on_event(ev, &mut local_alerts);
+                                        }
+                                    }
+                                    since_update += sink.held().len() as u64;
+                                    stages = Some(ready);
+                                    if !sink.send() {
+                                        break;
+                                    }
+                                }
+                                continue;
+                            }
+                            for stage in stages.iter().flat_map(|s| s.iter()) {
                                 stage.on_event(ev, &mut local_alerts);
                             }
                             since_update += 1;
-                            if since_update == 4096 {
+                            if since_update >= 4096 {
                                 progress.events.fetch_add(since_update, Ordering::Relaxed);
                                 since_update = 0;
                             }
@@ -269,6 +377,16 @@ pub fn run(
                             }
                         }
                     }
+                }
+                if stages.is_none() {
+                    // The file ended (or held nothing yet) before the detectors were ready.
+                    let Some(ready) = gate.wait() else { return };
+                    for ev in sink.held().iter() {
+                        for stage in ready.iter() {
+                            stage.on_event(ev, &mut local_alerts);
+                        }
+                    }
+                    since_update += sink.held().len() as u64;
                 }
                 progress.events.fetch_add(since_update, Ordering::Relaxed);
                 progress.files_done.fetch_add(1, Ordering::Relaxed);
@@ -283,11 +401,26 @@ pub fn run(
         })
         .collect();
 
+    // The readers start now and parse ahead while the detectors load on this thread.
+    let mut merged = merge(producers, |e: &Event| e.timestamp);
+    let mut detectors = match load() {
+        Ok(d) => d,
+        Err(e) => {
+            gate.settle(GateState::Cancelled);
+            merged.join();
+            return Err(e);
+        }
+    };
+    gate.settle(GateState::Ready(Arc::new(std::mem::take(
+        &mut detectors.per_event,
+    ))));
+    let load_s = load_started.elapsed().as_secs_f64();
+    let started = Instant::now();
+
     let mut aggregator = Aggregator::new(options.aggregation);
     let mut ordered_alerts = Vec::new();
     let mut raw_count = 0u64;
     let ordered_cpu_start = thread_cpu_s();
-    let mut merged = merge(producers, |e: &Event| e.timestamp);
     while let Some(ev) = merged.next_ref() {
         for stage in detectors.ordered.iter_mut() {
             stage.on_event(ev, &mut ordered_alerts);
@@ -332,8 +465,10 @@ pub fn run(
         events_per_s: events as f64 / elapsed.as_secs_f64(),
         ordered_cpu_s,
         ordered_wait_s: ordered_wait.as_secs_f64(),
+        load_s,
+        parsed_while_loading: parsed_ahead.load(Ordering::Relaxed),
     };
-    (alerts, report)
+    Ok((alerts, report))
 }
 
 /// CPU time of the calling thread in seconds (Linux `/proc/thread-self/schedstat`; 0 where it
@@ -371,13 +506,72 @@ mod tests {
     /// place): the ordered stages must see every event exactly as the reader's iterator API
     /// yields it, in time order, with nothing left over from an earlier event of the slot,
     /// and rejects counted, not passed on.
+    /// Counts what a per-event stage sees.
+    struct Count(Arc<AtomicU64>);
+
+    impl EventStage for Count {
+        fn name(&self) -> &'static str {
+            "count"
+        }
+        fn on_event(&self, _event: &Event, _out: &mut Vec<Alert>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     #[test]
     fn ordered_stages_see_every_event_as_read() {
+        events_as_read(None, 3, 2_000);
+    }
+
+    /// With the detectors loading slowly, the readers parse ahead (bounded) and then run the
+    /// per-event stages over what they held: every event is still detected once and reaches
+    /// the ordered stages once, in time order.
+    #[test]
+    fn readers_parse_ahead_while_the_detectors_load() {
+        // Files that end while loading, and (200 files: one batch each) files whose readers
+        // reach their share of the look-ahead and wait.
+        for (files, lines) in [(3, 2_000), (200, 400)] {
+            let report = events_as_read(Some(Duration::from_millis(400)), files, lines);
+            assert!(report.parsed_while_loading > 0, "{report:?}");
+            assert!(report.load_s >= 0.4, "{report:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_load_stops_the_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("access.log");
+        let line = "1700000000.000 12 10.0.0.1 TCP_MISS/200 100 GET http://h.example/ - HIER_DIRECT/192.0.2.1 -\n";
+        std::fs::write(&p, line.repeat(20_000)).unwrap();
+        let options = BatchOptions {
+            format: Some(Format::Squid),
+            default_org: Some(OrgId::new("org-a").unwrap()),
+            ..BatchOptions::default()
+        };
+        let files = vec![InputFile {
+            path: p,
+            root: None,
+        }];
+        let on_reject: Arc<Mutex<dyn FnMut(Reject) + Send>> = Arc::new(Mutex::new(|_r: Reject| {}));
+        let r = run_while_loading(
+            files,
+            || {
+                std::thread::sleep(Duration::from_millis(100));
+                Err("no content")
+            },
+            &options,
+            Arc::new(Progress::default()),
+            on_reject,
+        );
+        assert_eq!(r.err(), Some("no content"));
+    }
+
+    fn events_as_read(load_delay: Option<Duration>, files: u64, lines: u64) -> BatchReport {
         let dir = tempfile::tempdir().unwrap();
         let mut paths = Vec::new();
-        for f in 0..3u64 {
+        for f in 0..files {
             let mut text = String::new();
-            for i in 0..2_000u64 {
+            for i in 0..lines {
                 if i % 97 == 5 {
                     text.push_str("not a squid line\n");
                     continue;
@@ -428,8 +622,9 @@ mod tests {
         assert!(expected.len() > 5_000 && expected_rejects > 0);
 
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let detected = Arc::new(AtomicU64::new(0));
         let detectors = Detectors {
-            per_event: Vec::new(),
+            per_event: vec![Arc::new(Count(Arc::clone(&detected)))],
             ordered: vec![Box::new(Record(Arc::clone(&seen)))],
         };
         let rejects = Arc::new(Mutex::new(0u64));
@@ -443,20 +638,34 @@ mod tests {
                 root: None,
             })
             .collect();
-        let (_, report) = run(
+        let load = || {
+            if let Some(d) = load_delay {
+                std::thread::sleep(d);
+            }
+            Ok::<_, ()>(detectors)
+        };
+        let (_, report) = run_while_loading(
             files,
-            detectors,
+            load,
             &options,
             Arc::new(Progress::default()),
             on_reject,
-        );
+        )
+        .unwrap();
         let mut seen = std::mem::take(&mut *seen.lock().unwrap());
         assert_eq!(report.events, expected.len() as u64);
+        assert_eq!(detected.load(Ordering::Relaxed), expected.len() as u64);
+        // Bounded look-ahead: at most the budget, or one batch per file.
+        assert!(
+            report.parsed_while_loading as usize
+                <= LOOKAHEAD_EVENTS.max(paths.len() * crate::merge::BATCH)
+        );
         assert_eq!(report.rejects, expected_rejects);
         assert_eq!(*rejects.lock().unwrap(), expected_rejects);
         assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "time order");
         seen.sort();
         expected.sort();
         assert_eq!(seen, expected);
+        report
     }
 }

@@ -16,6 +16,10 @@
 //! allocator caches, and a producer that reads into the slot (`FileReader::next_into`) keeps
 //! the items' buffers instead of building, moving and dropping a new item per push.
 //!
+//! A producer may also hold items back ([`Sink::hold`]) and send them later as one larger
+//! batch ([`Sink::send`]); it bounds how many (batch detection holds a few thousand events
+//! per file while its detectors load).
+//!
 //! Order within a source is preserved; sources are expected to be roughly time-ordered (log
 //! files are), and the merge never looks ahead further than the heads.
 
@@ -91,6 +95,27 @@ impl<T> Sink<T> {
         if self.filled >= BATCH {
             self.flush();
         }
+        !self.closed
+    }
+
+    /// Like [`Sink::commit`], but keeps the item in the sink, unsent, however many are held:
+    /// for a producer that must finish the items later ([`Sink::held`]) before they go, e.g.
+    /// a reader that parses while its detectors are still loading. The caller bounds how
+    /// many it holds, then [`Sink::send`]s them.
+    pub fn hold(&mut self) {
+        debug_assert!(self.filled < self.batch.len(), "hold without a slot");
+        self.filled = (self.filled + 1).min(self.batch.len());
+    }
+
+    /// The items committed or held and not yet sent, in order.
+    pub fn held(&mut self) -> &mut [T] {
+        &mut self.batch[..self.filled]
+    }
+
+    /// Sends the items committed or held so far as one batch (blocking while the consumer is
+    /// behind). Returns false once the consumer has gone away (stop producing).
+    pub fn send(&mut self) -> bool {
+        self.flush();
         !self.closed
     }
 

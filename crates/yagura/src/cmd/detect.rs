@@ -148,14 +148,15 @@ pub fn run(args: DetectArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     out.flush().context("writing alerts")?;
 
     eprintln!(
-        "detect: {} files, {} events, {} rejected lines, {} alerts ({} detections aggregated), {:.1}s, {:.0} events/s",
+        "detect: {} files, {} events, {} rejected lines, {} alerts ({} detections aggregated), {:.1}s, {:.0} events/s (after {:.1}s loading the detection content)",
         report.files,
         report.events,
         report.rejects,
         report.alerts,
         report.raw_alerts,
         report.elapsed_s,
-        report.events_per_s
+        report.events_per_s,
+        report.load_s
     );
     tracing::info!(
         cpu_s = format!("{:.2}", report.ordered_cpu_s),
@@ -293,22 +294,34 @@ pub fn run_batch(
     default_org: Option<OrgId>,
     store: Option<StoreStage>,
 ) -> anyhow::Result<(Vec<yagura_model::Alert>, batch::BatchReport)> {
-    let mut detectors = build_detectors(args, inventory, globals)?;
-    if let Some(stage) = store {
-        detectors.ordered.push(Box::new(stage));
-    }
-    tracing::info!(?detectors, files = files.len(), "starting batch detection");
+    let n_files = files.len();
+    // The content loads while the reader threads already parse ahead (bounded): the start-up
+    // overlaps reading instead of preceding it.
+    let load = || -> anyhow::Result<Detectors> {
+        let mut detectors = build_detectors(args, inventory, globals)?;
+        if let Some(stage) = store {
+            detectors.ordered.push(Box::new(stage));
+        }
+        tracing::info!(?detectors, files = n_files, "detectors loaded");
+        Ok(detectors)
+    };
     let counters = Arc::new(Counters::default());
-    let bar = Progress::items(files.len() as u64, "detect", globals.quiet);
+    let bar = Progress::items(n_files as u64, "detect", globals.quiet);
     let ticker = spawn_ticker(Arc::clone(&counters), bar.clone());
     let options = BatchOptions {
         format,
         default_org,
         ..BatchOptions::default()
     };
-    let (alerts, report) = batch::run(files, detectors, &options, Arc::clone(&counters), on_reject);
+    let result = batch::run_while_loading(files, load, &options, Arc::clone(&counters), on_reject);
     ticker.stop();
     bar.finish();
+    let (alerts, report) = result?;
+    tracing::info!(
+        load_s = format!("{:.2}", report.load_s),
+        parsed_while_loading = report.parsed_while_loading,
+        "detection content loaded while the readers parsed ahead"
+    );
     Ok((alerts, report))
 }
 
@@ -376,13 +389,14 @@ pub(crate) fn build_detectors(
 ) -> anyhow::Result<Detectors> {
     let mut detectors = Detectors::default();
 
-    // The three kinds of content load independently: indicators (one thread, seconds for
-    // millions of them), Sigma rules (parsed on every core) and the analytics (trigram model),
-    // so they load at the same time and the slowest alone sets the start-up time.
+    // The kinds of content load independently: indicators (one thread, seconds for millions
+    // of them), warninglists, Sigma rules (parsed on every core) and the analytics (trigram
+    // model), so they load at the same time and the slowest alone sets the start-up time.
     let (ioc, sigma, analytics) = std::thread::scope(|scope| {
         let sigma = scope.spawn(|| load_sigma(args));
         let analytics = scope.spawn(|| load_analytics(args, inventory));
-        let ioc = load_indicators(args, globals);
+        let warninglists = scope.spawn(|| load_warninglists(args));
+        let ioc = load_indicators(args, globals, || joined(warninglists.join()));
         (ioc, joined(sigma.join()), joined(analytics.join()))
     });
     if let Some(stage) = ioc? {
@@ -408,6 +422,7 @@ fn joined<T>(r: std::thread::Result<anyhow::Result<T>>) -> anyhow::Result<T> {
 fn load_indicators(
     args: &DetectArgs,
     globals: &Globals,
+    warninglists: impl FnOnce() -> anyhow::Result<yagura_intel::Warninglists>,
 ) -> anyhow::Result<Option<Arc<dyn batch::EventStage>>> {
     let mut store = yagura_intel::IndicatorStore::new();
     let snapshot = yagura_intel::persist::snapshot_path(&globals.data_dir);
@@ -430,16 +445,22 @@ fn load_indicators(
             }
         }
     }
+    // Loaded on its own thread meanwhile; an error in it is reported even without indicators.
+    let warninglists = warninglists()?;
     if store.is_empty() {
         return Ok(None);
     }
-    let warninglists = match &args.warninglists {
-        Some(dir) => yagura_intel::Warninglists::load_dir(dir)
-            .with_context(|| format!("loading warninglists from {}", dir.display()))?,
-        None => yagura_intel::Warninglists::new(),
-    };
     let matcher = yagura_intel::LiveMatcher::new(store, Arc::new(warninglists));
     Ok(Some(Arc::new(IocStage::new(Arc::new(matcher)))))
+}
+
+/// MISP warninglists (`--warninglists`): known-benign values that do not alert.
+fn load_warninglists(args: &DetectArgs) -> anyhow::Result<yagura_intel::Warninglists> {
+    match &args.warninglists {
+        Some(dir) => yagura_intel::Warninglists::load_dir(dir)
+            .with_context(|| format!("loading warninglists from {}", dir.display())),
+        None => Ok(yagura_intel::Warninglists::new()),
+    }
 }
 
 /// Sigma: built-in content unless disabled, plus --rules directories.
