@@ -109,6 +109,76 @@ pub(crate) fn separator_ends(b: &[u8], sep: u8, out: &mut Vec<usize>) {
     out.push(b.len());
 }
 
+/// The end offset of each column of a line, found as the record loop asks for them: eight
+/// bytes are searched at a time (SWAR) and the separators of one word are handed out from its
+/// mask, so no offset is stored (what [`separator_ends`] collects, yielded in the same order:
+/// every `sep` offset, then the length of the line).
+pub(crate) struct ColumnEnds<'b> {
+    b: &'b [u8],
+    pat: u64,
+    /// Offset of the word `mask` was computed from.
+    base: usize,
+    /// Separators of that word not yet handed out (the high bit of each matching byte).
+    mask: u64,
+    /// Offset of the next word to search; past the end once the tail was searched.
+    next: usize,
+    /// Whether the line's end was handed out.
+    done: bool,
+}
+
+impl<'b> ColumnEnds<'b> {
+    pub(crate) fn new(b: &'b [u8], sep: u8) -> Self {
+        ColumnEnds {
+            b,
+            pat: 0x0101_0101_0101_0101u64 * u64::from(sep),
+            base: 0,
+            mask: 0,
+            next: 0,
+            done: false,
+        }
+    }
+}
+
+impl Iterator for ColumnEnds<'_> {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        loop {
+            if self.mask != 0 {
+                let i = self.base + (self.mask.trailing_zeros() / 8) as usize;
+                self.mask &= self.mask - 1;
+                return Some(i);
+            }
+            if let Some(w) = self.b.get(self.next..).and_then(<[u8]>::first_chunk::<8>) {
+                self.base = self.next;
+                self.next += 8;
+                self.mask = zero_bytes(u64::from_le_bytes(*w) ^ self.pat);
+                continue;
+            }
+            if let Some(tail) = self.b.get(self.next..)
+                && !tail.is_empty()
+            {
+                // The last 1–7 bytes, padded with a byte that is not the separator.
+                let pad = (self.pat as u8).wrapping_add(1);
+                let mut w = [pad; 8];
+                if let Some(dst) = w.get_mut(..tail.len()) {
+                    dst.copy_from_slice(tail);
+                }
+                self.base = self.next;
+                self.next = self.b.len() + 1;
+                self.mask = zero_bytes(u64::from_le_bytes(w) ^ self.pat);
+                continue;
+            }
+            if self.done {
+                return None;
+            }
+            self.done = true;
+            return Some(self.b.len());
+        }
+    }
+}
+
 /// `s.parse::<f64>()`, bit for bit, with a short path for the plain decimals text logs write
 /// (`0.001234`, `60.000000`): at most 15 digits and one `.` make an integer mantissa below
 /// 2^53 and an exact power of ten, whose quotient is the correctly rounded value, the one
@@ -122,29 +192,85 @@ pub(crate) fn parse_f64(s: &str) -> Option<f64> {
     if b.is_empty() || b.len() > 16 {
         return s.parse().ok();
     }
+    // Integer digits, then (after one `.`) fraction digits: two tight loops, no per-digit
+    // bookkeeping of where the point was.
     let mut m: u64 = 0;
-    let mut digits = 0;
-    let mut frac: Option<usize> = None;
-    for &c in b {
+    let mut it = b.iter();
+    let mut int_digits = 0;
+    let mut point = false;
+    for &c in &mut it {
         let d = c.wrapping_sub(b'0');
-        if d <= 9 {
-            m = m * 10 + u64::from(d);
-            digits += 1;
-            if let Some(f) = frac.as_mut() {
-                *f += 1;
+        if d > 9 {
+            if c != b'.' {
+                return s.parse().ok();
             }
-        } else if c == b'.' && frac.is_none() {
-            frac = Some(0);
-        } else {
-            return s.parse().ok();
+            point = true;
+            break;
+        }
+        m = m * 10 + u64::from(d);
+        int_digits += 1;
+    }
+    let mut k = 0;
+    if point {
+        for &c in it {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return s.parse().ok();
+            }
+            m = m * 10 + u64::from(d);
+            k += 1;
         }
     }
+    let digits = int_digits + k;
     if digits == 0 || digits > 15 {
         return s.parse().ok();
     }
-    let k = frac.unwrap_or(0);
     // `m < 10^15 < 2^53`: exact as f64; `k <= 15`: the power is exact too.
     Some(m as f64 / POW10.get(k).copied()?)
+}
+
+/// `s.parse::<u64>().ok()`, with a short path for plain decimals of at most 19 digits (they
+/// cannot overflow: `10^19 - 1 < 2^64`); anything else (a `+` sign, more digits, other bytes)
+/// goes to the standard parser.
+#[inline]
+pub(crate) fn parse_u64(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 19 {
+        return s.parse().ok();
+    }
+    let mut n: u64 = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return s.parse().ok();
+        }
+        n = n * 10 + u64::from(d);
+    }
+    Some(n)
+}
+
+/// Calls `f` on each item of `s.split(sep as char)`: by bytes for an ASCII `sep` (Zeek's set
+/// separator; no `CharSearcher`, no iterator state), by `char` otherwise.
+#[inline]
+pub(crate) fn for_each_split<'a>(s: &'a str, sep: u8, mut f: impl FnMut(&'a str)) {
+    if !sep.is_ascii() {
+        s.split(char::from(sep)).for_each(f);
+        return;
+    }
+    let mut rest = s;
+    loop {
+        match rest.bytes().position(|b| b == sep) {
+            // `sep` is ASCII: both sides of it are char boundaries.
+            Some(i) => {
+                f(rest.get(..i).unwrap_or(""));
+                rest = rest.get(i + 1..).unwrap_or("");
+            }
+            None => {
+                f(rest);
+                return;
+            }
+        }
+    }
 }
 
 /// `s.split(sep as char)` for an ASCII `sep` (Zeek's set separator), by bytes: no
@@ -538,56 +664,85 @@ fn frac_nanos(f: &str) -> Option<u32> {
     Some(n)
 }
 
+/// Two ASCII digits at `b[i..i + 2]`.
+#[inline]
+fn d2(b: &[u8], i: usize) -> Option<u32> {
+    match b.get(i..i + 2)? {
+        [x, y] if x.is_ascii_digit() && y.is_ascii_digit() => {
+            Some(u32::from(x - b'0') * 10 + u32::from(y - b'0'))
+        }
+        _ => None,
+    }
+}
+
 /// ISO 8601 / RFC 3339 as logs write it: `T` or space, optional fraction, `Z`, `±HH:MM`,
 /// `±HHMM` or no offset (then UTC). Suricata writes `+0200`, RFC 3339 parsers refuse it.
+/// Read by byte positions (no slicing of the text: any byte may be anywhere).
 pub(crate) fn iso8601(s: &str) -> Result<Timestamp, String> {
     let bad = || format!("timestamp {s:?} is not ISO 8601");
     let b = s.as_bytes();
     if b.len() < 19 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return Err(bad());
     }
-    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') {
+    if !matches!(b.get(10), Some(b'T' | b't' | b' '))
+        || b.get(13) != Some(&b':')
+        || b.get(16) != Some(&b':')
+    {
         return Err(bad());
     }
-    let y = digits(&s[0..4]).ok_or_else(bad)? as i32;
-    let mo = digits(&s[5..7]).ok_or_else(bad)?;
-    let d = digits(&s[8..10]).ok_or_else(bad)?;
-    let h = digits(&s[11..13]).ok_or_else(bad)?;
-    let mi = digits(&s[14..16]).ok_or_else(bad)?;
-    if b.get(16) != Some(&b':') {
+    let (Some(y1), Some(y2), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) = (
+        d2(b, 0),
+        d2(b, 2),
+        d2(b, 5),
+        d2(b, 8),
+        d2(b, 11),
+        d2(b, 14),
+        d2(b, 17),
+    ) else {
         return Err(bad());
-    }
-    let sec = digits(&s[17..19]).ok_or_else(bad)?;
-    let mut rest = &s[19..];
+    };
+    let y = (y1 * 100 + y2) as i32;
+    let mut i = 19;
     let mut nanos = 0;
-    if let Some(r) = rest.strip_prefix(['.', ',']) {
-        let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
-        nanos = frac_nanos(&r[..end]).ok_or_else(bad)?;
-        rest = &r[end..];
+    if matches!(b.get(19), Some(b'.' | b',')) {
+        i = 20;
+        let mut scale = 100_000_000;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            // Up to 9 digits are kept, later ones only skipped.
+            nanos += u32::from(c - b'0') * scale;
+            scale /= 10;
+            i += 1;
+        }
+        if i == 20 {
+            return Err(bad());
+        }
     }
-    let offset = parse_offset(rest).ok_or_else(bad)?;
+    let offset = offset_bytes(b.get(i..).unwrap_or_default()).ok_or_else(bad)?;
     civil((y, mo, d), (h, mi, sec, nanos), offset)
 }
 
 /// `""`, `Z`, `+09:00`, `+0900`, `-05`.
 fn parse_offset(s: &str) -> Option<i64> {
-    match s {
-        "" | "Z" | "z" => return Some(0),
-        _ => {}
-    }
-    let sign = match s.as_bytes().first()? {
-        b'+' => 1,
-        b'-' => -1,
+    offset_bytes(s.as_bytes())
+}
+
+/// [`parse_offset`] on bytes.
+fn offset_bytes(s: &[u8]) -> Option<i64> {
+    let (sign, r) = match s {
+        [] | [b'Z' | b'z'] => return Some(0),
+        [b'+', r @ ..] => (1, r),
+        [b'-', r @ ..] => (-1, r),
         _ => return None,
     };
-    let r = &s[1..];
     let (h, m) = match r.len() {
-        2 => (r, "00"),
-        4 => (&r[..2], &r[2..]),
-        5 if r.as_bytes().get(2) == Some(&b':') => (&r[..2], &r[3..]),
+        2 => (d2(r, 0)?, 0),
+        4 => (d2(r, 0)?, d2(r, 2)?),
+        5 if r.get(2) == Some(&b':') => (d2(r, 0)?, d2(r, 3)?),
         _ => return None,
     };
-    let (h, m) = (digits(h)?, digits(m)?);
     if h > 23 || m > 59 {
         return None;
     }
@@ -698,6 +853,102 @@ pub(crate) fn put_other(map: &mut Other, path: &str, v: OtherValue) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The previous `iso8601` (slicing the text as `&str`), the reference the byte-position
+    /// parser is compared with on ASCII text (where the slicing cannot split a character).
+    fn iso8601_reference(s: &str) -> Result<Timestamp, String> {
+        let bad = || format!("timestamp {s:?} is not ISO 8601");
+        let b = s.as_bytes();
+        if b.len() < 19 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+            return Err(bad());
+        }
+        if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') {
+            return Err(bad());
+        }
+        let y = digits(&s[0..4]).ok_or_else(bad)? as i32;
+        let mo = digits(&s[5..7]).ok_or_else(bad)?;
+        let d = digits(&s[8..10]).ok_or_else(bad)?;
+        let h = digits(&s[11..13]).ok_or_else(bad)?;
+        let mi = digits(&s[14..16]).ok_or_else(bad)?;
+        if b.get(16) != Some(&b':') {
+            return Err(bad());
+        }
+        let sec = digits(&s[17..19]).ok_or_else(bad)?;
+        let mut rest = &s[19..];
+        let mut nanos = 0;
+        if let Some(r) = rest.strip_prefix(['.', ',']) {
+            let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+            nanos = frac_nanos(&r[..end]).ok_or_else(bad)?;
+            rest = &r[end..];
+        }
+        let offset = offset_reference(rest).ok_or_else(bad)?;
+        civil((y, mo, d), (h, mi, sec, nanos), offset)
+    }
+
+    fn offset_reference(s: &str) -> Option<i64> {
+        match s {
+            "" | "Z" | "z" => return Some(0),
+            _ => {}
+        }
+        let sign = match s.as_bytes().first()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let r = &s[1..];
+        let (h, m) = match r.len() {
+            2 => (r, "00"),
+            4 => (&r[..2], &r[2..]),
+            5 if r.as_bytes().get(2) == Some(&b':') => (&r[..2], &r[3..]),
+            _ => return None,
+        };
+        let (h, m) = (digits(h)?, digits(m)?);
+        if h > 23 || m > 59 {
+            return None;
+        }
+        Some(sign * i64::from(h * 3600 + m * 60))
+    }
+
+    fn same_as_reference(s: &str) -> Result<(), proptest::test_runner::TestCaseError> {
+        let ours = iso8601(s).map(|t| t.nanos());
+        if s.is_ascii() {
+            proptest::prop_assert_eq!(ours, iso8601_reference(s).map(|t| t.nanos()), "{:?}", s);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn iso8601_matches_the_reference() {
+        for s in [
+            "2021-06-06T15:59:46.457984+0200",
+            "2021-06-06T15:59:46.457984+02:00",
+            "2021-06-06T15:59:46.457984-05",
+            "2021-06-06 15:59:46,5Z",
+            "2021-06-06t15:59:46z",
+            "2021-06-06T15:59:46",
+            "2021-06-06T15:59:46.",
+            "2021-06-06T15:59:46.1234567891234Z",
+            "2021-06-06T15:59:60.5Z",
+            "2021-02-29T00:00:00Z",
+            "2020-02-29T00:00:00Z",
+            "2021-13-01T00:00:00Z",
+            "2021-06-06T24:00:00Z",
+            "2021-06-06T15:59:46+2400",
+            "2021-06-06T15:59:46+0060",
+            "2021-06-06T15:59:46+02:0",
+            "2021-06-06T15:59:46+0a00",
+            "+021-06-06T15:59:46Z",
+            "2021-06-06T15:59:46Zx",
+        ] {
+            if let Err(e) = same_as_reference(s) {
+                panic!("{e}");
+            }
+        }
+        // Text the old slicing panicked on: a character across a field boundary.
+        assert!(iso8601("2023-01-01T00:00:0\u{e9}").is_err());
+        assert!(iso8601("2023-01-01T00:00:00+0\u{e9}1").is_err());
+        assert!(clf_time("08/Oct/2010:11:11:49 +0\u{e9}1").is_err());
+    }
 
     fn check_iso(input: &str, expect: &str) {
         let got = match iso8601(input) {
@@ -821,6 +1072,9 @@ mod tests {
             let ours: Vec<&str> = split_byte(s, sep).collect();
             let std: Vec<&str> = s.split(char::from(sep)).collect();
             assert_eq!(ours, std, "{s:?} {sep}");
+            let mut each = Vec::new();
+            for_each_split(s, sep, |x| each.push(x));
+            assert_eq!(each, std, "{s:?} {sep}");
         }
     }
 
@@ -855,7 +1109,45 @@ mod tests {
         }
     }
 
+    #[test]
+    fn parse_u64_matches_the_standard_parser() {
+        for s in [
+            "0",
+            "00",
+            "7",
+            "65535",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9999999999999999999",
+            "99999999999999999999",
+            "+5",
+            "-0",
+            "",
+            " 1",
+            "1 ",
+            "1.0",
+            "\u{663}",
+        ] {
+            assert_eq!(parse_u64(s), s.parse::<u64>().ok(), "{s:?}");
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn iso8601_is_the_reference(
+            s in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}([.,][0-9]{0,12})?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?"
+        ) {
+            same_as_reference(&s)?;
+        }
+
+        #[test]
+        fn iso8601_on_any_text(s in "[0-9T:+Z., -]{0,34}", t in "\\PC{0,34}") {
+            same_as_reference(&s)?;
+            // Never a panic, whatever the characters.
+            let _ = iso8601(&t);
+            let _ = clf_time(&t);
+        }
+
         /// Whatever the text, the fast path never answers an address the standard parser
         /// would not (it may decline, then the standard parser decides).
         #[test]
@@ -865,6 +1157,30 @@ mod tests {
             }
             let dotted = format!("{a}.{b}.{c}.{d}");
             proptest::prop_assert_eq!(ipv4(dotted.as_bytes()), Some(std::net::Ipv4Addr::new(a, b, c, d)));
+        }
+
+        #[test]
+        fn column_ends_are_the_separator_ends(s in "[a\t,]{0,40}", sep in proptest::sample::select(vec![b'\t', b',', b'a'])) {
+            let mut ends = Vec::new();
+            separator_ends(s.as_bytes(), sep, &mut ends);
+            let streamed: Vec<usize> = ColumnEnds::new(s.as_bytes(), sep).collect();
+            proptest::prop_assert_eq!(streamed, ends);
+        }
+
+        #[test]
+        fn parse_u64_is_the_standard_parser(s in "[+0-9a ]{0,22}", n: u64) {
+            proptest::prop_assert_eq!(parse_u64(&s), s.parse::<u64>().ok(), "{}", s);
+            let t = n.to_string();
+            proptest::prop_assert_eq!(parse_u64(&t), Some(n));
+        }
+
+        #[test]
+        fn parse_f64_text_is_the_standard_parser(s in "[0-9.e+-]{0,18}") {
+            proptest::prop_assert_eq!(
+                parse_f64(&s).map(f64::to_bits),
+                s.parse::<f64>().ok().map(f64::to_bits),
+                "{}", s
+            );
         }
 
         #[test]

@@ -202,62 +202,69 @@ pub(crate) enum J<'a> {
 /// `serde_json::Map` does).
 pub(crate) type Obj<'a> = Vec<(Cow<'a, str>, J<'a>)>;
 
+/// The visitor of [`J`]; `map_cap`: the capacity an object starts with (serde_json gives no
+/// size hint).
+struct JVisitor {
+    map_cap: usize,
+}
+
 impl<'de> Deserialize<'de> for J<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = J<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_unit<E>(self) -> Result<J<'de>, E> {
-                Ok(J::Null)
-            }
-            fn visit_none<E>(self) -> Result<J<'de>, E> {
-                Ok(J::Null)
-            }
-            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<J<'de>, D2::Error> {
-                J::deserialize(d)
-            }
-            fn visit_bool<E>(self, b: bool) -> Result<J<'de>, E> {
-                Ok(J::Bool(b))
-            }
-            fn visit_u64<E>(self, n: u64) -> Result<J<'de>, E> {
-                Ok(J::Num(n.into()))
-            }
-            fn visit_i64<E>(self, n: i64) -> Result<J<'de>, E> {
-                Ok(J::Num(n.into()))
-            }
-            fn visit_f64<E>(self, n: f64) -> Result<J<'de>, E> {
-                // As `serde_json::Value` does: a non-finite float is null.
-                Ok(serde_json::Number::from_f64(n).map_or(J::Null, J::Num))
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<J<'de>, E> {
-                Ok(J::Str(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<J<'de>, E> {
-                Ok(J::Str(Cow::Owned(s.to_owned())))
-            }
-            fn visit_string<E>(self, s: String) -> Result<J<'de>, E> {
-                Ok(J::Str(Cow::Owned(s)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<J<'de>, A::Error> {
-                let mut v = Vec::with_capacity(a.size_hint().unwrap_or(0).min(64));
-                while let Some(x) = a.next_element()? {
-                    v.push(x);
-                }
-                Ok(J::Arr(v))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<J<'de>, A::Error> {
-                // serde_json gives no size hint: start where log records usually are.
-                let mut v = Vec::with_capacity(a.size_hint().unwrap_or(8).min(64));
-                while let Some(k) = a.next_key::<Key<'de>>()? {
-                    v.push((k.0, a.next_value()?));
-                }
-                Ok(J::Obj(v))
-            }
+        // Nested objects are usually small; the top level is sized by `borrowed_object`.
+        d.deserialize_any(JVisitor { map_cap: 8 })
+    }
+}
+
+impl<'de> Visitor<'de> for JVisitor {
+    type Value = J<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<J<'de>, E> {
+        Ok(J::Null)
+    }
+    fn visit_none<E>(self) -> Result<J<'de>, E> {
+        Ok(J::Null)
+    }
+    fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<J<'de>, D2::Error> {
+        J::deserialize(d)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<J<'de>, E> {
+        Ok(J::Bool(b))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<J<'de>, E> {
+        Ok(J::Num(n.into()))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<J<'de>, E> {
+        Ok(J::Num(n.into()))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<J<'de>, E> {
+        // As `serde_json::Value` does: a non-finite float is null.
+        Ok(serde_json::Number::from_f64(n).map_or(J::Null, J::Num))
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<J<'de>, E> {
+        Ok(J::Str(Cow::Borrowed(s)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<J<'de>, E> {
+        Ok(J::Str(Cow::Owned(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<J<'de>, E> {
+        Ok(J::Str(Cow::Owned(s)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<J<'de>, A::Error> {
+        // No size hint from serde_json: room for a few items without growing.
+        let mut v = Vec::with_capacity(a.size_hint().unwrap_or(4).min(64));
+        while let Some(x) = a.next_element()? {
+            v.push(x);
         }
-        d.deserialize_any(V)
+        Ok(J::Arr(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<J<'de>, A::Error> {
+        let mut v = Vec::with_capacity(a.size_hint().unwrap_or(self.map_cap).min(64));
+        while let Some(k) = a.next_key::<Key<'de>>()? {
+            v.push((k.0, a.next_value()?));
+        }
+        Ok(J::Obj(v))
     }
 }
 
@@ -369,26 +376,57 @@ impl<'a> J<'a> {
             J::Num(n) => OtherValue::from(n),
             J::Str(s) => OtherValue::Str(Str::from(s.as_ref())),
             J::Arr(a) => OtherValue::Array(a.iter().map(J::to_other).collect()),
-            J::Obj(o) => OtherValue::Object(obj_to_other(o.iter())),
+            J::Obj(o) => OtherValue::Object(obj_to_other(o)),
         }
     }
 }
 
 /// Pairs into an [`Other`] sized once (a later duplicate replaces an earlier value in place,
-/// as when `serde_json` parses the text).
-pub(crate) fn obj_to_other<'x, 'a: 'x>(
-    pairs: impl ExactSizeIterator<Item = &'x (Cow<'a, str>, J<'a>)>,
-) -> Other {
+/// as when `serde_json` parses the text). Keys are compared as borrowed text first: without a
+/// duplicate (the usual case) every pair is appended without a lookup in the `Other`.
+pub(crate) fn obj_to_other(pairs: &[(Cow<'_, str>, J<'_>)]) -> Other {
     let mut m = Other::with_capacity(pairs.len());
-    for (k, v) in pairs {
-        m.insert(k.as_ref(), v.to_other());
+    if keys_distinct(pairs) {
+        for (k, v) in pairs {
+            m.push_new(k.as_ref(), v.to_other());
+        }
+    } else {
+        for (k, v) in pairs {
+            m.insert(k.as_ref(), v.to_other());
+        }
     }
     m
+}
+
+/// Whether no key of `pairs` is repeated. Each key sets one bit of a 64-bit filter (from its
+/// length and first and last bytes); only a key whose bit is already set is compared with
+/// the keys before it.
+fn keys_distinct(pairs: &[(Cow<'_, str>, J<'_>)]) -> bool {
+    let mut seen = 0u64;
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        let b = k.as_bytes();
+        let first = u32::from(b.first().copied().unwrap_or(0));
+        let last = u32::from(b.last().copied().unwrap_or(0));
+        let h = (b.len() as u32).wrapping_mul(7) ^ first.wrapping_mul(31) ^ last;
+        let bit = 1u64 << (h & 63);
+        if seen & bit != 0
+            && pairs
+                .get(..i)
+                .is_some_and(|before| before.iter().any(|(p, _)| p == k))
+        {
+            return false;
+        }
+        seen |= bit;
+    }
+    true
 }
 
 /// The entries as `serde_json::Map` would hold them: each key once, at its first position,
 /// with its last value.
 pub(crate) fn entries<'o, 'a>(o: &'o Obj<'a>) -> Vec<(&'o str, &'o J<'a>)> {
+    if keys_distinct(o) {
+        return o.iter().map(|(k, v)| (k.as_ref(), v)).collect();
+    }
     let mut out: Vec<(&'o str, &'o J<'a>)> = Vec::with_capacity(o.len());
     for (k, v) in o {
         match out.iter_mut().find(|(ok, _)| *ok == k.as_ref()) {
@@ -404,9 +442,18 @@ pub(crate) fn get<'o, 'a>(o: &'o Obj<'a>, key: &str) -> Option<&'o J<'a>> {
     o.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
+/// `serde_json::from_str::<J>`, with room for a whole record's keys in the top-level object
+/// (log records hold 10–30: no reallocation as the object fills).
+fn parse_top(line: &str) -> serde_json::Result<J<'_>> {
+    let mut de = serde_json::Deserializer::from_str(line);
+    let j = de.deserialize_any(JVisitor { map_cap: 32 })?;
+    de.end()?;
+    Ok(j)
+}
+
 /// Parses one JSON object into the borrowed tree, with the same reasons as [`object`].
 pub(crate) fn borrowed_object(line: &str) -> Result<Obj<'_>, String> {
-    match serde_json::from_str::<J<'_>>(line) {
+    match parse_top(line) {
         Ok(J::Obj(m)) => Ok(m),
         Ok(other) => Err(format!(
             "JSON {} where an object was expected",
@@ -427,9 +474,11 @@ mod tests {
             r#"{"a":1,"b":"x\"y","c":[true,null,2.5,-3],"d":{"e":"f"},"a":2}"#,
             r#"{"k\u00e9y":"v\n","empty":{},"list":[]}"#,
             r#"{"big":18446744073709551615,"neg":-9223372036854775808,"f":1e300}"#,
+            r#"{"ab":1,"xb":2,"ab":3,"a":{"k":1,"k":[{"z":1,"z":2}]}}"#,
+            r#"{"a0":0,"a1":1,"a2":2,"a3":3,"a4":4,"a5":5,"a6":6,"a7":7,"a8":8,"a9":9,"b0":0,"b1":1,"b2":2,"b3":3,"b4":4,"b5":5,"b6":6,"b7":7,"b8":8,"b9":9,"c0":0,"c1":1,"c2":2,"c3":3,"c4":4,"c5":5,"c6":6,"c7":7,"c8":8,"c9":9,"d0":0,"d1":1,"a5":"again"}"#,
         ] {
             let j = borrowed_object(line).expect("object");
-            let from_j = obj_to_other(j.iter()).to_json_map();
+            let from_j = obj_to_other(&j).to_json_map();
             let direct: serde_json::Map<String, Value> =
                 serde_json::from_str(line).expect("serde_json");
             assert_eq!(from_j, direct, "{line}");
@@ -437,7 +486,7 @@ mod tests {
             let ka: Vec<&String> = from_j.keys().collect();
             let kb: Vec<&String> = direct.keys().collect();
             assert_eq!(ka, kb, "{line}");
-            let other = obj_to_other(j.iter());
+            let other = obj_to_other(&j);
             assert_eq!(
                 serde_json::to_string(&other).expect("ser"),
                 serde_json::to_string(&direct).expect("ser"),
@@ -449,6 +498,34 @@ mod tests {
         assert_eq!(entries(&j).len(), 2);
         // Unescaped strings borrow from the line.
         assert!(matches!(get(&j, "s"), Some(J::Str(Cow::Borrowed("plain")))));
+    }
+
+    proptest::proptest! {
+        /// Objects with many repeated and colliding keys: the kept copy is what `serde_json`
+        /// makes of the text (values, order, each key once), with or without duplicates.
+        #[test]
+        fn kept_objects_are_serde_json(
+            keys in proptest::collection::vec("[a-c_]{0,3}", 0..40),
+            vals in proptest::collection::vec(0u32..4, 40),
+        ) {
+            let body: Vec<String> = keys
+                .iter()
+                .zip(&vals)
+                .map(|(k, v)| format!("{k:?}:{v}"))
+                .collect();
+            let line = format!("{{{}}}", body.join(","));
+            let j = borrowed_object(&line).expect("object");
+            let direct: serde_json::Map<String, Value> =
+                serde_json::from_str(&line).expect("serde_json");
+            let other = obj_to_other(&j);
+            proptest::prop_assert_eq!(
+                serde_json::to_string(&other).expect("ser"),
+                serde_json::to_string(&direct).expect("ser")
+            );
+            let e: Vec<&str> = entries(&j).iter().map(|(k, _)| *k).collect();
+            let d: Vec<&str> = direct.keys().map(String::as_str).collect();
+            proptest::prop_assert_eq!(e, d);
+        }
     }
 
     #[test]

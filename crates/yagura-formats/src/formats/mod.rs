@@ -102,10 +102,26 @@ pub(crate) fn by_value(f: impl FnOnce(&mut Event) -> Result<(), String>) -> Resu
 }
 
 /// Common `event.*` setup.
-pub(crate) fn base(ev: &mut Event, dataset: &str, kind: &str, category: &[&str], ty: &[&str]) {
+pub(crate) fn base(
+    ev: &mut Event,
+    dataset: &str,
+    kind: &'static str,
+    category: &[&'static str],
+    ty: &[&'static str],
+) {
     use yagura_model::Str;
+    use yagura_model::event::Tags;
+    // The constant parts as `Str::const_new` (no copy through the general constructor), the
+    // tags pushed one by one (no `Extend` for the usual one or two).
+    fn tags(t: &[&'static str]) -> Tags {
+        let mut out = Tags::new();
+        for c in t {
+            out.push(Str::const_new(c));
+        }
+        out
+    }
     ev.event.dataset = Some(Str::from(dataset));
-    ev.event.kind = Some(Str::from(kind));
-    ev.event.category = category.iter().map(|c| Str::from(*c)).collect();
-    ev.event.kind_type = ty.iter().map(|c| Str::from(*c)).collect();
+    ev.event.kind = Some(Str::const_new(kind));
+    ev.event.category = tags(category);
+    ev.event.kind_type = tags(ty);
 }

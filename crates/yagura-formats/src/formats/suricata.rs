@@ -38,10 +38,83 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
     super::by_value(|ev| parse_into(line, ev))
 }
 
+/// The top-level values the normalizer reads, found in one pass over the record's keys
+/// (each the last of a repeated key, as [`get`] finds it) instead of one search per key.
+#[derive(Default)]
+struct Top<'o, 'a> {
+    timestamp: Option<&'o J<'a>>,
+    event_type: Option<&'o J<'a>>,
+    src_ip: Option<&'o J<'a>>,
+    dest_ip: Option<&'o J<'a>>,
+    src_port: Option<&'o J<'a>>,
+    dest_port: Option<&'o J<'a>>,
+    proto: Option<&'o J<'a>>,
+    app_proto: Option<&'o J<'a>>,
+    community_id: Option<&'o J<'a>>,
+    host: Option<&'o J<'a>>,
+    alert: Option<&'o J<'a>>,
+    http: Option<&'o J<'a>>,
+    tls: Option<&'o J<'a>>,
+    dns: Option<&'o J<'a>>,
+    fileinfo: Option<&'o J<'a>>,
+    flow: Option<&'o J<'a>>,
+    smtp: Option<&'o J<'a>>,
+    email: Option<&'o J<'a>>,
+    anomaly: Option<&'o J<'a>>,
+}
+
+impl<'o, 'a> Top<'o, 'a> {
+    fn of(m: &'o Obj<'a>) -> Self {
+        let mut t = Top::default();
+        for (k, v) in m {
+            let slot = match k.as_ref() {
+                "timestamp" => &mut t.timestamp,
+                "event_type" => &mut t.event_type,
+                "src_ip" => &mut t.src_ip,
+                "dest_ip" => &mut t.dest_ip,
+                "src_port" => &mut t.src_port,
+                "dest_port" => &mut t.dest_port,
+                "proto" => &mut t.proto,
+                "app_proto" => &mut t.app_proto,
+                "community_id" => &mut t.community_id,
+                "host" => &mut t.host,
+                "alert" => &mut t.alert,
+                "http" => &mut t.http,
+                "tls" => &mut t.tls,
+                "dns" => &mut t.dns,
+                "fileinfo" => &mut t.fileinfo,
+                "flow" => &mut t.flow,
+                "smtp" => &mut t.smtp,
+                "email" => &mut t.email,
+                "anomaly" => &mut t.anomaly,
+                _ => continue,
+            };
+            *slot = Some(v);
+        }
+        t
+    }
+}
+
+/// [`s`] of a [`Top`] value: a non-empty string.
+fn st<'o>(v: Option<&'o J<'_>>) -> Option<&'o str> {
+    v.and_then(J::as_str).filter(|x| !x.is_empty())
+}
+
+/// [`port`] of a [`Top`] value.
+fn tport(v: Option<&J<'_>>) -> Option<u16> {
+    v.and_then(J::u64).and_then(|p| u16::try_from(p).ok())
+}
+
+/// [`obj`] of a [`Top`] value.
+fn tobj<'o, 'a>(v: Option<&'o J<'a>>) -> Option<&'o Obj<'a>> {
+    v.and_then(J::as_obj)
+}
+
 /// One EVE record into `ev` (which holds `Event::default()`).
 pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
     let m = super::json::borrowed_object(line)?;
     let m = &m;
+    let top = Top::of(m);
     // Keys mapped to ECS and dropped from the verbatim copy, in the order they are removed.
     let mut removed: [&str; 9] = [""; 9];
     let mut n_removed = 0;
@@ -51,42 +124,42 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
             n_removed += 1;
         }
     };
-    let ts = s(m, "timestamp").ok_or("EVE record without timestamp")?;
-    let et = s(m, "event_type").ok_or("EVE record without event_type")?;
+    let ts = st(top.timestamp).ok_or("EVE record without timestamp")?;
+    let et = st(top.event_type).ok_or("EVE record without event_type")?;
     ev.timestamp = util::iso8601(ts)?;
     remove("timestamp");
     remove("event_type");
-    if let Some(ip) = s(m, "src_ip") {
+    if let Some(ip) = st(top.src_ip) {
         ev.source.ip =
             Some(util::ip(ip).ok_or_else(|| format!("src_ip {ip:?} is not an IP address"))?);
         remove("src_ip");
     }
-    if let Some(ip) = s(m, "dest_ip") {
+    if let Some(ip) = st(top.dest_ip) {
         ev.destination.ip =
             Some(util::ip(ip).ok_or_else(|| format!("dest_ip {ip:?} is not an IP address"))?);
         remove("dest_ip");
     }
-    ev.source.port = port(m, "src_port");
-    ev.destination.port = port(m, "dest_port");
+    ev.source.port = tport(top.src_port);
+    ev.destination.port = tport(top.dest_port);
     remove("src_port");
     remove("dest_port");
-    if let Some(p) = s(m, "proto") {
+    if let Some(p) = st(top.proto) {
         ev.network.transport = Some(util::domain(p));
         remove("proto");
     }
-    if let Some(p) = s(m, "app_proto").filter(|p| *p != "failed") {
+    if let Some(p) = st(top.app_proto).filter(|p| *p != "failed") {
         ev.network.protocol = Some(Str::from(p));
     }
-    if let Some(c) = s(m, "community_id") {
+    if let Some(c) = st(top.community_id) {
         ev.network.community_id = Some(Str::from(c));
         remove("community_id");
     }
-    if let Some(h) = s(m, "host") {
+    if let Some(h) = st(top.host) {
         ev.observer.hostname = Some(Str::from(h));
         remove("host");
     }
-    ev.observer.product = Some(Str::from("suricata"));
-    ev.observer.kind = Some(Str::from("ids"));
+    ev.observer.product = Some(Str::const_new("suricata"));
+    ev.observer.kind = Some(Str::const_new("ids"));
     ev.event.code = Some(Str::from(et));
     let (kind, cat, ty): (&str, &[&str], &[&str]) = match et {
         "alert" => ("alert", &["network", "intrusion_detection"], &["info"]),
@@ -100,7 +173,7 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
     base(ev, "suricata.eve", kind, cat, ty);
 
     // Sub-objects present whatever the event type (an alert carries http/tls/dns context).
-    if let Some(a) = obj(m, "alert") {
+    if let Some(a) = tobj(top.alert) {
         ev.rule.id = get(a, "signature_id")
             .and_then(J::text)
             .map(|x| Str::from(x.as_ref()));
@@ -109,16 +182,16 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
         ev.event.severity = get(a, "severity").and_then(J::as_i64);
         ev.event.action = s(a, "action").map(Str::from);
     }
-    if let Some(h) = obj(m, "http") {
+    if let Some(h) = tobj(top.http) {
         http(ev, h);
     }
-    if let Some(t) = obj(m, "tls") {
+    if let Some(t) = tobj(top.tls) {
         tls(ev, t);
     }
-    if let Some(d) = obj(m, "dns") {
+    if let Some(d) = tobj(top.dns) {
         dns(ev, d);
     }
-    if let Some(f) = obj(m, "fileinfo") {
+    if let Some(f) = tobj(top.fileinfo) {
         ev.file.name = s(f, "filename").map(|n| Str::from(n.rsplit('/').next().unwrap_or(n)));
         ev.file.path = s(f, "filename").map(str::to_owned);
         ev.file.size = u64_of(f, "size");
@@ -132,7 +205,7 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
             ev.file.extension = Some(util::lower(ext));
         }
     }
-    if let Some(f) = obj(m, "flow") {
+    if let Some(f) = tobj(top.flow) {
         ev.source.packets = u64_of(f, "pkts_toserver");
         ev.destination.packets = u64_of(f, "pkts_toclient");
         ev.source.bytes = u64_of(f, "bytes_toserver");
@@ -150,7 +223,7 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
             ev.event.duration = Some((b.nanos() - a.nanos()).max(0));
         }
     }
-    if let Some(sm) = obj(m, "smtp") {
+    if let Some(sm) = tobj(top.smtp) {
         if let Some(f) = s(sm, "mail_from") {
             ev.email.sender.address.push(addr(f));
         }
@@ -161,7 +234,7 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
                 .extend(to.iter().filter_map(J::as_str).map(addr));
         }
     }
-    if let Some(em) = obj(m, "email") {
+    if let Some(em) = tobj(top.email) {
         if let Some(f) = s(em, "from") {
             ev.email.from.address.push(addr(f));
         }
@@ -186,7 +259,7 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
             }
         }
     }
-    if let Some(a) = obj(m, "anomaly") {
+    if let Some(a) = tobj(top.anomaly) {
         ev.event.action = s(a, "event").or_else(|| s(a, "type")).map(Str::from);
     }
     // The rest, verbatim, in the order `serde_json::Map` would leave it after the removals
@@ -200,13 +273,14 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
     if !rest.is_empty() {
         // `entries` made the keys unique and `event_type` was removed from them.
         let mut eve = Other::with_capacity(rest.len() + 1);
-        eve.push_new("event_type", OtherValue::from(et));
+        eve.push_new(Str::const_new("event_type"), OtherValue::from(et));
         for (k, v) in rest {
             eve.push_new(k, v.to_other());
         }
         let mut sur = Other::with_capacity(1);
-        sur.push_new("eve", OtherValue::Object(eve));
-        ev.other.insert("suricata", OtherValue::Object(sur));
+        sur.push_new(Str::const_new("eve"), OtherValue::Object(eve));
+        ev.other
+            .insert(Str::const_new("suricata"), OtherValue::Object(sur));
     }
     Ok(())
 }

@@ -78,6 +78,56 @@ fn unescape_if(s: &str, esc: bool) -> Cow<'_, str> {
     if esc { unescape(s) } else { Cow::Borrowed(s) }
 }
 
+/// What reading a TSV column's text needs besides the text: the header's markers and set
+/// separator, and whether the record holds a `\` at all.
+pub(crate) struct TsvText<'h> {
+    set_sep: u8,
+    empty: &'h str,
+    esc: bool,
+}
+
+impl TsvText<'_> {
+    /// A string value ([`Raw::str`] of a TSV column): the empty marker is `""`.
+    #[inline]
+    fn text<'s>(&self, s: &'s str) -> Cow<'s, str> {
+        if util::is_marker(s, self.empty) {
+            Cow::Borrowed("")
+        } else {
+            unescape_if(s, self.esc)
+        }
+    }
+
+    /// [`Self::text`] unless empty, as a [`Str`] (`set_str`), through the column's cache.
+    #[inline]
+    fn non_empty(&self, s: &str, last: &mut Str) -> Option<Str> {
+        let t = self.text(s);
+        (!t.is_empty()).then(|| cached(last, &t))
+    }
+
+    /// The items of a set or vector column ([`Raw::each`] of a TSV column).
+    #[inline]
+    fn each<'s>(&self, s: &'s str, mut f: impl FnMut(Cow<'s, str>)) {
+        if util::is_marker(s, self.empty) || s.is_empty() {
+            return;
+        }
+        let esc = self.esc;
+        util::for_each_split(s, self.set_sep, |x| f(unescape_if(x, esc)));
+    }
+}
+
+/// A `count` column as a string (`dns.id`): the text itself when it is already the canonical
+/// decimal form, else parsed and printed.
+fn tsv_count_text(s: &str) -> Option<Str> {
+    if !s.is_empty()
+        && s.len() < 20
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s.len() == 1 || !s.starts_with('0'))
+    {
+        return Some(Str::from(s));
+    }
+    util::parse_u64(s).map(|n| n.to_compact_string())
+}
+
 /// The JSON form a kept TSV value takes, from its Zeek type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scalar {
@@ -136,6 +186,7 @@ impl<'a> Raw<'a> {
         ty.starts_with("set[") || ty.starts_with("vector[")
     }
 
+    #[inline]
     fn str(&self) -> Option<Cow<'a, str>> {
         match *self {
             Raw::Tsv { s, empty, esc, .. } => {
@@ -149,13 +200,15 @@ impl<'a> Raw<'a> {
         }
     }
 
+    #[inline]
     fn u64(&self) -> Option<u64> {
         match *self {
-            Raw::Tsv { s, .. } => s.parse().ok(),
+            Raw::Tsv { s, .. } => util::parse_u64(s),
             Raw::Json(v) => v.u64(),
         }
     }
 
+    #[inline]
     fn f64(&self) -> Option<f64> {
         match *self {
             Raw::Tsv { s, .. } => util::parse_f64(s),
@@ -163,6 +216,7 @@ impl<'a> Raw<'a> {
         }
     }
 
+    #[inline]
     fn bool(&self) -> Option<bool> {
         match *self {
             Raw::Tsv { s, .. } => match s {
@@ -174,6 +228,7 @@ impl<'a> Raw<'a> {
         }
     }
 
+    #[inline]
     fn ip(&self) -> Option<std::net::IpAddr> {
         match *self {
             Raw::Tsv { s, .. } => util::ip(s),
@@ -203,6 +258,7 @@ impl<'a> Raw<'a> {
     }
 
     /// Calls `f` on each item of a list value ([`Raw::list`] without the `Vec`).
+    #[inline]
     fn each(&self, f: impl FnMut(Cow<'a, str>)) {
         match *self {
             Raw::Tsv {
@@ -215,9 +271,8 @@ impl<'a> Raw<'a> {
                 if util::is_marker(s, empty) || s.is_empty() {
                     return;
                 }
-                util::split_byte(s, set_sep)
-                    .map(|x| unescape_if(x, esc))
-                    .for_each(f);
+                let mut f = f;
+                util::for_each_split(s, set_sep, |x| f(unescape_if(x, esc)));
             }
             Raw::Json(J::Arr(items)) => items.iter().filter_map(J::text).for_each(f),
             Raw::Json(v) => v.text().into_iter().for_each(f),
@@ -226,18 +281,15 @@ impl<'a> Raw<'a> {
 
     /// A `count` as a string (`dns.id`): the column text itself when it is already the
     /// canonical decimal form, else parsed and printed.
+    #[inline]
     fn count_text(&self) -> Option<Str> {
-        if let Raw::Tsv { s, .. } = *self
-            && !s.is_empty()
-            && s.len() < 20
-            && s.bytes().all(|b| b.is_ascii_digit())
-            && (s.len() == 1 || !s.starts_with('0'))
-        {
-            return Some(Str::from(s));
+        match *self {
+            Raw::Tsv { s, .. } => tsv_count_text(s),
+            Raw::Json(v) => v.u64().map(|n| n.to_compact_string()),
         }
-        self.u64().map(|n| n.to_compact_string())
     }
 
+    #[inline]
     fn time(&self) -> Result<Timestamp, String> {
         match *self {
             Raw::Tsv { s, .. } => util::epoch(s),
@@ -264,35 +316,42 @@ impl<'a> Raw<'a> {
 /// A TSV column's text as the value kept under `zeek.<path>.*`: typed from `#types`, the
 /// `#empty_field` marker an empty string (or an empty list), `\xHH` escapes decoded (when the
 /// record holds a `\`: `esc`).
+#[inline(always)]
 fn tsv_other(s: &str, ty: ZType, set_sep: u8, empty: &str, esc: bool) -> OtherValue {
     if ty.container {
-        if util::is_marker(s, empty) || s.is_empty() {
-            return OtherValue::Array(Vec::new());
-        }
-        return OtherValue::Array(
-            util::split_byte(s, set_sep)
-                .map(|x| scalar_other(&unescape_if(x, esc), ty.scalar, esc))
-                .collect(),
-        );
+        return tsv_list_other(s, ty.scalar, set_sep, empty, esc);
     }
     if util::is_marker(s, empty) {
         return OtherValue::Str(Str::default());
     }
-    match unescape_if(s, esc) {
-        // An escaped value stays a string whatever its declared type (one whose `\x` is not
-        // followed by hex digits comes back unchanged: as a string too, which is what the
-        // typed parse of such text falls back to).
-        Cow::Owned(u) => OtherValue::Str(Str::from(u)),
-        Cow::Borrowed(_) if ty.scalar == Scalar::Str => OtherValue::Str(Str::from(s)),
-        Cow::Borrowed(_) => scalar_other(s, ty.scalar, esc),
+    // An escaped value stays a string whatever its declared type (one whose `\x` is not
+    // followed by hex digits comes back unchanged: as a string too, which is what the typed
+    // parse of such text falls back to).
+    if esc && let Cow::Owned(u) = unescape(s) {
+        return OtherValue::Str(Str::from(u));
+    }
+    match ty.scalar {
+        Scalar::Str => OtherValue::Str(Str::from(s)),
+        scalar => scalar_other(s, scalar, esc),
     }
 }
 
+/// [`tsv_other`] of a `set[…]` / `vector[…]` column.
+fn tsv_list_other(s: &str, scalar: Scalar, set_sep: u8, empty: &str, esc: bool) -> OtherValue {
+    if util::is_marker(s, empty) || s.is_empty() {
+        return OtherValue::Array(Vec::new());
+    }
+    OtherValue::Array(
+        util::split_byte(s, set_sep)
+            .map(|x| scalar_other(&unescape_if(x, esc), scalar, esc))
+            .collect(),
+    )
+}
+
+#[inline]
 fn scalar_other(s: &str, ty: Scalar, esc: bool) -> OtherValue {
     match ty {
-        Scalar::Count => s
-            .parse::<u64>()
-            .map_or_else(|_| OtherValue::from(s), OtherValue::from),
+        Scalar::Count => util::parse_u64(s).map_or_else(|| OtherValue::from(s), OtherValue::from),
         Scalar::Int => s
             .parse::<i64>()
             .map_or_else(|_| OtherValue::from(s), OtherValue::from),
@@ -888,6 +947,104 @@ impl<'p, 'e> Fields<'p, 'e> {
         Ok(())
     }
 
+    /// The mappings of Zeek's conn and dns columns (and the common ones) straight from a TSV
+    /// column's text: what [`Fields::apply`] does with a [`Raw::Tsv`], without building one
+    /// and without a call per column. `Ok(false)`: not done here (any other setter, an
+    /// address that does not parse, a `service` list), [`Fields::apply`] decides.
+    #[inline(always)]
+    fn apply_tsv(
+        &mut self,
+        col: &mut Col,
+        key: &str,
+        s: &str,
+        t: &TsvText<'_>,
+    ) -> Result<bool, String> {
+        use Setter as S;
+        let setter = col.setter;
+        let ev = &mut *self.ev;
+        match setter {
+            S::Ts => {
+                ev.timestamp = util::epoch(s).map_err(|e| format!("ts: {e}"))?;
+                self.has_ts = true;
+            }
+            S::Uid => ev.event.id = Some(Str::from(t.text(s).as_ref())),
+            S::OrigH | S::RespH => {
+                let Some(ip) = util::ip(s) else {
+                    return Ok(false);
+                };
+                if setter == S::OrigH {
+                    ev.source.ip = Some(ip);
+                } else {
+                    ev.destination.ip = Some(ip);
+                }
+            }
+            S::OrigP => ev.source.port = util::parse_u64(s).and_then(|p| u16::try_from(p).ok()),
+            S::RespP => {
+                ev.destination.port = util::parse_u64(s).and_then(|p| u16::try_from(p).ok());
+            }
+            S::Proto => ev.network.transport = Some(cached(&mut col.last, &t.text(s))),
+            S::CommunityId => ev.network.community_id = Some(Str::from(t.text(s).as_ref())),
+            S::Service => {
+                // One service (no set separator in the text): the protocol; a list is also
+                // kept, which `apply` does.
+                if s.as_bytes().contains(&t.set_sep) {
+                    return Ok(false);
+                }
+                if !util::is_marker(s, t.empty) && !s.is_empty() {
+                    ev.network.protocol = Some(cached(&mut col.last, &unescape_if(s, t.esc)));
+                }
+            }
+            S::Duration => {
+                ev.event.duration = util::parse_f64(s)
+                    .filter(|d| d.is_finite() && *d >= 0.0)
+                    .map(|d| (d * 1e9) as i64);
+            }
+            S::SrcBytes => ev.source.bytes = util::parse_u64(s),
+            S::DstBytes => ev.destination.bytes = util::parse_u64(s),
+            S::SrcPkts => ev.source.packets = util::parse_u64(s),
+            S::DstPkts => ev.destination.packets = util::parse_u64(s),
+            S::Query => ev.dns.question.name = Some(util::domain(&t.text(s))),
+            S::QType => ev.dns.question.kind = t.non_empty(s, &mut col.last),
+            S::QClass => ev.dns.question.class = t.non_empty(s, &mut col.last),
+            S::RCode => ev.dns.response_code = t.non_empty(s, &mut col.last),
+            S::TransId => ev.dns.id = tsv_count_text(s),
+            S::Answers => {
+                ev.dns.answers.clear();
+                ev.dns.resolved_ip.clear();
+                t.each(s, |a| {
+                    if let Some(ip) = util::ip(&a) {
+                        ev.dns.resolved_ip.push(ip);
+                    }
+                    ev.dns.answers.push(DnsAnswer {
+                        data: Some(Str::from(a.as_ref())),
+                        ..DnsAnswer::default()
+                    });
+                });
+            }
+            S::Ttls => {
+                self.answers_ttl.clear();
+                let ttls = &mut self.answers_ttl;
+                t.each(s, |x| {
+                    if let Some(x) = util::parse_f64(&x) {
+                        ttls.push(x.clamp(0.0, f64::from(u32::MAX)) as u32);
+                    }
+                });
+            }
+            S::DnsFlag => {
+                // Distinct column names: no earlier column set this flag.
+                if !self.keys_unique && !ev.dns.header_flags.is_empty() {
+                    ev.dns.header_flags.retain(|f| f != key);
+                }
+                if s == "T" {
+                    let flag = col.key.clone().unwrap_or_else(|| Str::from(key));
+                    ev.dns.header_flags.push(flag);
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
     pub(crate) fn finish(self) -> Result<(), String> {
         if !self.has_ts {
             match self.fallback_ts {
@@ -948,7 +1105,7 @@ impl<'p, 'e> Fields<'p, 'e> {
             z.push_new(info.ns.clone(), OtherValue::Object(self.extra));
             if ev.other.is_empty() {
                 let mut top = self.top;
-                top.push_new("zeek", OtherValue::Object(z));
+                top.push_new(Str::const_new("zeek"), OtherValue::Object(z));
                 ev.other = top;
             } else {
                 ev.other.insert("zeek", OtherValue::Object(z));
@@ -1093,6 +1250,19 @@ struct Col {
     /// The column name as a key of `zeek.<path>`, built once, when a kept value can be appended
     /// as is (a plain name and [`keys_unique`]); else kept values go through [`Fields::keep`].
     key: Option<Str>,
+    /// The last value this column gave a low-cardinality ECS field (`proto`, `service`, the
+    /// DNS names of classes, types and codes): a repeated value is cloned from here instead
+    /// of being built again.
+    last: Str,
+}
+
+/// `Str::from(t)` through a column's cache of its last value ([`Col::last`]).
+#[inline]
+fn cached(last: &mut Str, t: &str) -> Str {
+    if last.as_str() != t {
+        *last = Str::from(t);
+    }
+    last.clone()
 }
 
 pub(crate) struct Tsv {
@@ -1112,7 +1282,8 @@ pub(crate) struct Tsv {
     kept: usize,
     /// [`keys_unique`] of `fields`, with `plan`.
     unique: bool,
-    /// End offsets of the current record's columns (reused: no allocation per record).
+    /// End offsets of a record's columns, collected only to count them for a reject (records
+    /// are split by [`util::ColumnEnds`] as they are read).
     ends: Vec<usize>,
     spare: Spare,
     name_path: String,
@@ -1215,6 +1386,7 @@ impl Tsv {
                 setter: resolve(kind, name),
                 ty: ZType::of(self.types.get(i).map_or("string", String::as_str)),
                 key: (unique && !name.contains('.')).then(|| Str::from(name.as_str())),
+                last: Str::default(),
             })
             .collect();
         self.kept = self
@@ -1223,6 +1395,13 @@ impl Tsv {
             .filter(|c| c.setter == Setter::Keep)
             .count();
     }
+}
+
+/// How many columns `line` has (the separators plus one); `ends` is a reused buffer.
+fn count_columns(line: &[u8], sep: u8, ends: &mut Vec<usize>) -> usize {
+    ends.clear();
+    util::separator_ends(line, sep, ends);
+    ends.len()
 }
 
 /// Whether column names can be appended to one `zeek.<path>` object without lookups: no name
@@ -1262,27 +1441,20 @@ impl LineParser for Tsv {
                 Err(e) => Step::Reject(e),
             };
         }
-        // One pass over the separators: the column count and the split.
         let bytes = line.as_bytes();
-        self.ends.clear();
-        util::separator_ends(bytes, self.sep, &mut self.ends);
-        let cols = self.ends.len();
-        if self.fields.is_empty() && !self.default_layout(cols) {
-            return Step::Reject(format!(
-                "Zeek TSV record before any #fields header (and no default {:?} layout with {cols} columns)",
-                self.name_path
-            ));
-        }
-        if cols != self.fields.len() {
-            return Step::Reject(format!(
-                "record has {cols} fields, the #fields header declares {} (truncated record?)",
-                self.fields.len()
-            ));
+        if self.fields.is_empty() {
+            let cols = count_columns(bytes, self.sep, &mut self.ends);
+            if !self.default_layout(cols) {
+                return Step::Reject(format!(
+                    "Zeek TSV record before any #fields header (and no default {:?} layout with {cols} columns)",
+                    self.name_path
+                ));
+            }
         }
         if self.path.is_empty() {
             self.path = self.name_path.clone();
         }
-        if self.plan.len() != cols {
+        if self.plan.len() != self.fields.len() {
             self.plan();
         }
         let mut f = Fields::new(&self.info, out, self.kept, &mut self.spare);
@@ -1291,12 +1463,35 @@ impl LineParser for Tsv {
         let (set_sep, empty, unset) = (self.set_sep, self.empty.as_str(), self.unset.as_str());
         // One scan of the record for `\` instead of one per value (most records hold none).
         let esc = memchr::memchr(b'\\', bytes).is_some();
+        let text = TsvText {
+            set_sep,
+            empty,
+            esc,
+        };
+        // The columns are split as they are read (no offsets stored); a record with another
+        // column count than `#fields` is rejected as such whatever else is wrong with it.
+        let mut ends = util::ColumnEnds::new(bytes, self.sep);
         let mut start = 0;
-        for (i, (col, &end)) in self.plan.iter().zip(&self.ends).enumerate() {
+        let mut read = 0;
+        let mut failed = None;
+        // The unset marker is one byte (`-`) in every Zeek log: compared as such.
+        let unset_byte = match unset.as_bytes() {
+            [u] => Some(*u),
+            _ => None,
+        };
+        for (i, col) in self.plan.iter_mut().enumerate() {
+            let Some(end) = ends.next() else {
+                break;
+            };
+            read += 1;
             // `sep` is one ASCII byte (checked in `header`), so both ends are char boundaries.
             let s = line.get(start..end).unwrap_or("");
             start = end + 1;
-            if util::is_marker(s, unset) {
+            let is_unset = match unset_byte {
+                Some(u) => s.as_bytes() == [u],
+                None => s == unset,
+            };
+            if is_unset {
                 continue;
             }
             let name = self.fields.get(i).map_or("", String::as_str);
@@ -1311,6 +1506,14 @@ impl LineParser for Tsv {
                 }
                 continue;
             }
+            match f.apply_tsv(col, name, s, &text) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
             let raw = Raw::Tsv {
                 s,
                 ty: col.ty,
@@ -1319,6 +1522,20 @@ impl LineParser for Tsv {
                 esc,
             };
             if let Err(e) = f.apply(col.setter, name, raw) {
+                failed = Some(e);
+                break;
+            }
+        }
+        // Every column read and nothing left over: the count is right.
+        if failed.is_some() || read != self.plan.len() || ends.next().is_some() {
+            let cols = count_columns(bytes, self.sep, &mut self.ends);
+            if cols != self.fields.len() {
+                return Step::Reject(format!(
+                    "record has {cols} fields, the #fields header declares {} (truncated record?)",
+                    self.fields.len()
+                ));
+            }
+            if let Some(e) = failed {
                 return Step::Reject(e);
             }
         }
