@@ -28,7 +28,9 @@ fn list(arg: Option<String>, default: &str) -> Vec<i64> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().ok_or("usage: block_forms EVENTS.jsonl [LEVELS] [CHUNK_ROWS]")?;
+    let path = args
+        .next()
+        .ok_or("usage: block_forms EVENTS.jsonl [LEVELS] [CHUNK_ROWS]")?;
     let levels = list(args.next(), "3,9");
     let chunks = list(args.next(), "1024,4096,16384");
     let text = std::fs::read_to_string(&path)?;
@@ -41,7 +43,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let n = rows.len().max(1) as f64;
     let json_bytes: usize = rows.iter().map(|r| r.1.len() + 1).sum();
-    println!("{} events, {:.0} B/event of JSON", rows.len(), json_bytes as f64 / n);
+    println!(
+        "{} events, {:.0} B/event of JSON",
+        rows.len(),
+        json_bytes as f64 / n
+    );
     for order in ["entity", "time"] {
         if order == "entity" {
             rows.sort_by(|a, b| {

@@ -211,7 +211,10 @@ impl BlockWriter {
         self.num_rows += 1;
         // A chunk ends at `chunk_rows` rows, or earlier when a column grows past half the
         // largest frame a reader accepts.
-        let big = self.used.iter().any(|&c| self.data[c as usize].len() > MAX_FRAME / 2);
+        let big = self
+            .used
+            .iter()
+            .any(|&c| self.data[c as usize].len() > MAX_FRAME / 2);
         if self.rows as usize >= self.chunk_rows || big {
             self.flush_chunk()?;
         }
@@ -422,7 +425,7 @@ fn literal(s: &[u8], i: &mut usize, lit: &[u8]) -> Result<(), NotCompact> {
     }
 }
 
-/// One parsed shape token.
+/// One parsed shape token; a leaf holds its slot in [`Shape::counts`] (its column).
 #[derive(Debug, Clone, Copy)]
 enum Tok {
     Obj,
@@ -430,10 +433,10 @@ enum Tok {
     Arr,
     ArrEnd,
     Key(u32),
-    Str(u32),
-    Num(u32),
+    Str(usize),
+    Num(usize),
     Lit(&'static str),
-    Verbatim(u32),
+    Verbatim(usize),
 }
 
 #[derive(Debug)]
@@ -639,7 +642,8 @@ impl BlockReader {
                 let count = c.u32().ok_or_else(|| bad("column"))?;
                 let len = c.u32().ok_or_else(|| bad("column"))?;
                 let raw = c.u32().ok_or_else(|| bad("column"))?;
-                if col as usize >= cols.len() || ccols.last().is_some_and(|p: &ChunkCol| p.col >= col)
+                if col as usize >= cols.len()
+                    || ccols.last().is_some_and(|p: &ChunkCol| p.col >= col)
                 {
                     return Err(bad("column id"));
                 }
@@ -689,8 +693,8 @@ impl BlockReader {
             Ok(Some(n)) if n == raw as u64 => {}
             _ => return Err(self.corrupt("frame header does not match its length")),
         }
-        let out = zstd::bulk::decompress(frame, raw)
-            .map_err(|e| self.corrupt(format!("zstd: {e}")))?;
+        let out =
+            zstd::bulk::decompress(frame, raw).map_err(|e| self.corrupt(format!("zstd: {e}")))?;
         if out.len() != raw {
             return Err(self.corrupt("frame length mismatch"));
         }
@@ -836,28 +840,25 @@ impl BlockReader {
             let mut next: Vec<u32> = start.clone();
             let mut json = Vec::with_capacity(256);
             let mut first = vec![true];
-            let mut value = |col: u32, json: &mut Vec<u8>, quote: bool| -> Result<(), BlockError> {
-                let slot = shape
-                    .counts
-                    .iter()
-                    .position(|&(c, _)| c == col)
-                    .ok_or_else(|| self.corrupt("shape column"))?;
-                let (data, spans) = values
-                    .get(&col)
-                    .ok_or_else(|| self.corrupt("column missing in chunk"))?;
-                let &(a, b) = spans
-                    .get(next[slot] as usize)
-                    .ok_or_else(|| self.corrupt("column too short"))?;
-                next[slot] += 1;
-                if quote {
-                    json.push(b'"');
-                }
-                json.extend_from_slice(&data[a..b]);
-                if quote {
-                    json.push(b'"');
-                }
-                Ok(())
-            };
+            let mut value =
+                |slot: usize, json: &mut Vec<u8>, quote: bool| -> Result<(), BlockError> {
+                    let col = shape.counts[slot].0;
+                    let (data, spans) = values
+                        .get(&col)
+                        .ok_or_else(|| self.corrupt("column missing in chunk"))?;
+                    let &(a, b) = spans
+                        .get(next[slot] as usize)
+                        .ok_or_else(|| self.corrupt("column too short"))?;
+                    next[slot] += 1;
+                    if quote {
+                        json.push(b'"');
+                    }
+                    json.extend_from_slice(&data[a..b]);
+                    if quote {
+                        json.push(b'"');
+                    }
+                    Ok(())
+                };
             let mut after_key = false;
             for tok in &shape.toks {
                 let is_value = !matches!(tok, Tok::ObjEnd | Tok::ArrEnd);
@@ -893,8 +894,8 @@ impl BlockReader {
                         json.extend_from_slice(b"\":");
                         after_key = true;
                     }
-                    Tok::Str(col) => value(col, &mut json, true)?,
-                    Tok::Num(col) | Tok::Verbatim(col) => value(col, &mut json, false)?,
+                    Tok::Str(slot) => value(slot, &mut json, true)?,
+                    Tok::Num(slot) | Tok::Verbatim(slot) => value(slot, &mut json, false)?,
                     Tok::Lit(l) => json.extend_from_slice(l.as_bytes()),
                 }
             }
@@ -911,12 +912,15 @@ fn parse_shape(s: &[u8], nkeys: usize, ncols: usize, verbatim: Option<u32>) -> O
     let mut c = Cur { b: s, i: 0 };
     let mut toks = Vec::new();
     let mut counts: Vec<(u32, u32)> = Vec::new();
-    let mut count = |col: u32| {
-        match counts.iter_mut().find(|(c, _)| *c == col) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((col, 1)),
+    let mut count = |col: u32| match counts.iter().position(|(c, _)| *c == col) {
+        Some(slot) => {
+            counts[slot].1 += 1;
+            slot
         }
-        Some(())
+        None => {
+            counts.push((col, 1));
+            counts.len() - 1
+        }
     };
     // Stack of open containers: true = object. `key` = an object's key was just read.
     let mut stack: Vec<bool> = Vec::new();
@@ -969,11 +973,11 @@ fn parse_shape(s: &[u8], nkeys: usize, ncols: usize, verbatim: Option<u32>) -> O
                 if col as usize >= ncols || Some(col) == verbatim {
                     return None;
                 }
-                count(col)?;
+                let slot = count(col);
                 toks.push(if t == T_STR {
-                    Tok::Str(col)
+                    Tok::Str(slot)
                 } else {
-                    Tok::Num(col)
+                    Tok::Num(slot)
                 });
             }
             T_TRUE => toks.push(Tok::Lit("true")),
@@ -984,8 +988,8 @@ fn parse_shape(s: &[u8], nkeys: usize, ncols: usize, verbatim: Option<u32>) -> O
                 if !stack.is_empty() || Some(col) != verbatim {
                     return None;
                 }
-                count(col)?;
-                toks.push(Tok::Verbatim(col));
+                let slot = count(col);
+                toks.push(Tok::Verbatim(slot));
             }
             _ => return None,
         }
@@ -1046,7 +1050,8 @@ mod tests {
     fn rejects_corruption_with_an_error() {
         let mut w = BlockWriter::new(3, 2).unwrap();
         for i in 0..5 {
-            w.push(&format!(r#"{{"i":{i},"s":"v{i}","a":[{i}]}}"#)).unwrap();
+            w.push(&format!(r#"{{"i":{i},"s":"v{i}","a":[{i}]}}"#))
+                .unwrap();
         }
         let good = w.finish().unwrap();
         // Every single-byte change and every truncation either errors or decodes (a flipped

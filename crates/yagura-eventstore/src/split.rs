@@ -629,13 +629,13 @@ impl OpenSplit {
             }
             let mut rows = Vec::with_capacity(docs.len());
             for d in docs {
-                let b = base
-                    .get(d.segment_ord as usize)
-                    .ok_or_else(|| SplitError::BadDocument {
-                        path: self.path.clone(),
-                        doc: format!("{d:?}"),
-                        reason: "no such segment".into(),
-                    })?;
+                let b =
+                    base.get(d.segment_ord as usize)
+                        .ok_or_else(|| SplitError::BadDocument {
+                            path: self.path.clone(),
+                            doc: format!("{d:?}"),
+                            reason: "no such segment".into(),
+                        })?;
                 rows.push(b + u64::from(d.doc_id));
             }
             return match &self.block {
@@ -695,7 +695,8 @@ pub fn merge(inputs: &[&Path], out: &Path) -> Result<u64, SplitError> {
             path: out.to_path_buf(),
             source,
         };
-        let mut w = crate::block::BlockWriter::new(BLOCK_ZSTD_LEVEL, BLOCK_CHUNK_ROWS).map_err(io)?;
+        let mut w =
+            crate::block::BlockWriter::new(BLOCK_ZSTD_LEVEL, BLOCK_CHUNK_ROWS).map_err(io)?;
         for b in &blocks {
             for json in crate::block::BlockReader::open(b)?.all()? {
                 w.push(&json).map_err(io)?;

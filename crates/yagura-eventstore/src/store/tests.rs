@@ -847,12 +847,13 @@ fn odd_event(org: &str, i: i64, dataset: &str, src: &str) -> Event {
             "event":{{"dataset":"{dataset}"}},
             "source":{{"ip":"{src}","port":{port}}},
             "user":{{"name":"user{i}"}},
-            "zeek":{{"uid":"C{i}x","orig_bytes":{i}0,"ratio":{ratio},"missed":null,
+            "zeek":{{"uid":"C{i}x","orig_bytes":{ob},"ratio":{ratio},"missed":null,
                      "flags":[true,false,null],"nested":[[1,-2.5e-3],{{"a":[]}},{{}}],
                      "note":"tab\t \"q\" \\ é 日本 \u0001"}},
             "labels":{{"k{k}":"v"}}}}"#,
         ts = Timestamp::from_secs(i).to_rfc3339(),
         port = 1024 + i,
+        ob = i * 10 + 3,
         ratio = i as f64 / 7.0,
         k = i % 3,
     );
@@ -863,8 +864,8 @@ fn odd_event(org: &str, i: i64, dataset: &str, src: &str) -> Event {
 fn stored_jsons(store: &EventStore, dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for s in store.splits().unwrap() {
-        let open = split::OpenSplit::open(&dir.join("splits").join(s.org.as_str()).join(&s.id))
-            .unwrap();
+        let open =
+            split::OpenSplit::open(&dir.join("splits").join(s.org.as_str()).join(&s.id)).unwrap();
         let docs = open.search(None, None, None).unwrap();
         assert_eq!(docs.len() as u64, s.num_docs);
         out.extend(open.fetch(&docs).unwrap());
@@ -903,9 +904,7 @@ fn format_4_blocks_return_every_event_byte_for_byte_also_after_compaction() {
     // block row), and hits come back by time although rows are in entity order.
     let check_each = |store: &EventStore| {
         for i in 0..200 {
-            let r = store
-                .hunt(&q(&["org-a"], &[&format!("user{i}")]))
-                .unwrap();
+            let r = store.hunt(&q(&["org-a"], &[&format!("user{i}")])).unwrap();
             assert_eq!(r.hits.len(), 1, "user{i}");
             assert_eq!(r.hits[0].event.timestamp, Timestamp::from_secs(i));
         }
