@@ -425,6 +425,9 @@ fn literal(s: &[u8], i: &mut usize, lit: &[u8]) -> Result<(), NotCompact> {
     }
 }
 
+/// A decompressed column of a chunk and the byte span of each of its values.
+type Column = (Vec<u8>, Vec<(usize, usize)>);
+
 /// One parsed shape token; a leaf holds its slot in [`Shape::counts`] (its column).
 #[derive(Debug, Clone, Copy)]
 enum Tok {
@@ -794,7 +797,7 @@ impl BlockReader {
             }
         }
         // The needed columns, decompressed, with the start of every value.
-        let mut values: HashMap<u32, (Vec<u8>, Vec<(usize, usize)>)> = HashMap::new();
+        let mut values: HashMap<u32, Column> = HashMap::new();
         for cc in chunk.cols.iter().filter(|cc| needed[cc.col as usize]) {
             let frame = self.read_at(cc.offset, cc.len as usize)?;
             let data = self.decompress(&frame, cc.raw)?;
@@ -862,13 +865,14 @@ impl BlockReader {
             let mut after_key = false;
             for tok in &shape.toks {
                 let is_value = !matches!(tok, Tok::ObjEnd | Tok::ArrEnd);
-                if is_value && !after_key {
-                    if let Some(f) = first.last_mut() {
-                        if !*f {
-                            json.push(b',');
-                        }
-                        *f = false;
+                if is_value
+                    && !after_key
+                    && let Some(f) = first.last_mut()
+                {
+                    if !*f {
+                        json.push(b',');
                     }
+                    *f = false;
                 }
                 after_key = false;
                 match *tok {
