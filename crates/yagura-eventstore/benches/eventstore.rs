@@ -552,13 +552,21 @@ mod scale {
             .join(" ")
     }
 
+    /// `YAGURA_BENCH_FORMAT=3` builds split format 3 (events in tantivy's doc store) instead
+    /// of 4; `YAGURA_BENCH_BLOCK_LEVEL` / `YAGURA_BENCH_BLOCK_ROWS` set format 4's block zstd
+    /// level and rows per chunk.
     fn options() -> StoreOptions {
+        let d = StoreOptions::default();
         StoreOptions {
             split_span_secs: 86_400,
             flush_events: usize::MAX,
             max_pending_events: usize::MAX,
             build_threads: 2,
-            ..StoreOptions::default()
+            split_format: env_u64("YAGURA_BENCH_FORMAT", u64::from(d.split_format)) as u32,
+            block_level: env_u64("YAGURA_BENCH_BLOCK_LEVEL", d.block_level as u64) as i32,
+            block_chunk_rows: env_u64("YAGURA_BENCH_BLOCK_ROWS", d.block_chunk_rows as u64)
+                as usize,
+            ..d
         }
     }
 

@@ -2,6 +2,7 @@
 //!
 //! - [`wal`]: the write-ahead log (group-commit fsync, CRC per record, segments, replay,
 //!   torn-tail truncation, idempotent batch ids, bounded queue, clean disk-full errors).
+//! - [`block`]: the columnar event block of a format 4 split (events addressed by row).
 //! - [`split`]: immutable tantivy indexes ("splits") of one organization and time range.
 //! - [`catalogue`]: the SQLite catalogue of published splits and the WAL checkpoint.
 //! - [`store`]: [`EventStore`], tying them together: ingest, flush (exactly-once WAL → store),
@@ -12,6 +13,7 @@
 //! knows nothing of readers, detectors, HTTP or the state DB. Every read is filtered by a
 //! [`yagura_model::Scope`].
 
+pub mod block;
 #[cfg(feature = "store")]
 pub mod catalogue;
 #[cfg(feature = "store")]

@@ -1,7 +1,14 @@
 //! One split: an immutable tantivy index of the events of one organization and time range.
 //!
-//! Split format 3 (written since 2026-11-27; `SplitMeta::format`, column `format` of the
-//! catalogue):
+//! Split format 4 (written since 2026-11-27 morning; `SplitMeta::format`, column `format` of
+//! the catalogue): the index of format 3 below *without* the stored `event` field; the events
+//! are in a columnar block file beside the index ([`crate::block`], `events.blk`), addressed by
+//! row = tantivy document id (the segment is built in the block's row order). Rows are ordered
+//! by `event.dataset`, `source.ip`, time (events of one source and dataset are alike: their
+//! columns compress far better than in time order), so document order is no longer time
+//! order: [`OpenSplit::search`] returns the documents of a format 4 split ordered by their `ts`.
+//!
+//! Split format 3 (2026-11-27 night; read, and merged with its own kind):
 //!
 //! | field | options | holds |
 //! |---|---|---|
@@ -43,7 +50,9 @@ use yagura_model::Timestamp;
 use crate::terms::{IpKey, index_terms, ip_key};
 
 /// The split format written now (see the module docs).
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
+/// Split format 3 (read, and merged with its own kind, never written by the store).
+pub const FORMAT_V3: u32 = 3;
 /// Split format 2 (read, and merged with its own kind, never written).
 pub const FORMAT_V2: u32 = 2;
 /// The first split format (read, and merged with its own kind, never written).
@@ -62,6 +71,8 @@ pub enum SplitError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Block(#[from] crate::block::BlockError),
     #[error("split {path}: stored event {doc} is not valid: {reason}")]
     BadDocument {
         path: PathBuf,
@@ -70,7 +81,8 @@ pub enum SplitError {
     },
 }
 
-/// The fields of the schema of the split format written now ([`FORMAT`]).
+/// The fields of the schema of a split format the store builds: [`FORMAT`] ([`Fields::new`])
+/// or, for tests and measurements, [`FORMAT_V3`] ([`Fields::v3`]).
 #[derive(Debug, Clone)]
 pub struct Fields {
     pub schema: Schema,
@@ -80,14 +92,38 @@ pub struct Fields {
     pub ts: Field,
     pub org: Field,
     pub dataset: Field,
-    pub event: Field,
+    /// The stored event of format 3; `None` in format 4 (events in the block file).
+    pub event: Option<Field>,
+    /// zstd level of the block's columns (format 4).
+    pub block_level: i32,
+    /// Rows per chunk of the block (format 4).
+    pub block_chunk_rows: usize,
 }
 
 /// Name of the binary address field of format 3 (format 1 has an empty text field `ip`).
 const IP_FIELD: &str = "ip_bytes";
 
 impl Fields {
+    /// The schema of [`FORMAT`] (4): the index only.
     pub fn new() -> Fields {
+        Fields::with(false)
+    }
+
+    /// The schema of [`FORMAT_V3`]: the index and the stored `event` field.
+    pub fn v3() -> Fields {
+        Fields::with(true)
+    }
+
+    /// The split format these fields build.
+    pub fn format(&self) -> u32 {
+        if self.event.is_some() {
+            FORMAT_V3
+        } else {
+            FORMAT
+        }
+    }
+
+    fn with(stored: bool) -> Fields {
         let mut b = Schema::builder();
         // Raw terms, document lists only: no frequencies, no positions, no fieldnorms (nothing
         // is scored; a hunt is a term-set membership test).
@@ -104,7 +140,7 @@ impl Fields {
         let ts = b.add_i64_field(TS_FIELD, FAST);
         let org = b.add_text_field("org", FAST);
         let dataset = b.add_text_field("dataset", FAST);
-        let event = b.add_text_field("event", STORED);
+        let event = stored.then(|| b.add_text_field("event", STORED));
         Fields {
             schema: b.build(),
             observables,
@@ -114,6 +150,8 @@ impl Fields {
             org,
             dataset,
             event,
+            block_level: BLOCK_ZSTD_LEVEL,
+            block_chunk_rows: BLOCK_CHUNK_ROWS,
         }
     }
 }
@@ -133,7 +171,8 @@ pub struct ReadFields {
     /// `None` before format 3 (their `observables` hold addresses as text).
     pub ip: Option<Field>,
     pub ts: Field,
-    pub event: Field,
+    /// `None` in format 4 (events in the block file).
+    pub event: Option<Field>,
 }
 
 impl ReadFields {
@@ -153,7 +192,7 @@ impl ReadFields {
                 .ok()
                 .filter(|f| matches!(schema.get_field_entry(*f).field_type(), FieldType::Bytes(_))),
             ts: get("ts")?,
-            event: get("event")?,
+            event: schema.get_field("event").ok(),
         })
     }
 }
@@ -172,7 +211,13 @@ pub const ZSTD_LEVEL: i32 = 3;
 /// this JSON (64 KiB: ~7 %).
 pub const DOCSTORE_BLOCK: usize = 128 << 10;
 
-/// Index settings of every format 3 split: zstd level 3 doc store in 128 KiB blocks,
+/// zstd level of the columns of a format 4 block (BENCHMARKS.md, "session 7").
+pub const BLOCK_ZSTD_LEVEL: i32 = 9;
+
+/// Rows per chunk of a format 4 block: a hit decompresses its chunk's columns.
+pub const BLOCK_CHUNK_ROWS: usize = 4096;
+
+/// Index settings of every format 3 and 4 split (format 4 stores nothing in the doc store): zstd level 3 doc store in 128 KiB blocks,
 /// compressed on the building thread (splits of a flush are built in parallel instead).
 pub fn index_settings() -> IndexSettings {
     IndexSettings {
@@ -222,7 +267,30 @@ pub fn build(
         path: dir.to_path_buf(),
         source,
     })?;
-    rows.sort_by_key(|r| r.event.timestamp);
+    if fields.event.is_some() {
+        rows.sort_by_key(|r| r.event.timestamp);
+    } else {
+        // Entity order: the rows of one dataset and source are alike (stable: ties keep the
+        // order of arrival).
+        rows.sort_by(|a, b| {
+            (a.event.dataset(), a.event.source.ip, a.event.timestamp).cmp(&(
+                b.event.dataset(),
+                b.event.source.ip,
+                b.event.timestamp,
+            ))
+        });
+    }
+    let io = |source| SplitError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut block = match fields.event {
+        Some(_) => None,
+        None => Some(
+            crate::block::BlockWriter::new(fields.block_level, fields.block_chunk_rows)
+                .map_err(io)?,
+        ),
+    };
     let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| SplitError::Io {
         path: dir.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
@@ -282,10 +350,18 @@ pub fn build(
         if let Some(ds) = ev.dataset() {
             doc.add_text(fields.dataset, ds);
         }
-        doc.add_text(fields.event, row.json);
+        match (fields.event, block.as_mut()) {
+            (Some(f), _) => doc.add_text(f, row.json),
+            (None, Some(b)) => b.push(row.json).map_err(io)?,
+            (None, None) => {}
+        }
         writer.add_document(doc).map_err(tantivy_err(dir))?;
     }
     writer.finalize().map_err(tantivy_err(dir))?;
+    // The block is fsynced before the directory, like every index file.
+    if let Some(b) = block {
+        b.write_to(&dir.join(crate::block::FILE_NAME)).map_err(io)?;
+    }
     crate::wal::sync_dir(dir).map_err(|e| SplitError::Io {
         path: dir.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
@@ -320,8 +396,10 @@ pub struct OpenSplit {
     pub index: Index,
     pub reader: IndexReader,
     pub path: PathBuf,
-    /// The fields of this split's own schema (format 1 or 2).
+    /// The fields of this split's own schema (format 1 to 4).
     pub fields: ReadFields,
+    /// The events of a format 4 split (its schema has no `event` field).
+    pub block: Option<crate::block::BlockReader>,
 }
 
 impl std::fmt::Debug for OpenSplit {
@@ -343,11 +421,18 @@ impl OpenSplit {
             .doc_store_cache_num_blocks(8)
             .try_into()
             .map_err(tantivy_err(path))?;
+        let block = match fields.event {
+            Some(_) => None,
+            None => Some(crate::block::BlockReader::open(
+                &path.join(crate::block::FILE_NAME),
+            )?),
+        };
         Ok(OpenSplit {
             index,
             reader,
             path: path.to_path_buf(),
             fields,
+            block,
         })
     }
 
@@ -474,7 +559,33 @@ impl OpenSplit {
                 out.push(DocAddress::new(seg_ord as u32, doc));
             }
         }
+        self.time_order(&mut out)?;
         Ok(out)
+    }
+
+    /// Orders `docs` by time (then document): the document order of format 1–3 splits, by
+    /// the `ts` fast field in format 4 (entity order).
+    pub fn time_order(&self, docs: &mut [DocAddress]) -> Result<(), SplitError> {
+        docs.sort_unstable();
+        if self.block.is_none() || docs.len() < 2 {
+            return Ok(());
+        }
+        let searcher = self.reader.searcher();
+        let mut cols = Vec::new();
+        for seg in searcher.segment_readers() {
+            cols.push(
+                seg.fast_fields()
+                    .i64(TS_FIELD)
+                    .map_err(tantivy_err(&self.path))?,
+            );
+        }
+        let ts = |d: &DocAddress| {
+            cols.get(d.segment_ord as usize)
+                .and_then(|c| c.first(d.doc_id))
+                .unwrap_or(i64::MIN)
+        };
+        docs.sort_by_cached_key(|d| (ts(d), *d));
+        Ok(())
     }
 
     /// Every document in `[from, to)`, in document order.
@@ -501,18 +612,46 @@ impl OpenSplit {
             .map_err(tantivy_err(&self.path))?
             .into_iter()
             .collect();
-        hits.sort_unstable();
+        self.time_order(&mut hits)?;
         Ok(hits)
     }
 
     /// The stored event JSON of each address.
     pub fn fetch(&self, docs: &[DocAddress]) -> Result<Vec<String>, SplitError> {
         let searcher = self.reader.searcher();
+        let Some(event) = self.fields.event else {
+            // Format 4: row = document id, segments stacked in order.
+            let mut base = Vec::new();
+            let mut n = 0u64;
+            for seg in searcher.segment_readers() {
+                base.push(n);
+                n += u64::from(seg.max_doc());
+            }
+            let mut rows = Vec::with_capacity(docs.len());
+            for d in docs {
+                let b =
+                    base.get(d.segment_ord as usize)
+                        .ok_or_else(|| SplitError::BadDocument {
+                            path: self.path.clone(),
+                            doc: format!("{d:?}"),
+                            reason: "no such segment".into(),
+                        })?;
+                rows.push(b + u64::from(d.doc_id));
+            }
+            return match &self.block {
+                Some(block) => Ok(block.get(&rows)?),
+                None => Err(SplitError::BadDocument {
+                    path: self.path.clone(),
+                    doc: "block".into(),
+                    reason: "format 4 split without its event block".into(),
+                }),
+            };
+        };
         let mut out = Vec::with_capacity(docs.len());
         for &d in docs {
             let doc: TantivyDocument = searcher.doc(d).map_err(tantivy_err(&self.path))?;
             let json = doc
-                .get_first(self.fields.event)
+                .get_first(event)
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| SplitError::BadDocument {
                     path: self.path.clone(),
@@ -545,6 +684,26 @@ pub fn merge(inputs: &[&Path], out: &Path) -> Result<u64, SplitError> {
         source: std::io::Error::other(e.to_string()),
     })?;
     tantivy::indexer::merge_indices(&indices, dir).map_err(tantivy_err(out))?;
+    // Format 4: the blocks concatenated in the same order as the merged documents (segments
+    // are stacked in input order; nothing is deleted in a split).
+    let blocks: Vec<PathBuf> = inputs
+        .iter()
+        .map(|p| p.join(crate::block::FILE_NAME))
+        .collect();
+    if blocks.iter().any(|b| b.exists()) {
+        let io = |source| SplitError::Io {
+            path: out.to_path_buf(),
+            source,
+        };
+        let mut w =
+            crate::block::BlockWriter::new(BLOCK_ZSTD_LEVEL, BLOCK_CHUNK_ROWS).map_err(io)?;
+        for b in &blocks {
+            for json in crate::block::BlockReader::open(b)?.all()? {
+                w.push(&json).map_err(io)?;
+            }
+        }
+        w.write_to(&out.join(crate::block::FILE_NAME)).map_err(io)?;
+    }
     crate::wal::sync_dir(out).map_err(|e| SplitError::Io {
         path: out.to_path_buf(),
         source: std::io::Error::other(e.to_string()),

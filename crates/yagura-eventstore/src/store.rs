@@ -54,6 +54,8 @@ pub enum StoreError {
     InvalidHunt(String),
     #[error("flush hook failed (nothing published): {0}")]
     Hook(String),
+    #[error("split format {0} cannot be built (only 3 and 4)")]
+    UnsupportedFormat(u32),
 }
 
 impl StoreError {
@@ -119,6 +121,14 @@ pub struct StoreOptions {
     /// (a client retry within that window is acknowledged without storing twice, even after
     /// the WAL segment holding the batch is gone).
     pub batch_id_window: u64,
+    /// Split format to build: [`split::FORMAT`] (4, the default) or [`split::FORMAT_V3`]
+    /// (events in tantivy's doc store; kept buildable to compare the two on the same data).
+    pub split_format: u32,
+    /// zstd level of the columns of a split's event block (split format 4).
+    pub block_level: i32,
+    /// Rows per chunk of a split's event block: a hunt decompresses, per chunk holding a hit,
+    /// the columns of the hit's shape in that chunk.
+    pub block_chunk_rows: usize,
 }
 
 impl Default for StoreOptions {
@@ -136,6 +146,9 @@ impl Default for StoreOptions {
                 .map_or(1, std::num::NonZeroUsize::get)
                 .clamp(1, 8),
             batch_id_window: 100_000_000,
+            split_format: split::FORMAT,
+            block_level: split::BLOCK_ZSTD_LEVEL,
+            block_chunk_rows: split::BLOCK_CHUNK_ROWS,
         }
     }
 }
@@ -355,6 +368,9 @@ impl EventStore {
     /// Opens (or creates) the store in `dir`: removes unpublished split directories, replays
     /// the WAL after the checkpoint into the pending events.
     pub fn open(dir: &Path, opts: StoreOptions) -> Result<EventStore, StoreError> {
+        if opts.split_format != split::FORMAT && opts.split_format != split::FORMAT_V3 {
+            return Err(StoreError::UnsupportedFormat(opts.split_format));
+        }
         std::fs::create_dir_all(dir.join("splits")).map_err(io_err(dir))?;
         let catalogue = Catalogue::open(&dir.join("catalogue.sqlite"))?;
         let checkpoint = catalogue.checkpoint()?;
@@ -406,7 +422,15 @@ impl EventStore {
         );
         Ok(EventStore {
             dir: dir.to_path_buf(),
-            fields: Fields::new(),
+            fields: Fields {
+                block_level: opts.block_level,
+                block_chunk_rows: opts.block_chunk_rows,
+                ..if opts.split_format == split::FORMAT_V3 {
+                    Fields::v3()
+                } else {
+                    Fields::new()
+                }
+            },
             opts,
             wal,
             pending: Mutex::new(pending),
@@ -745,7 +769,7 @@ impl EventStore {
                         num_docs: n,
                         bytes: b.bytes,
                         generation: 0,
-                        format: split::FORMAT,
+                        format: self.fields.format(),
                     }),
                     Err(e) => {
                         let _ = std::fs::remove_dir_all(&path);
@@ -922,7 +946,7 @@ impl EventStore {
                         candidates.iter().copied().collect();
                     let mut all = docs.clone();
                     all.extend_from_slice(candidates);
-                    all.sort_unstable();
+                    open.time_order(&mut all)?;
                     let mut count = 0u64;
                     for chunk in all.chunks(4096) {
                         for (doc, json) in chunk.iter().zip(open.fetch(chunk)?) {
