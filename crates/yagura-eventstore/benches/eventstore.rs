@@ -811,7 +811,20 @@ mod scale {
             ..HuntQuery::default()
         };
         let mut counts = None;
-        for (label, threads) in [("all cores", 0usize), ("one thread", 1)] {
+        // `YAGURA_BENCH_HUNT_THREADS=8,16`: more rows with those thread counts (cold hunts wait
+        // on the disk, so more threads than cores can keep more reads in flight).
+        let extra: Vec<usize> = std::env::var("YAGURA_BENCH_HUNT_THREADS")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|t| t.trim().parse().ok())
+            .collect();
+        let rows = [
+            (String::from("default threads"), 0usize),
+            ("one thread".into(), 1),
+        ]
+        .into_iter()
+        .chain(extra.into_iter().map(|t| (format!("{t} threads"), t)));
+        for (label, threads) in rows {
             let mut opts = options();
             if threads > 0 {
                 opts.hunt_threads = threads;
@@ -820,6 +833,21 @@ mod scale {
             let store = EventStore::open(dir, opts).expect("reopen");
             let docs = store.stats().expect("stats").docs;
             let load = loadavg();
+            if std::env::var("YAGURA_BENCH_HUNT_COUNTS_FIRST").as_deref() == Ok("1") {
+                // Counts only (no stored event read), cold: the index's share of a cold hunt.
+                let counting = HuntQuery {
+                    limit: Some(0),
+                    ..q.clone()
+                };
+                let (c, t) = (cpu(), Instant::now());
+                let r = store.hunt(&counting).expect("hunt");
+                println!(
+                    "  ({label}) counts only, cold: {} matching events in {:.3}s wall, {:.2} CPU-s",
+                    r.total(),
+                    t.elapsed().as_secs_f64(),
+                    cpu() - c
+                );
+            }
             let (c, t) = (cpu(), Instant::now());
             let cold = store.hunt(&q).expect("hunt");
             let (cold_s, cold_c) = (t.elapsed().as_secs_f64(), cpu() - c);

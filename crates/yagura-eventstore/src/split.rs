@@ -410,6 +410,42 @@ impl std::fmt::Debug for OpenSplit {
     }
 }
 
+/// A hunt with at least this many terms reads most blocks of every term dictionary it
+/// searches (sorted terms spread over all of them), so the dictionaries are worth reading
+/// ahead; a hunt for a few indicators touches a few blocks and is left alone.
+pub const PREFETCH_MIN_TERMS: usize = 1_000;
+
+/// Asks the kernel to read the term dictionaries (`*.term`) of the split in `dir` into the
+/// page cache in the background (`posix_fadvise(POSIX_FADV_WILLNEED)`). A cold hunt otherwise
+/// faults the memory-mapped dictionaries in one read-around window (≈128 KiB) at a time, each
+/// fault waiting for its read: ≈55 ms of waiting per 1M-event split on this machine, against
+/// ≈13 ms to read the same bytes sequentially. A hint only: a split that cannot be listed or
+/// opened here is looked up as before (and reports its error there), and on systems without
+/// `fadvise` this does nothing.
+pub fn prefetch_dictionaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|x| x == "term")
+            && let Ok(file) = std::fs::File::open(&path)
+        {
+            advise_will_need(&file);
+        }
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn advise_will_need(file: &std::fs::File) {
+    if let Err(e) = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::WillNeed) {
+        tracing::debug!(error = %e, "fadvise(WILLNEED) failed; the hunt reads on demand");
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn advise_will_need(_file: &std::fs::File) {}
+
 impl OpenSplit {
     pub fn open(path: &Path) -> Result<OpenSplit, SplitError> {
         let index = Index::open_in_dir(path).map_err(tantivy_err(path))?;

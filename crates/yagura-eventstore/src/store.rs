@@ -816,6 +816,30 @@ impl EventStore {
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<Vec<SplitLookup>, StoreError> {
+        let prefetch = terms.is_some_and(|t| t.len() >= split::PREFETCH_MIN_TERMS);
+        if !prefetch {
+            return self.lookup_each(splits, terms, stems, from, to);
+        }
+        // A large hunt reads nearly every block of every dictionary: one thread asks the
+        // kernel to read them ahead, in the order the lookups take the splits, while they run.
+        let dirs: Vec<PathBuf> = splits
+            .iter()
+            .map(|m| self.split_path(&m.org, &m.id))
+            .collect();
+        std::thread::scope(|s| {
+            s.spawn(move || dirs.iter().for_each(|d| split::prefetch_dictionaries(d)));
+            self.lookup_each(splits, terms, stems, from, to)
+        })
+    }
+
+    fn lookup_each(
+        &self,
+        splits: &[SplitMeta],
+        terms: Option<&[String]>,
+        stems: &[String],
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<SplitLookup>, StoreError> {
         par_map(self.opts.hunt_threads, splits, |meta| {
             let path = self.split_path(&meta.org, &meta.id);
             let cached = lock(&self.inner).cache.cached(&meta.id);
