@@ -9,6 +9,13 @@ use clap::Parser;
 mod cmd;
 mod progress;
 
+/// mimalloc instead of the system allocator: the API server's list requests spent ~10 % of
+/// their CPU in glibc malloc/free and ~1.5 % with mimalloc (BENCHMARKS.md, "Server and
+/// console", session 7; the alert list bench runs on the same allocator). Its effect on
+/// `yagura detect` is in "Batch detection end to end", session 7.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// yagura (櫓, "watchtower"): monitoring of illicit communications across many organizations.
 #[derive(Debug, Parser)]
 #[command(name = "yagura", version, about, long_about = None, propagate_version = true)]
