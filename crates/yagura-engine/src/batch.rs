@@ -381,6 +381,7 @@ pub fn run_while_loading<E>(
                 if stages.is_none() {
                     // The file ended (or held nothing yet) before the detectors were ready.
                     let Some(ready) = gate.wait() else { return };
+                    parsed_ahead.fetch_add(sink.held().len() as u64, Ordering::Relaxed);
                     for ev in sink.held().iter() {
                         for stage in ready.iter() {
                             stage.on_event(ev, &mut local_alerts);
