@@ -198,9 +198,7 @@ impl Prefilter {
 
     #[inline]
     pub(crate) fn may_contain(&self, h: u64) -> bool {
-        if self.words.is_empty() {
-            return true;
-        }
+        // An empty filter (no words, mask 0) has no word 0: "maybe".
         let (w, bits) = self.slot(h);
         self.words.get(w).is_none_or(|word| word & bits == bits)
     }
@@ -569,7 +567,7 @@ impl Index {
         f: &mut impl FnMut(Probe<'_>),
     ) {
         match kind {
-            ObservableKind::Domain => self.domain_probes(raw, all, f),
+            ObservableKind::Domain => self.domain_probes(raw, all, &mut |_, p| f(p)),
             ObservableKind::Url => self.url_probes(raw, all, f),
             kind => {
                 let t = match kind {
@@ -606,7 +604,9 @@ impl Index {
     /// derives each suffix's hash from its parent's (a name that is not canonical is
     /// normalized first); the filter verdicts are taken during that pass and only the
     /// suffixes the filter cannot rule out are kept.
-    fn domain_probes(&self, raw: &str, all: bool, f: &mut impl FnMut(Probe<'_>)) {
+    /// `f` also gets the whole name's canonical form (the text the probe keys are suffixes of).
+    #[inline]
+    fn domain_probes(&self, raw: &str, all: bool, f: &mut impl FnMut(&str, Probe<'_>)) {
         if !self.tables[usize::from(b'D')] {
             return;
         }
@@ -628,18 +628,32 @@ impl Index {
         };
         plan.finish(filter);
         for &(start, hash, maybe) in plan.kept.iter().rev() {
-            f(Probe {
-                table: b'D',
-                key: key.get(start as usize..).unwrap_or(""),
-                hash,
-                via: if start == 0 {
-                    MatchVia::Exact
-                } else {
-                    MatchVia::ParentDomain
+            f(
+                key,
+                Probe {
+                    table: b'D',
+                    key: key.get(start as usize..).unwrap_or(""),
+                    hash,
+                    via: if start == 0 {
+                        MatchVia::Exact
+                    } else {
+                        MatchVia::ParentDomain
+                    },
+                    maybe,
                 },
-                maybe,
-            });
+            );
         }
+    }
+
+    /// Looks up one event name: `f(indicator, via, name)`, `name` the event name's canonical
+    /// form (so a warninglist verdict need not normalize it again).
+    #[inline]
+    fn check_domain<'s>(&'s self, raw: &str, f: &mut impl FnMut(IndicatorRef<'s>, MatchVia, &str)) {
+        self.domain_probes(raw, false, &mut |name, p| {
+            if p.maybe {
+                self.run_probe(&p, &mut |r, via| f(r, via, name));
+            }
+        });
     }
 
     /// The URL probes of an event URL: its resource (`host[:port]/path?query`) with and
@@ -1019,36 +1033,39 @@ pub(crate) fn check_event<'s, 'e: 's>(
     // Distinct values only (`url.domain` is usually `destination.domain`): the first field
     // wins. Addresses are compared with addresses and text with text of the same kind only
     // (an address never equals a text value), length first. User names are not indicators.
-    let mut seen_ips: smallvec::SmallVec<[IpAddr; 4]> = smallvec::SmallVec::new();
-    let mut seen_text: smallvec::SmallVec<[(ObservableKind, &'e str); 4]> =
-        smallvec::SmallVec::new();
+    let mut seen_ips = Seen::<IpAddr, 4>::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let mut seen_text = Seen::<(ObservableKind, &'e str), 4>::new((ObservableKind::User, ""));
     let mut n = 0;
     let ip_filter = index.filter(IP_TABLE);
     ev.observables(|o| {
         match o.value {
             ObservableValue::Ip(ip) => {
-                if seen_ips.contains(&ip) {
+                if !seen_ips.insert(ip, |a, b| a == b) {
                     return;
                 }
-                seen_ips.push(ip);
             }
             ObservableValue::Text(kind, v) => {
                 if kind == ObservableKind::User
-                    || seen_text
-                        .iter()
-                        .any(|&(k, s)| s.len() == v.len() && k == kind && s == v)
+                    || !seen_text.insert((kind, v), |&(k, s), &(kind, v)| {
+                        s.len() == v.len() && k == kind && s == v
+                    })
                 {
                     return;
                 }
-                seen_text.push((kind, v));
             }
         }
-        let mut emit = |r: IndicatorRef<'s>, via: MatchVia| {
+        // `name`: the canonical form of an event name (for its warninglist verdict).
+        let mut emit = |r: IndicatorRef<'s>, via: MatchVia, name: Option<&str>| {
             if !r.meta.valid_at(t) || !keep(&r) {
                 return;
             }
             n += 1;
-            let warninglist = warninglists.verdict(&o.value, &r);
+            let warninglist = match (name, o.value) {
+                (Some(name), ObservableValue::Text(_, raw)) => {
+                    warninglists.name_verdict(raw, name, &r)
+                }
+                _ => warninglists.verdict(&o.value, &r),
+            };
             f(Match {
                 field: o.field,
                 observed: o.value,
@@ -1068,6 +1085,7 @@ pub(crate) fn check_event<'s, 'e: 's>(
                     } else {
                         None
                     };
+                    let mut emit = |r, via| emit(r, via, None);
                     if exact {
                         index.walk_ip(index.ips.get(&ip), port, &mut emit);
                     }
@@ -1076,10 +1094,49 @@ pub(crate) fn check_event<'s, 'e: 's>(
                     }
                 }
             }
-            ObservableValue::Text(kind, v) => index.check_text(kind, v, &mut emit),
+            ObservableValue::Text(ObservableKind::Domain, v) => {
+                index.check_domain(v, &mut |r, via, name| emit(r, via, Some(name)));
+            }
+            ObservableValue::Text(kind, v) => {
+                index.check_text(kind, v, &mut |r, via| emit(r, via, None));
+            }
         }
     });
     n
+}
+
+/// The distinct values of one event seen so far: the first `N` inline, any further ones in a
+/// `Vec` (events with more than a few addresses or names are rare). A plain array and a count
+/// (`SmallVec`'s inline/spilled test on every access cost more than the comparisons).
+struct Seen<T, const N: usize> {
+    inline: [T; N],
+    len: usize,
+    more: Vec<T>,
+}
+
+impl<T: Copy, const N: usize> Seen<T, N> {
+    fn new(fill: T) -> Self {
+        Seen {
+            inline: [fill; N],
+            len: 0,
+            more: Vec::new(),
+        }
+    }
+
+    /// Records `v` unless an equal value (`eq`) was seen; true when it is new.
+    #[inline(always)]
+    fn insert(&mut self, v: T, eq: impl Fn(&T, &T) -> bool) -> bool {
+        let inline = self.inline.get(..self.len.min(N)).unwrap_or_default();
+        if inline.iter().any(|x| eq(x, &v)) || self.more.iter().any(|x| eq(x, &v)) {
+            return false;
+        }
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = v,
+            None => self.more.push(v),
+        }
+        self.len += 1;
+        true
+    }
 }
 
 #[allow(dead_code)]
@@ -1169,6 +1226,22 @@ mod tests {
                 other[i] = c;
                 let other = String::from_utf8(other).expect("ascii");
                 prop_assert_ne!(domain_hash(&a), domain_hash(&other));
+            }
+        }
+    }
+
+    proptest! {
+        /// `Seen` keeps exactly the first of equal values, inline and past its inline part.
+        #[test]
+        fn seen_records_each_value_once(values in prop::collection::vec(0u8..12, 0..20)) {
+            let mut seen = Seen::<u8, 4>::new(0);
+            let mut reference = Vec::new();
+            for v in values {
+                let new = !reference.contains(&v);
+                if new {
+                    reference.push(v);
+                }
+                prop_assert_eq!(seen.insert(v, |a, b| a == b), new);
             }
         }
     }

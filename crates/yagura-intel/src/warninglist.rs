@@ -25,7 +25,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use smallvec::SmallVec;
 use yagura_model::IndicatorKind;
-use yagura_model::event::ObservableValue;
+use yagura_model::event::{ObservableKind, ObservableValue};
 
 use crate::index::{Prefilter, canonical_domain_suffixes, domain_hash, for_each_domain_suffix};
 use crate::normalize;
@@ -526,6 +526,61 @@ impl Warninglists {
             .find(|l| l.attrs & bit != 0)
     }
 
+    /// [`Warninglists::verdict`] of a match on an event name whose canonical form
+    /// (`normalize::domain_key` of `raw`) the matcher already has: `name`. Saves the second
+    /// check of the name; the answer is the same.
+    pub(crate) fn name_verdict<'s>(
+        &'s self,
+        raw: &str,
+        name: &str,
+        ind: &IndicatorRef<'_>,
+    ) -> Option<Verdict<'s>> {
+        if self.lists.is_empty() {
+            return None;
+        }
+        if matches!(ind.kind, IndicatorKind::Domain | IndicatorKind::Hostname)
+            && let Some(verdict) = self.name_match_verdict(raw, name, ind)
+        {
+            return verdict;
+        }
+        self.verdict(&ObservableValue::Text(ObservableKind::Domain, raw), ind)
+    }
+
+    /// The verdict when the indicator's value is the event name `name` (canonical; `raw` as
+    /// observed) or one of its parents: one hashing pass over the event name serves both the
+    /// indicator's value and the observed name. `None` when the indicator is not such a name.
+    fn name_match_verdict<'s>(
+        &'s self,
+        raw: &str,
+        name: &str,
+        ind: &IndicatorRef<'_>,
+    ) -> Option<Option<Verdict<'s>>> {
+        let from = name.len().checked_sub(ind.value.len())?;
+        if !name.ends_with(ind.value) || (from != 0 && name.as_bytes().get(from - 1) != Some(&b'.'))
+        {
+            return None;
+        }
+        let sfx = suffixes(name);
+        if let Some(l) = self.check_name_hashed(name, &sfx, from, kind_bit(ind.kind)) {
+            return Some(Some(Verdict {
+                list: &l.name,
+                category: l.category,
+                observed_value: false,
+            }));
+        }
+        if raw == ind.value || ind.kind != IndicatorKind::Domain {
+            return Some(None);
+        }
+        Some(
+            self.check_name_hashed(name, &sfx, 0, A_DOMAIN)
+                .map(|l| Verdict {
+                    list: &l.name,
+                    category: l.category,
+                    observed_value: true,
+                }),
+        )
+    }
+
     /// The verdict on a match: the indicator's own value first, then the event's value when
     /// it differs (a network or parent-domain match).
     pub fn verdict<'s>(
@@ -539,30 +594,9 @@ impl Warninglists {
         if let ObservableValue::Text(_, v) = *observed
             && matches!(ind.kind, IndicatorKind::Domain | IndicatorKind::Hostname)
             && let Some(name) = normalize::domain_key(v)
-            && let Some(from) = name.len().checked_sub(ind.value.len())
-            && name.ends_with(ind.value)
-            && (from == 0 || name.as_bytes().get(from - 1) == Some(&b'.'))
+            && let Some(verdict) = self.name_match_verdict(v, &name, ind)
         {
-            // A name match: the indicator's value is the event name or one of its parents,
-            // so one hashing pass over the event name serves both checks.
-            let sfx = suffixes(&name);
-            if let Some(l) = self.check_name_hashed(&name, &sfx, from, kind_bit(ind.kind)) {
-                return Some(Verdict {
-                    list: &l.name,
-                    category: l.category,
-                    observed_value: false,
-                });
-            }
-            if v == ind.value || ind.kind != IndicatorKind::Domain {
-                return None;
-            }
-            return self
-                .check_name_hashed(&name, &sfx, 0, A_DOMAIN)
-                .map(|l| Verdict {
-                    list: &l.name,
-                    category: l.category,
-                    observed_value: true,
-                });
+            return verdict;
         }
         if let Some(l) = self.check(ind.kind, ind.value) {
             return Some(Verdict {
@@ -705,6 +739,73 @@ mod tests {
                 let got = w.check_name(&name, A_DOMAIN).map(|l| &*l.name);
                 prop_assert_eq!(got, check_name_unfiltered(&w, &name, A_DOMAIN), "{}", name);
             }
+        }
+    }
+
+    proptest! {
+        /// The matcher's verdict on an event name it has already normalized equals the
+        /// general verdict: names spelled in upper case or with a trailing dot, indicators
+        /// (domain and hostname) naming the event name, a parent of it, or something else,
+        /// lists of every kind and category.
+        #[test]
+        fn name_verdict_equals_verdict(
+            lists in prop::collection::vec(
+                (0u8..3, any::<bool>(), prop::collection::vec((wl_name(), any::<bool>()), 0..12)),
+                1..5,
+            ),
+            name in wl_name(),
+            spell in 0u8..4,
+            ind in (any::<bool>(), 0usize..6, wl_name()),
+        ) {
+            let mut w = Warninglists::new();
+            for (i, (kind, known, entries)) in lists.iter().enumerate() {
+                let kind = ["string", "hostname", "hostname"][usize::from(*kind)];
+                let category = if *known { "known" } else { "false-positive" };
+                let list: Vec<String> = entries
+                    .iter()
+                    .map(|(e, sub)| if *sub && kind == "hostname" { format!(".{e}") } else { e.clone() })
+                    .collect();
+                let j = serde_json::json!({
+                    "name": format!("list {i}"), "type": kind, "category": category, "list": list,
+                });
+                w.add_json("prop", &j.to_string()).unwrap();
+            }
+            let raw = match spell {
+                0 => name.clone(),
+                1 => name.to_uppercase(),
+                2 => format!("{name}."),
+                _ => format!("www.{name}"),
+            };
+            let key = normalize::domain_key(&raw).expect("a valid name");
+            // The indicator: the name itself or one of its parents (skip `ind.1` labels), or
+            // an unrelated name.
+            let (hostname, skip, other) = ind;
+            let value = if skip == 5 {
+                other
+            } else {
+                let labels: Vec<&str> = key.split('.').collect();
+                labels[skip.min(labels.len() - 1)..].join(".")
+            };
+            let meta = Meta {
+                source: "t".into(),
+                confidence: 50,
+                tlp: Tlp::Green,
+                first_seen: None,
+                last_seen: None,
+                valid_from: None,
+                valid_until: None,
+                tags: Box::new([]),
+                to_ids: true,
+                description: None,
+            };
+            let r = IndicatorRef {
+                kind: if hostname { IndicatorKind::Hostname } else { IndicatorKind::Domain },
+                value: &value,
+                port: None,
+                meta: &meta,
+            };
+            let general = w.verdict(&ObservableValue::Text(ObservableKind::Domain, &raw), &r);
+            prop_assert_eq!(w.name_verdict(&raw, &key, &r), general, "{} / {}", raw, value);
         }
     }
 
