@@ -12,8 +12,10 @@
 //! in a `verbatim` column instead, length-prefixed.
 //!
 //! Rows are cut into chunks of `chunk_rows`; each chunk stores the shape id of each row (varints)
-//! and each column it uses as its own zstd frame (with a checksum). Reading a row decompresses
-//! its chunk's shape frame and the columns of its shape in that chunk, nothing else.
+//! and each column it uses as its own zstd frame (with a checksum). Reading rows decompresses,
+//! once per chunk holding any of them, the chunk's shape frame and the columns their shapes use
+//! in that chunk (nothing else), and locates only the values up to the last one they need.
+//! The zstd level may differ per frame (the reader does not need to know it).
 //!
 //! File layout: `"YGEB" version:u8 0 0 0`, the chunks' frames, the footer (zstd: keys, column
 //! paths, shapes, per chunk its rows and frame lengths), then a trailer of 24 bytes: footer
@@ -99,6 +101,18 @@ pub struct BlockWriter {
     path: Vec<u8>,
     shape: Vec<u8>,
     leaves: Vec<(u32, usize, usize)>,
+    /// Measurement aid ([`BlockWriter::keep_raw_frames`]): every column frame before
+    /// compression, by column id.
+    raw_frames: Option<Vec<Vec<Vec<u8>>>>,
+}
+
+/// The uncompressed frames of one column of a block, as a measurement aid.
+#[derive(Debug, Clone)]
+pub struct RawColumn {
+    /// The column's key path, readable (`source.ip`; `[]` marks an array element).
+    pub path: String,
+    /// Its frame of each chunk that uses it.
+    pub frames: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for BlockWriter {
@@ -140,7 +154,31 @@ impl BlockWriter {
             path: Vec::new(),
             shape: Vec::new(),
             leaves: Vec::new(),
+            raw_frames: None,
         })
+    }
+
+    /// Keeps a copy of every column frame before compression (to compare codecs per column
+    /// on real data, `examples/block_forms.rs`); read them with [`BlockWriter::finish_raw`].
+    pub fn keep_raw_frames(&mut self) {
+        self.raw_frames = Some(Vec::new());
+    }
+
+    /// The block, and the uncompressed frames of each column if
+    /// [`BlockWriter::keep_raw_frames`] was called (else none).
+    pub fn finish_raw(mut self) -> std::io::Result<(Vec<u8>, Vec<RawColumn>)> {
+        self.flush_chunk()?;
+        let frames = self.raw_frames.take().unwrap_or_default();
+        let cols: Vec<RawColumn> = frames
+            .into_iter()
+            .enumerate()
+            .filter(|(_, f)| !f.is_empty())
+            .map(|(c, frames)| RawColumn {
+                path: readable_path(&self.cols[c]),
+                frames,
+            })
+            .collect();
+        Ok((self.finish()?, cols))
     }
 
     fn col_id(&mut self, path: &[u8]) -> u32 {
@@ -334,6 +372,12 @@ impl BlockWriter {
         put_varint(&mut self.chunk_meta, self.used.len() as u64);
         for &c in &self.used {
             let c = c as usize;
+            if let Some(raw) = self.raw_frames.as_mut() {
+                if raw.len() <= c {
+                    raw.resize_with(c + 1, Vec::new);
+                }
+                raw[c].push(self.data[c].clone());
+            }
             let frame = self.zstd.compress(&self.data[c])?;
             self.out.extend_from_slice(&frame);
             put_varint(&mut self.chunk_meta, c as u64);
@@ -390,6 +434,25 @@ impl BlockWriter {
         f.sync_all()?;
         Ok(bytes.len() as u64)
     }
+}
+
+/// A column path as text: keys joined by `.`, an array element as `[]`.
+fn readable_path(path: &[u8]) -> String {
+    if path == VERBATIM {
+        return "(verbatim)".into();
+    }
+    let mut out = String::new();
+    for part in path.split(|&b| b == 0).skip(1) {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        let key: Vec<u8> = part.iter().copied().filter(|&b| b != 1).collect();
+        out.push_str(&String::from_utf8_lossy(&key));
+        for _ in part.iter().filter(|&&b| b == 1) {
+            out.push_str("[]");
+        }
+    }
+    out
 }
 
 /// The body of a JSON string starting at `*i` (after its opening quote): its byte range, with
@@ -769,11 +832,12 @@ impl BlockReader {
         let frame = self.read_at(chunk.offset, chunk.shape_len as usize)?;
         let ids = self.decompress(&frame, chunk.shape_raw)?;
         let mut c = Cur { b: &ids, i: 0 };
-        // Value index of each wanted row in each column: the counts of the rows before it.
+        // Value index of each wanted row in each column: the counts of the rows before it;
+        // `upto[col]` = how many values of the column the wanted rows need (a prefix).
         let mut before = vec![0u32; self.ncols];
+        let mut upto = vec![0u32; self.ncols];
         let mut starts: Vec<(u32, Vec<u32>)> = Vec::with_capacity(want.len());
         let mut w = 0;
-        let mut needed = vec![false; self.ncols];
         for row in 0..=last {
             let id = c
                 .u32()
@@ -782,9 +846,11 @@ impl BlockReader {
             let shape = &self.shapes[id as usize];
             if want.get(w).is_some_and(|x| x.1 == row) {
                 let mut s = Vec::with_capacity(shape.counts.len());
-                for &(col, _) in &shape.counts {
-                    needed[col as usize] = true;
-                    s.push(before[col as usize]);
+                for &(col, n) in &shape.counts {
+                    let b = before[col as usize];
+                    let u = &mut upto[col as usize];
+                    *u = (*u).max(b.checked_add(n).ok_or_else(|| self.corrupt("counts"))?);
+                    s.push(b);
                 }
                 while want.get(w).is_some_and(|x| x.1 == row) {
                     starts.push((id, s.clone()));
@@ -796,15 +862,20 @@ impl BlockReader {
                 *b = b.checked_add(n).ok_or_else(|| self.corrupt("counts"))?;
             }
         }
-        // The needed columns, decompressed, with the start of every value.
-        let mut values: HashMap<u32, Column> = HashMap::new();
-        for cc in chunk.cols.iter().filter(|cc| needed[cc.col as usize]) {
+        // The needed columns, decompressed (whole frames: the zstd checksum is verified), with
+        // the spans of the values up to the last one needed (`memchr` over the newlines).
+        let mut values: Vec<Option<Column>> = (0..self.ncols).map(|_| None).collect();
+        for cc in chunk.cols.iter().filter(|cc| upto[cc.col as usize] > 0) {
+            let need = upto[cc.col as usize] as usize;
+            if need > cc.count as usize {
+                return Err(self.corrupt("column value count"));
+            }
             let frame = self.read_at(cc.offset, cc.len as usize)?;
             let data = self.decompress(&frame, cc.raw)?;
-            let spans = if Some(cc.col) == self.verbatim_col {
-                let mut spans = Vec::new();
+            let mut spans = Vec::with_capacity(need);
+            if Some(cc.col) == self.verbatim_col {
                 let mut cur = Cur { b: &data, i: 0 };
-                while cur.i < data.len() {
+                while spans.len() < need {
                     let n = cur
                         .varint()
                         .and_then(|n| usize::try_from(n).ok())
@@ -817,25 +888,20 @@ impl BlockReader {
                     spans.push((a, b));
                     cur.i = b;
                 }
-                spans
             } else {
-                let mut spans = Vec::with_capacity(cc.count as usize);
-                let mut a = 0;
-                for (i, &byte) in data.iter().enumerate() {
-                    if byte == b'\n' {
-                        spans.push((a, i));
-                        a = i + 1;
-                    }
-                }
-                if a != data.len() {
+                if data.last().is_some_and(|&b| b != b'\n') {
                     return Err(self.corrupt("column not newline-terminated"));
                 }
-                spans
-            };
-            if spans.len() != cc.count as usize {
-                return Err(self.corrupt("column value count"));
+                let mut a = 0;
+                for i in memchr::memchr_iter(b'\n', &data).take(need) {
+                    spans.push((a, i));
+                    a = i + 1;
+                }
+                if spans.len() != need {
+                    return Err(self.corrupt("column value count"));
+                }
             }
-            values.insert(cc.col, (data, spans));
+            values[cc.col as usize] = Some((data, spans));
         }
         let mut out = Vec::with_capacity(want.len());
         for (&(tag, _), (id, start)) in want.iter().zip(&starts) {
@@ -847,7 +913,8 @@ impl BlockReader {
                 |slot: usize, json: &mut Vec<u8>, quote: bool| -> Result<(), BlockError> {
                     let col = shape.counts[slot].0;
                     let (data, spans) = values
-                        .get(&col)
+                        .get(col as usize)
+                        .and_then(Option::as_ref)
                         .ok_or_else(|| self.corrupt("column missing in chunk"))?;
                     let &(a, b) = spans
                         .get(next[slot] as usize)
@@ -1027,6 +1094,14 @@ mod tests {
                 assert_eq!(g, rows[*i as usize]);
             }
         }
+        // One row at a time and every second row: a read locates only a prefix of each
+        // column it decodes.
+        for i in 0..rows.len() as u64 {
+            assert_eq!(b.get(&[i]).unwrap(), [rows[i as usize]]);
+        }
+        let odd: Vec<u64> = (1..rows.len() as u64).step_by(2).collect();
+        let want: Vec<&str> = odd.iter().map(|&i| rows[i as usize]).collect();
+        assert_eq!(b.get(&odd).unwrap(), want);
     }
 
     #[test]

@@ -214,8 +214,11 @@ pub const DOCSTORE_BLOCK: usize = 128 << 10;
 /// zstd level of the columns of a format 4 block (BENCHMARKS.md, "session 7").
 pub const BLOCK_ZSTD_LEVEL: i32 = 9;
 
-/// Rows per chunk of a format 4 block: a hit decompresses its chunk's columns.
-pub const BLOCK_CHUNK_ROWS: usize = 4096;
+/// Rows per chunk of a format 4 block: a hunt decompresses, per chunk holding hits, the
+/// columns of their shapes in that chunk, so the chunk is the price of a hit in another chunk.
+/// 1,024 rows cost ~4 % more block bytes than 4,096 and a quarter of the decompression per such
+/// hit (BENCHMARKS.md, "Event store", session 8). Old blocks keep their own chunk sizes.
+pub const BLOCK_CHUNK_ROWS: usize = 1024;
 
 /// Index settings of every format 3 and 4 split (format 4 stores nothing in the doc store): zstd level 3 doc store in 128 KiB blocks,
 /// compressed on the building thread (splits of a flush are built in parallel instead).

@@ -123,10 +123,10 @@ pub struct StoreOptions {
     pub batch_id_window: u64,
     /// Split format to build: [`split::FORMAT_V3`] (events in tantivy's doc store, the
     /// default) or [`split::FORMAT`] (4: the columnar event block). Format 4 stores 0.97× the
-    /// gzip of the raw logs against format 3's 1.36×, but, measured on 2M events
-    /// (BENCHMARKS.md, "Event store", session 7), builds splits with ~45 % more CPU and
-    /// answers a warm 10,000-indicator hunt ~6× slower (each hit decompresses its chunk
-    /// again): it becomes the default once those are fixed, not before.
+    /// gzip of the raw logs against format 3's 1.36× (BENCHMARKS.md, "Event store", sessions
+    /// 7–8), but builds splits with ~45 % more CPU (zstd level 9 over every column), and its
+    /// size has no margin under the target at 200,000-event splits: it becomes the default
+    /// once that holds, not before.
     pub split_format: u32,
     /// zstd level of the columns of a split's event block (split format 4).
     pub block_level: i32,
@@ -969,33 +969,52 @@ impl EventStore {
                     docs.len() as u64
                 }
                 Read::Verify => {
-                    // In document (time) order, as above, so `limit` keeps the same events.
+                    // Every hit is checked on its event. The events are read in document
+                    // order (block row order in format 4, so each chunk of the block is
+                    // decoded once, not once per batch of hits in time order), and the first
+                    // `limit` hits by time are kept: the same events as a read in time order.
                     let unverified: std::collections::HashSet<DocAddress> =
                         candidates.iter().copied().collect();
                     let mut all = docs.clone();
                     all.extend_from_slice(candidates);
                     open.time_order(&mut all)?;
+                    let mut by_doc: Vec<(DocAddress, usize)> =
+                        all.iter().enumerate().map(|(rank, &d)| (d, rank)).collect();
+                    by_doc.sort_unstable();
+                    let mut best: std::collections::BinaryHeap<ByRank> =
+                        std::collections::BinaryHeap::new();
                     let mut count = 0u64;
-                    for chunk in all.chunks(4096) {
-                        for (doc, json) in chunk.iter().zip(open.fetch(chunk)?) {
+                    for batch in by_doc.chunks(4096) {
+                        let addrs: Vec<DocAddress> = batch.iter().map(|b| b.0).collect();
+                        for (&(doc, rank), json) in batch.iter().zip(open.fetch(&addrs)?) {
                             let event = parse_stored(&open.path, &json)?;
                             let matched = matched_of(&event);
-                            if unverified.contains(doc) && matched.is_empty() {
+                            if unverified.contains(&doc) && matched.is_empty() {
                                 continue; // same stem, another query string
                             }
                             if !q.filters.iter().all(|f| f.matches(&event)) {
                                 continue;
                             }
                             count += 1;
-                            if hits.len() < limit {
-                                hits.push(HuntHit {
+                            if best.len() == limit && best.peek().is_none_or(|top| top.0 < rank) {
+                                continue;
+                            }
+                            best.push(ByRank(
+                                rank,
+                                HuntHit {
                                     org: meta.org.clone(),
                                     matched,
                                     event,
-                                });
+                                },
+                            ));
+                            if best.len() > limit {
+                                best.pop();
                             }
                         }
                     }
+                    let mut kept = best.into_vec();
+                    kept.sort_unstable_by_key(|h| h.0);
+                    hits.extend(kept.into_iter().map(|h| h.1));
                     count
                 }
             };
@@ -1343,6 +1362,30 @@ fn remove_orphans(root: &Path, published: &BTreeSet<(String, String)>) -> Result
         std::fs::remove_dir_all(path).map_err(io_err(path))?;
     }
     Ok(())
+}
+
+/// A hit with its rank in time order (the heap of a hunt's first `limit` hits orders by rank
+/// only; ranks are distinct).
+struct ByRank(usize, HuntHit);
+
+impl PartialEq for ByRank {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for ByRank {}
+
+impl PartialOrd for ByRank {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByRank {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
 }
 
 #[cfg(test)]
