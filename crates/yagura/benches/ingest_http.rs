@@ -10,6 +10,14 @@
 //! (1) while the clients push (acknowledged events per wall second and per server CPU-second),
 //! (2) until the consumer has published everything (clean stop = last flush), and the stored
 //! size against gzip of the pushed JSON lines. The load average is printed before and after.
+//!
+//! Load-independent figures: `YAGURA_BENCH_WRAP` prefixes the server's command line (split at
+//! spaces), e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/x.out` for instruction
+//! counts (the wrapper must `exec` the server in the same process, as valgrind does, so that
+//! the CPU figures stay the server's); `YAGURA_BENCH_INGEST` adds lines to the server's
+//! `[ingest]` section (e.g. `flush_interval_secs = 3600` so that flushes happen every
+//! `flush_events` whatever the speed, which makes two runs comparable instruction for
+//! instruction).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -148,7 +156,7 @@ fn main() {
     std::fs::write(dir.path().join("inventory.toml"), &inv).unwrap();
     std::fs::write(
         dir.path().join("server.toml"),
-        format!("listen = \"127.0.0.1:0\"\ninventory = \"inventory.toml\"\ndatabase = \"data/state.db\"\n[ingest]\nbuiltin_rules = {builtin}\n"),
+        format!("listen = \"127.0.0.1:0\"\ninventory = \"inventory.toml\"\ndatabase = \"data/state.db\"\n[ingest]\nbuiltin_rules = {builtin}\n{}\n", std::env::var("YAGURA_BENCH_INGEST").unwrap_or_default()),
     )
     .unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
@@ -211,7 +219,17 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_yagura"))
+    let wrap = std::env::var("YAGURA_BENCH_WRAP").unwrap_or_default();
+    let mut wrap = wrap.split_whitespace();
+    let mut child = match wrap.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(wrap).arg(env!("CARGO_BIN_EXE_yagura"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_yagura")),
+    };
+    let mut child = child
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .arg("-q")

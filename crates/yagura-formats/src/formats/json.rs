@@ -74,7 +74,86 @@ pub(crate) fn kind(v: &Value) -> &'static str {
 
 /// ECS JSON (and Winlogbeat, which is ECS) straight into [`Event`], after fixing the
 /// scalar-versus-list and number-versus-string variations real shippers write.
+///
+/// Most lines need no fix: they are deserialized directly ([`ecs_direct`], no
+/// `serde_json::Value` tree), and only the others take the general path ([`ecs_via_value`]).
+/// Both give the same event for every line the direct path accepts (tested, also as a
+/// property).
 pub(crate) fn ecs(line: &str) -> Result<Event, String> {
+    match ecs_direct(line) {
+        Some(ev) => Ok(ev),
+        None => ecs_via_value(line),
+    }
+}
+
+/// The direct path of [`ecs`]: `None` whenever the line may need a fix of [`fix_ecs`] or is
+/// not valid ECS (the general path then decides, with its reasons).
+///
+/// Why the result equals [`ecs_via_value`]'s when it is `Some`: every fix either applies to a
+/// field the direct deserialization refuses in its unfixed form (a scalar where [`Tags`] or an
+/// address list is typed, a number where text is typed: an error here, so `None`), or to a
+/// group this path leaves to the general one (`winlog`, `process`, `email`), or to a dotted
+/// top-level key (which lands in [`Event::other`] here: `None`). Objects kept in
+/// [`Event::other`] take the order the general path gives them: with `serde_json`'s
+/// `preserve_order` feature (on in the workspace through feature unification, but not
+/// necessarily in every build of this crate) a `Value` object keeps the first position of a
+/// key and its last value, as [`Other`]'s own deserialization does; without it, a `Value`
+/// object is a sorted map, so the objects are sorted here too ([`value_maps_are_sorted`]).
+///
+/// [`Tags`]: yagura_model::event::Tags
+fn ecs_direct(line: &str) -> Option<Event> {
+    let mut ev: Event = serde_json::from_str(line).ok()?;
+    if !ev.winlog.is_default() || !ev.process.is_default() || !ev.email.is_default() {
+        return None;
+    }
+    if !ev.other.is_empty() {
+        if ev.other.keys().any(|k| k.contains('.')) {
+            return None;
+        }
+        if value_maps_are_sorted() {
+            sort_other(&mut ev.other);
+        }
+    }
+    Some(ev)
+}
+
+/// Whether a `serde_json` object map sorts its keys (built without `preserve_order`), found
+/// once by asking it.
+fn value_maps_are_sorted() -> bool {
+    static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SORTED.get_or_init(|| {
+        serde_json::from_str::<serde_json::Map<String, Value>>(r#"{"b":0,"a":0}"#)
+            .map_or(true, |m| m.keys().next().map(String::as_str) == Some("a"))
+    })
+}
+
+/// Sorts every object of `o` (recursively) by key, as a `serde_json::Map` without
+/// `preserve_order` holds it.
+fn sort_other(o: &mut Other) {
+    for (_, v) in o.iter_mut() {
+        sort_other_value(v);
+    }
+    if o.keys().is_sorted() {
+        return;
+    }
+    let mut pairs: Vec<(Str, OtherValue)> = o
+        .iter_mut()
+        .map(|(k, v)| (Str::from(k), std::mem::take(v)))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    *o = pairs.into_iter().collect();
+}
+
+fn sort_other_value(v: &mut OtherValue) {
+    match v {
+        OtherValue::Object(o) => sort_other(o),
+        OtherValue::Array(items) => items.iter_mut().for_each(sort_other_value),
+        _ => {}
+    }
+}
+
+/// The general path of [`ecs`]: a `serde_json::Value` tree, fixed, then converted.
+pub(crate) fn ecs_via_value(line: &str) -> Result<Event, String> {
     let mut m = object(line)?;
     fix_ecs(&mut m);
     if !m.contains_key("@timestamp") {
@@ -525,6 +604,117 @@ mod tests {
             let e: Vec<&str> = entries(&j).iter().map(|(k, _)| *k).collect();
             let d: Vec<&str> = direct.keys().map(String::as_str).collect();
             proptest::prop_assert_eq!(e, d);
+        }
+    }
+
+    /// Lines of every kind [`fix_ecs`] fixes, and plain ones: the direct path gives what the
+    /// general path gives (events or reasons), and is taken for the plain ones.
+    #[test]
+    fn ecs_direct_path_is_the_value_path() {
+        let plain = [
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","event":{"id":"e1","dataset":"squid.access","kind":"event","category":["web"]},"source":{"ip":"10.1.0.2"},"destination":{"ip":"203.0.1.2","port":443},"url":{"full":"https://a.example.com/p?q=1","domain":"a.example.com"},"user":{"name":"u1"}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00.5+02:00","zeek":{"uid":"C1","b":[{"y":1,"x":2}],"a":null},"agent":{"type":"filebeat","name":"h"},"ecs":{"version":"8"},"organization":{"id":"moh"},"tags":["a","b"]}"#,
+            r#"{"ecs":{"version":"8","a":{"z":1,"y":2,"z":3}},"@timestamp":"2026-01-05T00:00:00Z","agent":1,"agent":{"b":2.5,"a":-3},"dns":{"question":{"name":"x.example"},"resolved_ip":["192.0.2.1"]},"host":{"ip":["192.0.2.9"]}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","event":{"code":"4624","unknown":{"x":1}},"message":"m\u00e9\n","labels":{"k":"v"}}"#,
+        ];
+        let fixed = [
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","source.ip":"10.0.0.1","event.dataset":"x"}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","event":{"category":"web","type":"info"}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","event":{"category":null}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","host":{"ip":"192.0.2.1"},"tags":"one"}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","dns":{"header_flags":"RD","resolved_ip":"192.0.2.1"}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","event":{"code":4624}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","event":{"code":[1,"a"]}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","winlog":{"event_id":"4624","record_id":" 7 ","task":12,"opcode":[1,2],"keywords":3,"event_data":{"a":1,"b":null,"c":"x","d":[1]}}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","winlog":{"event_id":4624,"event_data":{"z":"1","a":"2"}},"zeek":{"b":1,"a":2}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","process":{"pid":"42","name":"x"}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","process":{"pid":{"x":1}}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","email":{"from":{"address":"a@b.c"},"to":{"address":["d@e.f"]}}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","source":{"ip":"10.0.0.1","ip":"10.0.0.2"}}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","@timestamp":"2026-01-06T00:00:00Z"}"#,
+            r#"{"event":{"id":"x"}}"#,
+            r#"[1]"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","#,
+            r#"{"@timestamp":"not a time"}"#,
+            r#"{"@timestamp":"2026-01-05T00:00:00Z","source":{"port":"x"}}"#,
+        ];
+        for line in plain.iter().chain(&fixed) {
+            let general = ecs_via_value(line);
+            let chosen = ecs(line);
+            assert_eq!(chosen, general, "{line}");
+            if let (Ok(a), Ok(b)) = (&chosen, &general) {
+                assert_eq!(
+                    serde_json::to_string(a).expect("ser"),
+                    serde_json::to_string(b).expect("ser"),
+                    "{line}"
+                );
+            }
+        }
+        for line in plain {
+            assert!(ecs_direct(line).is_some(), "direct path not taken: {line}");
+        }
+        for line in &fixed[..12] {
+            assert!(ecs_direct(line).is_none(), "direct path taken: {line}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any mix of typed fields, fixable variations, vendor keys (repeated, nested, in any
+        /// order) and dotted keys: the direct path gives what the general path gives.
+        #[test]
+        fn ecs_direct_path_is_the_value_path_for_mixed_lines(
+            picks in proptest::collection::vec(0usize..32, 0..14),
+            ts in proptest::bool::weighted(0.9),
+        ) {
+            const PARTS: [&str; 32] = [
+                r#""event":{"category":["web"],"dataset":"d"}"#,
+                r#""event":{"category":"web"}"#,
+                r#""event":{"code":7}"#,
+                r#""event":{"code":"7","type":["info"]}"#,
+                r#""source":{"ip":"10.0.0.1","port":5}"#,
+                r#""source":{"ip":"not an ip"}"#,
+                r#""source.ip":"10.0.0.3""#,
+                r#""destination":{"ip":"2001:db8::1","bytes":12}"#,
+                r#""host":{"ip":"192.0.2.1"}"#,
+                r#""host":{"ip":["192.0.2.1"],"name":"h"}"#,
+                r#""dns":{"resolved_ip":"192.0.2.5"}"#,
+                r#""dns":{"question":{"name":"a.b.c"},"header_flags":["RD"]}"#,
+                r#""tags":"t""#,
+                r#""tags":["t","u"]"#,
+                r#""winlog":{"event_id":"1"}"#,
+                r#""process":{"pid":"9"}"#,
+                r#""email":{"to":{"address":"a@b.c"}}"#,
+                r#""zeek":{"uid":"C","b":2,"a":{"y":1,"x":[{"q":1,"p":2}]}}"#,
+                r#""zeek":{"a":3}"#,
+                r#""agent":{"name":"x","name":"y"}"#,
+                r#""agent":null"#,
+                r#""b_vendor":[1,-2,3.5,true,null,"s"]"#,
+                r#""a_vendor":{}"#,
+                r#""Z":1"#,
+                r#""a.b":{"c":1}"#,
+                r#""url":{"full":"https://x.example/a?b=c"}"#,
+                r#""user":{"name":"n"}"#,
+                r#""message":"m""#,
+                r#""organization":{"id":"org-1"}"#,
+                r#""organization":{"id":"Not Valid!"}"#,
+                r#""observer":{"name":"o"}"#,
+                r#""network":{"transport":"tcp","bytes":1e3}"#,
+            ];
+            let mut parts: Vec<&str> = picks.iter().map(|&i| PARTS[i]).collect();
+            if ts {
+                let at = picks.first().copied().unwrap_or(0) % (parts.len() + 1);
+                parts.insert(at, r#""@timestamp":"2026-01-05T00:00:00Z""#);
+            }
+            let line = format!("{{{}}}", parts.join(","));
+            let general = ecs_via_value(&line);
+            let chosen = ecs(&line);
+            proptest::prop_assert_eq!(&chosen, &general, "{}", line);
+            if let (Ok(a), Ok(b)) = (&chosen, &general) {
+                proptest::prop_assert_eq!(
+                    serde_json::to_string(a).expect("ser"),
+                    serde_json::to_string(b).expect("ser")
+                );
+            }
         }
     }
 
