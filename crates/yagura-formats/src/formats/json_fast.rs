@@ -323,9 +323,7 @@ mod tests {
 
     /// Same tree, and the same strings borrowed.
     fn same(a: &J<'_>, b: &J<'_>) -> bool {
-        fn borrowed(c: &Cow<'_, str>) -> bool {
-            matches!(c, Cow::Borrowed(_))
-        }
+        let borrowed = |c: &Cow<'_, str>| matches!(c, Cow::Borrowed(_));
         match (a, b) {
             (J::Str(x), J::Str(y)) => x == y && borrowed(x) == borrowed(y),
             (J::Arr(x), J::Arr(y)) => {
