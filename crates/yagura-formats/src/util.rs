@@ -25,66 +25,54 @@ impl<'a> Words<'a> {
 
 impl<'a> Iterator for Words<'a> {
     type Item = &'a str;
-    #[inline]
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest;
         let b = s.as_bytes();
-        let start = find_word(b, 0)?;
-        let end = find_blank_from(b, start);
+        let start = b
+            .iter()
+            .position(|&c| c != b' ' && c != b'\t')
+            .unwrap_or(b.len());
+        let end = b
+            .get(start..)
+            .and_then(find_blank)
+            .map_or(b.len(), |i| start + i);
         // Blanks are ASCII: both offsets are char boundaries.
         self.rest = s.get(end..).unwrap_or("");
-        s.get(start..end)
+        s.get(start..end).filter(|w| !w.is_empty())
     }
-}
-
-const SPACES: u64 = 0x2020_2020_2020_2020;
-const TABS: u64 = 0x0909_0909_0909_0909;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The blanks (space, tab) of eight bytes, as the high bit of each byte.
-#[inline(always)]
-fn blanks(x: u64) -> u64 {
-    zero_bytes(x ^ SPACES) | zero_bytes(x ^ TABS)
-}
-
-/// The offset of the first byte at or after `i` that is not a blank, eight bytes at a time;
-/// `None` when there is none.
-#[inline(always)]
-fn find_word(b: &[u8], mut i: usize) -> Option<usize> {
-    while let Some(w) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        let m = !blanks(u64::from_le_bytes(*w)) & HIGH;
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    b.get(i..)?
-        .iter()
-        .position(|&c| c != b' ' && c != b'\t')
-        .map(|k| i + k)
-}
-
-/// The offset of the first blank at or after `i`, or `b.len()`.
-#[inline(always)]
-fn find_blank_from(b: &[u8], mut i: usize) -> usize {
-    while let Some(w) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        let m = blanks(u64::from_le_bytes(*w));
-        if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    b.get(i..)
-        .and_then(|t| t.iter().position(|&c| c == b' ' || c == b'\t'))
-        .map_or(b.len(), |k| i + k)
 }
 
 /// `(x == 0)` per byte as a mask: the high bit of each byte of the result is set exactly where
 /// `x` has a zero byte (no carry crosses bytes: `(x & 0x7f) + 0x7f <= 0xff`).
-#[inline(always)]
+#[inline]
 pub(crate) fn zero_bytes(x: u64) -> u64 {
     const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     !(((x & LO7) + LO7) | x | LO7)
+}
+
+/// The offset of the first space or tab of `b`, eight bytes at a time (a `memchr2` call costs
+/// more than the scan for the short words of a log line).
+#[inline]
+fn find_blank(b: &[u8]) -> Option<usize> {
+    const SP: u64 = 0x2020_2020_2020_2020;
+    const TAB: u64 = 0x0909_0909_0909_0909;
+    let mut chunks = b.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        let m = zero_bytes(x ^ SP) | zero_bytes(x ^ TAB);
+        if m != 0 {
+            return Some(base + (m.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b' ' || c == b'\t')
+        .map(|i| base + i)
 }
 
 /// `s == marker`, with the one-byte markers (Zeek's `-`) compared without a `memcmp` call.
