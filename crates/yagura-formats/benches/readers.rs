@@ -7,7 +7,8 @@
 //! and it includes any helper thread a reader might use.
 //!
 //! Inputs are generated here (Squid, Zeek TSV conn/dns, mail gateway) or taken from
-//! `../shared/data` (Suricata EVE, Zeek JSON, .evtx). The `.evtx` group also runs the evtx
+//! `../shared/data` (Suricata EVE, Zeek JSON, .evtx) or the crate's `test_data` (ECS,
+//! Winlogbeat, evtx JSON dump), repeated. The `.evtx` group also runs the evtx
 //! crate's own JSON conversion of the same file, the baseline the readers must stay within
 //! 1.5x of.
 //!
@@ -75,6 +76,12 @@ fn shared(rel: &str) -> PathBuf {
     let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).join(rel);
     assert!(p.exists(), "shared data missing: {}", p.display());
     p
+}
+
+/// A file of the crate's `test_data` (the inputs of the snapshot tests).
+fn test_data(name: &str) -> Vec<u8> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/test_data")).join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 fn squid(n: usize) -> Vec<u8> {
@@ -290,6 +297,16 @@ fn json_formats(c: &mut Crit) {
             Box::new(move || repeat_lines(&otrf, N)),
         ),
         ("mailgw", Box::new(|| mailgw(N))),
+        // The pass-through formats (serde_json into `Event`), from the snapshot inputs.
+        ("ecs", Box::new(|| repeat_lines(&test_data("ecs.jsonl"), N))),
+        (
+            "winlogbeat",
+            Box::new(|| repeat_lines(&test_data("winlogbeat.jsonl"), N)),
+        ),
+        (
+            "evtx_json",
+            Box::new(|| repeat_lines(&test_data("evtx-dump.jsonl"), N)),
+        ),
     ];
     let mut g = c.benchmark_group("json");
     g.sample_size(10);

@@ -6,6 +6,7 @@ use crate::detect::Format;
 
 pub(crate) mod cef;
 pub(crate) mod json;
+pub(crate) mod json_fast;
 pub(crate) mod mailgw;
 pub(crate) mod postfix;
 pub(crate) mod squid;
