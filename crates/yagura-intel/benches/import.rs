@@ -2,12 +2,13 @@
 //! `../shared/data/intel` (about 1.87 M lines, 1.66 M indicators), then the match index.
 //! Prints wall time and peak resident memory (VmHWM) of this process.
 //!
-//! Run: `cargo bench -p yagura-intel --bench import`
+//! Run: `cargo bench -p yagura-intel --bench import`; the files are imported on
+//! `YAGURA_BENCH_IMPORT_THREADS` threads (default: the machine's cores; 1 = sequential).
 
 use std::path::Path;
 use std::time::Instant;
 
-use yagura_intel::import::{FeedDefaults, import_path};
+use yagura_intel::import::{FeedDefaults, import_paths};
 use yagura_intel::{Index, IndicatorStore};
 
 fn vm_hwm_mib() -> f64 {
@@ -46,6 +47,14 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse::<usize>().ok())
         .unwrap_or(3);
+    let threads = std::env::var("YAGURA_BENCH_IMPORT_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(std::num::NonZero::get)
+                .unwrap_or(1)
+        });
     let mut best_import = f64::MAX;
     let mut best_index = f64::MAX;
     let mut best_cpu = f64::MAX;
@@ -55,8 +64,7 @@ fn main() {
         let c = cpu_secs();
         let mut store = IndicatorStore::new();
         let d = FeedDefaults::default();
-        let mut reports = import_path(&mut store, &maltrail, &d).expect("maltrail");
-        reports.extend(import_path(&mut store, &ipsum, &d).expect("ipsum"));
+        let reports = import_paths(&mut store, &[&maltrail, &ipsum], &d, threads).expect("import");
         let import_s = t.elapsed().as_secs_f64();
         let values: usize = reports.iter().map(|r| r.values).sum();
         let rejects: usize = reports.iter().map(|r| r.rejects.len()).sum();
@@ -74,7 +82,7 @@ fn main() {
         );
         drop(index);
     }
-    println!("import maltrail static + ipsum levels: {summary}");
+    println!("import maltrail static + ipsum levels on {threads} threads: {summary}");
     println!("  import (read + normalize + store), best of {runs}: {best_import:.2} s");
     println!("  index build, best of {runs}: {best_index:.2} s");
     println!("  import + index: {:.2} s wall", best_import + best_index);

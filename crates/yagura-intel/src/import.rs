@@ -275,6 +275,147 @@ pub fn import_path(
     Ok(vec![import_bytes(store, &origin, &bytes, &d)?])
 }
 
+/// Imports several files or directories: the same store and reports as [`import_path`] on
+/// each path in turn, but independent files (each file of a directory, each MISP feed) are
+/// read and normalized on up to `threads` threads, each into its own store, and merged here in
+/// path order.
+///
+/// A file's store is moved in whole when none of its sources is in the store yet (maltrail's
+/// and ipsum's files each have their own source, derived from the path), which gives exactly
+/// what the sequential import builds. A file sharing a source with what came before (the same
+/// feed given twice, `defaults.source` naming one source for everything, records naming a
+/// source another file also names) is imported again on this thread in its turn, so the
+/// de-duplication, the provenance merges and the report's added/merged counts are those of the
+/// sequential import too. An error stops the import at that file, as [`import_path`] does:
+/// the files before it are in the store, none after it.
+pub fn import_paths<P: AsRef<Path>>(
+    store: &mut IndicatorStore,
+    paths: &[P],
+    defaults: &FeedDefaults,
+    threads: usize,
+) -> Result<Vec<ImportReport>, ImportError> {
+    let mut units = Vec::new();
+    for path in paths {
+        if !plan(path.as_ref(), &mut units) {
+            break;
+        }
+    }
+    let workers = threads.min(units.len());
+    let mut out = Vec::new();
+    if workers <= 1 || defaults.source.is_some() {
+        // One named source for everything: every file after the first would be re-imported.
+        for unit in units {
+            out.extend(unit.import(store, defaults)?);
+        }
+        return Ok(out);
+    }
+    let mut sources: std::collections::HashSet<Box<str>> =
+        store.metas().iter().map(|m| m.source.clone()).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let template = store.empty_like();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (units, next, failed, template) = (&units, &next, &failed, &template);
+            scope.spawn(move || {
+                use std::sync::atomic::Ordering::Relaxed;
+                while !failed.load(Relaxed) {
+                    let i = next.fetch_add(1, Relaxed);
+                    let Some(unit) = units.get(i) else { break };
+                    let mut local = template.empty_like();
+                    let r = unit.import(&mut local, defaults);
+                    if r.is_err() {
+                        failed.store(true, Relaxed);
+                    }
+                    if tx.send((i, local, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Merge in path order as the files arrive.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut want = 0;
+        for (i, local, r) in rx {
+            pending.insert(i, (local, r));
+            while let Some((local, r)) = pending.remove(&want) {
+                let reports = r?;
+                let unit = units.get(want);
+                want += 1;
+                let before = store.metas().len();
+                if local.metas().iter().any(|m| sources.contains(&m.source)) {
+                    if let Some(unit) = unit {
+                        out.extend(unit.import(store, defaults)?);
+                    }
+                } else {
+                    store.append_disjoint(local);
+                    out.extend(reports);
+                }
+                for m in store.metas().get(before..).unwrap_or_default() {
+                    sources.insert(m.source.clone());
+                }
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// One independent piece of an import: a file, or a MISP feed (its manifest), or the error
+/// that listing a directory gave (the import stops there).
+enum Unit {
+    File(PathBuf),
+    Manifest(PathBuf),
+    Failed(std::sync::Mutex<Option<ImportError>>),
+}
+
+impl Unit {
+    fn import(
+        &self,
+        store: &mut IndicatorStore,
+        defaults: &FeedDefaults,
+    ) -> Result<Vec<ImportReport>, ImportError> {
+        match self {
+            Unit::File(f) => import_path(store, f, defaults),
+            Unit::Manifest(m) => Ok(vec![import_manifest(store, m, defaults)?]),
+            Unit::Failed(e) => Err(e.lock().ok().and_then(|mut e| e.take()).unwrap_or_else(|| {
+                ImportError::Invalid {
+                    origin: String::new(),
+                    reason: "listing the directory failed".into(),
+                }
+            })),
+        }
+    }
+}
+
+/// Lists the units of `path` in [`import_path`]'s order; false after a listing error.
+fn plan(path: &Path, units: &mut Vec<Unit>) -> bool {
+    if !path.is_dir() {
+        units.push(Unit::File(path.to_path_buf()));
+        return true;
+    }
+    let mut files = Vec::new();
+    if let Err(e) = walk(path, &mut files) {
+        units.push(Unit::Failed(std::sync::Mutex::new(Some(ImportError::Io {
+            path: path.display().to_string(),
+            source: e,
+        }))));
+        return false;
+    }
+    files.sort();
+    if let Some(m) = files
+        .iter()
+        .find(|f| f.file_name().is_some_and(|n| n == "manifest.json"))
+    {
+        units.push(Unit::Manifest(m.clone()));
+    } else {
+        units.extend(files.into_iter().map(Unit::File));
+    }
+    true
+}
+
 fn import_manifest(
     store: &mut IndicatorStore,
     manifest: &Path,

@@ -18,7 +18,7 @@ pub mod store;
 pub mod warninglist;
 
 pub use alert::ioc_alert;
-pub use import::{FeedDefaults, Format, ImportReport, import_bytes, import_path};
+pub use import::{FeedDefaults, Format, ImportReport, import_bytes, import_path, import_paths};
 pub use index::{Index, Match, MatchVia, Matcher};
 pub use live::LiveMatcher;
 pub use store::{IndicatorRef, IndicatorStore, Meta};

@@ -172,11 +172,67 @@ impl IndicatorStore {
         if let Some(&id) = self.meta_ids.get(&meta) {
             return id;
         }
+        self.intern_new(Arc::new(meta))
+    }
+
+    fn intern_arc(&mut self, meta: Arc<Meta>) -> u32 {
+        if let Some(&id) = self.meta_ids.get(&meta) {
+            return id;
+        }
+        self.intern_new(meta)
+    }
+
+    fn intern_new(&mut self, meta: Arc<Meta>) -> u32 {
         let id = u32::try_from(self.metas.len()).unwrap_or(NIL);
-        let meta = Arc::new(meta);
         self.metas.push(meta.clone());
         self.meta_ids.insert(meta, id);
         id
+    }
+
+    /// An empty store whose identity hashes agree with this one's, to fill on another thread
+    /// and then [`Self::append_disjoint`] here without hashing its entries again.
+    pub(crate) fn empty_like(&self) -> IndicatorStore {
+        IndicatorStore {
+            hasher: self.hasher.clone(),
+            ..IndicatorStore::default()
+        }
+    }
+
+    /// Moves every entry of `other` — made by [`Self::empty_like`] on this store, and sharing
+    /// no source with it — to the end of this store. Because entries are deduplicated per
+    /// source, inserting `other`'s records here one by one would have found none of them: the
+    /// result (entries, their order, the provenance table and the identity index) is what that
+    /// would have built.
+    pub(crate) fn append_disjoint(&mut self, other: IndicatorStore) {
+        let IndicatorStore {
+            entries,
+            metas,
+            identity,
+            chain,
+            ..
+        } = other;
+        // Each entry's identity hash, from the other store's index instead of hashing again.
+        let mut hashes = vec![0u64; entries.len()];
+        for (&hash, &head) in &identity {
+            let mut id = head;
+            while let Some(slot) = hashes.get_mut(id as usize) {
+                *slot = hash;
+                id = chain.get(id as usize).copied().unwrap_or(NIL);
+            }
+        }
+        let remap: Vec<u32> = metas.into_iter().map(|m| self.intern_arc(m)).collect();
+        self.entries.reserve(entries.len());
+        self.chain.reserve(entries.len());
+        self.identity.reserve(identity.len());
+        for (e, hash) in entries.into_iter().zip(hashes) {
+            let id = u32::try_from(self.entries.len()).unwrap_or(NIL);
+            self.entries.push(Entry {
+                meta: remap.get(e.meta as usize).copied().unwrap_or(NIL),
+                ..e
+            });
+            let prev = self.identity.insert(hash, id).unwrap_or(NIL);
+            self.chain.push(prev);
+        }
     }
 
     fn identity_hash(
@@ -317,6 +373,14 @@ impl IndicatorStore {
                 .unwrap_or(NIL);
             self.chain.push(prev);
         }
+    }
+
+    /// The identity index (hash → first entry, chain), for tests comparing two stores.
+    #[cfg(test)]
+    pub(crate) fn identity_index(&self) -> (Vec<(u64, u32)>, &[u32]) {
+        let mut heads: Vec<(u64, u32)> = self.identity.iter().map(|(&h, &i)| (h, i)).collect();
+        heads.sort_unstable();
+        (heads, &self.chain)
     }
 
     /// Counts by kind and by source, for `yagura intel stats`.

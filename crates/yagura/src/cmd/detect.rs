@@ -435,14 +435,19 @@ fn load_indicators(
         now: yagura_model::Timestamp::now(),
         ..Default::default()
     };
-    for path in &args.intel {
-        let reports = yagura_intel::import_path(&mut store, path, &defaults)
-            .with_context(|| format!("importing indicators from {}", path.display()))?;
-        for r in &reports {
-            tracing::info!(origin = %r.origin, added = r.added, rejected = r.rejects.len(), "indicators imported");
-            for rej in r.rejects.iter().take(5) {
-                tracing::warn!(origin = %r.origin, "indicator not imported: {rej:?}");
-            }
+    // The files are independent until they are merged: they are read and normalized on
+    // every core (Sigma compiles and the readers parse ahead beside them, so a few threads
+    // suffice), and merged in path order into the same store a sequential import builds.
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZero::get)
+        .unwrap_or(1)
+        .min(8);
+    let reports = yagura_intel::import_paths(&mut store, &args.intel, &defaults, threads)
+        .context("importing indicators")?;
+    for r in &reports {
+        tracing::info!(origin = %r.origin, added = r.added, rejected = r.rejects.len(), "indicators imported");
+        for rej in r.rejects.iter().take(5) {
+            tracing::warn!(origin = %r.origin, "indicator not imported: {rej:?}");
         }
     }
     // Loaded on its own thread meanwhile; an error in it is reported even without indicators.
