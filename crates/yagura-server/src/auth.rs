@@ -39,12 +39,22 @@ pub fn random_hex(n: usize) -> Result<String, ApiError> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
+    push_hex(&mut s, bytes);
     s
+}
+
+/// Appends `bytes` as lowercase hex (two digits each) — what `{b:02x}` per byte writes,
+/// without the formatting machinery: every request hashes its token or cookie, and writing
+/// the 32-byte digest through `write!` was ~7,500 instructions of the alert list's ~330k
+/// (BENCHMARKS.md, server session 8).
+pub(crate) fn push_hex(s: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    s.reserve(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
 }
 
 /// SHA-256 of `secret`, hex: how tokens and session ids are stored.
@@ -481,6 +491,21 @@ mod tests {
         assert!(
             s.get(&id, Timestamp::from_secs(0)).is_none(),
             "expired one was dropped"
+        );
+    }
+
+    #[test]
+    fn hex_is_two_lowercase_digits_per_byte() {
+        let all: Vec<u8> = (0..=255).collect();
+        let expect: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&all), expect);
+        let mut s = String::from("x.");
+        push_hex(&mut s, b"\x00\x0f\xf0\xff");
+        assert_eq!(s, "x.000ff0ff");
+        // The stored form of a secret: SHA-256 of its UTF-8, hex (FIPS 180-2 test vector).
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
 

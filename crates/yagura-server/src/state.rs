@@ -1,6 +1,7 @@
 //! Shared server state.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use yagura_model::{Inventory, OrgId, Role, Scope, Timestamp};
 use yagura_store::{NewAuditRecord, StateStore, StoreError};
@@ -99,7 +100,13 @@ pub(crate) struct Inner {
     pub hashing: PasswordHashing,
     pub options: StateOptions,
     pub db: DbPool,
+    /// Scopes computed so far, by organization and role (see [`AppState::scope_for`]).
+    pub scopes: Mutex<HashMap<(OrgId, Role), Scope>>,
 }
+
+/// Scopes kept at most (one per organization and role that has callers; beyond this the
+/// map starts afresh).
+const SCOPE_CACHE_ENTRIES: usize = 4096;
 
 /// Cheaply clonable handle on everything the handlers share.
 #[derive(Clone)]
@@ -141,6 +148,7 @@ impl AppState {
             hashing,
             options,
             db,
+            scopes: Mutex::new(HashMap::new()),
         })))
     }
 
@@ -180,8 +188,23 @@ impl AppState {
         (self.0.options.clock)()
     }
 
+    /// The scope of a caller of `org` with `role` ([`authz::scope_for`]). Every request
+    /// needs one; it is computed once per organization and role and then copied: it is a
+    /// function of the inventory, which is fixed for the life of the state (a changed
+    /// inventory means a new `AppState`), and of the pair, which the caller's token or
+    /// session record gives afresh on every request.
     pub fn scope_for(&self, org: &OrgId, role: Role) -> Scope {
-        authz::scope_for(&self.0.inventory, org, role)
+        let key = (org.clone(), role);
+        let mut scopes = self.0.scopes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(scope) = scopes.get(&key) {
+            return scope.clone();
+        }
+        let scope = authz::scope_for(&self.0.inventory, org, role);
+        if scopes.len() >= SCOPE_CACHE_ENTRIES {
+            scopes.clear();
+        }
+        scopes.insert(key, scope.clone());
+        scope
     }
 
     /// The API token of a secret's hash (active or not), from the token cache when it is
@@ -244,5 +267,41 @@ impl AppState {
         details: serde_json::Value,
     ) -> ApiResult<()> {
         self.audit(&caller.name, org, action, target, details).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_scopes_are_the_computed_ones_for_every_org_and_role() {
+        let inventory = yagura_store::testing::fixture_inventory();
+        let store: Arc<dyn StateStore> = Arc::new(yagura_store::SqliteStore::in_memory().unwrap());
+        let state = AppState::new(
+            store,
+            inventory.clone(),
+            PasswordHashing::fast_for_tests().unwrap(),
+            StateOptions::default(),
+        )
+        .unwrap();
+        let mut orgs: Vec<OrgId> = inventory.orgs().iter().map(|o| o.id.clone()).collect();
+        orgs.push(OrgId::new("ghost").unwrap());
+        // Twice: computed, then from the cache; interleaved so a key mix-up would show.
+        for _ in 0..2 {
+            for org in &orgs {
+                for role in Role::ALL {
+                    assert_eq!(
+                        state.scope_for(org, role),
+                        authz::scope_for(&inventory, org, role),
+                        "{org} {role:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            state.0.scopes.lock().unwrap().len(),
+            orgs.len() * Role::ALL.len()
+        );
     }
 }

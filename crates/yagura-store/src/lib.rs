@@ -73,6 +73,21 @@ pub trait StateStore: Send + Sync {
         page: &Page,
         visit: &mut dyn FnMut(AlertJsonRef<'_>),
     ) -> Result<(), StoreError>;
+    /// [`StateStore::visit_alerts_json`], then the list's total ([`StateStore::count_alerts`]
+    /// of the same scope and filter): what one list response needs. A backend may answer
+    /// both from one snapshot of the database (SQLite: one read transaction on one reader),
+    /// so the total is that of the page's own snapshot.
+    fn visit_alerts_json_with_total(
+        &self,
+        scope: &Scope,
+        filter: &AlertFilter,
+        after: Option<&AlertCursor>,
+        page: &Page,
+        visit: &mut dyn FnMut(AlertJsonRef<'_>),
+    ) -> Result<u64, StoreError> {
+        self.visit_alerts_json(scope, filter, after, page, visit)?;
+        self.count_alerts(scope, filter)
+    }
     /// [`StateStore::visit_alerts_json`] collected.
     fn list_alerts_json(
         &self,

@@ -808,14 +808,16 @@ impl StateStore for SqliteStore {
             conn.execute_batch("ROLLBACK")?;
         }
         conn.prepare_cached("BEGIN")?.execute([])?;
-        let res = covers_alert_orgs(conn, alert_orgs, scope).and_then(|covered| {
-            let test = if covered {
-                ScopeTest::Covered
-            } else {
-                ScopeTest::Test
-            };
-            visit_page(conn, scope, filter, after, page, test, visit)
-        });
+        let res = data_version(conn)
+            .and_then(|version| covers_alert_orgs(conn, alert_orgs, version, scope))
+            .and_then(|covered| {
+                let test = if covered {
+                    ScopeTest::Covered
+                } else {
+                    ScopeTest::Test
+                };
+                visit_page(conn, scope, filter, after, page, test, visit)
+            });
         // A read transaction ends without effect; end it also after an error, so that the
         // connection does not keep an old snapshot.
         let end = conn.prepare_cached("COMMIT")?.execute([]);
@@ -829,61 +831,58 @@ impl StateStore for SqliteStore {
     }
 
     fn count_alerts(&self, scope: &Scope, filter: &AlertFilter) -> Result<u64, StoreError> {
-        let conn = self.read();
-        let mut args = Vec::new();
-        // Filters on the columns of `alert_counts` (and day-aligned times) are answered from
-        // it; text and unaligned time filters need the alerts themselves.
-        let (table, count, where_) = match counts_where(scope, filter, &mut args) {
-            Some(w) => ("alert_counts", "COALESCE(SUM(n), 0)", w),
-            None => {
-                args.clear();
-                (
-                    "alerts",
-                    "COUNT(*)",
-                    alert_where(scope, filter, ScopeTest::Test, &mut args),
-                )
-            }
-        };
-        let sql = format!("SELECT {count} FROM {table} WHERE {where_}");
-        let count = |c: &Connection, args: Vec<SqlValue>| -> Result<u64, StoreError> {
-            let n: i64 = c
-                .prepare_cached(&sql)?
-                .query_row(params_from_iter(args), |r| r.get(0))?;
-            Ok(n.max(0) as u64)
-        };
-        let mut reader = match conn {
+        let mut reader = match self.read() {
             // The writer's own commits do not move its data version: no cache there.
-            ReadConn::Writer(w) => return count(&w, args),
+            ReadConn::Writer(w) => return CountQuery::new(scope, filter).run(&w),
             ReadConn::Reader(r) => r,
         };
         let Reader { conn, counts, .. } = &mut *reader;
         // Read before the count: the total is of this version or a later one, so a stored
         // pair is never reused once the data moved on.
-        let version: i64 = conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
-        // The statement and its arguments, each length-prefixed (one key, one query).
-        let mut key = sql.clone();
-        for a in &args {
-            let v = match a {
-                SqlValue::Integer(i) => i.to_string(),
-                SqlValue::Text(t) => t.clone(),
-                other => format!("{other:?}"),
+        let version = data_version(conn)?;
+        cached_count(conn, counts, version, scope, filter)
+    }
+
+    fn visit_alerts_json_with_total(
+        &self,
+        scope: &Scope,
+        filter: &AlertFilter,
+        after: Option<&AlertCursor>,
+        page: &Page,
+        visit: &mut dyn FnMut(AlertJsonRef<'_>),
+    ) -> Result<u64, StoreError> {
+        let mut reader = match self.read() {
+            ReadConn::Writer(w) => {
+                visit_page(&w, scope, filter, after, page, ScopeTest::Test, visit)?;
+                return CountQuery::new(scope, filter).run(&w);
+            }
+            ReadConn::Reader(r) => r,
+        };
+        let Reader {
+            conn,
+            counts,
+            alert_orgs,
+        } = &mut *reader;
+        // One read transaction for the page and its total (see `visit_alerts_json`): the
+        // data version read first is that of the snapshot both are read from, so a total
+        // cached under it is exactly this snapshot's.
+        if !conn.is_autocommit() {
+            conn.execute_batch("ROLLBACK")?;
+        }
+        conn.prepare_cached("BEGIN")?.execute([])?;
+        let res = data_version(conn).and_then(|version| {
+            let test = if covers_alert_orgs(conn, alert_orgs, version, scope)? {
+                ScopeTest::Covered
+            } else {
+                ScopeTest::Test
             };
-            key.push_str(&format!("\u{1f}{}:", v.len()));
-            key.push_str(&v);
-        }
-        if let Some(&(v, n)) = counts.get(&key)
-            && v == version
-        {
-            return Ok(n);
-        }
-        let n = count(conn, args)?;
-        if counts.len() >= COUNT_CACHE_ENTRIES {
-            counts.clear();
-        }
-        counts.insert(key, (version, n));
-        Ok(n)
+            visit_page(conn, scope, filter, after, page, test, visit)?;
+            cached_count(conn, counts, version, scope, filter)
+        });
+        let end = conn.prepare_cached("COMMIT")?.execute([]);
+        let total = res?;
+        end?;
+        Ok(total)
     }
 
     fn alert_counts(
@@ -1724,11 +1723,9 @@ enum ScopeTest {
 fn covers_alert_orgs(
     conn: &Connection,
     cache: &mut Option<(i64, Vec<String>)>,
+    version: i64,
     scope: &Scope,
 ) -> Result<bool, StoreError> {
-    let version: i64 = conn
-        .prepare_cached("PRAGMA data_version")?
-        .query_row([], |r| r.get(0))?;
     if !matches!(cache, Some((v, _)) if *v == version) {
         let mut orgs = Vec::new();
         let mut first = conn.prepare_cached(
@@ -1799,6 +1796,98 @@ fn visit_page(
         });
     }
     Ok(())
+}
+
+/// `PRAGMA data_version` of `conn`: it moves whenever another connection commits. Inside a
+/// read transaction it also begins the transaction's snapshot, so it is that snapshot's.
+fn data_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// The statement of an alert total and its arguments.
+struct CountQuery {
+    sql: String,
+    args: Vec<SqlValue>,
+}
+
+impl CountQuery {
+    fn new(scope: &Scope, filter: &AlertFilter) -> CountQuery {
+        let mut args = Vec::new();
+        // Filters on the columns of `alert_counts` (and day-aligned times) are answered from
+        // it; text and unaligned time filters need the alerts themselves.
+        let (table, count, where_) = match counts_where(scope, filter, &mut args) {
+            Some(w) => ("alert_counts", "COALESCE(SUM(n), 0)", w),
+            None => {
+                args.clear();
+                (
+                    "alerts",
+                    "COUNT(*)",
+                    alert_where(scope, filter, ScopeTest::Test, &mut args),
+                )
+            }
+        };
+        CountQuery {
+            sql: format!("SELECT {count} FROM {table} WHERE {where_}"),
+            args,
+        }
+    }
+
+    fn run(self, conn: &Connection) -> Result<u64, StoreError> {
+        let n: i64 = conn
+            .prepare_cached(&self.sql)?
+            .query_row(params_from_iter(self.args), |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+}
+
+/// The alert total of `scope` and `filter` on a reader whose data version is `version`
+/// (read before, or inside the same read transaction): the one kept in `counts` when it was
+/// computed at this version, else counted now and kept.
+fn cached_count(
+    conn: &Connection,
+    counts: &mut std::collections::HashMap<String, (i64, u64)>,
+    version: i64,
+    scope: &Scope,
+    filter: &AlertFilter,
+) -> Result<u64, StoreError> {
+    let q = CountQuery::new(scope, filter);
+    let key = count_cache_key(&q.sql, &q.args);
+    if let Some(&(v, n)) = counts.get(&key)
+        && v == version
+    {
+        return Ok(n);
+    }
+    let n = q.run(conn)?;
+    if counts.len() >= COUNT_CACHE_ENTRIES {
+        counts.clear();
+    }
+    counts.insert(key, (version, n));
+    Ok(n)
+}
+
+/// The key of a cached alert total: the statement (generated here, it holds no U+001F) and
+/// its arguments, each tagged by type and texts length-prefixed, so that two different
+/// queries never share a key. Written without
+/// an allocation per argument (this runs on every list request).
+fn count_cache_key(sql: &str, args: &[SqlValue]) -> String {
+    use std::fmt::Write as _;
+    let mut key = String::with_capacity(sql.len() + args.len() * 24);
+    key.push_str(sql);
+    for a in args {
+        // Writing into a String cannot fail.
+        let _ = match a {
+            // Digits and `-` only: the next argument's separator ends it.
+            SqlValue::Integer(i) => write!(key, "\u{1f}i{i}"),
+            SqlValue::Text(t) => write!(key, "\u{1f}t{}:{t}", t.len()),
+            other => {
+                let v = format!("{other:?}");
+                write!(key, "\u{1f}o{}:{v}", v.len())
+            }
+        };
+    }
+    key
 }
 
 /// The alert list's page query (newest first, then id), continuing after `after`.
@@ -1881,6 +1970,58 @@ mod tests {
     use super::*;
     use crate::testing::{alert, fixture_inventory};
     use rusqlite::StatementStatus;
+
+    #[test]
+    fn count_cache_keys_differ_whenever_the_query_does() {
+        use SqlValue::{Integer, Null, Text};
+        let cases: Vec<(&str, Vec<SqlValue>)> = vec![
+            ("q", vec![]),
+            ("q", vec![Integer(1)]),
+            ("q", vec![Integer(12)]),
+            ("q", vec![Integer(1), Integer(2)]),
+            ("q", vec![Integer(-1)]),
+            ("q", vec![Text("1".into())]),
+            ("q", vec![Text("1\u{1f}i2".into())]),
+            ("q", vec![Text("1".into()), Integer(2)]),
+            ("q", vec![Text("".into()), Text("".into())]),
+            ("q", vec![Text("".into())]),
+            ("q", vec![Null]),
+            ("r", vec![Integer(1)]),
+        ];
+        let keys: std::collections::HashSet<String> = cases
+            .iter()
+            .map(|(sql, args)| count_cache_key(sql, args))
+            .collect();
+        assert_eq!(keys.len(), cases.len());
+        assert_eq!(
+            count_cache_key("q", &[Integer(-3), Text("a:b".into())]),
+            "q\u{1f}i-3\u{1f}t3:a:b"
+        );
+    }
+
+    #[test]
+    fn sqlite_is_built_with_the_repository_options() {
+        // `.cargo/config.toml` (`LIBSQLITE3_FLAGS`) sets these for every build; a build
+        // without them (the variable lost, or libsqlite3-sys ignoring it) shows here.
+        let conn = Connection::open_in_memory().unwrap();
+        let mut st = conn.prepare("PRAGMA compile_options").unwrap();
+        let opts: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // No memory statistics: no global mutex around every SQLite allocation.
+        assert!(opts.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{opts:?}");
+        // No shared page-cache group: each connection's page cache has no mutex.
+        assert!(
+            !opts.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{opts:?}"
+        );
+        assert!(
+            opts.iter().any(|o| o == "LIKE_DOESNT_MATCH_BLOBS"),
+            "{opts:?}"
+        );
+    }
 
     #[test]
     fn list_pages_reuse_their_compiled_statement() {

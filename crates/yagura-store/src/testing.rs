@@ -412,6 +412,13 @@ macro_rules! state_store_suite {
                         let got: Vec<&str> = raw.iter().map(|a| a.id.as_str()).collect();
                         assert_eq!(got, expect, "{viewer} {f:?} (documents)");
                         assert_eq!(s.count_alerts(&scope, &f).unwrap(), expect.len() as u64, "{viewer} {f:?}");
+                        // The page and its total in one call.
+                        let mut first = Vec::new();
+                        let total = s
+                            .visit_alerts_json_with_total(&scope, &f, None, &Page::first(5), &mut |a| first.push(a.id.to_owned()))
+                            .unwrap();
+                        assert_eq!(total, expect.len() as u64, "{viewer} {f:?} (with total)");
+                        assert_eq!(first, expect[..expect.len().min(5)], "{viewer} {f:?} (with total)");
                     }
                 }
             }
@@ -465,6 +472,15 @@ macro_rules! state_store_suite {
                             }
                         }
                         assert_eq!(paged, expect, "{f:?} by cursor");
+                        // The page with its total (one snapshot on a reader), before and
+                        // after each write of the test.
+                        let mut ids = Vec::new();
+                        let total = s
+                            .visit_alerts_json_with_total(scope, &f, None, &Page::first(1000), &mut |a| ids.push(a.id.to_owned()))
+                            .unwrap();
+                        assert_eq!(ids, expect, "{f:?} with total");
+                        assert_eq!(total, expect.len() as u64, "{f:?} total");
+                        assert_eq!(s.count_alerts(scope, &f).unwrap(), total, "{f:?} count");
                     }
                 }
             };

@@ -70,9 +70,7 @@ pub struct AlertQuery {
 pub fn encode_cursor(c: &AlertCursor) -> String {
     let mut s = String::with_capacity(24 + 2 * c.id.len());
     let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{}.", c.time.nanos()));
-    for b in c.id.bytes() {
-        let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
-    }
+    crate::auth::push_hex(&mut s, c.id.as_bytes());
     s
 }
 
@@ -206,14 +204,16 @@ pub async fn list(
     let page = super::page(q.offset, q.limit)?;
     let filter = q.filter()?;
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let scope = caller.scope.clone();
+    let scope = caller.scope;
     let body = state
         .db(move |s| {
             // Written on the store's thread as the rows come: it is the rest of the
             // request's CPU.
             let mut w = AlertPageWriter::new(&page);
-            s.visit_alerts_json(&scope, &filter, after.as_ref(), &page, &mut |a| w.push(a))?;
-            let total = s.count_alerts(&scope, &filter)?;
+            let total =
+                s.visit_alerts_json_with_total(&scope, &filter, after.as_ref(), &page, &mut |a| {
+                    w.push(a)
+                })?;
             Ok(w.finish(total, &page))
         })
         .await?;
@@ -342,4 +342,28 @@ pub async fn bulk_status(
         }
     }
     Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_are_time_dot_hex_of_the_id_and_read_back() {
+        for (t, id) in [
+            (0, "a"),
+            (-5, "alert-1"),
+            (1_764_201_600_123_456_789, "ÿ\u{1f}é/日本"),
+        ] {
+            let c = AlertCursor {
+                time: Timestamp::from_nanos(t),
+                id: id.to_owned(),
+            };
+            let hex: String = id.bytes().map(|b| format!("{b:02x}")).collect();
+            let s = encode_cursor(&c);
+            assert_eq!(s, format!("{t}.{hex}"));
+            let back = decode_cursor(&s).unwrap();
+            assert_eq!((back.time, back.id), (c.time, c.id));
+        }
+    }
 }
