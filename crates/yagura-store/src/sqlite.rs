@@ -214,6 +214,9 @@ pub struct SqliteStore {
     next_reader: std::sync::atomic::AtomicUsize,
 }
 
+/// Alert totals by statement and arguments, with the `data_version` they were counted at.
+type CountCache = std::collections::HashMap<String, (i64, u64)>;
+
 /// A read-only connection and the alert totals it computed, each with the connection's
 /// `PRAGMA data_version` at the time: that number changes whenever another connection (this
 /// process's writer or another process) commits, so a total is reused only while the
@@ -222,7 +225,7 @@ pub struct SqliteStore {
 #[derive(Debug)]
 struct Reader {
     conn: Connection,
-    counts: std::collections::HashMap<String, (i64, u64)>,
+    counts: CountCache,
     /// The organizations that have alerts, with the `data_version` they were read at
     /// ([`covers_alert_orgs`]).
     alert_orgs: Option<(i64, Vec<String>)>,
@@ -318,6 +321,56 @@ impl SqliteStore {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             % self.readers.len();
         ReadConn::Reader(self.readers[i].lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// One page of alerts (`visit_alerts_json*`), then `after_page` in the same read
+    /// transaction with that snapshot's data version: an alert committed in between can
+    /// neither slip past a left-out scope test nor into a total cached under another version.
+    /// On the writer of an in-memory database (whose own commits do not move its data
+    /// version) the scope is always tested and `on_writer` follows the page.
+    #[allow(clippy::too_many_arguments)]
+    fn page_in_one_snapshot<T>(
+        &self,
+        scope: &Scope,
+        filter: &AlertFilter,
+        after: Option<&AlertCursor>,
+        page: &Page,
+        visit: &mut dyn FnMut(AlertJsonRef<'_>),
+        on_writer: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        after_page: impl FnOnce(&Connection, &mut CountCache, i64) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut reader = match self.read() {
+            ReadConn::Writer(w) => {
+                visit_page(&w, scope, filter, after, page, ScopeTest::Test, visit)?;
+                return on_writer(&w);
+            }
+            ReadConn::Reader(r) => r,
+        };
+        let Reader {
+            conn,
+            counts,
+            alert_orgs,
+        } = &mut *reader;
+        if !conn.is_autocommit() {
+            // A transaction left open by an earlier call that failed to end it.
+            conn.execute_batch("ROLLBACK")?;
+        }
+        conn.prepare_cached("BEGIN")?.execute([])?;
+        let res = data_version(conn).and_then(|version| {
+            let test = if covers_alert_orgs(conn, alert_orgs, version, scope)? {
+                ScopeTest::Covered
+            } else {
+                ScopeTest::Test
+            };
+            visit_page(conn, scope, filter, after, page, test, visit)?;
+            after_page(conn, counts, version)
+        });
+        // A read transaction ends without effect; end it also after an error, so that the
+        // connection does not keep an old snapshot.
+        let end = conn.prepare_cached("COMMIT")?.execute([]);
+        let out = res?;
+        end?;
+        Ok(out)
     }
 }
 
@@ -791,39 +844,15 @@ impl StateStore for SqliteStore {
         page: &Page,
         visit: &mut dyn FnMut(AlertJsonRef<'_>),
     ) -> Result<(), StoreError> {
-        let mut reader = match self.read() {
-            // The writer's own commits do not move its data version: always test the scope.
-            ReadConn::Writer(w) => {
-                return visit_page(&w, scope, filter, after, page, ScopeTest::Test, visit);
-            }
-            ReadConn::Reader(r) => r,
-        };
-        let Reader {
-            conn, alert_orgs, ..
-        } = &mut *reader;
-        // One read transaction: the page reads the snapshot whose organizations were checked,
-        // so an alert committed in between cannot slip past a left-out scope test.
-        if !conn.is_autocommit() {
-            // A transaction left open by an earlier call that failed to end it.
-            conn.execute_batch("ROLLBACK")?;
-        }
-        conn.prepare_cached("BEGIN")?.execute([])?;
-        let res = data_version(conn)
-            .and_then(|version| covers_alert_orgs(conn, alert_orgs, version, scope))
-            .and_then(|covered| {
-                let test = if covered {
-                    ScopeTest::Covered
-                } else {
-                    ScopeTest::Test
-                };
-                visit_page(conn, scope, filter, after, page, test, visit)
-            });
-        // A read transaction ends without effect; end it also after an error, so that the
-        // connection does not keep an old snapshot.
-        let end = conn.prepare_cached("COMMIT")?.execute([]);
-        res?;
-        end?;
-        Ok(())
+        self.page_in_one_snapshot(
+            scope,
+            filter,
+            after,
+            page,
+            visit,
+            |_writer| Ok(()),
+            |_conn, _counts, _version| Ok(()),
+        )
     }
 
     fn read_parallelism(&self) -> usize {
@@ -851,38 +880,17 @@ impl StateStore for SqliteStore {
         page: &Page,
         visit: &mut dyn FnMut(AlertJsonRef<'_>),
     ) -> Result<u64, StoreError> {
-        let mut reader = match self.read() {
-            ReadConn::Writer(w) => {
-                visit_page(&w, scope, filter, after, page, ScopeTest::Test, visit)?;
-                return CountQuery::new(scope, filter).run(&w);
-            }
-            ReadConn::Reader(r) => r,
-        };
-        let Reader {
-            conn,
-            counts,
-            alert_orgs,
-        } = &mut *reader;
-        // One read transaction for the page and its total (see `visit_alerts_json`): the
-        // data version read first is that of the snapshot both are read from, so a total
-        // cached under it is exactly this snapshot's.
-        if !conn.is_autocommit() {
-            conn.execute_batch("ROLLBACK")?;
-        }
-        conn.prepare_cached("BEGIN")?.execute([])?;
-        let res = data_version(conn).and_then(|version| {
-            let test = if covers_alert_orgs(conn, alert_orgs, version, scope)? {
-                ScopeTest::Covered
-            } else {
-                ScopeTest::Test
-            };
-            visit_page(conn, scope, filter, after, page, test, visit)?;
-            cached_count(conn, counts, version, scope, filter)
-        });
-        let end = conn.prepare_cached("COMMIT")?.execute([]);
-        let total = res?;
-        end?;
-        Ok(total)
+        // The data version read first is that of the snapshot both the page and the total are
+        // read from, so a total cached under it is exactly this snapshot's.
+        self.page_in_one_snapshot(
+            scope,
+            filter,
+            after,
+            page,
+            visit,
+            |writer| CountQuery::new(scope, filter).run(writer),
+            |conn, counts, version| cached_count(conn, counts, version, scope, filter),
+        )
     }
 
     fn alert_counts(
@@ -1847,7 +1855,7 @@ impl CountQuery {
 /// computed at this version, else counted now and kept.
 fn cached_count(
     conn: &Connection,
-    counts: &mut std::collections::HashMap<String, (i64, u64)>,
+    counts: &mut CountCache,
     version: i64,
     scope: &Scope,
     filter: &AlertFilter,
