@@ -82,6 +82,11 @@ impl<R: BufRead> LineReader<R> {
 
     /// The next line, `None` at the end of the stream. A final line without a terminator is
     /// returned like any other.
+    ///
+    /// `#[inline]`: once per record on the readers' hot path; whether the compiler inlined it
+    /// into `FileReader::fill` on its own changed with unrelated edits of the crate (+35–45
+    /// instructions per line when it did not, BENCHMARKS.md "Seventh pass").
+    #[inline]
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
         self.inner.consume(std::mem::take(&mut self.lent));
         // A whole line in `inner`'s buffer is lent as is, without a copy.

@@ -57,19 +57,97 @@ const KNOWN: &[&str] = &[
     "reason",
 ];
 
-fn opt_str<'o>(m: &'o Obj<'_>, k: &str) -> Result<Option<&'o str>, String> {
-    match get(m, k) {
+/// Where a record's values are looked up: the record itself, through [`Rec`] (one pass over
+/// its keys), or a nested object (an attachment), by [`get`].
+trait Lookup<'o, 'a: 'o> {
+    /// The last value under `k`, as [`get`] finds it.
+    fn at(&self, k: &str) -> Option<&'o J<'a>>;
+}
+
+impl<'o, 'a: 'o> Lookup<'o, 'a> for &'o Obj<'a> {
+    fn at(&self, k: &str) -> Option<&'o J<'a>> {
+        get(self, k)
+    }
+}
+
+/// The position of a key in [`KNOWN`] (a `match`: one length switch and a comparison, where
+/// `KNOWN.contains` compares with up to 24 keys).
+fn known(k: &str) -> Option<usize> {
+    Some(match k {
+        "type" => 0,
+        "ts" => 1,
+        "gateway" => 2,
+        "queue_id" => 3,
+        "message_id" => 4,
+        "direction" => 5,
+        "client_ip" => 6,
+        "client_hostname" => 7,
+        "helo" => 8,
+        "envelope_from" => 9,
+        "header_from" => 10,
+        "reply_to" => 11,
+        "recipients" => 12,
+        "cc" => 13,
+        "subject" => 14,
+        "size" => 15,
+        "x_mailer" => 16,
+        "attachments" => 17,
+        "links" => 18,
+        "spf" => 19,
+        "dkim" => 20,
+        "dmarc" => 21,
+        "verdict" => 22,
+        "reason" => 23,
+        _ => return None,
+    })
+}
+
+/// A record's known keys, found in one pass (each the last of a repeated key, as [`get`]
+/// finds it), and whether it holds any other key.
+struct Rec<'o, 'a> {
+    vals: [Option<&'o J<'a>>; KNOWN.len()],
+    unknown: bool,
+}
+
+impl<'o, 'a> Rec<'o, 'a> {
+    fn of(m: &'o Obj<'a>) -> Self {
+        let mut r = Rec {
+            vals: [None; KNOWN.len()],
+            unknown: false,
+        };
+        for (k, v) in m {
+            match known(k).and_then(|i| r.vals.get_mut(i)) {
+                Some(slot) => *slot = Some(v),
+                None => r.unknown = true,
+            }
+        }
+        r
+    }
+}
+
+impl<'o, 'a: 'o> Lookup<'o, 'a> for &Rec<'o, 'a> {
+    fn at(&self, k: &str) -> Option<&'o J<'a>> {
+        known(k).and_then(|i| self.vals.get(i).copied().flatten())
+    }
+}
+
+fn opt_str<'o, 'a: 'o>(m: impl Lookup<'o, 'a>, k: &str) -> Result<Option<&'o str>, String> {
+    match m.at(k) {
         None | Some(J::Null) => Ok(None),
         Some(J::Str(s)) => Ok(Some(s.as_ref())),
         Some(v) => Err(format!("{k} is a JSON {}, expected a string", v.kind())),
     }
 }
 
-fn req_str<'o>(m: &'o Obj<'_>, k: &str) -> Result<&'o str, String> {
+fn req_str<'o, 'a: 'o>(m: impl Lookup<'o, 'a>, k: &str) -> Result<&'o str, String> {
     opt_str(m, k)?.ok_or_else(|| format!("missing required key {k}"))
 }
 
-fn enumerated<'o>(m: &'o Obj<'_>, k: &str, allowed: &[&str]) -> Result<Option<&'o str>, String> {
+fn enumerated<'o, 'a: 'o>(
+    m: impl Lookup<'o, 'a>,
+    k: &str,
+    allowed: &[&str],
+) -> Result<Option<&'o str>, String> {
     match opt_str(m, k)? {
         Some(v) if !allowed.contains(&v) => {
             Err(format!("{k} {v:?} is not one of {}", allowed.join("|")))
@@ -78,8 +156,8 @@ fn enumerated<'o>(m: &'o Obj<'_>, k: &str, allowed: &[&str]) -> Result<Option<&'
     }
 }
 
-fn str_list<'o>(m: &'o Obj<'_>, k: &str) -> Result<Vec<&'o str>, String> {
-    match get(m, k) {
+fn str_list<'o, 'a: 'o>(m: impl Lookup<'o, 'a>, k: &str) -> Result<Vec<&'o str>, String> {
+    match m.at(k) {
         None | Some(J::Null) => Ok(Vec::new()),
         Some(J::Str(s)) => Ok(vec![s.as_ref()]),
         Some(J::Arr(items)) => items
@@ -94,16 +172,28 @@ fn str_list<'o>(m: &'o Obj<'_>, k: &str) -> Result<Vec<&'o str>, String> {
 }
 
 /// `Display Name <addr@Example.COM>` → (`addr@example.com`, `Display Name`).
+///
+/// The `<`, `>` and `@` are found by byte loops (ASCII bytes occur in UTF-8 text only as
+/// those characters): `rfind`/`rsplit_once` set up a searcher each, three per address, which
+/// cost more than these short scans (`address_is_the_reference`).
 pub(crate) fn address(s: &str) -> (Str, Option<&str>) {
     let s = s.trim();
-    let (addr, name) = match (s.rfind('<'), s.rfind('>')) {
+    let b = s.as_bytes();
+    let (addr, name) = match (
+        b.iter().rposition(|&c| c == b'<'),
+        b.iter().rposition(|&c| c == b'>'),
+    ) {
         (Some(i), Some(j)) if i < j => {
-            let name = s[..i].trim().trim_matches('"').trim();
-            (&s[i + 1..j], Some(name).filter(|n| !n.is_empty()))
+            let name = s.get(..i).unwrap_or("").trim().trim_matches('"').trim();
+            (
+                s.get(i + 1..j).unwrap_or(""),
+                Some(name).filter(|n| !n.is_empty()),
+            )
         }
         _ => (s, None),
     };
-    let norm = match addr.rsplit_once('@') {
+    let at = addr.as_bytes().iter().rposition(|&c| c == b'@');
+    let norm = match at.and_then(|i| Some((addr.get(..i)?, addr.get(i + 1..)?))) {
         Some((local, dom)) if dom.bytes().any(|b| b.is_ascii_uppercase()) => {
             Str::from(format!("{local}@{}", dom.to_ascii_lowercase()))
         }
@@ -127,16 +217,17 @@ pub(crate) fn parse(line: &str) -> Result<Event, String> {
 
 /// One record into `ev` (which holds `Event::default()`).
 pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
-    let m = super::json::borrowed_object(line)?;
-    let m = &m;
-    if get(m, "type").and_then(J::as_str) != Some("mailgw") {
+    let obj = super::json::borrowed_object(line)?;
+    let rec = Rec::of(&obj);
+    let m = &rec;
+    if m.at("type").and_then(J::as_str) != Some("mailgw") {
         return Err("record without \"type\":\"mailgw\"".to_owned());
     }
-    let ts = get(m, "ts").ok_or("missing required key ts")?;
+    let ts = m.at("ts").ok_or("missing required key ts")?;
     ev.timestamp = time(ts).map_err(|e| format!("ts: {e}"))?;
     base(ev, "mailgw.message", "event", &["email"], &["info"]);
-    ev.network.protocol = Some(Str::from("smtp"));
-    ev.observer.kind = Some(Str::from("mail-gateway"));
+    ev.network.protocol = Some(Str::const_new("smtp"));
+    ev.observer.kind = Some(Str::const_new("mail-gateway"));
     let client = req_str(m, "client_ip")?;
     ev.source.ip =
         Some(util::ip(client).ok_or_else(|| format!("client_ip {client:?} is not an IP address"))?);
@@ -180,7 +271,7 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
     ev.email.subject = opt_str(m, "subject")?.map(str::to_owned);
     ev.email.message_id = opt_str(m, "message_id")?.map(Str::from);
     ev.email.x_mailer = opt_str(m, "x_mailer")?.map(Str::from);
-    match get(m, "attachments") {
+    match m.at("attachments") {
         None | Some(J::Null) => {}
         Some(J::Arr(atts)) => {
             for (i, a) in atts.iter().enumerate() {
@@ -244,16 +335,19 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
             mailgw.push_new(k, OtherValue::from(v));
         }
     }
-    if let Some(sz) = get(m, "size") {
+    if let Some(sz) = m.at("size") {
         mailgw.push_new(
             "size",
             OtherValue::from(sz.u64().ok_or("size is not a byte count")?),
         );
     }
-    if !m.iter().all(|(k, _)| KNOWN.contains(&k.as_ref())) {
+    if rec.unknown {
         // `entries` made the keys unique.
         let mut extra = Other::new();
-        for (k, v) in entries(m).into_iter().filter(|(k, _)| !KNOWN.contains(k)) {
+        for (k, v) in entries(&obj)
+            .into_iter()
+            .filter(|(k, _)| known(k).is_none())
+        {
             extra.push_new(k, v.to_other());
         }
         if !extra.is_empty() {
@@ -304,6 +398,60 @@ mod tests {
             r#"{"type":"other"}"#,
             "ERR record without \"type\":\"mailgw\"",
         );
+    }
+
+    #[test]
+    fn known_is_the_list() {
+        for (i, k) in KNOWN.iter().enumerate() {
+            assert_eq!(known(k), Some(i), "{k}");
+        }
+        for k in ["", "Type", "types", "t", "extra", "header_from_name"] {
+            assert_eq!(known(k), None, "{k}");
+        }
+    }
+
+    #[test]
+    fn repeated_and_unknown_keys() {
+        // The last of a repeated key counts (as `serde_json::Map` keeps it); unknown keys go
+        // to `mailgw.extra`, each once.
+        let line = r#"{"type":"mailgw","ts":"2026-01-05T01:02:03Z","client_ip":"203.0.113.5","envelope_from":"","recipients":["a@b"],"verdict":"rejected","verdict":"delivered","x":1,"y":{"z":2},"x":3}"#;
+        let ev = parse(line).expect("parses");
+        assert_eq!(ev.event.action.as_deref(), Some("delivered"));
+        assert_eq!(
+            serde_json::to_string(ev.other.get("mailgw").expect("mailgw")).unwrap_or_default(),
+            r#"{"extra":{"x":3,"y":{"z":2}}}"#
+        );
+    }
+
+    /// The previous [`address`] (with `rfind` and `rsplit_once`), the reference.
+    fn address_reference(s: &str) -> (Str, Option<&str>) {
+        let s = s.trim();
+        let (addr, name) = match (s.rfind('<'), s.rfind('>')) {
+            (Some(i), Some(j)) if i < j => {
+                let name = s[..i].trim().trim_matches('"').trim();
+                (&s[i + 1..j], Some(name).filter(|n| !n.is_empty()))
+            }
+            _ => (s, None),
+        };
+        let norm = match addr.rsplit_once('@') {
+            Some((local, dom)) if dom.bytes().any(|b| b.is_ascii_uppercase()) => {
+                Str::from(format!("{local}@{}", dom.to_ascii_lowercase()))
+            }
+            _ => Str::from(addr),
+        };
+        (norm, name)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn address_is_the_reference(s in "[ a-zA-Z\\\"<>@.é\u{3000}\t]{0,40}") {
+            proptest::prop_assert_eq!(address(&s), address_reference(&s));
+        }
+
+        #[test]
+        fn address_is_the_reference_on_any_text(s in "\\PC{0,40}") {
+            proptest::prop_assert_eq!(address(&s), address_reference(&s));
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub(crate) mod json;
 pub(crate) mod json_fast;
 pub(crate) mod mailgw;
 pub(crate) mod postfix;
+pub(crate) mod refill;
 pub(crate) mod squid;
 pub(crate) mod suricata;
 pub(crate) mod syslog;
@@ -81,7 +82,7 @@ pub(crate) fn parser_for(format: Format, ctx: ParseCtx) -> Box<dyn LineParser + 
         Format::W3c => Box::new(w3c::W3c::default()),
         Format::ZeekTsv => Box::new(zeek::Tsv::new(&ctx.file_name)),
         Format::ZeekJson => Box::new(zeek::Json::new(&ctx.file_name)),
-        Format::SuricataEve => Box::new(json::LinesInto(suricata::parse_into)),
+        Format::SuricataEve => Box::new(suricata::Eve::default()),
         Format::EvtxJson => Box::new(json::Lines(windows::from_evtx_json_line)),
         Format::Winlogbeat | Format::Ecs => Box::new(json::Lines(json::ecs)),
         Format::Syslog | Format::Cef => Box::new(syslog::Syslog::new(ctx.syslog_reference)),

@@ -6,9 +6,46 @@ use yagura_model::event::DnsAnswer;
 use yagura_model::event::{Other, OtherValue};
 use yagura_model::{Event, Str};
 
-use super::base;
 use super::json::{J, Obj, entries, get};
+use super::{LineParser, Step, base, refill};
 use crate::util;
+
+/// The EVE reader. It keeps the previous record's `suricata` object (see
+/// [`LineParser::recycle`]) and refills its `eve` tree in place ([`refill`]): with
+/// `FileReader::next_into`, the verbatim copy of a record costs no allocation when its shape
+/// repeats (the usual case: a writer emits one shape per event type).
+#[derive(Debug, Default)]
+pub(crate) struct Eve {
+    /// The `suricata` object of the previous event, `eve` (its only entry) still filled.
+    spare: Option<Other>,
+}
+
+impl LineParser for Eve {
+    fn recycle(&mut self, ev: &mut Event) {
+        if let Some(OtherValue::Object(sur)) = ev.other.remove("suricata") {
+            self.spare = Some(sur);
+        }
+    }
+
+    fn parse(&mut self, line: &str, _no: u64) -> Step {
+        let t = line.trim();
+        if t.is_empty() {
+            return Step::Skip;
+        }
+        super::by_value(|ev| parse_into(t, ev)).into()
+    }
+
+    fn parse_into(&mut self, line: &str, _no: u64, out: &mut Event) -> Step {
+        let t = line.trim();
+        if t.is_empty() {
+            return Step::Skip;
+        }
+        match parse_reusing(t, out, &mut self.spare) {
+            Ok(()) => Step::Filled,
+            Err(e) => Step::Reject(e),
+        }
+    }
+}
 
 fn s<'o>(m: &'o Obj<'_>, k: &str) -> Option<&'o str> {
     get(m, k).and_then(J::as_str).filter(|x| !x.is_empty())
@@ -112,6 +149,12 @@ fn tobj<'o, 'a>(v: Option<&'o J<'a>>) -> Option<&'o Obj<'a>> {
 
 /// One EVE record into `ev` (which holds `Event::default()`).
 pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
+    parse_reusing(line, ev, &mut None)
+}
+
+/// [`parse_into`], refilling the `suricata` object in `spare` (left there when the record
+/// keeps nothing verbatim) instead of building a new one.
+fn parse_reusing(line: &str, ev: &mut Event, spare: &mut Option<Other>) -> Result<(), String> {
     let m = super::json::borrowed_object(line)?;
     let m = &m;
     let top = Top::of(m);
@@ -125,7 +168,8 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
         }
     };
     let ts = st(top.timestamp).ok_or("EVE record without timestamp")?;
-    let et = st(top.event_type).ok_or("EVE record without event_type")?;
+    let et_j = top.event_type.ok_or("EVE record without event_type")?;
+    let et = st(Some(et_j)).ok_or("EVE record without event_type")?;
     ev.timestamp = util::iso8601(ts)?;
     remove("timestamp");
     remove("event_type");
@@ -264,21 +308,36 @@ pub(crate) fn parse_into(line: &str, ev: &mut Event) -> Result<(), String> {
     }
     // The rest, verbatim, in the order `serde_json::Map` would leave it after the removals
     // above (its `remove` is a swap-remove: the last entry takes the removed one's place).
-    let mut rest = entries(m);
+    // (On the stack: records hold 10–30 keys.)
+    let mut rest: smallvec::SmallVec<[(&str, &J<'_>); 32]> =
+        if refill::keys_distinct(m.iter().map(|(k, _)| k.as_ref())) {
+            m.iter().map(|(k, v)| (k.as_ref(), v)).collect()
+        } else {
+            entries(m).into_iter().collect()
+        };
     for k in removed.iter().take(n_removed) {
         if let Some(i) = rest.iter().position(|(rk, _)| rk == k) {
             rest.swap_remove(i);
         }
     }
     if !rest.is_empty() {
-        // `entries` made the keys unique and `event_type` was removed from them.
-        let mut eve = Other::with_capacity(rest.len() + 1);
-        eve.push_new(Str::const_new("event_type"), OtherValue::from(et));
-        for (k, v) in rest {
-            eve.push_new(k, v.to_other());
+        // The keys are unique and `event_type` was removed from them; `top.event_type` is
+        // the string `et`.
+        let mut sur = spare.take().unwrap_or_default();
+        if !matches!(sur.entry_at_mut(0), Some((k, OtherValue::Object(_))) if k.as_str() == "eve") {
+            sur.clear();
+            sur.push_new(
+                Str::const_new("eve"),
+                OtherValue::Object(Other::with_capacity(rest.len() + 1)),
+            );
         }
-        let mut sur = Other::with_capacity(1);
-        sur.push_new(Str::const_new("eve"), OtherValue::Object(eve));
+        sur.truncate(1);
+        if let Some((_, OtherValue::Object(eve))) = sur.entry_at_mut(0) {
+            refill::distinct_pairs(
+                eve,
+                std::iter::once(("event_type", et_j)).chain(rest.iter().copied()),
+            );
+        }
         ev.other
             .insert(Str::const_new("suricata"), OtherValue::Object(sur));
     }

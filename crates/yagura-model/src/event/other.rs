@@ -103,6 +103,20 @@ impl Other {
         self.0.push((key.into(), value));
     }
 
+    /// Keeps the first `n` entries, dropping the others (for callers refilling an emptied
+    /// object in place, see [`Other::entry_at_mut`]).
+    pub fn truncate(&mut self, n: usize) {
+        self.0.truncate(n);
+    }
+
+    /// The `i`-th entry in insertion order, key and value both writable: for a reader that
+    /// refills a previous record's object in place (same keys, new values) instead of
+    /// dropping it and building it again. Like [`Other::push_new`], it leaves the keys'
+    /// uniqueness to the caller.
+    pub fn entry_at_mut(&mut self, i: usize) -> Option<(&mut Str, &mut OtherValue)> {
+        self.0.get_mut(i).map(|(k, v)| (k, v))
+    }
+
     /// Removes `key`, keeping the order of the others.
     pub fn remove(&mut self, key: &str) -> Option<OtherValue> {
         let i = self.0.iter().position(|(k, _)| k == key)?;
@@ -641,6 +655,27 @@ mod tests {
         );
         assert_eq!(o.remove("a"), Some(OtherValue::Int(-2)));
         assert_eq!(o.keys().collect::<Vec<_>>(), ["b"]);
+    }
+
+    #[test]
+    fn refilled_in_place() {
+        let mut o = Other::new();
+        o.push_new("a", 1u64.into());
+        o.push_new("b", "x".into());
+        o.push_new("c", OtherValue::Null);
+        if let Some((k, v)) = o.entry_at_mut(1) {
+            k.clear();
+            k.push_str("d");
+            *v = OtherValue::Bool(true);
+        }
+        assert!(o.entry_at_mut(3).is_none());
+        o.truncate(2);
+        assert_eq!(
+            serde_json::to_string(&o).expect("ser"),
+            r#"{"a":1,"d":true}"#
+        );
+        assert_eq!(o.get("d"), Some(&OtherValue::Bool(true)));
+        assert!(o.get("b").is_none());
     }
 
     #[test]
