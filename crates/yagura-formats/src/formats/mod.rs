@@ -6,6 +6,7 @@ use crate::detect::Format;
 
 pub(crate) mod cef;
 pub(crate) mod json;
+pub(crate) mod json_de;
 pub(crate) mod json_fast;
 pub(crate) mod mailgw;
 pub(crate) mod postfix;
@@ -82,7 +83,7 @@ pub(crate) fn parser_for(format: Format, ctx: ParseCtx) -> Box<dyn LineParser + 
         Format::ZeekTsv => Box::new(zeek::Tsv::new(&ctx.file_name)),
         Format::ZeekJson => Box::new(zeek::Json::new(&ctx.file_name)),
         Format::SuricataEve => Box::new(json::LinesInto(suricata::parse_into)),
-        Format::EvtxJson => Box::new(json::Lines(windows::from_evtx_json_line)),
+        Format::EvtxJson => Box::new(json::LinesInto(windows::from_evtx_json_line_into)),
         Format::Winlogbeat | Format::Ecs => Box::new(json::Lines(json::ecs)),
         Format::Syslog | Format::Cef => Box::new(syslog::Syslog::new(ctx.syslog_reference)),
         Format::MailGw => Box::new(json::LinesInto(mailgw::parse_into)),
