@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use yagura_model::event::{Other, OtherValue};
+use yagura_model::event::{FieldMap, Other, OtherValue};
 use yagura_model::{Event, Str};
 
 use super::{LineParser, Step};
@@ -90,6 +90,12 @@ pub(crate) fn ecs(line: &str) -> Result<Event, String> {
         Some(ev) => Ok(ev),
         None => ecs_via_tree(line),
     }
+}
+
+/// [`ecs`] into the caller's event (no move of the event through the reader's queue).
+pub(crate) fn ecs_into(line: &str, out: &mut Event) -> Result<(), String> {
+    *out = ecs(line)?;
+    Ok(())
 }
 
 /// The groups [`ecs_direct`] refuses, as quoted keys.
@@ -180,7 +186,44 @@ pub(crate) fn ecs_via_tree(line: &str) -> Result<Event, String> {
     if obj_get(&m, "@timestamp").is_none() {
         return Err("ECS record without @timestamp".to_owned());
     }
-    super::json_de::from_j::<Event>(&J::Obj(m)).map_err(|e| format!("not ECS: {e}"))
+    let data = take_event_data(&mut m);
+    let mut ev =
+        super::json_de::from_j::<Event>(&J::Obj(m)).map_err(|e| format!("not ECS: {e}"))?;
+    if let Some(d) = data
+        && !d.is_empty()
+    {
+        ev.winlog.event_data = d;
+    }
+    Ok(ev)
+}
+
+/// `winlog.event_data` taken out of the fixed tree as the [`FieldMap`] its `Deserialize`
+/// would build (pairs sorted by key, as from its `BTreeMap`), when it is an object: after
+/// [`fix_ecs_tree`] every value of it is a string, so its deserialization cannot fail and
+/// taking it out changes no reason (`None`, and the tree is left as it is, otherwise). Its
+/// `BTreeMap<String, Value>` was the largest single cost of a Winlogbeat line.
+fn take_event_data(m: &mut Obj<'_>) -> Option<FieldMap> {
+    let Some(J::Obj(w)) = obj_get_mut(m, "winlog") else {
+        return None;
+    };
+    let i = w
+        .iter()
+        .position(|(k, v)| k == "event_data" && matches!(v, J::Obj(_)))?;
+    let (_, J::Obj(d)) = w.remove(i) else {
+        return None;
+    };
+    let mut pairs: Vec<(Str, Str)> = Vec::with_capacity(d.len());
+    for (k, v) in &d {
+        // (Always a string here; anything else is kept as its JSON text, as `FieldMap` does.)
+        let v = match v {
+            J::Str(s) => Str::from(s.as_ref()),
+            J::Null => Str::default(),
+            other => Str::from(to_value(other).to_string()),
+        };
+        pairs.push((Str::from(k.as_ref()), v));
+    }
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(FieldMap(pairs))
 }
 
 /// Each key of every object of `v` once, at its first position with its last value (what

@@ -21,8 +21,8 @@ use crate::util;
 /// the evtx crate gives as `Value`s) or as the borrowed tree [`J`] (lines of its JSON dump):
 /// one normalizer for both.
 ///
-/// Objects must hold each key once (a `serde_json::Map` does; a [`J`] tree after
-/// [`super::json::dedup_tree`]), so that iterating an object visits what a `Map` holds.
+/// Lookups and iteration see an object as a `serde_json::Map` holds it: the last value of a
+/// repeated key, at its first position.
 trait Node: Sized {
     /// The value under `key` of an object (`None` for anything else).
     fn get(&self, key: &str) -> Option<&Self>;
@@ -72,7 +72,7 @@ impl Node for J<'_> {
         }
     }
     fn pairs(&self) -> Option<impl Iterator<Item = (&str, &Self)>> {
-        Some(self.as_obj()?.iter().map(|(k, v)| (k.as_ref(), v)))
+        Some(super::json::entries(self.as_obj()?).into_iter())
     }
     fn is_null(&self) -> bool {
         J::is_null(self)
@@ -102,8 +102,7 @@ fn attr<'a, N: Node>(v: Option<&'a N>, name: &str) -> Option<&'a N> {
 /// One line of the evtx crate's JSON output (`evtx_dump -o jsonl`), into `ev` (which holds
 /// `Event::default()`): parsed into the borrowed tree, not a `serde_json::Value`.
 pub(crate) fn from_evtx_json_line_into(line: &str, ev: &mut Event) -> Result<(), String> {
-    let mut m = super::json::borrowed_object(line)?;
-    super::json::dedup_obj(&mut m);
+    let m = super::json::borrowed_object(line)?;
     from_evtx(&J::Obj(m), ev)
 }
 
