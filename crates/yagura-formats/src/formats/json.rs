@@ -75,15 +75,15 @@ pub(crate) fn kind(v: &Value) -> &'static str {
 /// ECS JSON (and Winlogbeat, which is ECS) straight into [`Event`], after fixing the
 /// scalar-versus-list and number-versus-string variations real shippers write.
 ///
-/// Most lines need no fix: they are deserialized directly ([`ecs_direct`], no
-/// `serde_json::Value` tree), and only the others take the general path ([`ecs_via_value`]).
-/// Both give the same event for every line the direct path accepts (tested, also as a
-/// property).
+/// Most lines need no fix: they are deserialized directly ([`ecs_direct`], no tree at all),
+/// and only the others take the general path, on the borrowed tree ([`ecs_via_tree`]). Both
+/// give what the `serde_json::Value` path ([`ecs_via_value`], kept as the reference) gives,
+/// event or reason (tested, also as properties).
 pub(crate) fn ecs(line: &str) -> Result<Event, String> {
     // A line naming a group the direct path leaves to the general one (every Winlogbeat line
     // has `winlog`) goes there at once instead of being deserialized twice. The text test
     // only saves work: the direct path still checks the groups it deserialized.
-    if LEFT_TO_VALUE_PATH.iter().any(|g| line.contains(g)) {
+    if LEFT_TO_TREE_PATH.iter().any(|g| line.contains(g)) {
         return ecs_via_tree(line);
     }
     // Likewise a line that (written compactly) holds a category or tags as a single string:
@@ -110,7 +110,7 @@ pub(crate) fn ecs_into(line: &str, out: &mut Event) -> Result<(), String> {
 const SCALAR_LISTS: [&str; 2] = ["\"category\":\"", "\"tags\":\""];
 
 /// The groups [`ecs_direct`] refuses, as quoted keys.
-const LEFT_TO_VALUE_PATH: [&str; 3] = ["\"winlog\"", "\"process\"", "\"email\""];
+const LEFT_TO_TREE_PATH: [&str; 3] = ["\"winlog\"", "\"process\"", "\"email\""];
 
 /// The direct path of [`ecs`]: `None` whenever the line may need a fix of [`fix_ecs`] or is
 /// not valid ECS (the general path then decides, with its reasons).
