@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use yagura_model::event::{Other, OtherValue};
+use yagura_model::event::{FieldMap, Other, OtherValue};
 use yagura_model::{Event, Str};
 
 use super::{LineParser, Step};
@@ -75,25 +75,42 @@ pub(crate) fn kind(v: &Value) -> &'static str {
 /// ECS JSON (and Winlogbeat, which is ECS) straight into [`Event`], after fixing the
 /// scalar-versus-list and number-versus-string variations real shippers write.
 ///
-/// Most lines need no fix: they are deserialized directly ([`ecs_direct`], no
-/// `serde_json::Value` tree), and only the others take the general path ([`ecs_via_value`]).
-/// Both give the same event for every line the direct path accepts (tested, also as a
-/// property).
+/// Most lines need no fix: they are deserialized directly ([`ecs_direct`], no tree at all),
+/// and only the others take the general path, on the borrowed tree ([`ecs_via_tree`]). Both
+/// give what the `serde_json::Value` path ([`ecs_via_value`], kept as the reference) gives,
+/// event or reason (tested, also as properties).
 pub(crate) fn ecs(line: &str) -> Result<Event, String> {
     // A line naming a group the direct path leaves to the general one (every Winlogbeat line
     // has `winlog`) goes there at once instead of being deserialized twice. The text test
     // only saves work: the direct path still checks the groups it deserialized.
-    if LEFT_TO_VALUE_PATH.iter().any(|g| line.contains(g)) {
-        return ecs_via_value(line);
+    if LEFT_TO_TREE_PATH.iter().any(|g| line.contains(g)) {
+        return ecs_via_tree(line);
+    }
+    // Likewise a line that (written compactly) holds a category or tags as a single string:
+    // the direct path would fail on it after most of its work, and its error is costly
+    // (5,800 instructions per line of the `json/ecs` bench case). Only the choice of path
+    // depends on this test, not the result (both paths give `ecs_via_value`'s).
+    if SCALAR_LISTS.iter().any(|g| line.contains(g)) {
+        return ecs_via_tree(line);
     }
     match ecs_direct(line) {
         Some(ev) => Ok(ev),
-        None => ecs_via_value(line),
+        None => ecs_via_tree(line),
     }
 }
 
+/// [`ecs`] into the caller's event (no move of the event through the reader's queue).
+pub(crate) fn ecs_into(line: &str, out: &mut Event) -> Result<(), String> {
+    *out = ecs(line)?;
+    Ok(())
+}
+
+/// List fields written as one string, which the direct path refuses ([`fix_ecs`] wraps them).
+/// (`rule.category` is a string and also matches: such lines just take the tree path.)
+const SCALAR_LISTS: [&str; 2] = ["\"category\":\"", "\"tags\":\""];
+
 /// The groups [`ecs_direct`] refuses, as quoted keys.
-const LEFT_TO_VALUE_PATH: [&str; 3] = ["\"winlog\"", "\"process\"", "\"email\""];
+const LEFT_TO_TREE_PATH: [&str; 3] = ["\"winlog\"", "\"process\"", "\"email\""];
 
 /// The direct path of [`ecs`]: `None` whenever the line may need a fix of [`fix_ecs`] or is
 /// not valid ECS (the general path then decides, with its reasons).
@@ -158,6 +175,272 @@ fn sort_other_value(v: &mut OtherValue) {
         OtherValue::Object(o) => sort_other(o),
         OtherValue::Array(items) => items.iter_mut().for_each(sort_other_value),
         _ => {}
+    }
+}
+
+/// [`ecs`] on the borrowed tree: the line parsed into [`J`] (objects holding each key once,
+/// as a `serde_json::Map` does), fixed as [`fix_ecs`] fixes the `Value` tree
+/// ([`fix_ecs_tree`]), then deserialized by [`super::json_de`], which behaves as
+/// `serde_json::from_value` does. The same event or reason as [`ecs_via_value`] (tested, also
+/// as properties), without a `String` per key and string, the hashing of every key, and the
+/// copy of every string into the event.
+///
+/// When `serde_json` is built without `preserve_order` (never in this workspace: the model
+/// crate asks for it), `Value` objects are sorted maps, and the `Value` path is taken.
+pub(crate) fn ecs_via_tree(line: &str) -> Result<Event, String> {
+    if value_maps_are_sorted() {
+        return ecs_via_value(line);
+    }
+    let mut m = borrowed_object(line)?;
+    dedup_obj(&mut m);
+    fix_ecs_tree(&mut m);
+    if obj_get(&m, "@timestamp").is_none() {
+        return Err("ECS record without @timestamp".to_owned());
+    }
+    let data = take_event_data(&mut m);
+    let mut ev =
+        super::json_de::from_j::<Event>(&J::Obj(m)).map_err(|e| format!("not ECS: {e}"))?;
+    if let Some(d) = data
+        && !d.is_empty()
+    {
+        ev.winlog.event_data = d;
+    }
+    Ok(ev)
+}
+
+/// `winlog.event_data` taken out of the fixed tree as the [`FieldMap`] its `Deserialize`
+/// would build (pairs sorted by key, as from its `BTreeMap`), when it is an object: after
+/// [`fix_ecs_tree`] every value of it is a string, so its deserialization cannot fail and
+/// taking it out changes no reason (`None`, and the tree is left as it is, otherwise). Its
+/// `BTreeMap<String, Value>` was the largest single cost of a Winlogbeat line.
+fn take_event_data(m: &mut Obj<'_>) -> Option<FieldMap> {
+    let Some(J::Obj(w)) = obj_get_mut(m, "winlog") else {
+        return None;
+    };
+    let i = w
+        .iter()
+        .position(|(k, v)| k == "event_data" && matches!(v, J::Obj(_)))?;
+    let (_, J::Obj(d)) = w.remove(i) else {
+        return None;
+    };
+    let mut pairs: Vec<(Str, Str)> = Vec::with_capacity(d.len());
+    for (k, v) in &d {
+        // (Always a string here; anything else is kept as its JSON text, as `FieldMap` does.)
+        let v = match v {
+            J::Str(s) => Str::from(s.as_ref()),
+            J::Null => Str::default(),
+            other => Str::from(to_value(other).to_string()),
+        };
+        pairs.push((Str::from(k.as_ref()), v));
+    }
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(FieldMap(pairs))
+}
+
+/// Each key of every object of `v` once, at its first position with its last value (what
+/// `serde_json` makes of the text as a `Value` with `preserve_order`).
+pub(crate) fn dedup_tree(v: &mut J<'_>) {
+    match v {
+        J::Obj(o) => dedup_obj(o),
+        J::Arr(a) => a.iter_mut().for_each(dedup_tree),
+        _ => {}
+    }
+}
+
+pub(crate) fn dedup_obj(o: &mut Obj<'_>) {
+    if !keys_distinct(o) {
+        let mut out: Obj<'_> = Vec::with_capacity(o.len());
+        for (k, v) in o.drain(..) {
+            match out.iter_mut().find(|(ok, _)| *ok == k) {
+                Some(slot) => slot.1 = v,
+                None => out.push((k, v)),
+            }
+        }
+        *o = out;
+    }
+    for (_, v) in o.iter_mut() {
+        dedup_tree(v);
+    }
+}
+
+/// The only pair of `o` named `key` (objects hold each key once after [`dedup_obj`]).
+fn obj_get<'o, 'a>(o: &'o Obj<'a>, key: &str) -> Option<&'o J<'a>> {
+    o.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+fn obj_get_mut<'o, 'a>(o: &'o mut Obj<'a>, key: &str) -> Option<&'o mut J<'a>> {
+    o.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+/// `serde_json::Map::remove` with `preserve_order`: the last pair takes the removed one's place.
+fn obj_remove<'a>(o: &mut Obj<'a>, key: &str) -> Option<J<'a>> {
+    let i = o.iter().position(|(k, _)| k == key)?;
+    Some(o.swap_remove(i).1)
+}
+
+/// `serde_json::Map::insert`: a present key keeps its place and takes the value.
+fn obj_insert<'a>(o: &mut Obj<'a>, key: Cow<'a, str>, v: J<'a>) {
+    match obj_get_mut(o, &key) {
+        Some(slot) => *slot = v,
+        None => o.push((key, v)),
+    }
+}
+
+/// [`crate::util::put`] on the borrowed tree.
+fn put_tree<'a>(o: &mut Obj<'a>, path: &str, v: J<'a>) {
+    match path.split_once('.') {
+        None => obj_insert(o, Cow::Owned(path.to_owned()), v),
+        Some((head, tail)) => {
+            let i = match o.iter().position(|(k, _)| k == head) {
+                Some(i) => i,
+                None => {
+                    o.push((Cow::Owned(head.to_owned()), J::Obj(Vec::new())));
+                    o.len() - 1
+                }
+            };
+            let Some((_, slot)) = o.get_mut(i) else {
+                return;
+            };
+            if !matches!(slot, J::Obj(_)) {
+                let old = std::mem::replace(slot, J::Null);
+                *slot = J::Obj(vec![(Cow::Borrowed("_value"), old)]);
+            }
+            if let J::Obj(m) = slot {
+                put_tree(m, tail, v);
+            }
+        }
+    }
+}
+
+/// The tree as a `serde_json::Value` (objects already hold each key once).
+fn to_value(j: &J<'_>) -> Value {
+    match j {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Num(n) => Value::Number(n.clone()),
+        J::Str(s) => Value::String(s.as_ref().to_owned()),
+        J::Arr(a) => Value::Array(a.iter().map(to_value).collect()),
+        J::Obj(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.as_ref().to_owned(), to_value(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// [`crate::util::json_text`] on the borrowed tree.
+fn tree_text<'o>(v: &'o J<'_>) -> Option<Cow<'o, str>> {
+    match v {
+        J::Str(s) => Some(Cow::Borrowed(s)),
+        J::Num(n) => Some(Cow::Owned(n.to_string())),
+        J::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        _ => None,
+    }
+}
+
+/// Wraps a value in a one-element array.
+fn wrap(v: &mut J<'_>) {
+    let old = std::mem::replace(v, J::Null);
+    *v = J::Arr(vec![old]);
+}
+
+/// [`fix_ecs`] on the borrowed tree, step for step (objects hold each key once).
+fn fix_ecs_tree(m: &mut Obj<'_>) {
+    let dotted: Vec<String> = m
+        .iter()
+        .filter(|(k, _)| k.contains('.'))
+        .map(|(k, _)| k.as_ref().to_owned())
+        .collect();
+    for k in dotted {
+        if let Some(v) = obj_remove(m, &k) {
+            put_tree(m, &k, v);
+        }
+    }
+    let lists = [
+        ("event", "category"),
+        ("event", "type"),
+        ("host", "ip"),
+        ("dns", "header_flags"),
+        ("dns", "resolved_ip"),
+    ];
+    for (a, b) in lists {
+        if let Some(J::Obj(o)) = obj_get_mut(m, a)
+            && let Some(v) = obj_get_mut(o, b)
+            && !matches!(v, J::Arr(_))
+        {
+            wrap(v);
+        }
+    }
+    if let Some(v) = obj_get_mut(m, "tags")
+        && matches!(v, J::Str(_))
+    {
+        wrap(v);
+    }
+    if let Some(J::Obj(e)) = obj_get_mut(m, "email") {
+        for k in ["from", "sender", "to", "cc", "reply_to"] {
+            if let Some(J::Obj(a)) = obj_get_mut(e, k)
+                && let Some(v) = obj_get_mut(a, "address")
+                && matches!(v, J::Str(_))
+            {
+                wrap(v);
+            }
+        }
+    }
+    let to_num = [
+        ("winlog", "event_id"),
+        ("winlog", "record_id"),
+        ("process", "pid"),
+    ];
+    for (a, b) in to_num {
+        if let Some(J::Obj(o)) = obj_get_mut(m, a)
+            && let Some(v) = obj_get_mut(o, b)
+            && let Some(n) = v.as_str().and_then(|s| s.trim().parse::<u64>().ok())
+        {
+            *v = J::Num(n.into());
+        }
+    }
+    if let Some(J::Obj(p)) = obj_get_mut(m, "process")
+        && let Some(J::Obj(_)) = obj_get(p, "pid")
+    {
+        obj_remove(p, "pid");
+    }
+    let to_str = [
+        ("event", "code"),
+        ("winlog", "task"),
+        ("winlog", "opcode"),
+        ("winlog", "keywords"),
+    ];
+    for (a, b) in to_str {
+        if let Some(J::Obj(o)) = obj_get_mut(m, a)
+            && let Some(v) = obj_get_mut(o, b)
+        {
+            match v {
+                J::Num(n) => *v = J::Str(Cow::Owned(n.to_string())),
+                J::Arr(items) => {
+                    let s: Vec<String> = items
+                        .iter()
+                        .filter_map(|x| tree_text(x).map(|c| c.into_owned()))
+                        .collect();
+                    *v = J::Str(Cow::Owned(s.join(",")));
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(J::Obj(w)) = obj_get_mut(m, "winlog")
+        && let Some(J::Obj(d)) = obj_get_mut(w, "event_data")
+    {
+        for (_, v) in d.iter_mut() {
+            if !matches!(v, J::Str(_)) {
+                let s = match &*v {
+                    J::Null => String::new(),
+                    other => tree_text(other)
+                        .map(|c| c.into_owned())
+                        .unwrap_or_else(|| to_value(other).to_string()),
+                };
+                *v = J::Str(Cow::Owned(s));
+            }
+        }
     }
 }
 
@@ -658,6 +941,7 @@ mod tests {
             r#"{"@timestamp":"2026-01-05T00:00:00Z","source":{"port":"x"}}"#,
         ];
         for line in plain.iter().chain(&fixed) {
+            tree_is_value(line);
             let general = ecs_via_value(line);
             let chosen = ecs(line);
             assert_eq!(chosen, general, "{line}");
@@ -725,6 +1009,7 @@ mod tests {
                 parts.insert(at, r#""@timestamp":"2026-01-05T00:00:00Z""#);
             }
             let line = format!("{{{}}}", parts.join(","));
+            tree_is_value(&line);
             let general = ecs_via_value(&line);
             let chosen = ecs(&line);
             proptest::prop_assert_eq!(&chosen, &general, "{}", line);
@@ -734,6 +1019,137 @@ mod tests {
                     serde_json::to_string(b).expect("ser")
                 );
             }
+        }
+    }
+
+    /// The borrowed-tree path ([`ecs_via_tree`]) gives what the `Value` path gives: the same
+    /// event, serialized the same (so vendor keys and event data in the same order), or the
+    /// same reason.
+    fn tree_is_value(line: &str) {
+        // Otherwise `ecs_via_tree` is `ecs_via_value` and nothing is compared.
+        assert!(
+            !value_maps_are_sorted(),
+            "serde_json without preserve_order"
+        );
+        let reference = ecs_via_value(line);
+        let tree = ecs_via_tree(line);
+        assert_eq!(tree, reference, "{line}");
+        if let (Ok(a), Ok(b)) = (&tree, &reference) {
+            assert_eq!(
+                serde_json::to_string(a).expect("ser"),
+                serde_json::to_string(b).expect("ser"),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn tree_path_is_the_value_path() {
+        for line in include_str!("../../test_data/winlogbeat.jsonl")
+            .lines()
+            .chain(include_str!("../../test_data/ecs.jsonl").lines())
+            .chain([
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","a.b":1,"a":{"c":2},"x.y.z":"s","x":3,"q":0,"winlog.event_id":"7"}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","k.":1,".k":2,"..":3,"m.n":{"o":1},"m.n.p":2,"last":9}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","process":{"a":1,"pid":{"x":1},"b":2,"c":3}}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","winlog":{"event_data":{"o":{"b":[1,{"z":null,"y":"\u00e9"}],"a":1.5e3},"a":[],"n":-0,"f":0.1,"t":false},"keywords":["a",1,null,true,{"x":1}]}}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","winlog":{"event_id":"99999999999","record_id":-1}}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","winlog":{"event_id":"4624","event_data":{"A":"1","A":"2"},"event_data":{"B":"3"}}}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","event":{"code":1.5},"winlog":{"task":-3,"opcode":18446744073709551615}}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","source":{"port":70000}}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","source":{"ip":1},"destination":{"port":"x"}}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","tags":[1]}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","message":["a"]}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","winlog":[1]}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","winlog":null}"#,
+                r#"{"@timestamp":null}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","host":{"ip":["not an ip"]}}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","organization":{"id":"Bad Id"}}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","email":{"to":{"address":"a@b.c"},"attachments":[{"file":{"name":"x"}}]}}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","user":{"target":{"name":"t"}},"file":{"hash":{"md5":"ab"}}}"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","\u0061gent":{"n\u0061me":"esc"}}"#,
+                "{\"@timestamp\":\"2026-01-05T00:00:00Z\",\"message\":\"\\ud83d\\ude00 日本\"}",
+                r#"{"@timestamp":"2026-01-05T00:00:00Z"}  "#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z"} x"#,
+                r#"{"@timestamp":"2026-01-05T00:00:00Z","#,
+                r#""text""#,
+                r#"{}"#,
+            ])
+        {
+            tree_is_value(line);
+        }
+    }
+
+    proptest::proptest! {
+        /// Generated Winlogbeat records: groups in any order, repeated or missing, numbers
+        /// written as strings and the reverse, lists and scalars, event data of every JSON
+        /// kind (nested, escaped, non-ASCII, repeated keys), dotted keys.
+        #[test]
+        fn tree_path_is_the_value_path_on_winlogbeat(
+            picks in proptest::collection::vec(0usize..24, 0..12),
+            data in proptest::collection::vec((0usize..12, 0usize..12), 0..10),
+            ts in proptest::bool::weighted(0.9),
+            free in "\\PC{0,10}",
+        ) {
+            const PARTS: [&str; 24] = [
+                r#""agent":{"type":"winlogbeat","version":"8.12.0"}"#,
+                r#""event":{"code":"4624","kind":"event","provider":"Microsoft-Windows-Security-Auditing","action":"logged-in","category":["authentication"],"type":["start"],"outcome":"success"}"#,
+                r#""event":{"code":4625,"category":"authentication","type":"start"}"#,
+                r#""event":{"code":[4625,"x"],"created":"2026-01-05T01:02:03.456Z","severity":3}"#,
+                r#""host":{"name":"DC01.moh.example","ip":"10.10.0.10"}"#,
+                r#""host":{"ip":["10.10.0.10","2001:db8::1"],"hostname":"dc01"}"#,
+                r#""source":{"ip":"10.10.3.4","port":51000}"#,
+                r#""source":{"port":"51000"}"#,
+                r#""user":{"name":"tanaka","domain":"MOH","id":"S-1-5-21"}"#,
+                r#""process":{"pid":"42","executable":"C:\\Windows\\x.exe","name":"x.exe"}"#,
+                r#""process":{"pid":4242,"command_line":"a \"b\" c"}"#,
+                r#""winlog.channel":"Security""#,
+                r#""winlog.event_data.Extra":5"#,
+                r#""message":"An account was logged on.\n\tSubject: \u00e9 日本""#,
+                r#""log":{"level":"information"}"#,
+                r#""ecs":{"version":"8.0.0"}"#,
+                r#""labels":{"b":"1","a":"2"}"#,
+                r#""tags":"beats_input""#,
+                r#""tags":["a","b"]"#,
+                r#""winlog":{"channel":"Security","event_id":4624,"record_id":"123456","computer_name":"DC01","provider_name":"P","task":12544,"opcode":"Info","keywords":["Audit Success"]}"#,
+                r#""winlog":{"event_id":" 7 ","record_id":-1,"task":"Logon","keywords":"0x8020000000000000"}"#,
+                r#""winlog":{"event_id":"x","api":"wineventlog","process":{"pid":4,"thread":{"id":8}}}"#,
+                r#""observer":{"name":"o"}"#,
+                r#""event":{"category":null}"#,
+            ];
+            const KEYS: [&str; 12] = [
+                "TargetUserName", "TargetDomainName", "LogonType", "IpAddress", "IpPort",
+                "SubjectUserSid", "ProcessName", "Caf\u{e9}", "Z", "A", "A", "quo\"te",
+            ];
+            let free_json = serde_json::to_string(&free).expect("json");
+            let vals: [String; 12] = [
+                free_json.clone(),
+                r#""tanaka""#.to_owned(),
+                "3".to_owned(),
+                "-2.5".to_owned(),
+                "null".to_owned(),
+                "false".to_owned(),
+                format!(r#"[{free_json},1,null]"#),
+                format!(r#"{{"k":{free_json},"j":{{"b":1,"a":2}}}}"#),
+                r#""C:\\Windows\\System32\\svchost.exe""#.to_owned(),
+                r#""\u65e5\u672c""#.to_owned(),
+                "18446744073709551615".to_owned(),
+                "1e400".to_owned(),
+            ];
+            let data_body: Vec<String> = data
+                .iter()
+                .map(|&(k, v)| format!("{}:{}", serde_json::to_string(KEYS[k]).expect("json"), vals[v]))
+                .collect();
+            let mut parts: Vec<String> = picks.iter().map(|&i| PARTS[i].to_owned()).collect();
+            let at = picks.first().copied().unwrap_or(0) % (parts.len() + 1);
+            parts.insert(at, format!(r#""winlog":{{"event_id":"4624","event_data":{{{}}}}}"#, data_body.join(",")));
+            if ts {
+                let at = picks.last().copied().unwrap_or(0) % (parts.len() + 1);
+                parts.insert(at, r#""@timestamp":"2026-01-05T01:02:03.456Z""#.to_owned());
+            }
+            let line = format!("{{{}}}", parts.join(","));
+            tree_is_value(&line);
+            proptest::prop_assert_eq!(ecs(&line), ecs_via_value(&line));
         }
     }
 

@@ -6,6 +6,7 @@ use crate::detect::Format;
 
 pub(crate) mod cef;
 pub(crate) mod json;
+pub(crate) mod json_de;
 pub(crate) mod json_fast;
 pub(crate) mod mailgw;
 pub(crate) mod postfix;
@@ -83,8 +84,8 @@ pub(crate) fn parser_for(format: Format, ctx: ParseCtx) -> Box<dyn LineParser + 
         Format::ZeekTsv => Box::new(zeek::Tsv::new(&ctx.file_name)),
         Format::ZeekJson => Box::new(zeek::Json::new(&ctx.file_name)),
         Format::SuricataEve => Box::new(suricata::Eve::default()),
-        Format::EvtxJson => Box::new(json::Lines(windows::from_evtx_json_line)),
-        Format::Winlogbeat | Format::Ecs => Box::new(json::Lines(json::ecs)),
+        Format::EvtxJson => Box::new(json::LinesInto(windows::from_evtx_json_line_into)),
+        Format::Winlogbeat | Format::Ecs => Box::new(json::LinesInto(json::ecs_into)),
         Format::Syslog | Format::Cef => Box::new(syslog::Syslog::new(ctx.syslog_reference)),
         Format::MailGw => Box::new(json::LinesInto(mailgw::parse_into)),
         Format::Postfix => Box::new(postfix::Postfix::new(ctx.syslog_reference)),

@@ -9,34 +9,106 @@
 use std::borrow::Cow;
 
 use compact_str::ToCompactString;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use yagura_model::event::FieldMap;
 use yagura_model::{Event, Str};
 
 use super::base;
+use super::json::J;
 use crate::util;
 
-/// The text of an evtx JSON node: a scalar, or `{"#text": …}`.
-fn text(v: &Value) -> Option<Cow<'_, str>> {
-    match v {
-        Value::Object(o) => o.get("#text").and_then(text),
-        Value::Array(items) => {
-            let parts: Vec<Cow<'_, str>> = items.iter().filter_map(text).collect();
-            if parts.is_empty() {
-                None
-            } else {
-                Some(Cow::Owned(parts.join(",")))
-            }
-        }
-        other => util::json_text(other),
+/// A node of the evtx crate's JSON, as a `serde_json::Value` (binary `.evtx` records, which
+/// the evtx crate gives as `Value`s) or as the borrowed tree [`J`] (lines of its JSON dump):
+/// one normalizer for both.
+///
+/// Lookups and iteration see an object as a `serde_json::Map` holds it: the last value of a
+/// repeated key, at its first position.
+trait Node: Sized {
+    /// The value under `key` of an object (`None` for anything else).
+    fn get(&self, key: &str) -> Option<&Self>;
+    fn as_str(&self) -> Option<&str>;
+    /// A scalar as text ([`util::json_text`]): strings, numbers, booleans.
+    fn scalar_text(&self) -> Option<Cow<'_, str>>;
+    fn items(&self) -> Option<&[Self]>;
+    fn pairs(&self) -> Option<impl Iterator<Item = (&str, &Self)>>;
+    fn is_null(&self) -> bool;
+}
+
+impl Node for Value {
+    fn get(&self, key: &str) -> Option<&Self> {
+        self.as_object()?.get(key)
+    }
+    fn as_str(&self) -> Option<&str> {
+        Value::as_str(self)
+    }
+    fn scalar_text(&self) -> Option<Cow<'_, str>> {
+        util::json_text(self)
+    }
+    fn items(&self) -> Option<&[Self]> {
+        self.as_array().map(Vec::as_slice)
+    }
+    fn pairs(&self) -> Option<impl Iterator<Item = (&str, &Self)>> {
+        Some(self.as_object()?.iter().map(|(k, v)| (k.as_str(), v)))
+    }
+    fn is_null(&self) -> bool {
+        Value::is_null(self)
     }
 }
 
-fn attr<'a>(v: Option<&'a Value>, name: &str) -> Option<&'a Value> {
+impl Node for J<'_> {
+    fn get(&self, key: &str) -> Option<&Self> {
+        super::json::get(self.as_obj()?, key)
+    }
+    fn as_str(&self) -> Option<&str> {
+        J::as_str(self)
+    }
+    fn scalar_text(&self) -> Option<Cow<'_, str>> {
+        self.text()
+    }
+    fn items(&self) -> Option<&[Self]> {
+        match self {
+            J::Arr(a) => Some(a),
+            _ => None,
+        }
+    }
+    fn pairs(&self) -> Option<impl Iterator<Item = (&str, &Self)>> {
+        Some(super::json::entries(self.as_obj()?).into_iter())
+    }
+    fn is_null(&self) -> bool {
+        J::is_null(self)
+    }
+}
+
+/// The text of an evtx JSON node: a scalar, or `{"#text": …}`.
+fn text<N: Node>(v: &N) -> Option<Cow<'_, str>> {
+    if v.pairs().is_some() {
+        return v.get("#text").and_then(text);
+    }
+    if let Some(items) = v.items() {
+        let parts: Vec<Cow<'_, str>> = items.iter().filter_map(text).collect();
+        return if parts.is_empty() {
+            None
+        } else {
+            Some(Cow::Owned(parts.join(",")))
+        };
+    }
+    v.scalar_text()
+}
+
+fn attr<'a, N: Node>(v: Option<&'a N>, name: &str) -> Option<&'a N> {
     v?.get("#attributes")?.get(name)
 }
 
-/// One line of the evtx crate's JSON output (`evtx_dump -o jsonl`).
+/// One line of the evtx crate's JSON output (`evtx_dump -o jsonl`), into `ev` (which holds
+/// `Event::default()`): parsed into the borrowed tree, not a `serde_json::Value`.
+pub(crate) fn from_evtx_json_line_into(line: &str, ev: &mut Event) -> Result<(), String> {
+    let m = super::json::borrowed_object(line)?;
+    from_evtx(&J::Obj(m), ev)
+}
+
+/// One line of the evtx crate's JSON output through a `serde_json::Value` (the reference
+/// [`from_evtx_json_line_into`] is tested against).
+#[cfg(test)]
 pub(crate) fn from_evtx_json_line(line: &str) -> Result<Event, String> {
     let v = Value::Object(super::json::object(line)?);
     from_evtx_value(&v)
@@ -44,25 +116,28 @@ pub(crate) fn from_evtx_json_line(line: &str) -> Result<Event, String> {
 
 /// The evtx crate's JSON value of one record.
 pub(crate) fn from_evtx_value(v: &Value) -> Result<Event, String> {
+    super::by_value(|ev| from_evtx(v, ev))
+}
+
+/// One record of the evtx crate's JSON into `ev` (which holds `Event::default()`).
+fn from_evtx<N: Node>(v: &N, ev: &mut Event) -> Result<(), String> {
     let e = v.get("Event").ok_or("no Event element")?;
     let sys = e.get("System").ok_or("no Event.System element")?;
     let time = attr(sys.get("TimeCreated"), "SystemTime")
-        .and_then(Value::as_str)
+        .and_then(N::as_str)
         .ok_or("no System.TimeCreated SystemTime")?;
-    let mut ev = Event {
-        timestamp: util::iso8601(time)?,
-        ..Event::default()
-    };
-    let w = &mut ev.winlog;
-    w.event_id = sys
+    ev.timestamp = util::iso8601(time)?;
+    let event_id = sys
         .get("EventID")
         .and_then(text)
         .and_then(|t| t.trim().parse::<u32>().ok());
-    let Some(id) = w.event_id else {
+    let Some(id) = event_id else {
         return Err("no numeric System.EventID".to_owned());
     };
+    let w = &mut ev.winlog;
+    w.event_id = event_id;
     w.provider_name = attr(sys.get("Provider"), "Name")
-        .and_then(Value::as_str)
+        .and_then(N::as_str)
         .map(Str::from);
     w.channel = sys
         .get("Channel")
@@ -88,20 +163,20 @@ pub(crate) fn from_evtx_value(v: &Value) -> Result<Event, String> {
         .get("Keywords")
         .and_then(text)
         .map(|c| Str::from(c.as_ref()));
-    if let Some(sid) = attr(sys.get("Security"), "UserID").and_then(Value::as_str) {
+    if let Some(sid) = attr(sys.get("Security"), "UserID").and_then(N::as_str) {
         ev.user.id = Some(Str::from(sid));
     }
     let mut data = FieldMap::default();
-    if let Some(Value::Object(d)) = e.get("EventData") {
+    if let Some(d) = e.get("EventData").and_then(N::pairs) {
         flatten(d, &mut data);
     }
-    if let Some(Value::Object(u)) = e.get("UserData") {
+    if let Some(u) = e.get("UserData").and_then(N::pairs) {
         // UserData holds one provider-specific element; its children are the pairs.
         for (_, inner) in u {
-            match inner {
-                Value::Object(o) => flatten(o, &mut data),
-                other => {
-                    if let Some(t) = text(other) {
+            match inner.pairs() {
+                Some(o) => flatten(o, &mut data),
+                None => {
+                    if let Some(t) = text(inner) {
                         data.insert("UserData", t.as_ref());
                     }
                 }
@@ -109,35 +184,35 @@ pub(crate) fn from_evtx_value(v: &Value) -> Result<Event, String> {
         }
     }
     ev.winlog.event_data = data;
-    normalize(&mut ev, id);
-    Ok(ev)
+    normalize(ev, id);
+    Ok(())
 }
 
-fn flatten(d: &Map<String, Value>, out: &mut FieldMap) {
+fn flatten<'n, N: Node + 'n>(d: impl Iterator<Item = (&'n str, &'n N)>, out: &mut FieldMap) {
     for (k, v) in d {
         if k == "#attributes" {
             continue;
         }
-        match (k.as_str(), v) {
-            // Unnamed <Data> elements: Data, or a list of them.
-            ("Data" | "#text", Value::Array(items)) => {
-                for (i, it) in items.iter().enumerate() {
-                    if let Some(t) = text(it) {
-                        out.insert(format!("Data{}", i + 1), t.as_ref());
-                    }
+        // Unnamed <Data> elements: Data, or a list of them.
+        if let ("Data" | "#text", Some(items)) = (k, v.items()) {
+            for (i, it) in items.iter().enumerate() {
+                if let Some(t) = text(it) {
+                    out.insert(format!("Data{}", i + 1), t.as_ref());
                 }
             }
-            (_, Value::Object(o)) if !o.contains_key("#text") => {
-                // Nested element (UserData children): keep the leaf pairs.
-                flatten(o, out);
-            }
-            _ => {
-                if let Some(t) = text(v) {
-                    out.insert(k.as_str(), t.as_ref());
-                } else if v.is_null() {
-                    out.insert(k.as_str(), "");
-                }
-            }
+            continue;
+        }
+        if let Some(o) = v.pairs()
+            && v.get("#text").is_none()
+        {
+            // Nested element (UserData children): keep the leaf pairs.
+            flatten(o, out);
+            continue;
+        }
+        if let Some(t) = text(v) {
+            out.insert(k, t.as_ref());
+        } else if v.is_null() {
+            out.insert(k, "");
         }
     }
 }
@@ -319,12 +394,33 @@ fn normalize(ev: &mut Event, id: u32) {
 mod tests {
     use super::*;
 
+    /// The borrowed-tree path of a line, as the reader runs it.
+    fn via_tree(line: &str) -> Result<Event, String> {
+        super::super::by_value(|ev| from_evtx_json_line_into(line, ev))
+    }
+
     fn check(input: &str, expect: &str) {
-        let got = match from_evtx_json_line(input) {
+        let got = match via_tree(input) {
             Ok(ev) => serde_json::to_string(&ev).unwrap_or_default(),
             Err(e) => format!("ERR {e}"),
         };
         assert_eq!(got, expect);
+        same_as_value_path(input);
+    }
+
+    /// The borrowed-tree path gives what the `serde_json::Value` path gives: the same event
+    /// (serialized the same, so in the same order) or the same reason.
+    fn same_as_value_path(line: &str) {
+        let reference = from_evtx_json_line(line);
+        let tree = via_tree(line);
+        assert_eq!(tree, reference, "{line}");
+        if let (Ok(a), Ok(b)) = (&tree, &reference) {
+            assert_eq!(
+                serde_json::to_string(a).expect("ser"),
+                serde_json::to_string(b).expect("ser"),
+                "{line}"
+            );
+        }
     }
 
     #[test]
@@ -338,5 +434,152 @@ mod tests {
             r##"{"Event":{"System":{"EventID":"x","TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:34:20Z"}}}}}"##,
             "ERR no numeric System.EventID",
         );
+    }
+
+    #[test]
+    fn tree_path_is_the_value_path_on_edge_cases() {
+        for line in [
+            include_str!("../../test_data/evtx-dump.jsonl")
+                .lines()
+                .next()
+                .unwrap_or_default(),
+            r#"[1]"#,
+            r#"{"Event":"#,
+            r#"{"Event":1}"#,
+            r#"{"Nope":{}}"#,
+            r##"{"Event":{"System":{"EventID":7,"TimeCreated":{"#attributes":{"SystemTime":"not a time"}}}}}"##,
+            r##"{"Event":{"System":{"EventID":7,"TimeCreated":{"#attributes":{"SystemTime":5}}}}}"##,
+            r##"{"Event":{"System":{"EventID":[{"#text":7},"8"],"TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:34:20Z"}}}}}"##,
+            r##"{"Event":{"System":{"EventID":{"#text":" 4624 "},"Channel":"Security","Channel":"System","TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:34:20Z"},"#attributes":{"SystemTime":"2020-03-19T23:34:20Z"}}},"EventData":{"Data":["a",{"#text":"b"},null,3,["x","y"]],"B":"1","A":"2","B":{"#text":"3"},"N":{"X":{"Y":"deep","#attributes":{"q":1}},"Z":null},"T":true,"F":1.5}}}"##,
+            r##"{"Event":{"System":{"EventID":4663,"Keywords":"0x8020000000000000","TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:34:20+09:00"}}},"EventData":{"#text":["p","q"],"ObjectName":"C:\\Users\\\u00e9\\f.txt","ProcessId":"0x1a4","ProcessName":"C:\\x\\y.exe"}}}"##,
+            r##"{"Event":{"System":{"EventID":4688,"TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:34:20Z"}}},"UserData":{"LogFileCleared":{"SubjectUserName":"bob","SubjectDomainName":"D"},"Other":"text","Num":5,"Null":null}}}"##,
+            r##"{"Event":{"System":{"EventID":22,"Channel":"Microsoft-Windows-Sysmon/Operational","TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:34:20Z"}}},"EventData":{"QueryName":"Ex.Example.COM","Image":"C:/a/b.exe","Protocol":"TCP","DestinationIp":"::ffff:10.0.0.1","SourceIp":"::ffff:10.0.0.2","DestinationPort":"x","Hashes":"MD5=AB,SHA1=CD,SHA256=EF,IMPHASH=00"}}}"##,
+        ] {
+            same_as_value_path(line);
+        }
+    }
+
+    /// Every record of the evtx samples in `../shared/data` (the evtx crate's own JSON, as the
+    /// `.json` files beside them hold it): through the borrowed tree as through `Value`.
+    #[test]
+    fn tree_path_is_the_value_path_on_shared_data() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/sigma/regression_data");
+        let mut stack = vec![root];
+        let (mut json_records, mut evtx_records) = (0usize, 0usize);
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in rd.flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|e| e == "json") {
+                    let text = std::fs::read_to_string(&p).expect("read json");
+                    for v in serde_json::Deserializer::from_str(&text).into_iter::<Value>() {
+                        let v = v.expect("json record");
+                        same_as_value_path(&v.to_string());
+                        json_records += 1;
+                    }
+                } else if p.extension().is_some_and(|e| e == "evtx") && evtx_records < 3000 {
+                    let Ok(mut parser) = evtx::EvtxParser::from_path(&p) else {
+                        continue;
+                    };
+                    for r in parser.records_json_value().flatten() {
+                        let line = r.data.to_string();
+                        same_as_value_path(&line);
+                        // And the binary path's own conversion.
+                        assert_eq!(from_evtx_value(&r.data), via_tree(&line), "{line}");
+                        evtx_records += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            json_records > 100 && evtx_records > 100,
+            "{json_records} JSON and {evtx_records} .evtx records"
+        );
+    }
+
+    proptest::proptest! {
+        /// Generated records: any mix, order and repetition of system fields and event data
+        /// in the shapes the evtx crate writes (numbers or text, `#text` objects, `Data`
+        /// lists, nested `UserData`), with escapes and non-ASCII text.
+        #[test]
+        fn tree_path_is_the_value_path_on_generated_records(
+            sys in proptest::collection::vec(0usize..24, 0..12),
+            data in proptest::collection::vec((0usize..24, 0usize..16), 0..14),
+            user_data in proptest::bool::ANY,
+            free in "\\PC{0,10}",
+        ) {
+            const SYS: [&str; 24] = [
+                r#""EventID":4624"#,
+                r#""EventID":"4625""#,
+                r##""EventID":{"#attributes":{"Qualifiers":16384},"#text":7045}"##,
+                r#""EventID":"x""#,
+                r#""EventID":1"#,
+                r#""EventID":22"#,
+                r##""TimeCreated":{"#attributes":{"SystemTime":"2026-01-05T01:02:03.123456Z"}}"##,
+                r##""TimeCreated":{"#attributes":{"SystemTime":"2026-01-05T01:02:03Z"}}"##,
+                r##""TimeCreated":{"#attributes":{"SystemTime":"bad"}}"##,
+                r##""Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon","Guid":"{5770385F}"}}"##,
+                r##""Provider":{"#attributes":{"Name":"Service Control Manager"}}"##,
+                r#""Channel":"Security""#,
+                r#""Channel":"Microsoft-Windows-Sysmon/Operational""#,
+                r#""Channel":"Weird Ch\u00e4nnel/\u65e5\u672c""#,
+                r#""Channel":null"#,
+                r#""Computer":"DC01.corp""#,
+                r#""EventRecordID":42"#,
+                r#""EventRecordID":" 43""#,
+                r#""Task":12544"#,
+                r#""Opcode":[0,"x"]"#,
+                r#""Keywords":"0x8010000000000000""#,
+                r#""Keywords":"0x8020000000000000""#,
+                r##""Security":{"#attributes":{"UserID":"S-1-5-18"}}"##,
+                r#""Correlation":null"#,
+            ];
+            const KEYS: [&str; 24] = [
+                "SubjectUserName", "SubjectDomainName", "TargetUserName", "TargetDomainName",
+                "IpAddress", "IpPort", "WorkstationName", "Image", "CommandLine", "ProcessId",
+                "Hashes", "QueryName", "DestinationIp", "DestinationPort", "TargetFilename",
+                "ObjectName", "Data", "#text", "#attributes", "User", "Protocol",
+                "DestinationHostname", "Nested", "Caf\u{e9} \u{65e5}",
+            ];
+            let free_json = serde_json::to_string(&free).expect("json");
+            let vals: [String; 16] = [
+                free_json.clone(),
+                r#""10.0.0.9""#.to_owned(),
+                r#""::ffff:10.1.2.3""#.to_owned(),
+                r#""0x1a4""#.to_owned(),
+                r#""MD5=AB12,SHA256=CD34""#.to_owned(),
+                r#""C:\\Windows\\System32\\cmd.exe""#.to_owned(),
+                "4321".to_owned(),
+                "-1.5e3".to_owned(),
+                "null".to_owned(),
+                "true".to_owned(),
+                r#""-""#.to_owned(),
+                format!(r#"["a",{free_json},null,7,{{"x":1}}]"#),
+                format!(r##"{{"#text":{free_json}}}"##),
+                r##"{"#attributes":{"a":1},"Inner":"v","Deeper":{"Leaf":"w"}}"##.to_owned(),
+                r#""Ex.Example.COM""#.to_owned(),
+                r#""""#.to_owned(),
+            ];
+            let sys_body: Vec<&str> = sys.iter().map(|&i| SYS[i]).collect();
+            let data_body: Vec<String> = data
+                .iter()
+                .map(|&(k, v)| format!("{}:{}", serde_json::to_string(KEYS[k]).expect("json"), vals[v]))
+                .collect();
+            let data_part = if user_data {
+                format!(r#""UserData":{{"Elem":{{{}}},"Loose":{free_json}}}"#, data_body.join(","))
+            } else {
+                format!(r#""EventData":{{{}}}"#, data_body.join(","))
+            };
+            let line = format!(
+                r#"{{"Event":{{"System":{{{}}},{data_part}}}}}"#,
+                sys_body.join(",")
+            );
+            same_as_value_path(&line);
+        }
     }
 }
