@@ -1125,7 +1125,8 @@ pub(crate) fn check_event<'s, 'e: 's>(
     // may match are recorded, so a `Vec` that rarely allocates.
     let mut seen_ips: Vec<IpAddr> = Vec::new();
     let mut seen_text = Seen::<(ObservableKind, &'e str), 4>::new((ObservableKind::User, ""));
-    // The last event name found canonical: an event URL's host is usually that name.
+    // The last event name the name pass found to be a URL host: an event URL's host is
+    // usually that name (`destination.domain`), see `normalize::url_fast_known_host`.
     let mut known_host = normalize::KnownHost::default();
     let mut n = 0;
     ev.observables(|o| {
