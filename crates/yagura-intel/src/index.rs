@@ -672,7 +672,7 @@ impl Index {
             for_each_domain_suffix(&normalized, |start, h| plan.suffix(filter, start, h));
             &normalized
         };
-        plan.finish(filter);
+        plan.finish(filter, key);
         for &(start, hash, maybe) in plan.kept.iter().rev() {
             f(
                 key,
@@ -869,7 +869,6 @@ struct DomainPlan {
     min: usize,
     all: bool,
     labels: usize,
-    last: (u32, u64),
     /// (start, hash, filter verdict) of the kept suffixes, TLD side first.
     kept: smallvec::SmallVec<[(u32, u64, bool); 4]>,
 }
@@ -880,7 +879,6 @@ impl DomainPlan {
             min: min_domain_labels.max(1),
             all,
             labels: 0,
-            last: (0, DOMAIN_SEED),
             kept: smallvec::SmallVec::new(),
         }
     }
@@ -889,7 +887,6 @@ impl DomainPlan {
     fn suffix(&mut self, filter: &Prefilter, start: usize, hash: u64) {
         self.labels += 1;
         let start = start as u32;
-        self.last = (start, hash);
         if self.labels >= self.min {
             self.keep(filter, start, hash);
         }
@@ -903,11 +900,12 @@ impl DomainPlan {
         }
     }
 
-    /// A name with fewer labels than any listed domain is still probed itself (host names).
-    fn finish(&mut self, filter: &Prefilter) {
+    /// A name with fewer labels than any listed domain is still probed itself (host names):
+    /// `name` is the whole name the suffixes came from (its hash is hashed again here, on
+    /// this rare path, rather than remembered for every label of every name).
+    fn finish(&mut self, filter: &Prefilter, name: &str) {
         if self.labels > 0 && self.labels < self.min {
-            let (start, hash) = self.last;
-            self.keep(filter, start, hash);
+            self.keep(filter, 0, domain_hash(name));
         }
     }
 }
