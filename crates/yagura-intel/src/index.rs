@@ -117,9 +117,13 @@ pub struct Index {
     ips: HashMap<IpAddr, u32, foldhash::fast::RandomState>,
     /// Per prefix length (longest first): network address → first entry id.
     nets: Vec<(u8, bool, HashMap<IpAddr, u32, foldhash::fast::RandomState>)>,
-    /// One bit per IPv4 /16 that some listed IPv4 network overlaps: most addresses skip the
-    /// per-length network probes after one bit test.
-    v4_net16: Vec<u64>,
+    /// Two bits per IPv4 /16 (bit `2k` of the bitmap: some exact IPv4 entry lies in /16
+    /// number `k`; bit `2k + 1`: some listed IPv4 network overlaps it), 16 KiB, empty when
+    /// nothing IPv4 is listed. One read tells most addresses (internal ranges above all) that
+    /// neither the exact map nor the networks can hold them: no hash, no filter word, no
+    /// per-length network probe.
+    v4_16: Vec<u64>,
+    has_v6_ips: bool,
     has_v6_nets: bool,
     /// Every exact IP and text key, as Bloom filters (no false negatives): one per class of
     /// table ([`filter_class`]), each sized to its own keys, so the probes of the smaller
@@ -144,7 +148,8 @@ impl Default for Index {
             chain: Vec::new(),
             ips: HashMap::default(),
             nets: Vec::new(),
-            v4_net16: Vec::new(),
+            v4_16: Vec::new(),
+            has_v6_ips: false,
             has_v6_nets: false,
             filters: Default::default(),
             url_hosts: Prefilter::default(),
@@ -204,21 +209,30 @@ impl Prefilter {
     }
 }
 
-fn mark_v4_net(bits: &mut [u64], n: &IpNet) {
-    let IpNet::V4(n) = n else { return };
-    let first = u32::from(n.network()) >> 16;
-    let last = u32::from(n.broadcast()) >> 16;
-    for b in first..=last {
-        if let Some(w) = bits.get_mut((b / 64) as usize) {
-            *w |= 1 << (b % 64);
+/// Words of [`Index::v4_16`]: 65,536 /16s, two bits each.
+const V4_16_WORDS: usize = (1 << 16) * 2 / 64;
+/// The bit of [`Index::v4_16`] for an exact address in a /16, and for a network overlapping it.
+const V4_16_EXACT: u64 = 1;
+const V4_16_NET: u64 = 2;
+
+/// Sets `bit` ([`V4_16_EXACT`] or [`V4_16_NET`]) for /16s `first..=last`.
+fn mark_v4_16(bits: &mut Vec<u64>, first: u32, last: u32, bit: u64) {
+    if bits.is_empty() {
+        *bits = vec![0; V4_16_WORDS];
+    }
+    for b in first..=last.min(0xffff) {
+        if let Some(w) = bits.get_mut((b / 32) as usize) {
+            *w |= bit << (2 * (b % 32));
         }
     }
 }
 
-fn v4_net16_set(bits: &[u64], ip: std::net::Ipv4Addr) -> bool {
+/// The two bits of [`Index::v4_16`] for the /16 of `ip` (0 when the bitmap is empty).
+#[inline(always)]
+fn v4_16_bits(bits: &[u64], ip: std::net::Ipv4Addr) -> u64 {
     let b = u32::from(ip) >> 16;
-    bits.get((b / 64) as usize)
-        .is_some_and(|w| w & (1 << (b % 64)) != 0)
+    bits.get((b / 32) as usize)
+        .map_or(0, |w| (w >> (2 * (b % 32))) & 3)
 }
 
 /// The table byte the prefilters use for exact IP addresses (text tables use letters).
@@ -303,6 +317,13 @@ impl Index {
             match e.kind {
                 IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => {
                     if let Ok(a) = e.value.parse::<IpAddr>() {
+                        match a {
+                            IpAddr::V4(v4) => {
+                                let b = u32::from(v4) >> 16;
+                                mark_v4_16(&mut ix.v4_16, b, b, V4_16_EXACT);
+                            }
+                            IpAddr::V6(_) => ix.has_v6_ips = true,
+                        }
                         let h = ix.hash_ip(a);
                         ix.filter_mut(IP_TABLE).insert(h);
                         let head = ix.ips.insert(a, id);
@@ -311,11 +332,15 @@ impl Index {
                 }
                 IndicatorKind::Cidr => {
                     if let Ok(n) = e.value.parse::<IpNet>() {
-                        if ix.v4_net16.is_empty() {
-                            ix.v4_net16 = vec![0; 1024];
+                        match n {
+                            IpNet::V4(n) => mark_v4_16(
+                                &mut ix.v4_16,
+                                u32::from(n.network()) >> 16,
+                                u32::from(n.broadcast()) >> 16,
+                                V4_16_NET,
+                            ),
+                            IpNet::V6(_) => ix.has_v6_nets = true,
                         }
-                        mark_v4_net(&mut ix.v4_net16, &n);
-                        ix.has_v6_nets |= !n.addr().is_ipv4();
                         let head = nets
                             .entry((n.prefix_len(), n.addr().is_ipv4()))
                             .or_default()
@@ -484,30 +509,41 @@ impl Index {
         mut f: impl FnMut(IndicatorRef<'s>, MatchVia),
     ) {
         let ip = normalize::canonical_ip(ip);
-        if !self.ips.is_empty() && self.filter(IP_TABLE).may_contain(self.hash_ip(ip)) {
+        let (exact, nets) = self.ip_lookups(ip);
+        if exact {
             self.walk_ip(self.ips.get(&ip), port, &mut f);
         }
-        self.check_nets(ip, port, &mut f);
-    }
-
-    /// Does any listed network possibly contain `ip` (canonical)? One bit test for IPv4.
-    fn may_be_in_nets(&self, ip: IpAddr) -> bool {
-        match ip {
-            IpAddr::V4(a) => v4_net16_set(&self.v4_net16, a),
-            IpAddr::V6(_) => self.has_v6_nets,
+        if nets {
+            self.check_nets(ip, port, &mut f);
         }
     }
 
-    /// Longest-prefix network lookup of a canonical address.
+    /// Which lookups a canonical address needs: (the exact map, the networks). `false` means
+    /// certainly no entry there. An IPv4 address reads one word of [`Index::v4_16`] and, only
+    /// when its /16 holds a listed address, hashes itself for the exact-IP prefilter.
+    #[inline(always)]
+    fn ip_lookups(&self, ip: IpAddr) -> (bool, bool) {
+        let (exact, nets) = match ip {
+            IpAddr::V4(a) => {
+                let bits = v4_16_bits(&self.v4_16, a);
+                (bits & V4_16_EXACT != 0, bits & V4_16_NET != 0)
+            }
+            IpAddr::V6(_) => (self.has_v6_ips, self.has_v6_nets),
+        };
+        (
+            exact && self.filter(IP_TABLE).may_contain(self.hash_ip(ip)),
+            nets,
+        )
+    }
+
+    /// Longest-prefix network lookup of a canonical address (which [`Index::ip_lookups`] says
+    /// may lie in a listed network).
     fn check_nets<'s>(
         &'s self,
         ip: IpAddr,
         port: Option<u16>,
         f: &mut impl FnMut(IndicatorRef<'s>, MatchVia),
     ) {
-        if !self.may_be_in_nets(ip) {
-            return;
-        }
         let v4 = ip.is_ipv4();
         for (len, is_v4, map) in &self.nets {
             if *is_v4 != v4 {
@@ -567,8 +603,10 @@ impl Index {
         f: &mut impl FnMut(Probe<'_>),
     ) {
         match kind {
-            ObservableKind::Domain => self.domain_probes(raw, all, &mut |_, p| f(p)),
-            ObservableKind::Url => self.url_probes(raw, all, f),
+            ObservableKind::Domain => {
+                self.domain_probes(raw, all, &mut |_, p| f(p));
+            }
+            ObservableKind::Url => self.url_probes(raw, normalize::KnownHost::default(), all, f),
             kind => {
                 let t = match kind {
                     ObservableKind::Hash => b'H',
@@ -605,28 +643,36 @@ impl Index {
     /// normalized first); the filter verdicts are taken during that pass and only the
     /// suffixes the filter cannot rule out are kept.
     /// `f` also gets the whole name's canonical form (the text the probe keys are suffixes of).
+    /// Returns `raw` as a [`normalize::KnownHost`] when the pass found it to be one.
     #[inline]
-    fn domain_probes(&self, raw: &str, all: bool, f: &mut impl FnMut(&str, Probe<'_>)) {
+    fn domain_probes<'r>(
+        &self,
+        raw: &'r str,
+        all: bool,
+        f: &mut impl FnMut(&str, Probe<'_>),
+    ) -> Option<normalize::KnownHost<'r>> {
         if !self.tables[usize::from(b'D')] {
-            return;
+            return None;
         }
         let filter = self.filter(b'D');
         let mut plan = DomainPlan::new(self.min_domain_labels, all);
         let normalized;
-        let key: &str = if canonical_domain_suffixes(raw.as_bytes(), |start, h| {
-            plan.suffix(filter, start, h)
-        }) {
+        let pass = canonical_domain_pass(raw.as_bytes(), |start, h| plan.suffix(filter, start, h));
+        let known = (pass == Some(true)).then_some(normalize::KnownHost {
+            name: raw.as_bytes(),
+        });
+        let key: &str = if pass.is_some() {
             raw
         } else {
             let Ok(k) = normalize::domain(raw) else {
-                return;
+                return None;
             };
             normalized = k;
             plan = DomainPlan::new(self.min_domain_labels, all);
             for_each_domain_suffix(&normalized, |start, h| plan.suffix(filter, start, h));
             &normalized
         };
-        plan.finish(filter);
+        plan.finish(filter, key);
         for &(start, hash, maybe) in plan.kept.iter().rev() {
             f(
                 key,
@@ -643,23 +689,52 @@ impl Index {
                 },
             );
         }
+        known
     }
 
     /// Looks up one event name: `f(indicator, via, name)`, `name` the event name's canonical
-    /// form (so a warninglist verdict need not normalize it again).
+    /// form (so a warninglist verdict need not normalize it again). Returns `raw` as a
+    /// [`normalize::KnownHost`] when it is one.
     #[inline]
-    fn check_domain<'s>(&'s self, raw: &str, f: &mut impl FnMut(IndicatorRef<'s>, MatchVia, &str)) {
+    fn check_domain<'s, 'r>(
+        &'s self,
+        raw: &'r str,
+        f: &mut impl FnMut(IndicatorRef<'s>, MatchVia, &str),
+    ) -> Option<normalize::KnownHost<'r>> {
         self.domain_probes(raw, false, &mut |name, p| {
             if p.maybe {
                 self.run_probe(&p, &mut |r, via| f(r, via, name));
+            }
+        })
+    }
+
+    /// Looks up one event URL; `known_host` as in [`Index::url_probes`].
+    #[inline]
+    fn check_url<'s>(
+        &'s self,
+        raw: &str,
+        known_host: normalize::KnownHost<'_>,
+        f: &mut impl FnMut(IndicatorRef<'s>, MatchVia),
+    ) {
+        self.url_probes(raw, known_host, false, &mut |p| {
+            if p.maybe {
+                self.run_probe(&p, f);
             }
         });
     }
 
     /// The URL probes of an event URL: its resource (`host[:port]/path?query`) with and
     /// without the query in the URL table, its path with and without the query in the path
-    /// table.
-    fn url_probes(&self, raw: &str, all: bool, f: &mut impl FnMut(Probe<'_>)) {
+    /// table. `known_host` is empty or an event name the name pass found to be a URL host
+    /// (the event's `destination.domain`, usually the URL's host: its check is not repeated,
+    /// see `normalize::url_fast_known_host`); the probes do not depend on it.
+    fn url_probes(
+        &self,
+        raw: &str,
+        known_host: normalize::KnownHost<'_>,
+        all: bool,
+        f: &mut impl FnMut(Probe<'_>),
+    ) {
         let (urls, paths) = (
             self.tables[usize::from(b'U')],
             self.tables[usize::from(b'P')],
@@ -669,7 +744,7 @@ impl Index {
         }
         let normalized;
         // (the text the keys are slices of, resource start, the split)
-        let (text, base, k) = match normalize::url_fast(raw) {
+        let (text, base, k) = match normalize::url_fast_known_host(raw, known_host) {
             Some(fu) => (raw, raw.len() - fu.resource.len(), fu),
             None => {
                 let Ok(n) = normalize::url(raw) else {
@@ -794,7 +869,6 @@ struct DomainPlan {
     min: usize,
     all: bool,
     labels: usize,
-    last: (u32, u64),
     /// (start, hash, filter verdict) of the kept suffixes, TLD side first.
     kept: smallvec::SmallVec<[(u32, u64, bool); 4]>,
 }
@@ -805,7 +879,6 @@ impl DomainPlan {
             min: min_domain_labels.max(1),
             all,
             labels: 0,
-            last: (0, DOMAIN_SEED),
             kept: smallvec::SmallVec::new(),
         }
     }
@@ -814,7 +887,6 @@ impl DomainPlan {
     fn suffix(&mut self, filter: &Prefilter, start: usize, hash: u64) {
         self.labels += 1;
         let start = start as u32;
-        self.last = (start, hash);
         if self.labels >= self.min {
             self.keep(filter, start, hash);
         }
@@ -828,11 +900,12 @@ impl DomainPlan {
         }
     }
 
-    /// A name with fewer labels than any listed domain is still probed itself (host names).
-    fn finish(&mut self, filter: &Prefilter) {
+    /// A name with fewer labels than any listed domain is still probed itself (host names):
+    /// `name` is the whole name the suffixes came from (its hash is hashed again here, on
+    /// this rare path, rather than remembered for every label of every name).
+    fn finish(&mut self, filter: &Prefilter, name: &str) {
         if self.labels > 0 && self.labels < self.min {
-            let (start, hash) = self.last;
-            self.keep(filter, start, hash);
+            self.keep(filter, 0, domain_hash(name));
         }
     }
 }
@@ -944,11 +1017,21 @@ pub(crate) fn for_each_domain_suffix(name: &str, mut f: impl FnMut(usize, u64)) 
 /// `f(start, hash)` with each label-aligned suffix's start and [`domain_hash`], TLD first.
 /// On `false`, the calls made so far were for junk.
 #[inline(always)]
-pub(crate) fn canonical_domain_suffixes(name: &[u8], mut f: impl FnMut(usize, u64)) -> bool {
+pub(crate) fn canonical_domain_suffixes(name: &[u8], f: impl FnMut(usize, u64)) -> bool {
+    canonical_domain_pass(name, f).is_some()
+}
+
+/// [`canonical_domain_suffixes`], also telling whether the name is a URL host as
+/// `normalize::url_fast` reads one (no `_`, no label starting `xn--`; one more test per
+/// chunk and per label): `None` when the name is not canonical, else `Some(url_host)`.
+#[inline(always)]
+pub(crate) fn canonical_domain_pass(name: &[u8], mut f: impl FnMut(usize, u64)) -> Option<bool> {
     let len = name.len();
     if len == 0 || len > normalize::MAX_DOMAIN_LEN {
-        return false;
+        return None;
     }
+    let mut unders = 0u64;
+    let mut xn = false;
     let mut h = DOMAIN_SEED;
     // End (exclusive) of the label being scanned; bytes at `pos..` are checked.
     let mut end = len;
@@ -960,10 +1043,11 @@ pub(crate) fn canonical_domain_suffixes(name: &[u8], mut f: impl FnMut(usize, u6
             let head = name.get(..pos).unwrap_or_default();
             (le_partial(head), 0, HI & ((1u64 << (8 * pos)) - 1))
         };
-        let (bad, dots) = name_chunk_classes(x);
+        let (bad, dots, u) = name_chunk_classes(x);
         if bad & valid != 0 {
-            return false;
+            return None;
         }
+        unders |= u & valid;
         let mut d = dots & valid;
         while d != 0 {
             // The rightmost dot of the chunk not yet taken (little endian: the highest bit).
@@ -972,8 +1056,9 @@ pub(crate) fn canonical_domain_suffixes(name: &[u8], mut f: impl FnMut(usize, u6
             let dot = base + top / 8;
             let label = name.get(dot + 1..end).unwrap_or_default();
             if label.is_empty() || label.len() > normalize::MAX_LABEL_LEN {
-                return false;
+                return None;
             }
+            xn |= label.starts_with(b"xn--");
             h = domain_step(h, label);
             f(dot + 1, h);
             end = dot;
@@ -982,10 +1067,11 @@ pub(crate) fn canonical_domain_suffixes(name: &[u8], mut f: impl FnMut(usize, u6
     }
     let label = name.get(..end).unwrap_or_default();
     if label.is_empty() || label.len() > normalize::MAX_LABEL_LEN {
-        return false;
+        return None;
     }
+    xn |= label.starts_with(b"xn--");
     f(0, domain_step(h, label));
-    true
+    Some(unders == 0 && !xn)
 }
 
 /// A matcher: an index plus warninglists, checking whole events.
@@ -1033,16 +1119,29 @@ pub(crate) fn check_event<'s, 'e: 's>(
     // Distinct values only (`url.domain` is usually `destination.domain`): the first field
     // wins. Addresses are compared with addresses and text with text of the same kind only
     // (an address never equals a text value), length first. User names are not indicators.
-    let mut seen_ips = Seen::<IpAddr, 4>::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    // Addresses are looked up before they are de-duplicated (see below): only the few that
+    // may match are recorded, so a `Vec` that rarely allocates.
+    let mut seen_ips: Vec<IpAddr> = Vec::new();
     let mut seen_text = Seen::<(ObservableKind, &'e str), 4>::new((ObservableKind::User, ""));
+    // The last event name the name pass found to be a URL host: an event URL's host is
+    // usually that name (`destination.domain`), see `normalize::url_fast_known_host`.
+    let mut known_host = normalize::KnownHost::default();
     let mut n = 0;
-    let ip_filter = index.filter(IP_TABLE);
     ev.observables(|o| {
+        // (canonical address, exact-map lookup, network lookup) of an address that may match.
+        let mut ip_lookups = None;
         match o.value {
             ObservableValue::Ip(ip) => {
-                if !seen_ips.insert(ip, |a, b| a == b) {
+                // Most addresses are ruled out here by one bitmap word (or their filter word).
+                // A repeated address gets the same answer, so de-duplicating (as observed, first
+                // field wins) only the ones that may match reports exactly the same.
+                let canonical = normalize::canonical_ip(ip);
+                let (exact, nets) = index.ip_lookups(canonical);
+                if !(exact || nets) || seen_ips.contains(&ip) {
                     return;
                 }
+                seen_ips.push(ip);
+                ip_lookups = Some((canonical, exact, nets));
             }
             ObservableValue::Text(kind, v) => {
                 if kind == ObservableKind::User
@@ -1075,11 +1174,8 @@ pub(crate) fn check_event<'s, 'e: 's>(
             });
         };
         match o.value {
-            ObservableValue::Ip(ip) => {
-                let ip = normalize::canonical_ip(ip);
-                let exact = !index.ips.is_empty() && ip_filter.may_contain(index.hash_ip(ip));
-                let nets = index.may_be_in_nets(ip);
-                if exact || nets {
+            ObservableValue::Ip(_) => {
+                if let Some((ip, exact, nets)) = ip_lookups {
                     let port = if o.field == "destination.ip" {
                         dst_port
                     } else {
@@ -1095,7 +1191,13 @@ pub(crate) fn check_event<'s, 'e: 's>(
                 }
             }
             ObservableValue::Text(ObservableKind::Domain, v) => {
-                index.check_domain(v, &mut |r, via, name| emit(r, via, Some(name)));
+                if let Some(k) = index.check_domain(v, &mut |r, via, name| emit(r, via, Some(name)))
+                {
+                    known_host = k;
+                }
+            }
+            ObservableValue::Text(ObservableKind::Url, v) => {
+                index.check_url(v, known_host, &mut |r, via| emit(r, via, None));
             }
             ObservableValue::Text(kind, v) => {
                 index.check_text(kind, v, &mut |r, via| emit(r, via, None));
@@ -1208,6 +1310,26 @@ mod tests {
                 let mut walk = Vec::new();
                 for_each_domain_suffix(name, |start, h| walk.push((start, h)));
                 prop_assert_eq!(fused, walk);
+            }
+        }
+
+        /// The name pass's URL-host verdict: canonical, no `_`, no label starting `xn--`; the
+        /// suffix hashes are the same as without it.
+        #[test]
+        fn name_pass_url_host_verdict(
+            labels in prop::collection::vec("[a-z0-9_-]{0,5}|xn--[a-z0-9]{0,3}|[A-Z.]{1,2}", 1..6)
+        ) {
+            let name = labels.join(".");
+            let mut with = Vec::new();
+            let pass = canonical_domain_pass(name.as_bytes(), |start, h| with.push((start, h)));
+            let canonical = normalize::is_canonical_domain(name.as_bytes());
+            prop_assert_eq!(pass.is_some(), canonical);
+            if canonical {
+                let url_host = !name.contains('_') && !name.split('.').any(|l| l.starts_with("xn--"));
+                prop_assert_eq!(pass, Some(url_host));
+                let mut walk = Vec::new();
+                for_each_domain_suffix(&name, |start, h| walk.push((start, h)));
+                prop_assert_eq!(with, walk);
             }
         }
 

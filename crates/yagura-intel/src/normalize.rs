@@ -546,18 +546,19 @@ fn bytes_in_range(x7: u64, lo: u8, hi: u8) -> u64 {
 }
 
 /// The classes of the eight bytes of `x` as high bits: (bytes that are not plain domain
-/// bytes — lower-case letter, digit, `-`, `_`, `.` — , dots).
+/// bytes — lower-case letter, digit, `-`, `_`, `.` — , dots, underscores).
 #[inline(always)]
-pub(crate) fn name_chunk_classes(x: u64) -> (u64, u64) {
+pub(crate) fn name_chunk_classes(x: u64) -> (u64, u64, u64) {
     let x7 = x & !HI;
     let ascii = !x & HI;
+    let unders = bytes_in_range(x7, b'_', b'_') & ascii;
     let ok = (bytes_in_range(x7, b'a', b'z')
         | bytes_in_range(x7, b'0', b'9')
-        | bytes_in_range(x7, b'-', b'.')
-        | bytes_in_range(x7, b'_', b'_'))
-        & ascii;
+        | bytes_in_range(x7, b'-', b'.'))
+        & ascii
+        | unders;
     let dots = bytes_in_range(x7, b'.', b'.') & ascii;
-    (!ok & HI, dots)
+    (!ok & HI, dots, unders)
 }
 
 /// Up to 8 bytes as a little-endian `u64` (missing high bytes zero).
@@ -582,29 +583,25 @@ pub(crate) fn le_partial(b: &[u8]) -> u64 {
 /// path's bytes ([`FAST_URL_BYTE`]), its dot segments and the query's position. `None` sends
 /// the caller to the full normalization.
 pub(crate) fn url_fast(raw: &str) -> Option<FastUrl<'_>> {
+    url_fast_known_host(raw, KnownHost::default())
+}
+
+/// [`url_fast`] for a URL whose host is likely `known` (empty name when there is none): a
+/// proxy event's `url.full` names the host its `destination.domain` holds, which the
+/// matcher's name pass has checked already. When the URL's host is that name, the host's
+/// byte scan is replaced by a comparison; the result is [`url_fast`]'s.
+pub(crate) fn url_fast_known_host<'a>(raw: &'a str, known: KnownHost<'_>) -> Option<FastUrl<'a>> {
     let (resource, default_port) = if let Some(r) = raw.strip_prefix("https://") {
         (r, &b"443"[..])
     } else {
         (raw.strip_prefix("http://")?, &b"80"[..])
     };
     let b = resource.as_bytes();
-    // Host, label by label: each a run of label bytes ended by `.`, `:` or `/`.
-    let mut start = 0usize;
-    let end = loop {
-        let rest = b.get(start..)?;
-        let n = rest.iter().position(|&c| !is_url_host_label_byte(c))?;
-        if n == 0 || n > MAX_LABEL_LEN || rest.starts_with(b"xn--") {
-            return None;
-        }
-        match rest.get(n) {
-            Some(b'.') => start += n + 1,
-            Some(b':' | b'/') => break start + n,
-            _ => return None,
-        }
+    // (end of the host, start of its last label)
+    let (end, start) = match known_url_host(b, known) {
+        Some(host) => host,
+        None => scan_url_host(b)?,
     };
-    if end > MAX_DOMAIN_LEN {
-        return None;
-    }
     let host = resource.get(..end)?;
     let last = b.get(start..end)?;
     if (last.iter().all(u8::is_ascii_digit) || last.starts_with(b"0x")) && !numeric_host_ok(host) {
@@ -659,6 +656,76 @@ pub(crate) fn url_fast(raw: &str) -> Option<FastUrl<'_>> {
         path,
         query,
     })
+}
+
+/// The host of `b` (a URL after its scheme), label by label: each a run of label bytes (no
+/// `_`) of 1 to 63 bytes, not starting with `xn--`, ended by `.`, `:` or `/`; at most 253
+/// bytes in all. Returns (end of the host, start of its last label).
+fn scan_url_host(b: &[u8]) -> Option<(usize, usize)> {
+    let mut start = 0usize;
+    let end = loop {
+        let rest = b.get(start..)?;
+        let n = rest.iter().position(|&c| !is_url_host_label_byte(c))?;
+        if n == 0 || n > MAX_LABEL_LEN || rest.starts_with(b"xn--") {
+            return None;
+        }
+        match rest.get(n) {
+            Some(b'.') => start += n + 1,
+            Some(b':' | b'/') => break start + n,
+            _ => return None,
+        }
+    };
+    if end > MAX_DOMAIN_LEN {
+        return None;
+    }
+    Some((end, start))
+}
+
+/// What [`scan_url_host`] returns for `b`, when `b` starts with `known.name` followed by `:`
+/// or `/` (see [`KnownHost`]: then every label of the host is a run the scan accepts, and
+/// the name is at most 253 bytes). `None` when it does not (the caller scans).
+fn known_url_host(b: &[u8], known: KnownHost<'_>) -> Option<(usize, usize)> {
+    let n = known.name.len();
+    if n == 0 || !matches!(b.get(n), Some(b':' | b'/')) || !same_bytes(b.get(..n)?, known.name) {
+        return None;
+    }
+    // The last label (a top-level domain: a few bytes from the end).
+    let last = known
+        .name
+        .iter()
+        .rposition(|&c| c == b'.')
+        .map_or(0, |d| d + 1);
+    Some((n, last))
+}
+
+/// `a == b` for slices of equal length, eight bytes at a time (names are too short for the
+/// library comparison's call and set-up to pay).
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return le_partial(a) == le_partial(b);
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if le8(a.get(i..).unwrap_or_default()) != le8(b.get(i..).unwrap_or_default()) {
+            return false;
+        }
+        i += 8;
+    }
+    le8_end(a) == le8_end(b)
+}
+
+/// An event name the matcher's name pass found to be a URL host as [`url_fast`] reads one:
+/// canonical (`is_canonical_domain`), no `_`, no label starting `xn--`.
+/// [`url_fast_known_host`] then compares an event URL's host with it instead of checking the
+/// host again.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct KnownHost<'a> {
+    pub name: &'a [u8],
 }
 
 fn is_dot_segment(seg: &[u8]) -> bool {

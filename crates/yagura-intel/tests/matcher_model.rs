@@ -328,7 +328,8 @@ proptest! {
 
 /// A host label, sometimes one that IDNA turns into punycode.
 fn url_label() -> impl Strategy<Value = String> {
-    prop::sample::select(vec!["a", "evil", "c2", "x-y", "bücher", "www"]).prop_map(String::from)
+    prop::sample::select(vec!["a", "evil", "c2", "x-y", "bücher", "www", "a_b", "xn"])
+        .prop_map(String::from)
 }
 
 /// The parts of a URL: host labels (under `.test`), port, path, query.
@@ -388,6 +389,7 @@ proptest! {
         variant in 0u8..5,
         https in any::<bool>(),
         spelling in 0u8..32,
+        dst_name in 0u8..4,
     ) {
         let mut text = String::new();
         let mut values = Vec::new();
@@ -417,8 +419,20 @@ proptest! {
             _ => parts = other.0.clone(),
         }
         let url = spell_url(&parts, https, spelling);
+        // The event's `destination.domain` (the matcher reuses its name check for the URL's
+        // host when they are the same): absent, the URL's host as spelled, in lower case, or
+        // another name.
+        let host = url.split_once("://").map_or("", |(_, r)| r).split([':', '/']).next()
+            .unwrap_or("").to_string();
+        let dst = match dst_name {
+            0 => None,
+            1 => Some(host.clone()),
+            2 => Some(host.to_lowercase()),
+            _ => Some(format!("{}.test", other.0.0.join("."))),
+        };
         let ev: Event = serde_json::from_value(serde_json::json!({
             "@timestamp": "2026-01-05T00:00:00Z",
+            "destination": {"domain": dst},
             "url": {"full": url},
         })).unwrap();
         let mut got = BTreeSet::new();
@@ -441,5 +455,87 @@ proptest! {
             }
         }
         prop_assert_eq!(got, expect, "{}", url);
+    }
+}
+
+/// IPv4 addresses spread over /16s at the edges of the index's /16 bitmap words (32 /16s a
+/// word) and over several first octets, a few hosts each.
+fn ipv4_wide() -> impl Strategy<Value = Ipv4Addr> {
+    (
+        prop::sample::select(vec![0u8, 10, 93, 127, 255]),
+        prop::sample::select(vec![0u8, 1, 31, 32, 63, 64, 200, 255]),
+        0u8..2,
+        0u8..3,
+    )
+        .prop_map(|(a, b, c, d)| Ipv4Addr::new(a, b, c, d))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// The per-/16 bitmap in front of the exact-address filter and the network probes never
+    /// hides a listed address or network: whole-event hits on addresses spread over many /16s
+    /// (networks from /8, the widest an indicator may be, to /31, so some cover many /16s)
+    /// equal a linear scan's, including an
+    /// address repeated in several fields (first field wins).
+    #[test]
+    fn ipv4_bitmap_never_hides_a_listed_address(
+        ips in prop::collection::vec(ipv4_wide(), 0..12),
+        nets in prop::collection::vec((ipv4_wide(), 8u8..=31), 0..5),
+        src in ipv4_wide(),
+        dst in ipv4_wide(),
+        resolved in prop::collection::vec(ipv4_wide(), 0..3),
+        listed in prop::collection::vec(any::<prop::sample::Index>(), 0..2),
+    ) {
+        let feed = Feed {
+            domains: Vec::new(),
+            ips: ips.clone(),
+            nets: nets
+                .iter()
+                .map(|&(a, len)| IpNet::new(IpAddr::V4(a), len).unwrap().trunc())
+                .collect(),
+            urls: Vec::new(),
+            paths: Vec::new(),
+        };
+        let m = matcher(&feed);
+        // Some resolved addresses are listed ones (hits are rare otherwise).
+        let mut resolved = resolved;
+        for i in &listed {
+            if !ips.is_empty() {
+                resolved.push(ips[i.index(ips.len())]);
+            }
+        }
+        let ev: Event = serde_json::from_value(serde_json::json!({
+            "@timestamp": "2026-01-05T00:00:00Z",
+            "source": {"ip": src.to_string()},
+            "destination": {"ip": dst.to_string()},
+            "dns": {"resolved_ip": resolved.iter().map(|a| a.to_string()).collect::<Vec<_>>()},
+        })).unwrap();
+        let mut got = BTreeSet::new();
+        m.check(&ev, |hit| {
+            got.insert((hit.field.to_string(), hit.indicator.value.to_string()));
+        });
+        let mut seen = Vec::new();
+        let mut expect = BTreeSet::new();
+        let fields = [("source.ip", src), ("destination.ip", dst)]
+            .into_iter()
+            .chain(resolved.iter().map(|&a| ("dns.resolved_ip", a)));
+        for (field, a) in fields {
+            if seen.contains(&a) {
+                continue;
+            }
+            seen.push(a);
+            expect.extend(naive(&feed, &[], &[(field, a)]));
+        }
+        prop_assert_eq!(got, expect);
+        // The single-address lookup agrees too.
+        for a in [src, dst] {
+            let mut one = BTreeSet::new();
+            m.index().check_ip(IpAddr::V4(a), None, |r, _| {
+                one.insert(r.value.to_string());
+            });
+            let want: BTreeSet<String> =
+                naive(&feed, &[], &[("x", a)]).into_iter().map(|(_, v)| v).collect();
+            prop_assert_eq!(one, want);
+        }
     }
 }

@@ -175,6 +175,30 @@ proptest! {
         prop_assert_eq!(fast.as_deref(), slow.as_deref());
     }
 
+    /// The URL fast path given the event's name as a known host (what the matcher does with
+    /// `destination.domain`) agrees with the plain fast path: for the URL's own host when the
+    /// name pass finds it a URL host, and for names that are not the URL's host.
+    #[test]
+    fn url_fast_with_a_known_host_agrees(
+        raw in url_like(),
+        other in "[a-z0-9_-]{1,6}(\\.[a-z0-9_-]{1,6}){0,2}|xn--[a-z]{1,4}\\.[a-z]{2}",
+        pick in 0u8..3,
+    ) {
+        let after_scheme = raw.split_once("://").map_or(raw.as_str(), |(_, r)| r);
+        let host = after_scheme.split([':', '/']).next().unwrap_or("");
+        let name = match pick {
+            0 => host.to_owned(),
+            1 => other,
+            // A prefix of the host (ends inside it: never followed by `:` or `/`).
+            _ => host.get(..host.len() / 2).unwrap_or("").to_owned(),
+        };
+        let known = match crate::index::canonical_domain_pass(name.as_bytes(), |_, _| {}) {
+            Some(true) => KnownHost { name: name.as_bytes() },
+            _ => KnownHost::default(),
+        };
+        prop_assert_eq!(url_fast_known_host(&raw, known), url_fast(&raw));
+    }
+
     #[test]
     fn url_normalization_is_idempotent(raw in url_like()) {
         if let Ok(n) = url(&raw) {
