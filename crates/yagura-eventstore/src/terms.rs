@@ -534,10 +534,7 @@ mod tests {
         prop_oneof![
             any::<u32>().prop_map(|v| std::net::Ipv4Addr::from(v).to_string()),
             any::<u128>().prop_map(|v| std::net::Ipv6Addr::from(v).to_string()),
-            any::<u32>().prop_map(|v| std::net::Ipv6Addr::from(
-                std::net::Ipv4Addr::from(v).to_ipv6_mapped()
-            )
-            .to_string()),
+            any::<u32>().prop_map(|v| std::net::Ipv4Addr::from(v).to_ipv6_mapped().to_string()),
             // Non-canonical spellings and text that only looks like an address.
             any::<u32>().prop_map(|v| format!("0{}", std::net::Ipv4Addr::from(v))),
             any::<u128>().prop_map(|v| std::net::Ipv6Addr::from(v).to_string().to_uppercase()),
