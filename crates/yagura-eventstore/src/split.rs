@@ -47,7 +47,7 @@ use tantivy::{
 };
 use yagura_model::Timestamp;
 
-use crate::terms::{IpKey, index_terms, ip_key};
+use crate::terms::{IpKey, index_keys, ip_key};
 
 /// The split format written now (see the module docs).
 pub const FORMAT: u32 = 4;
@@ -323,12 +323,10 @@ pub fn build(
         terms.clear();
         stems.clear();
         ips.clear();
-        index_terms(
+        index_keys(
             ev,
-            |t| match ip_key(t) {
-                Some(k) => ips.push(k),
-                None => terms.push(t.to_string()),
-            },
+            |k| ips.push(k),
+            |t| terms.push(t.to_string()),
             |t| stems.push(t.to_string()),
         );
         terms.sort_unstable();

@@ -171,7 +171,10 @@ pub struct IngestAck {
 pub struct PendingBatch {
     first_lsn: u64,
     batch_id: Vec<u8>,
-    events: Vec<(Event, String)>,
+    events: Vec<Event>,
+    /// `jsons[i]`: the ECS JSON of `events[i]` (the WAL payload; the stored event). Kept
+    /// apart from `events` so that a batch's events are never moved one by one.
+    jsons: Vec<String>,
 }
 
 impl PendingBatch {
@@ -187,7 +190,7 @@ impl PendingBatch {
 
     /// The events, in LSN order.
     pub fn events(&self) -> impl ExactSizeIterator<Item = &Event> {
-        self.events.iter().map(|(e, _)| e)
+        self.events.iter()
     }
 
     /// Number of events.
@@ -403,8 +406,10 @@ impl EventStore {
                 first_lsn: rec.lsn,
                 batch_id: rec.batch_id.to_vec(),
                 events: Vec::with_capacity(rec.count as usize),
+                jsons: Vec::with_capacity(rec.count as usize),
             });
-            b.events.push((ev, json.to_string()));
+            b.events.push(ev);
+            b.jsons.push(json.to_string());
             if rec.index + 1 == rec.count
                 && let Some(b) = current.take()
             {
@@ -497,10 +502,10 @@ impl EventStore {
                 duplicate: true,
             });
         }
-        let mut rejects = Vec::new();
-        let mut rows = Vec::with_capacity(events.len());
+        let mut jsons = Vec::with_capacity(events.len());
         let mut payloads = Vec::with_capacity(events.len());
-        for (i, ev) in events.into_iter().enumerate() {
+        let mut rejects = Vec::new();
+        for (i, ev) in events.iter().enumerate() {
             if ev.org().is_none() {
                 rejects.push(Reject {
                     record: i + 1,
@@ -508,10 +513,21 @@ impl EventStore {
                 });
                 continue;
             }
-            match serde_json::to_string(&ev) {
-                Ok(json) => {
-                    payloads.push(json.clone().into_bytes());
-                    rows.push((ev, json));
+            // Room for a typical event up front: `to_string` starts at 128 bytes and grows
+            // twice for the ~330-byte events of an HTTP push.
+            let mut buf = Vec::with_capacity(512);
+            match serde_json::to_writer(&mut buf, ev) {
+                Ok(()) => {
+                    payloads.push(buf.clone());
+                    // serde_json writes UTF-8 only; a failure here would be a serde_json bug,
+                    // reported like any serialization failure.
+                    match String::from_utf8(buf) {
+                        Ok(json) => jsons.push(json),
+                        Err(e) => rejects.push(Reject {
+                            record: i + 1,
+                            reason: format!("cannot serialize: {e}"),
+                        }),
+                    }
                 }
                 Err(e) => rejects.push(Reject {
                     record: i + 1,
@@ -531,13 +547,14 @@ impl EventStore {
         let need_flush = {
             let mut p = lock(&self.pending);
             if !ack.duplicate && ack.first_lsn > p.checkpoint {
-                p.events += rows.len();
+                p.events += events.len();
                 p.batches.insert(
                     ack.first_lsn,
                     Arc::new(PendingBatch {
                         first_lsn: ack.first_lsn,
                         batch_id: batch_id.as_bytes().to_vec(),
-                        events: rows,
+                        events,
+                        jsons,
                     }),
                 );
             }
@@ -689,7 +706,7 @@ impl EventStore {
             .saturating_mul(1_000_000_000);
         let mut groups: BTreeMap<(OrgId, i64), Vec<Row<'_>>> = BTreeMap::new();
         for b in &fresh {
-            for (ev, json) in &b.events {
+            for (ev, json) in b.events.iter().zip(&b.jsons) {
                 let Some(org) = ev.org() else { continue };
                 let bucket = ev.timestamp.nanos().div_euclid(span);
                 groups
@@ -1029,7 +1046,7 @@ impl EventStore {
             res.hits.extend(hits.into_iter().take(room));
         }
         for b in &pending {
-            for (i, (ev, _)) in b.events.iter().enumerate() {
+            for (i, ev) in b.events.iter().enumerate() {
                 if b.first_lsn + i as u64 <= checkpoint {
                     continue; // already published, found in a split
                 }
@@ -1215,7 +1232,7 @@ impl EventStore {
         let mut orgs: BTreeSet<OrgId> = lock(&self.inner).catalogue.orgs()?.into_iter().collect();
         let p = lock(&self.pending);
         for b in p.batches.values() {
-            for (ev, _) in &b.events {
+            for ev in &b.events {
                 if let Some(o) = ev.org()
                     && !orgs.contains(o)
                 {

@@ -161,20 +161,7 @@ pub fn ip_key(term: &str) -> Option<IpKey> {
         return None;
     }
     let ip: IpAddr = term.parse().ok()?;
-    let mut key = IpKey {
-        bytes: [0; 16],
-        len: 0,
-    };
-    match ip {
-        IpAddr::V4(v4) => {
-            key.bytes[..4].copy_from_slice(&v4.octets());
-            key.len = 4;
-        }
-        IpAddr::V6(v6) => {
-            key.bytes = v6.octets();
-            key.len = 16;
-        }
-    }
+    let key = IpKey::of(ip);
     // Canonical only: `ip.to_string() == term`, checked without allocating for IPv4.
     let canonical = match ip {
         IpAddr::V4(_) => {
@@ -196,52 +183,106 @@ pub struct IpKey {
 }
 
 impl IpKey {
+    /// The key of an address (the key [`ip_key`] gives its canonical text).
+    pub fn of(ip: IpAddr) -> IpKey {
+        match ip {
+            IpAddr::V4(v4) => {
+                let mut bytes = [0; 16];
+                bytes[..4].copy_from_slice(&v4.octets());
+                IpKey { bytes, len: 4 }
+            }
+            IpAddr::V6(v6) => IpKey {
+                bytes: v6.octets(),
+                len: 16,
+            },
+        }
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
 }
 
-/// Calls `f(kind, term)` for every index term of `event`. Terms may repeat; the index and the
-/// matchers treat them as a set.
-pub fn event_terms(event: &Event, mut f: impl FnMut(TermKind, &str)) {
-    let mut buf = String::new();
+/// An index term as [`walk_terms`] yields it: an address not yet formatted, or text.
+#[derive(Debug, Clone, Copy)]
+enum RawTerm<'a> {
+    /// An address; its term is its canonical text (`IpAddr`'s display).
+    Ip(IpAddr),
+    Text(TermKind, &'a str),
+}
+
+/// Calls `f` for every index term of `event` (the one walk behind [`event_terms`] and
+/// [`index_keys`]). Terms may repeat.
+fn walk_terms(event: &Event, mut f: impl FnMut(RawTerm<'_>)) {
     event.observables(|o| match o.value {
-        ObservableValue::Ip(ip) => {
-            buf.clear();
-            use std::fmt::Write;
-            let _ = write!(buf, "{ip}");
-            f(TermKind::Ip, &buf);
-        }
+        ObservableValue::Ip(ip) => f(RawTerm::Ip(ip)),
         ObservableValue::Text(ObservableKind::Domain, d) => {
             let d = normalize_domain(d);
             if let Ok(ip) = d.parse::<IpAddr>() {
-                f(TermKind::Ip, &ip.to_string());
+                f(RawTerm::Ip(ip));
             } else {
-                domain_and_parents(&d, |p| f(TermKind::Domain, p));
+                domain_and_parents(&d, |p| f(RawTerm::Text(TermKind::Domain, p)));
             }
         }
         ObservableValue::Text(ObservableKind::Url, u) => {
             let u = u.trim();
-            f(TermKind::Url, u);
+            f(RawTerm::Text(TermKind::Url, u));
             let bare = url_without_scheme(u);
             if bare != u {
-                f(TermKind::Url, bare);
+                f(RawTerm::Text(TermKind::Url, bare));
             }
             if let Some(h) = url_host(u) {
                 let h = normalize_domain(h);
                 if let Ok(ip) = h.parse::<IpAddr>() {
-                    f(TermKind::Ip, &ip.to_string());
+                    f(RawTerm::Ip(ip));
                 } else {
-                    domain_and_parents(&h, |p| f(TermKind::Domain, p));
+                    domain_and_parents(&h, |p| f(RawTerm::Text(TermKind::Domain, p)));
                 }
             }
         }
         ObservableValue::Text(kind, v) => {
             let v = v.trim().to_lowercase();
             if !v.is_empty() {
-                f(TermKind::of(kind), &v);
+                f(RawTerm::Text(TermKind::of(kind), &v));
             }
         }
+    });
+}
+
+/// Calls `f(kind, term)` for every index term of `event`. Terms may repeat; the index and the
+/// matchers treat them as a set.
+pub fn event_terms(event: &Event, mut f: impl FnMut(TermKind, &str)) {
+    let mut buf = String::new();
+    walk_terms(event, |t| match t {
+        RawTerm::Ip(ip) => {
+            buf.clear();
+            use std::fmt::Write;
+            let _ = write!(buf, "{ip}");
+            f(TermKind::Ip, &buf);
+        }
+        RawTerm::Text(kind, t) => f(kind, t),
+    });
+}
+
+/// The terms a split of format 3 or 4 indexes, routed to their fields: `ip(key)` for every
+/// term that is an address in canonical text (`ip_bytes`), `observable(term)` for the other
+/// terms of `observables`, `stem(term)` for URL stems (`url_stem`). The same terms and fields
+/// as [`index_terms`] with [`ip_key`] applied to each observable term, without formatting
+/// addresses to text and parsing them back (an address's display is canonical, so its key is
+/// its own bytes). Terms may repeat.
+pub fn index_keys(
+    event: &Event,
+    mut ip: impl FnMut(IpKey),
+    mut observable: impl FnMut(&str),
+    mut stem: impl FnMut(&str),
+) {
+    walk_terms(event, |t| match t {
+        RawTerm::Ip(addr) => ip(IpKey::of(addr)),
+        RawTerm::Text(TermKind::Url, t) if t.contains('?') => stem(url_stem(t)),
+        RawTerm::Text(_, t) => match ip_key(t) {
+            Some(k) => ip(k),
+            None => observable(t),
+        },
     });
 }
 
@@ -443,5 +484,101 @@ mod tests {
             let mut n = 0;
             domain_and_parents(&s, |_| n += 1);
         }
+    }
+
+    /// What a split indexes, field by field, through the reference path ([`index_terms`]
+    /// with [`ip_key`] on each observable term, as split building did before
+    /// [`index_keys`]) and through [`index_keys`]: (addresses, observables, stems), sorted.
+    type Indexed = (Vec<Vec<u8>>, Vec<String>, Vec<String>);
+
+    fn indexed_both_ways(ev: &Event) -> (Indexed, Indexed) {
+        let (mut ips, mut obs, mut stems) = (Vec::new(), Vec::new(), Vec::new());
+        index_terms(
+            ev,
+            |t| match ip_key(t) {
+                Some(k) => ips.push(k.as_bytes().to_vec()),
+                None => obs.push(t.to_string()),
+            },
+            |t| stems.push(t.to_string()),
+        );
+        let reference = (ips, obs, stems);
+        let (mut ips, mut obs, mut stems) = (Vec::new(), Vec::new(), Vec::new());
+        index_keys(
+            ev,
+            |k| ips.push(k.as_bytes().to_vec()),
+            |t| obs.push(t.to_string()),
+            |t| stems.push(t.to_string()),
+        );
+        // Same terms in the same order (not only the same sets).
+        (reference, (ips, obs, stems))
+    }
+
+    #[test]
+    fn index_keys_index_what_index_terms_and_ip_key_indexed() {
+        for json in [
+            r#"{"@timestamp":"2024-01-01T00:00:00Z","source":{"ip":"10.0.0.5"},"destination":{"ip":"::ffff:1.2.3.4","domain":"10.0.0.7."},
+               "url":{"full":"http://WWW.Evil.example.COM:8080/a?b=1","domain":"www.evil.example.com"},"user":{"name":"010.0.0.1"}}"#,
+            r#"{"@timestamp":"2024-01-01T00:00:00Z","url":{"full":"http://[2001:DB8::2]:80/x?y"},"user":{"name":"2001:DB8::3","email":"::1"},
+               "dns":{"question":{"name":"C2.Bad.ORG."},"resolved_ip":["2001:DB8::1","192.0.2.1"]},"host":{"ip":["::","0.0.0.0"]}}"#,
+            r#"{"@timestamp":"2024-01-01T00:00:00Z","url":{"full":"https://192.0.2.9/p"},"source":{"domain":"::ffff:c000:0201"},
+               "file":{"name":"1.2.3.4","hash":{"sha256":"ABCDEF"}},"email":{"from":{"address":["X@Y.jp"]}}}"#,
+        ] {
+            let ev: Event = serde_json::from_str(json).unwrap();
+            let (reference, fast) = indexed_both_ways(&ev);
+            assert_eq!(fast, reference, "{json}");
+        }
+    }
+
+    fn ip_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<u32>().prop_map(|v| std::net::Ipv4Addr::from(v).to_string()),
+            any::<u128>().prop_map(|v| std::net::Ipv6Addr::from(v).to_string()),
+            any::<u32>().prop_map(|v| std::net::Ipv4Addr::from(v).to_ipv6_mapped().to_string()),
+            // Non-canonical spellings and text that only looks like an address.
+            any::<u32>().prop_map(|v| format!("0{}", std::net::Ipv4Addr::from(v))),
+            any::<u128>().prop_map(|v| std::net::Ipv6Addr::from(v).to_string().to_uppercase()),
+            "[0-9a-fA-F.:]{1,20}",
+            "[a-z0-9.-]{1,24}",
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn index_keys_agree_with_index_terms_and_ip_key(
+            src in proptest::option::of(any_ip()),
+            dst in proptest::option::of(any_ip()),
+            domain in proptest::option::of(ip_text()),
+            host in ip_text(),
+            query in proptest::option::of("[a-z0-9=&]{0,8}"),
+            user in proptest::option::of(ip_text()),
+            qname in proptest::option::of(ip_text()),
+        ) {
+            let mut ev = serde_json::json!({"@timestamp": "2024-01-01T00:00:00Z"});
+            if let Some(ip) = src { ev["source"] = serde_json::json!({"ip": ip.to_string()}); }
+            let mut d = serde_json::json!({});
+            if let Some(ip) = dst { d["ip"] = serde_json::json!(ip.to_string()); }
+            if let Some(dom) = &domain { d["domain"] = serde_json::json!(dom); }
+            ev["destination"] = d;
+            let url = match &query {
+                Some(q) => format!("http://{host}/p?{q}"),
+                None => format!("https://{host}/p"),
+            };
+            ev["url"] = serde_json::json!({"full": url});
+            if let Some(u) = &user { ev["user"] = serde_json::json!({"name": u}); }
+            if let Some(q) = &qname { ev["dns"] = serde_json::json!({"question": {"name": q}}); }
+            let ev: Event = serde_json::from_value(ev).unwrap();
+            let (reference, fast) = indexed_both_ways(&ev);
+            proptest::prop_assert_eq!(fast, reference);
+        }
+    }
+
+    fn any_ip() -> impl proptest::strategy::Strategy<Value = IpAddr> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<u32>().prop_map(|v| IpAddr::V4(v.into())),
+            any::<u128>().prop_map(|v| IpAddr::V6(v.into())),
+            any::<u32>().prop_map(|v| IpAddr::V6(std::net::Ipv4Addr::from(v).to_ipv6_mapped())),
+        ]
     }
 }
