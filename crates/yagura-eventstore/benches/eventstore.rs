@@ -552,6 +552,159 @@ mod scale {
             .join(" ")
     }
 
+    /// Disk reads of this process so far (load-independent, unlike wall times): bytes read
+    /// from storage (`/proc/self/io` `read_bytes`: page-cache misses, read-ahead included),
+    /// read syscalls (`syscr`) and major page faults (`/proc/self/stat` `majflt`: a memory-mapped
+    /// page that had to be read from disk).
+    #[derive(Debug, Clone, Copy, Default)]
+    struct Io {
+        read_bytes: u64,
+        syscr: u64,
+        majflt: u64,
+    }
+
+    impl Io {
+        fn now() -> Io {
+            let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+            let field = |name: &str| {
+                io.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0)
+            };
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+            // Fields after the command (in parentheses): state is field 3, majflt field 12.
+            let majflt = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(9))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            Io {
+                read_bytes: field("read_bytes:"),
+                syscr: field("syscr:"),
+                majflt,
+            }
+        }
+
+        fn since(self, start: Io) -> Io {
+            Io {
+                read_bytes: self.read_bytes.saturating_sub(start.read_bytes),
+                syscr: self.syscr.saturating_sub(start.syscr),
+                majflt: self.majflt.saturating_sub(start.majflt),
+            }
+        }
+    }
+
+    impl std::fmt::Display for Io {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(
+                f,
+                "{:.1} MB read, {} major faults, {} read syscalls",
+                self.read_bytes as f64 / 1e6,
+                self.majflt,
+                self.syscr
+            )
+        }
+    }
+
+    /// `f` over `items` on `threads` threads (each takes the next item), results in order.
+    fn par<T: Sync, R: Send>(threads: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        let next = AtomicUsize::new(0);
+        let out: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|s| {
+            for _ in 0..threads.max(1) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        let r = f(item);
+                        *out[i].lock().expect("slot") = Some(r);
+                    }
+                });
+            }
+        });
+        out.into_iter()
+            .map(|m| m.into_inner().expect("slot").expect("every item done"))
+            .collect()
+    }
+
+    /// `YAGURA_BENCH_HUNT_PHASES=1`: the cold hunt's read path run phase by phase over every
+    /// split (each phase on `threads` threads, finished before the next starts), with wall
+    /// time, CPU and the process's disk reads per phase: open the splits; look the terms up in
+    /// the term dictionaries (with the dictionaries read ahead as the hunt does); read the
+    /// postings of the terms found; fetch the stored events of the hits. `read_ahead` as
+    /// `StoreOptions::hunt_read_ahead`: the hints of the hunt's read path before each phase.
+    fn phases(
+        paths: &[std::path::PathBuf],
+        indicators: &[String],
+        threads: usize,
+        read_ahead: bool,
+    ) {
+        use yagura_eventstore::split::{self, OpenSplit};
+        let mut set: Vec<String> = indicators
+            .iter()
+            .filter_map(|i| normalize_indicator(i))
+            .collect();
+        set.sort_unstable();
+        set.dedup();
+        let report = |name: &str, t: Instant, c: f64, io: Io| {
+            println!(
+                "  phase {name}: {:.3}s wall, {:.2} CPU-s; {}",
+                t.elapsed().as_secs_f64(),
+                cpu() - c,
+                Io::now().since(io)
+            );
+        };
+        let (t, c, io) = (Instant::now(), cpu(), Io::now());
+        // With read-ahead the hunt opens and looks up the splits of a large hunt it opens on at
+        // least 8 threads.
+        let open_threads = if read_ahead { threads.max(8) } else { threads };
+        let open: Vec<OpenSplit> = par(open_threads, paths, |p| {
+            OpenSplit::open_with(p, read_ahead).expect("open")
+        });
+        report("open", t, c, io);
+        let (t, c, io) = (Instant::now(), cpu(), Io::now());
+        let found = std::thread::scope(|s| {
+            s.spawn(|| {
+                for (p, o) in paths.iter().zip(&open) {
+                    if read_ahead {
+                        o.prefetch_dictionaries(&["observables", "ip_bytes"]);
+                    } else {
+                        split::prefetch_dictionaries(p);
+                    }
+                }
+            });
+            par(open_threads, &open, |o| {
+                o.load_dictionaries(&["observables", "ip_bytes"]);
+                o.lookup_terms(&set).expect("lookup")
+            })
+        });
+        report("dictionary", t, c, io);
+        let pairs: Vec<(&OpenSplit, _)> = open.iter().zip(found).collect();
+        let (t, c, io) = (Instant::now(), cpu(), Io::now());
+        let docs = par(open_threads, &pairs, |(o, f)| {
+            o.prefetch_postings(f);
+            o.postings(f, None, None).expect("postings")
+        });
+        report("postings", t, c, io);
+        let pairs: Vec<(&OpenSplit, _)> = open.iter().zip(docs).collect();
+        let (t, c, io) = (Instant::now(), cpu(), Io::now());
+        for (o, d) in &pairs {
+            o.prefetch_docs(d);
+        }
+        let fetched: usize = par(threads, &pairs, |(o, d)| o.fetch(d).expect("fetch").len())
+            .into_iter()
+            .sum();
+        report("fetch", t, c, io);
+        println!(
+            "  phases ({threads} threads, read-ahead {read_ahead}): {fetched} events fetched from {} splits; load {}",
+            open.len(),
+            loadavg()
+        );
+    }
+
     /// `YAGURA_BENCH_FORMAT=3` builds split format 3 (events in tantivy's doc store) instead
     /// of 4; `YAGURA_BENCH_BLOCK_LEVEL` / `YAGURA_BENCH_BLOCK_ROWS` set format 4's block zstd
     /// level and rows per chunk.
@@ -830,6 +983,10 @@ mod scale {
                 opts.hunt_threads = threads;
             }
             evict(dir);
+            // `YAGURA_BENCH_READ_AHEAD=0`: the read path before session 10 (no hints, the
+            // kernel's read-around).
+            opts.hunt_read_ahead = std::env::var("YAGURA_BENCH_READ_AHEAD").as_deref() != Ok("0");
+            let (hunt_threads, read_ahead) = (opts.hunt_threads, opts.hunt_read_ahead);
             let store = EventStore::open(dir, opts).expect("reopen");
             let docs = store.stats().expect("stats").docs;
             let load = loadavg();
@@ -848,20 +1005,34 @@ mod scale {
                     cpu() - c
                 );
             }
-            let (c, t) = (cpu(), Instant::now());
+            let (c, t, io) = (cpu(), Instant::now(), Io::now());
             let cold = store.hunt(&q).expect("hunt");
-            let (cold_s, cold_c) = (t.elapsed().as_secs_f64(), cpu() - c);
-            let (c, t) = (cpu(), Instant::now());
+            let (cold_s, cold_c, cold_io) =
+                (t.elapsed().as_secs_f64(), cpu() - c, Io::now().since(io));
+            let (c, t, io) = (cpu(), Instant::now(), Io::now());
             let warm = store.hunt(&q).expect("hunt");
-            let (warm_s, warm_c) = (t.elapsed().as_secs_f64(), cpu() - c);
+            let (warm_s, warm_c, warm_io) =
+                (t.elapsed().as_secs_f64(), cpu() - c, Io::now().since(io));
             assert_eq!(cold, warm, "cold and warm hunts agree");
             println!(
-                "retro-hunt ({label}), 10,000 indicators over {docs} events in {} splits: {} matching events ({} fetched); cold {cold_s:.3}s wall, {cold_c:.2} CPU-s; warm {warm_s:.3}s wall, {warm_c:.2} CPU-s; load {load} -> {}",
+                "retro-hunt ({label}), 10,000 indicators over {docs} events in {} splits: {} matching events ({} fetched); cold {cold_s:.3}s wall, {cold_c:.2} CPU-s ({cold_io}); warm {warm_s:.3}s wall, {warm_c:.2} CPU-s ({warm_io}); load {load} -> {}",
                 warm.splits_searched,
                 warm.total(),
                 warm.hits.len(),
                 loadavg()
             );
+            if std::env::var("YAGURA_BENCH_HUNT_PHASES").as_deref() == Ok("1") {
+                let paths: Vec<std::path::PathBuf> = store
+                    .splits()
+                    .expect("splits")
+                    .iter()
+                    .map(|s| dir.join("splits").join(s.org.as_str()).join(&s.id))
+                    .collect();
+                // The store's open splits keep their pages mapped: close it before evicting.
+                drop(store);
+                evict(dir);
+                phases(&paths, &indicators, hunt_threads, read_ahead);
+            }
             if let Some(c) = &counts {
                 assert_eq!(c, &warm.counts, "thread count does not change the result");
             }

@@ -3,6 +3,7 @@
 //! - [`wal`]: the write-ahead log (group-commit fsync, CRC per record, segments, replay,
 //!   torn-tail truncation, idempotent batch ids, bounded queue, clean disk-full errors).
 //! - [`block`]: the columnar event block of a format 4 split (events addressed by row).
+//! - `readahead`: read-ahead hints of the byte ranges a cold hunt reads.
 //! - [`split`]: immutable tantivy indexes ("splits") of one organization and time range.
 //! - [`catalogue`]: the SQLite catalogue of published splits and the WAL checkpoint.
 //! - [`store`]: [`EventStore`], tying them together: ingest, flush (exactly-once WAL → store),
@@ -16,6 +17,8 @@
 pub mod block;
 #[cfg(feature = "store")]
 pub mod catalogue;
+#[cfg(feature = "store")]
+mod readahead;
 #[cfg(feature = "store")]
 pub mod split;
 #[cfg(feature = "store")]

@@ -36,6 +36,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use tantivy::collector::DocSetCollector;
+use tantivy::postings::TermInfo;
 use tantivy::query::{AllQuery, Query, RangeQuery};
 use tantivy::schema::{
     BytesOptions, FAST, Field, FieldType, IndexRecordOption, STORED, Schema, TextFieldIndexing,
@@ -43,7 +44,8 @@ use tantivy::schema::{
 };
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{
-    DocAddress, DocId, Index, IndexReader, IndexSettings, ReloadPolicy, TantivyDocument, Term,
+    DocAddress, DocId, Index, IndexReader, IndexSettings, InvertedIndexReader, ReloadPolicy,
+    TantivyDocument, Term,
 };
 use yagura_model::Timestamp;
 
@@ -401,7 +403,30 @@ pub struct OpenSplit {
     pub fields: ReadFields,
     /// The events of a format 4 split (its schema has no `event` field).
     pub block: Option<crate::block::BlockReader>,
+    /// Per segment (in the searcher's order), where its postings and doc-store blocks lie,
+    /// for read-ahead hints; `None` unless opened with read-ahead ([`OpenSplit::open_with`]).
+    hints: Option<Vec<SegmentHints>>,
 }
+
+/// Where a segment's posting lists and doc-store blocks lie in its files (see
+/// [`crate::readahead`]); a part whose layout was not recognized is `None` (no hints).
+#[derive(Debug)]
+struct SegmentHints {
+    /// The `.term` file and the FST of each field's term dictionary in it.
+    fsts: Option<(std::fs::File, Ranges)>,
+    /// The `.idx` file and the start of each field's postings in it.
+    postings: Option<(std::fs::File, Vec<(u32, u64)>)>,
+    /// The `.store` file and its blocks: (first document after the block, bytes).
+    store: Option<(std::fs::File, Ranges)>,
+}
+
+/// Byte ranges in a file, each with a number (a field id, or the first document after a
+/// doc-store block).
+type Ranges = Vec<(u32, std::ops::Range<u64>)>;
+
+/// At most this many bytes of doc-store blocks are read ahead per split and hunt: the hits
+/// of a hunt matching very many events are read as before, not all queued at once.
+pub const PREFETCH_MAX_DOC_BYTES: u64 = 64 << 20;
 
 impl std::fmt::Debug for OpenSplit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -448,8 +473,30 @@ fn advise_will_need(file: &std::fs::File) {
 fn advise_will_need(_file: &std::fs::File) {}
 
 impl OpenSplit {
+    /// Opens the split at `path` (its files mapped with the kernel's default read-around).
     pub fn open(path: &Path) -> Result<OpenSplit, SplitError> {
-        let index = Index::open_in_dir(path).map_err(tantivy_err(path))?;
+        OpenSplit::open_with(path, false)
+    }
+
+    /// Opens the split at `path`; with `read_ahead`, for hunting cold: its files are mapped
+    /// with `MADV_RANDOM` (a page fault reads its page, not the 8 MiB read-around window of
+    /// the measuring VM) and the layout of its postings and doc store is learnt, so that
+    /// [`OpenSplit::prefetch_postings`] and [`OpenSplit::prefetch_docs`] can ask for exactly
+    /// what a hunt reads (see [`crate::readahead`]).
+    pub fn open_with(path: &Path, read_ahead: bool) -> Result<OpenSplit, SplitError> {
+        let index = if read_ahead {
+            let dir = tantivy::directory::MmapDirectory::open_with_madvice(
+                path,
+                tantivy::directory::Advice::Random,
+            )
+            .map_err(|e| SplitError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            Index::open(dir).map_err(tantivy_err(path))?
+        } else {
+            Index::open_in_dir(path).map_err(tantivy_err(path))?
+        };
         let fields = ReadFields::of(&index.schema(), path)?;
         let reader = index
             .reader_builder()
@@ -464,13 +511,168 @@ impl OpenSplit {
                 &path.join(crate::block::FILE_NAME),
             )?),
         };
+        let hints = read_ahead.then(|| {
+            reader
+                .searcher()
+                .segment_readers()
+                .iter()
+                .map(|seg| {
+                    let id = seg.segment_id().uuid_string();
+                    let file = |ext: &str| {
+                        crate::readahead::TantivyFile::open(&path.join(format!("{id}.{ext}")))
+                    };
+                    let fsts = file("term").and_then(|f| {
+                        let fsts = f.dictionary_fsts()?;
+                        Some((f.file, fsts))
+                    });
+                    let postings = file("idx").and_then(|f| {
+                        let starts = f
+                            .composite_fields()?
+                            .into_iter()
+                            .map(|(field, r)| (field, r.start))
+                            .collect();
+                        Some((f.file, starts))
+                    });
+                    let store = file("store").and_then(|f| {
+                        let blocks = f.doc_store_blocks(seg.max_doc())?;
+                        Some((f.file, blocks))
+                    });
+                    SegmentHints {
+                        fsts,
+                        postings,
+                        store,
+                    }
+                })
+                .collect()
+        });
         Ok(OpenSplit {
             index,
             reader,
             path: path.to_path_buf(),
             fields,
             block,
+            hints,
         })
+    }
+
+    /// Per segment: whether the layouts of its term dictionaries, postings and doc store were
+    /// recognized for read-ahead (see [`crate::readahead`]), and its number of doc-store blocks.
+    #[cfg(test)]
+    pub(crate) fn read_ahead_layouts(&self) -> Vec<(bool, bool, Option<usize>)> {
+        self.hints
+            .iter()
+            .flatten()
+            .map(|h| {
+                (
+                    h.fsts.is_some(),
+                    h.postings.is_some(),
+                    h.store.as_ref().map(|(_, b)| b.len()),
+                )
+            })
+            .collect()
+    }
+
+    /// Asks the kernel to read the FSTs of the term dictionaries of `fields` (by name) in the
+    /// background: what a large hunt's term lookups touch (the term-info stores after them are
+    /// read for the terms present only). Nothing unless opened with read-ahead.
+    pub fn prefetch_dictionaries(&self, fields: &[&str]) {
+        let Some(hints) = &self.hints else { return };
+        let schema = self.index.schema();
+        let ids: Vec<u32> = fields
+            .iter()
+            .filter_map(|name| schema.get_field(name).ok())
+            .map(|f| f.field_id())
+            .collect();
+        for seg in hints {
+            if let Some((file, fsts)) = &seg.fsts {
+                crate::readahead::will_need(
+                    file,
+                    fsts.iter()
+                        .filter(|(f, _)| ids.contains(f))
+                        .map(|(_, r)| r.clone()),
+                );
+            }
+        }
+    }
+
+    /// Reads the FSTs of the term dictionaries of `fields` into the page cache and waits for
+    /// them (plain reads of this split's `.term` file, in 1 MiB pieces, into a buffer dropped
+    /// after): the first large hunt over a split just opened reads them whole anyway, and its
+    /// term lookups would otherwise fault them one 4 KiB page at a time wherever the read-ahead
+    /// of [`OpenSplit::prefetch_dictionaries`] has not arrived yet. Pages already cached or
+    /// being read are not read again. Nothing unless opened with read-ahead.
+    pub fn load_dictionaries(&self, fields: &[&str]) {
+        let Some(hints) = &self.hints else { return };
+        let schema = self.index.schema();
+        let ids: Vec<u32> = fields
+            .iter()
+            .filter_map(|name| schema.get_field(name).ok())
+            .map(|f| f.field_id())
+            .collect();
+        for seg in hints {
+            if let Some((file, fsts)) = &seg.fsts {
+                crate::readahead::load(
+                    file,
+                    fsts.iter()
+                        .filter(|(f, _)| ids.contains(f))
+                        .map(|(_, r)| r.clone()),
+                );
+            }
+        }
+    }
+
+    /// Asks the kernel to read the posting lists of the terms `found` in the background (all
+    /// at once), before [`OpenSplit::postings`] reads them. Nothing unless opened with
+    /// read-ahead.
+    pub fn prefetch_postings(&self, found: &TermLookup) {
+        let Some(hints) = &self.hints else { return };
+        for (seg, terms) in hints.iter().zip(&found.segments) {
+            let Some((file, starts)) = &seg.postings else {
+                continue;
+            };
+            let ranges = terms.iter().filter_map(|(field, info)| {
+                let base = starts.iter().find(|(f, _)| *f == field.field_id())?.1;
+                Some(base + info.postings_range.start as u64..base + info.postings_range.end as u64)
+            });
+            crate::readahead::will_need(file, crate::readahead::merged(ranges.collect()));
+        }
+    }
+
+    /// Asks the kernel to read the doc-store blocks holding `docs` in the background (all at
+    /// once, at most [`PREFETCH_MAX_DOC_BYTES`]), before [`OpenSplit::fetch`] reads them.
+    /// Nothing unless opened with read-ahead, nor for a format 4 split (events in its block).
+    pub fn prefetch_docs(&self, docs: &[DocAddress]) {
+        let Some(hints) = &self.hints else { return };
+        if self.fields.event.is_none() {
+            return;
+        }
+        let mut budget = PREFETCH_MAX_DOC_BYTES;
+        for (ord, seg) in hints.iter().enumerate() {
+            let Some((file, blocks)) = &seg.store else {
+                continue;
+            };
+            let mut ranges: Vec<std::ops::Range<u64>> = Vec::new();
+            for d in docs.iter().filter(|d| d.segment_ord as usize == ord) {
+                let i = blocks.partition_point(|(end, _)| *end <= d.doc_id);
+                if let Some((_, r)) = blocks.get(i)
+                    && ranges.last() != Some(r)
+                {
+                    ranges.push(r.clone());
+                }
+            }
+            let mut ranges = crate::readahead::merged(ranges);
+            let mut kept = 0;
+            for r in &ranges {
+                let len = r.end - r.start;
+                if len > budget {
+                    break;
+                }
+                budget -= len;
+                kept += 1;
+            }
+            ranges.truncate(kept);
+            crate::readahead::will_need(file, ranges);
+        }
     }
 
     /// The documents bearing any of `terms` (all documents if `terms` is `None`) and whose
@@ -486,9 +688,17 @@ impl OpenSplit {
         let Some(terms) = terms else {
             return self.search_all(from, to);
         };
+        let found = self.lookup_terms(terms)?;
+        self.postings(&found, from, to)
+    }
+
+    /// The term-dictionary step of [`OpenSplit::search`]: the term infos of those of `terms`
+    /// present in this split (see [`OpenSplit::search`] for which field each term is looked up
+    /// in).
+    pub fn lookup_terms(&self, terms: &[String]) -> Result<TermLookup, SplitError> {
         let Some(ip) = self.fields.ip else {
             let keys: Vec<&[u8]> = terms.iter().map(|t| t.as_bytes()).collect();
-            return self.lookup(&[(self.fields.observables, keys)], from, to);
+            return self.lookup_keys(&[(self.fields.observables, keys)]);
         };
         let mut text: Vec<&[u8]> = Vec::with_capacity(terms.len());
         let mut ips: Vec<IpKey> = Vec::new();
@@ -500,7 +710,7 @@ impl OpenSplit {
         }
         ips.sort_unstable();
         let ips: Vec<&[u8]> = ips.iter().map(IpKey::as_bytes).collect();
-        self.lookup(&[(self.fields.observables, text), (ip, ips)], from, to)
+        self.lookup_keys(&[(self.fields.observables, text), (ip, ips)])
     }
 
     /// The documents whose `url_stem` holds any of `stems` (sorted), in `[from, to)`:
@@ -515,22 +725,54 @@ impl OpenSplit {
         match self.fields.url_stem {
             Some(f) if !stems.is_empty() => {
                 let keys: Vec<&[u8]> = stems.iter().map(|t| t.as_bytes()).collect();
-                self.lookup(&[(f, keys)], from, to)
+                let found = self.lookup_keys(&[(f, keys)])?;
+                self.postings(&found, from, to)
             }
             _ => Ok(Vec::new()),
         }
     }
 
     /// The term-set lookup of a hunt: one term-dictionary lookup per term (an FST walk of the
-    /// term's bytes, ~0.1–0.3 µs; an absent term usually stops after its first bytes), then
-    /// the posting lists of the terms present, then the `ts` fast field for documents of a
-    /// split that straddles a time bound. Tantivy's `TermSetQuery` instead builds an FST of the
-    /// whole term set per split and intersects it with the dictionary: ≈33 ms per split for
-    /// 10,000 terms whatever the split's size (BENCHMARKS.md, "Event store").
+    /// term's bytes, ~0.1–0.3 µs; an absent term usually stops after its first bytes); the
+    /// posting lists of the terms present are read by [`OpenSplit::postings`]. Tantivy's
+    /// `TermSetQuery` instead builds an FST of the whole term set per split and intersects it
+    /// with the dictionary: ≈33 ms per split for 10,000 terms whatever the split's size
+    /// (BENCHMARKS.md, "Event store").
     /// `keys` are term-dictionary keys (a text term's bytes, an [`IpKey`]'s bytes) per field.
-    fn lookup(
+    fn lookup_keys(&self, keys: &[(Field, Vec<&[u8]>)]) -> Result<TermLookup, SplitError> {
+        let io = |source| SplitError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let searcher = self.reader.searcher();
+        let mut segments = Vec::with_capacity(searcher.segment_readers().len());
+        for seg in searcher.segment_readers() {
+            let mut found = Vec::new();
+            for (field, terms) in keys {
+                if terms.is_empty() {
+                    continue;
+                }
+                let inverted = seg
+                    .inverted_index(*field)
+                    .map_err(tantivy_err(&self.path))?;
+                let dict = inverted.terms();
+                for t in terms {
+                    if let Some(info) = dict.get(t).map_err(io)? {
+                        found.push((*field, info));
+                    }
+                }
+            }
+            segments.push(found);
+        }
+        Ok(TermLookup { segments })
+    }
+
+    /// The postings step of a hunt: the documents of the terms `found` by
+    /// [`OpenSplit::lookup_terms`], deduplicated, then the `ts` fast field for documents of a
+    /// split that straddles a time bound; in time order.
+    pub fn postings(
         &self,
-        keys: &[(Field, Vec<&[u8]>)],
+        found: &TermLookup,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<Vec<DocAddress>, SplitError> {
@@ -541,31 +783,34 @@ impl OpenSplit {
         let searcher = self.reader.searcher();
         let mut out = Vec::new();
         let mut docs: Vec<DocId> = Vec::new();
-        for (seg_ord, seg) in searcher.segment_readers().iter().enumerate() {
+        for (seg_ord, (seg, terms)) in searcher
+            .segment_readers()
+            .iter()
+            .zip(&found.segments)
+            .enumerate()
+        {
             docs.clear();
-            for (field, terms) in keys {
-                if terms.is_empty() {
-                    continue;
+            let mut inverted: Option<(Field, std::sync::Arc<InvertedIndexReader>)> = None;
+            for (field, info) in terms {
+                if inverted.as_ref().is_none_or(|(f, _)| f != field) {
+                    let inv = seg
+                        .inverted_index(*field)
+                        .map_err(tantivy_err(&self.path))?;
+                    inverted = Some((*field, inv));
                 }
-                let inverted = seg
-                    .inverted_index(*field)
-                    .map_err(tantivy_err(&self.path))?;
-                let dict = inverted.terms();
-                for t in terms {
-                    let Some(info) = dict.get(t).map_err(io)? else {
-                        continue;
-                    };
-                    let mut postings = inverted
-                        .read_block_postings_from_terminfo(&info, IndexRecordOption::Basic)
-                        .map_err(io)?;
-                    loop {
-                        let block = postings.docs();
-                        if block.is_empty() {
-                            break;
-                        }
-                        docs.extend_from_slice(block);
-                        postings.advance();
+                let Some((_, inverted)) = &inverted else {
+                    continue;
+                };
+                let mut postings = inverted
+                    .read_block_postings_from_terminfo(info, IndexRecordOption::Basic)
+                    .map_err(io)?;
+                loop {
+                    let block = postings.docs();
+                    if block.is_empty() {
+                        break;
                     }
+                    docs.extend_from_slice(block);
+                    postings.advance();
                 }
             }
             if docs.is_empty() {
@@ -746,6 +991,24 @@ pub fn merge(inputs: &[&Path], out: &Path) -> Result<u64, SplitError> {
         source: std::io::Error::other(e.to_string()),
     })?;
     dir_bytes(out)
+}
+
+/// The term infos a hunt found in one split ([`OpenSplit::lookup_terms`]), per segment in
+/// segment order: the input of [`OpenSplit::postings`].
+#[derive(Debug, Default, Clone)]
+pub struct TermLookup {
+    segments: Vec<Vec<(Field, TermInfo)>>,
+}
+
+impl TermLookup {
+    /// Number of (segment, term) pairs found.
+    pub fn len(&self) -> usize {
+        self.segments.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A cache of open splits, by id.

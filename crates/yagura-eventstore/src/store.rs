@@ -101,6 +101,14 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
     }
 }
 
+/// The splits of a hunt opened before its lookups (each with whether this hunt opened it) and
+/// the dictionary fields it searches.
+type Opened<'a> = (&'a [(Arc<split::OpenSplit>, bool)], &'a [&'a str]);
+
+/// Threads opening the splits of a large hunt with read-ahead: opening is a few small
+/// dependent reads per split, so more threads than cores keep more of them in flight.
+const OPEN_THREADS: usize = 8;
+
 /// Options of the event store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -116,7 +124,15 @@ pub struct StoreOptions {
     /// Threads building the splits of one flush (each split is built by one thread).
     pub build_threads: usize,
     /// Threads running the term lookups of one hunt (each split is looked up by one thread).
+    /// With `hunt_read_ahead`, a hunt of at least [`split::PREFETCH_MIN_TERMS`] indicators
+    /// opens its splits, and looks up those it opened, on at least 8 threads (waiting on the
+    /// disk, not computing).
     pub hunt_threads: usize,
+    /// Hunts map split files with `MADV_RANDOM` and read ahead exactly the dictionary FSTs,
+    /// postings and doc-store blocks they use, all splits at once ([`crate::readahead`]); off,
+    /// they read through the kernel's read-around (the read path before session 10, kept as
+    /// the reference of tests and measurements).
+    pub hunt_read_ahead: bool,
     /// Ids of published batches are remembered for this many records behind the checkpoint
     /// (a client retry within that window is acknowledged without storing twice, even after
     /// the WAL segment holding the batch is gone).
@@ -149,6 +165,7 @@ impl Default for StoreOptions {
             hunt_threads: std::thread::available_parallelism()
                 .map_or(1, std::num::NonZeroUsize::get)
                 .clamp(1, 8),
+            hunt_read_ahead: true,
             batch_id_window: 100_000_000,
             split_format: split::FORMAT_V3,
             block_level: split::BLOCK_ZSTD_LEVEL,
@@ -828,55 +845,127 @@ impl EventStore {
     /// Opens `splits` (through the cache) and runs the term lookups of a hunt on each: the
     /// documents bearing any of `terms` (every document when `None`) and, separately, the
     /// documents found only through a URL stem (candidates to re-check), on up to
-    /// `hunt_threads` threads; results in `splits` order.
+    /// `hunt_threads` threads; results in `splits` order. With read-ahead, the doc-store
+    /// blocks of the first `hint_docs` documents of each split (and of every candidate) are
+    /// asked for as soon as the split is looked up, so they arrive while other splits are.
     fn lookup_splits(
         &self,
         splits: &[SplitMeta],
         terms: Option<&[String]>,
         stems: &[String],
-        from: Option<Timestamp>,
-        to: Option<Timestamp>,
+        (from, to): (Option<Timestamp>, Option<Timestamp>),
+        hint_docs: usize,
     ) -> Result<Vec<SplitLookup>, StoreError> {
         let prefetch = terms.is_some_and(|t| t.len() >= split::PREFETCH_MIN_TERMS);
         if !prefetch {
-            return self.lookup_each(splits, terms, stems, from, to);
+            let threads = self.opts.hunt_threads;
+            return self.lookup_each(splits, threads, None, terms, stems, (from, to), hint_docs);
         }
-        // A large hunt reads nearly every block of every dictionary: one thread asks the
-        // kernel to read them ahead, in the order the lookups take the splits, while they run.
+        if self.opts.hunt_read_ahead {
+            // A large hunt reads nearly every page of the FST of every dictionary it searches.
+            // The splits are opened first, on enough threads to keep several of their small
+            // reads in flight; then one thread asks the kernel for the FSTs of every split (the
+            // disk sees them all queued) while the lookups run, in the same order, each split
+            // opened by this hunt loading its FSTs first (waiting for them in large reads).
+            let threads = self.opts.hunt_threads.max(OPEN_THREADS);
+            let open = par_map(threads, splits, |meta| self.open_split(meta))?;
+            let mut fields = vec!["observables", "ip_bytes"];
+            if !stems.is_empty() {
+                fields.push("url_stem");
+            }
+            // Splits opened now are looked up on as many threads as they were opened: their
+            // lookups wait mostly on the disk (the term-info blocks of the terms present are
+            // still read one 4 KiB page at a time), so more of them keep more reads in flight.
+            let threads = if open.iter().any(|(_, fresh)| *fresh) {
+                threads
+            } else {
+                self.opts.hunt_threads
+            };
+            let (open_ref, fields_ref) = (&open, &fields);
+            return std::thread::scope(|s| {
+                s.spawn(move || {
+                    // Cheap where the pages are cached (a split open before this hunt).
+                    for (o, _) in open_ref {
+                        o.prefetch_dictionaries(fields_ref);
+                    }
+                });
+                let opened = (open_ref.as_slice(), fields_ref.as_slice());
+                self.lookup_each(
+                    splits,
+                    threads,
+                    Some(opened),
+                    terms,
+                    stems,
+                    (from, to),
+                    hint_docs,
+                )
+            });
+        }
+        // Without read-ahead (the read path before session 10): one thread asks the kernel to
+        // read whole dictionary files, in the order the lookups take the splits.
         let dirs: Vec<PathBuf> = splits
             .iter()
             .map(|m| self.split_path(&m.org, &m.id))
             .collect();
         std::thread::scope(|s| {
             s.spawn(move || dirs.iter().for_each(|d| split::prefetch_dictionaries(d)));
-            self.lookup_each(splits, terms, stems, from, to)
+            let threads = self.opts.hunt_threads;
+            self.lookup_each(splits, threads, None, terms, stems, (from, to), hint_docs)
         })
     }
 
+    /// The split of `meta`, from the cache (`false`) or opened now (`true`; outside the lock:
+    /// other threads keep looking up meanwhile).
+    fn open_split(&self, meta: &SplitMeta) -> Result<(Arc<split::OpenSplit>, bool), StoreError> {
+        if let Some(o) = lock(&self.inner).cache.cached(&meta.id) {
+            return Ok((o, false));
+        }
+        let path = self.split_path(&meta.org, &meta.id);
+        let o = Arc::new(split::OpenSplit::open_with(
+            &path,
+            self.opts.hunt_read_ahead,
+        )?);
+        lock(&self.inner).cache.insert(&meta.id, Arc::clone(&o));
+        Ok((o, true))
+    }
+
+    /// The lookups of [`EventStore::lookup_splits`] on `threads` threads. `opened`, when
+    /// given, holds the splits already open, in `splits` order, and the dictionary fields whose
+    /// FSTs are loaded before the lookups of a split opened by this hunt (a large hunt reads
+    /// them whole: loaded in large reads, not faulted page by page).
+    #[allow(clippy::too_many_arguments)]
     fn lookup_each(
         &self,
         splits: &[SplitMeta],
+        threads: usize,
+        opened: Option<Opened<'_>>,
         terms: Option<&[String]>,
         stems: &[String],
-        from: Option<Timestamp>,
-        to: Option<Timestamp>,
+        (from, to): (Option<Timestamp>, Option<Timestamp>),
+        hint_docs: usize,
     ) -> Result<Vec<SplitLookup>, StoreError> {
-        par_map(self.opts.hunt_threads, splits, |meta| {
-            let path = self.split_path(&meta.org, &meta.id);
-            let cached = lock(&self.inner).cache.cached(&meta.id);
-            let open = match cached {
-                Some(o) => o,
-                // Opened outside the lock: other threads keep looking up meanwhile.
-                None => {
-                    let o = Arc::new(split::OpenSplit::open(&path)?);
-                    lock(&self.inner).cache.insert(&meta.id, Arc::clone(&o));
-                    o
+        let items: Vec<(usize, &SplitMeta)> = splits.iter().enumerate().collect();
+        par_map(threads, &items, |&(i, meta)| {
+            let open = match opened.and_then(|(o, fields)| Some((o.get(i)?, fields))) {
+                Some(((o, fresh), fields)) => {
+                    if *fresh {
+                        o.load_dictionaries(fields);
+                    }
+                    Arc::clone(o)
                 }
+                None => self.open_split(meta)?.0,
             };
             // Bounds only when the split is not entirely inside the range.
             let from = from.filter(|f| meta.min_ts < *f);
             let to = to.filter(|t| meta.max_ts >= *t);
-            let docs = open.search(terms, from, to)?;
+            let docs = match terms {
+                Some(terms) => {
+                    let found = open.lookup_terms(terms)?;
+                    open.prefetch_postings(&found);
+                    open.postings(&found, from, to)?
+                }
+                None => open.search(None, from, to)?,
+            };
             // Candidates found only through a URL stem must be re-checked on the event.
             let c = open.search_stems(stems, from, to)?;
             let candidates = if c.is_empty() {
@@ -885,6 +974,15 @@ impl EventStore {
                 let exact: std::collections::HashSet<_> = docs.iter().copied().collect();
                 c.into_iter().filter(|d| !exact.contains(d)).collect()
             };
+            if candidates.is_empty() {
+                open.prefetch_docs(&docs[..docs.len().min(hint_docs)]);
+            } else {
+                // Every hit of the split is read (and checked).
+                let mut all = docs.clone();
+                all.extend_from_slice(&candidates);
+                all.sort_unstable();
+                open.prefetch_docs(&all);
+            }
             Ok((open, docs, candidates))
         })
     }
@@ -946,7 +1044,13 @@ impl EventStore {
         // Two passes over the splits, each on up to `hunt_threads` threads (they only read):
         // the term lookups, then the events to read. The results are merged in catalogue
         // order, so they do not depend on the threads.
-        let looked_up = self.lookup_splits(&splits, terms, &stems, q.from, q.to)?;
+        // A split whose hits are not checked on their events reads at most `limit` of them.
+        let hint_docs = if q.filters.is_empty() {
+            limit
+        } else {
+            usize::MAX
+        };
+        let looked_up = self.lookup_splits(&splits, terms, &stems, (q.from, q.to), hint_docs)?;
         res.splits_searched = splits.len();
         // What each split reads: nothing, the first `take` hits (counts come from the posting
         // lists), or every hit (filters and stem candidates are checked on the event). `take`

@@ -1128,3 +1128,152 @@ fn formats_3_and_4_answer_alike_with_many_hits_per_chunk_and_over_chunks_and_spl
         assert_eq!(s.hunt(&all_of_a_source).unwrap(), want);
     }
 }
+
+/// The read path with read-ahead (`hunt_read_ahead`, session 10: `MADV_RANDOM` maps, FSTs
+/// loaded, postings and doc-store blocks hinted, splits opened and looked up on more threads)
+/// returns exactly what the reference path (read-ahead off) returns, in formats 3 and 4, for
+/// large hunts (≥ `PREFETCH_MIN_TERMS` indicators: the branch that opens every split first)
+/// and small ones, with limits, filters, time ranges and URL indicators with a query string,
+/// on splits just opened and on cached ones.
+#[test]
+fn read_ahead_hunts_return_what_the_reference_path_returns() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let orgs = ["org-a", "org-b", "org-c"];
+    let mut events = Vec::new();
+    for i in 0..3_000i64 {
+        let org = orgs[rnd(3) as usize];
+        let secs = 86_400 * 10 + i * 90 + rnd(60) as i64;
+        let domain = format!("h{}.d{}.example", rnd(3), rnd(60));
+        let src = format!("10.0.{}.{}", rnd(6), rnd(30));
+        let user = format!("u{}", rnd(12));
+        events.push(ev(org, secs, &domain, &src, &user));
+    }
+    for format in [split::FORMAT_V3, split::FORMAT] {
+        let mut large_hits = 0;
+        let opts = |read_ahead: bool| StoreOptions {
+            split_span_secs: 86_400 / 4,
+            split_format: format,
+            hunt_read_ahead: read_ahead,
+            ..small_opts()
+        };
+        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        {
+            let a = EventStore::open(d1.path(), opts(true)).unwrap();
+            let b = EventStore::open(d2.path(), opts(false)).unwrap();
+            for (k, chunk) in events.chunks(500).enumerate() {
+                a.ingest(&format!("b{k}"), chunk.to_vec()).unwrap();
+                b.ingest(&format!("b{k}"), chunk.to_vec()).unwrap();
+            }
+            a.flush().unwrap();
+            b.flush().unwrap();
+        }
+        let mut ahead = EventStore::open(d1.path(), opts(true)).unwrap();
+        let reference = EventStore::open(d2.path(), opts(false)).unwrap();
+        assert!(ahead.stats().unwrap().splits >= 12);
+        for round in 0..40 {
+            if round % 10 == 5 {
+                // Splits opened by the next hunt again (the "fresh" path of large hunts).
+                drop(ahead);
+                ahead = EventStore::open(d1.path(), opts(true)).unwrap();
+            }
+            let mut indicators: Vec<String> = (0..1 + rnd(8))
+                .map(|_| match rnd(6) {
+                    0 => format!("d{}.example", rnd(70)),
+                    1 => format!("h{}.d{}.example", rnd(3), rnd(70)),
+                    2 => format!("10.0.{}.{}", rnd(7), rnd(35)),
+                    3 => format!("u{}", rnd(15)),
+                    4 => format!("http://h{}.d{}.example/p?{}", rnd(3), rnd(60), rnd(9)),
+                    _ => format!("absent{}.test", rnd(1000)),
+                })
+                .collect();
+            if round % 2 == 0 {
+                // A large hunt: the read-ahead branch that opens every split first.
+                indicators.extend((0..split::PREFETCH_MIN_TERMS).map(|i| match i % 2 {
+                    0 => format!("absent{i}.example"),
+                    _ => format!("172.16.{}.{}", i / 250, i % 250),
+                }));
+            }
+            let from =
+                (rnd(3) == 0).then(|| Timestamp::from_secs(86_400 * 10 + rnd(200_000) as i64));
+            let to = (rnd(3) == 0).then(|| Timestamp::from_secs(86_400 * 11 + rnd(200_000) as i64));
+            if let (Some(f), Some(t)) = (from, to)
+                && f >= t
+            {
+                continue;
+            }
+            let filters = if rnd(4) == 0 {
+                vec![FieldFilter::parse(&format!("user.name=U{}", rnd(12))).unwrap()]
+            } else {
+                Vec::new()
+            };
+            let query = HuntQuery {
+                scope: scope(&orgs[..1 + rnd(3) as usize]),
+                indicators,
+                filters,
+                from,
+                to,
+                limit: (rnd(2) == 0).then(|| rnd(60) as usize),
+            };
+            let want = reference.hunt(&query).unwrap();
+            let got = ahead.hunt(&query).unwrap();
+            assert_eq!(got, want, "format {format}, round {round}: {query:?}");
+            if round % 2 == 0 {
+                large_hits += got.hits.len();
+            }
+        }
+        assert!(
+            large_hits > 100,
+            "format {format}: large hunts found {large_hits}"
+        );
+    }
+}
+
+/// The read-ahead hints find their byte ranges in the files tantivy writes (a tantivy upgrade
+/// that changes a layout fails here; the hunt would still answer right, only slower).
+#[test]
+fn read_ahead_recognizes_the_layouts_tantivy_writes() {
+    for format in [split::FORMAT_V3, split::FORMAT] {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = StoreOptions {
+            split_format: format,
+            ..small_opts()
+        };
+        let store = EventStore::open(dir.path(), opts).unwrap();
+        let events: Vec<Event> = (0..2_000i64)
+            .map(|i| {
+                ev(
+                    "org-a",
+                    1_000 + i,
+                    &format!("host{i}.d{}.example", i % 97),
+                    &format!("10.{}.{}.{}", i % 3, i % 200, i % 7),
+                    &format!("user{}", i % 31),
+                )
+            })
+            .collect();
+        store.ingest("b", events).unwrap();
+        store.flush().unwrap();
+        let splits = store.splits().unwrap();
+        assert_eq!(splits.len(), 1);
+        let path = dir.path().join("splits/org-a").join(&splits[0].id);
+        let open = split::OpenSplit::open_with(&path, true).unwrap();
+        let layouts = open.read_ahead_layouts();
+        assert_eq!(layouts.len(), 1, "one segment");
+        let (fsts, postings, blocks) = layouts[0];
+        assert!(fsts && postings, "format {format}: {layouts:?}");
+        // 2,000 events of ~300 bytes of JSON: several 128 KiB doc-store blocks in format 3;
+        // format 4 keeps its events in its block file (empty documents: one doc-store block).
+        match format {
+            split::FORMAT_V3 => assert!(blocks.is_some_and(|n| n >= 3), "{layouts:?}"),
+            _ => assert_eq!(blocks, Some(1), "{layouts:?}"),
+        }
+        // Opened without read-ahead: no layouts learnt.
+        let plain = split::OpenSplit::open(&path).unwrap();
+        assert!(plain.read_ahead_layouts().is_empty());
+    }
+}
