@@ -23,7 +23,6 @@
 //! splits tantivy wrote.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::Path;
 
@@ -65,11 +64,29 @@ fn u64_at(buf: &[u8], at: usize) -> Option<u64> {
 }
 
 /// `len` bytes of `file` at `offset`.
-fn read_at(mut file: &File, offset: u64, len: u64) -> Option<Vec<u8>> {
+fn read_at(file: &File, offset: u64, len: u64) -> Option<Vec<u8>> {
     let mut buf = vec![0; usize::try_from(len).ok()?];
-    file.seek(SeekFrom::Start(offset)).ok()?;
-    file.read_exact(&mut buf).ok()?;
+    let mut done = 0;
+    while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
+        match pread(file, rest, offset.checked_add(done as u64)?) {
+            Ok(n) if n > 0 => done += n,
+            _ => return None,
+        }
+    }
     Some(buf)
+}
+
+/// One positional read (the file offset is not used, so threads can share the file).
+#[cfg(unix)]
+fn pread(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn pread(mut file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(offset))?;
+    file.read(buf)
 }
 
 /// A file tantivy wrote, open for hints: its length without tantivy's footer.
@@ -232,17 +249,14 @@ fn no_read_around(_file: &File) {}
 /// Reads `ranges` of `file` (opened by [`TantivyFile::open`]: no read-ahead beyond what is
 /// asked) into the page cache and returns once they are there; the bytes are dropped. A read
 /// error ends the loading quietly (the hunt then reads through tantivy and reports it there).
-pub(crate) fn load(mut file: &File, ranges: impl IntoIterator<Item = Range<u64>>) {
+pub(crate) fn load(file: &File, ranges: impl IntoIterator<Item = Range<u64>>) {
     let mut buf = vec![0u8; 1 << 20];
     for r in ranges {
-        if file.seek(SeekFrom::Start(r.start)).is_err() {
-            return;
-        }
-        let mut left = r.end.saturating_sub(r.start);
-        while left > 0 {
-            let n = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
-            match buf.get_mut(..n).map(|b| file.read(b)) {
-                Some(Ok(read)) if read > 0 => left = left.saturating_sub(read as u64),
+        let mut at = r.start;
+        while at < r.end {
+            let n = usize::try_from(r.end - at).map_or(buf.len(), |l| l.min(buf.len()));
+            match buf.get_mut(..n).map(|b| pread(file, b, at)) {
+                Some(Ok(read)) if read > 0 => at += read as u64,
                 _ => return,
             }
         }
