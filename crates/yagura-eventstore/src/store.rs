@@ -121,12 +121,12 @@ pub struct StoreOptions {
     /// (a client retry within that window is acknowledged without storing twice, even after
     /// the WAL segment holding the batch is gone).
     pub batch_id_window: u64,
-    /// Split format to build: [`split::FORMAT_V3`] (events in tantivy's doc store, the
-    /// default) or [`split::FORMAT`] (4: the columnar event block). Format 4 stores 0.97× the
-    /// gzip of the raw logs against format 3's 1.36× (BENCHMARKS.md, "Event store", sessions
-    /// 7–8), but builds splits with ~45 % more CPU (zstd level 9 over every column), and its
-    /// size has no margin under the target at 200,000-event splits: it becomes the default
-    /// once that holds, not before.
+    /// Split format that flushes build: [`split::FORMAT_V3`] (events in tantivy's doc store,
+    /// the default) or [`split::FORMAT`] (4: the columnar event block). Format 4 stores 0.87×
+    /// the gzip of the raw logs against format 3's 1.22× at 1M-event splits (BENCHMARKS.md,
+    /// "Event store", session 10), but builds splits with ~45 % more CPU (zstd level 9 over
+    /// every column): ingest writes format 3 and compaction rewrites sealed windows into
+    /// `compacted_split_format`.
     pub split_format: u32,
     /// Split format that compaction writes for sealed windows ([`CompactOptions::
     /// seal_after_secs`]): [`split::FORMAT`] (4, the default) or [`split::FORMAT_V3`]. Ingest

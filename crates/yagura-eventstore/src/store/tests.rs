@@ -1345,3 +1345,59 @@ fn compacted_split_format_3_rewrites_format_4_and_others_are_refused() {
         Err(StoreError::UnsupportedFormat(2))
     ));
 }
+
+/// A compaction whose inputs are unpublished meanwhile (retention) publishes nothing and
+/// leaves no output behind: whether an input disappeared from the catalogue only (the check
+/// before the swap) or with its files (the rebuild fails, then the same check).
+#[test]
+fn compaction_discards_its_output_when_an_input_was_removed_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        split_format: split::FORMAT_V3,
+        ..small_opts()
+    };
+    let store = EventStore::open(dir.path(), opts).unwrap();
+    for b in 0..3 {
+        store
+            .ingest(
+                &format!("b{b}"),
+                vec![ev("org-a", 100 + b, "x.evil.com", "10.0.0.1", "u")],
+            )
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let dirs = || {
+        std::fs::read_dir(dir.path().join("splits/org-a"))
+            .unwrap()
+            .count()
+    };
+    let splits = store.splits().unwrap();
+    assert_eq!((splits.len(), dirs()), (3, 3));
+    // Only the catalogue row is gone: the output is built, then not swapped in.
+    let gone = splits[0].clone();
+    lock(&store.inner)
+        .catalogue
+        .publish(&[], std::slice::from_ref(&gone.id), None)
+        .unwrap();
+    let r = store
+        .compact_pack(&splits, Rewrite::Rebuild(split::FORMAT))
+        .unwrap();
+    assert_eq!(r, MaintenanceReport::default());
+    assert_eq!(store.splits().unwrap().len(), 2);
+    assert_eq!(dirs(), 3, "no output directory left behind");
+    // Row and files gone (what retention does): the rebuild fails on the missing input.
+    std::fs::remove_dir_all(store.split_path(&gone.org, &gone.id)).unwrap();
+    let r = store
+        .compact_pack(&splits, Rewrite::Rebuild(split::FORMAT))
+        .unwrap();
+    assert_eq!(r, MaintenanceReport::default());
+    assert_eq!(dirs(), 2);
+    // The two published splits still compact.
+    let r = store.compact(CompactOptions::default()).unwrap();
+    assert_eq!((r.splits_removed, r.splits_added), (2, 1));
+    assert_eq!(store.splits().unwrap()[0].format, split::FORMAT);
+    assert_eq!(
+        store.hunt(&q(&["org-a"], &["evil.com"])).unwrap().total(),
+        2
+    );
+}
