@@ -830,6 +830,36 @@ mod scale {
         );
     }
 
+    /// `YAGURA_BENCH_HUNT_ROUNDS=N`: only the retro-hunt, `N` times on one thread over the
+    /// store as it is (no sizes, no page-cache eviction, no reference), for callgrind:
+    /// (Ir of N = 3 − Ir of N = 1) / 2 is the instructions of one warm hunt.
+    fn hunt_rounds(dir: &Path, rounds: usize) {
+        let opts = StoreOptions {
+            hunt_threads: 1,
+            ..options()
+        };
+        let store = EventStore::open(dir, opts).expect("open store");
+        let scope = Scope::orgs(
+            (0..ORGS)
+                .map(|o| OrgId::new(&format!("org-{o}")).expect("org"))
+                .collect(),
+        );
+        let q = HuntQuery {
+            scope,
+            indicators: hunt_indicators(),
+            limit: Some(1_000_000),
+            ..HuntQuery::default()
+        };
+        for _ in 0..rounds {
+            let r = store.hunt(&q).expect("hunt");
+            println!(
+                "hunt: {} matching events, {} fetched",
+                r.total(),
+                r.hits.len()
+            );
+        }
+    }
+
     pub fn run(dir: &Path) {
         let n = env_u64("YAGURA_BENCH_EVENTS", 100_000_000);
         let days = env_u64("YAGURA_BENCH_DAYS", 10);
@@ -838,6 +868,10 @@ mod scale {
         }
         if std::env::var("YAGURA_BENCH_CONVERT").as_deref() == Ok("1") {
             convert(dir);
+        }
+        if let Ok(rounds) = std::env::var("YAGURA_BENCH_HUNT_ROUNDS") {
+            hunt_rounds(dir, rounds.parse().unwrap_or(1));
+            return;
         }
         sizes(dir, n / (ORGS * days));
         let indicators = hunt_indicators();
