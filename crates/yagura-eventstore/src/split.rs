@@ -755,7 +755,8 @@ impl OpenSplit {
 /// by [`build`], its JSON text unchanged (byte for byte). Returns the new split's summary; its
 /// `num_docs` is checked against the inputs' documents here, so a short read cannot lose events
 /// silently. Memory: the JSON and the parsed events of all inputs at once (a 1M-event
-/// organization-day is ~1 GB; compaction packs at most `CompactOptions::max_docs` events).
+/// organization-day peaked at ≈ 2.7 GB RSS in the bench; compaction packs at most
+/// `CompactOptions::max_docs` events).
 pub fn rebuild(
     inputs: &[&Path],
     out: &Path,

@@ -131,7 +131,7 @@ pub struct StoreOptions {
     /// Split format that compaction writes for sealed windows ([`CompactOptions::
     /// seal_after_secs`]): [`split::FORMAT`] (4, the default) or [`split::FORMAT_V3`]. Ingest
     /// writes `split_format` (3: cheap to build) and a sealed organization-day is rewritten
-    /// once into format 4 (0.9× the gzip of the raw logs at 1M-event splits, BENCHMARKS.md
+    /// once into format 4 (0.87× the gzip of the raw logs at 1M-event splits, BENCHMARKS.md
     /// "Event store", session 10).
     pub compacted_split_format: u32,
     /// zstd level of the columns of a split's event block (split format 4).
