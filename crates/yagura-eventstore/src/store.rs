@@ -411,6 +411,26 @@ pub struct EventStore {
     maintenance: Mutex<()>,
     /// One compaction at a time (it builds its outputs without the maintenance lock).
     compaction: Mutex<()>,
+    /// Directories of splits that compaction replaced, and when: deleted [`RETIRE_GRACE`]
+    /// later (by a later swap or compaction, or when the store is dropped), so that a hunt
+    /// that listed them in the catalogue just before the swap can still open them. Not in the
+    /// catalogue: a crash leaves them to the next open, which deletes them.
+    retired: Mutex<Vec<(std::time::Instant, PathBuf)>>,
+}
+
+/// How long the files of a split replaced by compaction outlive its catalogue row.
+const RETIRE_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Drop for EventStore {
+    fn drop(&mut self) {
+        self.purge_retired(std::time::Duration::ZERO);
+    }
+}
+
+fn remove_split_dir(p: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(p) {
+        tracing::warn!(path = %p.display(), error = %e, "could not delete split files");
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -499,6 +519,7 @@ impl EventStore {
             }),
             maintenance: Mutex::new(()),
             compaction: Mutex::new(()),
+            retired: Mutex::new(Vec::new()),
         })
     }
 
@@ -1175,6 +1196,22 @@ impl EventStore {
         doomed: &[SplitMeta],
         added: &[SplitMeta],
     ) -> Result<MaintenanceReport, StoreError> {
+        let report = self.swap_splits(doomed, added)?;
+        // Unpublished now: deleting the files cannot lose visible data. A hunt holding the
+        // split open keeps reading its mapped files until it finishes.
+        for s in doomed {
+            remove_split_dir(&self.split_path(&s.org, &s.id));
+        }
+        Ok(report)
+    }
+
+    /// The catalogue part of [`EventStore::remove_splits`]: `added` published and `doomed`
+    /// unpublished in one transaction, their open handles forgotten; files untouched.
+    fn swap_splits(
+        &self,
+        doomed: &[SplitMeta],
+        added: &[SplitMeta],
+    ) -> Result<MaintenanceReport, StoreError> {
         let report = MaintenanceReport {
             splits_removed: doomed.len(),
             splits_added: added.len(),
@@ -1192,15 +1229,23 @@ impl EventStore {
                 inner.cache.forget(id);
             }
         }
-        // Unpublished now: deleting the files cannot lose visible data. A hunt holding the
-        // split open keeps reading its mapped files until it finishes.
-        for s in doomed {
-            let p = self.split_path(&s.org, &s.id);
-            if let Err(e) = std::fs::remove_dir_all(&p) {
-                tracing::warn!(path = %p.display(), error = %e, "could not delete split files");
-            }
-        }
         Ok(report)
+    }
+
+    /// Deletes the directories of splits that compaction replaced at least `grace` ago (all
+    /// of them with a zero `grace`).
+    fn purge_retired(&self, grace: std::time::Duration) {
+        let due: Vec<PathBuf> = {
+            let mut retired = lock(&self.retired);
+            let (due, keep) = std::mem::take(&mut *retired)
+                .into_iter()
+                .partition(|(at, _)| at.elapsed() >= grace);
+            *retired = keep;
+            due.into_iter().map(|(_, p)| p).collect()
+        };
+        for p in due {
+            remove_split_dir(&p);
+        }
     }
 
     /// Compacts the store's splits (see [`EventStore::compact_at`]), with the wall clock as
@@ -1222,15 +1267,18 @@ impl EventStore {
     /// Outputs are built without the maintenance lock (flushes go on meanwhile; one compaction
     /// runs at a time) on `threads` threads, and each replaces its inputs in one catalogue
     /// transaction taken under the maintenance lock, only if every input is still published
-    /// (retention may have deleted one meanwhile: the output is then discarded). A crash
-    /// before that transaction leaves an unpublished directory that the next open deletes;
-    /// after it, the inputs' directories, which the next open deletes likewise.
+    /// (retention may have deleted one meanwhile: the output is then discarded). The inputs'
+    /// files are deleted [`RETIRE_GRACE`] later (a hunt that listed them just before the swap
+    /// still opens them). A crash before that transaction leaves an unpublished directory that
+    /// the next open deletes; after it, the inputs' directories, which the next open deletes
+    /// likewise.
     pub fn compact_at(
         &self,
         opts: CompactOptions,
         now: Timestamp,
     ) -> Result<MaintenanceReport, StoreError> {
         let _c = lock(&self.compaction);
+        self.purge_retired(RETIRE_GRACE);
         let all = lock(&self.inner).catalogue.all()?;
         let window = opts.window_secs.max(1).saturating_mul(1_000_000_000);
         let target = self.opts.compacted_split_format;
@@ -1362,9 +1410,12 @@ impl EventStore {
             if !still_published()? {
                 return Ok(None);
             }
-            self.remove_splits(pack, std::slice::from_ref(&merged))
-                .map(Some)
+            let r = self.swap_splits(pack, std::slice::from_ref(&merged))?;
+            let now = std::time::Instant::now();
+            lock(&self.retired).extend(pack.iter().map(|s| (now, self.split_path(&s.org, &s.id))));
+            Ok(Some(r))
         })();
+        self.purge_retired(RETIRE_GRACE);
         match swap {
             Ok(Some(r)) => Ok(r),
             Ok(None) => {

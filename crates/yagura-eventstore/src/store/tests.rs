@@ -1401,3 +1401,62 @@ fn compaction_discards_its_output_when_an_input_was_removed_meanwhile() {
         2
     );
 }
+
+/// The splits compaction replaced stay on disk for a grace period after the swap: a hunt that
+/// listed them in the catalogue just before can still open and read them; then they go (and
+/// all of them when the store is dropped).
+#[test]
+fn replaced_splits_outlive_the_swap_for_a_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        split_format: split::FORMAT_V3,
+        ..small_opts()
+    };
+    let store = EventStore::open(dir.path(), opts.clone()).unwrap();
+    for b in 0..2 {
+        store
+            .ingest(
+                &format!("b{b}"),
+                vec![ev("org-a", 100 + b, "x.evil.com", "10.0.0.1", "u")],
+            )
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let old: Vec<PathBuf> = store
+        .splits()
+        .unwrap()
+        .iter()
+        .map(|s| store.split_path(&s.org, &s.id))
+        .collect();
+    let r = store.compact(CompactOptions::default()).unwrap();
+    assert_eq!((r.splits_removed, r.splits_added), (2, 1));
+    for p in &old {
+        let open = split::OpenSplit::open(p).unwrap();
+        assert_eq!(open.all_events().unwrap().len(), 1);
+    }
+    // Within the grace period a compaction leaves them.
+    store.compact(CompactOptions::default()).unwrap();
+    assert!(old.iter().all(|p| p.exists()));
+    store.purge_retired(std::time::Duration::ZERO);
+    assert!(old.iter().all(|p| !p.exists()));
+    // Dropping the store deletes what is left.
+    store
+        .ingest("b9", vec![ev("org-a", 300, "y.evil.com", "10.0.0.1", "u")])
+        .unwrap();
+    store.flush().unwrap();
+    let before: Vec<PathBuf> = store
+        .splits()
+        .unwrap()
+        .iter()
+        .map(|s| store.split_path(&s.org, &s.id))
+        .collect();
+    store.compact(CompactOptions::default()).unwrap();
+    assert!(before.iter().all(|p| p.exists()));
+    drop(store);
+    assert!(before.iter().all(|p| !p.exists()));
+    let store = EventStore::open(dir.path(), opts).unwrap();
+    assert_eq!(
+        store.hunt(&q(&["org-a"], &["evil.com"])).unwrap().total(),
+        3
+    );
+}
