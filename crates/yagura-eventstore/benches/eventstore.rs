@@ -492,6 +492,7 @@ fn main() {
             small_docs: u64::MAX,
             window_secs: 86_400,
             max_docs: u64::MAX,
+            ..CompactOptions::default()
         })
         .expect("compact");
     let (compact_s, compact_c) = (t.elapsed().as_secs_f64(), cpu() - c);
@@ -944,11 +945,86 @@ mod scale {
         (total, t.elapsed().as_secs_f64(), cpu() - c)
     }
 
+    /// `YAGURA_BENCH_CONVERT=1`: compaction of the sealed organization-days into the
+    /// compacted split format (`YAGURA_BENCH_COMPACTED_FORMAT`, default 4) on
+    /// `YAGURA_BENCH_CONVERT_THREADS` threads (default 1), e.g. format 3 splits as ingest writes
+    /// them into format 4 (tiered storage); prints the conversion's CPU per event.
+    fn convert(dir: &Path) {
+        let mut opts = options();
+        opts.compacted_split_format = env_u64(
+            "YAGURA_BENCH_COMPACTED_FORMAT",
+            u64::from(opts.compacted_split_format),
+        ) as u32;
+        let store = EventStore::open(dir, opts).expect("open store");
+        let before = store.stats().expect("stats");
+        let load = loadavg();
+        let (c, t) = (cpu(), Instant::now());
+        let r = store
+            .compact(CompactOptions {
+                small_docs: 2_000_000,
+                max_docs: 2_000_000,
+                threads: env_u64("YAGURA_BENCH_CONVERT_THREADS", 1) as usize,
+                ..CompactOptions::default()
+            })
+            .expect("compact");
+        let (s, c) = (t.elapsed().as_secs_f64(), cpu() - c);
+        let after = store.stats().expect("stats");
+        assert_eq!(before.docs, after.docs, "conversion keeps every event");
+        println!(
+            "conversion (compaction of sealed days): {} splits ({} events, {:.2} GiB) rewritten into {} ({:.2} GiB) in {s:.1}s wall, {c:.1} CPU-s = {:.1} µs CPU per event ({:.0} events per CPU-second); load {load} -> {}",
+            r.splits_removed,
+            r.docs_removed,
+            r.bytes_removed as f64 / (1u64 << 30) as f64,
+            r.splits_added,
+            after.split_bytes as f64 / (1u64 << 30) as f64,
+            c * 1e6 / (r.docs_removed.max(1) as f64),
+            r.docs_removed as f64 / c.max(0.01),
+            loadavg()
+        );
+    }
+
+    /// `YAGURA_BENCH_HUNT_ROUNDS=N`: only the retro-hunt, `N` times on one thread over the
+    /// store as it is (no sizes, no page-cache eviction, no reference), for callgrind:
+    /// (Ir of N = 3 − Ir of N = 1) / 2 is the instructions of one warm hunt.
+    fn hunt_rounds(dir: &Path, rounds: usize) {
+        let opts = StoreOptions {
+            hunt_threads: 1,
+            ..options()
+        };
+        let store = EventStore::open(dir, opts).expect("open store");
+        let scope = Scope::orgs(
+            (0..ORGS)
+                .map(|o| OrgId::new(&format!("org-{o}")).expect("org"))
+                .collect(),
+        );
+        let q = HuntQuery {
+            scope,
+            indicators: hunt_indicators(),
+            limit: Some(1_000_000),
+            ..HuntQuery::default()
+        };
+        for _ in 0..rounds {
+            let r = store.hunt(&q).expect("hunt");
+            println!(
+                "hunt: {} matching events, {} fetched",
+                r.total(),
+                r.hits.len()
+            );
+        }
+    }
+
     pub fn run(dir: &Path) {
         let n = env_u64("YAGURA_BENCH_EVENTS", 100_000_000);
         let days = env_u64("YAGURA_BENCH_DAYS", 10);
         if std::env::var("YAGURA_BENCH_HUNT_ONLY").as_deref() != Ok("1") {
             build(dir, n, days);
+        }
+        if std::env::var("YAGURA_BENCH_CONVERT").as_deref() == Ok("1") {
+            convert(dir);
+        }
+        if let Ok(rounds) = std::env::var("YAGURA_BENCH_HUNT_ROUNDS") {
+            hunt_rounds(dir, rounds.parse().unwrap_or(1));
+            return;
         }
         sizes(dir, n / (ORGS * days));
         let indicators = hunt_indicators();

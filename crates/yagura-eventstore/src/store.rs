@@ -137,13 +137,19 @@ pub struct StoreOptions {
     /// (a client retry within that window is acknowledged without storing twice, even after
     /// the WAL segment holding the batch is gone).
     pub batch_id_window: u64,
-    /// Split format to build: [`split::FORMAT_V3`] (events in tantivy's doc store, the
-    /// default) or [`split::FORMAT`] (4: the columnar event block). Format 4 stores 0.97× the
-    /// gzip of the raw logs against format 3's 1.36× (BENCHMARKS.md, "Event store", sessions
-    /// 7–8), but builds splits with ~45 % more CPU (zstd level 9 over every column), and its
-    /// size has no margin under the target at 200,000-event splits: it becomes the default
-    /// once that holds, not before.
+    /// Split format that flushes build: [`split::FORMAT_V3`] (events in tantivy's doc store,
+    /// the default) or [`split::FORMAT`] (4: the columnar event block). Format 4 stores 0.87×
+    /// the gzip of the raw logs against format 3's 1.22× at 1M-event splits (BENCHMARKS.md,
+    /// "Event store", session 10), but builds splits with ~45 % more CPU (zstd level 9 over
+    /// every column): ingest writes format 3 and compaction rewrites sealed windows into
+    /// `compacted_split_format`.
     pub split_format: u32,
+    /// Split format that compaction writes for sealed windows ([`CompactOptions::
+    /// seal_after_secs`]): [`split::FORMAT`] (4, the default) or [`split::FORMAT_V3`]. Ingest
+    /// writes `split_format` (3: cheap to build) and a sealed organization-day is rewritten
+    /// once into format 4 (0.87× the gzip of the raw logs at 1M-event splits, BENCHMARKS.md
+    /// "Event store", session 10).
+    pub compacted_split_format: u32,
     /// zstd level of the columns of a split's event block (split format 4).
     pub block_level: i32,
     /// Rows per chunk of a split's event block: a hunt decompresses, per chunk holding a hit,
@@ -168,6 +174,7 @@ impl Default for StoreOptions {
             hunt_read_ahead: true,
             batch_id_window: 100_000_000,
             split_format: split::FORMAT_V3,
+            compacted_split_format: split::FORMAT,
             block_level: split::BLOCK_ZSTD_LEVEL,
             block_chunk_rows: split::BLOCK_CHUNK_ROWS,
         }
@@ -339,13 +346,20 @@ pub struct MaintenanceReport {
     pub docs_removed: u64,
 }
 
-/// Compaction settings: splits under `small_docs` documents of one organization and the same
-/// `window_secs` window are merged, up to `max_docs` per output split.
+/// Compaction settings (see [`EventStore::compact_at`]): splits under `small_docs` documents
+/// of one organization and the same `window_secs` window are merged, up to `max_docs` per
+/// output split; once the window is sealed (ended `seal_after_secs` ago; `None`: never), its
+/// splits are rewritten into the store's `compacted_split_format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompactOptions {
     pub small_docs: u64,
     pub window_secs: i64,
     pub max_docs: u64,
+    /// A window is sealed this long after its end (late events after that land in new
+    /// splits, rewritten by a later compaction with the window's other small splits).
+    pub seal_after_secs: Option<i64>,
+    /// Output splits built at once (each holds its inputs' events in memory while built).
+    pub threads: usize,
 }
 
 impl Default for CompactOptions {
@@ -354,8 +368,39 @@ impl Default for CompactOptions {
             small_docs: 200_000,
             window_secs: 86_400,
             max_docs: 5_000_000,
+            seal_after_secs: Some(2 * 3600),
+            threads: 1,
         }
     }
+}
+
+/// How compaction writes one output split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rewrite {
+    /// tantivy's segment merge of splits of this format (no re-indexing).
+    Merge(u32),
+    /// Events read back and indexed again into this format ([`split::rebuild`]).
+    Rebuild(u32),
+}
+
+/// Packs `splits` (in order) into groups of at most `max_docs` documents (a split larger than
+/// that is a group of its own).
+fn pack_splits(splits: Vec<SplitMeta>, max_docs: u64) -> Vec<Vec<SplitMeta>> {
+    let mut packs: Vec<Vec<SplitMeta>> = Vec::new();
+    let mut docs = 0u64;
+    for s in splits {
+        match packs.last_mut() {
+            Some(p) if docs.saturating_add(s.num_docs) <= max_docs => {
+                docs += s.num_docs;
+                p.push(s);
+            }
+            _ => {
+                docs = s.num_docs;
+                packs.push(vec![s]);
+            }
+        }
+    }
+    packs
 }
 
 /// Store-wide figures.
@@ -378,8 +423,31 @@ pub struct EventStore {
     wal: Wal,
     pending: Mutex<Pending>,
     inner: Mutex<Inner>,
-    /// Serializes flush, retention and compaction (they all rewrite the catalogue).
+    /// Serializes flush, retention and the catalogue swaps of compaction (they all rewrite
+    /// the catalogue).
     maintenance: Mutex<()>,
+    /// One compaction at a time (it builds its outputs without the maintenance lock).
+    compaction: Mutex<()>,
+    /// Directories of splits that compaction replaced, and when: deleted [`RETIRE_GRACE`]
+    /// later (by a later swap or compaction, or when the store is dropped), so that a hunt
+    /// that listed them in the catalogue just before the swap can still open them. Not in the
+    /// catalogue: a crash leaves them to the next open, which deletes them.
+    retired: Mutex<Vec<(std::time::Instant, PathBuf)>>,
+}
+
+/// How long the files of a split replaced by compaction outlive its catalogue row.
+const RETIRE_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Drop for EventStore {
+    fn drop(&mut self) {
+        self.purge_retired(std::time::Duration::ZERO);
+    }
+}
+
+fn remove_split_dir(p: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(p) {
+        tracing::warn!(path = %p.display(), error = %e, "could not delete split files");
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -392,8 +460,10 @@ impl EventStore {
     /// Opens (or creates) the store in `dir`: removes unpublished split directories, replays
     /// the WAL after the checkpoint into the pending events.
     pub fn open(dir: &Path, opts: StoreOptions) -> Result<EventStore, StoreError> {
-        if opts.split_format != split::FORMAT && opts.split_format != split::FORMAT_V3 {
-            return Err(StoreError::UnsupportedFormat(opts.split_format));
+        for f in [opts.split_format, opts.compacted_split_format] {
+            if f != split::FORMAT && f != split::FORMAT_V3 {
+                return Err(StoreError::UnsupportedFormat(f));
+            }
         }
         std::fs::create_dir_all(dir.join("splits")).map_err(io_err(dir))?;
         let catalogue = Catalogue::open(&dir.join("catalogue.sqlite"))?;
@@ -465,6 +535,8 @@ impl EventStore {
                 cache: SplitCache::default(),
             }),
             maintenance: Mutex::new(()),
+            compaction: Mutex::new(()),
+            retired: Mutex::new(Vec::new()),
         })
     }
 
@@ -1228,6 +1300,22 @@ impl EventStore {
         doomed: &[SplitMeta],
         added: &[SplitMeta],
     ) -> Result<MaintenanceReport, StoreError> {
+        let report = self.swap_splits(doomed, added)?;
+        // Unpublished now: deleting the files cannot lose visible data. A hunt holding the
+        // split open keeps reading its mapped files until it finishes.
+        for s in doomed {
+            remove_split_dir(&self.split_path(&s.org, &s.id));
+        }
+        Ok(report)
+    }
+
+    /// The catalogue part of [`EventStore::remove_splits`]: `added` published and `doomed`
+    /// unpublished in one transaction, their open handles forgotten; files untouched.
+    fn swap_splits(
+        &self,
+        doomed: &[SplitMeta],
+        added: &[SplitMeta],
+    ) -> Result<MaintenanceReport, StoreError> {
         let report = MaintenanceReport {
             splits_removed: doomed.len(),
             splits_added: added.len(),
@@ -1245,89 +1333,218 @@ impl EventStore {
                 inner.cache.forget(id);
             }
         }
-        // Unpublished now: deleting the files cannot lose visible data. A hunt holding the
-        // split open keeps reading its mapped files until it finishes.
-        for s in doomed {
-            let p = self.split_path(&s.org, &s.id);
-            if let Err(e) = std::fs::remove_dir_all(&p) {
-                tracing::warn!(path = %p.display(), error = %e, "could not delete split files");
-            }
-        }
         Ok(report)
     }
 
-    /// Merges small splits of the same organization and window into bigger ones.
+    /// Deletes the directories of splits that compaction replaced at least `grace` ago (all
+    /// of them with a zero `grace`).
+    fn purge_retired(&self, grace: std::time::Duration) {
+        let due: Vec<PathBuf> = {
+            let mut retired = lock(&self.retired);
+            let (due, keep) = std::mem::take(&mut *retired)
+                .into_iter()
+                .partition(|(at, _)| at.elapsed() >= grace);
+            *retired = keep;
+            due.into_iter().map(|(_, p)| p).collect()
+        };
+        for p in due {
+            remove_split_dir(&p);
+        }
+    }
+
+    /// Compacts the store's splits (see [`EventStore::compact_at`]), with the wall clock as
+    /// *now*.
     pub fn compact(&self, opts: CompactOptions) -> Result<MaintenanceReport, StoreError> {
-        let _m = lock(&self.maintenance);
+        self.compact_at(opts, Timestamp::now())
+    }
+
+    /// Compaction, per organization and `window_secs` window:
+    /// - a window that ended at least `seal_after_secs` before `now` is *sealed*: its splits of
+    ///   format 3 or 4 that are not in the store's `compacted_split_format`, or are under
+    ///   `small_docs`, are rewritten (events read back and indexed again, [`split::rebuild`])
+    ///   into splits of the compacted format of at most `max_docs` events each — a lone split
+    ///   already in that format is left alone. Ingest keeps writing cheap format 3 splits; a
+    ///   sealed day is rewritten once into format 4 (tiered storage).
+    /// - otherwise (and for splits of formats 1 and 2) splits under `small_docs` of the same
+    ///   format are merged (tantivy's segment merge, no re-indexing), as before.
+    ///
+    /// Outputs are built without the maintenance lock (flushes go on meanwhile; one compaction
+    /// runs at a time) on `threads` threads, and each replaces its inputs in one catalogue
+    /// transaction taken under the maintenance lock, only if every input is still published
+    /// (retention may have deleted one meanwhile: the output is then discarded). The inputs'
+    /// files are deleted [`RETIRE_GRACE`] later (a hunt that listed them just before the swap
+    /// still opens them). A crash before that transaction leaves an unpublished directory that
+    /// the next open deletes; after it, the inputs' directories, which the next open deletes
+    /// likewise.
+    pub fn compact_at(
+        &self,
+        opts: CompactOptions,
+        now: Timestamp,
+    ) -> Result<MaintenanceReport, StoreError> {
+        let _c = lock(&self.compaction);
+        self.purge_retired(RETIRE_GRACE);
         let all = lock(&self.inner).catalogue.all()?;
         let window = opts.window_secs.max(1).saturating_mul(1_000_000_000);
-        // Splits of different formats have different schemas: tantivy merges only equal ones.
-        let mut groups: BTreeMap<(OrgId, u32, i64), Vec<SplitMeta>> = BTreeMap::new();
-        for s in all.into_iter().filter(|s| s.num_docs < opts.small_docs) {
+        let target = self.opts.compacted_split_format;
+        let sealed_before = opts
+            .seal_after_secs
+            .map(|s| now.saturating_sub_secs(s.max(0)).nanos());
+        let mut groups: BTreeMap<(OrgId, i64), Vec<SplitMeta>> = BTreeMap::new();
+        for s in all {
             groups
-                .entry((s.org.clone(), s.format, s.min_ts.nanos().div_euclid(window)))
+                .entry((s.org.clone(), s.min_ts.nanos().div_euclid(window)))
                 .or_default()
                 .push(s);
         }
-        let mut total = MaintenanceReport::default();
-        for ((org, format, _), splits) in groups {
-            // Pack into outputs of at most max_docs.
-            let mut packs: Vec<Vec<SplitMeta>> = vec![Vec::new()];
-            let mut docs = 0;
+        let mut plan: Vec<(Vec<SplitMeta>, Rewrite)> = Vec::new();
+        for ((_, w), splits) in groups {
+            let end = w.saturating_add(1).saturating_mul(window);
+            let sealed = sealed_before.is_some_and(|b| end <= b);
+            let mut by_format: BTreeMap<u32, Vec<SplitMeta>> = BTreeMap::new();
+            let mut convert = Vec::new();
             for s in splits {
-                if docs + s.num_docs > opts.max_docs && packs.last().is_some_and(|p| !p.is_empty())
-                {
-                    packs.push(Vec::new());
-                    docs = 0;
-                }
-                docs += s.num_docs;
-                if let Some(p) = packs.last_mut() {
-                    p.push(s);
+                let convertible = s.format == split::FORMAT || s.format == split::FORMAT_V3;
+                if sealed && convertible {
+                    if s.format != target || s.num_docs < opts.small_docs {
+                        convert.push(s);
+                    }
+                } else if s.num_docs < opts.small_docs {
+                    by_format.entry(s.format).or_default().push(s);
                 }
             }
-            for pack in packs.into_iter().filter(|p| p.len() >= 2) {
-                let generation = pack.iter().map(|s| s.generation).max().unwrap_or(0) + 1;
-                let id = new_split_id(generation);
-                let out = self.split_path(&org, &id);
-                let inputs: Vec<PathBuf> = pack
-                    .iter()
-                    .map(|s| self.split_path(&s.org, &s.id))
-                    .collect();
-                let input_refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
-                let bytes = match split::merge(&input_refs, &out) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let _ = std::fs::remove_dir_all(&out);
-                        return Err(e.into());
+            for pack in pack_splits(convert, opts.max_docs) {
+                if pack.len() >= 2 || pack.iter().any(|s| s.format != target) {
+                    plan.push((pack, Rewrite::Rebuild(target)));
+                }
+            }
+            for (format, splits) in by_format {
+                for pack in pack_splits(splits, opts.max_docs) {
+                    if pack.len() >= 2 {
+                        plan.push((pack, Rewrite::Merge(format)));
                     }
-                };
-                let merged = SplitMeta {
-                    id,
-                    org: org.clone(),
-                    min_ts: pack
-                        .iter()
-                        .map(|s| s.min_ts)
-                        .min()
-                        .unwrap_or(Timestamp::from_nanos(0)),
-                    max_ts: pack
-                        .iter()
-                        .map(|s| s.max_ts)
-                        .max()
-                        .unwrap_or(Timestamp::from_nanos(0)),
-                    num_docs: pack.iter().map(|s| s.num_docs).sum(),
-                    bytes,
-                    generation,
-                    format,
-                };
-                crate::wal::sync_dir(&self.dir.join("splits").join(org.as_str()))?;
-                let r = self.remove_splits(&pack, std::slice::from_ref(&merged))?;
-                total.splits_removed += r.splits_removed;
-                total.splits_added += r.splits_added;
-                total.bytes_removed += r.bytes_removed;
-                total.docs_removed += r.docs_removed;
+                }
             }
         }
+        let reports = par_map(opts.threads, &plan, |(pack, rewrite)| {
+            self.compact_pack(pack, *rewrite)
+        })?;
+        let mut total = MaintenanceReport::default();
+        for r in reports {
+            total.splits_removed += r.splits_removed;
+            total.splits_added += r.splits_added;
+            total.bytes_removed += r.bytes_removed;
+            total.docs_removed += r.docs_removed;
+        }
         Ok(total)
+    }
+
+    /// Writes one output split from `pack` (splits of one organization) and swaps it in.
+    fn compact_pack(
+        &self,
+        pack: &[SplitMeta],
+        rewrite: Rewrite,
+    ) -> Result<MaintenanceReport, StoreError> {
+        let Some(first) = pack.first() else {
+            return Ok(MaintenanceReport::default());
+        };
+        let org = first.org.clone();
+        let generation = pack.iter().map(|s| s.generation).max().unwrap_or(0) + 1;
+        let id = new_split_id(generation);
+        let out = self.split_path(&org, &id);
+        let inputs: Vec<PathBuf> = pack
+            .iter()
+            .map(|s| self.split_path(&s.org, &s.id))
+            .collect();
+        let input_refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        let docs: u64 = pack.iter().map(|s| s.num_docs).sum();
+        let (bytes, format) = match rewrite {
+            Rewrite::Merge(format) => (split::merge(&input_refs, &out), format),
+            Rewrite::Rebuild(format) => (
+                split::rebuild(
+                    &input_refs,
+                    &out,
+                    &self.fields_of(format),
+                    self.opts.writer_memory,
+                )
+                .map(|b| b.bytes),
+                format,
+            ),
+        };
+        let still_published = || -> Result<bool, StoreError> {
+            let ids: BTreeSet<String> = lock(&self.inner)
+                .catalogue
+                .all()?
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
+            Ok(pack.iter().all(|s| ids.contains(&s.id)))
+        };
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&out);
+                // An input deleted by retention meanwhile: nothing to compact any more.
+                if !still_published()? {
+                    return Ok(MaintenanceReport::default());
+                }
+                return Err(e.into());
+            }
+        };
+        let merged = SplitMeta {
+            id,
+            org: org.clone(),
+            min_ts: pack
+                .iter()
+                .map(|s| s.min_ts)
+                .min()
+                .unwrap_or(Timestamp::from_nanos(0)),
+            max_ts: pack
+                .iter()
+                .map(|s| s.max_ts)
+                .max()
+                .unwrap_or(Timestamp::from_nanos(0)),
+            num_docs: docs,
+            bytes,
+            generation,
+            format,
+        };
+        let swap = (|| {
+            crate::wal::sync_dir(&self.dir.join("splits").join(org.as_str()))?;
+            let _m = lock(&self.maintenance);
+            if !still_published()? {
+                return Ok(None);
+            }
+            let r = self.swap_splits(pack, std::slice::from_ref(&merged))?;
+            let now = std::time::Instant::now();
+            lock(&self.retired).extend(pack.iter().map(|s| (now, self.split_path(&s.org, &s.id))));
+            Ok(Some(r))
+        })();
+        self.purge_retired(RETIRE_GRACE);
+        match swap {
+            Ok(Some(r)) => Ok(r),
+            Ok(None) => {
+                let _ = std::fs::remove_dir_all(&out);
+                Ok(MaintenanceReport::default())
+            }
+            Err(e) => {
+                // Not published (the transaction failed or was not reached): remove it.
+                let _ = std::fs::remove_dir_all(&out);
+                Err(e)
+            }
+        }
+    }
+
+    /// The fields of the splits of `format` (3 or 4) this store builds.
+    fn fields_of(&self, format: u32) -> Fields {
+        Fields {
+            block_level: self.opts.block_level,
+            block_chunk_rows: self.opts.block_chunk_rows,
+            ..if format == split::FORMAT_V3 {
+                Fields::v3()
+            } else {
+                Fields::new()
+            }
+        }
     }
 
     /// The organizations with stored events (published or pending). For an operator's

@@ -5,8 +5,10 @@
 //! `YAGURA_EVENTSTORE_CHILD_DIR` set). The child ingests batches of events with unique
 //! `event.id`s and prints `ACK <batch>` only after `ingest` returned; it also retries some
 //! batches to exercise idempotency, and flushes often so kills land inside flushes, WAL
-//! truncation and split builds too. The parent SIGKILLs it at a random moment, reopens the
-//! store and counts ids.
+//! truncation and split builds too, and a second thread compacts all the while (sealed windows
+//! of format 3 splits rewritten into format 4, tiered storage), so kills land inside
+//! conversions and their catalogue swaps as well. The parent SIGKILLs it at a random moment,
+//! reopens the store and counts ids.
 
 #![cfg(feature = "store")]
 
@@ -16,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use yagura_eventstore::{EventStore, HuntQuery, StoreOptions, WalOptions};
+use yagura_eventstore::{CompactOptions, EventStore, HuntQuery, StoreOptions, WalOptions};
 use yagura_model::{Event, OrgId, Scope, Timestamp};
 
 const CHILD_ENV: &str = "YAGURA_EVENTSTORE_CHILD_DIR";
@@ -57,8 +59,24 @@ fn child_writer() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let store = EventStore::open(Path::new(&dir), opts()).expect("child opens store");
-    let mut out = std::io::stdout().lock();
+    let store =
+        std::sync::Arc::new(EventStore::open(Path::new(&dir), opts()).expect("child opens store"));
+    // Compaction beside ingest: every hour-window of these (2023) events is sealed, so its
+    // format 3 splits are rewritten into format 4, again and again as flushes add more.
+    let compactor = std::sync::Arc::clone(&store);
+    std::thread::spawn(move || {
+        loop {
+            let r = compactor.compact(CompactOptions {
+                window_secs: 3600,
+                ..CompactOptions::default()
+            });
+            if let Err(e) = r {
+                println!("COMPACT-ERROR {e}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let mut out = std::io::stdout(); // not locked: the compaction thread prints too
     writeln!(out, "OPEN").ok();
     out.flush().ok();
     for b in start.. {
@@ -121,12 +139,16 @@ fn kill_9_loop() {
         let stdout = child.stdout.take().expect("child stdout");
         let (tx, rx) = std::sync::mpsc::channel::<u64>();
         let reader = std::thread::spawn(move || {
+            let mut errors = Vec::new();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(b) = line.strip_prefix("ACK ") {
                     let _ = tx.send(b.parse::<u64>().expect("batch number"));
+                } else if line.starts_with("COMPACT-ERROR") {
+                    errors.push(line);
                 }
             }
+            errors
         });
         // Wait for the first acknowledgement of this round (start-up and replay take a
         // machine-dependent time), let it run 0..500 ms more, then kill -9: the kill lands at
@@ -141,7 +163,8 @@ fn kill_9_loop() {
         std::thread::sleep(Duration::from_millis(seed % 500));
         child.kill().expect("SIGKILL child");
         child.wait().expect("reap child");
-        reader.join().expect("reader thread");
+        let errors = reader.join().expect("reader thread");
+        assert!(errors.is_empty(), "round {round}: {errors:?}");
         acks.extend(rx.try_iter());
         if let Some(&last) = acks.last() {
             next_batch = last + 1;
@@ -173,6 +196,17 @@ fn kill_9_loop() {
             "round {round}: partial batch stored"
         );
     }
+    let formats: BTreeSet<u32> = EventStore::open(dir.path(), opts())
+        .expect("reopen")
+        .splits()
+        .expect("splits")
+        .iter()
+        .map(|s| s.format)
+        .collect();
+    assert!(
+        formats.contains(&4),
+        "compaction converted sealed windows to format 4 ({formats:?})"
+    );
     assert!(
         acked.len() >= rounds,
         "the child made progress in every round ({} batches acknowledged)",

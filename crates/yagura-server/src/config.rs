@@ -20,6 +20,8 @@
 //! flush_events = 100000             # the consumer builds splits at this many pending…
 //! flush_interval_secs = 5           # …or when the oldest pending event waited this long
 //! split_span_secs = 86400           # one split per organization and day per flush
+//! compact_interval_secs = 600       # compaction every this often (0: never)
+//! compacted_split_format = 4        # sealed days (2 h after their end) are rewritten into this
 //! rules = ["sigma/"]                # Sigma rule directories beside the built-in content
 //! intel = ["feeds/"]                # indicator files/directories (plus the data dir's)
 //! builtin_rules = true              # built-in Sigma and analytics content
@@ -76,6 +78,14 @@ pub struct IngestSection {
     pub flush_interval_secs: u64,
     #[serde(default = "defaults::split_span_secs")]
     pub split_span_secs: i64,
+    /// Compaction (small splits merged, sealed days rewritten into `compacted_split_format`)
+    /// runs on its own thread every this many seconds; 0 turns it off.
+    #[serde(default = "defaults::compact_interval_secs")]
+    pub compact_interval_secs: u64,
+    /// Split format of sealed days after compaction: 4 (columnar, smaller; the default) or 3
+    /// (what ingest writes).
+    #[serde(default = "defaults::compacted_split_format")]
+    pub compacted_split_format: u32,
     #[serde(default)]
     pub rules: Vec<PathBuf>,
     #[serde(default)]
@@ -107,6 +117,12 @@ mod defaults {
     }
     pub fn split_span_secs() -> i64 {
         86_400
+    }
+    pub fn compact_interval_secs() -> u64 {
+        600
+    }
+    pub fn compacted_split_format() -> u32 {
+        4
     }
     pub fn yes() -> bool {
         true
@@ -224,6 +240,9 @@ impl ServerConfig {
             }
             if !(60..=30 * 86_400).contains(&i.split_span_secs) {
                 return bad("split_span_secs must be between 60 and 2592000".into());
+            }
+            if !matches!(i.compacted_split_format, 3 | 4) {
+                return bad("compacted_split_format must be 3 or 4".into());
             }
             for l in &i.syslog {
                 if !matches!(l.protocol.as_str(), "udp" | "tcp" | "tls") {

@@ -987,8 +987,13 @@ counts org-a=5";
     let mixed_q = || q(&["org-a"], &["10.9.9.9", "evil.com", "good.org/p?40"]);
     check(&store, q(&["org-a"], &["10.0.0.1"]), by_ip);
     check(&store, mixed_q(), mixed);
-    // Compaction merges format 3 with format 3 and 4 with 4 only.
-    let r = store.compact(CompactOptions::default()).unwrap();
+    // Without sealing, compaction merges format 3 with format 3 and 4 with 4 only.
+    let r = store
+        .compact(CompactOptions {
+            seal_after_secs: None,
+            ..CompactOptions::default()
+        })
+        .unwrap();
     assert_eq!((r.splits_removed, r.splits_added), (4, 2));
     let mut formats: Vec<(u32, u64)> = store
         .splits()
@@ -1276,4 +1281,330 @@ fn read_ahead_recognizes_the_layouts_tantivy_writes() {
         let plain = split::OpenSplit::open(&path).unwrap();
         assert!(plain.read_ahead_layouts().is_empty());
     }
+
+/// Tiered storage: ingest writes format 3 splits; compaction merges those of open windows
+/// among themselves and rewrites sealed windows into format 4 (also a window that is a single
+/// format 3 split, and late events after a window was sealed). Every event comes back byte for
+/// byte and every hunt answers the same before and after each step, also after a reopen.
+#[test]
+fn compaction_rewrites_sealed_format_3_windows_into_format_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        split_format: split::FORMAT_V3,
+        compacted_split_format: split::FORMAT,
+        ..small_opts()
+    };
+    let store = EventStore::open(dir.path(), opts.clone()).unwrap();
+    const DAY: i64 = 86_400;
+    let base = 86_400 * 100;
+    // Days 0 and 1: three flushes each; day 2: one flush (a lone format 3 split).
+    let mut k = 0;
+    let mut batch = |store: &EventStore, day: i64, n: i64| {
+        let evs: Vec<Event> = (0..n)
+            .map(|j| {
+                let i = k * 1000 + j;
+                let secs = base + day * DAY + (i % 80_000);
+                if j % 3 == 0 {
+                    let mut e = odd_event("org-a", i, "zeek.conn", &format!("10.0.0.{}", i % 4));
+                    e.timestamp = Timestamp::from_secs(secs);
+                    e
+                } else {
+                    let org = ["org-a", "org-b"][(j % 2) as usize];
+                    ev(
+                        org,
+                        secs,
+                        &format!("h{}.evil{}.com", i % 5, i % 7),
+                        &format!("10.0.{}.{}", i % 3, i % 9),
+                        &format!("u{}", i % 11),
+                    )
+                }
+            })
+            .collect();
+        store.ingest(&format!("b{k}"), evs).unwrap();
+        store.flush().unwrap();
+        k += 1;
+    };
+    for day in [0, 0, 0, 1, 1, 1, 2] {
+        batch(&store, day, 60);
+    }
+    let queries: Vec<HuntQuery> = vec![
+        q(&["org-a", "org-b"], &["evil3.com"]),
+        q(&["org-a"], &["10.0.0.1", "u7", "user5"]),
+        q(
+            &["org-a", "org-b"],
+            &["http://h1.evil1.com/p?8640071", "10.0.2.5"],
+        ),
+        HuntQuery {
+            filters: vec![FieldFilter::parse("event.dataset=zeek.conn").unwrap()],
+            limit: Some(9),
+            ..q(&["org-a"], &["10.0.0.2"])
+        },
+        HuntQuery {
+            from: Some(Timestamp::from_secs(base + DAY / 2)),
+            to: Some(Timestamp::from_secs(base + DAY + DAY / 2)),
+            ..q(&["org-a", "org-b"], &[])
+        },
+    ];
+    let answers = |store: &EventStore| -> Vec<HuntResult> {
+        queries
+            .iter()
+            .map(|qq| HuntResult {
+                splits_searched: 0,
+                ..store.hunt(qq).unwrap()
+            })
+            .collect()
+    };
+    let want = answers(&store);
+    assert!(want.iter().all(|r| r.total() > 0));
+    let want_jsons = stored_jsons(&store, dir.path());
+    assert_eq!(want_jsons.len(), 7 * 60);
+    let formats = |store: &EventStore| -> Vec<(i64, String, u32)> {
+        let mut f: Vec<(i64, String, u32)> = store
+            .splits()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    (s.min_ts.secs() - base).div_euclid(DAY),
+                    s.org.as_str().to_string(),
+                    s.format,
+                )
+            })
+            .collect();
+        f.sort();
+        f
+    };
+    assert!(formats(&store).iter().all(|f| f.2 == 3));
+    assert_eq!(formats(&store).len(), 2 * 7);
+
+    // Day 0 is sealed (ended more than 2 h ago), days 1 and 2 are not: day 0 becomes one
+    // format 4 split per organization, day 1's format 3 splits are merged as format 3.
+    let now = Timestamp::from_secs(base + DAY + 3 * 3600);
+    let r = store.compact_at(CompactOptions::default(), now).unwrap();
+    assert_eq!((r.splits_removed, r.splits_added), (12, 4));
+    let day_formats = |store: &EventStore| -> Vec<(i64, u32)> {
+        formats(store).into_iter().map(|(d, _, f)| (d, f)).collect()
+    };
+    assert_eq!(
+        day_formats(&store),
+        [(0, 4), (0, 4), (1, 3), (1, 3), (2, 3), (2, 3)]
+    );
+    assert_eq!(stored_jsons(&store, dir.path()), want_jsons);
+    assert_eq!(answers(&store), want);
+    for s in store.splits().unwrap().iter().filter(|s| s.format == 4) {
+        assert_eq!(s.generation, 1);
+        let p = store.split_path(&s.org, &s.id);
+        assert!(p.join(crate::block::FILE_NAME).exists());
+        assert_eq!(s.bytes, split::dir_bytes(&p).unwrap());
+    }
+
+    // Later: days 1 and 2 are sealed too (day 2 is a lone format 3 split per organization).
+    let later = Timestamp::from_secs(base + 4 * DAY);
+    let r = store.compact_at(CompactOptions::default(), later).unwrap();
+    assert_eq!((r.splits_removed, r.splits_added), (4, 4));
+    assert_eq!(
+        day_formats(&store),
+        [(0, 4), (0, 4), (1, 4), (1, 4), (2, 4), (2, 4)]
+    );
+    assert_eq!(stored_jsons(&store, dir.path()), want_jsons);
+    assert_eq!(answers(&store), want);
+    // Nothing left to do.
+    let r = store.compact_at(CompactOptions::default(), later).unwrap();
+    assert_eq!((r.splits_removed, r.splits_added), (0, 0));
+
+    // A late event of sealed day 0 lands in a new format 3 split; the next compaction folds
+    // it into the day's format 4 split.
+    let late = ev("org-b", base + 500, "late.evil3.com", "10.0.0.1", "late");
+    store.ingest("late", vec![late.clone()]).unwrap();
+    store.flush().unwrap();
+    let r = store.compact_at(CompactOptions::default(), later).unwrap();
+    assert_eq!((r.splits_removed, r.splits_added), (2, 1));
+    assert_eq!(formats(&store).len(), 6);
+    assert!(formats(&store).iter().all(|f| f.2 == 4));
+    let mut with_late = want_jsons.clone();
+    with_late.push(serde_json::to_string(&late).unwrap());
+    with_late.sort_unstable();
+    assert_eq!(stored_jsons(&store, dir.path()), with_late);
+    let r = store.hunt(&queries[0]).unwrap();
+    assert_eq!(r.total(), want[0].total() + 1);
+    drop(store);
+
+    // Reopened: only the published splits are left, and they answer the same.
+    let store = EventStore::open(dir.path(), opts).unwrap();
+    let dirs: usize = ["org-a", "org-b"]
+        .iter()
+        .map(|o| {
+            std::fs::read_dir(dir.path().join("splits").join(o))
+                .unwrap()
+                .count()
+        })
+        .sum();
+    assert_eq!(dirs, 6);
+    assert_eq!(stored_jsons(&store, dir.path()), with_late);
+    let mut again = answers(&store);
+    again[0]
+        .counts
+        .entry(OrgId::new("org-b").unwrap())
+        .and_modify(|n| *n -= 1);
+    again[0].hits.retain(|h| h.event != late);
+    assert_eq!(again, want);
+}
+
+/// With `compacted_split_format = 3` sealed windows are rewritten into format 3 (format 4
+/// splits too), and a format other than 3 or 4 is refused at open.
+#[test]
+fn compacted_split_format_3_rewrites_format_4_and_others_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        split_format: split::FORMAT,
+        compacted_split_format: split::FORMAT_V3,
+        ..small_opts()
+    };
+    let store = EventStore::open(dir.path(), opts.clone()).unwrap();
+    sample(&store);
+    store.flush().unwrap();
+    let before = store
+        .hunt(&q(&["org-a", "org-b", "org-c"], &["evil.com"]))
+        .unwrap();
+    let jsons = stored_jsons(&store, dir.path());
+    store.compact(CompactOptions::default()).unwrap();
+    assert!(store.splits().unwrap().iter().all(|s| s.format == 3));
+    assert_eq!(stored_jsons(&store, dir.path()), jsons);
+    let after = store
+        .hunt(&q(&["org-a", "org-b", "org-c"], &["evil.com"]))
+        .unwrap();
+    assert_eq!(
+        HuntResult {
+            splits_searched: 0,
+            ..before
+        },
+        HuntResult {
+            splits_searched: 0,
+            ..after
+        }
+    );
+    drop(store);
+    let bad = StoreOptions {
+        compacted_split_format: 2,
+        ..opts
+    };
+    assert!(matches!(
+        EventStore::open(dir.path(), bad),
+        Err(StoreError::UnsupportedFormat(2))
+    ));
+}
+
+/// A compaction whose inputs are unpublished meanwhile (retention) publishes nothing and
+/// leaves no output behind: whether an input disappeared from the catalogue only (the check
+/// before the swap) or with its files (the rebuild fails, then the same check).
+#[test]
+fn compaction_discards_its_output_when_an_input_was_removed_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        split_format: split::FORMAT_V3,
+        ..small_opts()
+    };
+    let store = EventStore::open(dir.path(), opts).unwrap();
+    for b in 0..3 {
+        store
+            .ingest(
+                &format!("b{b}"),
+                vec![ev("org-a", 100 + b, "x.evil.com", "10.0.0.1", "u")],
+            )
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let dirs = || {
+        std::fs::read_dir(dir.path().join("splits/org-a"))
+            .unwrap()
+            .count()
+    };
+    let splits = store.splits().unwrap();
+    assert_eq!((splits.len(), dirs()), (3, 3));
+    // Only the catalogue row is gone: the output is built, then not swapped in.
+    let gone = splits[0].clone();
+    lock(&store.inner)
+        .catalogue
+        .publish(&[], std::slice::from_ref(&gone.id), None)
+        .unwrap();
+    let r = store
+        .compact_pack(&splits, Rewrite::Rebuild(split::FORMAT))
+        .unwrap();
+    assert_eq!(r, MaintenanceReport::default());
+    assert_eq!(store.splits().unwrap().len(), 2);
+    assert_eq!(dirs(), 3, "no output directory left behind");
+    // Row and files gone (what retention does): the rebuild fails on the missing input.
+    std::fs::remove_dir_all(store.split_path(&gone.org, &gone.id)).unwrap();
+    let r = store
+        .compact_pack(&splits, Rewrite::Rebuild(split::FORMAT))
+        .unwrap();
+    assert_eq!(r, MaintenanceReport::default());
+    assert_eq!(dirs(), 2);
+    // The two published splits still compact.
+    let r = store.compact(CompactOptions::default()).unwrap();
+    assert_eq!((r.splits_removed, r.splits_added), (2, 1));
+    assert_eq!(store.splits().unwrap()[0].format, split::FORMAT);
+    assert_eq!(
+        store.hunt(&q(&["org-a"], &["evil.com"])).unwrap().total(),
+        2
+    );
+}
+
+/// The splits compaction replaced stay on disk for a grace period after the swap: a hunt that
+/// listed them in the catalogue just before can still open and read them; then they go (and
+/// all of them when the store is dropped).
+#[test]
+fn replaced_splits_outlive_the_swap_for_a_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        split_format: split::FORMAT_V3,
+        ..small_opts()
+    };
+    let store = EventStore::open(dir.path(), opts.clone()).unwrap();
+    for b in 0..2 {
+        store
+            .ingest(
+                &format!("b{b}"),
+                vec![ev("org-a", 100 + b, "x.evil.com", "10.0.0.1", "u")],
+            )
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let old: Vec<PathBuf> = store
+        .splits()
+        .unwrap()
+        .iter()
+        .map(|s| store.split_path(&s.org, &s.id))
+        .collect();
+    let r = store.compact(CompactOptions::default()).unwrap();
+    assert_eq!((r.splits_removed, r.splits_added), (2, 1));
+    for p in &old {
+        let open = split::OpenSplit::open(p).unwrap();
+        assert_eq!(open.all_events().unwrap().len(), 1);
+    }
+    // Within the grace period a compaction leaves them.
+    store.compact(CompactOptions::default()).unwrap();
+    assert!(old.iter().all(|p| p.exists()));
+    store.purge_retired(std::time::Duration::ZERO);
+    assert!(old.iter().all(|p| !p.exists()));
+    // Dropping the store deletes what is left.
+    store
+        .ingest("b9", vec![ev("org-a", 300, "y.evil.com", "10.0.0.1", "u")])
+        .unwrap();
+    store.flush().unwrap();
+    let before: Vec<PathBuf> = store
+        .splits()
+        .unwrap()
+        .iter()
+        .map(|s| store.split_path(&s.org, &s.id))
+        .collect();
+    store.compact(CompactOptions::default()).unwrap();
+    assert!(before.iter().all(|p| p.exists()));
+    drop(store);
+    assert!(before.iter().all(|p| !p.exists()));
+    let store = EventStore::open(dir.path(), opts).unwrap();
+    assert_eq!(
+        store.hunt(&q(&["org-a"], &["evil.com"])).unwrap().total(),
+        3
+    );
 }

@@ -119,6 +119,7 @@ pub fn start(
         // Per-split costs are fixed (writer, term dictionaries, fsyncs): one split per
         // organization and day per flush instead of one per hour (BENCHMARKS.md).
         split_span_secs: section.split_span_secs,
+        compacted_split_format: section.compacted_split_format,
         ..StoreOptions::default()
     };
     let store = Arc::new(
@@ -167,6 +168,19 @@ pub fn start(
             .spawn(move || consumer.run(s))
             .context("starting the stream consumer")?,
     );
+    if section.compact_interval_secs > 0 {
+        // Compaction on its own thread: it builds its outputs without blocking the consumer's
+        // flushes (only its catalogue swaps take the store's maintenance lock).
+        let store = Arc::clone(&store);
+        let stop = Arc::clone(&stop);
+        let every = Duration::from_secs(section.compact_interval_secs);
+        threads.push(
+            std::thread::Builder::new()
+                .name("yagura-compaction".into())
+                .spawn(move || compaction_loop(&store, every, &stop))
+                .context("starting the compaction thread")?,
+        );
+    }
     let intake = Intake::new(Arc::clone(&store));
     if !section.tail.is_empty() {
         let checkpoints = yagura_ingest::CheckpointFile::new(dir.join("tails.json"));
@@ -194,6 +208,30 @@ pub fn start(
         threads,
         listeners: Vec::new(),
     })
+}
+
+/// Every `every`: merges small splits and rewrites sealed organization-days into the store's
+/// compacted split format (tiered storage: ingest writes format 3, a sealed day is rewritten
+/// once into format 4). Until `stop`; a compaction under way finishes first (a kill during it
+/// loses nothing: the catalogue swap is one transaction).
+fn compaction_loop(store: &EventStore, every: Duration, stop: &AtomicBool) {
+    let mut next = std::time::Instant::now() + every;
+    while !stop.load(Ordering::Relaxed) {
+        if std::time::Instant::now() >= next {
+            match store.compact(yagura_eventstore::CompactOptions::default()) {
+                Ok(r) if r.splits_removed > 0 => tracing::info!(
+                    removed = r.splits_removed,
+                    added = r.splits_added,
+                    events = r.docs_removed,
+                    "event store compaction"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "event store compaction failed"),
+            }
+            next = std::time::Instant::now() + every;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 type SharedCheckpoints = Arc<
