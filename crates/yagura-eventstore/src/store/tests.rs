@@ -1281,6 +1281,7 @@ fn read_ahead_recognizes_the_layouts_tantivy_writes() {
         let plain = split::OpenSplit::open(&path).unwrap();
         assert!(plain.read_ahead_layouts().is_empty());
     }
+}
 
 /// Tiered storage: ingest writes format 3 splits; compaction merges those of open windows
 /// among themselves and rewrites sealed windows into format 4 (also a window that is a single
