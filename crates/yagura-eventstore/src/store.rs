@@ -710,10 +710,12 @@ impl EventStore {
     }
 
     /// [`EventStore::flush`] with a hook run on the batches about to be published (in LSN
-    /// order, batches already published under the same id left out), after their splits are
-    /// built and before the catalogue transaction. A stream consumer runs its detectors there
-    /// and checkpoints their state, so that the detector checkpoint is never behind the WAL
-    /// checkpoint. A hook error publishes nothing (the events stay pending).
+    /// order, batches already published under the same id left out), while their splits are
+    /// built (on another thread) and before the catalogue transaction. A stream consumer runs
+    /// its detectors there and checkpoints their state, so that the detector checkpoint is never
+    /// behind the WAL checkpoint. A hook error, or a failed build after the hook succeeded,
+    /// publishes nothing (the events stay pending; a consumer's hook skips on the retry what its
+    /// detectors have already seen, as after a failed publish).
     pub fn flush_with<E: std::fmt::Display>(
         &self,
         hook: impl FnOnce(&[Arc<PendingBatch>]) -> Result<(), E>,
@@ -806,11 +808,40 @@ impl EventStore {
         }
         let mut built: Vec<SplitMeta> = Vec::new();
         let result = (|| -> Result<(), StoreError> {
-            self.build_splits(groups, &mut built)?;
-            for org in built.iter().map(|s| &s.org).collect::<BTreeSet<_>>() {
-                crate::wal::sync_dir(&self.dir.join("splits").join(org.as_str()))?;
+            // The splits are built (and their directories synced) on another thread while the
+            // hook runs here: both only read the batches, and nothing is published before both
+            // succeeded. A stream consumer's hook (detection, the detector checkpoint's write
+            // and fsync) would otherwise leave the build threads' cores idle, and the build
+            // threads the hook's (BENCHMARKS.md, "Session 10: durable ingest").
+            let (built_res, hook_res) = std::thread::scope(|s| {
+                let builder =
+                    s.spawn(|| -> Result<Vec<SplitMeta>, (Vec<SplitMeta>, StoreError)> {
+                        let mut done = Vec::new();
+                        if let Err(e) = self.build_splits(groups, &mut done) {
+                            return Err((done, e));
+                        }
+                        let orgs: BTreeSet<&OrgId> = done.iter().map(|s| &s.org).collect();
+                        let synced = orgs.into_iter().try_for_each(|org| {
+                            crate::wal::sync_dir(&self.dir.join("splits").join(org.as_str()))
+                        });
+                        match synced {
+                            Ok(()) => Ok(done),
+                            Err(e) => Err((done, e.into())),
+                        }
+                    });
+                let hook_res = hook(&fresh).map_err(|e| StoreError::Hook(e.to_string()));
+                (builder.join(), hook_res)
+            });
+            match built_res {
+                Ok(Ok(done)) => built = done,
+                Ok(Err((done, e))) => {
+                    built = done;
+                    return Err(e);
+                }
+                // A panic while building propagates, as it did when the build ran here.
+                Err(p) => std::panic::resume_unwind(p),
             }
-            hook(&fresh).map_err(|e| StoreError::Hook(e.to_string()))?;
+            hook_res?;
             let mut inner = lock(&self.inner);
             inner
                 .catalogue

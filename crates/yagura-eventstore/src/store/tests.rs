@@ -1609,3 +1609,86 @@ fn replaced_splits_outlive_the_swap_for_a_grace_period() {
         3
     );
 }
+
+/// The flush hook runs while the splits are built: a failure of either publishes nothing (the
+/// splits built are removed, the events stay pending and durable), and the retry publishes
+/// every event once, with the hook seeing the same batches again.
+#[test]
+fn flush_with_publishes_nothing_when_the_build_or_the_hook_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    store
+        .ingest(
+            "b1",
+            vec![
+                ev("org-a", 10, "a.com", "10.0.0.1", "u"),
+                ev("org-b", 11, "b.com", "10.0.0.2", "v"),
+            ],
+        )
+        .unwrap();
+    store
+        .ingest("b2", vec![ev("org-a", 20, "c.com", "10.0.0.3", "w")])
+        .unwrap();
+    let seen = |batches: &[Arc<PendingBatch>]| -> Vec<(u64, usize)> {
+        batches
+            .iter()
+            .map(|b| (b.first_lsn(), b.events().count()))
+            .collect()
+    };
+    let split_dirs = |org: &str| -> usize {
+        std::fs::read_dir(dir.path().join("splits").join(org)).map_or(0, |d| d.count())
+    };
+
+    // 1. The build of org-b's split fails (a file where its directory goes); the hook succeeds.
+    std::fs::create_dir_all(dir.path().join("splits")).unwrap();
+    std::fs::write(dir.path().join("splits/org-b"), b"not a directory").unwrap();
+    let mut hooked = Vec::new();
+    let err = store
+        .flush_with(|b| {
+            hooked.push(seen(b));
+            Ok::<(), String>(())
+        })
+        .unwrap_err();
+    assert!(!matches!(err, StoreError::Hook(_)), "{err}");
+    assert_eq!(hooked, vec![vec![(1, 2), (3, 1)]]);
+    let s = store.stats().unwrap();
+    assert_eq!((s.pending_events, s.checkpoint, s.docs), (3, 0, 0));
+    assert_eq!(split_dirs("org-a"), 0, "org-a's split is removed");
+    assert_eq!(
+        store
+            .hunt(&q(&["org-a", "org-b"], &["a.com"]))
+            .unwrap()
+            .total(),
+        1
+    );
+
+    // 2. The build succeeds, the hook fails: nothing is published either.
+    std::fs::remove_file(dir.path().join("splits/org-b")).unwrap();
+    let err = store
+        .flush_with(|_| Err::<(), _>("detectors down"))
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Hook(ref m) if m == "detectors down"),
+        "{err}"
+    );
+    let s = store.stats().unwrap();
+    assert_eq!((s.pending_events, s.checkpoint, s.docs), (3, 0, 0));
+    assert_eq!((split_dirs("org-a"), split_dirs("org-b")), (0, 0));
+
+    // 3. Both succeed: every event is published once, the hook saw the same batches.
+    let mut hooked = Vec::new();
+    let report = store
+        .flush_with(|b| {
+            hooked.push(seen(b));
+            Ok::<(), String>(())
+        })
+        .unwrap();
+    assert_eq!(hooked, vec![vec![(1, 2), (3, 1)]]);
+    assert_eq!((report.checkpoint, report.events, report.splits), (3, 3, 2));
+    let s = store.stats().unwrap();
+    assert_eq!((s.pending_events, s.checkpoint, s.docs), (0, 3, 3));
+    for d in ["a.com", "b.com", "c.com"] {
+        let h = store.hunt(&q(&["org-a", "org-b"], &[d])).unwrap();
+        assert_eq!(h.total(), 1, "{d}");
+    }
+}
