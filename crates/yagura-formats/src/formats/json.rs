@@ -9,6 +9,7 @@ use serde_json::Value;
 use yagura_model::event::{FieldMap, Other, OtherValue};
 use yagura_model::{Event, Str};
 
+use super::tree_pool::Tree;
 use super::{LineParser, Step};
 
 /// A JSON-lines reader around a per-line function.
@@ -79,30 +80,43 @@ pub(crate) fn kind(v: &Value) -> &'static str {
 /// and only the others take the general path, on the borrowed tree ([`ecs_via_tree`]). Both
 /// give what the `serde_json::Value` path ([`ecs_via_value`], kept as the reference) gives,
 /// event or reason (tested, also as properties).
+#[cfg(test)]
 pub(crate) fn ecs(line: &str) -> Result<Event, String> {
+    super::by_value(|ev| ecs_into(line, ev))
+}
+
+/// [`ecs`] into the caller's event (which holds `Event::default()`, its kept buffers
+/// reused): no move of the event through the reader's queue.
+pub(crate) fn ecs_into(line: &str, out: &mut Event) -> Result<(), String> {
     // A line naming a group the direct path leaves to the general one (every Winlogbeat line
-    // has `winlog`) goes there at once instead of being deserialized twice. The text test
-    // only saves work: the direct path still checks the groups it deserialized.
-    if LEFT_TO_TREE_PATH.iter().any(|g| line.contains(g)) {
-        return ecs_via_tree(line);
-    }
-    // Likewise a line that (written compactly) holds a category or tags as a single string:
-    // the direct path would fail on it after most of its work, and its error is costly
-    // (5,800 instructions per line of the `json/ecs` bench case). Only the choice of path
-    // depends on this test, not the result (both paths give `ecs_via_value`'s).
-    if SCALAR_LISTS.iter().any(|g| line.contains(g)) {
-        return ecs_via_tree(line);
+    // has `winlog`), or holding (written compactly) a category or tags as a single string,
+    // goes to the general path at once: the direct path would refuse it after most of its
+    // work (5,800 instructions per line of the `json/ecs` bench case for the second kind).
+    // The text test only chooses the path, not the result (both give `ecs_via_value`'s).
+    if needs_tree_path(line) {
+        return ecs_via_tree_into(line, out);
     }
     match ecs_direct(line) {
-        Some(ev) => Ok(ev),
-        None => ecs_via_tree(line),
+        Some(ev) => {
+            *out = ev;
+            Ok(())
+        }
+        None => ecs_via_tree_into(line, out),
     }
 }
 
-/// [`ecs`] into the caller's event (no move of the event through the reader's queue).
-pub(crate) fn ecs_into(line: &str, out: &mut Event) -> Result<(), String> {
-    *out = ecs(line)?;
-    Ok(())
+/// Whether `line` holds one of [`LEFT_TO_TREE_PATH`] or [`SCALAR_LISTS`]: one pass over the
+/// line's quotes (every pattern starts with one) instead of a search per pattern.
+fn needs_tree_path(line: &str) -> bool {
+    let b = line.as_bytes();
+    memchr::memchr_iter(b'"', b).any(|i| {
+        b.get(i..).is_some_and(|rest| {
+            LEFT_TO_TREE_PATH
+                .iter()
+                .chain(&SCALAR_LISTS)
+                .any(|p| rest.starts_with(p.as_bytes()))
+        })
+    })
 }
 
 /// List fields written as one string, which the direct path refuses ([`fix_ecs`] wraps them).
@@ -187,9 +201,23 @@ fn sort_other_value(v: &mut OtherValue) {
 ///
 /// When `serde_json` is built without `preserve_order` (never in this workspace: the model
 /// crate asks for it), `Value` objects are sorted maps, and the `Value` path is taken.
+#[cfg(test)]
 pub(crate) fn ecs_via_tree(line: &str) -> Result<Event, String> {
+    super::by_value(|ev| ecs_via_tree_into(line, ev))
+}
+
+/// [`ecs_via_tree`] into `out` (which holds `Event::default()`).
+///
+/// The top-level keys that name no field of [`Event`] are what its flattened
+/// [`Event::other`] would collect (in document order, after the other fields' values): they
+/// are converted straight into `out.other` (its kept buffer) and taken out of the tree
+/// before the deserialization, which then has nothing to buffer (`serde`'s `Content` tree of
+/// the unknown keys, then an `Other` built from it). `Other` accepts any value, so no reason
+/// can change (tested against the `Value` path).
+fn ecs_via_tree_into(line: &str, out: &mut Event) -> Result<(), String> {
     if value_maps_are_sorted() {
-        return ecs_via_value(line);
+        *out = ecs_via_value(line)?;
+        return Ok(());
     }
     let mut m = borrowed_object(line)?;
     dedup_obj(&mut m);
@@ -198,15 +226,54 @@ pub(crate) fn ecs_via_tree(line: &str) -> Result<Event, String> {
         return Err("ECS record without @timestamp".to_owned());
     }
     let data = take_event_data(&mut m);
-    let mut ev =
-        super::json_de::from_j::<Event>(&J::Obj(m)).map_err(|e| format!("not ECS: {e}"))?;
+    let mut other = std::mem::take(&mut out.other);
+    other.clear();
+    m.retain_mut(|(k, v)| {
+        if EVENT_FIELDS.contains(&k.as_ref()) {
+            return true;
+        }
+        other.push_new(k.as_ref(), v.to_other());
+        super::tree_pool::put(std::mem::replace(v, J::Null));
+        false
+    });
+    let ev = m
+        .as_j(super::json_de::from_j::<Event>)
+        .map_err(|e| format!("not ECS: {e}"))?;
+    *out = ev;
+    out.other = other;
     if let Some(d) = data
         && !d.is_empty()
     {
-        ev.winlog.event_data = d;
+        out.winlog.event_data = d;
     }
-    Ok(ev)
+    Ok(())
 }
+
+/// The top-level keys of [`Event`]'s fields (every other key goes to [`Event::other`]).
+const EVENT_FIELDS: [&str; 22] = [
+    "@timestamp",
+    "organization",
+    "event",
+    "source",
+    "destination",
+    "network",
+    "url",
+    "http",
+    "user_agent",
+    "dns",
+    "tls",
+    "user",
+    "host",
+    "email",
+    "file",
+    "process",
+    "winlog",
+    "rule",
+    "observer",
+    "log",
+    "message",
+    "tags",
+];
 
 /// `winlog.event_data` taken out of the fixed tree as the [`FieldMap`] its `Deserialize`
 /// would build (pairs sorted by key, as from its `BTreeMap`), when it is an object: after
@@ -234,6 +301,7 @@ fn take_event_data(m: &mut Obj<'_>) -> Option<FieldMap> {
         pairs.push((Str::from(k.as_ref()), v));
     }
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    super::tree_pool::recycle(d);
     Some(FieldMap(pairs))
 }
 
@@ -341,7 +409,9 @@ fn tree_text<'o>(v: &'o J<'_>) -> Option<Cow<'o, str>> {
 /// Wraps a value in a one-element array.
 fn wrap(v: &mut J<'_>) {
     let old = std::mem::replace(v, J::Null);
-    *v = J::Arr(vec![old]);
+    let mut a = super::tree_pool::arr(1);
+    a.push(old);
+    *v = J::Arr(a);
 }
 
 /// [`fix_ecs`] on the borrowed tree, step for step (objects hold each key once).
@@ -808,6 +878,34 @@ pub(crate) fn entries<'o, 'a>(o: &'o Obj<'a>) -> Vec<(&'o str, &'o J<'a>)> {
     out
 }
 
+/// [`entries`] as an iterator: without a vector when no key repeats (the usual case).
+pub(crate) fn entries_iter<'o, 'a>(o: &'o Obj<'a>) -> impl Iterator<Item = (&'o str, &'o J<'a>)> {
+    enum It<A, B> {
+        Direct(A),
+        Folded(B),
+    }
+    impl<T, A: Iterator<Item = T>, B: Iterator<Item = T>> Iterator for It<A, B> {
+        type Item = T;
+        fn next(&mut self) -> Option<T> {
+            match self {
+                It::Direct(a) => a.next(),
+                It::Folded(b) => b.next(),
+            }
+        }
+        fn size_hint(&self) -> (usize, Option<usize>) {
+            match self {
+                It::Direct(a) => a.size_hint(),
+                It::Folded(b) => b.size_hint(),
+            }
+        }
+    }
+    if keys_distinct(o) {
+        It::Direct(o.iter().map(|(k, v)| (k.as_ref(), v)))
+    } else {
+        It::Folded(entries(o).into_iter())
+    }
+}
+
 /// The last value under `key` (as `serde_json::Map::get` would find it).
 pub(crate) fn get<'o, 'a>(o: &'o Obj<'a>, key: &str) -> Option<&'o J<'a>> {
     o.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
@@ -829,13 +927,16 @@ fn parse_top(line: &str) -> serde_json::Result<J<'_>> {
 ///
 /// Records in the plain subset of JSON that log writers emit take [`super::json_fast`] (the
 /// same tree, several times faster); anything else is parsed by `serde_json`.
-pub(crate) fn borrowed_object(line: &str) -> Result<Obj<'_>, String> {
-    let parsed = match super::json_fast::parse(line, TOP_CAP) {
+///
+/// The tree's buffers are taken from, and at its drop given back to, this thread's
+/// [`super::tree_pool`]: in steady state a record's tree costs no allocation.
+pub(crate) fn borrowed_object(line: &str) -> Result<Tree<'_>, String> {
+    let parsed = match super::tree_pool::parse(line, TOP_CAP) {
         Some(j) => Ok(j),
         None => parse_top(line),
     };
     match parsed {
-        Ok(J::Obj(m)) => Ok(m),
+        Ok(J::Obj(m)) => Ok(Tree(m)),
         Ok(other) => Err(format!(
             "JSON {} where an object was expected",
             other.kind()
@@ -1150,6 +1251,85 @@ mod tests {
             let line = format!("{{{}}}", parts.join(","));
             tree_is_value(&line);
             proptest::prop_assert_eq!(ecs(&line), ecs_via_value(&line));
+        }
+    }
+
+    /// [`EVENT_FIELDS`] is the list of `Event`'s top-level keys: every typed field, and
+    /// nothing [`Event::other`] would take.
+    #[test]
+    fn event_fields_are_the_typed_fields() {
+        use yagura_model::event::Sparse;
+        let mut ev = Event::default();
+        ev.organization.name = Some(Str::from("o"));
+        ev.event.code = Some(Str::from("c"));
+        ev.source.port = Some(1);
+        ev.destination.port = Some(2);
+        ev.network.transport = Some(Str::from("tcp"));
+        ev.url.full = Some("u".into());
+        ev.http.request.method = Some(Str::from("GET"));
+        ev.user_agent.original = Some("ua".into());
+        ev.dns.question.name = Some(Str::from("q"));
+        ev.tls.client.ja3 = Some(Str::from("j"));
+        ev.user.name = Some(Str::from("n"));
+        ev.host.name = Some(Str::from("h"));
+        ev.email.subject = Some("s".into());
+        ev.file.size = Some(1);
+        ev.process.pid = Some(1);
+        ev.winlog.event_id = Some(1);
+        ev.rule = Sparse::from(yagura_model::event::Rule {
+            id: Some(Str::from("r")),
+            ..Default::default()
+        });
+        ev.observer.name = Some(Str::from("o"));
+        ev.log.level = Some(Str::from("info"));
+        ev.message = Some("m".into());
+        ev.tags.push(Str::from("t"));
+        let v = serde_json::to_value(&ev).expect("ser");
+        let keys: Vec<&str> = v
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(keys, EVENT_FIELDS);
+        // And each is typed: an integer there is a reason, not a vendor value.
+        for k in EVENT_FIELDS.iter().skip(1) {
+            let line = format!(r#"{{"@timestamp":"2026-01-05T00:00:00Z","{k}":12345}}"#);
+            assert!(ecs_via_value(&line).is_err(), "{line}");
+            tree_is_value(&line);
+        }
+    }
+
+    #[test]
+    fn needs_tree_path_is_any_contains() {
+        for line in [
+            "",
+            "\"",
+            r#"{"winlog":1}"#,
+            r#"{"a":"winlog"}"#,
+            r#"{"a":"\"process\""}"#,
+            r#"{"email"}"#,
+            r#"{"event":{"category":"web"}}"#,
+            r#"{"event":{"category":["web"]}}"#,
+            r#"{"tags":"x"}"#,
+            r#"{"tags": "x"}"#,
+            r#"{"tags""#,
+            r#""emai"#,
+        ] {
+            let any = LEFT_TO_TREE_PATH
+                .iter()
+                .chain(&SCALAR_LISTS)
+                .any(|g| line.contains(g));
+            assert_eq!(needs_tree_path(line), any, "{line}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn needs_tree_path_is_any_contains_on_any_text(s in "[\"a-z:{}, ]{0,40}|\\PC{0,20}") {
+            let any = LEFT_TO_TREE_PATH
+                .iter()
+                .chain(&SCALAR_LISTS)
+                .any(|g| s.contains(g));
+            proptest::prop_assert_eq!(needs_tree_path(&s), any);
         }
     }
 

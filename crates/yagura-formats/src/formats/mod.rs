@@ -14,6 +14,7 @@ pub(crate) mod refill;
 pub(crate) mod squid;
 pub(crate) mod suricata;
 pub(crate) mod syslog;
+pub(crate) mod tree_pool;
 pub(crate) mod w3c;
 pub(crate) mod windows;
 pub(crate) mod zeek;
@@ -107,7 +108,7 @@ pub(crate) fn by_value(f: impl FnOnce(&mut Event) -> Result<(), String>) -> Resu
 /// Common `event.*` setup.
 pub(crate) fn base(
     ev: &mut Event,
-    dataset: &str,
+    dataset: impl Into<yagura_model::Str>,
     kind: &'static str,
     category: &[&'static str],
     ty: &[&'static str],
@@ -123,7 +124,7 @@ pub(crate) fn base(
         }
         out
     }
-    ev.event.dataset = Some(Str::from(dataset));
+    ev.event.dataset = Some(dataset.into());
     ev.event.kind = Some(Str::const_new(kind));
     ev.event.category = tags(category);
     ev.event.kind_type = tags(ty);

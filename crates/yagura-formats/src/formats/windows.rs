@@ -31,6 +31,8 @@ trait Node: Sized {
     fn scalar_text(&self) -> Option<Cow<'_, str>>;
     fn items(&self) -> Option<&[Self]>;
     fn pairs(&self) -> Option<impl Iterator<Item = (&str, &Self)>>;
+    /// Whether the node is an object ([`Node::pairs`] would answer `Some`).
+    fn is_obj(&self) -> bool;
     fn is_null(&self) -> bool;
 }
 
@@ -49,6 +51,9 @@ impl Node for Value {
     }
     fn pairs(&self) -> Option<impl Iterator<Item = (&str, &Self)>> {
         Some(self.as_object()?.iter().map(|(k, v)| (k.as_str(), v)))
+    }
+    fn is_obj(&self) -> bool {
+        self.is_object()
     }
     fn is_null(&self) -> bool {
         Value::is_null(self)
@@ -72,7 +77,10 @@ impl Node for J<'_> {
         }
     }
     fn pairs(&self) -> Option<impl Iterator<Item = (&str, &Self)>> {
-        Some(super::json::entries(self.as_obj()?).into_iter())
+        Some(super::json::entries_iter(self.as_obj()?))
+    }
+    fn is_obj(&self) -> bool {
+        matches!(self, J::Obj(_))
     }
     fn is_null(&self) -> bool {
         J::is_null(self)
@@ -81,7 +89,7 @@ impl Node for J<'_> {
 
 /// The text of an evtx JSON node: a scalar, or `{"#text": …}`.
 fn text<N: Node>(v: &N) -> Option<Cow<'_, str>> {
-    if v.pairs().is_some() {
+    if v.is_obj() {
         return v.get("#text").and_then(text);
     }
     if let Some(items) = v.items() {
@@ -102,8 +110,8 @@ fn attr<'a, N: Node>(v: Option<&'a N>, name: &str) -> Option<&'a N> {
 /// One line of the evtx crate's JSON output (`evtx_dump -o jsonl`), into `ev` (which holds
 /// `Event::default()`): parsed into the borrowed tree, not a `serde_json::Value`.
 pub(crate) fn from_evtx_json_line_into(line: &str, ev: &mut Event) -> Result<(), String> {
-    let m = super::json::borrowed_object(line)?;
-    from_evtx(&J::Obj(m), ev)
+    let mut m = super::json::borrowed_object(line)?;
+    m.as_j(|j| from_evtx(j, ev))
 }
 
 /// One line of the evtx crate's JSON output through a `serde_json::Value` (the reference
@@ -168,6 +176,8 @@ fn from_evtx<N: Node>(v: &N, ev: &mut Event) -> Result<(), String> {
     }
     let mut data = FieldMap::default();
     if let Some(d) = e.get("EventData").and_then(N::pairs) {
+        // Room for one value per element (most are leaves): no regrowth as it fills.
+        data.0.reserve(d.size_hint().0);
         flatten(d, &mut data);
     }
     if let Some(u) = e.get("UserData").and_then(N::pairs) {
@@ -217,14 +227,15 @@ fn flatten<'n, N: Node + 'n>(d: impl Iterator<Item = (&'n str, &'n N)>, out: &mu
     }
 }
 
-fn dataset_of(channel: &str) -> String {
+/// `event.dataset` of a channel (the usual ones as constants: no copy, no allocation).
+fn dataset_of(channel: &str) -> Str {
     match channel {
-        "Security" => "windows.security".to_owned(),
-        "System" => "windows.system".to_owned(),
-        "Application" => "windows.application".to_owned(),
-        "Microsoft-Windows-Sysmon/Operational" => "windows.sysmon_operational".to_owned(),
+        "Security" => Str::const_new("windows.security"),
+        "System" => Str::const_new("windows.system"),
+        "Application" => Str::const_new("windows.application"),
+        "Microsoft-Windows-Sysmon/Operational" => Str::const_new("windows.sysmon_operational"),
         "Windows PowerShell" | "Microsoft-Windows-PowerShell/Operational" => {
-            "windows.powershell".to_owned()
+            Str::const_new("windows.powershell")
         }
         other => {
             let mut s = String::from("windows.");
@@ -235,7 +246,7 @@ fn dataset_of(channel: &str) -> String {
                     '_'
                 });
             }
-            s
+            Str::from(s)
         }
     }
 }
@@ -245,8 +256,8 @@ fn present(s: Option<&str>) -> Option<&str> {
 }
 
 fn normalize(ev: &mut Event, id: u32) {
-    let channel = ev.winlog.channel.clone().unwrap_or_default();
-    let ds = dataset_of(&channel);
+    let channel = ev.winlog.channel.as_deref().unwrap_or_default();
+    let ds = dataset_of(channel);
     let sysmon = channel == "Microsoft-Windows-Sysmon/Operational";
     let (cat, ty): (&[&str], &[&str]) = match (sysmon, id) {
         (false, 4624 | 4625 | 4634 | 4647 | 4648 | 4768 | 4769 | 4771 | 4776 | 4778 | 4779) => {
@@ -261,7 +272,7 @@ fn normalize(ev: &mut Event, id: u32) {
         (true, 11 | 23 | 26) | (false, 4663 | 4656 | 5140 | 5145) => (&["file"], &["access"]),
         _ => (&["host"], &["info"]),
     };
-    base(ev, &ds, "event", cat, ty);
+    base(ev, ds, "event", cat, ty);
     ev.event.code = Some(id.to_compact_string());
     ev.event.provider.clone_from(&ev.winlog.provider_name);
     ev.host.name.clone_from(&ev.winlog.computer_name);
