@@ -6,8 +6,6 @@
 //! few ECS fields detectors need most (user, source address, process, hashes, DNS query of
 //! Sysmon 22) are filled from them.
 
-use std::borrow::Cow;
-
 use compact_str::ToCompactString;
 use serde_json::Value;
 use yagura_model::event::FieldMap;
@@ -28,7 +26,7 @@ trait Node: Sized {
     fn get(&self, key: &str) -> Option<&Self>;
     fn as_str(&self) -> Option<&str>;
     /// A scalar as text ([`util::json_text`]): strings, numbers, booleans.
-    fn scalar_text(&self) -> Option<Cow<'_, str>>;
+    fn scalar_text(&self) -> Option<Text<'_>>;
     fn items(&self) -> Option<&[Self]>;
     fn pairs(&self) -> Option<impl Iterator<Item = (&str, &Self)>>;
     /// Whether the node is an object ([`Node::pairs`] would answer `Some`).
@@ -43,8 +41,14 @@ impl Node for Value {
     fn as_str(&self) -> Option<&str> {
         Value::as_str(self)
     }
-    fn scalar_text(&self) -> Option<Cow<'_, str>> {
-        util::json_text(self)
+    fn scalar_text(&self) -> Option<Text<'_>> {
+        // `util::json_text`, numbers printed into an inline `Str`.
+        match self {
+            Value::String(s) => Some(Text::Borrowed(s)),
+            Value::Number(n) => Some(Text::Owned(n.to_compact_string())),
+            Value::Bool(b) => Some(Text::Borrowed(if *b { "true" } else { "false" })),
+            _ => None,
+        }
     }
     fn items(&self) -> Option<&[Self]> {
         self.as_array().map(Vec::as_slice)
@@ -67,8 +71,14 @@ impl Node for J<'_> {
     fn as_str(&self) -> Option<&str> {
         J::as_str(self)
     }
-    fn scalar_text(&self) -> Option<Cow<'_, str>> {
-        self.text()
+    fn scalar_text(&self) -> Option<Text<'_>> {
+        // `J::text`, numbers printed into an inline `Str`.
+        match self {
+            J::Str(s) => Some(Text::Borrowed(s)),
+            J::Num(n) => Some(Text::Owned(n.to_compact_string())),
+            J::Bool(b) => Some(Text::Borrowed(if *b { "true" } else { "false" })),
+            _ => None,
+        }
     }
     fn items(&self) -> Option<&[Self]> {
         match self {
@@ -87,17 +97,41 @@ impl Node for J<'_> {
     }
 }
 
+/// The text of a node: borrowed from the record, or printed (a number: into an inline
+/// [`Str`], so the usual event ids, record ids and tasks cost no allocation).
+enum Text<'a> {
+    Borrowed(&'a str),
+    Owned(Str),
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
 /// The text of an evtx JSON node: a scalar, or `{"#text": …}`.
-fn text<N: Node>(v: &N) -> Option<Cow<'_, str>> {
+fn text<N: Node>(v: &N) -> Option<Text<'_>> {
     if v.is_obj() {
         return v.get("#text").and_then(text);
     }
     if let Some(items) = v.items() {
-        let parts: Vec<Cow<'_, str>> = items.iter().filter_map(text).collect();
+        let parts: Vec<Text<'_>> = items.iter().filter_map(text).collect();
         return if parts.is_empty() {
             None
         } else {
-            Some(Cow::Owned(parts.join(",")))
+            let parts: Vec<&str> = parts.iter().map(|p| &**p).collect();
+            Some(Text::Owned(Str::from(parts.join(","))))
         };
     }
     v.scalar_text()
