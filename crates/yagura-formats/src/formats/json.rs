@@ -1320,8 +1320,18 @@ mod tests {
             r#""event":{"category":null}"#,
         ];
         const KEYS: [&str; 12] = [
-            "TargetUserName", "TargetDomainName", "LogonType", "IpAddress", "IpPort",
-            "SubjectUserSid", "ProcessName", "Caf\u{e9}", "Z", "A", "A", "quo\"te",
+            "TargetUserName",
+            "TargetDomainName",
+            "LogonType",
+            "IpAddress",
+            "IpPort",
+            "SubjectUserSid",
+            "ProcessName",
+            "Caf\u{e9}",
+            "Z",
+            "A",
+            "A",
+            "quo\"te",
         ];
         let free_json = serde_json::to_string(&free).expect("json");
         let vals: [String; 12] = [
@@ -1340,11 +1350,23 @@ mod tests {
         ];
         let data_body: Vec<String> = data
             .iter()
-            .map(|&(k, v)| format!("{}:{}", serde_json::to_string(KEYS[k]).expect("json"), vals[v]))
+            .map(|&(k, v)| {
+                format!(
+                    "{}:{}",
+                    serde_json::to_string(KEYS[k]).expect("json"),
+                    vals[v]
+                )
+            })
             .collect();
         let mut parts: Vec<String> = picks.iter().map(|&i| PARTS[i].to_owned()).collect();
         let at = picks.first().copied().unwrap_or(0) % (parts.len() + 1);
-        parts.insert(at, format!(r#""winlog":{{"event_id":"4624","event_data":{{{}}}}}"#, data_body.join(",")));
+        parts.insert(
+            at,
+            format!(
+                r#""winlog":{{"event_id":"4624","event_data":{{{}}}}}"#,
+                data_body.join(",")
+            ),
+        );
         if ts {
             let at = picks.last().copied().unwrap_or(0) % (parts.len() + 1);
             parts.insert(at, r#""@timestamp":"2026-01-05T01:02:03.456Z""#.to_owned());

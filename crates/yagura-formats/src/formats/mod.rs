@@ -85,7 +85,7 @@ pub(crate) fn parser_for(format: Format, ctx: ParseCtx) -> Box<dyn LineParser + 
         Format::ZeekTsv => Box::new(zeek::Tsv::new(&ctx.file_name)),
         Format::ZeekJson => Box::new(zeek::Json::new(&ctx.file_name)),
         Format::SuricataEve => Box::new(suricata::Eve::default()),
-        Format::EvtxJson => Box::new(json::LinesInto(windows::from_evtx_json_line_into)),
+        Format::EvtxJson => Box::new(windows::EvtxJson::default()),
         Format::Winlogbeat | Format::Ecs => Box::new(json::Ecs::default()),
         Format::Syslog | Format::Cef => Box::new(syslog::Syslog::new(ctx.syslog_reference)),
         Format::MailGw => Box::new(json::LinesInto(mailgw::parse_into)),
