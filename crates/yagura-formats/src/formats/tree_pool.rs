@@ -23,11 +23,11 @@ use std::ops::{Deref, DerefMut};
 use super::json::{J, Obj};
 
 /// At most this many buffers of each kind (objects, arrays, strings) are kept per thread.
-const MAX_KEPT: usize = 512;
+const MAX_KEPT: usize = 256;
 /// Vectors with room for more elements than this are freed, not kept.
-const MAX_CAP: usize = 1024;
+const MAX_CAP: usize = 256;
 /// Strings with room for more bytes than this are freed, not kept.
-const MAX_STR: usize = 1 << 16;
+const MAX_STR: usize = 4096;
 
 /// Emptied buffers of earlier trees.
 #[derive(Debug, Default)]
