@@ -25,30 +25,6 @@ impl<F: Fn(&str) -> Result<Event, String>> LineParser for Lines<F> {
     }
 }
 
-/// A JSON-lines reader around a per-line function that fills the caller's event.
-pub(crate) struct LinesInto<F>(pub F);
-
-impl<F: Fn(&str, &mut Event) -> Result<(), String>> LineParser for LinesInto<F> {
-    fn parse(&mut self, line: &str, _no: u64) -> Step {
-        let t = line.trim();
-        if t.is_empty() {
-            return Step::Skip;
-        }
-        super::by_value(|ev| (self.0)(t, ev)).into()
-    }
-
-    fn parse_into(&mut self, line: &str, _no: u64, out: &mut Event) -> Step {
-        let t = line.trim();
-        if t.is_empty() {
-            return Step::Skip;
-        }
-        match (self.0)(t, out) {
-            Ok(()) => Step::Filled,
-            Err(e) => Step::Reject(e),
-        }
-    }
-}
-
 /// Parses one JSON object, with a reason that says "truncated" when the text just stops.
 pub(crate) fn object(line: &str) -> Result<serde_json::Map<String, Value>, String> {
     match serde_json::from_str::<Value>(line) {

@@ -88,7 +88,7 @@ pub(crate) fn parser_for(format: Format, ctx: ParseCtx) -> Box<dyn LineParser + 
         Format::EvtxJson => Box::new(windows::EvtxJson::default()),
         Format::Winlogbeat | Format::Ecs => Box::new(json::Ecs::default()),
         Format::Syslog | Format::Cef => Box::new(syslog::Syslog::new(ctx.syslog_reference)),
-        Format::MailGw => Box::new(json::LinesInto(mailgw::parse_into)),
+        Format::MailGw => Box::new(mailgw::MailGw::default()),
         Format::Postfix => Box::new(postfix::Postfix::new(ctx.syslog_reference)),
         // Binary evtx never reaches the line parsers; if forced on a text stream, each line is
         // rejected with the reason.
