@@ -6,7 +6,7 @@
 //! so the throughput criterion prints is per CPU-second (per core) even on a loaded machine,
 //! and it includes any helper thread a reader might use.
 //!
-//! Inputs are generated here (Squid, Zeek TSV conn/dns, mail gateway) or taken from
+//! Inputs are generated here (Squid, Zeek TSV conn/dns, syslog RFC 3164/5424, CEF, mail gateway) or taken from
 //! `../shared/data` (Suricata EVE, Zeek JSON, .evtx) or the crate's `test_data` (ECS,
 //! Winlogbeat, evtx JSON dump), repeated. The `.evtx` group also runs the evtx
 //! crate's own JSON conversion of the same file, the baseline the readers must stay within
@@ -174,6 +174,101 @@ fn mailgw(n: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// RFC 3164 lines (`<PRI>Mmm dd hh:mm:ss host tag[pid]: message`), sshd and su messages.
+fn syslog_3164(n: usize) -> Vec<u8> {
+    let mut s = String::with_capacity(n * 120);
+    for i in 0..n {
+        let (tag, msg) = if i % 3 == 0 {
+            (
+                "su",
+                format!("'su root' failed for user{} on /dev/pts/{}", i % 50, i % 9),
+            )
+        } else {
+            (
+                "sshd",
+                format!(
+                    "Failed password for invalid user admin{} from 198.51.100.{} port {} ssh2",
+                    i % 40,
+                    i % 250,
+                    40000 + i % 20000
+                ),
+            )
+        };
+        s.push_str(&format!(
+            "<{}>Jan {:2} {:02}:{:02}:{:02} host{}.moh.example {tag}[{}]: {msg}\n",
+            32 + i % 8,
+            1 + i % 28,
+            i % 24,
+            i % 60,
+            (i / 7) % 60,
+            i % 20,
+            1000 + i % 30000
+        ));
+    }
+    s.into_bytes()
+}
+
+/// RFC 5424 lines with structured data (one or two SD-ELEMENTs, an escaped quote in some).
+fn syslog_5424(n: usize) -> Vec<u8> {
+    let mut s = String::with_capacity(n * 220);
+    for i in 0..n {
+        let sd = if i % 4 == 0 {
+            format!(
+                r#"[origin@32473 ip="10.10.{}.{}" software="sshd"][meta sequenceId="{i}" note="a \"quoted\" word"]"#,
+                i % 250,
+                i % 200
+            )
+        } else {
+            format!(
+                r#"[origin@32473 ip="10.10.{}.{}" software="sshd"]"#,
+                i % 250,
+                i % 200
+            )
+        };
+        s.push_str(&format!(
+            "<{}>1 2026-01-05T01:{:02}:{:02}.{:03}+09:00 fw{}.moh.example sshd {} ID{} {sd} Failed password for root from 198.51.100.{} port {} ssh2\n",
+            160 + i % 8,
+            i % 60,
+            (i / 60) % 60,
+            i % 1000,
+            i % 10,
+            1000 + i % 30000,
+            i % 100,
+            i % 250,
+            40000 + i % 20000
+        ));
+    }
+    s.into_bytes()
+}
+
+/// CEF records, bare and behind an RFC 3164 header, with escapes in the header (`\|`) and in
+/// extension values (`\=`, `\\`, `\n`) and a dozen extension keys (custom string labels too).
+fn cef(n: usize) -> Vec<u8> {
+    let mut s = String::with_capacity(n * 330);
+    for i in 0..n {
+        if i % 2 == 1 {
+            s.push_str(&format!("<134>Jan  5 01:02:{:02} fw01 ", i % 60));
+        }
+        s.push_str(&format!(
+            r"CEF:0|Trend Micro|Deep Discovery Inspector|6.0|{}|Malware URL requested \| blocked|8|rt=Jan 05 2026 01:{:02}:{:02}.{:03} src=10.10.{}.{} spt={} dst=203.0.113.{} dpt=80 proto=TCP request=http://cdn-upd.net/a{}.exe?x\=1 requestMethod=GET act=blocked suser=moh\\sato{} cs1Label=Threat Name cs1=TROJ_GEN.R{:03}C0 fname=a{}.exe msg=Detected a \= sign\nand a back\slash",
+            100_000 + i % 200,
+            i % 60,
+            (i / 60) % 60,
+            i % 1000,
+            i % 250,
+            i % 200,
+            40000 + i % 20000,
+            i % 250,
+            i % 97,
+            i % 30,
+            i % 500,
+            i % 97
+        ));
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
 /// The first `n` lines of a shared file, repeated up to `n` lines.
 /// The lines of `bytes` the reader turns into an event (snapshot inputs also hold rejects).
 fn accepted_lines(bytes: &[u8]) -> Vec<u8> {
@@ -268,6 +363,34 @@ fn text_formats(c: &mut Crit) {
     g.sample_size(10);
     // Each iteration takes a good fraction of a second: equal-sized samples (10 iterations in
     // all) instead of criterion's linear 1 + 2 + … + 10.
+    g.sampling_mode(SamplingMode::Flat);
+    for (name, make) in cases {
+        if !wanted(name) {
+            continue;
+        }
+        let input = leak(make());
+        for _ in 0..check_reads() {
+            assert_eq!(
+                count(input, "bench.log"),
+                N,
+                "{name}: every line must parse"
+            );
+        }
+        g.throughput(Throughput::Elements(N as u64));
+        g.bench_function(name, |b| b.iter(|| count(input, "bench.log")));
+    }
+    g.finish();
+}
+
+fn syslog_formats(c: &mut Crit) {
+    const N: usize = 50_000;
+    let cases: Vec<(&str, Input)> = vec![
+        ("syslog_3164", Box::new(|| syslog_3164(N))),
+        ("syslog_5424", Box::new(|| syslog_5424(N))),
+        ("cef", Box::new(|| cef(N))),
+    ];
+    let mut g = c.benchmark_group("syslog");
+    g.sample_size(10);
     g.sampling_mode(SamplingMode::Flat);
     for (name, make) in cases {
         if !wanted(name) {
@@ -388,6 +511,6 @@ fn evtx(c: &mut Crit) {
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(CpuTime);
-    targets = text_formats, json_formats, evtx
+    targets = text_formats, syslog_formats, json_formats, evtx
 }
 criterion_main!(benches);

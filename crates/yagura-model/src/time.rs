@@ -210,14 +210,84 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Timestamp::parse_rfc3339(&s).map_err(serde::de::Error::custom)
+        // The text is parsed where the deserializer holds it, without a copy into a `String`
+        // (`Cow<str>`'s `Deserialize` always copies). The visitor accepts what `String`'s
+        // accepts (text, UTF-8 bytes) and words its errors alike ("expected a string").
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Timestamp, E> {
+                Timestamp::parse_rfc3339(s).map_err(E::custom)
+            }
+            fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<Timestamp, E> {
+                match std::str::from_utf8(b) {
+                    Ok(s) => self.visit_str(s),
+                    Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(b), &self)),
+                }
+            }
+        }
+        d.deserialize_string(V)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The previous `Deserialize` (through an owned `Cow<str>`), the reference.
+    fn via_cow(v: &serde_json::Value) -> Result<Timestamp, String> {
+        let s: std::borrow::Cow<'_, str> =
+            serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+        Timestamp::parse_rfc3339(&s).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn deserialize_is_the_cow_path() {
+        let texts = [
+            r#""2026-01-05T01:02:03Z""#,
+            r#""2026-01-05T01:02:03.123456789+09:00""#,
+            r#""not a time""#,
+            r#""1969-12-31T23:59:59Z""#,
+            r#""""#,
+            r#""2026-01-05T01:02:03\u005a""#,
+            "5",
+            "-1.5",
+            "null",
+            "true",
+            "[]",
+            "{}",
+        ];
+        for t in texts {
+            let v: serde_json::Value = serde_json::from_str(t).expect("json");
+            let reference = via_cow(&v);
+            let from_value = serde_json::from_value::<Timestamp>(v).map_err(|e| e.to_string());
+            assert_eq!(from_value, reference, "{t}");
+            // From text (borrowed, or unescaped into a scratch buffer): the same, but for the
+            // position serde_json adds to errors of its own.
+            let from_str = serde_json::from_str::<Timestamp>(t).map_err(|e| e.to_string());
+            match (&from_str, &reference) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{t}"),
+                (Err(a), Err(b)) => assert!(a.starts_with(b.as_str()), "{t}: {a} / {b}"),
+                _ => panic!("{t}: {from_str:?} / {reference:?}"),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn deserialize_is_the_cow_path_on_any_text(s in "\\PC{0,40}", stamp in 0i64..MAX_NANOS) {
+            for text in [s, Timestamp::from_nanos(stamp).to_rfc3339()] {
+                let v = serde_json::Value::String(text);
+                proptest::prop_assert_eq!(
+                    serde_json::from_value::<Timestamp>(v.clone()).map_err(|e| e.to_string()),
+                    via_cow(&v)
+                );
+            }
+        }
+    }
 
     #[test]
     fn rfc3339_round_trip_keeps_precision() {

@@ -2,45 +2,78 @@
 //! Header fields escape `|` and `\`; extension values escape `=`, `\`, and write newlines as
 //! `\n`/`\r`. A value runs until the next ` key=`.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use yagura_model::event::{Other, OtherValue};
 use yagura_model::{Event, Str};
 
 use super::base;
 use super::syslog::Header;
 use crate::util;
 
-fn split_header(s: &str) -> Result<(Vec<String>, &str), String> {
-    let mut fields = Vec::with_capacity(7);
-    let mut cur = String::new();
-    let mut chars = s.char_indices();
-    while let Some((i, c)) = chars.next() {
+/// The seven header fields (`\|` and `\\` unescaped; borrowed when a field has no escape) and
+/// the extension text after them.
+fn split_header(s: &str) -> Result<([Cow<'_, str>; 7], &str), String> {
+    let mut fields: [Cow<'_, str>; 7] = Default::default();
+    let mut n = 0;
+    let b = s.as_bytes();
+    let (mut start, mut i, mut escaped) = (0, 0, false);
+    while let Some(&c) = b.get(i) {
+        match c {
+            // The escaped character (whole, when it takes several bytes: none of them is a
+            // `|` or a `\`) is skipped.
+            b'\\' => {
+                escaped = true;
+                i += 2;
+            }
+            b'|' => {
+                let f = s.get(start..i).unwrap_or("");
+                if let Some(slot) = fields.get_mut(n) {
+                    *slot = if escaped {
+                        Cow::Owned(unescape_header(f))
+                    } else {
+                        Cow::Borrowed(f)
+                    };
+                }
+                n += 1;
+                if n == 7 {
+                    return Ok((fields, s.get(i + 1..).unwrap_or("")));
+                }
+                i += 1;
+                start = i;
+                escaped = false;
+            }
+            _ => i += 1,
+        }
+    }
+    Err(format!("CEF header has {n} of 7 |-separated fields"))
+}
+
+/// A header field with `\|` and `\\` unescaped (any other `\x` kept as it is).
+fn unescape_header(f: &str) -> String {
+    let mut cur = String::with_capacity(f.len());
+    let mut chars = f.chars();
+    while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
-                Some((_, n @ ('|' | '\\'))) => cur.push(n),
-                Some((_, n)) => {
+                Some(n @ ('|' | '\\')) => cur.push(n),
+                Some(n) => {
                     cur.push('\\');
                     cur.push(n);
                 }
                 None => cur.push('\\'),
             },
-            '|' => {
-                fields.push(std::mem::take(&mut cur));
-                if fields.len() == 7 {
-                    return Ok((fields, &s[i + 1..]));
-                }
-            }
             _ => cur.push(c),
         }
     }
-    Err(format!(
-        "CEF header has {} of 7 |-separated fields",
-        fields.len()
-    ))
+    cur
 }
 
-fn unescape_ext(v: &str) -> String {
+/// An extension value, unescaped (`\n`, `\r`, any other `\x` as `x`) and trimmed at the end;
+/// borrowed when it has no escape.
+fn unescape_ext(v: &str) -> Cow<'_, str> {
     if !v.contains('\\') {
-        return v.trim_end().to_owned();
+        return Cow::Borrowed(v.trim_end());
     }
     let mut out = String::with_capacity(v.len());
     let mut it = v.chars();
@@ -56,35 +89,33 @@ fn unescape_ext(v: &str) -> String {
             out.push(c);
         }
     }
-    out.trim_end().to_owned()
+    out.truncate(out.trim_end().len());
+    Cow::Owned(out)
 }
 
 /// Extension pairs. A key is `[A-Za-z0-9_.\[\]-]+` directly before an unescaped `=`.
-fn extension(s: &str) -> Vec<(String, String)> {
+fn extension(s: &str) -> Vec<(&str, Cow<'_, str>)> {
     let b = s.as_bytes();
-    // Positions of unescaped '='.
-    let mut eqs = Vec::new();
+    let is_key = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'[' | b']');
+    // For each unescaped '=', its key's start: back up over key characters to a space (or
+    // the start).
+    let mut keys: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < b.len() {
         match b.get(i) {
             Some(b'\\') => i += 2,
             Some(b'=') => {
-                eqs.push(i);
+                let e = i;
+                let mut k = e;
+                while k > 0 && b.get(k - 1).is_some_and(|c| is_key(*c)) {
+                    k -= 1;
+                }
+                if k < e && (k == 0 || b.get(k - 1) == Some(&b' ')) {
+                    keys.push((k, e));
+                }
                 i += 1;
             }
             _ => i += 1,
-        }
-    }
-    let is_key = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'[' | b']');
-    // Key start for each '=': back up over key characters to a space (or the start).
-    let mut keys: Vec<(usize, usize)> = Vec::new();
-    for &e in &eqs {
-        let mut k = e;
-        while k > 0 && b.get(k - 1).is_some_and(|c| is_key(*c)) {
-            k -= 1;
-        }
-        if k < e && (k == 0 || b.get(k - 1) == Some(&b' ')) {
-            keys.push((k, e));
         }
     }
     let mut out = Vec::with_capacity(keys.len());
@@ -92,9 +123,9 @@ fn extension(s: &str) -> Vec<(String, String)> {
         let vend = keys
             .get(n + 1)
             .map_or(s.len(), |(next, _)| next.saturating_sub(1));
-        let key = &s[ks..e];
+        let key = s.get(ks..e).unwrap_or("");
         let val = s.get(e + 1..vend.max(e + 1)).unwrap_or("");
-        out.push((key.to_owned(), unescape_ext(val)));
+        out.push((key, unescape_ext(val)));
     }
     out
 }
@@ -131,12 +162,12 @@ fn cef_time(v: &str) -> Result<yagura_model::Timestamp, String> {
 pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, String> {
     let body = line.strip_prefix("CEF:").ok_or("not a CEF record")?;
     let (hdr, ext) = split_header(body)?;
-    let get = |i: usize| hdr.get(i).map(String::as_str).unwrap_or("");
+    let get = |i: usize| hdr.get(i).map(Cow::as_ref).unwrap_or("");
     let pairs = extension(ext);
     let mut ev = Event::default();
     let mut time = None;
     for key in ["rt", "end", "start"] {
-        if let Some((_, v)) = pairs.iter().find(|(k, _)| k == key) {
+        if let Some((_, v)) = pairs.iter().find(|(k, _)| *k == key) {
             time = Some(cef_time(v).map_err(|e| format!("{key}: {e}"))?);
             break;
         }
@@ -172,11 +203,12 @@ pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, St
             "very-high" => Some(10),
             _ => None,
         });
-    let mut exts = Map::new();
-    let mut labels: Vec<(String, String)> = Vec::new();
+    // The `cef` object is built as `Other` directly (it was a `serde_json` map, converted):
+    // same order, same values (a repeated key keeps its first position and its last value).
+    let mut exts = Other::with_capacity(pairs.len());
     for (k, v) in &pairs {
-        let v = v.as_str();
-        match k.as_str() {
+        let v = v.as_ref();
+        match *k {
             "src" | "sourceAddress" => ev.source.ip = util::ip(v),
             "dst" | "destinationAddress" => ev.destination.ip = util::ip(v),
             "spt" | "sourcePort" => ev.source.port = v.parse().ok(),
@@ -223,38 +255,254 @@ pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, St
             "cat" | "deviceEventCategory" => ev.rule.category = Some(Str::from(v)),
             _ => {}
         }
-        if k.ends_with("Label") {
-            labels.push((k.trim_end_matches("Label").to_owned(), v.to_owned()));
-        }
-        exts.insert(k.clone(), Value::String(v.to_owned()));
+        exts.insert(*k, OtherValue::from(v));
     }
-    let mut cef = Map::new();
-    cef.insert("version".to_owned(), Value::String(get(0).to_owned()));
-    cef.insert(
-        "device".to_owned(),
-        serde_json::json!({
-            "vendor": vendor, "product": get(2), "version": get(3), "event_class_id": get(4)
-        }),
-    );
-    cef.insert("name".to_owned(), Value::String(get(5).to_owned()));
-    cef.insert("severity".to_owned(), Value::String(sev.to_owned()));
-    if !labels.is_empty() {
-        let mut named = Map::new();
-        for (field, label) in labels {
-            if let Some(v) = exts.get(&field) {
-                named.insert(label, v.clone());
+    let mut cef = Other::with_capacity(6);
+    cef.push_new("version", OtherValue::from(get(0)));
+    let mut device = Other::with_capacity(4);
+    device.push_new("vendor", OtherValue::from(vendor));
+    device.push_new("product", OtherValue::from(get(2)));
+    device.push_new("version", OtherValue::from(get(3)));
+    device.push_new("event_class_id", OtherValue::from(get(4)));
+    cef.push_new("device", OtherValue::Object(device));
+    cef.push_new("name", OtherValue::from(get(5)));
+    cef.push_new("severity", OtherValue::from(sev));
+    if pairs.iter().any(|(k, _)| k.ends_with("Label")) {
+        let mut named = Other::new();
+        for (k, label) in &pairs {
+            if k.ends_with("Label")
+                && let Some(v) = exts.get(k.trim_end_matches("Label"))
+            {
+                named.insert(label.as_ref(), v.clone());
             }
         }
-        cef.insert("labeled".to_owned(), Value::Object(named));
+        cef.push_new("labeled", OtherValue::Object(named));
     }
-    cef.insert("extensions".to_owned(), Value::Object(exts));
-    ev.other.insert("cef", Value::Object(cef).into());
+    cef.push_new("extensions", OtherValue::Object(exts));
+    ev.other.insert("cef", OtherValue::Object(cef));
     Ok(ev)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use serde_json::{Map, Value};
+
+    // The previous reader (header fields and extension values copied into `String`s, the
+    // `cef` object built as a `serde_json` map and converted), the reference.
+    fn split_header_reference(s: &str) -> Result<(Vec<String>, &str), String> {
+        let mut fields = Vec::with_capacity(7);
+        let mut cur = String::new();
+        let mut chars = s.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, n @ ('|' | '\\'))) => cur.push(n),
+                    Some((_, n)) => {
+                        cur.push('\\');
+                        cur.push(n);
+                    }
+                    None => cur.push('\\'),
+                },
+                '|' => {
+                    fields.push(std::mem::take(&mut cur));
+                    if fields.len() == 7 {
+                        return Ok((fields, &s[i + 1..]));
+                    }
+                }
+                _ => cur.push(c),
+            }
+        }
+        Err(format!(
+            "CEF header has {} of 7 |-separated fields",
+            fields.len()
+        ))
+    }
+
+    fn unescape_ext_reference(v: &str) -> String {
+        if !v.contains('\\') {
+            return v.trim_end().to_owned();
+        }
+        let mut out = String::with_capacity(v.len());
+        let mut it = v.chars();
+        while let Some(c) = it.next() {
+            if c == '\\' {
+                match it.next() {
+                    Some('n') => out.push('\n'),
+                    Some('r') => out.push('\r'),
+                    Some(n) => out.push(n),
+                    None => out.push('\\'),
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out.trim_end().to_owned()
+    }
+
+    /// Extension pairs. A key is `[A-Za-z0-9_.\[\]-]+` directly before an unescaped `=`.
+    fn extension_reference(s: &str) -> Vec<(String, String)> {
+        let b = s.as_bytes();
+        // Positions of unescaped '='.
+        let mut eqs = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            match b.get(i) {
+                Some(b'\\') => i += 2,
+                Some(b'=') => {
+                    eqs.push(i);
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        let is_key = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'[' | b']');
+        // Key start for each '=': back up over key characters to a space (or the start).
+        let mut keys: Vec<(usize, usize)> = Vec::new();
+        for &e in &eqs {
+            let mut k = e;
+            while k > 0 && b.get(k - 1).is_some_and(|c| is_key(*c)) {
+                k -= 1;
+            }
+            if k < e && (k == 0 || b.get(k - 1) == Some(&b' ')) {
+                keys.push((k, e));
+            }
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for (n, &(ks, e)) in keys.iter().enumerate() {
+            let vend = keys
+                .get(n + 1)
+                .map_or(s.len(), |(next, _)| next.saturating_sub(1));
+            let key = &s[ks..e];
+            let val = s.get(e + 1..vend.max(e + 1)).unwrap_or("");
+            out.push((key.to_owned(), unescape_ext_reference(val)));
+        }
+        out
+    }
+
+    pub(crate) fn parse_reference(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, String> {
+        let body = line.strip_prefix("CEF:").ok_or("not a CEF record")?;
+        let (hdr, ext) = split_header_reference(body)?;
+        let get = |i: usize| hdr.get(i).map(String::as_str).unwrap_or("");
+        let pairs = extension_reference(ext);
+        let mut ev = Event::default();
+        let mut time = None;
+        for key in ["rt", "end", "start"] {
+            if let Some((_, v)) = pairs.iter().find(|(k, _)| k == key) {
+                time = Some(cef_time(v).map_err(|e| format!("{key}: {e}"))?);
+                break;
+            }
+        }
+        ev.timestamp = match (time, syslog.and_then(|h| h.time)) {
+            (Some(t), _) | (None, Some(t)) => t,
+            (None, None) => {
+                return Err("CEF record without a time (rt, end, start or a syslog header)".to_owned());
+            }
+        };
+        if let Some(h) = syslog {
+            super::super::syslog::tests::fill_common_reference(&mut ev, h);
+            if ev.process.name.as_deref() == Some("CEF") {
+                ev.process.name = None;
+            }
+        }
+        let vendor = get(1);
+        base(&mut ev, "cef.log", "event", &["network"], &["info"]);
+        ev.observer.vendor = Some(Str::from(vendor));
+        ev.observer.product = Some(Str::from(get(2)));
+        ev.event.code = Some(Str::from(get(4)));
+        ev.rule.id = Some(Str::from(get(4)));
+        ev.rule.name = Some(get(5).to_owned());
+        ev.message = Some(get(5).to_owned());
+        let sev = get(6);
+        ev.event.severity = sev
+            .parse::<i64>()
+            .ok()
+            .or(match sev.to_ascii_lowercase().as_str() {
+                "low" => Some(3),
+                "medium" => Some(5),
+                "high" => Some(8),
+                "very-high" => Some(10),
+                _ => None,
+            });
+        let mut exts = Map::new();
+        let mut labels: Vec<(String, String)> = Vec::new();
+        for (k, v) in &pairs {
+            let v = v.as_str();
+            match k.as_str() {
+                "src" | "sourceAddress" => ev.source.ip = util::ip(v),
+                "dst" | "destinationAddress" => ev.destination.ip = util::ip(v),
+                "spt" | "sourcePort" => ev.source.port = v.parse().ok(),
+                "dpt" | "destinationPort" => ev.destination.port = v.parse().ok(),
+                "shost" | "sourceHostName" => ev.source.domain = Some(util::domain(v)),
+                "dhost" | "destinationHostName" => ev.destination.domain = Some(util::domain(v)),
+                "smac" => ev.source.mac = Some(Str::from(v)),
+                "dmac" => ev.destination.mac = Some(Str::from(v)),
+                "suser" | "sourceUserName" => ev.user.name = Some(Str::from(v)),
+                "duser" | "destinationUserName" => {
+                    ev.user.target = Some(Box::new(yagura_model::event::UserTarget {
+                        name: Some(Str::from(v)),
+                        domain: None,
+                    }));
+                }
+                "proto" | "transportProtocol" => ev.network.transport = Some(util::domain(v)),
+                "app" | "applicationProtocol" => ev.network.protocol = Some(util::domain(v)),
+                "in" | "bytesIn" => ev.source.bytes = v.parse().ok(),
+                "out" | "bytesOut" => ev.destination.bytes = v.parse().ok(),
+                "act" | "deviceAction" => ev.event.action = Some(Str::from(v)),
+                "outcome" | "eventOutcome" => {
+                    ev.event.outcome = Some(Str::from(v.to_ascii_lowercase()))
+                }
+                "msg" | "message" => ev.message = Some(v.to_owned()),
+                "request" | "requestUrl" => {
+                    util::fill_url(&mut ev.url, &mut ev.destination, v, None);
+                    ev.url.original = Some(v.to_owned());
+                }
+                "requestMethod" => ev.http.request.method = Some(Str::from(v)),
+                "requestClientApplication" => ev.user_agent.original = Some(v.to_owned()),
+                "fname" | "fileName" => ev.file.name = Some(Str::from(v)),
+                "filePath" => ev.file.path = Some(v.to_owned()),
+                "fsize" | "fileSize" => ev.file.size = v.parse().ok(),
+                "fileHash" => {
+                    let h = Some(Str::from(v.to_ascii_lowercase()));
+                    match v.len() {
+                        32 => ev.file.hash.md5 = h,
+                        40 => ev.file.hash.sha1 = h,
+                        64 => ev.file.hash.sha256 = h,
+                        _ => {}
+                    }
+                }
+                "dvchost" | "deviceHostName" => ev.observer.hostname = Some(Str::from(v)),
+                "cat" | "deviceEventCategory" => ev.rule.category = Some(Str::from(v)),
+                _ => {}
+            }
+            if k.ends_with("Label") {
+                labels.push((k.trim_end_matches("Label").to_owned(), v.to_owned()));
+            }
+            exts.insert(k.clone(), Value::String(v.to_owned()));
+        }
+        let mut cef = Map::new();
+        cef.insert("version".to_owned(), Value::String(get(0).to_owned()));
+        cef.insert(
+            "device".to_owned(),
+            serde_json::json!({
+                "vendor": vendor, "product": get(2), "version": get(3), "event_class_id": get(4)
+            }),
+        );
+        cef.insert("name".to_owned(), Value::String(get(5).to_owned()));
+        cef.insert("severity".to_owned(), Value::String(sev.to_owned()));
+        if !labels.is_empty() {
+            let mut named = Map::new();
+            for (field, label) in labels {
+                if let Some(v) = exts.get(&field) {
+                    named.insert(label, v.clone());
+                }
+            }
+            cef.insert("labeled".to_owned(), Value::Object(named));
+        }
+        cef.insert("extensions".to_owned(), Value::Object(exts));
+        ev.other.insert("cef", Value::Object(cef).into());
+        Ok(ev)
+    }
 
     #[test]
     fn escapes() {
@@ -268,7 +516,10 @@ mod tests {
         assert_eq!(
             extension(
                 r"src=10.0.0.1 msg=a b\=c\\d\nx cs1=v cs1Label=Threat Name fname=C:\\x y.exe"
-            ),
+            )
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.into_owned()))
+            .collect::<Vec<_>>(),
             [
                 ("src".to_owned(), "10.0.0.1".to_owned()),
                 ("msg".to_owned(), "a b=c\\d\nx".to_owned()),

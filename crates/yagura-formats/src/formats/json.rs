@@ -9,6 +9,7 @@ use serde_json::Value;
 use yagura_model::event::{FieldMap, Other, OtherValue};
 use yagura_model::{Event, Str};
 
+use super::tree_pool::Tree;
 use super::{LineParser, Step};
 
 /// A JSON-lines reader around a per-line function.
@@ -21,30 +22,6 @@ impl<F: Fn(&str) -> Result<Event, String>> LineParser for Lines<F> {
             return Step::Skip;
         }
         (self.0)(t).into()
-    }
-}
-
-/// A JSON-lines reader around a per-line function that fills the caller's event.
-pub(crate) struct LinesInto<F>(pub F);
-
-impl<F: Fn(&str, &mut Event) -> Result<(), String>> LineParser for LinesInto<F> {
-    fn parse(&mut self, line: &str, _no: u64) -> Step {
-        let t = line.trim();
-        if t.is_empty() {
-            return Step::Skip;
-        }
-        super::by_value(|ev| (self.0)(t, ev)).into()
-    }
-
-    fn parse_into(&mut self, line: &str, _no: u64, out: &mut Event) -> Step {
-        let t = line.trim();
-        if t.is_empty() {
-            return Step::Skip;
-        }
-        match (self.0)(t, out) {
-            Ok(()) => Step::Filled,
-            Err(e) => Step::Reject(e),
-        }
     }
 }
 
@@ -79,30 +56,87 @@ pub(crate) fn kind(v: &Value) -> &'static str {
 /// and only the others take the general path, on the borrowed tree ([`ecs_via_tree`]). Both
 /// give what the `serde_json::Value` path ([`ecs_via_value`], kept as the reference) gives,
 /// event or reason (tested, also as properties).
+#[cfg(test)]
 pub(crate) fn ecs(line: &str) -> Result<Event, String> {
-    // A line naming a group the direct path leaves to the general one (every Winlogbeat line
-    // has `winlog`) goes there at once instead of being deserialized twice. The text test
-    // only saves work: the direct path still checks the groups it deserialized.
-    if LEFT_TO_TREE_PATH.iter().any(|g| line.contains(g)) {
-        return ecs_via_tree(line);
+    super::by_value(|ev| ecs_into(line, ev, &mut EcsSpare::default()))
+}
+
+/// The ECS / Winlogbeat reader: [`ecs_into`], keeping the previous event's vendor keys and
+/// event data ([`LineParser::recycle`]) to refill them in place for the next record.
+#[derive(Debug, Default)]
+pub(crate) struct Ecs {
+    spare: EcsSpare,
+}
+
+/// Buffers of an earlier event, refilled by the next record ([`super::refill`]).
+#[derive(Debug, Default)]
+pub(crate) struct EcsSpare {
+    /// [`Event::other`], values and all.
+    other: Other,
+    /// `winlog.event_data`.
+    data: FieldMap,
+}
+
+impl LineParser for Ecs {
+    fn parse(&mut self, line: &str, _no: u64) -> Step {
+        let t = line.trim();
+        if t.is_empty() {
+            return Step::Skip;
+        }
+        super::by_value(|ev| ecs_into(t, ev, &mut EcsSpare::default())).into()
     }
-    // Likewise a line that (written compactly) holds a category or tags as a single string:
-    // the direct path would fail on it after most of its work, and its error is costly
-    // (5,800 instructions per line of the `json/ecs` bench case). Only the choice of path
-    // depends on this test, not the result (both paths give `ecs_via_value`'s).
-    if SCALAR_LISTS.iter().any(|g| line.contains(g)) {
-        return ecs_via_tree(line);
+
+    fn parse_into(&mut self, line: &str, _no: u64, out: &mut Event) -> Step {
+        let t = line.trim();
+        if t.is_empty() {
+            return Step::Skip;
+        }
+        match ecs_into(t, out, &mut self.spare) {
+            Ok(()) => Step::Filled,
+            Err(e) => Step::Reject(e),
+        }
     }
-    match ecs_direct(line) {
-        Some(ev) => Ok(ev),
-        None => ecs_via_tree(line),
+
+    fn recycle(&mut self, ev: &mut Event) {
+        self.spare.other = std::mem::take(&mut ev.other);
+        if !ev.winlog.is_unset() {
+            self.spare.data = std::mem::take(&mut ev.winlog.event_data);
+        }
     }
 }
 
-/// [`ecs`] into the caller's event (no move of the event through the reader's queue).
-pub(crate) fn ecs_into(line: &str, out: &mut Event) -> Result<(), String> {
-    *out = ecs(line)?;
-    Ok(())
+/// [`ecs`] into the caller's event (which holds `Event::default()`), refilling the buffers
+/// of `spare`: no move of the event through the reader's queue.
+pub(crate) fn ecs_into(line: &str, out: &mut Event, spare: &mut EcsSpare) -> Result<(), String> {
+    // A line naming a group the direct path leaves to the general one (every Winlogbeat line
+    // has `winlog`), or holding (written compactly) a category or tags as a single string,
+    // goes to the general path at once: the direct path would refuse it after most of its
+    // work (5,800 instructions per line of the `json/ecs` bench case for the second kind).
+    // The text test only chooses the path, not the result (both give `ecs_via_value`'s).
+    if needs_tree_path(line) {
+        return ecs_via_tree_into(line, out, spare);
+    }
+    match ecs_direct(line) {
+        Some(ev) => {
+            *out = ev;
+            Ok(())
+        }
+        None => ecs_via_tree_into(line, out, spare),
+    }
+}
+
+/// Whether `line` holds one of [`LEFT_TO_TREE_PATH`] or [`SCALAR_LISTS`].
+///
+/// One substring search per pattern, stopping at the first found (`"winlog"` of a Winlogbeat
+/// line, the first): ~640 instructions per Winlogbeat line. Single passes were measured and
+/// are slower on these lines, whose every key and string starts with a quote: `memchr` for
+/// each quote then a comparison with the patterns, ~2,100; `aho-corasick`'s automaton (its
+/// prefilter is the quote too), ~5,900 (callgrind, `json/winlogbeat`).
+fn needs_tree_path(line: &str) -> bool {
+    LEFT_TO_TREE_PATH
+        .iter()
+        .chain(&SCALAR_LISTS)
+        .any(|p| line.contains(p))
 }
 
 /// List fields written as one string, which the direct path refuses ([`fix_ecs`] wraps them).
@@ -187,9 +221,27 @@ fn sort_other_value(v: &mut OtherValue) {
 ///
 /// When `serde_json` is built without `preserve_order` (never in this workspace: the model
 /// crate asks for it), `Value` objects are sorted maps, and the `Value` path is taken.
+#[cfg(test)]
 pub(crate) fn ecs_via_tree(line: &str) -> Result<Event, String> {
+    super::by_value(|ev| ecs_via_tree_into(line, ev, &mut EcsSpare::default()))
+}
+
+/// [`ecs_via_tree`] into `out` (which holds `Event::default()`).
+///
+/// The top-level keys that name no field of [`Event`] are what its flattened
+/// [`Event::other`] would collect (in document order, after the other fields' values): they
+/// are converted straight into `out.other` (its kept buffer) and taken out of the tree
+/// before the deserialization, which then has nothing to buffer (`serde`'s `Content` tree of
+/// the unknown keys, then an `Other` built from it). `Other` accepts any value, so no reason
+/// can change (tested against the `Value` path).
+///
+/// Those vendor values are refilled into `spare.other` ([`super::refill`]: the same value as
+/// a fresh conversion, in the buffers of an earlier record's), the event data into
+/// `spare.data`.
+fn ecs_via_tree_into(line: &str, out: &mut Event, spare: &mut EcsSpare) -> Result<(), String> {
     if value_maps_are_sorted() {
-        return ecs_via_value(line);
+        *out = ecs_via_value(line)?;
+        return Ok(());
     }
     let mut m = borrowed_object(line)?;
     dedup_obj(&mut m);
@@ -197,23 +249,103 @@ pub(crate) fn ecs_via_tree(line: &str) -> Result<Event, String> {
     if obj_get(&m, "@timestamp").is_none() {
         return Err("ECS record without @timestamp".to_owned());
     }
-    let data = take_event_data(&mut m);
-    let mut ev =
-        super::json_de::from_j::<Event>(&J::Obj(m)).map_err(|e| format!("not ECS: {e}"))?;
+    let data = take_event_data(&mut m, &mut spare.data);
+    let mut other = std::mem::take(&mut spare.other);
+    // (Keys are distinct after `dedup_obj`, as `distinct_pairs` needs.)
+    super::refill::distinct_pairs(
+        &mut other,
+        m.iter()
+            .filter(|(k, _)| !is_event_field(k))
+            .map(|(k, v)| (k.as_ref(), v)),
+    );
+    m.retain_mut(|(k, v)| {
+        if is_event_field(k) {
+            return true;
+        }
+        super::tree_pool::put(std::mem::replace(v, J::Null));
+        false
+    });
+    let ev = m
+        .as_j(super::json_de::from_j::<Event>)
+        .map_err(|e| format!("not ECS: {e}"))?;
+    *out = ev;
+    out.other = other;
     if let Some(d) = data
         && !d.is_empty()
     {
-        ev.winlog.event_data = d;
+        out.winlog.event_data = d;
     }
-    Ok(ev)
+    Ok(())
 }
+
+/// Whether `k` is the key of one of [`Event`]'s typed fields (a `match`: one length dispatch and a comparison
+/// or two, where a scan of the list compares up to 22 strings).
+fn is_event_field(k: &str) -> bool {
+    matches!(
+        k,
+        "@timestamp"
+            | "organization"
+            | "event"
+            | "source"
+            | "destination"
+            | "network"
+            | "url"
+            | "http"
+            | "user_agent"
+            | "dns"
+            | "tls"
+            | "user"
+            | "host"
+            | "email"
+            | "file"
+            | "process"
+            | "winlog"
+            | "rule"
+            | "observer"
+            | "log"
+            | "message"
+            | "tags"
+    )
+}
+
+/// The top-level keys of [`Event`]'s fields (every other key goes to [`Event::other`]), in
+/// the order of the struct: the list [`is_event_field`] is tested against.
+#[cfg(test)]
+const EVENT_FIELDS: [&str; 22] = [
+    "@timestamp",
+    "organization",
+    "event",
+    "source",
+    "destination",
+    "network",
+    "url",
+    "http",
+    "user_agent",
+    "dns",
+    "tls",
+    "user",
+    "host",
+    "email",
+    "file",
+    "process",
+    "winlog",
+    "rule",
+    "observer",
+    "log",
+    "message",
+    "tags",
+];
 
 /// `winlog.event_data` taken out of the fixed tree as the [`FieldMap`] its `Deserialize`
 /// would build (pairs sorted by key, as from its `BTreeMap`), when it is an object: after
 /// [`fix_ecs_tree`] every value of it is a string, so its deserialization cannot fail and
 /// taking it out changes no reason (`None`, and the tree is left as it is, otherwise). Its
 /// `BTreeMap<String, Value>` was the largest single cost of a Winlogbeat line.
-fn take_event_data(m: &mut Obj<'_>) -> Option<FieldMap> {
+///
+/// The pairs are written into the buffers of `spare` (an earlier record's event data, taken):
+/// a key or value equal to the one at its position is kept, another is overwritten in its
+/// buffer (a value over 24 bytes, such as a Windows path, costs no allocation then).
+fn take_event_data(m: &mut Obj<'_>, spare: &mut FieldMap) -> Option<FieldMap> {
     let Some(J::Obj(w)) = obj_get_mut(m, "winlog") else {
         return None;
     };
@@ -223,18 +355,35 @@ fn take_event_data(m: &mut Obj<'_>) -> Option<FieldMap> {
     let (_, J::Obj(d)) = w.remove(i) else {
         return None;
     };
-    let mut pairs: Vec<(Str, Str)> = Vec::with_capacity(d.len());
-    for (k, v) in &d {
+    let mut pairs = std::mem::take(&mut spare.0);
+    pairs.reserve(d.len().saturating_sub(pairs.len()));
+    for (i, (k, v)) in d.iter().enumerate() {
         // (Always a string here; anything else is kept as its JSON text, as `FieldMap` does.)
-        let v = match v {
-            J::Str(s) => Str::from(s.as_ref()),
-            J::Null => Str::default(),
-            other => Str::from(to_value(other).to_string()),
+        let v: Cow<'_, str> = match v {
+            J::Str(s) => Cow::Borrowed(s),
+            J::Null => Cow::Borrowed(""),
+            other => Cow::Owned(to_value(other).to_string()),
         };
-        pairs.push((Str::from(k.as_ref()), v));
+        match pairs.get_mut(i) {
+            Some((pk, pv)) => {
+                overwrite(pk, k);
+                overwrite(pv, &v);
+            }
+            None => pairs.push((Str::from(k.as_ref()), Str::from(v.as_ref()))),
+        }
     }
+    pairs.truncate(d.len());
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    super::tree_pool::recycle(d);
     Some(FieldMap(pairs))
+}
+
+/// `*s = Str::from(t)`, in the buffer of `s`.
+fn overwrite(s: &mut Str, t: &str) {
+    if s.as_str() != t {
+        s.clear();
+        s.push_str(t);
+    }
 }
 
 /// Each key of every object of `v` once, at its first position with its last value (what
@@ -341,7 +490,9 @@ fn tree_text<'o>(v: &'o J<'_>) -> Option<Cow<'o, str>> {
 /// Wraps a value in a one-element array.
 fn wrap(v: &mut J<'_>) {
     let old = std::mem::replace(v, J::Null);
-    *v = J::Arr(vec![old]);
+    let mut a = super::tree_pool::arr(1);
+    a.push(old);
+    *v = J::Arr(a);
 }
 
 /// [`fix_ecs`] on the borrowed tree, step for step (objects hold each key once).
@@ -808,6 +959,34 @@ pub(crate) fn entries<'o, 'a>(o: &'o Obj<'a>) -> Vec<(&'o str, &'o J<'a>)> {
     out
 }
 
+/// [`entries`] as an iterator: without a vector when no key repeats (the usual case).
+pub(crate) fn entries_iter<'o, 'a>(o: &'o Obj<'a>) -> impl Iterator<Item = (&'o str, &'o J<'a>)> {
+    enum It<A, B> {
+        Direct(A),
+        Folded(B),
+    }
+    impl<T, A: Iterator<Item = T>, B: Iterator<Item = T>> Iterator for It<A, B> {
+        type Item = T;
+        fn next(&mut self) -> Option<T> {
+            match self {
+                It::Direct(a) => a.next(),
+                It::Folded(b) => b.next(),
+            }
+        }
+        fn size_hint(&self) -> (usize, Option<usize>) {
+            match self {
+                It::Direct(a) => a.size_hint(),
+                It::Folded(b) => b.size_hint(),
+            }
+        }
+    }
+    if keys_distinct(o) {
+        It::Direct(o.iter().map(|(k, v)| (k.as_ref(), v)))
+    } else {
+        It::Folded(entries(o).into_iter())
+    }
+}
+
 /// The last value under `key` (as `serde_json::Map::get` would find it).
 pub(crate) fn get<'o, 'a>(o: &'o Obj<'a>, key: &str) -> Option<&'o J<'a>> {
     o.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
@@ -829,13 +1008,16 @@ fn parse_top(line: &str) -> serde_json::Result<J<'_>> {
 ///
 /// Records in the plain subset of JSON that log writers emit take [`super::json_fast`] (the
 /// same tree, several times faster); anything else is parsed by `serde_json`.
-pub(crate) fn borrowed_object(line: &str) -> Result<Obj<'_>, String> {
-    let parsed = match super::json_fast::parse(line, TOP_CAP) {
+///
+/// The tree's buffers are taken from, and at its drop given back to, this thread's
+/// [`super::tree_pool`]: in steady state a record's tree costs no allocation.
+pub(crate) fn borrowed_object(line: &str) -> Result<Tree<'_>, String> {
+    let parsed = match super::tree_pool::parse(line, TOP_CAP) {
         Some(j) => Ok(j),
         None => parse_top(line),
     };
     match parsed {
-        Ok(J::Obj(m)) => Ok(m),
+        Ok(J::Obj(m)) => Ok(Tree(m)),
         Ok(other) => Err(format!(
             "JSON {} where an object was expected",
             other.kind()
@@ -1045,6 +1227,7 @@ mod tests {
 
     #[test]
     fn tree_path_is_the_value_path() {
+        let mut lines = Vec::new();
         for line in include_str!("../../test_data/winlogbeat.jsonl")
             .lines()
             .chain(include_str!("../../test_data/ecs.jsonl").lines())
@@ -1077,6 +1260,121 @@ mod tests {
             ])
         {
             tree_is_value(line);
+            lines.push(line);
+        }
+        reused_is_value(&lines);
+        lines.reverse();
+        reused_is_value(&lines);
+    }
+
+    /// A generated Winlogbeat record (see `tree_path_is_the_value_path_on_winlogbeat`).
+    fn winlogbeat_line(picks: &[usize], data: &[(usize, usize)], ts: bool, free: &str) -> String {
+        const PARTS: [&str; 24] = [
+            r#""agent":{"type":"winlogbeat","version":"8.12.0"}"#,
+            r#""event":{"code":"4624","kind":"event","provider":"Microsoft-Windows-Security-Auditing","action":"logged-in","category":["authentication"],"type":["start"],"outcome":"success"}"#,
+            r#""event":{"code":4625,"category":"authentication","type":"start"}"#,
+            r#""event":{"code":[4625,"x"],"created":"2026-01-05T01:02:03.456Z","severity":3}"#,
+            r#""host":{"name":"DC01.moh.example","ip":"10.10.0.10"}"#,
+            r#""host":{"ip":["10.10.0.10","2001:db8::1"],"hostname":"dc01"}"#,
+            r#""source":{"ip":"10.10.3.4","port":51000}"#,
+            r#""source":{"port":"51000"}"#,
+            r#""user":{"name":"tanaka","domain":"MOH","id":"S-1-5-21"}"#,
+            r#""process":{"pid":"42","executable":"C:\\Windows\\x.exe","name":"x.exe"}"#,
+            r#""process":{"pid":4242,"command_line":"a \"b\" c"}"#,
+            r#""winlog.channel":"Security""#,
+            r#""winlog.event_data.Extra":5"#,
+            r#""message":"An account was logged on.\n\tSubject: \u00e9 日本""#,
+            r#""log":{"level":"information"}"#,
+            r#""ecs":{"version":"8.0.0"}"#,
+            r#""labels":{"b":"1","a":"2"}"#,
+            r#""tags":"beats_input""#,
+            r#""tags":["a","b"]"#,
+            r#""winlog":{"channel":"Security","event_id":4624,"record_id":"123456","computer_name":"DC01","provider_name":"P","task":12544,"opcode":"Info","keywords":["Audit Success"]}"#,
+            r#""winlog":{"event_id":" 7 ","record_id":-1,"task":"Logon","keywords":"0x8020000000000000"}"#,
+            r#""winlog":{"event_id":"x","api":"wineventlog","process":{"pid":4,"thread":{"id":8}}}"#,
+            r#""observer":{"name":"o"}"#,
+            r#""event":{"category":null}"#,
+        ];
+        const KEYS: [&str; 12] = [
+            "TargetUserName",
+            "TargetDomainName",
+            "LogonType",
+            "IpAddress",
+            "IpPort",
+            "SubjectUserSid",
+            "ProcessName",
+            "Caf\u{e9}",
+            "Z",
+            "A",
+            "A",
+            "quo\"te",
+        ];
+        let free_json = serde_json::to_string(&free).expect("json");
+        let vals: [String; 12] = [
+            free_json.clone(),
+            r#""tanaka""#.to_owned(),
+            "3".to_owned(),
+            "-2.5".to_owned(),
+            "null".to_owned(),
+            "false".to_owned(),
+            format!(r#"[{free_json},1,null]"#),
+            format!(r#"{{"k":{free_json},"j":{{"b":1,"a":2}}}}"#),
+            r#""C:\\Windows\\System32\\svchost.exe""#.to_owned(),
+            r#""\u65e5\u672c""#.to_owned(),
+            "18446744073709551615".to_owned(),
+            "1e400".to_owned(),
+        ];
+        let data_body: Vec<String> = data
+            .iter()
+            .map(|&(k, v)| {
+                format!(
+                    "{}:{}",
+                    serde_json::to_string(KEYS[k]).expect("json"),
+                    vals[v]
+                )
+            })
+            .collect();
+        let mut parts: Vec<String> = picks.iter().map(|&i| PARTS[i].to_owned()).collect();
+        let at = picks.first().copied().unwrap_or(0) % (parts.len() + 1);
+        parts.insert(
+            at,
+            format!(
+                r#""winlog":{{"event_id":"4624","event_data":{{{}}}}}"#,
+                data_body.join(",")
+            ),
+        );
+        if ts {
+            let at = picks.last().copied().unwrap_or(0) % (parts.len() + 1);
+            parts.insert(at, r#""@timestamp":"2026-01-05T01:02:03.456Z""#.to_owned());
+        }
+        let line = format!("{{{}}}", parts.join(","));
+        line
+    }
+
+    /// Lines read one after the other into one event through one [`Ecs`] parser, as
+    /// `FileReader::next_into` reads them (`recycle`, `reset`, `parse_into`: the refill
+    /// path): each gives what the `Value` path gives for it alone, serialized the same.
+    fn reused_is_value(lines: &[&str]) {
+        let mut p = Ecs::default();
+        let mut ev = Event::default();
+        for line in lines {
+            p.recycle(&mut ev);
+            ev.reset();
+            let got = match p.parse_into(line, 1, &mut ev) {
+                Step::Filled => Ok(ev.clone()),
+                Step::Reject(e) => Err(e),
+                Step::Event(e) => Ok(e),
+                Step::Skip => continue,
+            };
+            let want = ecs_via_value(line.trim());
+            assert_eq!(got, want, "{line}");
+            if let (Ok(a), Ok(b)) = (&got, &want) {
+                assert_eq!(
+                    serde_json::to_string(a).expect("ser"),
+                    serde_json::to_string(b).expect("ser"),
+                    "{line}"
+                );
+            }
         }
     }
 
@@ -1091,65 +1389,95 @@ mod tests {
             ts in proptest::bool::weighted(0.9),
             free in "\\PC{0,10}",
         ) {
-            const PARTS: [&str; 24] = [
-                r#""agent":{"type":"winlogbeat","version":"8.12.0"}"#,
-                r#""event":{"code":"4624","kind":"event","provider":"Microsoft-Windows-Security-Auditing","action":"logged-in","category":["authentication"],"type":["start"],"outcome":"success"}"#,
-                r#""event":{"code":4625,"category":"authentication","type":"start"}"#,
-                r#""event":{"code":[4625,"x"],"created":"2026-01-05T01:02:03.456Z","severity":3}"#,
-                r#""host":{"name":"DC01.moh.example","ip":"10.10.0.10"}"#,
-                r#""host":{"ip":["10.10.0.10","2001:db8::1"],"hostname":"dc01"}"#,
-                r#""source":{"ip":"10.10.3.4","port":51000}"#,
-                r#""source":{"port":"51000"}"#,
-                r#""user":{"name":"tanaka","domain":"MOH","id":"S-1-5-21"}"#,
-                r#""process":{"pid":"42","executable":"C:\\Windows\\x.exe","name":"x.exe"}"#,
-                r#""process":{"pid":4242,"command_line":"a \"b\" c"}"#,
-                r#""winlog.channel":"Security""#,
-                r#""winlog.event_data.Extra":5"#,
-                r#""message":"An account was logged on.\n\tSubject: \u00e9 日本""#,
-                r#""log":{"level":"information"}"#,
-                r#""ecs":{"version":"8.0.0"}"#,
-                r#""labels":{"b":"1","a":"2"}"#,
-                r#""tags":"beats_input""#,
-                r#""tags":["a","b"]"#,
-                r#""winlog":{"channel":"Security","event_id":4624,"record_id":"123456","computer_name":"DC01","provider_name":"P","task":12544,"opcode":"Info","keywords":["Audit Success"]}"#,
-                r#""winlog":{"event_id":" 7 ","record_id":-1,"task":"Logon","keywords":"0x8020000000000000"}"#,
-                r#""winlog":{"event_id":"x","api":"wineventlog","process":{"pid":4,"thread":{"id":8}}}"#,
-                r#""observer":{"name":"o"}"#,
-                r#""event":{"category":null}"#,
-            ];
-            const KEYS: [&str; 12] = [
-                "TargetUserName", "TargetDomainName", "LogonType", "IpAddress", "IpPort",
-                "SubjectUserSid", "ProcessName", "Caf\u{e9}", "Z", "A", "A", "quo\"te",
-            ];
-            let free_json = serde_json::to_string(&free).expect("json");
-            let vals: [String; 12] = [
-                free_json.clone(),
-                r#""tanaka""#.to_owned(),
-                "3".to_owned(),
-                "-2.5".to_owned(),
-                "null".to_owned(),
-                "false".to_owned(),
-                format!(r#"[{free_json},1,null]"#),
-                format!(r#"{{"k":{free_json},"j":{{"b":1,"a":2}}}}"#),
-                r#""C:\\Windows\\System32\\svchost.exe""#.to_owned(),
-                r#""\u65e5\u672c""#.to_owned(),
-                "18446744073709551615".to_owned(),
-                "1e400".to_owned(),
-            ];
-            let data_body: Vec<String> = data
-                .iter()
-                .map(|&(k, v)| format!("{}:{}", serde_json::to_string(KEYS[k]).expect("json"), vals[v]))
-                .collect();
-            let mut parts: Vec<String> = picks.iter().map(|&i| PARTS[i].to_owned()).collect();
-            let at = picks.first().copied().unwrap_or(0) % (parts.len() + 1);
-            parts.insert(at, format!(r#""winlog":{{"event_id":"4624","event_data":{{{}}}}}"#, data_body.join(",")));
-            if ts {
-                let at = picks.last().copied().unwrap_or(0) % (parts.len() + 1);
-                parts.insert(at, r#""@timestamp":"2026-01-05T01:02:03.456Z""#.to_owned());
-            }
-            let line = format!("{{{}}}", parts.join(","));
+            let line = winlogbeat_line(&picks, &data, ts, &free);
             tree_is_value(&line);
             proptest::prop_assert_eq!(ecs(&line), ecs_via_value(&line));
+        }
+
+        /// Several generated records in a row through one reused event (the refill path of
+        /// `next_into`), mixed with the test data's lines.
+        #[test]
+        fn refill_path_is_the_value_path_on_winlogbeat(
+            recs in proptest::collection::vec(
+                (
+                    proptest::collection::vec(0usize..24, 0..12),
+                    proptest::collection::vec((0usize..12, 0usize..12), 0..10),
+                    proptest::bool::weighted(0.9),
+                    "\\PC{0,10}",
+                ),
+                1..5,
+            ),
+        ) {
+            let mut lines: Vec<String> = recs
+                .iter()
+                .map(|(picks, data, ts, free)| winlogbeat_line(picks, data, *ts, free))
+                .collect();
+            lines.extend(
+                include_str!("../../test_data/winlogbeat.jsonl")
+                    .lines()
+                    .chain(include_str!("../../test_data/ecs.jsonl").lines())
+                    .map(str::to_owned),
+            );
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            reused_is_value(&refs);
+            let rev: Vec<&str> = refs.iter().rev().copied().collect();
+            reused_is_value(&rev);
+        }
+    }
+
+    /// [`EVENT_FIELDS`] is the list of `Event`'s top-level keys: every typed field, and
+    /// nothing [`Event::other`] would take.
+    #[test]
+    fn event_fields_are_the_typed_fields() {
+        use yagura_model::event::Sparse;
+        let mut ev = Event::default();
+        ev.organization.name = Some(Str::from("o"));
+        ev.event.code = Some(Str::from("c"));
+        ev.source.port = Some(1);
+        ev.destination.port = Some(2);
+        ev.network.transport = Some(Str::from("tcp"));
+        ev.url.full = Some("u".into());
+        ev.http.request.method = Some(Str::from("GET"));
+        ev.user_agent.original = Some("ua".into());
+        ev.dns.question.name = Some(Str::from("q"));
+        ev.tls.client.ja3 = Some(Str::from("j"));
+        ev.user.name = Some(Str::from("n"));
+        ev.host.name = Some(Str::from("h"));
+        ev.email.subject = Some("s".into());
+        ev.file.size = Some(1);
+        ev.process.pid = Some(1);
+        ev.winlog.event_id = Some(1);
+        ev.rule = Sparse::from(yagura_model::event::Rule {
+            id: Some(Str::from("r")),
+            ..Default::default()
+        });
+        ev.observer.name = Some(Str::from("o"));
+        ev.log.level = Some(Str::from("info"));
+        ev.message = Some("m".into());
+        ev.tags.push(Str::from("t"));
+        let v = serde_json::to_value(&ev).expect("ser");
+        let keys: Vec<&str> = v
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(keys, EVENT_FIELDS);
+        assert!(EVENT_FIELDS.iter().all(|k| is_event_field(k)));
+        for k in [
+            "agent",
+            "labels",
+            "Event",
+            "events",
+            "",
+            "@timestamp2",
+            "zeek",
+        ] {
+            assert!(!is_event_field(k), "{k}");
+        }
+        // And each is typed: an integer there is a reason, not a vendor value.
+        for k in EVENT_FIELDS.iter().skip(1) {
+            let line = format!(r#"{{"@timestamp":"2026-01-05T00:00:00Z","{k}":12345}}"#);
+            assert!(ecs_via_value(&line).is_err(), "{line}");
+            tree_is_value(&line);
         }
     }
 

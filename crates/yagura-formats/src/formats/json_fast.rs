@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use serde::Deserializer as _;
 
 use super::json::{J, JVisitor, Obj};
+use super::tree_pool::Pool;
 use crate::util::zero_bytes;
 
 /// Deeper records go to `serde_json` (whose own limit is 128 levels).
@@ -28,10 +29,16 @@ const ARRAY_CAP: usize = 4;
 
 /// `line` as a [`J`], with `top_cap` room in a top-level object; `None`: ask `serde_json`.
 pub(crate) fn parse(line: &str, top_cap: usize) -> Option<J<'_>> {
+    parse_in(line, top_cap, &mut Pool::default())
+}
+
+/// [`parse`], taking the tree's vectors and escaped strings from `pool`.
+pub(crate) fn parse_in<'a>(line: &'a str, top_cap: usize, pool: &mut Pool) -> Option<J<'a>> {
     let mut p = P {
         s: line,
         b: line.as_bytes(),
         i: 0,
+        pool,
     };
     p.ws();
     let v = p.value(0, top_cap)?;
@@ -39,10 +46,11 @@ pub(crate) fn parse(line: &str, top_cap: usize) -> Option<J<'_>> {
     (p.i == p.b.len()).then_some(v)
 }
 
-struct P<'a> {
+struct P<'a, 'p> {
     s: &'a str,
     b: &'a [u8],
     i: usize,
+    pool: &'p mut Pool,
 }
 
 /// The bytes that end a run of plain string text: `"`, `\` and the control characters
@@ -55,7 +63,7 @@ fn specials(x: u64) -> u64 {
     zero_bytes(x ^ QUOTE) | zero_bytes(x ^ BSLASH) | zero_bytes(x & HIGH3)
 }
 
-impl<'a> P<'a> {
+impl<'a> P<'a, '_> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -104,7 +112,7 @@ impl<'a> P<'a> {
             self.i += 1;
             return Some(J::Obj(Vec::new()));
         }
-        let mut v: Obj<'a> = Vec::with_capacity(cap);
+        let mut v: Obj<'a> = self.pool.obj(cap);
         loop {
             if self.peek()? != b'"' {
                 return None;
@@ -144,7 +152,7 @@ impl<'a> P<'a> {
             self.i += 1;
             return Some(J::Arr(Vec::new()));
         }
-        let mut v = Vec::with_capacity(ARRAY_CAP);
+        let mut v = self.pool.arr(ARRAY_CAP);
         loop {
             let x = self.value(depth, NESTED_CAP)?;
             v.push(x);
@@ -204,7 +212,7 @@ impl<'a> P<'a> {
     /// The rest of a string with escapes, from `self.i` (at a `\`); `start` is its first
     /// byte. `\u` escapes of surrogates go to `serde_json`.
     fn escaped(&mut self, start: usize) -> Option<Cow<'a, str>> {
-        let mut out = String::with_capacity(self.i - start + 16);
+        let mut out = self.pool.string(self.i - start + 16);
         out.push_str(self.s.get(start..self.i)?);
         loop {
             match self.peek()? {

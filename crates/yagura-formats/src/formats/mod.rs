@@ -14,6 +14,7 @@ pub(crate) mod refill;
 pub(crate) mod squid;
 pub(crate) mod suricata;
 pub(crate) mod syslog;
+pub(crate) mod tree_pool;
 pub(crate) mod w3c;
 pub(crate) mod windows;
 pub(crate) mod zeek;
@@ -84,10 +85,10 @@ pub(crate) fn parser_for(format: Format, ctx: ParseCtx) -> Box<dyn LineParser + 
         Format::ZeekTsv => Box::new(zeek::Tsv::new(&ctx.file_name)),
         Format::ZeekJson => Box::new(zeek::Json::new(&ctx.file_name)),
         Format::SuricataEve => Box::new(suricata::Eve::default()),
-        Format::EvtxJson => Box::new(json::LinesInto(windows::from_evtx_json_line_into)),
-        Format::Winlogbeat | Format::Ecs => Box::new(json::LinesInto(json::ecs_into)),
+        Format::EvtxJson => Box::new(windows::EvtxJson::default()),
+        Format::Winlogbeat | Format::Ecs => Box::new(json::Ecs::default()),
         Format::Syslog | Format::Cef => Box::new(syslog::Syslog::new(ctx.syslog_reference)),
-        Format::MailGw => Box::new(json::LinesInto(mailgw::parse_into)),
+        Format::MailGw => Box::new(mailgw::MailGw::default()),
         Format::Postfix => Box::new(postfix::Postfix::new(ctx.syslog_reference)),
         // Binary evtx never reaches the line parsers; if forced on a text stream, each line is
         // rejected with the reason.
@@ -107,7 +108,7 @@ pub(crate) fn by_value(f: impl FnOnce(&mut Event) -> Result<(), String>) -> Resu
 /// Common `event.*` setup.
 pub(crate) fn base(
     ev: &mut Event,
-    dataset: &str,
+    dataset: impl Into<yagura_model::Str>,
     kind: &'static str,
     category: &[&'static str],
     ty: &[&'static str],
@@ -123,7 +124,7 @@ pub(crate) fn base(
         }
         out
     }
-    ev.event.dataset = Some(Str::from(dataset));
+    ev.event.dataset = Some(dataset.into());
     ev.event.kind = Some(Str::const_new(kind));
     ev.event.category = tags(category);
     ev.event.kind_type = tags(ty);

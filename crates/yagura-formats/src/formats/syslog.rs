@@ -1,6 +1,7 @@
 //! Syslog: RFC 5424 (with structured data) and RFC 3164 (BSD, no year), per line. A message
 //! that is a CEF record is handed to the CEF parser with the syslog header's host and time.
 
+use yagura_model::event::{Other, OtherValue};
 use yagura_model::{Event, Str, Timestamp};
 
 use super::{LineParser, Step, base};
@@ -214,39 +215,56 @@ fn sd_elem_end(s: &str) -> Option<usize> {
     }
 }
 
-fn sd_json(sd: &str) -> serde_json::Map<String, serde_json::Value> {
-    let mut out = serde_json::Map::new();
+/// The SD-ELEMENTs as an object of objects (`{id: {param: value}}`; a repeated id or param
+/// keeps its first position and its last value), built as [`Other`] directly: a value without
+/// an escape is copied once, from the line.
+fn sd_other(sd: &str) -> Other {
+    let mut out = Other::new();
     let mut rest = sd;
     while let Some(r) = rest.strip_prefix('[') {
         let Some(end) = sd_elem_end(rest) else { break };
         let elem = r.get(..end.saturating_sub(2)).unwrap_or("");
-        rest = &rest[end..];
+        rest = rest.get(end..).unwrap_or("");
         let (id, mut params) = elem.split_once(' ').unwrap_or((elem, ""));
-        let mut obj = serde_json::Map::new();
+        let mut obj = Other::new();
         while let Some((k, v)) = params.trim_start().split_once("=\"") {
             let vb = v.as_bytes();
-            let mut i = 0;
-            let mut val = String::new();
-            while let Some(&c) = vb.get(i) {
-                match c {
-                    b'\\' if matches!(vb.get(i + 1), Some(b'"' | b'\\' | b']')) => {
-                        val.push(vb.get(i + 1).copied().map_or('?', char::from));
-                        i += 2;
-                    }
-                    b'"' => break,
-                    _ => {
-                        let ch = v[i..].chars().next().unwrap_or('?');
-                        val.push(ch);
-                        i += ch.len_utf8();
-                    }
-                }
-            }
-            obj.insert(k.trim().to_owned(), serde_json::Value::String(val));
+            // The value runs to the first unescaped `"`: a plain one is a slice of the line.
+            let plain = vb.iter().position(|&c| c == b'"' || c == b'\\');
+            let (val, i) = match plain {
+                Some(q) if vb.get(q) == Some(&b'"') => (Str::from(v.get(..q).unwrap_or("")), q),
+                None => (Str::from(v), vb.len()),
+                Some(_) => sd_value(v),
+            };
+            obj.insert(k.trim(), OtherValue::Str(val));
             params = v.get(i + 1..).unwrap_or("");
         }
-        out.insert(id.to_owned(), serde_json::Value::Object(obj));
+        out.insert(id, OtherValue::Object(obj));
     }
     out
+}
+
+/// A PARAM-VALUE with escapes (`\"`, `\\`, `\]`; any other `\` kept), and the index of its
+/// closing quote (or the end).
+fn sd_value(v: &str) -> (Str, usize) {
+    let vb = v.as_bytes();
+    let mut i = 0;
+    let mut val = String::new();
+    while let Some(&c) = vb.get(i) {
+        match c {
+            b'\\' if matches!(vb.get(i + 1), Some(b'"' | b'\\' | b']')) => {
+                val.push(vb.get(i + 1).copied().map_or('?', char::from));
+                i += 2;
+            }
+            b'"' => break,
+            _ => {
+                let ch = v.get(i..).and_then(|r| r.chars().next()).unwrap_or('?');
+                val.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    (Str::from(val), i)
 }
 
 pub(crate) fn to_event(h: &Header<'_>, dataset: &str) -> Result<Event, String> {
@@ -295,10 +313,7 @@ pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>) {
         ev.set_other("syslog.msgid", m.into());
     }
     if let Some(sd) = h.sd {
-        ev.set_other(
-            "syslog.structured_data",
-            serde_json::Value::Object(sd_json(sd)).into(),
-        );
+        ev.set_other("syslog.structured_data", OtherValue::Object(sd_other(sd)));
     }
     if h.rfc5424 {
         ev.set_other("syslog.version", 1u64.into());
@@ -306,8 +321,233 @@ pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    // The previous structured-data conversion (a `serde_json` map, converted), the reference.
+    fn sd_json_reference(sd: &str) -> serde_json::Map<String, serde_json::Value> {
+        let mut out = serde_json::Map::new();
+        let mut rest = sd;
+        while let Some(r) = rest.strip_prefix('[') {
+            let Some(end) = sd_elem_end(rest) else { break };
+            let elem = r.get(..end.saturating_sub(2)).unwrap_or("");
+            rest = &rest[end..];
+            let (id, mut params) = elem.split_once(' ').unwrap_or((elem, ""));
+            let mut obj = serde_json::Map::new();
+            while let Some((k, v)) = params.trim_start().split_once("=\"") {
+                let vb = v.as_bytes();
+                let mut i = 0;
+                let mut val = String::new();
+                while let Some(&c) = vb.get(i) {
+                    match c {
+                        b'\\' if matches!(vb.get(i + 1), Some(b'"' | b'\\' | b']')) => {
+                            val.push(vb.get(i + 1).copied().map_or('?', char::from));
+                            i += 2;
+                        }
+                        b'"' => break,
+                        _ => {
+                            let ch = v[i..].chars().next().unwrap_or('?');
+                            val.push(ch);
+                            i += ch.len_utf8();
+                        }
+                    }
+                }
+                obj.insert(k.trim().to_owned(), serde_json::Value::String(val));
+                params = v.get(i + 1..).unwrap_or("");
+            }
+            out.insert(id.to_owned(), serde_json::Value::Object(obj));
+        }
+        out
+    }
+
+    pub(crate) fn fill_common_reference(ev: &mut Event, h: &Header<'_>) {
+        if let Some(host) = h.host {
+            ev.host.hostname = Some(Str::from(host));
+            match util::ip(host) {
+                Some(ip) => ev.host.ip.push(ip),
+                None => ev.host.name = Some(Str::from(host)),
+            }
+        }
+        if let Some(app) = h.app {
+            ev.process.name = Some(Str::from(app));
+        }
+        if let Some(pid) = h.pid.and_then(|p| p.parse().ok()) {
+            ev.process.pid = Some(pid);
+        }
+        if let Some(p) = h.pri {
+            ev.set_other("syslog.priority", p.into());
+            ev.set_other("syslog.facility", (p >> 3).into());
+            ev.set_other("syslog.severity", (p & 7).into());
+            const LEVELS: [&str; 8] = [
+                "emergency",
+                "alert",
+                "critical",
+                "error",
+                "warning",
+                "notice",
+                "informational",
+                "debug",
+            ];
+            ev.log.level = LEVELS.get(usize::from(p & 7)).map(|l| Str::from(*l));
+        }
+        if let Some(m) = h.msgid {
+            ev.set_other("syslog.msgid", m.into());
+        }
+        if let Some(sd) = h.sd {
+            ev.set_other(
+                "syslog.structured_data",
+                serde_json::Value::Object(sd_json_reference(sd)).into(),
+            );
+        }
+        if h.rfc5424 {
+            ev.set_other("syslog.version", 1u64.into());
+        }
+    }
+
+    /// The previous reader's answer for a line: CEF through [`super::super::cef`]'s
+    /// reference, syslog through [`fill_common_reference`].
+    fn parse_reference(line: &str, reference: Option<Timestamp>) -> Result<Event, String> {
+        use super::super::cef::tests::parse_reference as cef_reference;
+        let t = line.trim_start_matches('\u{feff}');
+        if t.starts_with("CEF:") {
+            return cef_reference(t, None);
+        }
+        let h = header(t, reference)?;
+        if let Some(i) = t.find("CEF:")
+            && (h.app == Some("CEF") || h.msg.contains("CEF:"))
+        {
+            return cef_reference(&t[i..], Some(&h));
+        }
+        let time = h.time.ok_or("syslog line without a timestamp")?;
+        let mut ev = Event {
+            timestamp: time,
+            ..Event::default()
+        };
+        base(&mut ev, "syslog", "event", &["host"], &["info"]);
+        fill_common_reference(&mut ev, &h);
+        ev.message = Some(h.msg.to_owned());
+        Ok(ev)
+    }
+
+    /// The reader gives what the previous one gave: the same event, serialized the same, or
+    /// the same reason.
+    fn same_as_reference(line: &str) {
+        let reference = Some(Timestamp::from_secs(1_700_000_000));
+        if line.trim().is_empty() {
+            return;
+        }
+        let got = match Syslog::new(reference).parse(line, 1) {
+            Step::Event(e) => Ok(e),
+            Step::Reject(e) => Err(e),
+            Step::Skip | Step::Filled => return,
+        };
+        let want = parse_reference(line, reference);
+        assert_eq!(got, want, "{line}");
+        if let (Ok(a), Ok(b)) = (&got, &want) {
+            assert_eq!(
+                serde_json::to_string(a).unwrap_or_default(),
+                serde_json::to_string(b).unwrap_or_default(),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_as_reference_on_the_test_data() {
+        for f in ["syslog.log", "cef.log", "postfix.log"] {
+            let p = format!("{}/test_data/{f}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&p).expect("test data");
+            for line in text.lines() {
+                same_as_reference(line);
+            }
+        }
+        for line in [
+            r#"<165>1 2003-10-11T22:14:15.003Z h a - - [x@1 a="1" a="2" b="\\" c="\q"][x@1 d="é\"]"][y] m"#,
+            r#"<165>1 2003-10-11T22:14:15.003Z h a - - [x@1 a="no end"#,
+            r"CEF:0|V\|x\\y\z|P|1|2|N|Low|rt=1767574923000 a=1 a=2 cs1Label=L cs1=v cs1=w xLabelLabel=Q x=3 msg=a\=b\nc\\ ",
+            r"CEF:0|V|P|1|2|N|Low|rt=1767574923000 cs1Label=only a label",
+            r"CEF:0|V|P|1|2|N|Low|rt=1767574923000 trailing\",
+        ] {
+            same_as_reference(line);
+        }
+    }
+
+    fn piece() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(r"\|".to_owned()),
+            Just(r"\\".to_owned()),
+            Just(r"\=".to_owned()),
+            Just(r"\n".to_owned()),
+            Just(r#"\""#.to_owned()),
+            Just(r"\]".to_owned()),
+            Just("=".to_owned()),
+            Just("|".to_owned()),
+            Just("\"".to_owned()),
+            Just(" ".to_owned()),
+            Just("cs1Label=".to_owned()),
+            Just(" cs1=".to_owned()),
+            Just(" src=10.0.0.1".to_owned()),
+            "[a-zA-Zé\\]\\[ ]{0,8}",
+        ]
+    }
+
+    fn text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        proptest::collection::vec(piece(), 0..8).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cef_is_the_reference(
+            hdr in proptest::collection::vec(text(), 5..9),
+            ext in proptest::collection::vec(
+                (proptest::sample::select(vec!["rt", "src", "msg", "cs1", "cs1Label", "act", "fname", "a.b", "x[0]"]), text()),
+                0..8
+            ),
+            syslog in proptest::bool::ANY,
+        ) {
+            let mut line = if syslog { "<134>Jan  5 01:02:04 fw01 ".to_owned() } else { String::new() };
+            line += "CEF:0|";
+            line += &hdr.join("|");
+            line += "|";
+            let e: Vec<String> = ext.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            line += &e.join(" ");
+            same_as_reference(&line);
+            same_as_reference(&format!("CEF:0|a|b|c|d|e|5|rt=1767574923000 {}", e.join(" ")));
+        }
+
+        #[test]
+        fn structured_data_is_the_reference(
+            elems in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["origin@32473", "meta", "x@1"]),
+                    proptest::collection::vec((proptest::sample::select(vec!["ip", "a", "sequenceId"]), text()), 0..4),
+                ),
+                1..4
+            ),
+            tail in text(),
+        ) {
+            let mut sd = String::new();
+            for (id, params) in &elems {
+                sd += "[";
+                sd += id;
+                for (k, v) in params {
+                    sd += &format!(" {k}=\"{v}\"");
+                }
+                sd += "]";
+            }
+            same_as_reference(&format!("<165>1 2026-01-05T01:02:03.003+09:00 h app 42 ID1 {sd} {tail}"));
+            same_as_reference(&format!("<165>1 2026-01-05T01:02:03Z h app - - {sd}{tail}"));
+        }
+
+        #[test]
+        fn any_line_is_the_reference(s in "\\PC{0,80}") {
+            same_as_reference(&s);
+            same_as_reference(&format!("CEF:0|{s}"));
+            same_as_reference(&format!("<165>1 2026-01-05T01:02:03Z h a - - [{s}"));
+        }
+    }
 
     fn check(input: &str, expect: &str) {
         let mut p = Syslog::new(Some(Timestamp::from_secs(1_700_000_000))); // 2023-11-14

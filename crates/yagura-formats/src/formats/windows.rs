@@ -6,15 +6,13 @@
 //! few ECS fields detectors need most (user, source address, process, hashes, DNS query of
 //! Sysmon 22) are filled from them.
 
-use std::borrow::Cow;
-
-use compact_str::ToCompactString;
+use compact_str::{ToCompactString, format_compact};
 use serde_json::Value;
-use yagura_model::event::FieldMap;
+use yagura_model::event::{FieldMap, Sparse, Winlog};
 use yagura_model::{Event, Str};
 
-use super::base;
 use super::json::J;
+use super::{LineParser, Step, base};
 use crate::util;
 
 /// A node of the evtx crate's JSON, as a `serde_json::Value` (binary `.evtx` records, which
@@ -28,9 +26,11 @@ trait Node: Sized {
     fn get(&self, key: &str) -> Option<&Self>;
     fn as_str(&self) -> Option<&str>;
     /// A scalar as text ([`util::json_text`]): strings, numbers, booleans.
-    fn scalar_text(&self) -> Option<Cow<'_, str>>;
+    fn scalar_text(&self) -> Option<Text<'_>>;
     fn items(&self) -> Option<&[Self]>;
     fn pairs(&self) -> Option<impl Iterator<Item = (&str, &Self)>>;
+    /// Whether the node is an object ([`Node::pairs`] would answer `Some`).
+    fn is_obj(&self) -> bool;
     fn is_null(&self) -> bool;
 }
 
@@ -41,14 +41,23 @@ impl Node for Value {
     fn as_str(&self) -> Option<&str> {
         Value::as_str(self)
     }
-    fn scalar_text(&self) -> Option<Cow<'_, str>> {
-        util::json_text(self)
+    fn scalar_text(&self) -> Option<Text<'_>> {
+        // `util::json_text`, numbers printed into an inline `Str`.
+        match self {
+            Value::String(s) => Some(Text::Borrowed(s)),
+            Value::Number(n) => Some(Text::Owned(n.to_compact_string())),
+            Value::Bool(b) => Some(Text::Borrowed(if *b { "true" } else { "false" })),
+            _ => None,
+        }
     }
     fn items(&self) -> Option<&[Self]> {
         self.as_array().map(Vec::as_slice)
     }
     fn pairs(&self) -> Option<impl Iterator<Item = (&str, &Self)>> {
         Some(self.as_object()?.iter().map(|(k, v)| (k.as_str(), v)))
+    }
+    fn is_obj(&self) -> bool {
+        self.is_object()
     }
     fn is_null(&self) -> bool {
         Value::is_null(self)
@@ -62,8 +71,14 @@ impl Node for J<'_> {
     fn as_str(&self) -> Option<&str> {
         J::as_str(self)
     }
-    fn scalar_text(&self) -> Option<Cow<'_, str>> {
-        self.text()
+    fn scalar_text(&self) -> Option<Text<'_>> {
+        // `J::text`, numbers printed into an inline `Str`.
+        match self {
+            J::Str(s) => Some(Text::Borrowed(s)),
+            J::Num(n) => Some(Text::Owned(n.to_compact_string())),
+            J::Bool(b) => Some(Text::Borrowed(if *b { "true" } else { "false" })),
+            _ => None,
+        }
     }
     fn items(&self) -> Option<&[Self]> {
         match self {
@@ -72,24 +87,51 @@ impl Node for J<'_> {
         }
     }
     fn pairs(&self) -> Option<impl Iterator<Item = (&str, &Self)>> {
-        Some(super::json::entries(self.as_obj()?).into_iter())
+        Some(super::json::entries_iter(self.as_obj()?))
+    }
+    fn is_obj(&self) -> bool {
+        matches!(self, J::Obj(_))
     }
     fn is_null(&self) -> bool {
         J::is_null(self)
     }
 }
 
+/// The text of a node: borrowed from the record, or printed (a number: into an inline
+/// [`Str`], so the usual event ids, record ids and tasks cost no allocation).
+enum Text<'a> {
+    Borrowed(&'a str),
+    Owned(Str),
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
 /// The text of an evtx JSON node: a scalar, or `{"#text": …}`.
-fn text<N: Node>(v: &N) -> Option<Cow<'_, str>> {
-    if v.pairs().is_some() {
+fn text<N: Node>(v: &N) -> Option<Text<'_>> {
+    if v.is_obj() {
         return v.get("#text").and_then(text);
     }
     if let Some(items) = v.items() {
-        let parts: Vec<Cow<'_, str>> = items.iter().filter_map(text).collect();
+        let parts: Vec<Text<'_>> = items.iter().filter_map(text).collect();
         return if parts.is_empty() {
             None
         } else {
-            Some(Cow::Owned(parts.join(",")))
+            let parts: Vec<&str> = parts.iter().map(|p| &**p).collect();
+            Some(Text::Owned(Str::from(parts.join(","))))
         };
     }
     v.scalar_text()
@@ -99,11 +141,60 @@ fn attr<'a, N: Node>(v: Option<&'a N>, name: &str) -> Option<&'a N> {
     v?.get("#attributes")?.get(name)
 }
 
+/// The reader of the evtx crate's JSON-lines dump: [`from_evtx_json_line_into`], keeping the
+/// previous event's `winlog` group ([`LineParser::recycle`]) to refill it in place.
+#[derive(Debug, Default)]
+pub(crate) struct EvtxJson {
+    spare: Spare,
+}
+
+/// Buffers of earlier events, refilled by the next record.
+#[derive(Debug, Default)]
+pub(crate) struct Spare {
+    /// The previous event's `winlog` (its box, its strings, its event data's pairs).
+    winlog: Sparse<Winlog>,
+    /// Event data pairs beyond the previous record's count, the latest first (records of
+    /// several shapes alternate: their longer pair lists keep their buffers).
+    tail: Vec<(Str, Str)>,
+}
+
+impl LineParser for EvtxJson {
+    fn parse(&mut self, line: &str, _no: u64) -> Step {
+        let t = line.trim();
+        if t.is_empty() {
+            return Step::Skip;
+        }
+        super::by_value(|ev| from_evtx_json_line_into(t, ev, &mut Spare::default())).into()
+    }
+
+    fn parse_into(&mut self, line: &str, _no: u64, out: &mut Event) -> Step {
+        let t = line.trim();
+        if t.is_empty() {
+            return Step::Skip;
+        }
+        match from_evtx_json_line_into(t, out, &mut self.spare) {
+            Ok(()) => Step::Filled,
+            Err(e) => Step::Reject(e),
+        }
+    }
+
+    fn recycle(&mut self, ev: &mut Event) {
+        if !ev.winlog.is_unset() {
+            self.spare.winlog = std::mem::take(&mut ev.winlog);
+        }
+    }
+}
+
 /// One line of the evtx crate's JSON output (`evtx_dump -o jsonl`), into `ev` (which holds
-/// `Event::default()`): parsed into the borrowed tree, not a `serde_json::Value`.
-pub(crate) fn from_evtx_json_line_into(line: &str, ev: &mut Event) -> Result<(), String> {
-    let m = super::json::borrowed_object(line)?;
-    from_evtx(&J::Obj(m), ev)
+/// `Event::default()`): parsed into the borrowed tree, not a `serde_json::Value`; the
+/// `winlog` group refilled from `spare`.
+pub(crate) fn from_evtx_json_line_into(
+    line: &str,
+    ev: &mut Event,
+    spare: &mut Spare,
+) -> Result<(), String> {
+    let mut m = super::json::borrowed_object(line)?;
+    m.as_j(|j| from_evtx(j, ev, spare))
 }
 
 /// One line of the evtx crate's JSON output through a `serde_json::Value` (the reference
@@ -116,11 +207,77 @@ pub(crate) fn from_evtx_json_line(line: &str) -> Result<Event, String> {
 
 /// The evtx crate's JSON value of one record.
 pub(crate) fn from_evtx_value(v: &Value) -> Result<Event, String> {
-    super::by_value(|ev| from_evtx(v, ev))
+    super::by_value(|ev| from_evtx(v, ev, &mut Spare::default()))
 }
 
-/// One record of the evtx crate's JSON into `ev` (which holds `Event::default()`).
-fn from_evtx<N: Node>(v: &N, ev: &mut Event) -> Result<(), String> {
+/// `*slot = v.map(Str::from)`, in the buffer `slot` holds.
+fn set_str(slot: &mut Option<Str>, v: Option<&str>) {
+    match (slot.as_mut(), v) {
+        (Some(s), Some(v)) => {
+            if s.as_str() != v {
+                s.clear();
+                s.push_str(v);
+            }
+        }
+        (_, v) => *slot = v.map(Str::from),
+    }
+}
+
+/// Event data written over the pairs of an earlier record: [`FieldMap::insert`]'s result
+/// (a repeated name keeps its first position and takes the last value), with the key and
+/// value of each position overwritten in their buffers.
+struct Pairs<'s> {
+    pairs: Vec<(Str, Str)>,
+    /// Pairs written so far (those after are an earlier record's).
+    n: usize,
+    tail: &'s mut Vec<(Str, Str)>,
+}
+
+impl Pairs<'_> {
+    fn insert(&mut self, k: &str, v: &str) {
+        if let Some((_, pv)) = self
+            .pairs
+            .get_mut(..self.n)
+            .and_then(|done| done.iter_mut().find(|(pk, _)| pk.as_str() == k))
+        {
+            overwrite(pv, v);
+            return;
+        }
+        if self.pairs.len() == self.n
+            && let Some(p) = self.tail.pop()
+        {
+            self.pairs.push(p);
+        }
+        match self.pairs.get_mut(self.n) {
+            Some((pk, pv)) => {
+                overwrite(pk, k);
+                overwrite(pv, v);
+            }
+            None => self.pairs.push((Str::from(k), Str::from(v))),
+        }
+        self.n += 1;
+    }
+
+    /// The written pairs; those of the earlier record beyond them go back to the tail.
+    fn finish(mut self) -> FieldMap {
+        self.tail.extend(self.pairs.drain(self.n..).rev());
+        // Bounded: an odd record with thousands of values does not keep them all.
+        self.tail.truncate(256);
+        FieldMap(self.pairs)
+    }
+}
+
+/// `*s = Str::from(t)`, in the buffer of `s`.
+fn overwrite(s: &mut Str, t: &str) {
+    if s.as_str() != t {
+        s.clear();
+        s.push_str(t);
+    }
+}
+
+/// One record of the evtx crate's JSON into `ev` (which holds `Event::default()`); its
+/// `winlog` group is `spare`'s, overwritten (every field of it is set here).
+fn from_evtx<N: Node>(v: &N, ev: &mut Event, spare: &mut Spare) -> Result<(), String> {
     let e = v.get("Event").ok_or("no Event element")?;
     let sys = e.get("System").ok_or("no Event.System element")?;
     let time = attr(sys.get("TimeCreated"), "SystemTime")
@@ -134,40 +291,40 @@ fn from_evtx<N: Node>(v: &N, ev: &mut Event) -> Result<(), String> {
     let Some(id) = event_id else {
         return Err("no numeric System.EventID".to_owned());
     };
-    let w = &mut ev.winlog;
+    ev.winlog = std::mem::take(&mut spare.winlog);
+    let w = &mut *ev.winlog;
     w.event_id = event_id;
-    w.provider_name = attr(sys.get("Provider"), "Name")
-        .and_then(N::as_str)
-        .map(Str::from);
-    w.channel = sys
-        .get("Channel")
-        .and_then(text)
-        .map(|c| Str::from(c.as_ref()));
-    w.computer_name = sys
-        .get("Computer")
-        .and_then(text)
-        .map(|c| Str::from(c.as_ref()));
+    set_str(
+        &mut w.provider_name,
+        attr(sys.get("Provider"), "Name").and_then(N::as_str),
+    );
+    set_str(&mut w.channel, sys.get("Channel").and_then(text).as_deref());
+    set_str(
+        &mut w.computer_name,
+        sys.get("Computer").and_then(text).as_deref(),
+    );
     w.record_id = sys
         .get("EventRecordID")
         .and_then(text)
         .and_then(|t| t.parse().ok());
-    w.task = sys
-        .get("Task")
-        .and_then(text)
-        .map(|c| Str::from(c.as_ref()));
-    w.opcode = sys
-        .get("Opcode")
-        .and_then(text)
-        .map(|c| Str::from(c.as_ref()));
-    w.keywords = sys
-        .get("Keywords")
-        .and_then(text)
-        .map(|c| Str::from(c.as_ref()));
+    set_str(&mut w.task, sys.get("Task").and_then(text).as_deref());
+    set_str(&mut w.opcode, sys.get("Opcode").and_then(text).as_deref());
+    set_str(
+        &mut w.keywords,
+        sys.get("Keywords").and_then(text).as_deref(),
+    );
     if let Some(sid) = attr(sys.get("Security"), "UserID").and_then(N::as_str) {
         ev.user.id = Some(Str::from(sid));
     }
-    let mut data = FieldMap::default();
+    let mut data = Pairs {
+        pairs: std::mem::take(&mut w.event_data.0),
+        n: 0,
+        tail: &mut spare.tail,
+    };
     if let Some(d) = e.get("EventData").and_then(N::pairs) {
+        // Room for one value per element (most are leaves): no regrowth as it fills.
+        data.pairs
+            .reserve(d.size_hint().0.saturating_sub(data.pairs.len()));
         flatten(d, &mut data);
     }
     if let Some(u) = e.get("UserData").and_then(N::pairs) {
@@ -183,12 +340,12 @@ fn from_evtx<N: Node>(v: &N, ev: &mut Event) -> Result<(), String> {
             }
         }
     }
-    ev.winlog.event_data = data;
+    ev.winlog.event_data = data.finish();
     normalize(ev, id);
     Ok(())
 }
 
-fn flatten<'n, N: Node + 'n>(d: impl Iterator<Item = (&'n str, &'n N)>, out: &mut FieldMap) {
+fn flatten<'n, N: Node + 'n>(d: impl Iterator<Item = (&'n str, &'n N)>, out: &mut Pairs<'_>) {
     for (k, v) in d {
         if k == "#attributes" {
             continue;
@@ -197,7 +354,7 @@ fn flatten<'n, N: Node + 'n>(d: impl Iterator<Item = (&'n str, &'n N)>, out: &mu
         if let ("Data" | "#text", Some(items)) = (k, v.items()) {
             for (i, it) in items.iter().enumerate() {
                 if let Some(t) = text(it) {
-                    out.insert(format!("Data{}", i + 1), t.as_ref());
+                    out.insert(&format_compact!("Data{}", i + 1), t.as_ref());
                 }
             }
             continue;
@@ -217,14 +374,15 @@ fn flatten<'n, N: Node + 'n>(d: impl Iterator<Item = (&'n str, &'n N)>, out: &mu
     }
 }
 
-fn dataset_of(channel: &str) -> String {
+/// `event.dataset` of a channel (the usual ones as constants: no copy, no allocation).
+fn dataset_of(channel: &str) -> Str {
     match channel {
-        "Security" => "windows.security".to_owned(),
-        "System" => "windows.system".to_owned(),
-        "Application" => "windows.application".to_owned(),
-        "Microsoft-Windows-Sysmon/Operational" => "windows.sysmon_operational".to_owned(),
+        "Security" => Str::const_new("windows.security"),
+        "System" => Str::const_new("windows.system"),
+        "Application" => Str::const_new("windows.application"),
+        "Microsoft-Windows-Sysmon/Operational" => Str::const_new("windows.sysmon_operational"),
         "Windows PowerShell" | "Microsoft-Windows-PowerShell/Operational" => {
-            "windows.powershell".to_owned()
+            Str::const_new("windows.powershell")
         }
         other => {
             let mut s = String::from("windows.");
@@ -235,7 +393,7 @@ fn dataset_of(channel: &str) -> String {
                     '_'
                 });
             }
-            s
+            Str::from(s)
         }
     }
 }
@@ -245,8 +403,8 @@ fn present(s: Option<&str>) -> Option<&str> {
 }
 
 fn normalize(ev: &mut Event, id: u32) {
-    let channel = ev.winlog.channel.clone().unwrap_or_default();
-    let ds = dataset_of(&channel);
+    let channel = ev.winlog.channel.as_deref().unwrap_or_default();
+    let ds = dataset_of(channel);
     let sysmon = channel == "Microsoft-Windows-Sysmon/Operational";
     let (cat, ty): (&[&str], &[&str]) = match (sysmon, id) {
         (false, 4624 | 4625 | 4634 | 4647 | 4648 | 4768 | 4769 | 4771 | 4776 | 4778 | 4779) => {
@@ -261,7 +419,7 @@ fn normalize(ev: &mut Event, id: u32) {
         (true, 11 | 23 | 26) | (false, 4663 | 4656 | 5140 | 5145) => (&["file"], &["access"]),
         _ => (&["host"], &["info"]),
     };
-    base(ev, &ds, "event", cat, ty);
+    base(ev, ds, "event", cat, ty);
     ev.event.code = Some(id.to_compact_string());
     ev.event.provider.clone_from(&ev.winlog.provider_name);
     ev.host.name.clone_from(&ev.winlog.computer_name);
@@ -396,7 +554,34 @@ mod tests {
 
     /// The borrowed-tree path of a line, as the reader runs it.
     fn via_tree(line: &str) -> Result<Event, String> {
-        super::super::by_value(|ev| from_evtx_json_line_into(line, ev))
+        super::super::by_value(|ev| from_evtx_json_line_into(line, ev, &mut Spare::default()))
+    }
+
+    /// Lines read one after the other into one event through one [`EvtxJson`] parser, as
+    /// `FileReader::next_into` reads them (`recycle`, `reset`, `parse_into`: the refill
+    /// path): each gives what the `Value` path gives for it alone, serialized the same.
+    fn reused_is_value(lines: &[&str]) {
+        let mut p = EvtxJson::default();
+        let mut ev = Event::default();
+        for line in lines {
+            p.recycle(&mut ev);
+            ev.reset();
+            let got = match p.parse_into(line, 1, &mut ev) {
+                Step::Filled => Ok(ev.clone()),
+                Step::Reject(e) => Err(e),
+                Step::Event(e) => Ok(e),
+                Step::Skip => continue,
+            };
+            let want = from_evtx_json_line(line.trim());
+            assert_eq!(got, want, "{line}");
+            if let (Ok(a), Ok(b)) = (&got, &want) {
+                assert_eq!(
+                    serde_json::to_string(a).expect("ser"),
+                    serde_json::to_string(b).expect("ser"),
+                    "{line}"
+                );
+            }
+        }
     }
 
     fn check(input: &str, expect: &str) {
@@ -438,6 +623,7 @@ mod tests {
 
     #[test]
     fn tree_path_is_the_value_path_on_edge_cases() {
+        let mut lines = Vec::new();
         for line in [
             include_str!("../../test_data/evtx-dump.jsonl")
                 .lines()
@@ -456,7 +642,11 @@ mod tests {
             r##"{"Event":{"System":{"EventID":22,"Channel":"Microsoft-Windows-Sysmon/Operational","TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:34:20Z"}}},"EventData":{"QueryName":"Ex.Example.COM","Image":"C:/a/b.exe","Protocol":"TCP","DestinationIp":"::ffff:10.0.0.1","SourceIp":"::ffff:10.0.0.2","DestinationPort":"x","Hashes":"MD5=AB,SHA1=CD,SHA256=EF,IMPHASH=00"}}}"##,
         ] {
             same_as_value_path(line);
+            lines.push(line);
         }
+        reused_is_value(&lines);
+        lines.reverse();
+        reused_is_value(&lines);
     }
 
     /// Every record of the evtx samples in `../shared/data` (the evtx crate's own JSON, as the
@@ -467,6 +657,7 @@ mod tests {
             .join("../../../shared/data/sigma/regression_data");
         let mut stack = vec![root];
         let (mut json_records, mut evtx_records) = (0usize, 0usize);
+        let mut all = Vec::new();
         while let Some(dir) = stack.pop() {
             let Ok(rd) = std::fs::read_dir(&dir) else {
                 continue;
@@ -480,6 +671,7 @@ mod tests {
                     for v in serde_json::Deserializer::from_str(&text).into_iter::<Value>() {
                         let v = v.expect("json record");
                         same_as_value_path(&v.to_string());
+                        all.push(v.to_string());
                         json_records += 1;
                     }
                 } else if p.extension().is_some_and(|e| e == "evtx") && evtx_records < 3000 {
@@ -489,6 +681,7 @@ mod tests {
                     for r in parser.records_json_value().flatten() {
                         let line = r.data.to_string();
                         same_as_value_path(&line);
+                        all.push(line.clone());
                         // And the binary path's own conversion.
                         assert_eq!(from_evtx_value(&r.data), via_tree(&line), "{line}");
                         evtx_records += 1;
@@ -500,6 +693,9 @@ mod tests {
             json_records > 100 && evtx_records > 100,
             "{json_records} JSON and {evtx_records} .evtx records"
         );
+        // Every record in a row through one reused event (the reader's `next_into`).
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        reused_is_value(&refs);
     }
 
     proptest::proptest! {
@@ -580,6 +776,19 @@ mod tests {
                 sys_body.join(",")
             );
             same_as_value_path(&line);
+            // And after the last few generated records, through one reused event (the
+            // refill path meets records of other shapes before this one).
+            thread_local! {
+                static RECENT: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            RECENT.with_borrow_mut(|recent| {
+                recent.push(line.clone());
+                if recent.len() > 4 {
+                    recent.remove(0);
+                }
+                let refs: Vec<&str> = recent.iter().map(String::as_str).collect();
+                reused_is_value(&refs);
+            });
         }
     }
 }
