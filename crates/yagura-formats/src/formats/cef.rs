@@ -7,8 +7,9 @@ use std::borrow::Cow;
 use yagura_model::event::{Other, OtherValue};
 use yagura_model::{Event, Str};
 
-use super::base;
+use super::mailgw::Fill;
 use super::syslog::Header;
+use super::{base, refill};
 use crate::util;
 
 /// The seven header fields (`\|` and `\\` unescaped; borrowed when a field has no escape) and
@@ -137,7 +138,11 @@ fn cef_time(v: &str) -> Result<yagura_model::Timestamp, String> {
         return yagura_model::Timestamp::try_from_nanos(ms.saturating_mul(1_000_000))
             .map_err(|e| e.to_string());
     }
-    if let Ok(t) = util::iso8601(v) {
+    // (`iso8601` refuses any text without a `-` at byte 4, with a formatted reason: not
+    // asked, for the usual `MMM dd yyyy` form.)
+    if v.as_bytes().get(4) == Some(&b'-')
+        && let Ok(t) = util::iso8601(v)
+    {
         return Ok(t);
     }
     let mut w = v.split_whitespace();
@@ -159,12 +164,23 @@ fn cef_time(v: &str) -> Result<yagura_model::Timestamp, String> {
     util::civil((year, mon, day), (h, mi, s, ms * 1_000_000), 0)
 }
 
+#[cfg(test)]
 pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, String> {
+    super::by_value(|ev| parse_into(line, syslog, ev, &mut Other::new()))
+}
+
+/// [`parse`] into the caller's event (which holds `Event::default()`), the `cef` object
+/// written over `spare` (an earlier event's, entries and buffers kept where they match).
+pub(crate) fn parse_into(
+    line: &str,
+    syslog: Option<&Header<'_>>,
+    ev: &mut Event,
+    spare: &mut Other,
+) -> Result<(), String> {
     let body = line.strip_prefix("CEF:").ok_or("not a CEF record")?;
     let (hdr, ext) = split_header(body)?;
     let get = |i: usize| hdr.get(i).map(Cow::as_ref).unwrap_or("");
     let pairs = extension(ext);
-    let mut ev = Event::default();
     let mut time = None;
     for key in ["rt", "end", "start"] {
         if let Some((_, v)) = pairs.iter().find(|(k, _)| *k == key) {
@@ -179,13 +195,13 @@ pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, St
         }
     };
     if let Some(h) = syslog {
-        super::syslog::fill_common(&mut ev, h);
+        super::syslog::fill_common(ev, h);
         if ev.process.name.as_deref() == Some("CEF") {
             ev.process.name = None;
         }
     }
     let vendor = get(1);
-    base(&mut ev, "cef.log", "event", &["network"], &["info"]);
+    base(ev, "cef.log", "event", &["network"], &["info"]);
     ev.observer.vendor = Some(Str::from(vendor));
     ev.observer.product = Some(Str::from(get(2)));
     ev.event.code = Some(Str::from(get(4)));
@@ -203,9 +219,9 @@ pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, St
             "very-high" => Some(10),
             _ => None,
         });
-    // The `cef` object is built as `Other` directly (it was a `serde_json` map, converted):
-    // same order, same values (a repeated key keeps its first position and its last value).
-    let mut exts = Other::with_capacity(pairs.len());
+    // The `cef` object is built as `Other` directly (it was a `serde_json` map, converted),
+    // written over the previous record's: same order, same values (a repeated extension key
+    // keeps its first position and its last value).
     for (k, v) in &pairs {
         let v = v.as_ref();
         match *k {
@@ -255,32 +271,57 @@ pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, St
             "cat" | "deviceEventCategory" => ev.rule.category = Some(Str::from(v)),
             _ => {}
         }
-        exts.insert(*k, OtherValue::from(v));
     }
-    let mut cef = Other::with_capacity(6);
-    cef.push_new("version", OtherValue::from(get(0)));
-    let mut device = Other::with_capacity(4);
-    device.push_new("vendor", OtherValue::from(vendor));
-    device.push_new("product", OtherValue::from(get(2)));
-    device.push_new("version", OtherValue::from(get(3)));
-    device.push_new("event_class_id", OtherValue::from(get(4)));
-    cef.push_new("device", OtherValue::Object(device));
-    cef.push_new("name", OtherValue::from(get(5)));
-    cef.push_new("severity", OtherValue::from(sev));
+    // The last value of an extension key (what the map held).
+    let last = |key: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_ref())
+    };
+    let mut cef = Fill { dst: spare, n: 0 };
+    cef.str("version", get(0));
+    cef.object("device", |d| {
+        let mut d = Fill { dst: d, n: 0 };
+        d.str("vendor", vendor);
+        d.str("product", get(2));
+        d.str("version", get(3));
+        d.str("event_class_id", get(4));
+        d.finish();
+    });
+    cef.str("name", get(5));
+    cef.str("severity", sev);
     if pairs.iter().any(|(k, _)| k.ends_with("Label")) {
         let mut named = Other::new();
         for (k, label) in &pairs {
             if k.ends_with("Label")
-                && let Some(v) = exts.get(k.trim_end_matches("Label"))
+                && let Some(v) = last(k.trim_end_matches("Label"))
             {
-                named.insert(label.as_ref(), v.clone());
+                named.insert(label.as_ref(), OtherValue::from(v));
             }
         }
-        cef.push_new("labeled", OtherValue::Object(named));
+        cef.value("labeled", OtherValue::Object(named));
     }
-    cef.push_new("extensions", OtherValue::Object(exts));
-    ev.other.insert("cef", OtherValue::Object(cef));
-    Ok(ev)
+    if refill::keys_distinct(pairs.iter().map(|(k, _)| *k)) {
+        cef.object("extensions", |x| {
+            let mut x = Fill { dst: x, n: 0 };
+            for (k, v) in &pairs {
+                x.str(k, v);
+            }
+            x.finish();
+        });
+    } else {
+        let mut exts = Other::with_capacity(pairs.len());
+        for (k, v) in &pairs {
+            exts.insert(*k, OtherValue::from(v.as_ref()));
+        }
+        cef.value("extensions", OtherValue::Object(exts));
+    }
+    cef.finish();
+    ev.other
+        .insert("cef", OtherValue::Object(std::mem::take(spare)));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -356,7 +397,8 @@ pub(crate) mod tests {
                 _ => i += 1,
             }
         }
-        let is_key = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'[' | b']');
+        let is_key =
+            |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'[' | b']');
         // Key start for each '=': back up over key characters to a space (or the start).
         let mut keys: Vec<(usize, usize)> = Vec::new();
         for &e in &eqs {
@@ -380,7 +422,10 @@ pub(crate) mod tests {
         out
     }
 
-    pub(crate) fn parse_reference(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, String> {
+    pub(crate) fn parse_reference(
+        line: &str,
+        syslog: Option<&Header<'_>>,
+    ) -> Result<Event, String> {
         let body = line.strip_prefix("CEF:").ok_or("not a CEF record")?;
         let (hdr, ext) = split_header_reference(body)?;
         let get = |i: usize| hdr.get(i).map(String::as_str).unwrap_or("");
@@ -396,7 +441,9 @@ pub(crate) mod tests {
         ev.timestamp = match (time, syslog.and_then(|h| h.time)) {
             (Some(t), _) | (None, Some(t)) => t,
             (None, None) => {
-                return Err("CEF record without a time (rt, end, start or a syslog header)".to_owned());
+                return Err(
+                    "CEF record without a time (rt, end, start or a syslog header)".to_owned(),
+                );
             }
         };
         if let Some(h) = syslog {

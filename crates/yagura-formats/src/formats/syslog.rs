@@ -23,11 +23,40 @@ pub(crate) struct Header<'a> {
 
 pub(crate) struct Syslog {
     reference: Option<Timestamp>,
+    /// The `cef` object of the previous event ([`LineParser::recycle`]), refilled by the
+    /// next CEF record.
+    spare: Other,
 }
 
 impl Syslog {
     pub(crate) fn new(reference: Option<Timestamp>) -> Self {
-        Syslog { reference }
+        Syslog {
+            reference,
+            spare: Other::new(),
+        }
+    }
+}
+
+impl Syslog {
+    /// One line (not blank) into `out` (which holds `Event::default()`).
+    fn line_into(&mut self, line: &str, out: &mut Event) -> Result<(), String> {
+        let t = line.trim_start_matches('\u{feff}');
+        if t.starts_with("CEF:") {
+            return super::cef::parse_into(t, None, out, &mut self.spare);
+        }
+        let h = header(t, self.reference)?;
+        // `host CEF:0|…` parses as tag "CEF"; look for the record in the whole line.
+        if let Some(i) = t.find("CEF:")
+            && (h.app == Some("CEF") || h.msg.contains("CEF:"))
+        {
+            return super::cef::parse_into(
+                t.get(i..).unwrap_or(""),
+                Some(&h),
+                out,
+                &mut self.spare,
+            );
+        }
+        to_event_into(&h, "syslog", out)
     }
 }
 
@@ -36,20 +65,23 @@ impl LineParser for Syslog {
         if line.trim().is_empty() {
             return Step::Skip;
         }
-        let t = line.trim_start_matches('\u{feff}');
-        if t.starts_with("CEF:") {
-            return super::cef::parse(t, None).into();
+        super::by_value(|ev| self.line_into(line, ev)).into()
+    }
+
+    fn recycle(&mut self, ev: &mut Event) {
+        if let Some(OtherValue::Object(o)) = ev.other.remove("cef") {
+            self.spare = o;
         }
-        match header(t, self.reference) {
-            Ok(h) => {
-                // `host CEF:0|…` parses as tag "CEF"; look for the record in the whole line.
-                if let Some(i) = t.find("CEF:")
-                    && (h.app == Some("CEF") || h.msg.contains("CEF:"))
-                {
-                    return super::cef::parse(&t[i..], Some(&h)).into();
-                }
-                to_event(&h, "syslog").into()
-            }
+    }
+
+    /// Builds the event in the caller's (reset) event: its `other` and `host.ip` buffers are
+    /// kept, and no event moves through the reader's queue.
+    fn parse_into(&mut self, line: &str, _no: u64, out: &mut Event) -> Step {
+        if line.trim().is_empty() {
+            return Step::Skip;
+        }
+        match self.line_into(line, out) {
+            Ok(()) => Step::Filled,
             Err(e) => Step::Reject(e),
         }
     }
@@ -268,15 +300,16 @@ fn sd_value(v: &str) -> (Str, usize) {
 }
 
 pub(crate) fn to_event(h: &Header<'_>, dataset: &str) -> Result<Event, String> {
-    let time = h.time.ok_or("syslog line without a timestamp")?;
-    let mut ev = Event {
-        timestamp: time,
-        ..Event::default()
-    };
-    base(&mut ev, dataset, "event", &["host"], &["info"]);
-    fill_common(&mut ev, h);
+    super::by_value(|ev| to_event_into(h, dataset, ev))
+}
+
+/// [`to_event`] into `ev` (which holds `Event::default()`).
+pub(crate) fn to_event_into(h: &Header<'_>, dataset: &str, ev: &mut Event) -> Result<(), String> {
+    ev.timestamp = h.time.ok_or("syslog line without a timestamp")?;
+    base(ev, dataset, "event", &["host"], &["info"]);
+    fill_common(ev, h);
     ev.message = Some(h.msg.to_owned());
-    Ok(ev)
+    Ok(())
 }
 
 pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>) {
@@ -443,6 +476,25 @@ pub(crate) mod tests {
         };
         let want = parse_reference(line, reference);
         assert_eq!(got, want, "{line}");
+        // Through `parse_into`, into an event that held another record and was reset (as
+        // `FileReader::next_into` drives it).
+        let mut p = Syslog::new(reference);
+        let mut ev = Event::default();
+        for prev in [
+            "<134>Jan  5 01:02:04 fw01 CEF:0|V|P|1|2|N|Low|src=10.0.0.1 cs1Label=L cs1=v",
+            line,
+        ] {
+            let _ = p.parse_into(prev, 1, &mut ev);
+            p.recycle(&mut ev);
+            ev.reset();
+        }
+        let into = match p.parse_into(line, 1, &mut ev) {
+            Step::Filled => Ok(ev),
+            Step::Event(e) => Ok(e),
+            Step::Reject(e) => Err(e),
+            Step::Skip => return,
+        };
+        assert_eq!(into, want, "{line}");
         if let (Ok(a), Ok(b)) = (&got, &want) {
             assert_eq!(
                 serde_json::to_string(a).unwrap_or_default(),
