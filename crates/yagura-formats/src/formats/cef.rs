@@ -4,11 +4,11 @@
 
 use std::borrow::Cow;
 
-use yagura_model::event::{Other, OtherValue};
+use yagura_model::event::OtherValue;
 use yagura_model::{Event, Str};
 
 use super::mailgw::Fill;
-use super::syslog::Header;
+use super::syslog::{Header, Spare, group, set_string};
 use super::{base, refill};
 use crate::util;
 
@@ -95,12 +95,25 @@ fn unescape_ext(v: &str) -> Cow<'_, str> {
 }
 
 /// Extension pairs. A key is `[A-Za-z0-9_.\[\]-]+` directly before an unescaped `=`.
+#[cfg(test)]
 fn extension(s: &str) -> Vec<(&str, Cow<'_, str>)> {
+    let mut out = Vec::new();
+    extension_into(s, &mut Vec::new(), &mut out);
+    out
+}
+
+/// [`extension`] into `out` (emptied first), the key positions in `keys` (a buffer).
+fn extension_into<'a>(
+    s: &'a str,
+    keys: &mut Vec<(usize, usize)>,
+    out: &mut Vec<(&'a str, Cow<'a, str>)>,
+) {
+    keys.clear();
+    out.clear();
     let b = s.as_bytes();
     let is_key = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'[' | b']');
     // For each unescaped '=', its key's start: back up over key characters to a space (or
     // the start).
-    let mut keys: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < b.len() {
         match b.get(i) {
@@ -119,7 +132,7 @@ fn extension(s: &str) -> Vec<(&str, Cow<'_, str>)> {
             _ => i += 1,
         }
     }
-    let mut out = Vec::with_capacity(keys.len());
+    out.reserve(keys.len());
     for (n, &(ks, e)) in keys.iter().enumerate() {
         let vend = keys
             .get(n + 1)
@@ -128,7 +141,13 @@ fn extension(s: &str) -> Vec<(&str, Cow<'_, str>)> {
         let val = s.get(e + 1..vend.max(e + 1)).unwrap_or("");
         out.push((key, unescape_ext(val)));
     }
-    out
+}
+
+/// An empty vector of pairs borrowing anything, in `v`'s allocation (the in-place `collect`
+/// of an emptied vector into elements of the same size keeps the buffer).
+fn relife<'b>(mut v: Vec<(&str, Cow<'_, str>)>) -> Vec<(&'b str, Cow<'b, str>)> {
+    v.clear();
+    v.into_iter().map(|_| ("", Cow::Borrowed(""))).collect()
 }
 
 /// CEF time: epoch milliseconds, or `MMM dd yyyy HH:mm:ss(.SSS)`, or ISO 8601.
@@ -166,21 +185,36 @@ fn cef_time(v: &str) -> Result<yagura_model::Timestamp, String> {
 
 #[cfg(test)]
 pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, String> {
-    super::by_value(|ev| parse_into(line, syslog, ev, &mut Other::new()))
+    super::by_value(|ev| parse_into(line, syslog, ev, &mut Spare::default()))
 }
 
-/// [`parse`] into the caller's event (which holds `Event::default()`), the `cef` object
-/// written over `spare` (an earlier event's, entries and buffers kept where they match).
+/// [`parse`] into the caller's event (which holds `Event::default()`), refilling `spare`
+/// (an earlier event's): the `cef` object written over the old one (entries and buffers
+/// kept where they match), the groups' boxes, the strings' and vectors' buffers.
 pub(crate) fn parse_into(
     line: &str,
     syslog: Option<&Header<'_>>,
     ev: &mut Event,
-    spare: &mut Other,
+    spare: &mut Spare,
+) -> Result<(), String> {
+    let mut pairs = relife(std::mem::take(&mut spare.pairs));
+    let r = fill(line, syslog, ev, spare, &mut pairs);
+    spare.pairs = relife(pairs);
+    r
+}
+
+fn fill<'a>(
+    line: &'a str,
+    syslog: Option<&Header<'_>>,
+    ev: &mut Event,
+    spare: &mut Spare,
+    pairs: &mut Vec<(&'a str, Cow<'a, str>)>,
 ) -> Result<(), String> {
     let body = line.strip_prefix("CEF:").ok_or("not a CEF record")?;
     let (hdr, ext) = split_header(body)?;
     let get = |i: usize| hdr.get(i).map(Cow::as_ref).unwrap_or("");
-    let pairs = extension(ext);
+    extension_into(ext, &mut spare.keys, pairs);
+    let pairs = &*pairs;
     let mut time = None;
     for key in ["rt", "end", "start"] {
         if let Some((_, v)) = pairs.iter().find(|(k, _)| *k == key) {
@@ -195,7 +229,7 @@ pub(crate) fn parse_into(
         }
     };
     if let Some(h) = syslog {
-        super::syslog::fill_common(ev, h);
+        super::syslog::fill_common(ev, h, spare);
         if ev.process.name.as_deref() == Some("CEF") {
             ev.process.name = None;
         }
@@ -205,9 +239,10 @@ pub(crate) fn parse_into(
     ev.observer.vendor = Some(Str::from(vendor));
     ev.observer.product = Some(Str::from(get(2)));
     ev.event.code = Some(Str::from(get(4)));
-    ev.rule.id = Some(Str::from(get(4)));
-    ev.rule.name = Some(get(5).to_owned());
-    ev.message = Some(get(5).to_owned());
+    let rule = group(&mut ev.rule, &mut spare.rule);
+    rule.id = Some(Str::from(get(4)));
+    set_string(&mut rule.name, &mut spare.rule_name, get(5));
+    set_string(&mut ev.message, &mut spare.message, get(5));
     let sev = get(6);
     ev.event.severity = sev
         .parse::<i64>()
@@ -222,7 +257,7 @@ pub(crate) fn parse_into(
     // The `cef` object is built as `Other` directly (it was a `serde_json` map, converted),
     // written over the previous record's: same order, same values (a repeated extension key
     // keeps its first position and its last value).
-    for (k, v) in &pairs {
+    for (k, v) in pairs {
         let v = v.as_ref();
         match *k {
             "src" | "sourceAddress" => ev.source.ip = util::ip(v),
@@ -248,27 +283,30 @@ pub(crate) fn parse_into(
             "outcome" | "eventOutcome" => {
                 ev.event.outcome = Some(Str::from(v.to_ascii_lowercase()))
             }
-            "msg" | "message" => ev.message = Some(v.to_owned()),
+            "msg" | "message" => set_string(&mut ev.message, &mut spare.message, v),
             "request" | "requestUrl" => {
-                util::fill_url(&mut ev.url, &mut ev.destination, v, None);
-                ev.url.original = Some(v.to_owned());
+                util::fill_url_reusing(&mut ev.url, &mut ev.destination, v, None, &mut spare.url);
+                set_string(&mut ev.url.original, &mut spare.url_original, v);
             }
             "requestMethod" => ev.http.request.method = Some(Str::from(v)),
             "requestClientApplication" => ev.user_agent.original = Some(v.to_owned()),
-            "fname" | "fileName" => ev.file.name = Some(Str::from(v)),
-            "filePath" => ev.file.path = Some(v.to_owned()),
-            "fsize" | "fileSize" => ev.file.size = v.parse().ok(),
+            "fname" | "fileName" => group(&mut ev.file, &mut spare.file).name = Some(Str::from(v)),
+            "filePath" => group(&mut ev.file, &mut spare.file).path = Some(v.to_owned()),
+            "fsize" | "fileSize" => group(&mut ev.file, &mut spare.file).size = v.parse().ok(),
             "fileHash" => {
                 let h = Some(Str::from(v.to_ascii_lowercase()));
+                let file = group(&mut ev.file, &mut spare.file);
                 match v.len() {
-                    32 => ev.file.hash.md5 = h,
-                    40 => ev.file.hash.sha1 = h,
-                    64 => ev.file.hash.sha256 = h,
+                    32 => file.hash.md5 = h,
+                    40 => file.hash.sha1 = h,
+                    64 => file.hash.sha256 = h,
                     _ => {}
                 }
             }
             "dvchost" | "deviceHostName" => ev.observer.hostname = Some(Str::from(v)),
-            "cat" | "deviceEventCategory" => ev.rule.category = Some(Str::from(v)),
+            "cat" | "deviceEventCategory" => {
+                group(&mut ev.rule, &mut spare.rule).category = Some(Str::from(v))
+            }
             _ => {}
         }
     }
@@ -280,7 +318,10 @@ pub(crate) fn parse_into(
             .find(|(k, _)| *k == key)
             .map(|(_, v)| v.as_ref())
     };
-    let mut cef = Fill { dst: spare, n: 0 };
+    let mut cef = Fill {
+        dst: &mut spare.cef,
+        n: 0,
+    };
     cef.str("version", get(0));
     cef.object("device", |d| {
         let mut d = Fill { dst: d, n: 0 };
@@ -293,34 +334,33 @@ pub(crate) fn parse_into(
     cef.str("name", get(5));
     cef.str("severity", sev);
     if pairs.iter().any(|(k, _)| k.ends_with("Label")) {
-        let mut named = Other::new();
-        for (k, label) in &pairs {
-            if k.ends_with("Label")
-                && let Some(v) = last(k.trim_end_matches("Label"))
-            {
-                named.insert(label.as_ref(), OtherValue::from(v));
+        cef.object("labeled", |named| {
+            let mut named = Fill { dst: named, n: 0 };
+            for (k, label) in pairs {
+                if k.ends_with("Label")
+                    && let Some(v) = last(k.trim_end_matches("Label"))
+                {
+                    named.str_upsert(label, v);
+                }
             }
-        }
-        cef.value("labeled", OtherValue::Object(named));
-    }
-    if refill::keys_distinct(pairs.iter().map(|(k, _)| *k)) {
-        cef.object("extensions", |x| {
-            let mut x = Fill { dst: x, n: 0 };
-            for (k, v) in &pairs {
-                x.str(k, v);
-            }
-            x.finish();
+            named.finish();
         });
-    } else {
-        let mut exts = Other::with_capacity(pairs.len());
-        for (k, v) in &pairs {
-            exts.insert(*k, OtherValue::from(v.as_ref()));
-        }
-        cef.value("extensions", OtherValue::Object(exts));
     }
+    let distinct = refill::keys_distinct(pairs.iter().map(|(k, _)| *k));
+    cef.object("extensions", |x| {
+        let mut x = Fill { dst: x, n: 0 };
+        for (k, v) in pairs {
+            if distinct {
+                x.str(k, v);
+            } else {
+                x.str_upsert(k, v);
+            }
+        }
+        x.finish();
+    });
     cef.finish();
     ev.other
-        .insert("cef", OtherValue::Object(std::mem::take(spare)));
+        .insert("cef", OtherValue::Object(std::mem::take(&mut spare.cef)));
     Ok(())
 }
 

@@ -403,6 +403,41 @@ impl Fill<'_> {
     pub(crate) fn finish(self) {
         self.dst.truncate(self.n);
     }
+
+    /// The index of the entry keyed `k` among those written so far.
+    fn written(&mut self, k: &str) -> Option<usize> {
+        (0..self.n).find(|&i| {
+            self.dst
+                .entry_at_mut(i)
+                .is_some_and(|(dk, _)| dk.as_str() == k)
+        })
+    }
+
+    /// [`Fill::str`], or, when an entry keyed `k` was written before, its value replaced
+    /// (`Other::insert`'s answer: a repeated key keeps its first position, takes its last
+    /// value).
+    pub(crate) fn str_upsert(&mut self, k: &str, v: &str) {
+        match self.written(k).and_then(|i| self.dst.entry_at_mut(i)) {
+            Some((_, dv)) => set_str(dv, v),
+            None => self.str(k, v),
+        }
+    }
+
+    /// [`Fill::object`], or, when an entry keyed `k` was written before, `f` on its value
+    /// (which `f` writes over from its first entry: the object is replaced).
+    pub(crate) fn object_upsert(&mut self, k: &str, f: impl FnOnce(&mut Other)) {
+        match self.written(k).and_then(|i| self.dst.entry_at_mut(i)) {
+            Some((_, dv)) => {
+                if !matches!(dv, OtherValue::Object(_)) {
+                    *dv = OtherValue::Object(Other::new());
+                }
+                if let OtherValue::Object(o) = dv {
+                    f(o);
+                }
+            }
+            None => self.object(k, f),
+        }
+    }
 }
 
 /// Writes `items` (strings) over `dst`'s elements, reusing their buffers.

@@ -1,11 +1,14 @@
 //! Syslog: RFC 5424 (with structured data) and RFC 3164 (BSD, no year), per line. A message
 //! that is a CEF record is handed to the CEF parser with the syslog header's host and time.
 
-use yagura_model::event::{Other, OtherValue};
+use std::borrow::Cow;
+
+use yagura_model::event::{Empty, File, Other, OtherValue, Process, Rule, Sparse};
 use yagura_model::{Event, Str, Timestamp};
 
+use super::mailgw::Fill;
 use super::{LineParser, Step, base};
-use crate::util::{self, present};
+use crate::util::{self, UrlBufs, present};
 
 /// A parsed syslog header; `msg` borrows the line.
 #[derive(Debug, Default)]
@@ -23,16 +26,92 @@ pub(crate) struct Header<'a> {
 
 pub(crate) struct Syslog {
     reference: Option<Timestamp>,
-    /// The `cef` object of the previous event ([`LineParser::recycle`]), refilled by the
-    /// next CEF record.
-    spare: Other,
+    /// The buffers of the previous event ([`LineParser::recycle`]), refilled by the next
+    /// record.
+    spare: Spare,
+}
+
+/// What a syslog or CEF event leaves to the next one: its objects (written entry by entry
+/// over the old ones), its groups' boxes, its strings' buffers, the CEF extension vectors.
+#[derive(Default)]
+pub(crate) struct Spare {
+    pub(crate) cef: Other,
+    pub(crate) syslog: Other,
+    pub(crate) message: Option<String>,
+    pub(crate) process: Sparse<Process>,
+    pub(crate) rule: Sparse<Rule>,
+    pub(crate) rule_name: Option<String>,
+    pub(crate) file: Sparse<File>,
+    pub(crate) url_original: Option<String>,
+    pub(crate) url: UrlBufs,
+    /// The positions of the extension keys and the (emptied) pair vector of
+    /// `cef::extension`, kept for their capacity.
+    pub(crate) keys: Vec<(usize, usize)>,
+    pub(crate) pairs: Vec<(&'static str, Cow<'static, str>)>,
+}
+
+impl Spare {
+    /// Takes back what `ev` (about to be reset) holds.
+    fn take_from(&mut self, ev: &mut Event) {
+        if let Some(OtherValue::Object(o)) = ev.other.remove("cef") {
+            self.cef = o;
+        }
+        if let Some(OtherValue::Object(o)) = ev.other.remove("syslog") {
+            self.syslog = o;
+        }
+        keep(&mut self.message, ev.message.take());
+        if !ev.process.is_unset() {
+            self.process = std::mem::take(&mut ev.process);
+        }
+        if !ev.rule.is_unset() {
+            keep(&mut self.rule_name, ev.rule.name.take());
+            self.rule = std::mem::take(&mut ev.rule);
+        }
+        if !ev.file.is_unset() {
+            self.file = std::mem::take(&mut ev.file);
+        }
+        keep(&mut self.url_original, ev.url.original.take());
+        self.url.take_from(&mut ev.url);
+    }
+}
+
+fn keep(slot: &mut Option<String>, s: Option<String>) {
+    if s.is_some() {
+        *slot = s;
+    }
+}
+
+/// `*slot = Some(s.to_owned())`, in the buffer `slot` holds, else in `spare`'s, else new.
+pub(crate) fn set_string(slot: &mut Option<String>, spare: &mut Option<String>, s: &str) {
+    match slot {
+        Some(b) => {
+            b.clear();
+            b.push_str(s);
+        }
+        None => {
+            let mut b = spare.take().unwrap_or_default();
+            b.clear();
+            b.push_str(s);
+            *slot = Some(b);
+        }
+    }
+}
+
+/// The group in `slot` for a write: when it was never written, the box of `spare` (an
+/// earlier event's, emptied) is moved in first, so the write does not allocate one.
+pub(crate) fn group<'s, T: Empty>(slot: &'s mut Sparse<T>, spare: &mut Sparse<T>) -> &'s mut T {
+    if slot.is_unset() && !spare.is_unset() {
+        *slot = std::mem::take(spare);
+        **slot = T::default();
+    }
+    slot
 }
 
 impl Syslog {
     pub(crate) fn new(reference: Option<Timestamp>) -> Self {
         Syslog {
             reference,
-            spare: Other::new(),
+            spare: Spare::default(),
         }
     }
 }
@@ -56,7 +135,7 @@ impl Syslog {
                 &mut self.spare,
             );
         }
-        to_event_into(&h, "syslog", out)
+        to_event_reusing(&h, "syslog", out, &mut self.spare)
     }
 }
 
@@ -69,9 +148,7 @@ impl LineParser for Syslog {
     }
 
     fn recycle(&mut self, ev: &mut Event) {
-        if let Some(OtherValue::Object(o)) = ev.other.remove("cef") {
-            self.spare = o;
-        }
+        self.spare.take_from(ev);
     }
 
     /// Builds the event in the caller's (reset) event: its `other` and `host.ip` buffers are
@@ -248,37 +325,45 @@ fn sd_elem_end(s: &str) -> Option<usize> {
 }
 
 /// The SD-ELEMENTs as an object of objects (`{id: {param: value}}`; a repeated id or param
-/// keeps its first position and its last value), built as [`Other`] directly: a value without
-/// an escape is copied once, from the line.
-fn sd_other(sd: &str) -> Other {
-    let mut out = Other::new();
+/// keeps its first position and its last value), written over `dst` (an earlier record's:
+/// keys, objects and string buffers kept where they match): a value without an escape is
+/// copied once, from the line.
+fn sd_fill(dst: &mut Other, sd: &str) {
+    let mut out = Fill { dst, n: 0 };
     let mut rest = sd;
     while let Some(r) = rest.strip_prefix('[') {
         let Some(end) = sd_elem_end(rest) else { break };
         let elem = r.get(..end.saturating_sub(2)).unwrap_or("");
         rest = rest.get(end..).unwrap_or("");
         let (id, mut params) = elem.split_once(' ').unwrap_or((elem, ""));
-        let mut obj = Other::new();
-        while let Some((k, v)) = params.trim_start().split_once("=\"") {
-            let vb = v.as_bytes();
-            // The value runs to the first unescaped `"`: a plain one is a slice of the line.
-            let plain = vb.iter().position(|&c| c == b'"' || c == b'\\');
-            let (val, i) = match plain {
-                Some(q) if vb.get(q) == Some(&b'"') => (Str::from(v.get(..q).unwrap_or("")), q),
-                None => (Str::from(v), vb.len()),
-                Some(_) => sd_value(v),
-            };
-            obj.insert(k.trim(), OtherValue::Str(val));
-            params = v.get(i + 1..).unwrap_or("");
-        }
-        out.insert(id, OtherValue::Object(obj));
+        out.object_upsert(id, |obj| {
+            let mut obj = Fill { dst: obj, n: 0 };
+            while let Some((k, v)) = params.trim_start().split_once("=\"") {
+                let vb = v.as_bytes();
+                // The value runs to the first unescaped `"`: a plain one is a slice of the line.
+                let plain = vb.iter().position(|&c| c == b'"' || c == b'\\');
+                let (val, i) = match plain {
+                    Some(q) if vb.get(q) == Some(&b'"') => {
+                        (Cow::Borrowed(v.get(..q).unwrap_or("")), q)
+                    }
+                    None => (Cow::Borrowed(v), vb.len()),
+                    Some(_) => {
+                        let (val, i) = sd_value(v);
+                        (Cow::Owned(val), i)
+                    }
+                };
+                obj.str_upsert(k.trim(), &val);
+                params = v.get(i + 1..).unwrap_or("");
+            }
+            obj.finish();
+        });
     }
-    out
+    out.finish();
 }
 
 /// A PARAM-VALUE with escapes (`\"`, `\\`, `\]`; any other `\` kept), and the index of its
 /// closing quote (or the end).
-fn sd_value(v: &str) -> (Str, usize) {
+fn sd_value(v: &str) -> (String, usize) {
     let vb = v.as_bytes();
     let mut i = 0;
     let mut val = String::new();
@@ -296,7 +381,7 @@ fn sd_value(v: &str) -> (Str, usize) {
             }
         }
     }
-    (Str::from(val), i)
+    (val, i)
 }
 
 pub(crate) fn to_event(h: &Header<'_>, dataset: &str) -> Result<Event, String> {
@@ -305,14 +390,26 @@ pub(crate) fn to_event(h: &Header<'_>, dataset: &str) -> Result<Event, String> {
 
 /// [`to_event`] into `ev` (which holds `Event::default()`).
 pub(crate) fn to_event_into(h: &Header<'_>, dataset: &str, ev: &mut Event) -> Result<(), String> {
+    to_event_reusing(h, dataset, ev, &mut Spare::default())
+}
+
+/// [`to_event_into`], refilling the buffers of `spare` (an earlier event's).
+fn to_event_reusing(
+    h: &Header<'_>,
+    dataset: &str,
+    ev: &mut Event,
+    spare: &mut Spare,
+) -> Result<(), String> {
     ev.timestamp = h.time.ok_or("syslog line without a timestamp")?;
     base(ev, dataset, "event", &["host"], &["info"]);
-    fill_common(ev, h);
-    ev.message = Some(h.msg.to_owned());
+    fill_common(ev, h, spare);
+    set_string(&mut ev.message, &mut spare.message, h.msg);
     Ok(())
 }
 
-pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>) {
+/// The header's fields into `ev` (which holds `Event::default()`); the `process` box and
+/// the `syslog` object are `spare`'s when it holds them.
+pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>, spare: &mut Spare) {
     if let Some(host) = h.host {
         ev.host.hostname = Some(Str::from(host));
         match util::ip(host) {
@@ -321,15 +418,21 @@ pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>) {
         }
     }
     if let Some(app) = h.app {
-        ev.process.name = Some(Str::from(app));
+        group(&mut ev.process, &mut spare.process).name = Some(Str::from(app));
     }
     if let Some(pid) = h.pid.and_then(|p| p.parse().ok()) {
-        ev.process.pid = Some(pid);
+        group(&mut ev.process, &mut spare.process).pid = Some(pid);
     }
+    // The `syslog` object, written over the previous record's (the event's `other` is empty
+    // here: inserted last, it takes the place `set_other` gave it).
+    let mut sys = Fill {
+        dst: &mut spare.syslog,
+        n: 0,
+    };
     if let Some(p) = h.pri {
-        ev.set_other("syslog.priority", p.into());
-        ev.set_other("syslog.facility", (p >> 3).into());
-        ev.set_other("syslog.severity", (p & 7).into());
+        sys.value("priority", p.into());
+        sys.value("facility", (p >> 3).into());
+        sys.value("severity", (p & 7).into());
         const LEVELS: [&str; 8] = [
             "emergency",
             "alert",
@@ -343,13 +446,20 @@ pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>) {
         ev.log.level = LEVELS.get(usize::from(p & 7)).map(|l| Str::from(*l));
     }
     if let Some(m) = h.msgid {
-        ev.set_other("syslog.msgid", m.into());
+        sys.str("msgid", m);
     }
     if let Some(sd) = h.sd {
-        ev.set_other("syslog.structured_data", OtherValue::Object(sd_other(sd)));
+        sys.object("structured_data", |o| sd_fill(o, sd));
     }
     if h.rfc5424 {
-        ev.set_other("syslog.version", 1u64.into());
+        sys.value("version", 1u64.into());
+    }
+    if sys.n > 0 {
+        sys.finish();
+        ev.other.insert(
+            "syslog",
+            OtherValue::Object(std::mem::take(&mut spare.syslog)),
+        );
     }
 }
 
@@ -482,6 +592,11 @@ pub(crate) mod tests {
         let mut ev = Event::default();
         for prev in [
             "<134>Jan  5 01:02:04 fw01 CEF:0|V|P|1|2|N|Low|src=10.0.0.1 cs1Label=L cs1=v",
+            // Leftovers of every kind: the `syslog` object with structured data (a repeated
+            // id and param), the `process`, `rule` and `file` boxes, the message, URL and
+            // rule-name strings, a `labeled` object, repeated extension keys.
+            r#"<165>1 2003-10-11T22:14:15.003Z h a 42 ID1 [x@1 a="1" a="2" b="a value longer than twenty-four bytes"][y c="\""][x@1 d="e"] m"#,
+            r"CEF:0|V|P|1|2|A rule name longer than twenty-four bytes|Low|rt=1767574923000 request=http://h.example/a/b?q=1 fname=f.exe filePath=C:\x fsize=3 cat=c cs1Label=L cs2Label=L cs1=v cs2=w src=1 src=2 msg=m",
             line,
         ] {
             let _ = p.parse_into(prev, 1, &mut ev);
