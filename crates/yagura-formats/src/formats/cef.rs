@@ -2,8 +2,6 @@
 //! Header fields escape `|` and `\`; extension values escape `=`, `\`, and write newlines as
 //! `\n`/`\r`. A value runs until the next ` key=`.
 
-use std::borrow::Cow;
-
 use yagura_model::event::OtherValue;
 use yagura_model::{Event, Str};
 
@@ -12,10 +10,26 @@ use super::syslog::{Header, Spare, group, set_string};
 use super::{base, refill};
 use crate::util;
 
-/// The seven header fields (`\|` and `\\` unescaped; borrowed when a field has no escape) and
-/// the extension text after them.
-fn split_header(s: &str) -> Result<([Cow<'_, str>; 7], &str), String> {
-    let mut fields: [Cow<'_, str>; 7] = Default::default();
+/// A piece of text: a slice of the line, or of the scratch buffer its unescaped copy was
+/// written to.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Span {
+    scratch: bool,
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn get<'a>(self, line: &'a str, scratch: &'a str) -> &'a str {
+        let from = if self.scratch { scratch } else { line };
+        from.get(self.start..self.end).unwrap_or("")
+    }
+}
+
+/// The seven header fields (`\|` and `\\` unescaped into `scratch` when a field has an
+/// escape, else slices of `s`) and where the extension text after them starts.
+fn header_spans(s: &str, scratch: &mut String) -> Result<([Span; 7], usize), String> {
+    let mut fields = [Span::default(); 7];
     let mut n = 0;
     let b = s.as_bytes();
     let (mut start, mut i, mut escaped) = (0, 0, false);
@@ -28,17 +42,26 @@ fn split_header(s: &str) -> Result<([Cow<'_, str>; 7], &str), String> {
                 i += 2;
             }
             b'|' => {
-                let f = s.get(start..i).unwrap_or("");
                 if let Some(slot) = fields.get_mut(n) {
                     *slot = if escaped {
-                        Cow::Owned(unescape_header(f))
+                        let at = scratch.len();
+                        unescape_header(s.get(start..i).unwrap_or(""), scratch);
+                        Span {
+                            scratch: true,
+                            start: at,
+                            end: scratch.len(),
+                        }
                     } else {
-                        Cow::Borrowed(f)
+                        Span {
+                            scratch: false,
+                            start,
+                            end: i,
+                        }
                     };
                 }
                 n += 1;
                 if n == 7 {
-                    return Ok((fields, s.get(i + 1..).unwrap_or("")));
+                    return Ok((fields, (i + 1).min(s.len())));
                 }
                 i += 1;
                 start = i;
@@ -50,9 +73,20 @@ fn split_header(s: &str) -> Result<([Cow<'_, str>; 7], &str), String> {
     Err(format!("CEF header has {n} of 7 |-separated fields"))
 }
 
-/// A header field with `\|` and `\\` unescaped (any other `\x` kept as it is).
-fn unescape_header(f: &str) -> String {
-    let mut cur = String::with_capacity(f.len());
+/// The seven header fields, unescaped, and the extension text after them.
+#[cfg(test)]
+fn split_header(s: &str) -> Result<([String; 7], &str), String> {
+    let mut scratch = String::new();
+    let (spans, ext) = header_spans(s, &mut scratch)?;
+    Ok((
+        spans.map(|f| f.get(s, &scratch).to_owned()),
+        s.get(ext..).unwrap_or(""),
+    ))
+}
+
+/// A header field with `\|` and `\\` unescaped (any other `\x` kept as it is), appended to
+/// `cur`.
+fn unescape_header(f: &str, cur: &mut String) {
     let mut chars = f.chars();
     while let Some(c) = chars.next() {
         match c {
@@ -67,16 +101,19 @@ fn unescape_header(f: &str) -> String {
             _ => cur.push(c),
         }
     }
-    cur
 }
 
-/// An extension value, unescaped (`\n`, `\r`, any other `\x` as `x`) and trimmed at the end;
-/// borrowed when it has no escape.
-fn unescape_ext(v: &str) -> Cow<'_, str> {
+/// An extension value, unescaped (`\n`, `\r`, any other `\x` as `x`) and trimmed at the end:
+/// a slice of `v`'s text when it has no escape, else appended to `out`.
+fn unescape_ext(v: &str, at: usize, out: &mut String) -> Span {
     if !v.contains('\\') {
-        return Cow::Borrowed(v.trim_end());
+        return Span {
+            scratch: false,
+            start: at,
+            end: at + v.trim_end().len(),
+        };
     }
-    let mut out = String::with_capacity(v.len());
+    let start = out.len();
     let mut it = v.chars();
     while let Some(c) = it.next() {
         if c == '\\' {
@@ -90,26 +127,32 @@ fn unescape_ext(v: &str) -> Cow<'_, str> {
             out.push(c);
         }
     }
-    out.truncate(out.trim_end().len());
-    Cow::Owned(out)
+    let end = start + out.get(start..).unwrap_or("").trim_end().len();
+    out.truncate(end);
+    Span {
+        scratch: true,
+        start,
+        end,
+    }
 }
 
 /// Extension pairs. A key is `[A-Za-z0-9_.\[\]-]+` directly before an unescaped `=`.
 #[cfg(test)]
-fn extension(s: &str) -> Vec<(&str, Cow<'_, str>)> {
-    let mut out = Vec::new();
-    extension_into(s, &mut Vec::new(), &mut out);
-    out
+fn extension(s: &str) -> Vec<(&str, std::borrow::Cow<'_, str>)> {
+    let (mut keys, mut scratch) = (Vec::new(), String::new());
+    extension_spans(s, &mut keys, &mut scratch);
+    keys.iter()
+        .map(|&(k, e, v)| {
+            let val = v.get(s, &scratch).to_owned();
+            (s.get(k..e).unwrap_or(""), std::borrow::Cow::Owned(val))
+        })
+        .collect()
 }
 
-/// [`extension`] into `out` (emptied first), the key positions in `keys` (a buffer).
-fn extension_into<'a>(
-    s: &'a str,
-    keys: &mut Vec<(usize, usize)>,
-    out: &mut Vec<(&'a str, Cow<'a, str>)>,
-) {
+/// [`extension`] as positions: each key's start and end (its `=`) and its value's [`Span`]
+/// (in `s`, or unescaped into `scratch`), in `keys` (emptied first).
+fn extension_spans(s: &str, keys: &mut Vec<(usize, usize, Span)>, scratch: &mut String) {
     keys.clear();
-    out.clear();
     let b = s.as_bytes();
     let is_key = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'[' | b']');
     // For each unescaped '=', its key's start: back up over key characters to a space (or
@@ -125,29 +168,29 @@ fn extension_into<'a>(
                     k -= 1;
                 }
                 if k < e && (k == 0 || b.get(k - 1) == Some(&b' ')) {
-                    keys.push((k, e));
+                    keys.push((k, e, Span::default()));
                 }
                 i += 1;
             }
             _ => i += 1,
         }
     }
-    out.reserve(keys.len());
-    for (n, &(ks, e)) in keys.iter().enumerate() {
-        let vend = keys
-            .get(n + 1)
-            .map_or(s.len(), |(next, _)| next.saturating_sub(1));
-        let key = s.get(ks..e).unwrap_or("");
-        let val = s.get(e + 1..vend.max(e + 1)).unwrap_or("");
-        out.push((key, unescape_ext(val)));
+    for n in 0..keys.len() {
+        let next = keys.get(n + 1).map(|&(next, _, _)| next);
+        let Some((_, e, span)) = keys.get_mut(n) else {
+            break;
+        };
+        let vend = next.map_or(s.len(), |next| next.saturating_sub(1));
+        let val = s.get(*e + 1..vend.max(*e + 1)).unwrap_or("");
+        *span = unescape_ext(val, *e + 1, scratch);
     }
 }
 
 /// An empty vector of pairs borrowing anything, in `v`'s allocation (the in-place `collect`
 /// of an emptied vector into elements of the same size keeps the buffer).
-fn relife<'b>(mut v: Vec<(&str, Cow<'_, str>)>) -> Vec<(&'b str, Cow<'b, str>)> {
+fn relife<'b>(mut v: Vec<(&str, &str)>) -> Vec<(&'b str, &'b str)> {
     v.clear();
-    v.into_iter().map(|_| ("", Cow::Borrowed(""))).collect()
+    v.into_iter().map(|_| ("", "")).collect()
 }
 
 /// CEF time: epoch milliseconds, or `MMM dd yyyy HH:mm:ss(.SSS)`, or ISO 8601.
@@ -197,24 +240,37 @@ pub(crate) fn parse_into(
     ev: &mut Event,
     spare: &mut Spare,
 ) -> Result<(), String> {
+    let body = line.strip_prefix("CEF:").ok_or("not a CEF record")?;
+    // Unescaped header fields and extension values are written to one scratch buffer (kept
+    // across records), then read as slices of it or of the line.
+    let mut scratch = std::mem::take(&mut spare.scratch);
+    scratch.clear();
+    let spans = header_spans(body, &mut scratch).map(|(hdr, at)| {
+        let ext = body.get(at..).unwrap_or("");
+        extension_spans(ext, &mut spare.keys, &mut scratch);
+        (hdr, ext)
+    });
     let mut pairs = relife(std::mem::take(&mut spare.pairs));
-    let r = fill(line, syslog, ev, spare, &mut pairs);
+    let r = spans.and_then(|(hdr, ext)| {
+        let hdr = hdr.map(|f| f.get(body, &scratch));
+        for &(k, e, v) in &spare.keys {
+            pairs.push((ext.get(k..e).unwrap_or(""), v.get(ext, &scratch)));
+        }
+        fill(&hdr, &pairs, syslog, ev, spare)
+    });
     spare.pairs = relife(pairs);
+    spare.scratch = scratch;
     r
 }
 
-fn fill<'a>(
-    line: &'a str,
+fn fill(
+    hdr: &[&str; 7],
+    pairs: &[(&str, &str)],
     syslog: Option<&Header<'_>>,
     ev: &mut Event,
     spare: &mut Spare,
-    pairs: &mut Vec<(&'a str, Cow<'a, str>)>,
 ) -> Result<(), String> {
-    let body = line.strip_prefix("CEF:").ok_or("not a CEF record")?;
-    let (hdr, ext) = split_header(body)?;
-    let get = |i: usize| hdr.get(i).map(Cow::as_ref).unwrap_or("");
-    extension_into(ext, &mut spare.keys, pairs);
-    let pairs = &*pairs;
+    let get = |i: usize| hdr.get(i).copied().unwrap_or("");
     let mut time = None;
     for key in ["rt", "end", "start"] {
         if let Some((_, v)) = pairs.iter().find(|(k, _)| *k == key) {
@@ -257,9 +313,8 @@ fn fill<'a>(
     // The `cef` object is built as `Other` directly (it was a `serde_json` map, converted),
     // written over the previous record's: same order, same values (a repeated extension key
     // keeps its first position and its last value).
-    for (k, v) in pairs {
-        let v = v.as_ref();
-        match *k {
+    for &(k, v) in pairs {
+        match k {
             "src" | "sourceAddress" => ev.source.ip = util::ip(v),
             "dst" | "destinationAddress" => ev.destination.ip = util::ip(v),
             "spt" | "sourcePort" => ev.source.port = v.parse().ok(),
@@ -311,13 +366,7 @@ fn fill<'a>(
         }
     }
     // The last value of an extension key (what the map held).
-    let last = |key: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_ref())
-    };
+    let last = |key: &str| pairs.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| *v);
     let mut cef = Fill {
         dst: &mut spare.cef,
         n: 0,

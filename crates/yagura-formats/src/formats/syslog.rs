@@ -46,8 +46,10 @@ pub(crate) struct Spare {
     pub(crate) url: UrlBufs,
     /// The positions of the extension keys and the (emptied) pair vector of
     /// `cef::extension`, kept for their capacity.
-    pub(crate) keys: Vec<(usize, usize)>,
-    pub(crate) pairs: Vec<(&'static str, Cow<'static, str>)>,
+    pub(crate) keys: Vec<(usize, usize, super::cef::Span)>,
+    pub(crate) pairs: Vec<(&'static str, &'static str)>,
+    /// The unescaped CEF header fields and extension values of the record.
+    pub(crate) scratch: String,
 }
 
 impl Spare {
