@@ -300,16 +300,14 @@ fn fill(
     set_string(&mut rule.name, &mut spare.rule_name, get(5));
     set_string(&mut ev.message, &mut spare.message, get(5));
     let sev = get(6);
-    ev.event.severity = sev
-        .parse::<i64>()
-        .ok()
-        .or(match sev.to_ascii_lowercase().as_str() {
-            "low" => Some(3),
-            "medium" => Some(5),
-            "high" => Some(8),
-            "very-high" => Some(10),
-            _ => None,
-        });
+    // (A name compared without a lower-cased copy: `Option::or`'s argument was built on
+    // every record, numbers included.)
+    ev.event.severity = sev.parse::<i64>().ok().or_else(|| {
+        [("low", 3), ("medium", 5), ("high", 8), ("very-high", 10)]
+            .into_iter()
+            .find(|(name, _)| sev.eq_ignore_ascii_case(name))
+            .map(|(_, n)| n)
+    });
     // The `cef` object is built as `Other` directly (it was a `serde_json` map, converted),
     // written over the previous record's: same order, same values (a repeated extension key
     // keeps its first position and its last value).

@@ -1,8 +1,6 @@
 //! Syslog: RFC 5424 (with structured data) and RFC 3164 (BSD, no year), per line. A message
 //! that is a CEF record is handed to the CEF parser with the syslog header's host and time.
 
-use std::borrow::Cow;
-
 use yagura_model::event::{Empty, File, Other, OtherValue, Process, Rule, Sparse};
 use yagura_model::{Event, Str, Timestamp};
 
@@ -48,7 +46,8 @@ pub(crate) struct Spare {
     /// `cef::extension`, kept for their capacity.
     pub(crate) keys: Vec<(usize, usize, super::cef::Span)>,
     pub(crate) pairs: Vec<(&'static str, &'static str)>,
-    /// The unescaped CEF header fields and extension values of the record.
+    /// The unescaped CEF header fields and extension values of the record; an escaped
+    /// RFC 5424 PARAM-VALUE.
     pub(crate) scratch: String,
 }
 
@@ -330,7 +329,8 @@ fn sd_elem_end(s: &str) -> Option<usize> {
 /// keeps its first position and its last value), written over `dst` (an earlier record's:
 /// keys, objects and string buffers kept where they match): a value without an escape is
 /// copied once, from the line.
-fn sd_fill(dst: &mut Other, sd: &str) {
+/// Values with an escape are unescaped in `scratch` (a buffer kept across records).
+fn sd_fill(dst: &mut Other, sd: &str, scratch: &mut String) {
     let mut out = Fill { dst, n: 0 };
     let mut rest = sd;
     while let Some(r) = rest.strip_prefix('[') {
@@ -345,16 +345,14 @@ fn sd_fill(dst: &mut Other, sd: &str) {
                 // The value runs to the first unescaped `"`: a plain one is a slice of the line.
                 let plain = vb.iter().position(|&c| c == b'"' || c == b'\\');
                 let (val, i) = match plain {
-                    Some(q) if vb.get(q) == Some(&b'"') => {
-                        (Cow::Borrowed(v.get(..q).unwrap_or("")), q)
-                    }
-                    None => (Cow::Borrowed(v), vb.len()),
+                    Some(q) if vb.get(q) == Some(&b'"') => (v.get(..q).unwrap_or(""), q),
+                    None => (v, vb.len()),
                     Some(_) => {
-                        let (val, i) = sd_value(v);
-                        (Cow::Owned(val), i)
+                        let i = sd_value(v, scratch);
+                        (scratch.as_str(), i)
                     }
                 };
-                obj.str_upsert(k.trim(), &val);
+                obj.str_upsert(k.trim(), val);
                 params = v.get(i + 1..).unwrap_or("");
             }
             obj.finish();
@@ -364,11 +362,11 @@ fn sd_fill(dst: &mut Other, sd: &str) {
 }
 
 /// A PARAM-VALUE with escapes (`\"`, `\\`, `\]`; any other `\` kept), and the index of its
-/// closing quote (or the end).
-fn sd_value(v: &str) -> (String, usize) {
+/// closing quote (or the end); the value is written over `val`.
+fn sd_value(v: &str, val: &mut String) -> usize {
     let vb = v.as_bytes();
     let mut i = 0;
-    let mut val = String::new();
+    val.clear();
     while let Some(&c) = vb.get(i) {
         match c {
             b'\\' if matches!(vb.get(i + 1), Some(b'"' | b'\\' | b']')) => {
@@ -383,7 +381,7 @@ fn sd_value(v: &str) -> (String, usize) {
             }
         }
     }
-    (val, i)
+    i
 }
 
 pub(crate) fn to_event(h: &Header<'_>, dataset: &str) -> Result<Event, String> {
@@ -451,7 +449,7 @@ pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>, spare: &mut Spare) {
         sys.str("msgid", m);
     }
     if let Some(sd) = h.sd {
-        sys.object("structured_data", |o| sd_fill(o, sd));
+        sys.object("structured_data", |o| sd_fill(o, sd, &mut spare.scratch));
     }
     if h.rfc5424 {
         sys.value("version", 1u64.into());
@@ -636,6 +634,10 @@ pub(crate) mod tests {
             r"CEF:0|V\|x\\y\z|P|1|2|N|Low|rt=1767574923000 a=1 a=2 cs1Label=L cs1=v cs1=w xLabelLabel=Q x=3 msg=a\=b\nc\\ ",
             r"CEF:0|V|P|1|2|N|Low|rt=1767574923000 cs1Label=only a label",
             r"CEF:0|V|P|1|2|N|Low|rt=1767574923000 trailing\",
+            "CEF:0|V|P|1|2|N|Very-HIGH|rt=1767574923000",
+            "CEF:0|V|P|1|2|N|mEdIuM|rt=1767574923000",
+            "CEF:0|V|P|1|2|N|low |rt=1767574923000",
+            "CEF:0|V|P|1|2|N|-7|rt=1767574923000",
         ] {
             same_as_reference(line);
         }
