@@ -10,6 +10,9 @@ use super::syslog::{Header, Spare, group, set_string};
 use super::{base, refill};
 use crate::util;
 
+/// The largest scratch buffer kept for the next record (bytes).
+const SCRATCH_KEPT: usize = 64 * 1024;
+
 /// A piece of text: a slice of the line, or of the scratch buffer its unescaped copy was
 /// written to.
 #[derive(Clone, Copy, Debug, Default)]
@@ -259,7 +262,10 @@ pub(crate) fn parse_into(
         fill(&hdr, &pairs, syslog, ev, spare)
     });
     spare.pairs = relife(pairs);
-    spare.scratch = scratch;
+    // Kept unless one long record grew it: a reader does not hold a huge buffer for good.
+    if scratch.capacity() <= SCRATCH_KEPT {
+        spare.scratch = scratch;
+    }
     r
 }
 

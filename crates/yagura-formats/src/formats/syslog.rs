@@ -641,6 +641,11 @@ pub(crate) mod tests {
         ] {
             same_as_reference(line);
         }
+        // Escaped values over the scratch buffer's kept size (dropped after the record).
+        same_as_reference(&format!(
+            r"CEF:0|V|P|1|2|N|Low|rt=1767574923000 msg={} cs1=x\y",
+            r"a\=".repeat(30_000)
+        ));
     }
 
     fn piece() -> impl proptest::strategy::Strategy<Value = String> {
