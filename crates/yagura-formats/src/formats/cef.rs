@@ -2,19 +2,37 @@
 //! Header fields escape `|` and `\`; extension values escape `=`, `\`, and write newlines as
 //! `\n`/`\r`. A value runs until the next ` key=`.
 
-use std::borrow::Cow;
-
-use yagura_model::event::{Other, OtherValue};
+use yagura_model::event::OtherValue;
 use yagura_model::{Event, Str};
 
-use super::base;
-use super::syslog::Header;
+use super::mailgw::Fill;
+use super::syslog::{Header, Spare, group, set_string};
+use super::{base, refill};
 use crate::util;
 
-/// The seven header fields (`\|` and `\\` unescaped; borrowed when a field has no escape) and
-/// the extension text after them.
-fn split_header(s: &str) -> Result<([Cow<'_, str>; 7], &str), String> {
-    let mut fields: [Cow<'_, str>; 7] = Default::default();
+/// The largest scratch buffer kept for the next record (bytes).
+const SCRATCH_KEPT: usize = 64 * 1024;
+
+/// A piece of text: a slice of the line, or of the scratch buffer its unescaped copy was
+/// written to.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Span {
+    scratch: bool,
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn get<'a>(self, line: &'a str, scratch: &'a str) -> &'a str {
+        let from = if self.scratch { scratch } else { line };
+        from.get(self.start..self.end).unwrap_or("")
+    }
+}
+
+/// The seven header fields (`\|` and `\\` unescaped into `scratch` when a field has an
+/// escape, else slices of `s`) and where the extension text after them starts.
+fn header_spans(s: &str, scratch: &mut String) -> Result<([Span; 7], usize), String> {
+    let mut fields = [Span::default(); 7];
     let mut n = 0;
     let b = s.as_bytes();
     let (mut start, mut i, mut escaped) = (0, 0, false);
@@ -27,17 +45,26 @@ fn split_header(s: &str) -> Result<([Cow<'_, str>; 7], &str), String> {
                 i += 2;
             }
             b'|' => {
-                let f = s.get(start..i).unwrap_or("");
                 if let Some(slot) = fields.get_mut(n) {
                     *slot = if escaped {
-                        Cow::Owned(unescape_header(f))
+                        let at = scratch.len();
+                        unescape_header(s.get(start..i).unwrap_or(""), scratch);
+                        Span {
+                            scratch: true,
+                            start: at,
+                            end: scratch.len(),
+                        }
                     } else {
-                        Cow::Borrowed(f)
+                        Span {
+                            scratch: false,
+                            start,
+                            end: i,
+                        }
                     };
                 }
                 n += 1;
                 if n == 7 {
-                    return Ok((fields, s.get(i + 1..).unwrap_or("")));
+                    return Ok((fields, (i + 1).min(s.len())));
                 }
                 i += 1;
                 start = i;
@@ -49,9 +76,20 @@ fn split_header(s: &str) -> Result<([Cow<'_, str>; 7], &str), String> {
     Err(format!("CEF header has {n} of 7 |-separated fields"))
 }
 
-/// A header field with `\|` and `\\` unescaped (any other `\x` kept as it is).
-fn unescape_header(f: &str) -> String {
-    let mut cur = String::with_capacity(f.len());
+/// The seven header fields, unescaped, and the extension text after them.
+#[cfg(test)]
+fn split_header(s: &str) -> Result<([String; 7], &str), String> {
+    let mut scratch = String::new();
+    let (spans, ext) = header_spans(s, &mut scratch)?;
+    Ok((
+        spans.map(|f| f.get(s, &scratch).to_owned()),
+        s.get(ext..).unwrap_or(""),
+    ))
+}
+
+/// A header field with `\|` and `\\` unescaped (any other `\x` kept as it is), appended to
+/// `cur`.
+fn unescape_header(f: &str, cur: &mut String) {
     let mut chars = f.chars();
     while let Some(c) = chars.next() {
         match c {
@@ -66,16 +104,19 @@ fn unescape_header(f: &str) -> String {
             _ => cur.push(c),
         }
     }
-    cur
 }
 
-/// An extension value, unescaped (`\n`, `\r`, any other `\x` as `x`) and trimmed at the end;
-/// borrowed when it has no escape.
-fn unescape_ext(v: &str) -> Cow<'_, str> {
+/// An extension value, unescaped (`\n`, `\r`, any other `\x` as `x`) and trimmed at the end:
+/// a slice of `v`'s text when it has no escape, else appended to `out`.
+fn unescape_ext(v: &str, at: usize, out: &mut String) -> Span {
     if !v.contains('\\') {
-        return Cow::Borrowed(v.trim_end());
+        return Span {
+            scratch: false,
+            start: at,
+            end: at + v.trim_end().len(),
+        };
     }
-    let mut out = String::with_capacity(v.len());
+    let start = out.len();
     let mut it = v.chars();
     while let Some(c) = it.next() {
         if c == '\\' {
@@ -89,17 +130,36 @@ fn unescape_ext(v: &str) -> Cow<'_, str> {
             out.push(c);
         }
     }
-    out.truncate(out.trim_end().len());
-    Cow::Owned(out)
+    let end = start + out.get(start..).unwrap_or("").trim_end().len();
+    out.truncate(end);
+    Span {
+        scratch: true,
+        start,
+        end,
+    }
 }
 
 /// Extension pairs. A key is `[A-Za-z0-9_.\[\]-]+` directly before an unescaped `=`.
-fn extension(s: &str) -> Vec<(&str, Cow<'_, str>)> {
+#[cfg(test)]
+fn extension(s: &str) -> Vec<(&str, std::borrow::Cow<'_, str>)> {
+    let (mut keys, mut scratch) = (Vec::new(), String::new());
+    extension_spans(s, &mut keys, &mut scratch);
+    keys.iter()
+        .map(|&(k, e, v)| {
+            let val = v.get(s, &scratch).to_owned();
+            (s.get(k..e).unwrap_or(""), std::borrow::Cow::Owned(val))
+        })
+        .collect()
+}
+
+/// [`extension`] as positions: each key's start and end (its `=`) and its value's [`Span`]
+/// (in `s`, or unescaped into `scratch`), in `keys` (emptied first).
+fn extension_spans(s: &str, keys: &mut Vec<(usize, usize, Span)>, scratch: &mut String) {
+    keys.clear();
     let b = s.as_bytes();
     let is_key = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'[' | b']');
     // For each unescaped '=', its key's start: back up over key characters to a space (or
     // the start).
-    let mut keys: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < b.len() {
         match b.get(i) {
@@ -111,23 +171,29 @@ fn extension(s: &str) -> Vec<(&str, Cow<'_, str>)> {
                     k -= 1;
                 }
                 if k < e && (k == 0 || b.get(k - 1) == Some(&b' ')) {
-                    keys.push((k, e));
+                    keys.push((k, e, Span::default()));
                 }
                 i += 1;
             }
             _ => i += 1,
         }
     }
-    let mut out = Vec::with_capacity(keys.len());
-    for (n, &(ks, e)) in keys.iter().enumerate() {
-        let vend = keys
-            .get(n + 1)
-            .map_or(s.len(), |(next, _)| next.saturating_sub(1));
-        let key = s.get(ks..e).unwrap_or("");
-        let val = s.get(e + 1..vend.max(e + 1)).unwrap_or("");
-        out.push((key, unescape_ext(val)));
+    for n in 0..keys.len() {
+        let next = keys.get(n + 1).map(|&(next, _, _)| next);
+        let Some((_, e, span)) = keys.get_mut(n) else {
+            break;
+        };
+        let vend = next.map_or(s.len(), |next| next.saturating_sub(1));
+        let val = s.get(*e + 1..vend.max(*e + 1)).unwrap_or("");
+        *span = unescape_ext(val, *e + 1, scratch);
     }
-    out
+}
+
+/// An empty vector of pairs borrowing anything, in `v`'s allocation (the in-place `collect`
+/// of an emptied vector into elements of the same size keeps the buffer).
+fn relife<'b>(mut v: Vec<(&str, &str)>) -> Vec<(&'b str, &'b str)> {
+    v.clear();
+    v.into_iter().map(|_| ("", "")).collect()
 }
 
 /// CEF time: epoch milliseconds, or `MMM dd yyyy HH:mm:ss(.SSS)`, or ISO 8601.
@@ -137,7 +203,11 @@ fn cef_time(v: &str) -> Result<yagura_model::Timestamp, String> {
         return yagura_model::Timestamp::try_from_nanos(ms.saturating_mul(1_000_000))
             .map_err(|e| e.to_string());
     }
-    if let Ok(t) = util::iso8601(v) {
+    // (`iso8601` refuses any text without a `-` at byte 4, with a formatted reason: not
+    // asked, for the usual `MMM dd yyyy` form.)
+    if v.as_bytes().get(4) == Some(&b'-')
+        && let Ok(t) = util::iso8601(v)
+    {
         return Ok(t);
     }
     let mut w = v.split_whitespace();
@@ -159,12 +229,54 @@ fn cef_time(v: &str) -> Result<yagura_model::Timestamp, String> {
     util::civil((year, mon, day), (h, mi, s, ms * 1_000_000), 0)
 }
 
+#[cfg(test)]
 pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, String> {
+    super::by_value(|ev| parse_into(line, syslog, ev, &mut Spare::default()))
+}
+
+/// [`parse`] into the caller's event (which holds `Event::default()`), refilling `spare`
+/// (an earlier event's): the `cef` object written over the old one (entries and buffers
+/// kept where they match), the groups' boxes, the strings' and vectors' buffers.
+pub(crate) fn parse_into(
+    line: &str,
+    syslog: Option<&Header<'_>>,
+    ev: &mut Event,
+    spare: &mut Spare,
+) -> Result<(), String> {
     let body = line.strip_prefix("CEF:").ok_or("not a CEF record")?;
-    let (hdr, ext) = split_header(body)?;
-    let get = |i: usize| hdr.get(i).map(Cow::as_ref).unwrap_or("");
-    let pairs = extension(ext);
-    let mut ev = Event::default();
+    // Unescaped header fields and extension values are written to one scratch buffer (kept
+    // across records), then read as slices of it or of the line.
+    let mut scratch = std::mem::take(&mut spare.scratch);
+    scratch.clear();
+    let spans = header_spans(body, &mut scratch).map(|(hdr, at)| {
+        let ext = body.get(at..).unwrap_or("");
+        extension_spans(ext, &mut spare.keys, &mut scratch);
+        (hdr, ext)
+    });
+    let mut pairs = relife(std::mem::take(&mut spare.pairs));
+    let r = spans.and_then(|(hdr, ext)| {
+        let hdr = hdr.map(|f| f.get(body, &scratch));
+        for &(k, e, v) in &spare.keys {
+            pairs.push((ext.get(k..e).unwrap_or(""), v.get(ext, &scratch)));
+        }
+        fill(&hdr, &pairs, syslog, ev, spare)
+    });
+    spare.pairs = relife(pairs);
+    // Kept unless one long record grew it: a reader does not hold a huge buffer for good.
+    if scratch.capacity() <= SCRATCH_KEPT {
+        spare.scratch = scratch;
+    }
+    r
+}
+
+fn fill(
+    hdr: &[&str; 7],
+    pairs: &[(&str, &str)],
+    syslog: Option<&Header<'_>>,
+    ev: &mut Event,
+    spare: &mut Spare,
+) -> Result<(), String> {
+    let get = |i: usize| hdr.get(i).copied().unwrap_or("");
     let mut time = None;
     for key in ["rt", "end", "start"] {
         if let Some((_, v)) = pairs.iter().find(|(k, _)| *k == key) {
@@ -179,36 +291,34 @@ pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, St
         }
     };
     if let Some(h) = syslog {
-        super::syslog::fill_common(&mut ev, h);
+        super::syslog::fill_common(ev, h, spare);
         if ev.process.name.as_deref() == Some("CEF") {
             ev.process.name = None;
         }
     }
     let vendor = get(1);
-    base(&mut ev, "cef.log", "event", &["network"], &["info"]);
+    base(ev, "cef.log", "event", &["network"], &["info"]);
     ev.observer.vendor = Some(Str::from(vendor));
     ev.observer.product = Some(Str::from(get(2)));
     ev.event.code = Some(Str::from(get(4)));
-    ev.rule.id = Some(Str::from(get(4)));
-    ev.rule.name = Some(get(5).to_owned());
-    ev.message = Some(get(5).to_owned());
+    let rule = group(&mut ev.rule, &mut spare.rule);
+    rule.id = Some(Str::from(get(4)));
+    set_string(&mut rule.name, &mut spare.rule_name, get(5));
+    set_string(&mut ev.message, &mut spare.message, get(5));
     let sev = get(6);
-    ev.event.severity = sev
-        .parse::<i64>()
-        .ok()
-        .or(match sev.to_ascii_lowercase().as_str() {
-            "low" => Some(3),
-            "medium" => Some(5),
-            "high" => Some(8),
-            "very-high" => Some(10),
-            _ => None,
-        });
-    // The `cef` object is built as `Other` directly (it was a `serde_json` map, converted):
-    // same order, same values (a repeated key keeps its first position and its last value).
-    let mut exts = Other::with_capacity(pairs.len());
-    for (k, v) in &pairs {
-        let v = v.as_ref();
-        match *k {
+    // (A name compared without a lower-cased copy: `Option::or`'s argument was built on
+    // every record, numbers included.)
+    ev.event.severity = sev.parse::<i64>().ok().or_else(|| {
+        [("low", 3), ("medium", 5), ("high", 8), ("very-high", 10)]
+            .into_iter()
+            .find(|(name, _)| sev.eq_ignore_ascii_case(name))
+            .map(|(_, n)| n)
+    });
+    // The `cef` object is built as `Other` directly (it was a `serde_json` map, converted),
+    // written over the previous record's: same order, same values (a repeated extension key
+    // keeps its first position and its last value).
+    for &(k, v) in pairs {
+        match k {
             "src" | "sourceAddress" => ev.source.ip = util::ip(v),
             "dst" | "destinationAddress" => ev.destination.ip = util::ip(v),
             "spt" | "sourcePort" => ev.source.port = v.parse().ok(),
@@ -232,55 +342,79 @@ pub(crate) fn parse(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, St
             "outcome" | "eventOutcome" => {
                 ev.event.outcome = Some(Str::from(v.to_ascii_lowercase()))
             }
-            "msg" | "message" => ev.message = Some(v.to_owned()),
+            "msg" | "message" => set_string(&mut ev.message, &mut spare.message, v),
             "request" | "requestUrl" => {
-                util::fill_url(&mut ev.url, &mut ev.destination, v, None);
-                ev.url.original = Some(v.to_owned());
+                util::fill_url_reusing(&mut ev.url, &mut ev.destination, v, None, &mut spare.url);
+                set_string(&mut ev.url.original, &mut spare.url_original, v);
             }
             "requestMethod" => ev.http.request.method = Some(Str::from(v)),
             "requestClientApplication" => ev.user_agent.original = Some(v.to_owned()),
-            "fname" | "fileName" => ev.file.name = Some(Str::from(v)),
-            "filePath" => ev.file.path = Some(v.to_owned()),
-            "fsize" | "fileSize" => ev.file.size = v.parse().ok(),
+            "fname" | "fileName" => group(&mut ev.file, &mut spare.file).name = Some(Str::from(v)),
+            "filePath" => group(&mut ev.file, &mut spare.file).path = Some(v.to_owned()),
+            "fsize" | "fileSize" => group(&mut ev.file, &mut spare.file).size = v.parse().ok(),
             "fileHash" => {
                 let h = Some(Str::from(v.to_ascii_lowercase()));
+                let file = group(&mut ev.file, &mut spare.file);
                 match v.len() {
-                    32 => ev.file.hash.md5 = h,
-                    40 => ev.file.hash.sha1 = h,
-                    64 => ev.file.hash.sha256 = h,
+                    32 => file.hash.md5 = h,
+                    40 => file.hash.sha1 = h,
+                    64 => file.hash.sha256 = h,
                     _ => {}
                 }
             }
             "dvchost" | "deviceHostName" => ev.observer.hostname = Some(Str::from(v)),
-            "cat" | "deviceEventCategory" => ev.rule.category = Some(Str::from(v)),
+            "cat" | "deviceEventCategory" => {
+                group(&mut ev.rule, &mut spare.rule).category = Some(Str::from(v))
+            }
             _ => {}
         }
-        exts.insert(*k, OtherValue::from(v));
     }
-    let mut cef = Other::with_capacity(6);
-    cef.push_new("version", OtherValue::from(get(0)));
-    let mut device = Other::with_capacity(4);
-    device.push_new("vendor", OtherValue::from(vendor));
-    device.push_new("product", OtherValue::from(get(2)));
-    device.push_new("version", OtherValue::from(get(3)));
-    device.push_new("event_class_id", OtherValue::from(get(4)));
-    cef.push_new("device", OtherValue::Object(device));
-    cef.push_new("name", OtherValue::from(get(5)));
-    cef.push_new("severity", OtherValue::from(sev));
+    // The last value of an extension key (what the map held).
+    let last = |key: &str| pairs.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    let mut cef = Fill {
+        dst: &mut spare.cef,
+        n: 0,
+    };
+    cef.str("version", get(0));
+    cef.object("device", |d| {
+        let mut d = Fill { dst: d, n: 0 };
+        d.str("vendor", vendor);
+        d.str("product", get(2));
+        d.str("version", get(3));
+        d.str("event_class_id", get(4));
+        d.finish();
+    });
+    cef.str("name", get(5));
+    cef.str("severity", sev);
     if pairs.iter().any(|(k, _)| k.ends_with("Label")) {
-        let mut named = Other::new();
-        for (k, label) in &pairs {
-            if k.ends_with("Label")
-                && let Some(v) = exts.get(k.trim_end_matches("Label"))
-            {
-                named.insert(label.as_ref(), v.clone());
+        cef.object("labeled", |named| {
+            let mut named = Fill { dst: named, n: 0 };
+            for (k, label) in pairs {
+                if k.ends_with("Label")
+                    && let Some(v) = last(k.trim_end_matches("Label"))
+                {
+                    named.str_upsert(label, v);
+                }
+            }
+            named.finish();
+        });
+    }
+    let distinct = refill::keys_distinct(pairs.iter().map(|(k, _)| *k));
+    cef.object("extensions", |x| {
+        let mut x = Fill { dst: x, n: 0 };
+        for (k, v) in pairs {
+            if distinct {
+                x.str(k, v);
+            } else {
+                x.str_upsert(k, v);
             }
         }
-        cef.push_new("labeled", OtherValue::Object(named));
-    }
-    cef.push_new("extensions", OtherValue::Object(exts));
-    ev.other.insert("cef", OtherValue::Object(cef));
-    Ok(ev)
+        x.finish();
+    });
+    cef.finish();
+    ev.other
+        .insert("cef", OtherValue::Object(std::mem::take(&mut spare.cef)));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -356,7 +490,8 @@ pub(crate) mod tests {
                 _ => i += 1,
             }
         }
-        let is_key = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'[' | b']');
+        let is_key =
+            |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'[' | b']');
         // Key start for each '=': back up over key characters to a space (or the start).
         let mut keys: Vec<(usize, usize)> = Vec::new();
         for &e in &eqs {
@@ -380,7 +515,10 @@ pub(crate) mod tests {
         out
     }
 
-    pub(crate) fn parse_reference(line: &str, syslog: Option<&Header<'_>>) -> Result<Event, String> {
+    pub(crate) fn parse_reference(
+        line: &str,
+        syslog: Option<&Header<'_>>,
+    ) -> Result<Event, String> {
         let body = line.strip_prefix("CEF:").ok_or("not a CEF record")?;
         let (hdr, ext) = split_header_reference(body)?;
         let get = |i: usize| hdr.get(i).map(String::as_str).unwrap_or("");
@@ -396,7 +534,9 @@ pub(crate) mod tests {
         ev.timestamp = match (time, syslog.and_then(|h| h.time)) {
             (Some(t), _) | (None, Some(t)) => t,
             (None, None) => {
-                return Err("CEF record without a time (rt, end, start or a syslog header)".to_owned());
+                return Err(
+                    "CEF record without a time (rt, end, start or a syslog header)".to_owned(),
+                );
             }
         };
         if let Some(h) = syslog {

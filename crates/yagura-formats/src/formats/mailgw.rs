@@ -325,7 +325,7 @@ fn lower_in(old: Option<Str>, v: &str) -> Str {
 }
 
 /// `*dst = OtherValue::from(v)`, in the string buffer `dst` holds when it holds one.
-fn set_str(dst: &mut OtherValue, v: &str) {
+pub(crate) fn set_str(dst: &mut OtherValue, v: &str) {
     match dst {
         OtherValue::Str(d) => {
             if d.as_str() != v {
@@ -339,15 +339,15 @@ fn set_str(dst: &mut OtherValue, v: &str) {
 
 /// The `mailgw` object written entry by entry over the previous record's: an entry whose key
 /// and kind match keeps its buffers. The keys written are distinct literals.
-struct Fill<'d> {
-    dst: &'d mut Other,
-    n: usize,
+pub(crate) struct Fill<'d> {
+    pub(crate) dst: &'d mut Other,
+    pub(crate) n: usize,
 }
 
 impl Fill<'_> {
     /// Writes the next entry, keyed `k`: `f` gets the previous record's value at this
     /// position (or `Null`) to overwrite.
-    fn put(&mut self, k: &'static str, f: impl FnOnce(&mut OtherValue)) {
+    pub(crate) fn put(&mut self, k: &str, f: impl FnOnce(&mut OtherValue)) {
         let i = self.n;
         self.n += 1;
         match self.dst.entry_at_mut(i) {
@@ -365,17 +365,17 @@ impl Fill<'_> {
         }
     }
 
-    fn str(&mut self, k: &'static str, v: &str) {
+    pub(crate) fn str(&mut self, k: &str, v: &str) {
         self.put(k, |dv| set_str(dv, v));
     }
 
-    fn value(&mut self, k: &'static str, v: OtherValue) {
+    pub(crate) fn value(&mut self, k: &str, v: OtherValue) {
         self.put(k, |dv| *dv = v);
     }
 
     /// Writes an array under the next entry `k`: `f` gets the previous value's vector when
     /// it was an array (elements still in it), else an empty one.
-    fn array(&mut self, k: &'static str, f: impl FnOnce(&mut Vec<OtherValue>)) {
+    pub(crate) fn array(&mut self, k: &str, f: impl FnOnce(&mut Vec<OtherValue>)) {
         self.put(k, |dv| {
             if !matches!(dv, OtherValue::Array(_)) {
                 *dv = OtherValue::Array(Vec::new());
@@ -387,8 +387,56 @@ impl Fill<'_> {
     }
 
     /// Drops the previous record's entries past the last one written.
-    fn finish(self) {
+    /// Writes an object under the next entry `k`: `f` gets the previous value's object when
+    /// it was one (entries still in it), else an empty one.
+    pub(crate) fn object(&mut self, k: &str, f: impl FnOnce(&mut Other)) {
+        self.put(k, |dv| {
+            if !matches!(dv, OtherValue::Object(_)) {
+                *dv = OtherValue::Object(Other::new());
+            }
+            if let OtherValue::Object(o) = dv {
+                f(o);
+            }
+        });
+    }
+
+    pub(crate) fn finish(self) {
         self.dst.truncate(self.n);
+    }
+
+    /// The index of the entry keyed `k` among those written so far.
+    fn written(&mut self, k: &str) -> Option<usize> {
+        (0..self.n).find(|&i| {
+            self.dst
+                .entry_at_mut(i)
+                .is_some_and(|(dk, _)| dk.as_str() == k)
+        })
+    }
+
+    /// [`Fill::str`], or, when an entry keyed `k` was written before, its value replaced
+    /// (`Other::insert`'s answer: a repeated key keeps its first position, takes its last
+    /// value).
+    pub(crate) fn str_upsert(&mut self, k: &str, v: &str) {
+        match self.written(k).and_then(|i| self.dst.entry_at_mut(i)) {
+            Some((_, dv)) => set_str(dv, v),
+            None => self.str(k, v),
+        }
+    }
+
+    /// [`Fill::object`], or, when an entry keyed `k` was written before, `f` on its value
+    /// (which `f` writes over from its first entry: the object is replaced).
+    pub(crate) fn object_upsert(&mut self, k: &str, f: impl FnOnce(&mut Other)) {
+        match self.written(k).and_then(|i| self.dst.entry_at_mut(i)) {
+            Some((_, dv)) => {
+                if !matches!(dv, OtherValue::Object(_)) {
+                    *dv = OtherValue::Object(Other::new());
+                }
+                if let OtherValue::Object(o) = dv {
+                    f(o);
+                }
+            }
+            None => self.object(k, f),
+        }
     }
 }
 

@@ -1,11 +1,12 @@
 //! Syslog: RFC 5424 (with structured data) and RFC 3164 (BSD, no year), per line. A message
 //! that is a CEF record is handed to the CEF parser with the syslog header's host and time.
 
-use yagura_model::event::{Other, OtherValue};
+use yagura_model::event::{Empty, File, Other, OtherValue, Process, Rule, Sparse};
 use yagura_model::{Event, Str, Timestamp};
 
+use super::mailgw::Fill;
 use super::{LineParser, Step, base};
-use crate::util::{self, present};
+use crate::util::{self, UrlBufs, present};
 
 /// A parsed syslog header; `msg` borrows the line.
 #[derive(Debug, Default)]
@@ -23,11 +24,119 @@ pub(crate) struct Header<'a> {
 
 pub(crate) struct Syslog {
     reference: Option<Timestamp>,
+    /// The buffers of the previous event ([`LineParser::recycle`]), refilled by the next
+    /// record.
+    spare: Spare,
+}
+
+/// What a syslog or CEF event leaves to the next one: its objects (written entry by entry
+/// over the old ones), its groups' boxes, its strings' buffers, the CEF extension vectors.
+#[derive(Default)]
+pub(crate) struct Spare {
+    pub(crate) cef: Other,
+    pub(crate) syslog: Other,
+    pub(crate) message: Option<String>,
+    pub(crate) process: Sparse<Process>,
+    pub(crate) rule: Sparse<Rule>,
+    pub(crate) rule_name: Option<String>,
+    pub(crate) file: Sparse<File>,
+    pub(crate) url_original: Option<String>,
+    pub(crate) url: UrlBufs,
+    /// The positions of the extension keys and the (emptied) pair vector of
+    /// `cef::extension`, kept for their capacity.
+    pub(crate) keys: Vec<(usize, usize, super::cef::Span)>,
+    pub(crate) pairs: Vec<(&'static str, &'static str)>,
+    /// The unescaped CEF header fields and extension values of the record; an escaped
+    /// RFC 5424 PARAM-VALUE.
+    pub(crate) scratch: String,
+}
+
+impl Spare {
+    /// Takes back what `ev` (about to be reset) holds.
+    fn take_from(&mut self, ev: &mut Event) {
+        if let Some(OtherValue::Object(o)) = ev.other.remove("cef") {
+            self.cef = o;
+        }
+        if let Some(OtherValue::Object(o)) = ev.other.remove("syslog") {
+            self.syslog = o;
+        }
+        keep(&mut self.message, ev.message.take());
+        if !ev.process.is_unset() {
+            self.process = std::mem::take(&mut ev.process);
+        }
+        if !ev.rule.is_unset() {
+            keep(&mut self.rule_name, ev.rule.name.take());
+            self.rule = std::mem::take(&mut ev.rule);
+        }
+        if !ev.file.is_unset() {
+            self.file = std::mem::take(&mut ev.file);
+        }
+        keep(&mut self.url_original, ev.url.original.take());
+        self.url.take_from(&mut ev.url);
+    }
+}
+
+fn keep(slot: &mut Option<String>, s: Option<String>) {
+    if s.is_some() {
+        *slot = s;
+    }
+}
+
+/// `*slot = Some(s.to_owned())`, in the buffer `slot` holds, else in `spare`'s, else new.
+pub(crate) fn set_string(slot: &mut Option<String>, spare: &mut Option<String>, s: &str) {
+    match slot {
+        Some(b) => {
+            b.clear();
+            b.push_str(s);
+        }
+        None => {
+            let mut b = spare.take().unwrap_or_default();
+            b.clear();
+            b.push_str(s);
+            *slot = Some(b);
+        }
+    }
+}
+
+/// The group in `slot` for a write: when it was never written, the box of `spare` (an
+/// earlier event's, emptied) is moved in first, so the write does not allocate one.
+pub(crate) fn group<'s, T: Empty>(slot: &'s mut Sparse<T>, spare: &mut Sparse<T>) -> &'s mut T {
+    if slot.is_unset() && !spare.is_unset() {
+        *slot = std::mem::take(spare);
+        **slot = T::default();
+    }
+    slot
 }
 
 impl Syslog {
     pub(crate) fn new(reference: Option<Timestamp>) -> Self {
-        Syslog { reference }
+        Syslog {
+            reference,
+            spare: Spare::default(),
+        }
+    }
+}
+
+impl Syslog {
+    /// One line (not blank) into `out` (which holds `Event::default()`).
+    fn line_into(&mut self, line: &str, out: &mut Event) -> Result<(), String> {
+        let t = line.trim_start_matches('\u{feff}');
+        if t.starts_with("CEF:") {
+            return super::cef::parse_into(t, None, out, &mut self.spare);
+        }
+        let h = header(t, self.reference)?;
+        // `host CEF:0|…` parses as tag "CEF"; look for the record in the whole line.
+        if let Some(i) = t.find("CEF:")
+            && (h.app == Some("CEF") || h.msg.contains("CEF:"))
+        {
+            return super::cef::parse_into(
+                t.get(i..).unwrap_or(""),
+                Some(&h),
+                out,
+                &mut self.spare,
+            );
+        }
+        to_event_reusing(&h, "syslog", out, &mut self.spare)
     }
 }
 
@@ -36,20 +145,21 @@ impl LineParser for Syslog {
         if line.trim().is_empty() {
             return Step::Skip;
         }
-        let t = line.trim_start_matches('\u{feff}');
-        if t.starts_with("CEF:") {
-            return super::cef::parse(t, None).into();
+        super::by_value(|ev| self.line_into(line, ev)).into()
+    }
+
+    fn recycle(&mut self, ev: &mut Event) {
+        self.spare.take_from(ev);
+    }
+
+    /// Builds the event in the caller's (reset) event: its `other` and `host.ip` buffers are
+    /// kept, and no event moves through the reader's queue.
+    fn parse_into(&mut self, line: &str, _no: u64, out: &mut Event) -> Step {
+        if line.trim().is_empty() {
+            return Step::Skip;
         }
-        match header(t, self.reference) {
-            Ok(h) => {
-                // `host CEF:0|…` parses as tag "CEF"; look for the record in the whole line.
-                if let Some(i) = t.find("CEF:")
-                    && (h.app == Some("CEF") || h.msg.contains("CEF:"))
-                {
-                    return super::cef::parse(&t[i..], Some(&h)).into();
-                }
-                to_event(&h, "syslog").into()
-            }
+        match self.line_into(line, out) {
+            Ok(()) => Step::Filled,
             Err(e) => Step::Reject(e),
         }
     }
@@ -216,40 +326,47 @@ fn sd_elem_end(s: &str) -> Option<usize> {
 }
 
 /// The SD-ELEMENTs as an object of objects (`{id: {param: value}}`; a repeated id or param
-/// keeps its first position and its last value), built as [`Other`] directly: a value without
-/// an escape is copied once, from the line.
-fn sd_other(sd: &str) -> Other {
-    let mut out = Other::new();
+/// keeps its first position and its last value), written over `dst` (an earlier record's:
+/// keys, objects and string buffers kept where they match): a value without an escape is
+/// copied once, from the line.
+/// Values with an escape are unescaped in `scratch` (a buffer kept across records).
+fn sd_fill(dst: &mut Other, sd: &str, scratch: &mut String) {
+    let mut out = Fill { dst, n: 0 };
     let mut rest = sd;
     while let Some(r) = rest.strip_prefix('[') {
         let Some(end) = sd_elem_end(rest) else { break };
         let elem = r.get(..end.saturating_sub(2)).unwrap_or("");
         rest = rest.get(end..).unwrap_or("");
         let (id, mut params) = elem.split_once(' ').unwrap_or((elem, ""));
-        let mut obj = Other::new();
-        while let Some((k, v)) = params.trim_start().split_once("=\"") {
-            let vb = v.as_bytes();
-            // The value runs to the first unescaped `"`: a plain one is a slice of the line.
-            let plain = vb.iter().position(|&c| c == b'"' || c == b'\\');
-            let (val, i) = match plain {
-                Some(q) if vb.get(q) == Some(&b'"') => (Str::from(v.get(..q).unwrap_or("")), q),
-                None => (Str::from(v), vb.len()),
-                Some(_) => sd_value(v),
-            };
-            obj.insert(k.trim(), OtherValue::Str(val));
-            params = v.get(i + 1..).unwrap_or("");
-        }
-        out.insert(id, OtherValue::Object(obj));
+        out.object_upsert(id, |obj| {
+            let mut obj = Fill { dst: obj, n: 0 };
+            while let Some((k, v)) = params.trim_start().split_once("=\"") {
+                let vb = v.as_bytes();
+                // The value runs to the first unescaped `"`: a plain one is a slice of the line.
+                let plain = vb.iter().position(|&c| c == b'"' || c == b'\\');
+                let (val, i) = match plain {
+                    Some(q) if vb.get(q) == Some(&b'"') => (v.get(..q).unwrap_or(""), q),
+                    None => (v, vb.len()),
+                    Some(_) => {
+                        let i = sd_value(v, scratch);
+                        (scratch.as_str(), i)
+                    }
+                };
+                obj.str_upsert(k.trim(), val);
+                params = v.get(i + 1..).unwrap_or("");
+            }
+            obj.finish();
+        });
     }
-    out
+    out.finish();
 }
 
 /// A PARAM-VALUE with escapes (`\"`, `\\`, `\]`; any other `\` kept), and the index of its
-/// closing quote (or the end).
-fn sd_value(v: &str) -> (Str, usize) {
+/// closing quote (or the end); the value is written over `val`.
+fn sd_value(v: &str, val: &mut String) -> usize {
     let vb = v.as_bytes();
     let mut i = 0;
-    let mut val = String::new();
+    val.clear();
     while let Some(&c) = vb.get(i) {
         match c {
             b'\\' if matches!(vb.get(i + 1), Some(b'"' | b'\\' | b']')) => {
@@ -264,22 +381,35 @@ fn sd_value(v: &str) -> (Str, usize) {
             }
         }
     }
-    (Str::from(val), i)
+    i
 }
 
 pub(crate) fn to_event(h: &Header<'_>, dataset: &str) -> Result<Event, String> {
-    let time = h.time.ok_or("syslog line without a timestamp")?;
-    let mut ev = Event {
-        timestamp: time,
-        ..Event::default()
-    };
-    base(&mut ev, dataset, "event", &["host"], &["info"]);
-    fill_common(&mut ev, h);
-    ev.message = Some(h.msg.to_owned());
-    Ok(ev)
+    super::by_value(|ev| to_event_into(h, dataset, ev))
 }
 
-pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>) {
+/// [`to_event`] into `ev` (which holds `Event::default()`).
+pub(crate) fn to_event_into(h: &Header<'_>, dataset: &str, ev: &mut Event) -> Result<(), String> {
+    to_event_reusing(h, dataset, ev, &mut Spare::default())
+}
+
+/// [`to_event_into`], refilling the buffers of `spare` (an earlier event's).
+fn to_event_reusing(
+    h: &Header<'_>,
+    dataset: &str,
+    ev: &mut Event,
+    spare: &mut Spare,
+) -> Result<(), String> {
+    ev.timestamp = h.time.ok_or("syslog line without a timestamp")?;
+    base(ev, dataset, "event", &["host"], &["info"]);
+    fill_common(ev, h, spare);
+    set_string(&mut ev.message, &mut spare.message, h.msg);
+    Ok(())
+}
+
+/// The header's fields into `ev` (which holds `Event::default()`); the `process` box and
+/// the `syslog` object are `spare`'s when it holds them.
+pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>, spare: &mut Spare) {
     if let Some(host) = h.host {
         ev.host.hostname = Some(Str::from(host));
         match util::ip(host) {
@@ -288,15 +418,21 @@ pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>) {
         }
     }
     if let Some(app) = h.app {
-        ev.process.name = Some(Str::from(app));
+        group(&mut ev.process, &mut spare.process).name = Some(Str::from(app));
     }
     if let Some(pid) = h.pid.and_then(|p| p.parse().ok()) {
-        ev.process.pid = Some(pid);
+        group(&mut ev.process, &mut spare.process).pid = Some(pid);
     }
+    // The `syslog` object, written over the previous record's (the event's `other` is empty
+    // here: inserted last, it takes the place `set_other` gave it).
+    let mut sys = Fill {
+        dst: &mut spare.syslog,
+        n: 0,
+    };
     if let Some(p) = h.pri {
-        ev.set_other("syslog.priority", p.into());
-        ev.set_other("syslog.facility", (p >> 3).into());
-        ev.set_other("syslog.severity", (p & 7).into());
+        sys.value("priority", p.into());
+        sys.value("facility", (p >> 3).into());
+        sys.value("severity", (p & 7).into());
         const LEVELS: [&str; 8] = [
             "emergency",
             "alert",
@@ -310,13 +446,20 @@ pub(crate) fn fill_common(ev: &mut Event, h: &Header<'_>) {
         ev.log.level = LEVELS.get(usize::from(p & 7)).map(|l| Str::from(*l));
     }
     if let Some(m) = h.msgid {
-        ev.set_other("syslog.msgid", m.into());
+        sys.str("msgid", m);
     }
     if let Some(sd) = h.sd {
-        ev.set_other("syslog.structured_data", OtherValue::Object(sd_other(sd)));
+        sys.object("structured_data", |o| sd_fill(o, sd, &mut spare.scratch));
     }
     if h.rfc5424 {
-        ev.set_other("syslog.version", 1u64.into());
+        sys.value("version", 1u64.into());
+    }
+    if sys.n > 0 {
+        sys.finish();
+        ev.other.insert(
+            "syslog",
+            OtherValue::Object(std::mem::take(&mut spare.syslog)),
+        );
     }
 }
 
@@ -443,6 +586,30 @@ pub(crate) mod tests {
         };
         let want = parse_reference(line, reference);
         assert_eq!(got, want, "{line}");
+        // Through `parse_into`, into an event that held another record and was reset (as
+        // `FileReader::next_into` drives it).
+        let mut p = Syslog::new(reference);
+        let mut ev = Event::default();
+        for prev in [
+            "<134>Jan  5 01:02:04 fw01 CEF:0|V|P|1|2|N|Low|src=10.0.0.1 cs1Label=L cs1=v",
+            // Leftovers of every kind: the `syslog` object with structured data (a repeated
+            // id and param), the `process`, `rule` and `file` boxes, the message, URL and
+            // rule-name strings, a `labeled` object, repeated extension keys.
+            r#"<165>1 2003-10-11T22:14:15.003Z h a 42 ID1 [x@1 a="1" a="2" b="a value longer than twenty-four bytes"][y c="\""][x@1 d="e"] m"#,
+            r"CEF:0|V|P|1|2|A rule name longer than twenty-four bytes|Low|rt=1767574923000 request=http://h.example/a/b?q=1 fname=f.exe filePath=C:\x fsize=3 cat=c cs1Label=L cs2Label=L cs1=v cs2=w src=1 src=2 msg=m",
+            line,
+        ] {
+            let _ = p.parse_into(prev, 1, &mut ev);
+            p.recycle(&mut ev);
+            ev.reset();
+        }
+        let into = match p.parse_into(line, 1, &mut ev) {
+            Step::Filled => Ok(ev),
+            Step::Event(e) => Ok(e),
+            Step::Reject(e) => Err(e),
+            Step::Skip => return,
+        };
+        assert_eq!(into, want, "{line}");
         if let (Ok(a), Ok(b)) = (&got, &want) {
             assert_eq!(
                 serde_json::to_string(a).unwrap_or_default(),
@@ -467,9 +634,18 @@ pub(crate) mod tests {
             r"CEF:0|V\|x\\y\z|P|1|2|N|Low|rt=1767574923000 a=1 a=2 cs1Label=L cs1=v cs1=w xLabelLabel=Q x=3 msg=a\=b\nc\\ ",
             r"CEF:0|V|P|1|2|N|Low|rt=1767574923000 cs1Label=only a label",
             r"CEF:0|V|P|1|2|N|Low|rt=1767574923000 trailing\",
+            "CEF:0|V|P|1|2|N|Very-HIGH|rt=1767574923000",
+            "CEF:0|V|P|1|2|N|mEdIuM|rt=1767574923000",
+            "CEF:0|V|P|1|2|N|low |rt=1767574923000",
+            "CEF:0|V|P|1|2|N|-7|rt=1767574923000",
         ] {
             same_as_reference(line);
         }
+        // Escaped values over the scratch buffer's kept size (dropped after the record).
+        same_as_reference(&format!(
+            r"CEF:0|V|P|1|2|N|Low|rt=1767574923000 msg={} cs1=x\y",
+            r"a\=".repeat(30_000)
+        ));
     }
 
     fn piece() -> impl proptest::strategy::Strategy<Value = String> {
