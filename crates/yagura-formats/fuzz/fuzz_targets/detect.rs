@@ -1,26 +1,9 @@
-//! Fuzz target: arbitrary bytes through the whole reader (format auto-detected), with a small line cap so
-//! the over-long-line path is exercised too. Must never panic; every record must come back as
-//! an event or a reject.
+//! Fuzz target: arbitrary bytes through the whole reader (format auto-detected); the checks are
+//! `common::check`'s (never a panic, every record an event or a reject, `next_into` with one
+//! reused event returning what the iterator returns).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-#[allow(unused_imports)]
-use yagura_formats::{Format, ReadOptions, read_bytes};
+#[path = "common.rs"]
+mod common;
 
-fuzz_target!(|data: &[u8]| {
-    let opts = ReadOptions {
-        format: None,
-        max_line: 4096,
-        max_evtx: 1 << 22,
-        ..ReadOptions::default()
-    };
-    if let Ok(records) = read_bytes(data, "fuzz.log", &opts) {
-        for r in records {
-            if let Ok(ev) = r {
-                // Serializing must not panic either.
-                let _ = serde_json::to_vec(&ev);
-                assert!(ev.log.file.line.is_some());
-            }
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| common::check(data, None));
