@@ -577,23 +577,9 @@ impl OpenSplit {
     /// background: what a large hunt's term lookups touch (the term-info stores after them are
     /// read for the terms present only). Nothing unless opened with read-ahead.
     pub fn prefetch_dictionaries(&self, fields: &[&str]) {
-        let Some(hints) = &self.hints else { return };
-        let schema = self.index.schema();
-        let ids: Vec<u32> = fields
-            .iter()
-            .filter_map(|name| schema.get_field(name).ok())
-            .map(|f| f.field_id())
-            .collect();
-        for seg in hints {
-            if let Some((file, fsts)) = &seg.fsts {
-                crate::readahead::will_need(
-                    file,
-                    fsts.iter()
-                        .filter(|(f, _)| ids.contains(f))
-                        .map(|(_, r)| r.clone()),
-                );
-            }
-        }
+        self.for_each_fst_file(fields, |file, ranges| {
+            crate::readahead::will_need(file, ranges)
+        });
     }
 
     /// Reads the FSTs of the term dictionaries of `fields` into the page cache and waits for
@@ -603,6 +589,16 @@ impl OpenSplit {
     /// of [`OpenSplit::prefetch_dictionaries`] has not arrived yet. Pages already cached or
     /// being read are not read again. Nothing unless opened with read-ahead.
     pub fn load_dictionaries(&self, fields: &[&str]) {
+        self.for_each_fst_file(fields, |file, ranges| crate::readahead::load(file, ranges));
+    }
+
+    /// Per segment whose term-dictionary layout was recognized: its `.term` file and the byte
+    /// ranges of the FSTs of `fields` (by name) in it. Nothing unless opened with read-ahead.
+    fn for_each_fst_file(
+        &self,
+        fields: &[&str],
+        mut f: impl FnMut(&std::fs::File, &mut dyn Iterator<Item = std::ops::Range<u64>>),
+    ) {
         let Some(hints) = &self.hints else { return };
         let schema = self.index.schema();
         let ids: Vec<u32> = fields
@@ -610,15 +606,12 @@ impl OpenSplit {
             .filter_map(|name| schema.get_field(name).ok())
             .map(|f| f.field_id())
             .collect();
-        for seg in hints {
-            if let Some((file, fsts)) = &seg.fsts {
-                crate::readahead::load(
-                    file,
-                    fsts.iter()
-                        .filter(|(f, _)| ids.contains(f))
-                        .map(|(_, r)| r.clone()),
-                );
-            }
+        for (file, fsts) in hints.iter().filter_map(|seg| seg.fsts.as_ref()) {
+            let mut ranges = fsts
+                .iter()
+                .filter(|(field, _)| ids.contains(field))
+                .map(|(_, r)| r.clone());
+            f(file, &mut ranges);
         }
     }
 
