@@ -173,6 +173,16 @@ pub struct ReplayStats {
     pub next_lsn: u64,
 }
 
+/// What [`Wal::read_back`] found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadBack {
+    /// LSN of the first record read (`None`: no record of the range is left in the log).
+    pub first_lsn: Option<u64>,
+    /// LSN of the last record read.
+    pub last_lsn: u64,
+    pub records: u64,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct BatchLoc {
     first_lsn: u64,
@@ -425,6 +435,67 @@ impl Wal {
             Err(TrySendError::Disconnected(_)) => return Err(WalError::Closed),
         }
         rx.recv().map_err(|_| WalError::Closed)?
+    }
+
+    /// Reads again, from the segment files, the records with `after < lsn <= through` still in
+    /// the log, in LSN order, while the writer goes on appending. `through` must be durable
+    /// (acknowledged), and the caller must keep the segments holding `after + 1 ..` from being
+    /// truncated meanwhile (`truncate_through` below `after`). Records already truncated are
+    /// not an error: [`ReadBack::first_lsn`] says where the log resumed.
+    pub fn read_back<E>(
+        &self,
+        after: u64,
+        through: u64,
+        mut on_record: impl FnMut(ReplayRecord<'_>) -> Result<(), E>,
+    ) -> Result<ReadBack, OpenError<E>> {
+        let mut out = ReadBack::default();
+        if through <= after {
+            return Ok(out);
+        }
+        let segments = list_segments(&self.dir).map_err(OpenError::Wal)?;
+        let mut expected: Option<u64> = None;
+        for (i, seg) in segments.iter().enumerate() {
+            // Segment i holds lsns [first_i, first_{i+1}).
+            let next_first = segments.get(i + 1).map_or(u64::MAX, |s| s.first_lsn);
+            if next_first <= after + 1 {
+                continue;
+            }
+            if seg.first_lsn > through {
+                break;
+            }
+            let data =
+                fs::read(&seg.path).map_err(|e| OpenError::Wal(WalError::io(&seg.path, e)))?;
+            let scan = scan_segment(&data, seg.first_lsn, |rec| {
+                if rec.lsn <= after || rec.lsn > through {
+                    return Ok(());
+                }
+                if let Some(exp) = expected
+                    && rec.lsn != exp
+                {
+                    return Err(OpenError::Wal(WalError::Corrupt {
+                        path: seg.path.clone(),
+                        offset: 0,
+                        reason: format!("lsn {} where {exp} expected", rec.lsn),
+                    }));
+                }
+                out.first_lsn.get_or_insert(rec.lsn);
+                out.last_lsn = rec.lsn;
+                out.records += 1;
+                expected = Some(rec.lsn + 1);
+                on_record(rec).map_err(OpenError::Replay)
+            })?;
+            // A defect past `through` is the writer's tail being appended; before it, damage.
+            if let Some(reason) = scan.defect
+                && scan.next_lsn <= through
+            {
+                return Err(OpenError::Wal(WalError::Corrupt {
+                    path: seg.path.clone(),
+                    offset: scan.valid_len,
+                    reason,
+                }));
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes sealed segments whose records are all at or below `checkpoint_lsn` (they are in
@@ -781,7 +852,10 @@ impl Writer {
             }
             return;
         }
+        // A segment with no record yet is never rotated (a `segment_bytes` below the magic's
+        // length would otherwise create the same file again).
         if self.len >= self.opts.segment_bytes
+            && self.len > MAGIC.len() as u64
             && let Err(e) = self.rotate()
         {
             let msg = e.to_string();
