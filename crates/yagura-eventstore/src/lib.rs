@@ -34,4 +34,4 @@ pub use store::{
     IngestAck, MaintenanceReport, PendingBatch, Reject, RetentionPolicy, StoreError, StoreOptions,
     StoreStats,
 };
-pub use wal::{Wal, WalError, WalOptions};
+pub use wal::{ReadBack, Wal, WalError, WalOptions};

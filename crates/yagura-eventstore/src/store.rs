@@ -433,6 +433,9 @@ pub struct EventStore {
     /// that listed them in the catalogue just before the swap can still open them. Not in the
     /// catalogue: a crash leaves them to the next open, which deletes them.
     retired: Mutex<Vec<(std::time::Instant, PathBuf)>>,
+    /// WAL records above this LSN are kept even once published ([`EventStore::
+    /// retain_wal_after`]); `u64::MAX`: no floor, a flush truncates through its checkpoint.
+    wal_floor: std::sync::atomic::AtomicU64,
 }
 
 /// How long the files of a split replaced by compaction outlive its catalogue row.
@@ -481,14 +484,7 @@ impl EventStore {
         };
         let mut current: Option<PendingBatch> = None;
         let replay = |rec: crate::wal::ReplayRecord<'_>| -> Result<(), StoreError> {
-            let json = std::str::from_utf8(rec.payload).map_err(|e| StoreError::BadLogRecord {
-                lsn: rec.lsn,
-                reason: e.to_string(),
-            })?;
-            let ev: Event = serde_json::from_str(json).map_err(|e| StoreError::BadLogRecord {
-                lsn: rec.lsn,
-                reason: e.to_string(),
-            })?;
+            let (ev, json) = parse_log_record_with_json(&rec)?;
             let b = current.get_or_insert_with(|| PendingBatch {
                 first_lsn: rec.lsn,
                 batch_id: rec.batch_id.to_vec(),
@@ -537,7 +533,61 @@ impl EventStore {
             maintenance: Mutex::new(()),
             compaction: Mutex::new(()),
             retired: Mutex::new(Vec::new()),
+            wal_floor: std::sync::atomic::AtomicU64::new(u64::MAX),
         })
+    }
+
+    /// Keeps the write-ahead log's records with LSN above `lsn` even once they are published
+    /// in splits (a flush then deletes only segments wholly at or below `lsn`). A stream
+    /// consumer whose detectors checkpoint their state less often than the store publishes
+    /// sets it to its detector checkpoint's LSN, so that after a crash the events published
+    /// since can be replayed into its detectors ([`EventStore::replay_published`]). The floor
+    /// is not persisted: the consumer sets it again when it starts, before its first flush.
+    pub fn retain_wal_after(&self, lsn: u64) {
+        self.wal_floor
+            .store(lsn, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The LSN through which events are published in splits (the store's WAL checkpoint).
+    pub fn checkpoint(&self) -> u64 {
+        lock(&self.pending).checkpoint
+    }
+
+    /// Hands `on_event` the events published in splits with LSN above `after` that are still
+    /// in the write-ahead log (kept by [`EventStore::retain_wal_after`]), in LSN order and as
+    /// the flushes showed them to their hook: a batch that a flush did not store because its
+    /// id was already published is left out here too. Returns what was read; a
+    /// [`ReadBack::first_lsn`] above `after + 1` means the log no longer held the events in
+    /// between (they were truncated before a floor protected them).
+    pub fn replay_published<E: std::fmt::Display>(
+        &self,
+        after: u64,
+        mut on_event: impl FnMut(u64, &Event) -> Result<(), E>,
+    ) -> Result<crate::wal::ReadBack, StoreError> {
+        let through = self.checkpoint();
+        // Whether the batch being read was stored by its flush (decided at its first record).
+        let mut stored = true;
+        let replay = |rec: crate::wal::ReplayRecord<'_>| -> Result<(), StoreError> {
+            if rec.index == 0 || rec.lsn == after + 1 {
+                let first_lsn = rec.lsn - u64::from(rec.index);
+                stored = match lock(&self.inner).catalogue.batch(rec.batch_id)? {
+                    Some(b) => b.first_lsn == first_lsn,
+                    // Published so long ago that the catalogue forgot its id: it was stored.
+                    None => true,
+                };
+            }
+            if !stored {
+                return Ok(());
+            }
+            let ev = parse_log_record(&rec)?;
+            on_event(rec.lsn, &ev).map_err(|e| StoreError::Hook(e.to_string()))
+        };
+        self.wal
+            .read_back(after, through, replay)
+            .map_err(|e| match e {
+                OpenError::Wal(w) => StoreError::Wal(w),
+                OpenError::Replay(r) => r,
+            })
     }
 
     pub fn dir(&self) -> &Path {
@@ -869,7 +919,8 @@ impl EventStore {
         }
         report.splits = built.len();
         report.events = built.iter().map(|s| s.num_docs).sum();
-        report.wal_segments_removed = self.wal.truncate_through(checkpoint)?;
+        let floor = self.wal_floor.load(std::sync::atomic::Ordering::SeqCst);
+        report.wal_segments_removed = self.wal.truncate_through(checkpoint.min(floor))?;
         Ok(report)
     }
 
@@ -1693,6 +1744,23 @@ fn par_map<T: Sync, R: Send>(
 /// One split's answer to the term lookups of a hunt: the open split, the documents bearing an
 /// indicator, and the documents found only through a URL stem (to re-check on the event).
 type SplitLookup = (Arc<split::OpenSplit>, Vec<DocAddress>, Vec<DocAddress>);
+
+/// The event of a WAL record (its payload is the event's ECS JSON).
+fn parse_log_record(rec: &crate::wal::ReplayRecord<'_>) -> Result<Event, StoreError> {
+    parse_log_record_with_json(rec).map(|(ev, _)| ev)
+}
+
+fn parse_log_record_with_json<'a>(
+    rec: &crate::wal::ReplayRecord<'a>,
+) -> Result<(Event, &'a str), StoreError> {
+    let bad = |reason: String| StoreError::BadLogRecord {
+        lsn: rec.lsn,
+        reason,
+    };
+    let json = std::str::from_utf8(rec.payload).map_err(|e| bad(e.to_string()))?;
+    let ev: Event = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+    Ok((ev, json))
+}
 
 fn parse_stored(path: &Path, json: &str) -> Result<Event, StoreError> {
     serde_json::from_str(json).map_err(|e| {

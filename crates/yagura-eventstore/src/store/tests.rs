@@ -413,6 +413,59 @@ fn ingest_flushes_at_threshold_and_truncates_the_wal() {
     assert_eq!(store.hunt(&q(&["org-a"], &["a.com"])).unwrap().total(), 30);
 }
 
+/// The events published after `after` that the WAL still holds, as their LSNs.
+fn replayed(store: &EventStore, after: u64) -> (crate::ReadBack, Vec<u64>) {
+    let mut lsns = Vec::new();
+    let rb = store
+        .replay_published(after, |lsn, ev| {
+            assert!(ev.org().is_some());
+            lsns.push(lsn);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .unwrap();
+    (rb, lsns)
+}
+
+#[test]
+fn a_wal_floor_keeps_published_events_for_replay_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || StoreOptions {
+        wal: WalOptions {
+            segment_bytes: 1,
+            ..WalOptions::default()
+        },
+        ..small_opts()
+    };
+    {
+        let store = EventStore::open(dir.path(), opts()).unwrap();
+        store.retain_wal_after(4);
+        for i in 0..10 {
+            let evs = vec![ev("org-a", i, "a.com", "10.0.0.1", "u")];
+            store.ingest(&format!("b{i}"), evs).unwrap();
+            store.flush().unwrap();
+        }
+        assert_eq!(store.checkpoint(), 10);
+        let (rb, lsns) = replayed(&store, 4);
+        assert_eq!(lsns, (5..=10).collect::<Vec<_>>(), "published, kept");
+        assert_eq!(rb.first_lsn, Some(5));
+        // Below the floor the log is gone: a replay from 0 says where it resumes.
+        let (rb, _) = replayed(&store, 0);
+        assert_eq!(rb.first_lsn, Some(5));
+    }
+    // The floor is the caller's to set again; a store without one truncates through its
+    // checkpoint at the next flush.
+    let store = EventStore::open(dir.path(), opts()).unwrap();
+    assert_eq!(replayed(&store, 4).1, (5..=10).collect::<Vec<_>>());
+    store
+        .ingest("b10", vec![ev("org-a", 10, "a.com", "10.0.0.1", "u")])
+        .unwrap();
+    store.flush().unwrap();
+    let (rb, lsns) = replayed(&store, 4);
+    assert!(lsns.is_empty() || lsns == [11], "{lsns:?}");
+    assert!(rb.first_lsn.is_none_or(|f| f > 5));
+    assert_eq!(store.hunt(&q(&["org-a"], &["a.com"])).unwrap().total(), 11);
+}
+
 /// Builds a split of an older format in `store`'s directory from `events` (one organization)
 /// with `schema` and `settings`, each document filled by `fill`, and publishes it in the
 /// catalogue as `format`.
