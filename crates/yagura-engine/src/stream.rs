@@ -4,15 +4,23 @@
 //! # Exactly once, and detector state across restarts
 //! The consumer works in [`EventStore::flush_with`]: while the splits of the pending batches
 //! are built (on another thread), and before the catalogue transaction that publishes them and
-//! moves the WAL checkpoint, the hook runs every detector over the new events in LSN order,
-//! stores the alerts (deterministic ids: storing one twice is an update) and writes the **detector
-//! checkpoint** (`detectors.json`: the last LSN the detectors have seen, each ordered stage's
-//! serialized state, the open alert aggregates). So the detector checkpoint is never behind the
-//! WAL checkpoint: after a crash, the WAL is replayed from the store's checkpoint and the
-//! detectors skip what their own checkpoint already covers, so no window in progress is
-//! forgotten and no event is counted twice. We chose serializing the state over replaying a
-//! window of the WAL because the analytics' windows are long (hours to days of baselines):
-//! keeping that much WAL would defeat truncation.
+//! moves the WAL checkpoint, the hook runs every detector over the new events in LSN order and
+//! stores the alerts (deterministic ids: storing one twice is an update). Every
+//! `checkpoint_events` events or `checkpoint_interval` (and on a clean stop) it also writes the
+//! **detector checkpoint** (`detectors.json`: the last LSN the detectors have seen, each
+//! ordered stage's serialized state, the open alert aggregates) and then moves the store's WAL
+//! floor to that LSN ([`EventStore::retain_wal_after`]): the WAL keeps every record the detector
+//! checkpoint does not cover, even once it is published in a split. After a crash the consumer
+//! restores the detector checkpoint, replays the events published since (still in the WAL,
+//! [`EventStore::replay_published`]) into the detectors only — not into the store —, and then
+//! the store's own replay of the unpublished batches follows as usual (the detectors skip what
+//! they have already seen). So no window in progress is forgotten and no event is counted twice.
+//!
+//! We chose serializing the state over replaying a window of the WAL because the analytics'
+//! windows are long (hours to days of baselines): keeping that much WAL would defeat
+//! truncation. Writing it at every flush, though, cost more than anything else the consumer
+//! did once the state reached ~100 MB (BENCHMARKS.md, "Session 11"): a checkpoint every
+//! `checkpoint_events` events bounds both its cost per event and the WAL kept for the replay.
 //!
 //! Sigma *correlation* windows (the built-in password-spray and brute-force rules, and any
 //! loaded correlation rule) are part of that checkpoint: rsigma's `export_state` snapshot,
@@ -231,6 +239,21 @@ pub struct ConsumerOptions {
     pub scope: Scope,
     /// Merge small splits every this many flushes (0: never).
     pub compact_every: u32,
+    /// Write the detector checkpoint once this many events were detected since the last one…
+    pub checkpoint_events: u64,
+    /// …or this long after the last one (when events came meanwhile); and always on a clean
+    /// stop. The events since the last checkpoint are kept in the WAL and replayed into the
+    /// detectors after a crash.
+    pub checkpoint_interval: Duration,
+}
+
+impl ConsumerOptions {
+    /// Default detector checkpoint cadence: at most this many events are replayed into the
+    /// detectors after a crash (a few seconds of work), and a 100 MB state is written once
+    /// per this many events instead of once per flush.
+    pub const CHECKPOINT_EVENTS: u64 = 2_000_000;
+    /// Default longest time between detector checkpoints.
+    pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 }
 
 /// The detector checkpoint (see the module docs).
@@ -253,8 +276,16 @@ pub struct ConsumerStats {
     pub events: AtomicU64,
     pub alerts: AtomicU64,
     pub failures: AtomicU64,
-    /// Last LSN the detectors have seen.
+    /// LSN of the last detector checkpoint written.
     pub detector_lsn: AtomicU64,
+    /// Detector checkpoints written.
+    pub checkpoints: AtomicU64,
+    /// Events replayed into the detectors at start (published after the detector checkpoint).
+    pub replayed: AtomicU64,
+    /// Events the detectors never saw: published after the detector checkpoint but no longer in
+    /// the WAL when the consumer started (a checkpoint lost, or a WAL truncated by another
+    /// writer of the store). Their windows are incomplete; the events themselves are stored.
+    pub replay_gap: AtomicU64,
 }
 
 /// Errors of the consumer.
@@ -280,6 +311,11 @@ pub struct Consumer {
     watermark: Option<Timestamp>,
     pub stats: Arc<ConsumerStats>,
     flushes: u32,
+    /// LSN covered by the last detector checkpoint written (the store's WAL floor).
+    checkpoint_lsn: u64,
+    last_checkpoint: Instant,
+    /// Set by [`Consumer::run`] when stopping: the next hook writes a checkpoint.
+    stopping: bool,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -292,7 +328,10 @@ impl std::fmt::Debug for Consumer {
 }
 
 impl Consumer {
-    /// A consumer resuming from the detector checkpoint at `opts.checkpoint_path` (if any).
+    /// A consumer resuming from the detector checkpoint at `opts.checkpoint_path` (if any):
+    /// restores the detectors' state, keeps the store's WAL from that checkpoint on, and
+    /// replays into the detectors the events the store published after it (see the module
+    /// docs).
     pub fn new(
         store: Arc<EventStore>,
         state: Arc<dyn yagura_store::StateStore>,
@@ -315,11 +354,12 @@ impl Consumer {
                     .map_err(|e| cp_err(format!("stage {}: {e}", stage.name())))?;
             }
         }
+        // Before any flush of this process: the WAL keeps what the checkpoint does not cover.
+        store.retain_wal_after(cp.lsn);
         let aggregator = Aggregator::resume(opts.aggregation, cp.open_alerts);
         let stats = Arc::new(ConsumerStats::default());
         stats.detector_lsn.store(cp.lsn, Ordering::Relaxed);
-        tracing::info!(detector_lsn = cp.lsn, "stream consumer resumes");
-        Ok(Consumer {
+        let mut consumer = Consumer {
             store,
             state,
             detectors,
@@ -329,7 +369,68 @@ impl Consumer {
             watermark: cp.watermark,
             stats,
             flushes: 0,
-        })
+            checkpoint_lsn: cp.lsn,
+            last_checkpoint: Instant::now(),
+            stopping: false,
+        };
+        consumer.catch_up()?;
+        tracing::info!(
+            detector_lsn = consumer.seen_lsn,
+            replayed = consumer.stats.replayed.load(Ordering::Relaxed),
+            "stream consumer resumes"
+        );
+        Ok(consumer)
+    }
+
+    /// Replays into the detectors the events published after the detector checkpoint (a crash
+    /// since it was written), stores the alerts they raise (the same ids as before the crash:
+    /// updates) and checkpoints.
+    fn catch_up(&mut self) -> Result<(), ConsumerError> {
+        let after = self.seen_lsn;
+        let through = self.store.checkpoint();
+        if through <= after {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut raw = Vec::new();
+        let store = Arc::clone(&self.store);
+        let read = store.replay_published(after, |lsn, ev| {
+            self.feed(ev, &mut raw);
+            self.seen_lsn = lsn;
+            Ok::<(), std::convert::Infallible>(())
+        })?;
+        let missed = match read.first_lsn {
+            Some(first) => first - after - 1,
+            None => through - after,
+        };
+        self.seen_lsn = self.seen_lsn.max(through);
+        self.stats.replayed.store(read.records, Ordering::Relaxed);
+        self.stats.replay_gap.store(missed, Ordering::Relaxed);
+        if missed > 0 {
+            tracing::warn!(
+                missed,
+                detector_checkpoint = after,
+                store_checkpoint = through,
+                "stream consumer: published events no longer in the write-ahead log were not \
+                 seen by the detectors (their windows are incomplete; the events are stored)"
+            );
+        }
+        self.store_alerts(raw)
+            .map_err(|reason| ConsumerError::Checkpoint {
+                path: self.opts.checkpoint_path.clone(),
+                reason,
+            })?;
+        self.write_checkpoint()
+            .map_err(|reason| ConsumerError::Checkpoint {
+                path: self.opts.checkpoint_path.clone(),
+                reason,
+            })?;
+        tracing::info!(
+            events = read.records,
+            secs = started.elapsed().as_secs_f64(),
+            "stream consumer: detectors caught up with the store"
+        );
+        Ok(())
     }
 
     /// One round: publishes every pending batch (with detection). Returns the events
@@ -356,7 +457,21 @@ impl Consumer {
         Ok(report.events)
     }
 
-    /// The flush hook: detectors over the new events, alerts stored, checkpoint written.
+    /// Runs every detector over one event.
+    fn feed(&mut self, ev: &Event, raw: &mut Vec<Alert>) {
+        for stage in self.detectors.per_event.iter() {
+            stage.on_event(ev, raw);
+        }
+        for stage in self.detectors.ordered.iter_mut() {
+            stage.on_event(ev, raw);
+        }
+        if self.watermark.is_none_or(|w| ev.timestamp > w) {
+            self.watermark = Some(ev.timestamp);
+        }
+    }
+
+    /// The flush hook: detectors over the new events, alerts stored, and the detector
+    /// checkpoint when it is due.
     fn detect(&mut self, batches: &[Arc<PendingBatch>]) -> Result<(), String> {
         let mut raw = Vec::new();
         let mut last = self.seen_lsn;
@@ -367,18 +482,19 @@ impl Consumer {
                 if lsn <= self.seen_lsn {
                     continue; // seen before a crash or a failed publish
                 }
-                for stage in self.detectors.per_event.iter() {
-                    stage.on_event(ev, &mut raw);
-                }
-                for stage in self.detectors.ordered.iter_mut() {
-                    stage.on_event(ev, &mut raw);
-                }
-                if self.watermark.is_none_or(|w| ev.timestamp > w) {
-                    self.watermark = Some(ev.timestamp);
-                }
+                self.feed(ev, &mut raw);
             }
         }
         self.seen_lsn = last;
+        self.store_alerts(raw)?;
+        if self.checkpoint_due() {
+            self.write_checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Aggregates the raised alerts and stores the closed and the open aggregates.
+    fn store_alerts(&mut self, raw: Vec<Alert>) -> Result<(), String> {
         self.stats
             .alerts
             .fetch_add(raw.len() as u64, Ordering::Relaxed);
@@ -389,9 +505,8 @@ impl Consumer {
             Some(w) => self.aggregator.drain_idle(w),
             None => Vec::new(),
         };
-        let open = self.aggregator.open_alerts();
         // Open aggregates are stored too (same ids as when they close: an update).
-        alerts.extend(open.iter().cloned());
+        alerts.extend(self.aggregator.open_alerts());
         if !alerts.is_empty() {
             correlate_into_store(
                 self.state.as_ref(),
@@ -402,6 +517,20 @@ impl Consumer {
             )
             .map_err(|e| format!("storing alerts: {e}"))?;
         }
+        Ok(())
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        let since = self.seen_lsn.saturating_sub(self.checkpoint_lsn);
+        since > 0
+            && (self.stopping
+                || since >= self.opts.checkpoint_events
+                || self.last_checkpoint.elapsed() >= self.opts.checkpoint_interval)
+    }
+
+    /// Writes the detector checkpoint at `seen_lsn` (every event up to it is durable in the
+    /// WAL), then lets the store truncate the WAL up to it.
+    fn write_checkpoint(&mut self) -> Result<(), String> {
         let mut stages = std::collections::BTreeMap::new();
         for stage in self.detectors.ordered.iter() {
             if let Some(st) = stage.checkpoint()? {
@@ -409,14 +538,18 @@ impl Consumer {
             }
         }
         let cp = DetectorCheckpoint {
-            lsn: last,
+            lsn: self.seen_lsn,
             watermark: self.watermark,
             stages,
-            open_alerts: open,
+            open_alerts: self.aggregator.open_alerts(),
         };
         write_atomic(&self.opts.checkpoint_path, &cp)
             .map_err(|e| format!("writing {}: {e}", self.opts.checkpoint_path.display()))?;
-        self.stats.detector_lsn.store(last, Ordering::Relaxed);
+        self.store.retain_wal_after(cp.lsn);
+        self.checkpoint_lsn = cp.lsn;
+        self.last_checkpoint = Instant::now();
+        self.stats.detector_lsn.store(cp.lsn, Ordering::Relaxed);
+        self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -429,6 +562,7 @@ impl Consumer {
         let mut pause = Duration::from_millis(50);
         loop {
             let stopping = stop.load(Ordering::Relaxed);
+            self.stopping = stopping;
             let pending = self.store.pending_events();
             if pending > 0 && oldest.is_none() {
                 oldest = Some(Instant::now());
@@ -455,6 +589,12 @@ impl Consumer {
                 }
             }
             if stopping {
+                // Nothing was pending: the detectors may still be ahead of their checkpoint.
+                if self.checkpoint_due()
+                    && let Err(e) = self.write_checkpoint()
+                {
+                    tracing::warn!(error = %e, "stream consumer: last detector checkpoint failed");
+                }
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -22,6 +22,9 @@
 //! split_span_secs = 86400           # one split per organization and day per flush
 //! compact_interval_secs = 600       # compaction every this often (0: never)
 //! compacted_split_format = 4        # sealed days (2 h after their end) are rewritten into this
+//! detector_checkpoint_events = 2000000   # detector state saved every this many events…
+//! detector_checkpoint_interval_secs = 60 # …or this often; the WAL keeps the events since, and
+//!                                        # a restart after a crash replays them into the detectors
 //! rules = ["sigma/"]                # Sigma rule directories beside the built-in content
 //! intel = ["feeds/"]                # indicator files/directories (plus the data dir's)
 //! builtin_rules = true              # built-in Sigma and analytics content
@@ -86,6 +89,14 @@ pub struct IngestSection {
     /// (what ingest writes).
     #[serde(default = "defaults::compacted_split_format")]
     pub compacted_split_format: u32,
+    /// The stream detectors' state is checkpointed once this many events were detected since
+    /// the last checkpoint…
+    #[serde(default = "defaults::detector_checkpoint_events")]
+    pub detector_checkpoint_events: u64,
+    /// …or this many seconds after it (and on a clean stop). The write-ahead log keeps the
+    /// events since the last checkpoint; after a crash they are replayed into the detectors.
+    #[serde(default = "defaults::detector_checkpoint_interval_secs")]
+    pub detector_checkpoint_interval_secs: u64,
     #[serde(default)]
     pub rules: Vec<PathBuf>,
     #[serde(default)]
@@ -123,6 +134,12 @@ mod defaults {
     }
     pub fn compacted_split_format() -> u32 {
         4
+    }
+    pub fn detector_checkpoint_events() -> u64 {
+        2_000_000
+    }
+    pub fn detector_checkpoint_interval_secs() -> u64 {
+        60
     }
     pub fn yes() -> bool {
         true

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use yagura_eventstore::{EventStore, HuntQuery, StoreOptions};
+use yagura_eventstore::{EventStore, HuntQuery, StoreOptions, WalOptions};
 use yagura_model::{Alert, Detector, Entities, Event, OrgId, Scope, Severity, Timestamp};
 use yagura_store::{AlertFilter, Page, SqliteStore, StateStore};
 
@@ -118,7 +118,14 @@ fn body(from: u64, to: u64) -> String {
         .collect()
 }
 
-fn consumer(dir: &std::path::Path, store: Arc<EventStore>, state: Arc<SqliteStore>) -> Consumer {
+/// A consumer with the counting stage (alert at the 10th sighting of a host) that writes its
+/// detector checkpoint every `checkpoint_events` events (and on a clean stop).
+fn consumer_every(
+    dir: &std::path::Path,
+    store: Arc<EventStore>,
+    state: Arc<SqliteStore>,
+    checkpoint_events: u64,
+) -> Consumer {
     let mut detectors = Detectors::default();
     detectors.ordered.push(Box::new(CountStage {
         threshold: 10,
@@ -136,9 +143,15 @@ fn consumer(dir: &std::path::Path, store: Arc<EventStore>, state: Arc<SqliteStor
             checkpoint_path: dir.join("detectors.json"),
             scope: Scope::orgs([org("moh")].into_iter().collect()),
             compact_every: 0,
+            checkpoint_events,
+            checkpoint_interval: Duration::from_secs(3600),
         },
     )
     .unwrap()
+}
+
+fn consumer(dir: &std::path::Path, store: Arc<EventStore>, state: Arc<SqliteStore>) -> Consumer {
+    consumer_every(dir, store, state, 1)
 }
 
 #[test]
@@ -234,4 +247,171 @@ fn a_restart_keeps_detector_windows_and_publishes_every_event_once() {
         .unwrap();
     assert_eq!(hunt.total(), 12, "every event stored once");
     assert_eq!(store.stats().unwrap().pending_events, 0);
+}
+
+/// A state DB knowing organization `moh`.
+fn state_db(dir: &std::path::Path) -> Arc<SqliteStore> {
+    let state = Arc::new(SqliteStore::open(&dir.join("state.db")).unwrap());
+    let inv = yagura_model::Inventory::from_toml(
+        "[[org]]\nid = \"moh\"\nname = \"Ministry\"\nkind = \"center\"\n",
+    )
+    .unwrap();
+    state.replace_orgs(inv.orgs()).unwrap();
+    state
+}
+
+/// A store whose WAL starts a segment at every group commit, so that a flush truncates
+/// whatever its WAL floor does not protect.
+fn small_segment_store(dir: &std::path::Path) -> Arc<EventStore> {
+    let opts = StoreOptions {
+        wal: WalOptions {
+            segment_bytes: 1,
+            ..WalOptions::default()
+        },
+        ..StoreOptions::default()
+    };
+    Arc::new(EventStore::open(&dir.join("events"), opts).unwrap())
+}
+
+fn push(store: &Arc<EventStore>, id: &str, from: u64, to: u64) {
+    let r = Intake::new(Arc::clone(store))
+        .submit(
+            &org("moh"),
+            id,
+            Some(Format::Ecs),
+            body(from, to).as_bytes(),
+            true,
+        )
+        .unwrap();
+    assert_eq!((r.accepted, r.duplicate), (to - from, false));
+}
+
+/// The alerts of `moh` as (first seen, count).
+fn alerts_of(state: &SqliteStore) -> Vec<(Timestamp, u64)> {
+    let scope = Scope::orgs([org("moh")].into_iter().collect());
+    let page = Page {
+        offset: 0,
+        limit: 100,
+    };
+    let mut out: Vec<(Timestamp, u64)> = state
+        .list_alerts(&scope, &AlertFilter::default(), &page)
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.alert.first_seen, a.alert.count))
+        .collect();
+    out.sort();
+    out
+}
+
+fn checkpoint_lsn(dir: &std::path::Path) -> u64 {
+    let bytes = std::fs::read(dir.join("detectors.json")).unwrap();
+    serde_json::from_slice::<DetectorCheckpoint>(&bytes)
+        .unwrap()
+        .lsn
+}
+
+/// The 10th sighting of the host is event 9.
+fn tenth_sighting() -> Vec<(Timestamp, u64)> {
+    vec![(Timestamp::from_secs(1_767_571_200 + 9), 1)]
+}
+
+#[test]
+fn a_crash_between_detector_checkpoints_replays_the_published_events_into_the_detectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_db(dir.path());
+    {
+        let store = small_segment_store(dir.path());
+        let mut c = consumer_every(dir.path(), Arc::clone(&store), Arc::clone(&state), 5);
+        push(&store, "b1", 0, 6);
+        assert_eq!(c.step().unwrap(), 6);
+        assert_eq!(checkpoint_lsn(dir.path()), 6, "6 events ≥ 5: checkpointed");
+        // Two batches: b2's WAL segment is sealed (truncatable) once b2' is written.
+        push(&store, "b2", 6, 8);
+        push(&store, "b2'", 8, 9);
+        assert_eq!(c.step().unwrap(), 3);
+        assert_eq!(checkpoint_lsn(dir.path()), 6, "3 more events: not yet");
+        assert_eq!(store.checkpoint(), 9, "b2 is published all the same");
+        // Acknowledged, not consumed; then the process dies (no clean stop).
+        push(&store, "b3", 9, 11);
+    }
+    let store = small_segment_store(dir.path());
+    let mut c = consumer_every(dir.path(), Arc::clone(&store), Arc::clone(&state), 5);
+    assert_eq!(
+        c.stats.replayed.load(Ordering::Relaxed),
+        3,
+        "b2 and b2' (published after the checkpoint) replayed into the detectors"
+    );
+    assert_eq!(c.stats.replay_gap.load(Ordering::Relaxed), 0);
+    assert_eq!(checkpoint_lsn(dir.path()), 9, "caught up and checkpointed");
+    assert_eq!(c.step().unwrap(), 2, "b3 from the store's own replay");
+    assert_eq!(
+        alerts_of(&state),
+        tenth_sighting(),
+        "the 10th sighting alerts once: b2 counted once, neither forgotten nor twice"
+    );
+    let hunt = store
+        .hunt(&HuntQuery {
+            scope: Scope::orgs([org("moh")].into_iter().collect()),
+            ..HuntQuery::default()
+        })
+        .unwrap();
+    assert_eq!(hunt.total(), 11, "the replay did not store b2 again");
+}
+
+#[test]
+fn without_any_detector_checkpoint_the_whole_retained_log_is_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_db(dir.path());
+    {
+        let store = small_segment_store(dir.path());
+        let mut c = consumer_every(dir.path(), Arc::clone(&store), Arc::clone(&state), 100);
+        for (i, from) in [0u64, 3, 6].into_iter().enumerate() {
+            push(&store, &format!("b{i}"), from, from + 3);
+            assert_eq!(c.step().unwrap(), 3);
+        }
+        assert!(!dir.path().join("detectors.json").exists());
+    }
+    let store = small_segment_store(dir.path());
+    let mut c = consumer_every(dir.path(), Arc::clone(&store), Arc::clone(&state), 100);
+    assert_eq!(c.stats.replayed.load(Ordering::Relaxed), 9);
+    assert_eq!(c.stats.replay_gap.load(Ordering::Relaxed), 0);
+    push(&store, "b3", 9, 12);
+    assert_eq!(c.step().unwrap(), 3);
+    assert_eq!(alerts_of(&state), tenth_sighting());
+}
+
+#[test]
+fn a_clean_stop_checkpoints_the_detectors_and_the_wal_is_truncated_up_to_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_db(dir.path());
+    {
+        let store = small_segment_store(dir.path());
+        let c = consumer_every(dir.path(), Arc::clone(&store), Arc::clone(&state), 100);
+        for (i, from) in [0u64, 4].into_iter().enumerate() {
+            push(&store, &format!("b{i}"), from, from + 4);
+        }
+        let stats = Arc::clone(&c.stats);
+        let stop = Arc::new(AtomicBool::new(true));
+        c.run(stop);
+        assert_eq!(stats.checkpoints.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            checkpoint_lsn(dir.path()),
+            8,
+            "the stop's flush checkpointed"
+        );
+        push(&store, "b2", 8, 9);
+        // The next flush truncates the WAL through the floor the checkpoint set.
+        let c = consumer_every(dir.path(), Arc::clone(&store), Arc::clone(&state), 100);
+        let mut c = c;
+        assert_eq!(c.stats.replayed.load(Ordering::Relaxed), 0);
+        assert_eq!(c.step().unwrap(), 1);
+        let segments = std::fs::read_dir(dir.path().join("events/wal"))
+            .unwrap()
+            .count();
+        assert!(segments <= 2, "{segments} WAL segments left");
+    }
+    let store = small_segment_store(dir.path());
+    let c = consumer_every(dir.path(), Arc::clone(&store), Arc::clone(&state), 100);
+    assert_eq!(c.stats.replayed.load(Ordering::Relaxed), 1, "b2 only");
+    assert_eq!(c.stats.replay_gap.load(Ordering::Relaxed), 0);
 }

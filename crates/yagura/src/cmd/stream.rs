@@ -157,6 +157,8 @@ pub fn start(
             checkpoint_path: dir.join("detectors.json"),
             scope,
             compact_every: 0,
+            checkpoint_events: section.detector_checkpoint_events,
+            checkpoint_interval: Duration::from_secs(section.detector_checkpoint_interval_secs),
         },
     )?;
     let stop = Arc::new(AtomicBool::new(false));
