@@ -145,6 +145,7 @@ pub fn start(
     let detectors = crate::cmd::detect::build_detectors(&args, Some(inventory), globals)?;
     tracing::info!(?detectors, "stream detectors");
     let scope = Scope::orgs(inventory.orgs().iter().map(|o| o.id.clone()).collect());
+    let retention_state = Arc::clone(&state);
     let consumer = Consumer::new(
         Arc::clone(&store),
         state,
@@ -180,6 +181,37 @@ pub fn start(
                 .spawn(move || compaction_loop(&store, every, &stop))
                 .context("starting the compaction thread")?,
         );
+    }
+    if let Some(r) = &section.retention {
+        let rules = r.rules()?;
+        rules.check_inventory(Some(inventory))?;
+        tracing::info!(
+            interval_secs = rules.interval_secs,
+            defaults = ?rules.defaults,
+            overrides = rules.orgs.len() + rules.sectors.len() + rules.kinds.len(),
+            active = rules.deletes_anything(),
+            "event store retention"
+        );
+        if rules.deletes_anything() {
+            // Retention on its own thread, every `interval_secs` (crate::cmd::store).
+            let store = Arc::clone(&store);
+            let stop = Arc::clone(&stop);
+            let inventory = inventory.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("yagura-retention".into())
+                    .spawn(move || {
+                        crate::cmd::store::retention_loop(
+                            &store,
+                            &rules,
+                            &inventory,
+                            retention_state.as_ref(),
+                            &stop,
+                        )
+                    })
+                    .context("starting the retention thread")?,
+            );
+        }
     }
     let intake = Intake::new(Arc::clone(&store));
     if !section.tail.is_empty() {
