@@ -2,6 +2,8 @@
 //! [--max-size SIZE] [--dry-run]`: applies the event store's retention now (what `yagura serve`
 //! does every `[ingest.retention] interval_secs`) and prints per organization what it removed
 //! (or, with `--dry-run`, would remove) as JSON lines. Also the retention thread of `serve`.
+//! The command opens the store as `yagura hunt` does: not while a server has it open (one
+//! `EventStore` per directory; the server runs the same rules on its own thread).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +25,8 @@ pub enum StoreCommand {
     /// Delete events past the retention limits (age, size) of their organization, whole
     /// splits at a time, and print per organization what was removed and what is kept as
     /// JSON lines. The limits are `[ingest.retention]` of the server configuration, the
-    /// command-line defaults overriding its defaults; nothing configured deletes nothing.
+    /// command-line defaults overriding its defaults; nothing configured deletes nothing. For a
+    /// store no running server has open (`yagura serve` applies the same rules itself).
     Retain(RetainArgs),
 }
 
