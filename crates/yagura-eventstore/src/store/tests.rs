@@ -1750,3 +1750,50 @@ fn flush_with_publishes_nothing_when_the_build_or_the_hook_fails() {
         assert_eq!(h.total(), 1, "{d}");
     }
 }
+
+/// Retention between a compaction's build and its swap: the output, built from inputs whose
+/// files retention left for the grace period, is discarded (nothing resurrected), and what
+/// retention kept is still found once.
+#[test]
+fn retention_during_compaction_resurrects_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        split_format: split::FORMAT_V3,
+        ..small_opts()
+    };
+    let store = EventStore::open(dir.path(), opts).unwrap();
+    for b in 0..3 {
+        store
+            .ingest(
+                &format!("b{b}"),
+                vec![ev("org-a", 100 + b * 1000, "x.evil.com", "10.0.0.1", "u")],
+            )
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let splits = store.splits().unwrap();
+    assert_eq!(splits.len(), 3);
+    // Retention removes the oldest split (newest event at 100 s, older than 500 s before 1600 s).
+    let r = store
+        .apply_retention(Timestamp::from_secs(1600), |_| RetentionPolicy {
+            max_age_secs: Some(500),
+            max_bytes: None,
+        })
+        .unwrap();
+    assert_eq!(r.total().splits_removed, 1);
+    // The compaction planned before it swaps in nothing.
+    let c = store
+        .compact_pack(&splits, Rewrite::Rebuild(split::FORMAT))
+        .unwrap();
+    assert_eq!(c, MaintenanceReport::default());
+    let r = store.hunt(&q(&["org-a"], &["evil.com"])).unwrap();
+    let secs: Vec<i64> = r.hits.iter().map(|h| h.event.timestamp.secs()).collect();
+    assert_eq!(secs, [1100, 2100]);
+    // A compaction now merges what is left.
+    let c = store.compact(CompactOptions::default()).unwrap();
+    assert_eq!((c.splits_removed, c.splits_added), (2, 1));
+    assert_eq!(
+        store.hunt(&q(&["org-a"], &["evil.com"])).unwrap().total(),
+        2
+    );
+}
