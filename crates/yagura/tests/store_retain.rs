@@ -229,3 +229,44 @@ fn retain_refuses_bad_configurations() {
     );
     assert!(!dir.join("data/events").exists());
 }
+
+/// `yagura serve` refuses to start on an override for an organization absent from the
+/// inventory (before it listens or starts any thread).
+#[test]
+fn serve_refuses_an_override_for_an_unknown_organization() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("inventory.toml"), INVENTORY).unwrap();
+    let cfg = dir.join("server.toml");
+    std::fs::write(
+        &cfg,
+        "listen = \"127.0.0.1:0\"\ninventory = \"inventory.toml\"\n[ingest]\nbuiltin_rules = false\n[ingest.retention]\n[[ingest.retention.override]]\norg = \"nobody\"\nmax_age_days = 3\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yagura"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("yagura serve started despite the bad override");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("override for organizations not in the inventory: nobody"),
+        "{err}"
+    );
+}

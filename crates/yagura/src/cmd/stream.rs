@@ -108,6 +108,16 @@ pub fn start(
     state: Arc<dyn StateStore>,
     globals: &Globals,
 ) -> anyhow::Result<Stream> {
+    // Retention's rules are checked before anything starts (an override for an organization
+    // absent from the inventory is an error).
+    let retention = match &section.retention {
+        Some(r) => {
+            let rules = r.rules()?;
+            rules.check_inventory(Some(inventory))?;
+            Some(rules)
+        }
+        None => None,
+    };
     let dir = section
         .events_dir
         .clone()
@@ -182,9 +192,7 @@ pub fn start(
                 .context("starting the compaction thread")?,
         );
     }
-    if let Some(r) = &section.retention {
-        let rules = r.rules()?;
-        rules.check_inventory(Some(inventory))?;
+    if let Some(rules) = retention {
         tracing::info!(
             interval_secs = rules.interval_secs,
             defaults = ?rules.defaults,
