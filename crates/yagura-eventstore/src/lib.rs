@@ -8,6 +8,7 @@
 //! - [`catalogue`]: the SQLite catalogue of published splits and the WAL checkpoint.
 //! - [`store`]: [`EventStore`], tying them together: ingest, flush (exactly-once WAL → store),
 //!   hunt, retention, compaction.
+//! - [`retention`]: which splits retention deletes, per organization, by age and size.
 //! - [`terms`]: normalization of indicator-bearing values shared by indexing and hunting.
 //!
 //! Architecture invariant: this crate depends on `yagura-model` only among yagura crates; it
@@ -20,6 +21,8 @@ pub mod catalogue;
 #[cfg(feature = "store")]
 mod readahead;
 #[cfg(feature = "store")]
+pub mod retention;
+#[cfg(feature = "store")]
 pub mod split;
 #[cfg(feature = "store")]
 pub mod store;
@@ -28,6 +31,8 @@ pub mod wal;
 
 #[cfg(feature = "store")]
 pub use catalogue::SplitMeta;
+#[cfg(feature = "store")]
+pub use retention::{OrgRetention, RetentionPlan};
 #[cfg(feature = "store")]
 pub use store::{
     CompactOptions, EventStore, FieldFilter, FlushReport, HuntHit, HuntQuery, HuntResult,

@@ -23,6 +23,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use yagura_model::{Event, OrgId, Scope, Timestamp};
 
 use crate::catalogue::{Catalogue, CatalogueError, PublishedBatch, SplitMeta};
+use crate::retention::RetentionPlan;
+pub use crate::retention::RetentionPolicy;
 use crate::split::{self, Fields, Row, SplitCache, SplitError};
 use crate::terms::{event_terms, indicator_stem, normalize_indicator};
 use crate::wal::{OpenError, Wal, WalError, WalOptions};
@@ -328,15 +330,6 @@ impl HuntResult {
     }
 }
 
-/// Retention of one organization's splits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RetentionPolicy {
-    /// Splits whose newest event is older than this are deleted.
-    pub max_age_secs: Option<i64>,
-    /// Oldest splits are deleted until the organization's total is at most this.
-    pub max_bytes: Option<u64>,
-}
-
 /// What retention or compaction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MaintenanceReport {
@@ -428,8 +421,9 @@ pub struct EventStore {
     maintenance: Mutex<()>,
     /// One compaction at a time (it builds its outputs without the maintenance lock).
     compaction: Mutex<()>,
-    /// Directories of splits that compaction replaced, and when: deleted [`RETIRE_GRACE`]
-    /// later (by a later swap or compaction, or when the store is dropped), so that a hunt
+    /// Directories of splits that compaction replaced or retention removed, and when: deleted
+    /// [`RETIRE_GRACE`] later (by a later swap, compaction or retention,
+    /// [`EventStore::purge_retired_splits`], or when the store is dropped), so that a hunt
     /// that listed them in the catalogue just before the swap can still open them. Not in the
     /// catalogue: a crash leaves them to the next open, which deletes them.
     retired: Mutex<Vec<(std::time::Instant, PathBuf)>>,
@@ -438,7 +432,8 @@ pub struct EventStore {
     wal_floor: std::sync::atomic::AtomicU64,
 }
 
-/// How long the files of a split replaced by compaction outlive its catalogue row.
+/// How long the files of a split replaced by compaction or removed by retention outlive its
+/// catalogue row.
 const RETIRE_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Drop for EventStore {
@@ -1336,63 +1331,50 @@ impl EventStore {
         Ok(res)
     }
 
+    /// What [`EventStore::apply_retention`] would delete now (a dry run): see
+    /// [`crate::retention::plan`].
+    pub fn plan_retention(
+        &self,
+        now: Timestamp,
+        policy_for: impl Fn(&OrgId) -> RetentionPolicy,
+    ) -> Result<RetentionPlan, StoreError> {
+        let all = lock(&self.inner).catalogue.all()?;
+        Ok(crate::retention::plan(all, now, policy_for))
+    }
+
     /// Deletes whole splits by age and size, per organization (`policy_for` gives each
-    /// organization's policy).
+    /// organization's policy; [`crate::retention::plan`] says which), and returns what it
+    /// deleted. Planned and unpublished under the maintenance lock, so a compaction whose
+    /// inputs it deletes discards its output. The files are deleted like those compaction
+    /// replaces, [`RETIRE_GRACE`] later (a hunt that listed the splits just before still reads
+    /// them).
     pub fn apply_retention(
         &self,
         now: Timestamp,
         policy_for: impl Fn(&OrgId) -> RetentionPolicy,
-    ) -> Result<MaintenanceReport, StoreError> {
-        let _m = lock(&self.maintenance);
-        let all = lock(&self.inner).catalogue.all()?;
-        let mut by_org: BTreeMap<OrgId, Vec<SplitMeta>> = BTreeMap::new();
-        for s in all {
-            by_org.entry(s.org.clone()).or_default().push(s);
-        }
-        let mut doomed: Vec<SplitMeta> = Vec::new();
-        for (org, mut splits) in by_org {
-            let policy = policy_for(&org);
-            splits.sort_by_key(|s| (s.max_ts, s.min_ts));
-            let mut keep = Vec::new();
-            for s in splits {
-                let expired = policy
-                    .max_age_secs
-                    .is_some_and(|age| s.max_ts < now.saturating_sub_secs(age));
-                if expired {
-                    doomed.push(s);
-                } else {
-                    keep.push(s);
-                }
-            }
-            if let Some(max) = policy.max_bytes {
-                let mut total: u64 = keep.iter().map(|s| s.bytes).sum();
-                let mut keep = keep.into_iter();
-                while total > max {
-                    let Some(s) = keep.next() else { break };
-                    total -= s.bytes;
-                    doomed.push(s);
-                }
-            }
-        }
-        self.remove_splits(&doomed, &[])
+    ) -> Result<RetentionPlan, StoreError> {
+        let plan = {
+            let _m = lock(&self.maintenance);
+            let plan = self.plan_retention(now, policy_for)?;
+            let doomed: Vec<SplitMeta> = plan.removed().cloned().collect();
+            self.swap_splits(&doomed, &[])?;
+            let at = std::time::Instant::now();
+            lock(&self.retired).extend(doomed.iter().map(|s| (at, self.split_path(&s.org, &s.id))));
+            plan
+        };
+        self.purge_retired(RETIRE_GRACE);
+        Ok(plan)
     }
 
-    fn remove_splits(
-        &self,
-        doomed: &[SplitMeta],
-        added: &[SplitMeta],
-    ) -> Result<MaintenanceReport, StoreError> {
-        let report = self.swap_splits(doomed, added)?;
-        // Unpublished now: deleting the files cannot lose visible data. A hunt holding the
-        // split open keeps reading its mapped files until it finishes.
-        for s in doomed {
-            remove_split_dir(&self.split_path(&s.org, &s.id));
-        }
-        Ok(report)
+    /// Deletes the files of splits that retention or compaction unpublished at least
+    /// [`RETIRE_GRACE`] ago (a long-running server calls it now and then, so that their disk
+    /// space comes back even when neither runs again soon).
+    pub fn purge_retired_splits(&self) {
+        self.purge_retired(RETIRE_GRACE);
     }
 
-    /// The catalogue part of [`EventStore::remove_splits`]: `added` published and `doomed`
-    /// unpublished in one transaction, their open handles forgotten; files untouched.
+    /// `added` published and `doomed` unpublished in one transaction, their open handles
+    /// forgotten; files untouched.
     fn swap_splits(
         &self,
         doomed: &[SplitMeta],

@@ -30,6 +30,14 @@
 //! builtin_rules = true              # built-in Sigma and analytics content
 //! analytics_config = "analytics.toml"
 //!
+//! [ingest.retention]                # optional: without it the event store keeps everything
+//! interval_secs = 3600              # applied this often (and once at start)
+//! max_age_days = 400                # every organization's default (absent: no limit)
+//! max_size = "500GB"                # bytes, or with a unit: 500GB, 20GiB (absent: no limit)
+//! [[ingest.retention.override]]     # per organization, sector or kind (any number)
+//! org = "moh"                       # or sector = "medical", or kind = "ministry"
+//! max_age_days = 730                # "unlimited" lifts a default limit
+//!
 //! [[ingest.syslog]]                 # a syslog listener (any number)
 //! protocol = "tcp"                  # udp | tcp | tls (tls uses the [tls] certificate)
 //! listen = "0.0.0.0:6514"
@@ -41,7 +49,10 @@
 //! org = "moh"
 //! format = "squid"                  # optional
 //! ```
-//! Relative paths are resolved against the configuration file's directory.
+//! Relative paths are resolved against the configuration file's directory. Retention's rules
+//! (precedence, units, errors) are in [`retention`].
+
+pub mod retention;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -108,6 +119,8 @@ pub struct IngestSection {
     pub syslog: Vec<SyslogSection>,
     #[serde(default)]
     pub tail: Vec<TailSection>,
+    /// Event retention per organization (absent: nothing is deleted).
+    pub retention: Option<retention::RetentionSection>,
 }
 
 mod defaults {
@@ -282,6 +295,9 @@ impl ServerConfig {
                 if yagura_model::OrgId::new(&t.org).is_err() {
                     return bad(format!("tail {}: bad org {:?}", t.path.display(), t.org));
                 }
+            }
+            if let Some(r) = &i.retention {
+                r.rules()?;
             }
         }
         Ok(())

@@ -552,3 +552,74 @@ fn full_disk_answers_507_and_intake_resumes_when_space_returns() {
     }
     assert_eq!(ids.len(), acked.len() * 20);
 }
+
+/// `[ingest.retention]` in `yagura serve`: its first pass (at start) removes each organization's
+/// splits past its limit (`moh`'s override, `mof`'s default) and records them in the audit
+/// trail; what is within the limits stays, with compaction running every second meanwhile.
+#[test]
+fn serve_applies_retention_per_organization() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(
+        dir.path(),
+        "builtin_rules = false\ncompact_interval_secs = 1\n[ingest.retention]\nmax_age_days = 30\n[[ingest.retention.override]]\norg = \"moh\"\nmax_age_days = 10\n",
+        None,
+    );
+    let events = dir.path().join("data/events");
+    let now = Timestamp::now();
+    let line = |org: &str, days: i64| {
+        format!(
+            r#"{{"@timestamp":"{}","organization":{{"id":"{org}"}},"event":{{"id":"{org}-{days}","dataset":"zeek.dns"}},"dns":{{"question":{{"name":"x.example.com"}}}}}}"#,
+            now.saturating_sub_secs(days * 86_400).to_rfc3339()
+        )
+    };
+    {
+        let store = EventStore::open(&events, StoreOptions::default()).unwrap();
+        let body = [
+            ("moh", 40),
+            ("moh", 20),
+            ("moh", 1),
+            ("mof", 40),
+            ("mof", 20),
+        ]
+        .map(|(o, d)| line(o, d))
+        .join("\n");
+        store.ingest_json_lines("old", body.as_bytes()).unwrap();
+        store.flush().unwrap();
+    }
+    let server = Server::start(dir.path(), &cfg);
+    let state = SqliteStore::open(&dir.path().join("data/state.db")).unwrap();
+    let scope = Scope::orgs(["moh", "mof"].map(|o| OrgId::new(o).unwrap()).into());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let audit = loop {
+        let a = state
+            .list_audit(&scope, &yagura_store::Page::default())
+            .unwrap();
+        if a.len() >= 2 || Instant::now() > deadline {
+            break a;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    server.stop();
+    let got: BTreeSet<String> = audit
+        .iter()
+        .map(|r| format!("{} {} {} {}", r.org, r.actor, r.action, r.details["events"]))
+        .collect();
+    let want = [
+        "moh system events.retention 2",
+        "mof system events.retention 1",
+    ];
+    assert_eq!(got, want.map(String::from).into());
+    let store = EventStore::open(&events, StoreOptions::default()).unwrap();
+    let r = store
+        .hunt(&HuntQuery {
+            scope,
+            ..HuntQuery::default()
+        })
+        .unwrap();
+    let ids: BTreeSet<String> = r
+        .hits
+        .iter()
+        .filter_map(|h| h.event.event.id.as_ref().map(|s| s.to_string()))
+        .collect();
+    assert_eq!(ids, ["moh-1", "mof-20"].map(String::from).into());
+}

@@ -299,7 +299,13 @@ fn retention_by_age_and_size() {
         })
         .unwrap();
     // org-a: events at 1s, 3601s are older than 3h before 18000s → 2 removed; org-b keeps 2.
-    assert_eq!(r.splits_removed, 5);
+    assert_eq!(r.total().splits_removed, 5);
+    let removed: Vec<(String, usize, u64)> = r
+        .orgs
+        .iter()
+        .map(|(o, p)| (o.to_string(), p.removed.len(), p.kept_docs))
+        .collect();
+    assert_eq!(removed, [("org-a".into(), 2, 3), ("org-b".into(), 3, 2)]);
     let r = store.hunt(&q(&["org-a", "org-b"], &["a.com"])).unwrap();
     let secs: Vec<(String, i64)> = r
         .hits
@@ -316,12 +322,64 @@ fn retention_by_age_and_size() {
             ("org-b".into(), 14401)
         ]
     );
-    assert_eq!(
-        std::fs::read_dir(dir.path().join("splits/org-a"))
+    // The files of removed splits outlive their rows for the grace period (a hunt that
+    // listed them just before still reads them), then go.
+    let files = |org: &str| {
+        std::fs::read_dir(dir.path().join("splits").join(org))
             .unwrap()
-            .count(),
-        3
+            .count()
+    };
+    assert_eq!((files("org-a"), files("org-b")), (5, 5));
+    store.purge_retired(std::time::Duration::ZERO);
+    assert_eq!((files("org-a"), files("org-b")), (3, 2));
+    // A second run finds nothing more to delete; the dry run agrees before and after.
+    let plan = store.plan_retention(now, |_| RetentionPolicy {
+        max_age_secs: Some(3 * 3600),
+        max_bytes: None,
+    });
+    assert_eq!(plan.unwrap().total(), MaintenanceReport::default());
+}
+
+/// The dry run is what the run then deletes, and deletes nothing itself.
+#[test]
+fn retention_plan_is_what_apply_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    for h in 0..4 {
+        for org in ["org-a", "org-b"] {
+            store
+                .ingest(
+                    &format!("{org}{h}"),
+                    vec![ev(org, h * 86_400 + 1, "a.com", "10.0.0.1", "u")],
+                )
+                .unwrap();
+        }
+    }
+    store.flush().unwrap();
+    let org_a = OrgId::new("org-a").unwrap();
+    let policy = |o: &OrgId| {
+        if *o == org_a {
+            RetentionPolicy {
+                max_age_secs: Some(2 * 86_400),
+                max_bytes: None,
+            }
+        } else {
+            RetentionPolicy::default()
+        }
+    };
+    let now = Timestamp::from_secs(4 * 86_400);
+    let planned = store.plan_retention(now, policy).unwrap();
+    assert_eq!(
+        store.splits().unwrap().len(),
+        8,
+        "a dry run deletes nothing"
     );
+    assert_eq!(planned.total().splits_removed, 2);
+    let applied = store.apply_retention(now, policy).unwrap();
+    assert_eq!(applied, planned);
+    let r = store.hunt(&q(&["org-a", "org-b"], &["a.com"])).unwrap();
+    let counts: Vec<(String, u64)> = r.counts.iter().map(|(o, n)| (o.to_string(), *n)).collect();
+    assert_eq!(counts, [("org-a".into(), 2), ("org-b".into(), 4)]);
 }
 
 #[test]
@@ -1744,4 +1802,51 @@ fn flush_with_publishes_nothing_when_the_build_or_the_hook_fails() {
         let h = store.hunt(&q(&["org-a", "org-b"], &[d])).unwrap();
         assert_eq!(h.total(), 1, "{d}");
     }
+}
+
+/// Retention between a compaction's build and its swap: the output, built from inputs whose
+/// files retention left for the grace period, is discarded (nothing resurrected), and what
+/// retention kept is still found once.
+#[test]
+fn retention_during_compaction_resurrects_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        split_format: split::FORMAT_V3,
+        ..small_opts()
+    };
+    let store = EventStore::open(dir.path(), opts).unwrap();
+    for b in 0..3 {
+        store
+            .ingest(
+                &format!("b{b}"),
+                vec![ev("org-a", 100 + b * 1000, "x.evil.com", "10.0.0.1", "u")],
+            )
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let splits = store.splits().unwrap();
+    assert_eq!(splits.len(), 3);
+    // Retention removes the oldest split (newest event at 100 s, older than 500 s before 1600 s).
+    let r = store
+        .apply_retention(Timestamp::from_secs(1600), |_| RetentionPolicy {
+            max_age_secs: Some(500),
+            max_bytes: None,
+        })
+        .unwrap();
+    assert_eq!(r.total().splits_removed, 1);
+    // The compaction planned before it swaps in nothing.
+    let c = store
+        .compact_pack(&splits, Rewrite::Rebuild(split::FORMAT))
+        .unwrap();
+    assert_eq!(c, MaintenanceReport::default());
+    let r = store.hunt(&q(&["org-a"], &["evil.com"])).unwrap();
+    let secs: Vec<i64> = r.hits.iter().map(|h| h.event.timestamp.secs()).collect();
+    assert_eq!(secs, [1100, 2100]);
+    // A compaction now merges what is left.
+    let c = store.compact(CompactOptions::default()).unwrap();
+    assert_eq!((c.splits_removed, c.splits_added), (2, 1));
+    assert_eq!(
+        store.hunt(&q(&["org-a"], &["evil.com"])).unwrap().total(),
+        2
+    );
 }

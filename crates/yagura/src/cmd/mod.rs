@@ -18,6 +18,7 @@ pub mod parse;
 pub mod serve;
 pub mod sigma;
 pub mod sim;
+pub mod store;
 pub mod stream;
 
 /// In the order a newcomer meets them: make an estate, detect on it, grade the result; then
@@ -37,6 +38,9 @@ pub enum Command {
     /// Search the stored events for indicators (and field filters, a time range, an
     /// organization scope); matching events as JSON lines, counts per organization.
     Hunt(hunt::HuntArgs),
+    /// Event store maintenance: retention by age and size per organization.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Exercises on a simulated estate (scoring detection against the ground truth).
     #[command(subcommand)]
     Exercise(exercise::ExerciseCommand),
@@ -67,6 +71,7 @@ pub fn run(command: Command, globals: &Globals) -> anyhow::Result<ExitCode> {
         Command::Detect(a) => detect::run(a, globals),
         Command::Ingest(a) => ingest::run(a, globals),
         Command::Hunt(a) => hunt::run(a, globals),
+        Command::Store(c) => store::run(c, globals),
         Command::Exercise(c) => exercise::run(c, globals),
         Command::Parse(a) => parse::run(a, globals),
         Command::Intel(c) => intel::run(c, globals),

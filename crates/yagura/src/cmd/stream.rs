@@ -108,6 +108,16 @@ pub fn start(
     state: Arc<dyn StateStore>,
     globals: &Globals,
 ) -> anyhow::Result<Stream> {
+    // Retention's rules are checked before anything starts (an override for an organization
+    // absent from the inventory is an error).
+    let retention = match &section.retention {
+        Some(r) => {
+            let rules = r.rules()?;
+            rules.check_inventory(Some(inventory))?;
+            Some(rules)
+        }
+        None => None,
+    };
     let dir = section
         .events_dir
         .clone()
@@ -145,6 +155,7 @@ pub fn start(
     let detectors = crate::cmd::detect::build_detectors(&args, Some(inventory), globals)?;
     tracing::info!(?detectors, "stream detectors");
     let scope = Scope::orgs(inventory.orgs().iter().map(|o| o.id.clone()).collect());
+    let retention_state = Arc::clone(&state);
     let consumer = Consumer::new(
         Arc::clone(&store),
         state,
@@ -182,6 +193,35 @@ pub fn start(
                 .spawn(move || compaction_loop(&store, every, &stop))
                 .context("starting the compaction thread")?,
         );
+    }
+    if let Some(rules) = retention {
+        tracing::info!(
+            interval_secs = rules.interval_secs,
+            defaults = ?rules.defaults,
+            overrides = rules.orgs.len() + rules.sectors.len() + rules.kinds.len(),
+            active = rules.deletes_anything(),
+            "event store retention"
+        );
+        if rules.deletes_anything() {
+            // Retention on its own thread, every `interval_secs` (crate::cmd::store).
+            let store = Arc::clone(&store);
+            let stop = Arc::clone(&stop);
+            let inventory = inventory.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("yagura-retention".into())
+                    .spawn(move || {
+                        crate::cmd::store::retention_loop(
+                            &store,
+                            &rules,
+                            &inventory,
+                            retention_state.as_ref(),
+                            &stop,
+                        )
+                    })
+                    .context("starting the retention thread")?,
+            );
+        }
     }
     let intake = Intake::new(Arc::clone(&store));
     if !section.tail.is_empty() {
