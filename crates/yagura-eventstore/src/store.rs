@@ -58,6 +58,13 @@ pub enum StoreError {
     Hook(String),
     #[error("split format {0} cannot be built (only 3 and 4)")]
     UnsupportedFormat(u32),
+    #[error(
+        "event store {0} is open in another process (a running `yagura serve`? hunt through its \
+         API, /api/v1/hunt, or stop it first)"
+    )]
+    InUse(PathBuf),
+    #[error("event store opened read-only: {0} is not possible")]
+    ReadOnly(&'static str),
 }
 
 impl StoreError {
@@ -413,7 +420,8 @@ pub struct EventStore {
     dir: PathBuf,
     fields: Fields,
     opts: StoreOptions,
-    wal: Wal,
+    /// The write-ahead log's writer; `None` when opened read-only.
+    wal: Option<Wal>,
     pending: Mutex<Pending>,
     inner: Mutex<Inner>,
     /// Serializes flush, retention and the catalogue swaps of compaction (they all rewrite
@@ -430,6 +438,11 @@ pub struct EventStore {
     /// WAL records above this LSN are kept even once published ([`EventStore::
     /// retain_wal_after`]); `u64::MAX`: no floor, a flush truncates through its checkpoint.
     wal_floor: std::sync::atomic::AtomicU64,
+    /// `<dir>/lock`, locked exclusively for the store's lifetime: a second process opening the
+    /// store would delete the splits the first is building as orphans and cut its WAL's tail
+    /// being written as torn.
+    /// `None` when opened read-only ([`EventStore::open_read_only`]).
+    _lock: Option<std::fs::File>,
 }
 
 /// How long the files of a split replaced by compaction or removed by retention outlive its
@@ -464,6 +477,25 @@ impl EventStore {
             }
         }
         std::fs::create_dir_all(dir.join("splits")).map_err(io_err(dir))?;
+        let lock_path = dir.join("lock");
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::InUse(dir.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::Io {
+                    path: lock_path,
+                    source: e,
+                });
+            }
+        }
         let catalogue = Catalogue::open(&dir.join("catalogue.sqlite"))?;
         let checkpoint = catalogue.checkpoint()?;
         let published: BTreeSet<(String, String)> = catalogue
@@ -519,7 +551,7 @@ impl EventStore {
                 }
             },
             opts,
-            wal,
+            wal: Some(wal),
             pending: Mutex::new(pending),
             inner: Mutex::new(Inner {
                 catalogue,
@@ -529,7 +561,94 @@ impl EventStore {
             compaction: Mutex::new(()),
             retired: Mutex::new(Vec::new()),
             wal_floor: std::sync::atomic::AtomicU64::new(u64::MAX),
+            _lock: Some(lock_file),
         })
+    }
+
+    /// Opens the store in `dir` for hunting only, beside the process that has it open (a
+    /// running `yagura serve`): no lock, nothing deleted or truncated, no WAL writer. The
+    /// published splits are read through the catalogue; the events acknowledged but not yet
+    /// published are read from the WAL's segments as they are now (a batch being written is
+    /// left out). Ingest, flush, compaction and retention fail with [`StoreError::ReadOnly`].
+    /// A split that the owner's compaction or retention deletes during a long hunt (60 s after
+    /// unpublishing it) fails that hunt with an I/O error rather than giving partial answers.
+    pub fn open_read_only(dir: &Path, opts: StoreOptions) -> Result<EventStore, StoreError> {
+        let catalogue_path = dir.join("catalogue.sqlite");
+        if !catalogue_path.is_file() {
+            return Err(StoreError::Io {
+                path: catalogue_path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no event store here (no catalogue)",
+                ),
+            });
+        }
+        let catalogue = Catalogue::open(&catalogue_path)?;
+        let checkpoint = catalogue.checkpoint()?;
+        let mut pending = Pending {
+            checkpoint,
+            ..Pending::default()
+        };
+        let mut current: Option<PendingBatch> = None;
+        let read = |rec: crate::wal::ReplayRecord<'_>| -> Result<(), StoreError> {
+            let (ev, json) = parse_log_record_with_json(&rec)?;
+            if rec.index == 0 {
+                current = Some(PendingBatch {
+                    first_lsn: rec.lsn,
+                    batch_id: rec.batch_id.to_vec(),
+                    events: Vec::with_capacity(rec.count as usize),
+                    jsons: Vec::with_capacity(rec.count as usize),
+                });
+            }
+            // A batch begun before the checkpoint (its first records published) is skipped.
+            let Some(b) = current.as_mut() else {
+                return Ok(());
+            };
+            b.events.push(ev);
+            b.jsons.push(json.to_string());
+            if rec.index + 1 == rec.count
+                && let Some(b) = current.take()
+            {
+                pending.events += b.events.len();
+                pending.batches.insert(b.first_lsn, Arc::new(b));
+            }
+            Ok(())
+        };
+        crate::wal::read_segments(&dir.join("wal"), checkpoint, u64::MAX, true, read).map_err(
+            |e| match e {
+                OpenError::Wal(w) => StoreError::Wal(w),
+                OpenError::Replay(r) => r,
+            },
+        )?;
+        Ok(EventStore {
+            dir: dir.to_path_buf(),
+            fields: Fields {
+                block_level: opts.block_level,
+                block_chunk_rows: opts.block_chunk_rows,
+                ..if opts.split_format == split::FORMAT_V3 {
+                    Fields::v3()
+                } else {
+                    Fields::new()
+                }
+            },
+            opts,
+            wal: None,
+            pending: Mutex::new(pending),
+            inner: Mutex::new(Inner {
+                catalogue,
+                cache: SplitCache::default(),
+            }),
+            maintenance: Mutex::new(()),
+            compaction: Mutex::new(()),
+            retired: Mutex::new(Vec::new()),
+            wal_floor: std::sync::atomic::AtomicU64::new(u64::MAX),
+            _lock: None,
+        })
+    }
+
+    /// The WAL's writer, or [`StoreError::ReadOnly`] naming what `needs` it.
+    fn writable(&self, needs: &'static str) -> Result<&Wal, StoreError> {
+        self.wal.as_ref().ok_or(StoreError::ReadOnly(needs))
     }
 
     /// Keeps the write-ahead log's records with LSN above `lsn` even once they are published
@@ -577,12 +696,12 @@ impl EventStore {
             let ev = parse_log_record(&rec)?;
             on_event(rec.lsn, &ev).map_err(|e| StoreError::Hook(e.to_string()))
         };
-        self.wal
-            .read_back(after, through, replay)
-            .map_err(|e| match e {
+        crate::wal::read_segments(&self.dir.join("wal"), after, through, false, replay).map_err(
+            |e| match e {
                 OpenError::Wal(w) => StoreError::Wal(w),
                 OpenError::Replay(r) => r,
-            })
+            },
+        )
     }
 
     pub fn dir(&self) -> &Path {
@@ -674,9 +793,11 @@ impl EventStore {
         }
         self.admit()?;
         let ack = if wait {
-            self.wal.append(batch_id.as_bytes(), payloads)?
+            self.writable("ingest")?
+                .append(batch_id.as_bytes(), payloads)?
         } else {
-            self.wal.try_append(batch_id.as_bytes(), payloads)?
+            self.writable("ingest")?
+                .try_append(batch_id.as_bytes(), payloads)?
         };
         let need_flush = {
             let mut p = lock(&self.pending);
@@ -784,6 +905,7 @@ impl EventStore {
         _m: MutexGuard<'_, ()>,
         hook: impl FnOnce(&[Arc<PendingBatch>]) -> Result<(), E>,
     ) -> Result<FlushReport, StoreError> {
+        self.writable("flush")?;
         let (batches, checkpoint) = {
             let p = lock(&self.pending);
             let mut next = p.checkpoint + 1;
@@ -915,7 +1037,9 @@ impl EventStore {
         report.splits = built.len();
         report.events = built.iter().map(|s| s.num_docs).sum();
         let floor = self.wal_floor.load(std::sync::atomic::Ordering::SeqCst);
-        report.wal_segments_removed = self.wal.truncate_through(checkpoint.min(floor))?;
+        report.wal_segments_removed = self
+            .writable("flush")?
+            .truncate_through(checkpoint.min(floor))?;
         Ok(report)
     }
 
@@ -1353,6 +1477,7 @@ impl EventStore {
         now: Timestamp,
         policy_for: impl Fn(&OrgId) -> RetentionPolicy,
     ) -> Result<RetentionPlan, StoreError> {
+        self.writable("retention")?;
         let plan = {
             let _m = lock(&self.maintenance);
             let plan = self.plan_retention(now, policy_for)?;
@@ -1445,6 +1570,7 @@ impl EventStore {
         opts: CompactOptions,
         now: Timestamp,
     ) -> Result<MaintenanceReport, StoreError> {
+        self.writable("compaction")?;
         let _c = lock(&self.compaction);
         self.purge_retired(RETIRE_GRACE);
         let all = lock(&self.inner).catalogue.all()?;

@@ -446,56 +446,9 @@ impl Wal {
         &self,
         after: u64,
         through: u64,
-        mut on_record: impl FnMut(ReplayRecord<'_>) -> Result<(), E>,
+        on_record: impl FnMut(ReplayRecord<'_>) -> Result<(), E>,
     ) -> Result<ReadBack, OpenError<E>> {
-        let mut out = ReadBack::default();
-        if through <= after {
-            return Ok(out);
-        }
-        let segments = list_segments(&self.dir).map_err(OpenError::Wal)?;
-        let mut expected: Option<u64> = None;
-        for (i, seg) in segments.iter().enumerate() {
-            // Segment i holds lsns [first_i, first_{i+1}).
-            let next_first = segments.get(i + 1).map_or(u64::MAX, |s| s.first_lsn);
-            if next_first <= after + 1 {
-                continue;
-            }
-            if seg.first_lsn > through {
-                break;
-            }
-            let data =
-                fs::read(&seg.path).map_err(|e| OpenError::Wal(WalError::io(&seg.path, e)))?;
-            let scan = scan_segment(&data, seg.first_lsn, |rec| {
-                if rec.lsn <= after || rec.lsn > through {
-                    return Ok(());
-                }
-                if let Some(exp) = expected
-                    && rec.lsn != exp
-                {
-                    return Err(OpenError::Wal(WalError::Corrupt {
-                        path: seg.path.clone(),
-                        offset: 0,
-                        reason: format!("lsn {} where {exp} expected", rec.lsn),
-                    }));
-                }
-                out.first_lsn.get_or_insert(rec.lsn);
-                out.last_lsn = rec.lsn;
-                out.records += 1;
-                expected = Some(rec.lsn + 1);
-                on_record(rec).map_err(OpenError::Replay)
-            })?;
-            // A defect past `through` is the writer's tail being appended; before it, damage.
-            if let Some(reason) = scan.defect
-                && scan.next_lsn <= through
-            {
-                return Err(OpenError::Wal(WalError::Corrupt {
-                    path: seg.path.clone(),
-                    offset: scan.valid_len,
-                    reason,
-                }));
-            }
-        }
-        Ok(out)
+        read_segments(&self.dir, after, through, false, on_record)
     }
 
     /// Deletes sealed segments whose records are all at or below `checkpoint_lsn` (they are in
@@ -550,6 +503,80 @@ fn list_segments(dir: &Path) -> Result<Vec<Segment>, WalError> {
         }
     }
     out.sort_by_key(|s| s.first_lsn);
+    Ok(out)
+}
+
+/// Reads the records with `after < lsn <= through` of the log in `dir` without a writer (see
+/// [`Wal::read_back`]). With `tail_in_progress`, a defect in the last segment ends the read
+/// quietly (another process's write in progress, or a torn tail its next open will cut);
+/// without, a defect before `through` is corruption.
+pub fn read_segments<E>(
+    dir: &Path,
+    after: u64,
+    through: u64,
+    tail_in_progress: bool,
+    mut on_record: impl FnMut(ReplayRecord<'_>) -> Result<(), E>,
+) -> Result<ReadBack, OpenError<E>> {
+    let mut out = ReadBack::default();
+    if through <= after {
+        return Ok(out);
+    }
+    let segments = match list_segments(dir) {
+        Ok(s) => s,
+        Err(WalError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return Ok(out);
+        }
+        Err(e) => return Err(OpenError::Wal(e)),
+    };
+    let mut expected: Option<u64> = None;
+    for (i, seg) in segments.iter().enumerate() {
+        // Segment i holds lsns [first_i, first_{i+1}).
+        let next_first = segments.get(i + 1).map_or(u64::MAX, |s| s.first_lsn);
+        if next_first <= after + 1 {
+            continue;
+        }
+        if seg.first_lsn > through {
+            break;
+        }
+        let data = match fs::read(&seg.path) {
+            Ok(d) => d,
+            // Truncated meanwhile by the log's writer (only a reader without a floor sees it).
+            Err(e) if tail_in_progress && e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(OpenError::Wal(WalError::io(&seg.path, e))),
+        };
+        let scan = scan_segment(&data, seg.first_lsn, |rec| {
+            if rec.lsn <= after || rec.lsn > through {
+                return Ok(());
+            }
+            if let Some(exp) = expected
+                && rec.lsn != exp
+            {
+                return Err(OpenError::Wal(WalError::Corrupt {
+                    path: seg.path.clone(),
+                    offset: 0,
+                    reason: format!("lsn {} where {exp} expected", rec.lsn),
+                }));
+            }
+            out.first_lsn.get_or_insert(rec.lsn);
+            out.last_lsn = rec.lsn;
+            out.records += 1;
+            expected = Some(rec.lsn + 1);
+            on_record(rec).map_err(OpenError::Replay)
+        })?;
+        // A defect past `through` is the writer's tail being appended; before it, damage.
+        if let Some(reason) = scan.defect
+            && scan.next_lsn <= through
+        {
+            if tail_in_progress && i + 1 == segments.len() {
+                break;
+            }
+            return Err(OpenError::Wal(WalError::Corrupt {
+                path: seg.path.clone(),
+                offset: scan.valid_len,
+                reason,
+            }));
+        }
+    }
     Ok(out)
 }
 

@@ -189,6 +189,43 @@ max_age_days = 10
 }
 
 #[test]
+fn beside_the_process_that_owns_the_store_hunts_and_dry_runs_read_and_a_retain_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let now = Timestamp::now();
+    // The owner (as a running `yagura serve` would): one event published, one only in the WAL.
+    let owner = EventStore::open(&dir.join("data/events"), StoreOptions::default()).unwrap();
+    owner
+        .ingest_json_lines("b1", event("moh", now, 40, "evil.example").as_bytes())
+        .unwrap();
+    owner.flush().unwrap();
+    owner
+        .ingest_json_lines("b2", event("mof", now, 1, "evil.example").as_bytes())
+        .unwrap();
+    let both = vec![("mof".to_string(), 1), ("moh".to_string(), 40)];
+    assert_eq!(hunt(dir, now), both);
+    let o = yagura(
+        dir,
+        &["store", "retain", "--max-age-days", "30", "--dry-run"],
+    );
+    assert_eq!(summary(&o), ["moh: -1/1 +0/0 (30)"]);
+    let o = yagura(dir, &["store", "retain", "--max-age-days", "30"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("is open in another process"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(hunt(dir, now), both, "the refused run deleted nothing");
+    drop(owner);
+    // mof's event is still only in the WAL: retention counts published splits.
+    let o = yagura(dir, &["store", "retain", "--max-age-days", "30"]);
+    assert_eq!(summary(&o), ["moh: -1/1 +0/0 (30)"]);
+    assert_eq!(hunt(dir, now), [("mof".to_string(), 1)]);
+}
+
+#[test]
 fn retain_refuses_bad_configurations() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

@@ -471,6 +471,98 @@ fn ingest_flushes_at_threshold_and_truncates_the_wal() {
     assert_eq!(store.hunt(&q(&["org-a"], &["a.com"])).unwrap().total(), 30);
 }
 
+#[test]
+fn a_store_is_opened_by_one_handle_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    store
+        .ingest("b0", vec![ev("org-a", 0, "a.com", "10.0.0.1", "u")])
+        .unwrap();
+    let err = EventStore::open(dir.path(), small_opts()).unwrap_err();
+    assert!(matches!(err, StoreError::InUse(_)), "{err}");
+    assert!(err.to_string().contains("/api/v1/hunt"), "{err}");
+    // The refused open touched nothing: the first handle goes on.
+    store.flush().unwrap();
+    drop(store);
+    let store = EventStore::open(dir.path(), small_opts()).unwrap();
+    assert_eq!(store.hunt(&q(&["org-a"], &["a.com"])).unwrap().total(), 1);
+}
+
+#[test]
+fn a_read_only_store_hunts_beside_the_owner_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let owner = EventStore::open(dir.path(), small_opts()).unwrap();
+    for i in 0..4 {
+        let evs = vec![ev("org-a", i, "a.com", "10.0.0.1", "u")];
+        owner.ingest(&format!("b{i}"), evs).unwrap();
+        if i == 1 {
+            owner.flush().unwrap();
+        }
+    }
+    // A write in progress at the log's tail (as the owner's writer may leave it mid-append).
+    let seg = std::fs::read_dir(dir.path().join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+    std::io::Write::write_all(&mut f, &[40, 0, 0, 0, 1]).unwrap();
+    drop(f);
+    let files_before = tree(dir.path());
+    let reader = EventStore::open_read_only(dir.path(), small_opts()).unwrap();
+    let all = q(&["org-a"], &["a.com"]);
+    assert_eq!(
+        reader.hunt(&all).unwrap().total(),
+        4,
+        "2 published + 2 pending"
+    );
+    assert_eq!(reader.stats().unwrap().pending_events, 2);
+    for err in [
+        reader
+            .ingest("x", vec![ev("org-a", 9, "a.com", "10.0.0.1", "u")])
+            .unwrap_err(),
+        reader.flush().unwrap_err(),
+        reader.compact(CompactOptions::default()).unwrap_err(),
+        reader
+            .apply_retention(Timestamp::from_secs(0), |_| RetentionPolicy::default())
+            .unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::ReadOnly(_)), "{err}");
+    }
+    drop(reader);
+    assert_eq!(tree(dir.path()), files_before, "the reader changed no file");
+    // The owner publishes meanwhile: a new reader sees the same events, now from splits.
+    owner.flush().unwrap();
+    let reader = EventStore::open_read_only(dir.path(), small_opts()).unwrap();
+    assert_eq!(reader.hunt(&all).unwrap().total(), 4);
+    assert_eq!(reader.stats().unwrap().pending_events, 0);
+    let missing = EventStore::open_read_only(&dir.path().join("nowhere"), small_opts());
+    assert!(missing.is_err());
+}
+
+/// Every file under `dir` with its length (SQLite's files and tantivy's empty lock files,
+/// which opening an index for reading creates, aside).
+fn tree(dir: &std::path::Path) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let name = p.strip_prefix(dir).unwrap().display().to_string();
+                if !name.starts_with("catalogue.sqlite") && !name.ends_with(".tantivy-meta.lock") {
+                    out.push((name, e.metadata().unwrap().len()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The events published after `after` that the WAL still holds, as their LSNs.
 fn replayed(store: &EventStore, after: u64) -> (crate::ReadBack, Vec<u64>) {
     let mut lsns = Vec::new();

@@ -69,6 +69,14 @@ pub fn open_events(globals: &Globals) -> anyhow::Result<EventStore> {
         .with_context(|| format!("opening the event store {}", dir.display()))
 }
 
+/// Opens the event store under the data directory for hunting only: beside a running
+/// `yagura serve` or `yagura ingest` that owns it, nothing is locked, deleted or truncated.
+pub fn open_events_read_only(globals: &Globals) -> anyhow::Result<EventStore> {
+    let dir = events_dir(globals);
+    EventStore::open_read_only(&dir, StoreOptions::default())
+        .with_context(|| format!("opening the event store {} to read it", dir.display()))
+}
+
 /// Parses RFC 3339, `YYYY-MM-DD` (UTC midnight) or an age before `now` (`90s`, `30m`, `12h`,
 /// `7d`).
 pub fn parse_time(s: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
@@ -174,7 +182,7 @@ pub fn run(args: HuntArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
-    let store = open_events(globals)?;
+    let store = open_events_read_only(globals)?;
     let scope = operator_scope(
         &args.orgs,
         args.as_org.as_deref(),

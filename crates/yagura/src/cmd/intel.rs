@@ -224,7 +224,7 @@ fn retro_hunt(
         eprintln!("retro-hunt: no new indicators");
         return Ok(());
     }
-    let events = crate::cmd::hunt::open_events(globals)?;
+    let events = crate::cmd::hunt::open_events_read_only(globals)?;
     let warninglists = match &args.warninglists {
         Some(d) => yagura_intel::Warninglists::load_dir(d)
             .with_context(|| format!("loading warninglists from {}", d.display()))?,

@@ -96,7 +96,8 @@ pub fn run(args: ServeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         .join("catalogue.sqlite")
         .is_file()
     {
-        options.events = Some(Arc::new(crate::cmd::hunt::open_events(globals)?));
+        // Read-only: `yagura ingest` or `detect --store` may write it meanwhile.
+        options.events = Some(Arc::new(crate::cmd::hunt::open_events_read_only(globals)?));
     }
     let state = AppState::new(store, inventory, hashing, options)
         .context("loading organizations into the state store")?;

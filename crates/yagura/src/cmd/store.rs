@@ -102,8 +102,14 @@ fn retain(args: RetainArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     if !rules.deletes_anything() {
         eprintln!("retain: no retention limit configured: nothing is deleted");
     }
-    let store = EventStore::open(&dir, StoreOptions::default())
-        .with_context(|| format!("opening the event store {}", dir.display()))?;
+    // A dry run only reads: it also works beside the `yagura serve` that owns the store (which
+    // applies the same rules itself); a real run needs the store to itself.
+    let store = if args.dry_run {
+        EventStore::open_read_only(&dir, StoreOptions::default())
+    } else {
+        EventStore::open(&dir, StoreOptions::default())
+    }
+    .with_context(|| format!("opening the event store {}", dir.display()))?;
     let now = Timestamp::now();
     let policy = |o: &OrgId| rules.policy(o, inventory.as_ref());
     let plan = if args.dry_run {
