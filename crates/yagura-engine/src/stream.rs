@@ -248,10 +248,12 @@ pub struct ConsumerOptions {
 }
 
 impl ConsumerOptions {
-    /// Default detector checkpoint cadence: at most this many events are replayed into the
-    /// detectors after a crash (a few seconds of work), and a 100 MB state is written once
-    /// per this many events instead of once per flush.
-    pub const CHECKPOINT_EVENTS: u64 = 2_000_000;
+    /// Default most events between detector checkpoints: at most this many are replayed into
+    /// the detectors after a crash (BENCHMARKS.md "Session 11": the restart after a kill -9
+    /// at 10M events), and the state — hundreds of MB of JSON for a large estate, seconds of
+    /// CPU to write — is written at most once per this many events instead of once per
+    /// flush. Usually `CHECKPOINT_INTERVAL` comes first.
+    pub const CHECKPOINT_EVENTS: u64 = 10_000_000;
     /// Default longest time between detector checkpoints.
     pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 }

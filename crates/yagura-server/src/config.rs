@@ -22,7 +22,7 @@
 //! split_span_secs = 86400           # one split per organization and day per flush
 //! compact_interval_secs = 600       # compaction every this often (0: never)
 //! compacted_split_format = 4        # sealed days (2 h after their end) are rewritten into this
-//! detector_checkpoint_events = 2000000   # detector state saved every this many events…
+//! detector_checkpoint_events = 10000000  # detector state saved every this many events…
 //! detector_checkpoint_interval_secs = 60 # …or this often; the WAL keeps the events since, and
 //!                                        # a restart after a crash replays them into the detectors
 //! rules = ["sigma/"]                # Sigma rule directories beside the built-in content
@@ -149,7 +149,7 @@ mod defaults {
         4
     }
     pub fn detector_checkpoint_events() -> u64 {
-        2_000_000
+        10_000_000
     }
     pub fn detector_checkpoint_interval_secs() -> u64 {
         60
