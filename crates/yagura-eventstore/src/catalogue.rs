@@ -1,5 +1,9 @@
-//! The split catalogue: one SQLite database (`catalogue.sqlite` in the data directory) with
-//! the published splits and the write-ahead-log checkpoint.
+//! The split catalogue: SQLite tables with the published splits, the write-ahead-log
+//! checkpoint and the published batch ids — in the platform's state database (`yagura` opens
+//! its stores so, as DESIGN.md places the segment catalogue there), or in `catalogue.sqlite`
+//! inside the store's directory for a store on its own (tests, benches, the demo). The
+//! `store_identity` row binds the catalogue to one store directory (its `store-id` file, see
+//! `EventStore::open`), so that a directory is never opened against another store's catalogue.
 //!
 //! A split exists for readers exactly when its row exists. Publishing new splits and moving
 //! the checkpoint happen in one transaction, which is what makes WAL → store exactly-once: a
@@ -63,6 +67,11 @@ CREATE TABLE IF NOT EXISTS batches (
     count     INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS batches_lsn ON batches (first_lsn);
+-- The store directory this catalogue describes (its `store-id` file's content).
+CREATE TABLE IF NOT EXISTS store_identity (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    store_id TEXT NOT NULL
+);
 ";
 
 /// A published batch: its id, first LSN and record count.
@@ -113,6 +122,70 @@ impl Catalogue {
             conn.execute_batch("ALTER TABLE splits ADD COLUMN format INTEGER NOT NULL DEFAULT 1")?;
         }
         Ok(Catalogue { conn })
+    }
+
+    /// The id of the store directory this catalogue describes (`None`: not bound yet).
+    pub fn store_id(&self) -> Result<Option<String>, CatalogueError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT store_id FROM store_identity WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Binds the catalogue to the store directory `id`.
+    pub fn set_store_id(&self, id: &str) -> Result<(), CatalogueError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO store_identity (id, store_id) VALUES (1, ?1)",
+            params![id],
+        )?;
+        Ok(())
+    }
+
+    /// Copies every row of the catalogue database at `from` (splits, checkpoint, batch ids)
+    /// into this one and binds it to `store_id`, in one transaction: a store's own
+    /// `catalogue.sqlite` moving into the state database. `from` is opened first so that its
+    /// schema is current.
+    pub fn import(&mut self, from: &Path, store_id: &str) -> Result<(), CatalogueError> {
+        drop(Catalogue::open(from)?);
+        let from = from.to_string_lossy().into_owned();
+        self.conn
+            .execute("ATTACH DATABASE ?1 AS moving", params![from])?;
+        let copied = (|| -> Result<(), CatalogueError> {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(
+                "INSERT INTO splits (id, org, min_ts, max_ts, num_docs, bytes, generation, format)
+                     SELECT id, org, min_ts, max_ts, num_docs, bytes, generation, format
+                     FROM moving.splits;
+                 INSERT OR REPLACE INTO wal_checkpoint (id, lsn)
+                     SELECT id, lsn FROM moving.wal_checkpoint;
+                 INSERT OR REPLACE INTO batches (id, first_lsn, count)
+                     SELECT id, first_lsn, count FROM moving.batches;",
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO store_identity (id, store_id) VALUES (1, ?1)",
+                params![store_id],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })();
+        let detached = self.conn.execute("DETACH DATABASE moving", []);
+        copied?;
+        detached?;
+        Ok(())
+    }
+
+    /// Whether the catalogue lists no split and no checkpoint (a new store).
+    pub fn is_empty(&self) -> Result<bool, CatalogueError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM splits) + (SELECT count(*) FROM wal_checkpoint)",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n == 0)
     }
 
     /// The LSN of the last write-ahead-log record stored in a published split (0: none).

@@ -65,6 +65,10 @@ pub enum StoreError {
     InUse(PathBuf),
     #[error("event store opened read-only: {0} is not possible")]
     ReadOnly(&'static str),
+    /// The catalogue database describes another store directory (or none) than the one opened:
+    /// opening would delete the directory's splits as orphans, so nothing is done.
+    #[error("split catalogue mismatch: {0}")]
+    ForeignCatalogue(String),
 }
 
 impl StoreError {
@@ -122,6 +126,14 @@ const OPEN_THREADS: usize = 8;
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     pub wal: WalOptions,
+    /// The SQLite database holding the split catalogue: `None` = `catalogue.sqlite` in the
+    /// store's directory (a store on its own: tests, benches, the demo); `Some(path)` = the
+    /// platform's state database, beside the state tables, as DESIGN.md places the segment
+    /// catalogue (`yagura` passes `<data-dir>/state.db`, or `serve`'s `database`). A store's
+    /// own `catalogue.sqlite` found when opening it with an external catalogue that describes no
+    /// store yet is moved there (its rows copied in one transaction, the file renamed
+    /// `catalogue.sqlite.moved`).
+    pub catalogue: Option<PathBuf>,
     /// Width of a split's time bucket (events of one organization and bucket share a split).
     pub split_span_secs: i64,
     /// `ingest` flushes when this many events are pending.
@@ -170,6 +182,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             wal: WalOptions::default(),
+            catalogue: None,
             split_span_secs: 3600,
             flush_events: 500_000,
             max_pending_events: 2_000_000,
@@ -496,7 +509,7 @@ impl EventStore {
                 });
             }
         }
-        let catalogue = Catalogue::open(&dir.join("catalogue.sqlite"))?;
+        let catalogue = open_catalogue(dir, &opts, true)?;
         let checkpoint = catalogue.checkpoint()?;
         let published: BTreeSet<(String, String)> = catalogue
             .all()?
@@ -573,17 +586,17 @@ impl EventStore {
     /// A split that the owner's compaction or retention deletes during a long hunt (60 s after
     /// unpublishing it) fails that hunt with an I/O error rather than giving partial answers.
     pub fn open_read_only(dir: &Path, opts: StoreOptions) -> Result<EventStore, StoreError> {
-        let catalogue_path = dir.join("catalogue.sqlite");
-        if !catalogue_path.is_file() {
+        let own = dir.join(OWN_CATALOGUE);
+        if !dir.join(STORE_ID_FILE).is_file() && !own.is_file() {
             return Err(StoreError::Io {
-                path: catalogue_path,
+                path: dir.to_path_buf(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
-                    "no event store here (no catalogue)",
+                    "no event store here (no store-id, no catalogue)",
                 ),
             });
         }
-        let catalogue = Catalogue::open(&catalogue_path)?;
+        let catalogue = open_catalogue(dir, &opts, false)?;
         let checkpoint = catalogue.checkpoint()?;
         let mut pending = Pending {
             checkpoint,
@@ -644,6 +657,12 @@ impl EventStore {
             wal_floor: std::sync::atomic::AtomicU64::new(u64::MAX),
             _lock: None,
         })
+    }
+
+    /// Whether `dir` holds an event store (its `store-id`, or its own catalogue from before the
+    /// identity).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(STORE_ID_FILE).is_file() || dir.join(OWN_CATALOGUE).is_file()
     }
 
     /// The WAL's writer, or [`StoreError::ReadOnly`] naming what `needs` it.
@@ -1852,6 +1871,151 @@ fn par_map<T: Sync, R: Send>(
 /// One split's answer to the term lookups of a hunt: the open split, the documents bearing an
 /// indicator, and the documents found only through a URL stem (to re-check on the event).
 type SplitLookup = (Arc<split::OpenSplit>, Vec<DocAddress>, Vec<DocAddress>);
+
+/// The store directory's identity file: the id its catalogue's `store_identity` row must name.
+const STORE_ID_FILE: &str = "store-id";
+/// A store's own catalogue database (when [`StoreOptions::catalogue`] is `None`).
+const OWN_CATALOGUE: &str = "catalogue.sqlite";
+
+/// The catalogue of the store in `dir` ([`StoreOptions::catalogue`]), checked to describe this
+/// directory: the directory's `store-id` and the catalogue's `store_identity` row must agree
+/// (a directory opened against another store's catalogue, or a catalogue lost or replaced,
+/// would otherwise have its splits deleted as orphans). `writable`: binds a new store (writes
+/// both), adopts a store from before the identity (its own catalogue, no id yet), and moves a
+/// store's own catalogue into an external database that describes no store yet; read-only, a
+/// store whose catalogue has not moved yet is read from its own.
+fn open_catalogue(
+    dir: &Path,
+    opts: &StoreOptions,
+    writable: bool,
+) -> Result<Catalogue, StoreError> {
+    let id_path = dir.join(STORE_ID_FILE);
+    let mut dir_id = match std::fs::read_to_string(&id_path) {
+        Ok(s) => Some(s.trim().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(StoreError::Io {
+                path: id_path,
+                source: e,
+            });
+        }
+    };
+    let own = dir.join(OWN_CATALOGUE);
+    let external_db = opts.catalogue.as_ref().filter(|db| **db != own);
+    if external_db.is_none()
+        && let Some(d) = &dir_id
+        && !own.is_file()
+    {
+        // Not even created: the store's catalogue is elsewhere (the state database).
+        return Err(StoreError::ForeignCatalogue(format!(
+            "{} is store {d}, whose catalogue is not in the directory (it is in a state \
+             database: open the store with it)",
+            dir.display()
+        )));
+    }
+    let (mut catalogue, external) = match &opts.catalogue {
+        Some(db) if db != &own => (Catalogue::open(db)?, Some(db.as_path())),
+        _ => (Catalogue::open(&own)?, None),
+    };
+    let mut cat_id = catalogue.store_id()?;
+    if let Some(db) = external
+        && cat_id.is_none()
+        && own.is_file()
+    {
+        let own_catalogue = Catalogue::open(&own)?;
+        let own_id = own_catalogue.store_id()?;
+        if own_id.is_some() && own_id != dir_id {
+            return Err(StoreError::ForeignCatalogue(format!(
+                "{} names store {own_id:?}, the directory is store {dir_id:?}",
+                own.display()
+            )));
+        }
+        if !writable {
+            // Only an owner moves it: read it where it is.
+            return Ok(own_catalogue);
+        }
+        drop(own_catalogue);
+        let id = match &dir_id {
+            Some(id) => id.clone(),
+            None => write_store_id(dir)?,
+        };
+        catalogue.import(&own, &id)?;
+        let moved = dir.join("catalogue.sqlite.moved");
+        std::fs::rename(&own, &moved).map_err(io_err(&own))?;
+        for side in ["catalogue.sqlite-wal", "catalogue.sqlite-shm"] {
+            let _ = std::fs::remove_file(dir.join(side));
+        }
+        crate::wal::sync_dir(dir)?;
+        tracing::info!(
+            store = %dir.display(),
+            catalogue = %db.display(),
+            "split catalogue moved into the state database"
+        );
+        cat_id = Some(id.clone());
+        dir_id = Some(id);
+    }
+    match (dir_id, cat_id) {
+        (Some(d), Some(c)) if d == c => Ok(catalogue),
+        (Some(d), Some(c)) => Err(StoreError::ForeignCatalogue(format!(
+            "the catalogue describes store {c}, {} is store {d}",
+            dir.display()
+        ))),
+        (Some(d), None) => Err(StoreError::ForeignCatalogue(format!(
+            "{} is store {d}, but the catalogue{} describes no store (lost or replaced?)",
+            dir.display(),
+            external
+                .map(|p| format!(" in {}", p.display()))
+                .unwrap_or_default()
+        ))),
+        (None, Some(c)) => Err(StoreError::ForeignCatalogue(format!(
+            "the catalogue describes store {c}, but {} has no store-id (a new or replaced \
+             directory?)",
+            dir.display()
+        ))),
+        (None, None) => {
+            if external.is_some() && has_events(dir) {
+                return Err(StoreError::ForeignCatalogue(format!(
+                    "{} holds events but no catalogue describes them",
+                    dir.display()
+                )));
+            }
+            if writable {
+                // A new store, or one from before the identity (its own catalogue): bind them.
+                let id = write_store_id(dir)?;
+                catalogue.set_store_id(&id)?;
+            }
+            Ok(catalogue)
+        }
+    }
+}
+
+/// Writes a new `store-id` (durably) and returns it.
+fn write_store_id(dir: &Path) -> Result<String, StoreError> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let path = dir.join(STORE_ID_FILE);
+    let tmp = dir.join("store-id.tmp");
+    (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, format!("{id}\n").as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    })()
+    .map_err(io_err(&path))?;
+    crate::wal::sync_dir(dir)?;
+    Ok(id)
+}
+
+/// Whether `dir` holds split directories or WAL records.
+fn has_events(dir: &Path) -> bool {
+    let any = |d: PathBuf, f: &dyn Fn(&std::fs::DirEntry) -> bool| {
+        std::fs::read_dir(d).is_ok_and(|mut it| it.any(|e| e.is_ok_and(|e| f(&e))))
+    };
+    any(dir.join("splits"), &|_| true)
+        || any(dir.join("wal"), &|e| {
+            e.metadata()
+                .is_ok_and(|m| m.len() > crate::wal::MAGIC.len() as u64)
+        })
+}
 
 /// The event of a WAL record (its payload is the event's ECS JSON).
 fn parse_log_record(rec: &crate::wal::ReplayRecord<'_>) -> Result<Event, StoreError> {

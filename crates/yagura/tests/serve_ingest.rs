@@ -217,9 +217,19 @@ fn batch_body(batch: u64, n: usize) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Every stored `event.id` of `moh`, with its count (the server must be stopped).
-fn stored_ids(events_dir: &Path) -> BTreeMap<String, usize> {
-    let store = EventStore::open(events_dir, StoreOptions::default()).expect("reopen store");
+/// The event store's options as the server opens it: its catalogue in the state database
+/// `data/state.db` under `dir` (the test's root).
+fn server_store_options(dir: &Path) -> StoreOptions {
+    StoreOptions {
+        catalogue: Some(dir.join("data/state.db")),
+        ..StoreOptions::default()
+    }
+}
+
+/// Every stored `event.id` of `moh`, with its count (the server must be stopped); `root` is
+/// the test's directory (the state database is `data/state.db` under it).
+fn stored_ids(root: &Path, events_dir: &Path) -> BTreeMap<String, usize> {
+    let store = EventStore::open(events_dir, server_store_options(root)).expect("reopen store");
     let r = store
         .hunt(&HuntQuery {
             scope: Scope::orgs([OrgId::new("moh").unwrap()].into_iter().collect()),
@@ -337,7 +347,7 @@ fn ingest_contract_over_http() {
         "{refused:?}"
     );
     server.stop();
-    let ids = stored_ids(&dir.path().join("data/events"));
+    let ids = stored_ids(dir.path(), &dir.path().join("data/events"));
     assert_eq!(ids.get("ok-1"), Some(&1));
     assert_eq!(ids.get("ok-2"), Some(&1));
     assert!(
@@ -446,7 +456,7 @@ fn kill_9_during_sustained_ingest_loses_and_duplicates_nothing() {
         }
     }
     server.stop();
-    let ids = stored_ids(&dir.path().join("data/events"));
+    let ids = stored_ids(dir.path(), &dir.path().join("data/events"));
     let l = ledger.lock().unwrap();
     assert!(
         l.acked.len() > rounds as usize,
@@ -540,7 +550,7 @@ fn full_disk_answers_507_and_intake_resumes_when_space_returns() {
     assert_eq!(r.status, 200, "intake resumes once space is freed: {r:?}");
     acked.push(b);
     server.stop();
-    let ids = stored_ids(&events);
+    let ids = stored_ids(dir.path(), &events);
     for b in &acked {
         for i in 0..20 {
             assert_eq!(
@@ -609,7 +619,9 @@ fn serve_applies_retention_per_organization() {
         "mof system events.retention 1",
     ];
     assert_eq!(got, want.map(String::from).into());
-    let store = EventStore::open(&events, StoreOptions::default()).unwrap();
+    // The server moved the store's own catalogue (the library's default) into its state DB.
+    assert!(!events.join("catalogue.sqlite").exists());
+    let store = EventStore::open(&events, server_store_options(dir.path())).unwrap();
     let r = store
         .hunt(&HuntQuery {
             scope,

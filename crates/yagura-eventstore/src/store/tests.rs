@@ -563,6 +563,77 @@ fn tree(dir: &std::path::Path) -> Vec<(String, u64)> {
     out
 }
 
+#[test]
+fn the_catalogue_lives_in_the_state_database_and_a_stores_own_moves_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events");
+    let with = |db: &str| StoreOptions {
+        catalogue: Some(dir.path().join(db)),
+        ..small_opts()
+    };
+    let a_com = q(&["org-a"], &["a.com"]);
+    // A store on its own (its own catalogue.sqlite), as before the catalogue moved.
+    {
+        let store = EventStore::open(&events, small_opts()).unwrap();
+        store
+            .ingest("b0", vec![ev("org-a", 0, "a.com", "10.0.0.1", "u")])
+            .unwrap();
+        store.flush().unwrap();
+        store
+            .ingest("b1", vec![ev("org-a", 1, "a.com", "10.0.0.1", "u")])
+            .unwrap();
+    }
+    // Read-only, the catalogue is not moved: read where it is.
+    let reader = EventStore::open_read_only(&events, with("state.db")).unwrap();
+    assert_eq!(reader.hunt(&a_com).unwrap().total(), 2);
+    drop(reader);
+    assert!(events.join("catalogue.sqlite").is_file());
+    // The owner's open moves it into the state database (rows, checkpoint, batch ids).
+    {
+        let store = EventStore::open(&events, with("state.db")).unwrap();
+        assert!(!events.join("catalogue.sqlite").exists());
+        assert!(events.join("catalogue.sqlite.moved").is_file());
+        assert_eq!(store.hunt(&a_com).unwrap().total(), 2);
+        assert_eq!(store.checkpoint(), 1, "b1 still pending, b0 published");
+        let again = store
+            .ingest("b0", vec![ev("org-a", 0, "a.com", "10.0.0.1", "u")])
+            .unwrap();
+        assert!(again.duplicate, "the published batch ids moved too");
+        store.flush().unwrap();
+        store
+            .ingest("b2", vec![ev("org-a", 2, "a.com", "10.0.0.1", "u")])
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let tables: i64 = rusqlite::Connection::open(dir.path().join("state.db"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM splits", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        tables >= 2,
+        "the splits are listed in the state database: {tables}"
+    );
+    let store = EventStore::open(&events, with("state.db")).unwrap();
+    assert_eq!(store.hunt(&a_com).unwrap().total(), 3);
+    drop(store);
+    // Another state database (replaced, or another platform's): refused, nothing deleted.
+    let splits_before = tree(&events.join("splits"));
+    for err in [
+        EventStore::open(&events, with("other.db")).unwrap_err(),
+        EventStore::open_read_only(&events, with("other.db")).unwrap_err(),
+        EventStore::open(&events, small_opts()).unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::ForeignCatalogue(_)), "{err}");
+    }
+    assert_eq!(tree(&events.join("splits")), splits_before);
+    // A new directory against a catalogue that describes a store: refused too.
+    let err = EventStore::open(&dir.path().join("fresh"), with("state.db")).unwrap_err();
+    assert!(matches!(err, StoreError::ForeignCatalogue(_)), "{err}");
+    // And the store is whole.
+    let store = EventStore::open(&events, with("state.db")).unwrap();
+    assert_eq!(store.hunt(&a_com).unwrap().total(), 3);
+}
+
 /// The events published after `after` that the WAL still holds, as their LSNs.
 fn replayed(store: &EventStore, after: u64) -> (crate::ReadBack, Vec<u64>) {
     let mut lsns = Vec::new();

@@ -165,7 +165,7 @@ pub fn run(args: DemoArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let events_dir = dir.join("events");
     let events_marker = dir.join("events.params");
     let events_ready = reuse
-        && events_dir.join("catalogue.sqlite").is_file()
+        && EventStore::exists(&events_dir)
         && std::fs::read_to_string(&events_marker).is_ok_and(|p| p == params);
     if !events_ready && events_dir.exists() {
         std::fs::remove_dir_all(&events_dir)

@@ -62,10 +62,20 @@ pub fn events_dir(globals: &Globals) -> PathBuf {
     globals.data_dir.join("events")
 }
 
-/// Opens the event store under the data directory (creating it).
+/// The event store's options for a state database at `state_db`: the split catalogue lives
+/// there, beside the state tables (DESIGN.md).
+pub fn store_options(state_db: &Path) -> StoreOptions {
+    StoreOptions {
+        catalogue: Some(state_db.to_path_buf()),
+        ..StoreOptions::default()
+    }
+}
+
+/// Opens the event store under the data directory (creating it), its catalogue in the data
+/// directory's state database.
 pub fn open_events(globals: &Globals) -> anyhow::Result<EventStore> {
     let dir = events_dir(globals);
-    EventStore::open(&dir, StoreOptions::default())
+    EventStore::open(&dir, store_options(&globals.data_dir.join("state.db")))
         .with_context(|| format!("opening the event store {}", dir.display()))
 }
 
@@ -73,7 +83,7 @@ pub fn open_events(globals: &Globals) -> anyhow::Result<EventStore> {
 /// `yagura serve` or `yagura ingest` that owns it, nothing is locked, deleted or truncated.
 pub fn open_events_read_only(globals: &Globals) -> anyhow::Result<EventStore> {
     let dir = events_dir(globals);
-    EventStore::open_read_only(&dir, StoreOptions::default())
+    EventStore::open_read_only(&dir, store_options(&globals.data_dir.join("state.db")))
         .with_context(|| format!("opening the event store {} to read it", dir.display()))
 }
 
@@ -176,7 +186,7 @@ pub fn run(args: HuntArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let to = args.to.as_deref().map(|s| parse_time(s, now)).transpose()?;
 
     let dir = events_dir(globals);
-    if !dir.join("catalogue.sqlite").is_file() {
+    if !EventStore::exists(&dir) {
         bail!(
             "no event store at {} (fill it with `yagura ingest` or `yagura detect --store`)",
             dir.display()

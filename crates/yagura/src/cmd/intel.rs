@@ -216,7 +216,7 @@ fn retro_hunt(
     imported_at: Timestamp,
 ) -> anyhow::Result<()> {
     let dir = crate::cmd::hunt::events_dir(globals);
-    if !dir.join("catalogue.sqlite").is_file() {
+    if !yagura_eventstore::EventStore::exists(&dir) {
         tracing::info!(dir = %dir.display(), "no event store: no retro-hunt");
         return Ok(());
     }

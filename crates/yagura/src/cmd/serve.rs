@@ -78,7 +78,8 @@ pub fn run(args: ServeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     // Streaming intake: event store, consumer (splits + detectors), file tails.
     let mut stream = match &cfg.ingest {
         Some(section) => {
-            let s = crate::cmd::stream::start(section, &inventory, Arc::clone(&store), globals)?;
+            let s =
+                crate::cmd::stream::start(section, &inventory, Arc::clone(&store), &db, globals)?;
             options.ingest = Some(yagura_server::api::ingest::IngestEndpoint::new(
                 Arc::new(crate::cmd::stream::HttpSink(s.intake.clone())),
                 section.max_body_bytes,
@@ -92,12 +93,16 @@ pub fn run(args: ServeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     // (`yagura ingest`, `detect --store`) when there is one.
     if let Some(s) = &stream {
         options.events = Some(Arc::clone(&s.events));
-    } else if crate::cmd::hunt::events_dir(globals)
-        .join("catalogue.sqlite")
-        .is_file()
-    {
-        // Read-only: `yagura ingest` or `detect --store` may write it meanwhile.
-        options.events = Some(Arc::new(crate::cmd::hunt::open_events_read_only(globals)?));
+    } else if yagura_eventstore::EventStore::exists(&crate::cmd::hunt::events_dir(globals)) {
+        // Read-only: `yagura ingest` or `detect --store` may write it meanwhile. Its catalogue
+        // is in this server's state database.
+        let dir = crate::cmd::hunt::events_dir(globals);
+        let events = yagura_eventstore::EventStore::open_read_only(
+            &dir,
+            crate::cmd::hunt::store_options(&db),
+        )
+        .with_context(|| format!("opening the event store {} to read it", dir.display()))?;
+        options.events = Some(Arc::new(events));
     }
     let state = AppState::new(store, inventory, hashing, options)
         .context("loading organizations into the state store")?;

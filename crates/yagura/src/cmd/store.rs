@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use yagura_eventstore::{EventStore, OrgRetention, RetentionPlan, StoreOptions};
+use yagura_eventstore::{EventStore, OrgRetention, RetentionPlan};
 use yagura_model::{Inventory, OrgId, Timestamp};
 use yagura_server::config::ServerConfig;
 use yagura_server::config::retention::{RawLimit, RetentionRules};
@@ -96,7 +96,7 @@ fn retain(args: RetainArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| ingest.and_then(|i| i.events_dir.clone()))
         .unwrap_or_else(|| crate::cmd::hunt::events_dir(globals));
-    if !dir.join("catalogue.sqlite").is_file() {
+    if !EventStore::exists(&dir) {
         bail!("no event store in {}", dir.display());
     }
     if !rules.deletes_anything() {
@@ -104,10 +104,16 @@ fn retain(args: RetainArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     }
     // A dry run only reads: it also works beside the `yagura serve` that owns the store (which
     // applies the same rules itself); a real run needs the store to itself.
+    // The state database: the split catalogue lives there, and the audit trail.
+    let db = cfg
+        .database
+        .clone()
+        .unwrap_or_else(|| globals.data_dir.join("state.db"));
+    let opts = crate::cmd::hunt::store_options(&db);
     let store = if args.dry_run {
-        EventStore::open_read_only(&dir, StoreOptions::default())
+        EventStore::open_read_only(&dir, opts)
     } else {
-        EventStore::open(&dir, StoreOptions::default())
+        EventStore::open(&dir, opts)
     }
     .with_context(|| format!("opening the event store {}", dir.display()))?;
     let now = Timestamp::now();
@@ -140,11 +146,7 @@ fn retain(args: RetainArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         plan.orgs.values().filter(|o| !o.removed.is_empty()).count()
     );
     if !args.dry_run && t.splits_removed > 0 {
-        // Recorded in the state DB's audit trail when there is one (never created here).
-        let db = cfg
-            .database
-            .clone()
-            .unwrap_or_else(|| globals.data_dir.join("state.db"));
+        // Recorded in the state DB's audit trail.
         if db.is_file() {
             let state = yagura_store::SqliteStore::open(&db)
                 .with_context(|| format!("opening state store {}", db.display()))?;

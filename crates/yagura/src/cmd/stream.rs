@@ -106,6 +106,7 @@ pub fn start(
     section: &IngestSection,
     inventory: &Inventory,
     state: Arc<dyn StateStore>,
+    state_db: &std::path::Path,
     globals: &Globals,
 ) -> anyhow::Result<Stream> {
     // Retention's rules are checked before anything starts (an override for an organization
@@ -130,7 +131,8 @@ pub fn start(
         // organization and day per flush instead of one per hour (BENCHMARKS.md).
         split_span_secs: section.split_span_secs,
         compacted_split_format: section.compacted_split_format,
-        ..StoreOptions::default()
+        // The split catalogue in the server's state database (DESIGN.md).
+        ..crate::cmd::hunt::store_options(state_db)
     };
     let store = Arc::new(
         EventStore::open(&dir, opts)
