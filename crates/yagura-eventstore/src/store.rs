@@ -518,64 +518,31 @@ impl EventStore {
             .collect();
         remove_orphans(&dir.join("splits"), &published)?;
 
-        let mut pending = Pending {
-            checkpoint,
-            ..Pending::default()
+        let mut assembler = PendingAssembler {
+            pending: Pending {
+                checkpoint,
+                ..Pending::default()
+            },
+            current: None,
         };
-        let mut current: Option<PendingBatch> = None;
-        let replay = |rec: crate::wal::ReplayRecord<'_>| -> Result<(), StoreError> {
-            let (ev, json) = parse_log_record_with_json(&rec)?;
-            let b = current.get_or_insert_with(|| PendingBatch {
-                first_lsn: rec.lsn,
-                batch_id: rec.batch_id.to_vec(),
-                events: Vec::with_capacity(rec.count as usize),
-                jsons: Vec::with_capacity(rec.count as usize),
-            });
-            b.events.push(ev);
-            b.jsons.push(json.to_string());
-            if rec.index + 1 == rec.count
-                && let Some(b) = current.take()
-            {
-                pending.events += b.events.len();
-                pending.batches.insert(b.first_lsn, Arc::new(b));
-            }
-            Ok(())
-        };
-        let (wal, stats) = Wal::open(&dir.join("wal"), opts.wal.clone(), checkpoint, replay)
-            .map_err(|e| match e {
-                OpenError::Wal(w) => StoreError::Wal(w),
-                OpenError::Replay(r) => r,
-            })?;
+        let (wal, stats) = Wal::open(&dir.join("wal"), opts.wal.clone(), checkpoint, |rec| {
+            assembler.push(rec)
+        })
+        .map_err(open_error)?;
         tracing::info!(
             checkpoint,
             replayed = stats.records_replayed,
             truncated = stats.truncated_bytes,
             "event store opened"
         );
-        Ok(EventStore {
-            dir: dir.to_path_buf(),
-            fields: Fields {
-                block_level: opts.block_level,
-                block_chunk_rows: opts.block_chunk_rows,
-                ..if opts.split_format == split::FORMAT_V3 {
-                    Fields::v3()
-                } else {
-                    Fields::new()
-                }
-            },
+        Ok(EventStore::assemble(
+            dir,
             opts,
-            wal: Some(wal),
-            pending: Mutex::new(pending),
-            inner: Mutex::new(Inner {
-                catalogue,
-                cache: SplitCache::default(),
-            }),
-            maintenance: Mutex::new(()),
-            compaction: Mutex::new(()),
-            retired: Mutex::new(Vec::new()),
-            wal_floor: std::sync::atomic::AtomicU64::new(u64::MAX),
-            _lock: Some(lock_file),
-        })
+            catalogue,
+            assembler.pending,
+            Some(wal),
+            Some(lock_file),
+        ))
     }
 
     /// Opens the store in `dir` for hunting only, beside the process that has it open (a
@@ -598,42 +565,37 @@ impl EventStore {
         }
         let catalogue = open_catalogue(dir, &opts, false)?;
         let checkpoint = catalogue.checkpoint()?;
-        let mut pending = Pending {
-            checkpoint,
-            ..Pending::default()
-        };
-        let mut current: Option<PendingBatch> = None;
-        let read = |rec: crate::wal::ReplayRecord<'_>| -> Result<(), StoreError> {
-            let (ev, json) = parse_log_record_with_json(&rec)?;
-            if rec.index == 0 {
-                current = Some(PendingBatch {
-                    first_lsn: rec.lsn,
-                    batch_id: rec.batch_id.to_vec(),
-                    events: Vec::with_capacity(rec.count as usize),
-                    jsons: Vec::with_capacity(rec.count as usize),
-                });
-            }
-            // A batch begun before the checkpoint (its first records published) is skipped.
-            let Some(b) = current.as_mut() else {
-                return Ok(());
-            };
-            b.events.push(ev);
-            b.jsons.push(json.to_string());
-            if rec.index + 1 == rec.count
-                && let Some(b) = current.take()
-            {
-                pending.events += b.events.len();
-                pending.batches.insert(b.first_lsn, Arc::new(b));
-            }
-            Ok(())
-        };
-        crate::wal::read_segments(&dir.join("wal"), checkpoint, u64::MAX, true, read).map_err(
-            |e| match e {
-                OpenError::Wal(w) => StoreError::Wal(w),
-                OpenError::Replay(r) => r,
+        let mut assembler = PendingAssembler {
+            pending: Pending {
+                checkpoint,
+                ..Pending::default()
             },
-        )?;
-        Ok(EventStore {
+            current: None,
+        };
+        crate::wal::read_segments(&dir.join("wal"), checkpoint, u64::MAX, true, |rec| {
+            assembler.push(rec)
+        })
+        .map_err(open_error)?;
+        Ok(EventStore::assemble(
+            dir,
+            opts,
+            catalogue,
+            assembler.pending,
+            None,
+            None,
+        ))
+    }
+
+    /// The store's handle around its opened parts.
+    fn assemble(
+        dir: &Path,
+        opts: StoreOptions,
+        catalogue: Catalogue,
+        pending: Pending,
+        wal: Option<Wal>,
+        lock: Option<std::fs::File>,
+    ) -> EventStore {
+        EventStore {
             dir: dir.to_path_buf(),
             fields: Fields {
                 block_level: opts.block_level,
@@ -645,7 +607,7 @@ impl EventStore {
                 }
             },
             opts,
-            wal: None,
+            wal,
             pending: Mutex::new(pending),
             inner: Mutex::new(Inner {
                 catalogue,
@@ -655,8 +617,8 @@ impl EventStore {
             compaction: Mutex::new(()),
             retired: Mutex::new(Vec::new()),
             wal_floor: std::sync::atomic::AtomicU64::new(u64::MAX),
-            _lock: None,
-        })
+            _lock: lock,
+        }
     }
 
     /// Whether `dir` holds an event store (its `store-id`, or its own catalogue from before the
@@ -715,12 +677,8 @@ impl EventStore {
             let ev = parse_log_record(&rec)?;
             on_event(rec.lsn, &ev).map_err(|e| StoreError::Hook(e.to_string()))
         };
-        crate::wal::read_segments(&self.dir.join("wal"), after, through, false, replay).map_err(
-            |e| match e {
-                OpenError::Wal(w) => StoreError::Wal(w),
-                OpenError::Replay(r) => r,
-            },
-        )
+        crate::wal::read_segments(&self.dir.join("wal"), after, through, false, replay)
+            .map_err(open_error)
     }
 
     pub fn dir(&self) -> &Path {
@@ -1871,6 +1829,42 @@ fn par_map<T: Sync, R: Send>(
 /// One split's answer to the term lookups of a hunt: the open split, the documents bearing an
 /// indicator, and the documents found only through a URL stem (to re-check on the event).
 type SplitLookup = (Arc<split::OpenSplit>, Vec<DocAddress>, Vec<DocAddress>);
+
+/// An error of reading the WAL: the log's own, or the record callback's.
+fn open_error(e: OpenError<StoreError>) -> StoreError {
+    match e {
+        OpenError::Wal(w) => StoreError::Wal(w),
+        OpenError::Replay(r) => r,
+    }
+}
+
+/// Assembles WAL records, in LSN order, into the pending batches of a store being opened.
+struct PendingAssembler {
+    pending: Pending,
+    /// The batch whose records are being read.
+    current: Option<PendingBatch>,
+}
+
+impl PendingAssembler {
+    fn push(&mut self, rec: crate::wal::ReplayRecord<'_>) -> Result<(), StoreError> {
+        let (ev, json) = parse_log_record_with_json(&rec)?;
+        let b = self.current.get_or_insert_with(|| PendingBatch {
+            first_lsn: rec.lsn,
+            batch_id: rec.batch_id.to_vec(),
+            events: Vec::with_capacity(rec.count as usize),
+            jsons: Vec::with_capacity(rec.count as usize),
+        });
+        b.events.push(ev);
+        b.jsons.push(json.to_string());
+        if rec.index + 1 == rec.count
+            && let Some(b) = self.current.take()
+        {
+            self.pending.events += b.events.len();
+            self.pending.batches.insert(b.first_lsn, Arc::new(b));
+        }
+        Ok(())
+    }
+}
 
 /// The store directory's identity file: the id its catalogue's `store_identity` row must name.
 const STORE_ID_FILE: &str = "store-id";
