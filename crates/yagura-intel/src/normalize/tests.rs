@@ -222,6 +222,19 @@ proptest! {
 }
 
 #[test]
+fn file_urls_whose_host_would_not_survive_are_refused() {
+    // Found by the `normalize` fuzz target: "file://A//A:?C\u{4}" normalized to
+    // "file://a/A:?C", which parses again as a file URL without a host ("A:" reads as a
+    // Windows drive letter) — not idempotent.
+    assert!(url("file://A//A:?C\u{4}").is_err());
+    assert!(url("file://a/A:?C").is_err());
+    assert_eq!(
+        url("file://Server/share/x.exe").as_deref(),
+        Ok("file://server/share/x.exe")
+    );
+}
+
+#[test]
 fn bare_paths_that_would_read_as_network_paths_are_refused() {
     // Found by the `normalize` fuzz target: "/\/6" normalized to "///6", which normalizes
     // again as the URL http://0.0.0.6/ — not idempotent, and not the same indicator.
