@@ -247,17 +247,6 @@ pub struct ConsumerOptions {
     pub checkpoint_interval: Duration,
 }
 
-impl ConsumerOptions {
-    /// Default most events between detector checkpoints: at most this many are replayed into
-    /// the detectors after a crash (BENCHMARKS.md "Session 11": the restart after a kill -9
-    /// at 10M events), and the state — hundreds of MB of JSON for a large estate, seconds of
-    /// CPU to write — is written at most once per this many events instead of once per
-    /// flush. Usually `CHECKPOINT_INTERVAL` comes first.
-    pub const CHECKPOINT_EVENTS: u64 = 10_000_000;
-    /// Default longest time between detector checkpoints.
-    pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
-}
-
 /// The detector checkpoint (see the module docs).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct DetectorCheckpoint {
@@ -418,11 +407,7 @@ impl Consumer {
             );
         }
         self.store_alerts(raw)
-            .map_err(|reason| ConsumerError::Checkpoint {
-                path: self.opts.checkpoint_path.clone(),
-                reason,
-            })?;
-        self.write_checkpoint()
+            .and_then(|()| self.write_checkpoint())
             .map_err(|reason| ConsumerError::Checkpoint {
                 path: self.opts.checkpoint_path.clone(),
                 reason,

@@ -166,6 +166,15 @@ fn raw_log_line(ev: &Event, rng: &mut Rng) -> String {
 
 /// The 10,000 indicators of the retro-hunt: 10 domains of the generator (present), 4,990
 /// absent domains, 5,000 random public IPs (a few present by chance in large stores).
+/// The scope of every generated organization.
+fn all_orgs() -> Scope {
+    Scope::orgs(
+        (0..ORGS)
+            .map(|o| OrgId::new(&format!("org-{o}")).expect("org"))
+            .collect(),
+    )
+}
+
 fn hunt_indicators() -> Vec<String> {
     let mut rng = Rng(0xfeed_beef_1234_5678);
     let mut indicators: Vec<String> = Vec::with_capacity(10_000);
@@ -429,11 +438,7 @@ fn main() {
 
     // ---- 4. retro-hunt -------------------------------------------------------------------------
     let indicators = hunt_indicators();
-    let scope = Scope::orgs(
-        (0..ORGS)
-            .map(|o| OrgId::new(&format!("org-{o}")).expect("org"))
-            .collect(),
-    );
+    let scope = all_orgs();
     let q = HuntQuery {
         scope,
         indicators: indicators.clone(),
@@ -992,11 +997,7 @@ mod scale {
             ..options()
         };
         let store = EventStore::open(dir, opts).expect("open store");
-        let scope = Scope::orgs(
-            (0..ORGS)
-                .map(|o| OrgId::new(&format!("org-{o}")).expect("org"))
-                .collect(),
-        );
+        let scope = all_orgs();
         let q = HuntQuery {
             scope,
             indicators: hunt_indicators(),
@@ -1028,11 +1029,7 @@ mod scale {
         }
         sizes(dir, n / (ORGS * days));
         let indicators = hunt_indicators();
-        let scope = Scope::orgs(
-            (0..ORGS)
-                .map(|o| OrgId::new(&format!("org-{o}")).expect("org"))
-                .collect(),
-        );
+        let scope = all_orgs();
         let q = HuntQuery {
             scope,
             indicators: indicators.clone(),

@@ -553,8 +553,7 @@ impl EventStore {
     /// A split that the owner's compaction or retention deletes during a long hunt (60 s after
     /// unpublishing it) fails that hunt with an I/O error rather than giving partial answers.
     pub fn open_read_only(dir: &Path, opts: StoreOptions) -> Result<EventStore, StoreError> {
-        let own = dir.join(OWN_CATALOGUE);
-        if !dir.join(STORE_ID_FILE).is_file() && !own.is_file() {
+        if !EventStore::exists(dir) {
             return Err(StoreError::Io {
                 path: dir.to_path_buf(),
                 source: std::io::Error::new(
@@ -1895,8 +1894,9 @@ fn open_catalogue(
         }
     };
     let own = dir.join(OWN_CATALOGUE);
-    let external_db = opts.catalogue.as_ref().filter(|db| **db != own);
-    if external_db.is_none()
+    // The catalogue's database when it is not the store's own.
+    let external = opts.catalogue.as_deref().filter(|db| *db != own.as_path());
+    if external.is_none()
         && let Some(d) = &dir_id
         && !own.is_file()
     {
@@ -1907,10 +1907,7 @@ fn open_catalogue(
             dir.display()
         )));
     }
-    let (mut catalogue, external) = match &opts.catalogue {
-        Some(db) if db != &own => (Catalogue::open(db)?, Some(db.as_path())),
-        _ => (Catalogue::open(&own)?, None),
-    };
+    let mut catalogue = Catalogue::open(external.unwrap_or(&own))?;
     let mut cat_id = catalogue.store_id()?;
     if let Some(db) = external
         && cat_id.is_none()
@@ -2001,14 +1998,15 @@ fn write_store_id(dir: &Path) -> Result<String, StoreError> {
 
 /// Whether `dir` holds split directories or WAL records.
 fn has_events(dir: &Path) -> bool {
-    let any = |d: PathBuf, f: &dyn Fn(&std::fs::DirEntry) -> bool| {
-        std::fs::read_dir(d).is_ok_and(|mut it| it.any(|e| e.is_ok_and(|e| f(&e))))
-    };
-    any(dir.join("splits"), &|_| true)
-        || any(dir.join("wal"), &|e| {
+    let has_splits =
+        std::fs::read_dir(dir.join("splits")).is_ok_and(|it| it.flatten().next().is_some());
+    let has_records = std::fs::read_dir(dir.join("wal")).is_ok_and(|it| {
+        it.flatten().any(|e| {
             e.metadata()
                 .is_ok_and(|m| m.len() > crate::wal::MAGIC.len() as u64)
         })
+    });
+    has_splits || has_records
 }
 
 /// The event of a WAL record (its payload is the event's ECS JSON).

@@ -173,7 +173,7 @@ pub struct ReplayStats {
     pub next_lsn: u64,
 }
 
-/// What [`Wal::read_back`] found.
+/// What [`read_segments`] found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadBack {
     /// LSN of the first record read (`None`: no record of the range is left in the log).
@@ -437,20 +437,6 @@ impl Wal {
         rx.recv().map_err(|_| WalError::Closed)?
     }
 
-    /// Reads again, from the segment files, the records with `after < lsn <= through` still in
-    /// the log, in LSN order, while the writer goes on appending. `through` must be durable
-    /// (acknowledged), and the caller must keep the segments holding `after + 1 ..` from being
-    /// truncated meanwhile (`truncate_through` below `after`). Records already truncated are
-    /// not an error: [`ReadBack::first_lsn`] says where the log resumed.
-    pub fn read_back<E>(
-        &self,
-        after: u64,
-        through: u64,
-        on_record: impl FnMut(ReplayRecord<'_>) -> Result<(), E>,
-    ) -> Result<ReadBack, OpenError<E>> {
-        read_segments(&self.dir, after, through, false, on_record)
-    }
-
     /// Deletes sealed segments whose records are all at or below `checkpoint_lsn` (they are in
     /// the store). The active segment is never deleted. Returns the number removed.
     pub fn truncate_through(&self, checkpoint_lsn: u64) -> Result<usize, WalError> {
@@ -506,10 +492,13 @@ fn list_segments(dir: &Path) -> Result<Vec<Segment>, WalError> {
     Ok(out)
 }
 
-/// Reads the records with `after < lsn <= through` of the log in `dir` without a writer (see
-/// [`Wal::read_back`]). With `tail_in_progress`, a defect in the last segment ends the read
-/// quietly (another process's write in progress, or a torn tail its next open will cut);
-/// without, a defect before `through` is corruption.
+/// Reads, from the segment files of the log in `dir`, the records with `after < lsn <= through`
+/// still in the log, in LSN order, without disturbing a writer that goes on appending. Records
+/// already truncated are not an error: [`ReadBack::first_lsn`] says where the log resumed; a
+/// caller that needs them must keep the writer from truncating below `after` meanwhile. With
+/// `tail_in_progress`, a defect in the last segment ends the read quietly (another process's
+/// write in progress, or a torn tail its next open will cut); without, `through` must be
+/// durable (acknowledged) and a defect before it is corruption.
 pub fn read_segments<E>(
     dir: &Path,
     after: u64,

@@ -148,6 +148,10 @@ mod defaults {
     pub fn compacted_split_format() -> u32 {
         4
     }
+    /// At most this many events are replayed into the detectors after a crash (BENCHMARKS.md
+    /// "Session 11": 36 s for a restart after a kill -9 at 10M events), and the detectors'
+    /// state — hundreds of MB of JSON for a large estate, seconds of CPU to write — is written
+    /// at most once per this many events. Usually the interval comes first.
     pub fn detector_checkpoint_events() -> u64 {
         10_000_000
     }

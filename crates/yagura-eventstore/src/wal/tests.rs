@@ -410,15 +410,14 @@ proptest::proptest! {
     }
 }
 
-/// `read_back(after, through)` as (lsn, payload) pairs.
+/// `read_segments(after, through)` of `wal`'s directory as (lsn, payload) pairs.
 fn read_back(wal: &Wal, after: u64, through: u64) -> (ReadBack, Vec<(u64, String)>) {
     let mut got = Vec::new();
-    let rb = wal
-        .read_back::<std::convert::Infallible>(after, through, |r| {
-            got.push((r.lsn, String::from_utf8_lossy(r.payload).into_owned()));
-            Ok(())
-        })
-        .unwrap();
+    let rb = read_segments::<std::convert::Infallible>(wal.dir(), after, through, false, |r| {
+        got.push((r.lsn, String::from_utf8_lossy(r.payload).into_owned()));
+        Ok(())
+    })
+    .unwrap();
     (rb, got)
 }
 
@@ -478,8 +477,7 @@ fn read_back_ignores_a_torn_tail_past_its_range_and_reports_one_inside_it() {
     drop(f);
     let (_, got) = read_back(&wal, 0, 6);
     assert_eq!(got.len(), 6, "the torn tail is past the range");
-    let err = wal
-        .read_back::<std::convert::Infallible>(0, 7, |_| Ok(()))
-        .unwrap_err();
+    let err =
+        read_segments::<std::convert::Infallible>(wal.dir(), 0, 7, false, |_| Ok(())).unwrap_err();
     assert!(err.to_string().contains("corrupt"), "{err}");
 }

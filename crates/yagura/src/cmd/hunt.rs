@@ -82,8 +82,13 @@ pub fn open_events(globals: &Globals) -> anyhow::Result<EventStore> {
 /// Opens the event store under the data directory for hunting only: beside a running
 /// `yagura serve` or `yagura ingest` that owns it, nothing is locked, deleted or truncated.
 pub fn open_events_read_only(globals: &Globals) -> anyhow::Result<EventStore> {
-    let dir = events_dir(globals);
-    EventStore::open_read_only(&dir, store_options(&globals.data_dir.join("state.db")))
+    open_read_only_at(&events_dir(globals), &globals.data_dir.join("state.db"))
+}
+
+/// Opens the event store in `dir`, its catalogue in the state database `state_db`, for
+/// hunting only (see [`open_events_read_only`]).
+pub fn open_read_only_at(dir: &Path, state_db: &Path) -> anyhow::Result<EventStore> {
+    EventStore::open_read_only(dir, store_options(state_db))
         .with_context(|| format!("opening the event store {} to read it", dir.display()))
 }
 

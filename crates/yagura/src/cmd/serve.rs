@@ -93,16 +93,14 @@ pub fn run(args: ServeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     // (`yagura ingest`, `detect --store`) when there is one.
     if let Some(s) = &stream {
         options.events = Some(Arc::clone(&s.events));
-    } else if yagura_eventstore::EventStore::exists(&crate::cmd::hunt::events_dir(globals)) {
-        // Read-only: `yagura ingest` or `detect --store` may write it meanwhile. Its catalogue
-        // is in this server's state database.
+    } else {
         let dir = crate::cmd::hunt::events_dir(globals);
-        let events = yagura_eventstore::EventStore::open_read_only(
-            &dir,
-            crate::cmd::hunt::store_options(&db),
-        )
-        .with_context(|| format!("opening the event store {} to read it", dir.display()))?;
-        options.events = Some(Arc::new(events));
+        if yagura_eventstore::EventStore::exists(&dir) {
+            // Read-only: `yagura ingest` or `detect --store` may write it meanwhile. Its
+            // catalogue is in this server's state database.
+            let events = crate::cmd::hunt::open_read_only_at(&dir, &db)?;
+            options.events = Some(Arc::new(events));
+        }
     }
     let state = AppState::new(store, inventory, hashing, options)
         .context("loading organizations into the state store")?;

@@ -102,14 +102,14 @@ fn retain(args: RetainArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     if !rules.deletes_anything() {
         eprintln!("retain: no retention limit configured: nothing is deleted");
     }
-    // A dry run only reads: it also works beside the `yagura serve` that owns the store (which
-    // applies the same rules itself); a real run needs the store to itself.
     // The state database: the split catalogue lives there, and the audit trail.
     let db = cfg
         .database
         .clone()
         .unwrap_or_else(|| globals.data_dir.join("state.db"));
     let opts = crate::cmd::hunt::store_options(&db);
+    // A dry run only reads: it also works beside the `yagura serve` that owns the store (which
+    // applies the same rules itself); a real run needs the store to itself.
     let store = if args.dry_run {
         EventStore::open_read_only(&dir, opts)
     } else {
